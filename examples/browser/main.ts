@@ -1,0 +1,39 @@
+// A browser app on Cairn: notes kept in IndexedDB, surviving reloads; files stored as UnixFS.
+import { openStore, type CairnStore } from 'cairn'
+
+const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T
+const dbName = new URLSearchParams(location.search).get('db') ?? 'cairn-notes'
+
+async function render(store: CairnStore): Promise<void> {
+  const list = $<HTMLOListElement>('notes')
+  list.replaceChildren()
+  for await (const e of store.read('notes')) {
+    const li = document.createElement('li')
+    li.textContent = `${(e.data as { text: string }).text} (v${e.version})`
+    list.append(li)
+  }
+  $('heads').textContent = store.heads.map(String).join(', ')
+}
+
+const store = await openStore({ name: dbName })
+;(globalThis as { cairnStore?: CairnStore }).cairnStore = store
+await render(store)
+$('status').textContent = `ready (${store.engine})`
+
+$<HTMLFormElement>('add').addEventListener('submit', async (ev) => {
+  ev.preventDefault()
+  const input = $<HTMLInputElement>('text')
+  await store.append({ stream: 'notes', type: 'note.added', data: { text: input.value } })
+  input.value = ''
+  await render(store)
+  $('status').textContent = `saved (${store.version('notes')} notes)`
+})
+
+$<HTMLInputElement>('file').addEventListener('change', async (ev) => {
+  const file = (ev.target as HTMLInputElement).files?.[0]
+  if (file === undefined) return
+  const cid = await store.putFile(file.stream(), { type: 'upload' })
+  let size = 0
+  for await (const chunk of store.cat(cid)) size += chunk.length
+  $('file-result').textContent = `${file.name}: ${cid} (${size} bytes read back)`
+})

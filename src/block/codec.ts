@@ -1,0 +1,120 @@
+import * as dagCbor from '@ipld/dag-cbor'
+import * as dagPb from '@ipld/dag-pb'
+import { CID } from 'multiformats/cid'
+import { CairnError } from '../errors/cairn-error.ts'
+import { sha256, sha256Sync, SYNC_HASH_LIMIT } from './hash.ts'
+import { DAG_CBOR, DAG_PB, RAW, SHA2_256, type Block } from './interface.ts'
+import { assertIpld } from './validate.ts'
+
+/**
+ * Encodes an IPLD value as a strict dag-cbor block with a CIDv1/sha2-256.
+ * Throws CAIRN_INVALID_VALUE (naming the path) for undefined, NaN, non-string keys and the like.
+ *
+ * @example
+ * const block = encodeValue({ hello: 'world' })   // { cid, bytes, value }
+ */
+export function encodeValue<T>(value: T, path = 'value'): Block<T> {
+  assertIpld(value, path)
+  return encodeChecked(value, path)
+}
+
+/** `encodeValue` for a value whose parts were already checked by `assertIpld`. */
+export function encodeChecked<T>(value: T, path = 'value'): Block<T> {
+  let bytes: Uint8Array
+  try {
+    bytes = dagCbor.encode(value)
+  } catch (cause) {
+    throw new CairnError('CAIRN_INVALID_VALUE', `${path}: ${(cause as Error).message}`, { path, cause })
+  }
+  return { cid: CID.createV1(DAG_CBOR, sha256Sync(bytes)), bytes, value }
+}
+
+/** Wraps bytes as a raw block (CIDv1, codec raw, sha2-256). */
+export async function encodeRaw(bytes: Uint8Array): Promise<Block<Uint8Array>> {
+  return { cid: CID.createV1(RAW, await sha256(bytes)), bytes, value: bytes }
+}
+
+/**
+ * Checks that `bytes` hash to `cid` (sha2-256 only) and that the codec is one Cairn reads.
+ * Throws CAIRN_INVALID_BLOCK naming the CID otherwise.
+ *
+ * @example
+ * await verify(cid, bytes)   // resolves, or throws CairnError { code: 'CAIRN_INVALID_BLOCK', cid }
+ */
+export async function verify(cid: CID, bytes: Uint8Array): Promise<void> {
+  checkFormat(cid)
+  const digest = bytes.length > SYNC_HASH_LIMIT ? await sha256(bytes) : sha256Sync(bytes)
+  if (!equalBytes(digest.digest, cid.multihash.digest)) {
+    throw new CairnError('CAIRN_INVALID_BLOCK', `block ${cid} does not match its bytes`, { cid })
+  }
+}
+
+/** Synchronous `verify`, for small blocks on hot paths. */
+export function verifySync(cid: CID, bytes: Uint8Array): void {
+  checkFormat(cid)
+  if (!equalBytes(sha256Sync(bytes).digest, cid.multihash.digest)) {
+    throw new CairnError('CAIRN_INVALID_BLOCK', `block ${cid} does not match its bytes`, { cid })
+  }
+}
+
+function checkFormat(cid: CID): void {
+  if (cid.multihash.code !== SHA2_256) {
+    throw new CairnError('CAIRN_INVALID_BLOCK', `block ${cid} uses hash 0x${cid.multihash.code.toString(16)}; only sha2-256 is accepted`, { cid })
+  }
+  if (cid.code !== DAG_CBOR && cid.code !== RAW && cid.code !== DAG_PB) {
+    throw new CairnError('CAIRN_INVALID_BLOCK', `block ${cid} uses codec 0x${cid.code.toString(16)}; Cairn reads dag-cbor, dag-pb and raw`, { cid })
+  }
+}
+
+/** Verifies then decodes a block by its codec (dag-cbor value, dag-pb node, raw bytes). */
+export async function decodeBlock<T = unknown>(cid: CID, bytes: Uint8Array): Promise<Block<T>> {
+  await verify(cid, bytes)
+  return { cid, bytes, value: decodeTrusted<T>(cid, bytes) }
+}
+
+/** Decodes bytes already known to match `cid`. Throws CAIRN_INVALID_BLOCK when the codec rejects them. */
+export function decodeTrusted<T = unknown>(cid: CID, bytes: Uint8Array): T {
+  try {
+    if (cid.code === DAG_CBOR) return dagCbor.decode<T>(bytes)
+    if (cid.code === DAG_PB) return dagPb.decode(bytes) as T
+    return bytes as T
+  } catch (cause) {
+    throw new CairnError('CAIRN_INVALID_BLOCK', `block ${cid} is not valid ${cid.code === DAG_PB ? 'dag-pb' : 'dag-cbor'}: ${(cause as Error).message}`, { cid, cause })
+  }
+}
+
+/** Every CID a decoded value links to, depth first, in encounter order. */
+export function* linksOf(cid: CID, value: unknown): Generator<CID> {
+  if (cid.code === DAG_PB) {
+    for (const link of (value as dagPb.PBNode).Links) yield link.Hash
+  } else if (cid.code === DAG_CBOR) {
+    yield* linksInValue(value)
+  }
+}
+
+/** Every CID inside an IPLD value. */
+export function* linksInValue(value: unknown): Generator<CID> {
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return
+  const asCid = CID.asCID(value)
+  if (asCid !== null) { yield asCid; return }
+  if (Array.isArray(value)) { for (const v of value) yield* linksInValue(v); return }
+  for (const v of Object.values(value)) yield* linksInValue(v)
+}
+
+
+/** Byte-wise equality. */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** Byte-wise lexicographic comparison, the tie-break of Cairn's canonical order. */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const d = a[i]! - b[i]!
+    if (d !== 0) return d
+  }
+  return a.length - b.length
+}

@@ -1,0 +1,19 @@
+import type { CID } from 'multiformats/cid'
+
+/** Multicodec codes of the block formats Cairn stores. */
+export const DAG_CBOR = 0x71
+export const RAW = 0x55
+export const DAG_PB = 0x70
+/** Multihash code of sha2-256, the only hash Cairn writes or accepts. */
+export const SHA2_256 = 0x12
+
+/** A block: its CID and its encoded bytes. */
+export interface BlockRecord {
+  readonly cid: CID
+  readonly bytes: Uint8Array
+}
+
+/** A block with its decoded value. */
+export interface Block<T = unknown> extends BlockRecord {
+  readonly value: T
+}

@@ -1,0 +1,60 @@
+import type { CID } from 'multiformats/cid'
+
+/** Stable error codes. Each names one kind of failure; callers branch on `code`, not on messages. */
+export type CairnErrorCode =
+  | 'CAIRN_NOT_FOUND'
+  | 'CAIRN_VERSION_CONFLICT'
+  | 'CAIRN_INVALID_BLOCK'
+  | 'CAIRN_INVALID_VALUE'
+  | 'CAIRN_INVALID_EVENT'
+  | 'CAIRN_DUPLICATE_ID'
+  | 'CAIRN_CLOSED'
+  | 'CAIRN_CORRUPT'
+  | 'CAIRN_UNSUPPORTED'
+  | 'CAIRN_STORAGE'
+
+/** Extra facts an error carries so callers and logs can act on it without parsing the message. */
+export interface CairnErrorDetails {
+  /** The block, event or object the failure is about. */
+  cid?: CID
+  /** Stream involved, for version conflicts and duplicates. */
+  stream?: string
+  expectedVersion?: number
+  actualVersion?: number
+  /** Where in a value the problem sits, e.g. `data.items[2]`. */
+  path?: string
+  cause?: unknown
+}
+
+/**
+ * The one error class of Cairn's domain failures. Argument mistakes are plain
+ * `TypeError`/`RangeError`; everything else is a `CairnError` with a stable `code`.
+ *
+ * @example
+ * try { await store.append(e, { expectedVersion: 3 }) }
+ * catch (err) { if (isCairnError(err, 'CAIRN_VERSION_CONFLICT')) retry() }
+ */
+export class CairnError extends Error {
+  readonly code: CairnErrorCode
+  readonly cid: CID | undefined
+  readonly stream: string | undefined
+  readonly expectedVersion: number | undefined
+  readonly actualVersion: number | undefined
+  readonly path: string | undefined
+
+  constructor(code: CairnErrorCode, message: string, details: CairnErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause })
+    this.name = 'CairnError'
+    this.code = code
+    this.cid = details.cid
+    this.stream = details.stream
+    this.expectedVersion = details.expectedVersion
+    this.actualVersion = details.actualVersion
+    this.path = details.path
+  }
+}
+
+/** True when `err` is a CairnError, and, if `code` is given, one with that code. */
+export function isCairnError(err: unknown, code?: CairnErrorCode): err is CairnError {
+  return err instanceof CairnError && (code === undefined || err.code === code)
+}

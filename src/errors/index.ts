@@ -1,0 +1,1 @@
+export { CairnError, isCairnError, type CairnErrorCode, type CairnErrorDetails } from './cairn-error.ts'

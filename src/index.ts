@@ -1,0 +1,14 @@
+/**
+ * Cairn for browsers, workers and edge runtimes: IndexedDB, memory or any blockstore.
+ * Node and Deno resolve `cairn` to index.node.ts, which adds the file engine.
+ *
+ * @example
+ * import { openStore } from 'cairn'
+ * const store = await openStore({ name: 'notes' })
+ */
+import { createOpenStore, type OpenStore } from './store/open.ts'
+
+export * from './exports.ts'
+
+/** Opens a store: `{ name }` (IndexedDB), `{ memory: true }`, `{ blockstore }` or `{ storage }`. */
+export const openStore: OpenStore = createOpenStore(undefined)

@@ -1,0 +1,105 @@
+import type { CID } from 'multiformats/cid'
+import type { EventBlock, StoredEvent } from '../log/interface.ts'
+import { compareEvents } from '../log/order.ts'
+import type { ObjectInfo, Referrer } from '../objects/interface.ts'
+
+/** One event held by the views. `version` is kept current when merges insert earlier events. */
+export interface EventEntry {
+  readonly cid: CID
+  readonly key: string
+  readonly event: EventBlock
+  version: number
+}
+
+/**
+ * Derived, rebuildable views of the log held in memory: events by CID, streams in canonical
+ * order, idempotency keys, objects by type and referrers. Rebuilt from the blocks on open.
+ */
+export class LogViews {
+  readonly #events = new Map<string, EventEntry>()
+  readonly #streams = new Map<string, EventEntry[]>()
+  readonly #ids = new Map<string, Map<string, EventEntry>>()
+  readonly #objects = new Map<string, Map<string, ObjectInfo>>()
+  readonly #referrers = new Map<string, Map<string, Referrer>>()
+
+  get size(): number {
+    return this.#events.size
+  }
+
+  entry(cid: CID | string): EventEntry | undefined {
+    return this.#events.get(typeof cid === 'string' ? cid : cid.toString())
+  }
+
+  stream(stream: string): readonly EventEntry[] {
+    return this.#streams.get(stream) ?? []
+  }
+
+  version(stream: string): number {
+    return this.#streams.get(stream)?.length ?? 0
+  }
+
+  byId(stream: string, id: string): EventEntry | undefined {
+    return this.#ids.get(stream)?.get(id)
+  }
+
+  hasObject(cid: CID, type: string): boolean {
+    return this.#objects.get(type)?.has(cid.toString()) ?? false
+  }
+
+  objects(type?: string): ObjectInfo[] {
+    if (type !== undefined) return [...(this.#objects.get(type)?.values() ?? [])]
+    return [...this.#objects.values()].flatMap((m) => [...m.values()])
+  }
+
+  referrers(cid: CID): Referrer[] {
+    return [...(this.#referrers.get(cid.toString())?.values() ?? [])]
+  }
+
+  /** Adds an event at its canonical place in its stream. Returns the entry. */
+  addEvent(cid: CID, event: EventBlock): EventEntry {
+    const key = cid.toString()
+    const existing = this.#events.get(key)
+    if (existing !== undefined) return existing
+    let list = this.#streams.get(event.stream)
+    if (list === undefined) { list = []; this.#streams.set(event.stream, list) }
+    const entry: EventEntry = { cid, key, event, version: 0 }
+    let at = list.length
+    while (at > 0 && compareEvents(toOrder(list[at - 1]!), toOrder(entry)) > 0) at--
+    list.splice(at, 0, entry)
+    for (let i = at; i < list.length; i++) list[i]!.version = i + 1
+    this.#events.set(key, entry)
+    const id = event.meta?.id
+    if (id !== undefined) {
+      let ids = this.#ids.get(event.stream)
+      if (ids === undefined) { ids = new Map(); this.#ids.set(event.stream, ids) }
+      if (!ids.has(id)) ids.set(id, entry)
+    }
+    return entry
+  }
+
+  addObject(info: ObjectInfo): void {
+    let byType = this.#objects.get(info.type)
+    if (byType === undefined) { byType = new Map(); this.#objects.set(info.type, byType) }
+    if (!byType.has(info.cid.toString())) byType.set(info.cid.toString(), info)
+  }
+
+  addReferrer(target: CID, from: Referrer): void {
+    const key = target.toString()
+    let refs = this.#referrers.get(key)
+    if (refs === undefined) { refs = new Map(); this.#referrers.set(key, refs) }
+    refs.set(from.cid.toString(), from)
+  }
+}
+
+function toOrder(e: EventEntry): { ts: number; tc: number; cid: CID } {
+  return { ts: e.event.ts, tc: e.event.tc, cid: e.cid }
+}
+
+/** The public shape of an entry. */
+export function toStoredEvent<D = unknown>(entry: EventEntry): StoredEvent<D> {
+  const e = entry.event
+  return {
+    cid: entry.cid, stream: e.stream, type: e.type, ts: e.ts, tc: e.tc, version: entry.version,
+    prev: e.prev, parents: e.parents, data: e.data as D, meta: e.meta, author: e.author,
+  }
+}

@@ -1,0 +1,81 @@
+import type { CID } from 'multiformats/cid'
+import { CID as CIDClass } from 'multiformats/cid'
+import { compareBytes, decodeTrusted, encodeChecked, verify } from '../block/codec.ts'
+import { DAG_CBOR, type Block } from '../block/interface.ts'
+import { CairnError } from '../errors/cairn-error.ts'
+import type { EventBlock, EventMeta } from './interface.ts'
+
+const KEYS = new Set(['v', 'stream', 'type', 'ts', 'tc', 'prev', 'parents', 'data', 'meta', 'author', 'sig'])
+const META_STRINGS = ['id', 'correlation', 'causation'] as const
+
+/** Encodes an event as a dag-cbor block. The caller has checked `data` and `meta` with assertIpld. */
+export function encodeEvent(event: EventBlock): Block<EventBlock> {
+  const value: Record<string, unknown> = {
+    v: 1, stream: event.stream, type: event.type, ts: event.ts, tc: event.tc,
+    prev: event.prev, parents: event.parents, data: event.data,
+  }
+  if (event.meta !== undefined) value['meta'] = event.meta
+  if (event.author !== undefined) value['author'] = event.author
+  if (event.sig !== undefined) value['sig'] = event.sig
+  return encodeChecked(value as unknown as EventBlock, 'event')
+}
+
+function invalid(cid: CID | undefined, why: string): never {
+  throw new CairnError('CAIRN_INVALID_EVENT', cid === undefined ? `invalid event: ${why}` : `event ${cid} is invalid: ${why}`, cid === undefined ? {} : { cid })
+}
+
+const isCid = (v: unknown): v is CID => CIDClass.asCID(v) !== null
+const isStamp = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+
+/** Checks a decoded value against the event format v1. Throws CAIRN_INVALID_EVENT naming the CID. */
+export function assertEvent(value: unknown, cid?: CID): asserts value is EventBlock {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) invalid(cid, 'not a map')
+  const e = value as Record<string, unknown>
+  for (const key of Object.keys(e)) if (!KEYS.has(key)) invalid(cid, `unknown field "${key}"`)
+  if (e['v'] !== 1) invalid(cid, `unsupported version ${String(e['v'])}`)
+  if (typeof e['stream'] !== 'string' || e['stream'] === '') invalid(cid, '"stream" must be a non-empty string')
+  if (typeof e['type'] !== 'string' || e['type'] === '') invalid(cid, '"type" must be a non-empty string')
+  if (!isStamp(e['ts'])) invalid(cid, '"ts" must be a non-negative integer')
+  if (!isStamp(e['tc'])) invalid(cid, '"tc" must be a non-negative integer')
+  if (e['prev'] !== null && !isCid(e['prev'])) invalid(cid, '"prev" must be a CID or null')
+  const parents = e['parents']
+  if (!Array.isArray(parents) || !parents.every(isCid)) invalid(cid, '"parents" must be a list of CIDs')
+  for (let i = 1; i < parents.length; i++) {
+    if (compareBytes(parents[i - 1]!.bytes, parents[i]!.bytes) >= 0) invalid(cid, '"parents" must be sorted by CID bytes without duplicates')
+  }
+  for (const p of [...parents, ...(e['prev'] === null ? [] : [e['prev'] as CID])]) {
+    if (p.code !== DAG_CBOR) invalid(cid, `link ${p} is not a dag-cbor event`)
+  }
+  if (!('data' in e)) invalid(cid, '"data" is missing')
+  if (e['meta'] !== undefined) assertMeta(e['meta'], cid)
+  if (e['author'] !== undefined && typeof e['author'] !== 'string') invalid(cid, '"author" must be a string')
+  if (e['sig'] !== undefined && !(e['sig'] instanceof Uint8Array)) invalid(cid, '"sig" must be bytes')
+}
+
+function assertMeta(meta: unknown, cid: CID | undefined): asserts meta is EventMeta {
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta) || isCid(meta)) invalid(cid, '"meta" must be a map')
+  for (const key of META_STRINGS) {
+    const v = (meta as Record<string, unknown>)[key]
+    if (v !== undefined && (typeof v !== 'string' || v === '')) invalid(cid, `"meta.${key}" must be a non-empty string`)
+  }
+}
+
+/** Verifies an event block's bytes against its CID, decodes it and checks the format. */
+export async function decodeEvent(cid: CID, bytes: Uint8Array): Promise<EventBlock> {
+  if (cid.code !== DAG_CBOR) invalid(cid, 'events are dag-cbor blocks')
+  await verify(cid, bytes)
+  const value = decodeTrusted(cid, bytes)
+  assertEvent(value, cid)
+  return value
+}
+
+/** Checks an app-supplied `meta` before it is encoded; TypeError names the field. */
+export function checkInputMeta(meta: unknown, name: string): EventMeta | undefined {
+  if (meta === undefined) return undefined
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) throw new TypeError(`"${name}" expected an object, got ${meta === null ? 'null' : typeof meta}`)
+  for (const key of META_STRINGS) {
+    const v = (meta as Record<string, unknown>)[key]
+    if (v !== undefined && (typeof v !== 'string' || v === '')) throw new TypeError(`"${name}.${key}" expected a non-empty string, got ${typeof v === 'string' ? '""' : typeof v}`)
+  }
+  return meta as EventMeta
+}

@@ -1,0 +1,98 @@
+import { exporter } from 'ipfs-unixfs-exporter'
+import { importer, type ImporterOptions } from 'ipfs-unixfs-importer'
+import type { CID } from 'multiformats/cid'
+import { verify } from '../block/codec.ts'
+import type { BlockRecord } from '../block/interface.ts'
+import { CairnError, isCairnError } from '../errors/cairn-error.ts'
+import type { StorageEngine } from '../storage/interface.ts'
+
+/** Source of a file's bytes. */
+export type FileSource = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>
+
+/**
+ * The importer settings that make Cairn's file CIDs equal to IPFS tools' defaults for
+ * CIDv1: 256 KiB fixed chunks, raw leaves, balanced DAG of at most 174 links per node.
+ */
+export const FILE_IMPORT_OPTIONS: ImporterOptions = {
+  cidVersion: 1,
+  rawLeaves: true,
+  reduceSingleLeafToSelf: true,
+  wrapWithDirectory: false,
+}
+
+/** Blocks are handed to storage in slices of about this many bytes, so memory stays flat. */
+export const FILE_FLUSH_BYTES: number = 8 * 1024 * 1024
+
+export interface ImportedFile {
+  readonly cid: CID
+  readonly size: number
+  /** Blocks not yet flushed; the caller commits them with the file's `object.put` event. */
+  readonly rest: BlockRecord[]
+}
+
+/**
+ * Chunks a file into a UnixFS DAG. `flush` receives full slices of blocks as they are made
+ * (committed without moving the heads, so a crash leaves only unreferenced blocks).
+ */
+export async function importFile(source: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, flush: (blocks: BlockRecord[]) => Promise<void>): Promise<ImportedFile> {
+  let pending: BlockRecord[] = []
+  let pendingBytes = 0
+  const sink = {
+    async put(cid: CID, bytes: Uint8Array): Promise<CID> {
+      pending.push({ cid, bytes })
+      pendingBytes += bytes.length
+      if (pendingBytes >= FILE_FLUSH_BYTES) {
+        const slice = pending
+        pending = []
+        pendingBytes = 0
+        await flush(slice)
+      }
+      return cid
+    },
+  }
+  let size = 0
+  async function* counted(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of source) { size += chunk.length; yield chunk }
+  }
+  let root: CID | undefined
+  for await (const entry of importer([{ content: counted() }], sink, FILE_IMPORT_OPTIONS)) root = entry.cid
+  if (root === undefined) throw new CairnError('CAIRN_INVALID_VALUE', 'the file importer produced no root')
+  return { cid: root, size, rest: pending }
+}
+
+/** A read-only blockstore view for the exporter that verifies every block it hands out. */
+function verifiedView(storage: StorageEngine): { get(cid: CID): AsyncGenerator<Uint8Array> } {
+  return {
+    async *get(cid: CID): AsyncGenerator<Uint8Array> {
+      const bytes = await storage.get(cid)
+      if (bytes === undefined) throw new CairnError('CAIRN_NOT_FOUND', `block ${cid} is not in the store`, { cid })
+      await verify(cid, bytes)
+      yield bytes
+    },
+  }
+}
+
+/** Streams a file's bytes, verifying each block as it is read. */
+export async function* catFile(storage: StorageEngine, cid: CID): AsyncGenerator<Uint8Array> {
+  let entry
+  try {
+    entry = await exporter(cid, verifiedView(storage))
+  } catch (err) {
+    throw unwrap(err, cid)
+  }
+  if (entry.type !== 'file' && entry.type !== 'raw') {
+    throw new CairnError('CAIRN_INVALID_VALUE', `${cid} is a ${entry.type}, not a file`, { cid })
+  }
+  try {
+    yield* entry.content()
+  } catch (err) {
+    throw unwrap(err, cid)
+  }
+}
+
+function unwrap(err: unknown, cid: CID): unknown {
+  if (isCairnError(err)) return err
+  const cause = (err as { cause?: unknown }).cause
+  if (isCairnError(cause)) return cause
+  return new CairnError('CAIRN_INVALID_BLOCK', `cannot read file ${cid}: ${(err as Error).message}`, { cid, cause: err })
+}

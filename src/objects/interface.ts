@@ -1,0 +1,43 @@
+import type { CID } from 'multiformats/cid'
+
+/** The system stream that records every object put, so the log reaches every object. */
+export const OBJECTS_STREAM = '$objects'
+/** The event type of an object put in OBJECTS_STREAM. */
+export const OBJECT_PUT = 'object.put'
+
+/** Payload of an `object.put` event (format v1). */
+export interface ObjectPutData {
+  cid: CID
+  type: string
+  size: number
+}
+
+export interface PutOptions {
+  /** The object's type, for `objects({ type })`. Default 'object'. */
+  type?: string
+}
+
+export interface PutFileOptions {
+  /** The object's type. Default 'file'. */
+  type?: string
+}
+
+/** An object as listed by `objects()`. */
+export interface ObjectInfo {
+  readonly cid: CID
+  readonly type: string
+  /** Bytes of the value's block, or of the file's content. */
+  readonly size: number
+  /** CID of the `object.put` event that recorded it. */
+  readonly event: CID
+}
+
+/** Something that links to a CID. */
+export interface Referrer {
+  readonly cid: CID
+  readonly kind: 'event' | 'object'
+}
+
+export interface ObjectsQuery {
+  type?: string
+}

@@ -1,0 +1,319 @@
+import { CID } from 'multiformats/cid'
+import type { BlockRecord } from '../block/interface.ts'
+import { CairnError } from '../errors/cairn-error.ts'
+import { expectString } from '../errors/arguments.ts'
+import type { CommitBatch, StorageEngine } from './interface.ts'
+
+/**
+ * Schema version of the database. Version 1: object store `blocks` (key: CID bytes as a
+ * binary key, value: block bytes) and object store `meta` (key 'heads': array of CID bytes).
+ */
+const DB_VERSION = 1
+const BLOCKS = 'blocks'
+const META = 'meta'
+const HEADS_KEY = 'heads'
+
+/** Options of {@link openIndexedDbStorage}. */
+export interface IndexedDbStorageOptions {
+  /**
+   * Durability hint of every commit transaction. 'strict' (the default) resolves a commit only
+   * once the browser has flushed it to disk, so a resolved append survives a crash or power
+   * loss; 'relaxed' resolves once the write reached the OS (faster, may lose the newest
+   * commits on power loss, never half a commit); 'default' lets the browser choose.
+   */
+  durability?: 'strict' | 'relaxed' | 'default'
+  /**
+   * How long `open` waits when another connection blocks a schema upgrade before it fails
+   * with CAIRN_STORAGE. Default 10 000 ms.
+   */
+  blockedTimeoutMs?: number
+  /** Blocks read per transaction while iterating `blocks()`. Default 500. */
+  pageSize?: number
+  /**
+   * Test hook: called with the commit transaction after every write of the batch was queued
+   * and before it completes. A test can call `tx.abort()` here to simulate a failure.
+   */
+  beforeComplete?: (tx: IDBTransaction) => void
+}
+
+function factory(): IDBFactory {
+  const idb = (globalThis as { indexedDB?: IDBFactory }).indexedDB
+  if (idb == null) {
+    throw new CairnError('CAIRN_UNSUPPORTED',
+      'IndexedDB is not available in this runtime (globalThis.indexedDB is missing); use the files engine in Node/Deno, MemoryStorage, or a blockstore')
+  }
+  return idb
+}
+
+function storageError(what: string, cause: unknown): CairnError {
+  const detail = cause instanceof Error || (typeof DOMException !== 'undefined' && cause instanceof DOMException)
+    ? `${(cause as Error).name}: ${(cause as Error).message}` : String(cause)
+  return new CairnError('CAIRN_STORAGE', `IndexedDB ${what} failed: ${detail}`, { cause })
+}
+
+/** Resolves with a request's result, rejects with its error. */
+function request<T>(req: IDBRequest<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result)
+    req.onerror = (event) => {
+      // Handled here: keep the error from also aborting a transaction that other requests share.
+      event.preventDefault()
+      reject(req.error)
+    }
+  })
+}
+
+/**
+ * A block's bytes as IndexedDB should store them. Structured clone copies a view's whole
+ * underlying buffer, so a block that is a window into a bigger buffer (a CAR chunk, say) is
+ * copied down to its own bytes first.
+ */
+function ownBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
+}
+
+function toBytes(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return value
+  if (value instanceof ArrayBuffer) return new Uint8Array(value)
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+  throw new CairnError('CAIRN_CORRUPT', 'IndexedDB holds a value that is not bytes')
+}
+
+function keyCid(key: IDBValidKey): CID {
+  try {
+    return CID.decode(toBytes(key))
+  } catch (cause) {
+    throw new CairnError('CAIRN_CORRUPT', 'IndexedDB holds a block key that is not a CID', { cause })
+  }
+}
+
+/**
+ * Opens (creating it if needed) the IndexedDB database `name` as a Cairn storage engine.
+ * Rejects with CAIRN_UNSUPPORTED where IndexedDB does not exist, CAIRN_STORAGE when the
+ * browser refuses (quota, private mode, blocked upgrade) or the database belongs to
+ * something else.
+ *
+ * @example
+ * const storage = await openIndexedDbStorage('notes')
+ * await storage.commit({ blocks: [block], heads: [block.cid] })
+ */
+export async function openIndexedDbStorage(name: string, options: IndexedDbStorageOptions = {}): Promise<IndexedDbStorage> {
+  expectString('name', name)
+  const idb = factory()
+  const db = await openDatabase(idb, name, options.blockedTimeoutMs ?? 10_000)
+  if (!db.objectStoreNames.contains(BLOCKS) || !db.objectStoreNames.contains(META)) {
+    db.close()
+    throw new CairnError('CAIRN_STORAGE', `IndexedDB database "${name}" exists but is not a Cairn store (no "${BLOCKS}"/"${META}" object stores)`)
+  }
+  return new IndexedDbStorage(db, name, options)
+}
+
+function openDatabase(idb: IDBFactory, name: string, blockedTimeoutMs: number): Promise<IDBDatabase> {
+  return new Promise<IDBDatabase>((resolve, reject) => {
+    let settled = false
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const fail = (err: CairnError): void => {
+      if (settled) return
+      settled = true
+      if (timer !== undefined) clearTimeout(timer)
+      reject(err)
+    }
+    let req: IDBOpenDBRequest
+    try {
+      req = idb.open(name, DB_VERSION)
+    } catch (cause) {
+      fail(storageError(`open of "${name}"`, cause))
+      return
+    }
+    req.onupgradeneeded = () => {
+      const db = req.result
+      if (!db.objectStoreNames.contains(BLOCKS)) db.createObjectStore(BLOCKS)
+      if (!db.objectStoreNames.contains(META)) db.createObjectStore(META)
+    }
+    req.onblocked = () => {
+      // Another connection holds an older version open and has not closed on `versionchange`.
+      // Cairn's own connections close at once, so wait a while, then give up.
+      timer ??= setTimeout(() => fail(new CairnError('CAIRN_STORAGE',
+        `IndexedDB open of "${name}" is blocked by another open connection (another tab?) that does not close`)), blockedTimeoutMs)
+    }
+    req.onsuccess = () => {
+      const db = req.result
+      if (settled) { db.close(); return }   // gave up while blocked; do not leak the late connection
+      settled = true
+      if (timer !== undefined) clearTimeout(timer)
+      resolve(db)
+    }
+    req.onerror = (event) => {
+      event.preventDefault()
+      fail(storageError(`open of "${name}"`, req.error))
+    }
+  })
+}
+
+/**
+ * Deletes the IndexedDB database `name` and everything in it. Cairn connections to it (in
+ * this or another tab) close themselves when asked; the returned promise resolves once the
+ * browser has deleted the database.
+ */
+export async function deleteIndexedDbStorage(name: string): Promise<void> {
+  expectString('name', name)
+  const idb = factory()
+  await new Promise<void>((resolve, reject) => {
+    const req = idb.deleteDatabase(name)
+    req.onsuccess = () => resolve()
+    req.onerror = (event) => {
+      event.preventDefault()
+      reject(storageError(`delete of "${name}"`, req.error))
+    }
+  })
+}
+
+/**
+ * Browser storage engine on IndexedDB: one object store of blocks keyed by CID bytes, one
+ * `meta` record with the heads. A commit is one readwrite transaction over both, so the
+ * browser makes the blocks and heads durable together or not at all.
+ */
+export class IndexedDbStorage implements StorageEngine {
+  readonly kind: string = 'indexeddb'
+  /** Name of the IndexedDB database. */
+  readonly name: string
+  readonly #db: IDBDatabase
+  readonly #durability: IDBTransactionDurability
+  readonly #pageSize: number
+  readonly #beforeComplete: ((tx: IDBTransaction) => void) | undefined
+  /** Why the engine no longer serves calls; set by close() or by the browser. */
+  #closed: string | undefined
+  /** True once close() was called (as opposed to a close forced by the browser). */
+  #closing = false
+  #tail: Promise<unknown> = Promise.resolve()
+
+  /** Use {@link openIndexedDbStorage}. */
+  constructor(db: IDBDatabase, name: string, options: IndexedDbStorageOptions = {}) {
+    this.#db = db
+    this.name = name
+    this.#durability = options.durability ?? 'strict'
+    this.#pageSize = Math.max(1, options.pageSize ?? 500)
+    this.#beforeComplete = options.beforeComplete
+    // Another connection wants to delete or upgrade the database: step aside rather than block it.
+    db.onversionchange = () => {
+      this.#closed ??= `IndexedDB storage "${name}" was closed because another connection is deleting or upgrading the database`
+      db.close()
+    }
+    // The browser closed the connection itself (storage cleared, disk error).
+    db.onclose = () => {
+      this.#closed ??= `IndexedDB storage "${name}" was closed by the browser`
+    }
+  }
+
+  async get(cid: CID): Promise<Uint8Array | undefined> {
+    const store = this.#store('readonly')
+    const value = await this.#read('get', request(store.get(cid.bytes)))
+    return value === undefined ? undefined : toBytes(value)
+  }
+
+  async has(cid: CID): Promise<boolean> {
+    const store = this.#store('readonly')
+    return (await this.#read('has', request(store.getKey(cid.bytes)))) !== undefined
+  }
+
+  /**
+   * Every stored block, read `pageSize` at a time, each page in its own short transaction
+   * (a transaction cannot stay open across the caller's awaits). Blocks committed while
+   * iterating may or may not be listed; none is listed twice.
+   */
+  async *blocks(): AsyncIterable<BlockRecord> {
+    let after: IDBValidKey | undefined
+    for (;;) {
+      const store = this.#store('readonly')
+      const range = after === undefined ? null : IDBKeyRange.lowerBound(after, true)
+      const [keys, values] = await this.#read('blocks', Promise.all([
+        request(store.getAllKeys(range, this.#pageSize)),
+        request(store.getAll(range, this.#pageSize)),
+      ]))
+      for (let i = 0; i < keys.length; i++) yield { cid: keyCid(keys[i]!), bytes: toBytes(values[i]) }
+      if (keys.length < this.#pageSize) return
+      after = keys[keys.length - 1]
+    }
+  }
+
+  async heads(): Promise<CID[]> {
+    const tx = this.#transaction(META, 'readonly')
+    const value = await this.#read('heads', request(tx.objectStore(META).get(HEADS_KEY)))
+    if (value === undefined) return []
+    if (!Array.isArray(value)) throw new CairnError('CAIRN_CORRUPT', `IndexedDB storage "${this.name}" has a heads record that is not a list`)
+    try {
+      return value.map((bytes: unknown) => CID.decode(toBytes(bytes)))
+    } catch (cause) {
+      throw new CairnError('CAIRN_CORRUPT', `IndexedDB storage "${this.name}" has a heads record that does not decode`, { cause })
+    }
+  }
+
+  /**
+   * Writes the batch's blocks and heads in one readwrite transaction. Resolves on the
+   * transaction's `complete`; on `error`/`abort` rejects with CAIRN_STORAGE and nothing of the
+   * batch is visible. Commits run one at a time in call order.
+   */
+  commit(batch: CommitBatch): Promise<void> {
+    if (this.#closed !== undefined) return Promise.reject(new CairnError('CAIRN_CLOSED', this.#closed))
+    // A commit accepted before close() still runs: close() waits for the queue.
+    const run = (): Promise<void> => this.#commit(batch)
+    const result = this.#tail.then(run, run)
+    this.#tail = result.catch(() => undefined)
+    return result
+  }
+
+  async close(): Promise<void> {
+    this.#closed ??= `IndexedDB storage "${this.name}" is closed`
+    this.#closing = true
+    await this.#tail
+    // IDBDatabase.close waits for running transactions itself and is safe to call twice.
+    this.#db.close()
+  }
+
+  async #commit(batch: CommitBatch): Promise<void> {
+    const tx = this.#transaction([BLOCKS, META], 'readwrite', true)
+    return new Promise<void>((resolve, reject) => {
+      let firstError: unknown
+      tx.oncomplete = () => resolve()
+      tx.onerror = () => { firstError ??= tx.error }
+      tx.onabort = () => reject(storageError('commit', tx.error ?? firstError ?? new Error('transaction aborted')))
+      try {
+        const blocks = tx.objectStore(BLOCKS)
+        for (const block of batch.blocks) blocks.put(ownBytes(block.bytes), block.cid.bytes)
+        tx.objectStore(META).put(batch.heads.map((cid) => cid.bytes), HEADS_KEY)
+        this.#beforeComplete?.(tx)
+      } catch (cause) {
+        // A put that throws synchronously (DataCloneError, DataError, ...) has not aborted the
+        // transaction by itself: abort it so that no earlier put of the batch lands.
+        firstError ??= cause
+        try { tx.abort() } catch { /* already finishing or aborted */ }
+      }
+    })
+  }
+
+  #store(mode: IDBTransactionMode): IDBObjectStore {
+    return this.#transaction(BLOCKS, mode).objectStore(BLOCKS)
+  }
+
+  #transaction(stores: string | string[], mode: IDBTransactionMode, queued = false): IDBTransaction {
+    // A queued commit may still run while close() drains the queue; nothing else may.
+    if (this.#closed !== undefined && !(queued && this.#closing)) throw new CairnError('CAIRN_CLOSED', this.#closed)
+    try {
+      return mode === 'readwrite'
+        ? this.#db.transaction(stores, mode, { durability: this.#durability })
+        : this.#db.transaction(stores, mode)
+    } catch (cause) {
+      if (this.#closed !== undefined) throw new CairnError('CAIRN_CLOSED', this.#closed, { cause })
+      throw storageError('transaction', cause)
+    }
+  }
+
+  async #read<T>(what: string, pending: Promise<T>): Promise<T> {
+    try {
+      return await pending
+    } catch (cause) {
+      if (cause instanceof CairnError) throw cause
+      throw storageError(what, cause)
+    }
+  }
+}

@@ -1,0 +1,29 @@
+import type { CID } from 'multiformats/cid'
+import type { BlockRecord } from '../block/interface.ts'
+
+/** One atomic write: blocks and the new heads, durable together or not at all. */
+export interface CommitBatch {
+  /** Blocks to add. Blocks already stored may be repeated; engines skip or overwrite them. */
+  readonly blocks: readonly BlockRecord[]
+  /** The log's heads after this commit, sorted by CID bytes. */
+  readonly heads: readonly CID[]
+}
+
+/**
+ * Where blocks and the heads record live. Every engine honours the same contract:
+ * after `commit` resolves, a reopen (even after a crash) sees all of the batch;
+ * if it did not resolve, a reopen sees none of its heads and at worst some of its
+ * blocks, unreferenced. Engines store bytes as given; the layers above verify.
+ */
+export interface StorageEngine {
+  /** Short engine name for diagnostics: 'memory', 'files', 'indexeddb', 'blockstore'. */
+  readonly kind: string
+  get(cid: CID): Promise<Uint8Array | undefined>
+  has(cid: CID): Promise<boolean>
+  /** Every stored block, in no particular order. */
+  blocks(): AsyncIterable<BlockRecord>
+  /** The heads written by the last successful commit; [] for a new store. */
+  heads(): Promise<CID[]>
+  commit(batch: CommitBatch): Promise<void>
+  close(): Promise<void>
+}

@@ -1,0 +1,51 @@
+import type { CID } from 'multiformats/cid'
+import type { BlockRecord } from '../block/interface.ts'
+import { CairnError } from '../errors/cairn-error.ts'
+import type { CommitBatch, StorageEngine } from './interface.ts'
+
+/**
+ * Blocks in a Map, for tests and throwaway stores. Nothing survives the process.
+ *
+ * @example
+ * const store = await openStore({ storage: new MemoryStorage() })
+ */
+export class MemoryStorage implements StorageEngine {
+  readonly kind: string = 'memory'
+  readonly #blocks = new Map<string, BlockRecord>()
+  #heads: CID[] = []
+  #closed = false
+
+  async get(cid: CID): Promise<Uint8Array | undefined> {
+    this.#open()
+    return this.#blocks.get(cid.toString())?.bytes
+  }
+
+  async has(cid: CID): Promise<boolean> {
+    this.#open()
+    return this.#blocks.has(cid.toString())
+  }
+
+  async *blocks(): AsyncIterable<BlockRecord> {
+    this.#open()
+    yield* [...this.#blocks.values()]
+  }
+
+  async heads(): Promise<CID[]> {
+    this.#open()
+    return [...this.#heads]
+  }
+
+  async commit(batch: CommitBatch): Promise<void> {
+    this.#open()
+    for (const block of batch.blocks) this.#blocks.set(block.cid.toString(), { cid: block.cid, bytes: block.bytes })
+    this.#heads = [...batch.heads]
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+  }
+
+  #open(): void {
+    if (this.#closed) throw new CairnError('CAIRN_CLOSED', 'memory storage is closed')
+  }
+}

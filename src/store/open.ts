@@ -1,0 +1,72 @@
+import type { Blockstore } from 'interface-blockstore'
+import { CairnError } from '../errors/cairn-error.ts'
+import { openBlockstoreStorage } from '../storage/blockstore.ts'
+import { openIndexedDbStorage, type IndexedDbStorageOptions } from '../storage/indexeddb.ts'
+import type { StorageEngine } from '../storage/interface.ts'
+import { MemoryStorage } from '../storage/memory.ts'
+import type { StoreOptions } from './interface.ts'
+import { CairnStore } from './store.ts'
+
+/** Where a store keeps its blocks: exactly one of these. */
+export type StoreLocation =
+  | { memory: true }
+  | { path: string }
+  | { name: string; durability?: IndexedDbStorageOptions['durability'] }
+  | { blockstore: Blockstore }
+  | { storage: StorageEngine }
+
+export type OpenStoreOptions = StoreLocation & StoreOptions
+
+/** Opens a store. Which locations work depends on the entry point (browser or Node/Deno). */
+export type OpenStore = (options: OpenStoreOptions) => Promise<CairnStore>
+
+/** Opens the file engine; only the Node/Deno entry provides one. */
+export type PathOpener = (path: string) => Promise<StorageEngine>
+
+const LOCATIONS = ['memory', 'path', 'name', 'blockstore', 'storage'] as const
+
+/** Builds `openStore` for an entry point; `openPath` is the file engine where one exists. */
+export function createOpenStore(openPath: PathOpener | undefined): OpenStore {
+  return async function openStore(options: OpenStoreOptions): Promise<CairnStore> {
+    if (options === null || typeof options !== 'object') throw new TypeError('"options" expected an object such as { path }, { name }, { memory: true } or { blockstore }')
+    const given = LOCATIONS.filter((k) => (options as unknown as Record<string, unknown>)[k] !== undefined)
+    if (given.length !== 1) {
+      throw new TypeError(`"options" expected exactly one of ${LOCATIONS.join(', ')}, got ${given.length === 0 ? 'none' : given.join(' and ')}`)
+    }
+    const o = options as unknown as Record<string, unknown>
+    let storage: StorageEngine
+    switch (given[0]) {
+      case 'memory':
+        if (o['memory'] !== true) throw new TypeError('"memory" expected true')
+        storage = new MemoryStorage()
+        break
+      case 'path':
+        if (typeof o['path'] !== 'string' || o['path'] === '') throw new TypeError('"path" expected a non-empty string')
+        if (openPath === undefined) {
+          throw new CairnError('CAIRN_UNSUPPORTED', 'openStore({ path }) needs a file system: it works in Node and Deno; in a browser use openStore({ name })')
+        }
+        storage = await openPath(o['path'])
+        break
+      case 'name': {
+        if (typeof o['name'] !== 'string' || o['name'] === '') throw new TypeError('"name" expected a non-empty string')
+        const durability = o['durability'] as IndexedDbStorageOptions['durability']
+        storage = await openIndexedDbStorage(o['name'], durability === undefined ? {} : { durability })
+        break
+      }
+      case 'blockstore': {
+        const bs = o['blockstore'] as Blockstore
+        if (typeof bs !== 'object' || typeof bs.get !== 'function' || typeof bs.put !== 'function' || typeof bs.getAll !== 'function') {
+          throw new TypeError('"blockstore" expected an interface-blockstore (get, put, has, getAll)')
+        }
+        storage = await openBlockstoreStorage(bs)
+        break
+      }
+      default: {
+        const s = o['storage'] as StorageEngine
+        if (typeof s !== 'object' || typeof s.commit !== 'function') throw new TypeError('"storage" expected a StorageEngine')
+        storage = s
+      }
+    }
+    return CairnStore.open(storage, options.clock === undefined ? {} : { clock: options.clock })
+  }
+}

@@ -1,0 +1,32 @@
+// Node only: builds the browser example with Vite the way an app would, importing `cairn`
+// through the package's exports map, and checks no Node built-in leaks into the bundle.
+import { describe, expect, test } from 'vitest'
+import { build } from 'vite'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
+
+describe('browser bundle', () => {
+  test('a Vite build of an app importing cairn bundles without Node built-ins', async () => {
+    const outDir = await mkdtemp(join(tmpdir(), 'cairn-bundle-'))
+    try {
+      await build({ root: 'examples/browser', logLevel: 'silent', build: { outDir, emptyOutDir: true, minify: true } })
+      const assets = (await readdir(join(outDir, 'assets'))).filter((f) => f.endsWith('.js'))
+      expect(assets.length).toBeGreaterThan(0)
+      let raw = 0
+      let gz = 0
+      for (const f of assets) {
+        const code = await readFile(join(outDir, 'assets', f), 'utf8')
+        expect(code).not.toMatch(/["'`]node:[a-z]/)
+        expect(code).not.toMatch(/from\s*["'`](fs|path|os|crypto)["'`]/)
+        expect(code).toContain('indexeddb')
+        raw += code.length
+        gz += gzipSync(code).length
+      }
+      console.log(`browser bundle of examples/browser: ${(raw / 1024).toFixed(1)} KiB, ${(gz / 1024).toFixed(1)} KiB gzipped`)
+    } finally {
+      await rm(outDir, { recursive: true, force: true })
+    }
+  })
+})

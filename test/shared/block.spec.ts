@@ -1,0 +1,74 @@
+import { describe, expect, test } from 'vitest'
+import { CID } from 'multiformats/cid'
+import { sha256 as mfSha256 } from 'multiformats/hashes/sha2'
+import * as dagCbor from '@ipld/dag-cbor'
+import * as raw from 'multiformats/codecs/raw'
+import { decodeBlock, encodeRaw, encodeValue, linksInValue, verify, verifySync } from '../../src/block/codec.ts'
+import { sha256, sha256Sync } from '../../src/block/hash.ts'
+
+describe('block layer', () => {
+  test('dag-cbor blocks get the CIDv1/sha2-256 that multiformats computes', async () => {
+    const value = { b: 2, a: [1, 'x', null, true, new Uint8Array([1, 2])], n: -5, f: 1.5 }
+    const block = encodeValue(value)
+    const expected = CID.createV1(dagCbor.code, await mfSha256.digest(dagCbor.encode(value)))
+    expect(block.cid.equals(expected)).toBe(true)
+    expect(block.cid.toString().startsWith('bafyrei')).toBe(true)
+    expect((await decodeBlock(block.cid, block.bytes)).value).toEqual(value)
+  })
+
+  test('raw blocks, small and large (sync and WebCrypto hash paths agree)', async () => {
+    for (const size of [0, 10, 40_000, 1_000_000]) {
+      const bytes = new Uint8Array(size).map((_, i) => (i * 31) & 0xff)
+      const block = await encodeRaw(bytes)
+      const expected = CID.createV1(raw.code, await mfSha256.digest(bytes))
+      expect(block.cid.equals(expected)).toBe(true)
+      expect((await sha256(bytes)).digest).toEqual(sha256Sync(bytes).digest)
+      await verify(block.cid, bytes)
+    }
+  })
+
+  test('verify refuses bytes that do not match, naming the CID', async () => {
+    const block = encodeValue({ hello: 'world' })
+    const bad = block.bytes.slice()
+    bad[bad.length - 1] = bad[bad.length - 1]! ^ 1
+    await expect(verify(block.cid, bad)).rejects.toMatchObject({ code: 'CAIRN_INVALID_BLOCK', cid: block.cid })
+    expect(() => verifySync(block.cid, bad)).toThrow(expect.objectContaining({ code: 'CAIRN_INVALID_BLOCK' }))
+    await expect(decodeBlock(block.cid, bad)).rejects.toMatchObject({ code: 'CAIRN_INVALID_BLOCK' })
+  })
+
+  test('verify refuses other hashes and unknown codecs', async () => {
+    const bytes = new Uint8Array([1, 2, 3])
+    const identity = CID.createV1(raw.code, { code: 0, size: 3, digest: bytes, bytes: new Uint8Array([0, 3, 1, 2, 3]) })
+    await expect(verify(identity, bytes)).rejects.toMatchObject({ code: 'CAIRN_INVALID_BLOCK' })
+    const json = CID.createV1(0x0200, await mfSha256.digest(bytes))
+    await expect(verify(json, bytes)).rejects.toMatchObject({ code: 'CAIRN_INVALID_BLOCK' })
+  })
+
+  test('strict values: undefined, NaN, Infinity, non-string keys, holes, classes, huge ints are typed errors with a path', () => {
+    const bad: [unknown, string][] = [
+      [{ a: undefined }, 'value.a'],
+      [{ a: [1, NaN] }, 'value.a[1]'],
+      [{ x: { y: Infinity } }, 'value.x.y'],
+      [new Map([[1, 2]]), 'value'],
+      [[1, , 3], 'value[1]'], // eslint-disable-line no-sparse-arrays
+      [{ d: new Date(0) }, 'value.d'],
+      [{ big: 2n ** 70n }, 'value.big'],
+      [{ f: () => 1 }, 'value.f'],
+      [{ s: Symbol('x') }, 'value.s'],
+    ]
+    for (const [value, path] of bad) {
+      let caught: unknown
+      try { encodeValue(value) } catch (err) { caught = err }
+      expect(caught, path).toMatchObject({ code: 'CAIRN_INVALID_VALUE', path })
+    }
+    const loop: Record<string, unknown> = {}
+    loop['self'] = loop
+    expect(() => encodeValue(loop)).toThrow(expect.objectContaining({ code: 'CAIRN_INVALID_VALUE' }))
+  })
+
+  test('links are found anywhere in a value', () => {
+    const a = encodeValue({ a: 1 }).cid
+    const b = encodeValue({ b: 1 }).cid
+    expect([...linksInValue({ x: [a, { y: b }], z: 'c' })].map(String)).toEqual([a.toString(), b.toString()])
+  })
+})

@@ -1,0 +1,119 @@
+// The storage contract, run against every engine that exists in the current runtime.
+import { describe, expect, test } from 'vitest'
+import { CID } from 'multiformats/cid'
+import { encodeValue, encodeRaw } from '../../src/block/index.ts'
+import type { BlockRecord } from '../../src/block/interface.ts'
+import { engineKinds } from '../support/engines.ts'
+
+const kinds = await engineKinds()
+
+function blocksOf(n: number, tag: string): BlockRecord[] {
+  return Array.from({ length: n }, (_, i) => encodeValue({ tag, i, pad: 'x'.repeat(i % 7) }))
+}
+
+const sortCids = (cids: CID[]): string[] => cids.map(String).sort()
+
+for (const kind of kinds) {
+  describe(`storage contract: ${kind.name}`, () => {
+    test('a new store is empty', async () => {
+      const fx = await kind.create()
+      try {
+        const s = await fx.open()
+        expect(await s.heads()).toEqual([])
+        const all = []
+        for await (const b of s.blocks()) all.push(b)
+        expect(all).toEqual([])
+        const missing = encodeValue({ missing: true })
+        expect(await s.has(missing.cid)).toBe(false)
+        expect(await s.get(missing.cid)).toBeUndefined()
+        await s.close()
+      } finally { await fx.dispose() }
+    })
+
+    test('commit makes blocks and heads visible together', async () => {
+      const fx = await kind.create()
+      try {
+        const s = await fx.open()
+        const first = blocksOf(5, 'a')
+        await s.commit({ blocks: first, heads: [first[4]!.cid] })
+        const raw = await encodeRaw(new Uint8Array(100_000).fill(7))
+        const second = [...blocksOf(3, 'b'), raw]
+        await s.commit({ blocks: second, heads: [second[0]!.cid, second[1]!.cid] })
+        for (const b of [...first, ...second]) {
+          expect(await s.has(b.cid)).toBe(true)
+          expect(await s.get(b.cid)).toEqual(b.bytes)
+        }
+        expect(sortCids(await s.heads())).toEqual(sortCids([second[0]!.cid, second[1]!.cid]))
+        const listed: string[] = []
+        for await (const b of s.blocks()) listed.push(b.cid.toString())
+        expect(listed.sort()).toEqual([...first, ...second].map((b) => b.cid.toString()).sort())
+        await s.close()
+      } finally { await fx.dispose() }
+    })
+
+    test('repeating a stored block in a later commit is harmless', async () => {
+      const fx = await kind.create()
+      try {
+        const s = await fx.open()
+        const [a, b] = blocksOf(2, 'dup')
+        await s.commit({ blocks: [a!], heads: [a!.cid] })
+        await s.commit({ blocks: [a!, b!], heads: [b!.cid] })
+        const listed: string[] = []
+        for await (const x of s.blocks()) listed.push(x.cid.toString())
+        expect(listed.sort()).toEqual([a!.cid.toString(), b!.cid.toString()].sort())
+        await s.close()
+      } finally { await fx.dispose() }
+    })
+
+    test('an empty commit only moves the heads', async () => {
+      const fx = await kind.create()
+      try {
+        const s = await fx.open()
+        const [a, b] = blocksOf(2, 'h')
+        await s.commit({ blocks: [a!, b!], heads: [a!.cid] })
+        await s.commit({ blocks: [], heads: [b!.cid] })
+        expect(sortCids(await s.heads())).toEqual([b!.cid.toString()])
+        await s.close()
+      } finally { await fx.dispose() }
+    })
+
+    test('a closed engine refuses reads and writes with CAIRN_CLOSED', async () => {
+      const fx = await kind.create()
+      try {
+        const s = await fx.open()
+        const [a] = blocksOf(1, 'c')
+        await s.close()
+        await expect(s.get(a!.cid)).rejects.toMatchObject({ code: 'CAIRN_CLOSED' })
+        await expect(s.commit({ blocks: [a!], heads: [a!.cid] })).rejects.toMatchObject({ code: 'CAIRN_CLOSED' })
+        await expect(s.heads()).rejects.toMatchObject({ code: 'CAIRN_CLOSED' })
+      } finally { await fx.dispose() }
+    })
+
+    test.runIf(kind.persistent)('reopen sees every committed block and the last heads', async () => {
+      const fx = await kind.create()
+      try {
+        let s = await fx.open()
+        const all: BlockRecord[] = []
+        let heads: CID[] = []
+        for (let round = 0; round < 4; round++) {
+          const batch = blocksOf(10, `r${round}`)
+          all.push(...batch)
+          heads = [batch[9]!.cid]
+          await s.commit({ blocks: batch, heads })
+        }
+        await s.close()
+        s = await fx.open()
+        expect(sortCids(await s.heads())).toEqual(sortCids(heads))
+        for (const b of all) expect(await s.get(b.cid)).toEqual(b.bytes)
+        // and it keeps working after a reopen
+        const more = blocksOf(2, 'after')
+        await s.commit({ blocks: more, heads: [more[1]!.cid] })
+        await s.close()
+        s = await fx.open()
+        expect(sortCids(await s.heads())).toEqual([more[1]!.cid.toString()])
+        expect(await s.get(all[0]!.cid)).toEqual(all[0]!.bytes)
+        await s.close()
+      } finally { await fx.dispose() }
+    })
+  })
+}

@@ -1,0 +1,28 @@
+import { CairnStore } from '../../src/store/store.ts'
+import type { StoreOptions } from '../../src/store/interface.ts'
+import type { EngineFixture } from './engines.ts'
+
+/** Opens a Cairn store on a fixture's engine. */
+export async function openOn(fx: EngineFixture, options: StoreOptions = {}): Promise<CairnStore> {
+  return CairnStore.open(await fx.open(), options)
+}
+
+/** Collects an async iterable. */
+export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = []
+  for await (const x of it) out.push(x)
+  return out
+}
+
+/** A clock the test moves by hand. */
+export function manualClock(start = 1_700_000_000_000): { now: () => number; set(ms: number): void } {
+  let t = start
+  return { now: () => t, set(ms: number) { t = ms } }
+}
+
+/** Byte equality without a deep-equal walk (Vitest's toEqual is slow on megabyte arrays). */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
