@@ -12,6 +12,9 @@ export type CairnErrorCode =
   | 'CAIRN_CORRUPT'
   | 'CAIRN_UNSUPPORTED'
   | 'CAIRN_STORAGE'
+  | 'CAIRN_MISSING_BLOCK'
+  | 'CAIRN_TOO_LARGE'
+  | 'CAIRN_INVALID_CAR'
 
 /** Extra facts an error carries so callers and logs can act on it without parsing the message. */
 export interface CairnErrorDetails {

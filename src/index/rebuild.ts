@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
-import { decodeBlock, linksInValue } from '../block/codec.ts'
-import { DAG_CBOR } from '../block/interface.ts'
+import { decodeBlock, linksInValue, linksOf } from '../block/codec.ts'
+import { DAG_CBOR, DAG_PB } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { decodeEvent } from '../log/event.ts'
 import type { EventBlock } from '../log/interface.ts'
@@ -49,25 +49,54 @@ export async function rebuildViews(storage: StorageEngine, heads: readonly CID[]
 }
 
 /**
- * Adds what an event contributes beyond its stream: object records and referrers.
- * `objectValue` is the put value when the caller has it; otherwise it is read back.
+ * Adds what an event contributes beyond its stream: object records, referrers, and the
+ * containment links of the DAGs it reaches. `objectValue` is the put value when the caller
+ * has it; otherwise blocks are read back.
  */
 export async function indexEvent(views: LogViews, storage: StorageEngine, cid: CID, event: EventBlock, objectValue: { value: unknown } | undefined): Promise<void> {
+  const key = cid.toString()
   if (event.stream === OBJECTS_STREAM) {
     if (event.type !== OBJECT_PUT) return
     const data = event.data as ObjectPutData
     views.addObject({ cid: data.cid, type: data.type, size: data.size, event: cid })
-    if (data.cid.code !== DAG_CBOR) return
-    let value: unknown
-    if (objectValue !== undefined) value = objectValue.value
-    else {
-      const bytes = await storage.get(data.cid)
-      if (bytes === undefined) throw new CairnError('CAIRN_CORRUPT', `object ${data.cid} is recorded by event ${cid} but missing from storage`, { cid: data.cid })
-      value = (await decodeBlock(data.cid, bytes)).value
-    }
-    for (const link of linksInValue(value)) views.addReferrer(link, { cid: data.cid, kind: 'object' })
+    views.addContainer(data.cid, key)
+    await indexDag(views, storage, data.cid, objectValue, true)
     return
   }
-  for (const link of linksInValue(event.data)) views.addReferrer(link, { cid, kind: 'event' })
-  if (event.meta !== undefined) for (const link of linksInValue(event.meta)) views.addReferrer(link, { cid, kind: 'event' })
+  const links = [...linksInValue(event.data), ...(event.meta === undefined ? [] : linksInValue(event.meta))]
+  for (const link of links) {
+    views.addReferrer(link, { cid, kind: 'event' })
+    views.addContainer(link, key)
+    await indexDag(views, storage, link, undefined, false)
+  }
+}
+
+/**
+ * Records, for every block under `root`, which blocks link to it (and referrers for
+ * dag-cbor objects). Raw leaves carry no links and are never read. A missing block is
+ * corruption when `required`, and a dangling app link otherwise.
+ */
+async function indexDag(views: LogViews, storage: StorageEngine, root: CID, rootValue: { value: unknown } | undefined, required: boolean): Promise<void> {
+  const stack: { cid: CID; value: { value: unknown } | undefined }[] = [{ cid: root, value: rootValue }]
+  while (stack.length > 0) {
+    const { cid, value } = stack.pop()!
+    if (cid.code !== DAG_CBOR && cid.code !== DAG_PB) continue
+    if (views.walked(cid)) continue
+    let decoded: unknown
+    if (value !== undefined) decoded = value.value
+    else {
+      const bytes = await storage.get(cid)
+      if (bytes === undefined) {
+        if (required) throw new CairnError('CAIRN_CORRUPT', `block ${cid} of a recorded object is missing from storage`, { cid })
+        continue
+      }
+      decoded = (await decodeBlock(cid, bytes)).value
+    }
+    views.markWalked(cid)
+    for (const link of linksOf(cid, decoded)) {
+      if (cid.code === DAG_CBOR) views.addReferrer(link, { cid, kind: 'object' })
+      views.addContainer(link, cid.toString())
+      stack.push({ cid: link, value: undefined })
+    }
+  }
 }

@@ -21,6 +21,10 @@ export class LogViews {
   readonly #ids = new Map<string, Map<string, EventEntry>>()
   readonly #objects = new Map<string, Map<string, ObjectInfo>>()
   readonly #referrers = new Map<string, Map<string, Referrer>>()
+  /** Block → the events and blocks that link to it, over every link: events, objects, files. */
+  readonly #containers = new Map<string, Set<string>>()
+  /** DAG roots whose links are already in #containers. */
+  readonly #walked = new Set<string>()
 
   get size(): number {
     return this.#events.size
@@ -53,6 +57,27 @@ export class LogViews {
 
   referrers(cid: CID): Referrer[] {
     return [...(this.#referrers.get(cid.toString())?.values() ?? [])]
+  }
+
+  /** Keys of the events and blocks that link to the block `key`. */
+  containers(key: string): ReadonlySet<string> | undefined {
+    return this.#containers.get(key)
+  }
+
+  addContainer(child: CID, container: string): void {
+    const key = child.toString()
+    let set = this.#containers.get(key)
+    if (set === undefined) { set = new Set(); this.#containers.set(key, set) }
+    set.add(container)
+  }
+
+  /** Whether a block's links are already indexed. */
+  walked(cid: CID): boolean {
+    return this.#walked.has(cid.toString())
+  }
+
+  markWalked(cid: CID): void {
+    this.#walked.add(cid.toString())
   }
 
   /** Adds an event at its canonical place in its stream. Returns the entry. */

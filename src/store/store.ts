@@ -15,6 +15,11 @@ import { OBJECTS_STREAM, OBJECT_PUT, type ObjectInfo, type ObjectPutData, type O
 import type { StorageEngine } from '../storage/interface.ts'
 import type { Reducer, StoreOptions, VerifyReport } from './interface.ts'
 import { Mutex } from './mutex.ts'
+import type { ByteSource, ExportOptions, ImportOptions, ImportReport } from '../car/interface.ts'
+import { writeCar } from '../car/writer.ts'
+import { diffBlocks } from '../sync/export.ts'
+import { planImport, readVerifiedCar, type ImportPlan } from '../sync/import.ts'
+import { syncHints } from '../sync/hints.ts'
 import { verifyReachable } from './verify.ts'
 
 /** An append after its input was checked, before it is stamped. */
@@ -218,6 +223,68 @@ export class CairnStore {
     yield* this.#views.referrers(expectCid('cid', cid))
   }
 
+  /**
+   * Streams a CARv1 whose roots are the current heads. Without `since`, it holds every block
+   * reachable from the heads; with `since` (heads the receiver holds), exactly the blocks
+   * reachable from our heads and not from those. Pull-based: memory stays flat.
+   *
+   * @example
+   * for await (const chunk of store.export({ since: peerHeads })) socket.write(chunk)
+   */
+  export(options: ExportOptions = {}): AsyncIterable<Uint8Array> {
+    this.#check()
+    expectObject('options', options)
+    const since = options.since === undefined ? [] : expectCids('since', options.since)
+    const heads = this.heads
+    return writeCar(heads, diffBlocks(this.#views, this.#storage, heads, since))
+  }
+
+  /**
+   * Imports a CAR: checks every block against its CID, every new event's format, parents,
+   * predecessor and clock, and the completeness of every object and file, then commits all of
+   * it with the new heads in one storage commit. On any failure it throws a typed error
+   * naming the CID and the store is unchanged. A CAR without Cairn events (a file packed by
+   * other tools, a foreign repo) is kept as objects of type `foreignType` under its roots.
+   */
+  async import(source: ByteSource, options: ImportOptions = {}): Promise<ImportReport> {
+    this.#check()
+    expectObject('options', options)
+    if (!(source instanceof Uint8Array) && !isIterable(source) && !isReadableStream(source)) {
+      throw new TypeError('"source" expected a Uint8Array, a ReadableStream or an (async) iterable of Uint8Array')
+    }
+    const maxBlockBytes = options.maxBlockBytes === undefined ? 4 * 1024 * 1024 : expectNonNegativeInteger('maxBlockBytes', options.maxBlockBytes)
+    const maxBytes = options.maxBytes === undefined ? 1024 * 1024 * 1024 : expectNonNegativeInteger('maxBytes', options.maxBytes)
+    const maxClockDrift = options.maxClockDrift === undefined ? 24 * 60 * 60 * 1000 : expectNonNegativeInteger('maxClockDrift', options.maxClockDrift)
+    const foreignType = options.foreignType === undefined ? 'car' : expectString('foreignType', options.foreignType)
+    const car = await readVerifiedCar(source, { maxBlockBytes, maxBytes })
+    return this.#writes.run(async () => {
+      this.#check()
+      const plan = await planImport(car, this.#views, this.#storage, this.#heads, { now: this.#clock(), maxClockDrift, foreignType })
+      const before = this.#views.size
+      const noop = plan.events.length === 0 && plan.foreign.length === 0 && plan.blocks.length === 0
+      if (!noop) {
+        const drafts = plan.foreign.map((f) => objectDraft(f.cid, foreignType, f.size, undefined))
+        await this.#commitLocked(drafts, plan.blocks, plan)
+      }
+      return {
+        blocks: plan.blocks.length + plan.foreign.length,
+        events: this.#views.size - before - plan.foreign.length,
+        heads: this.heads,
+        roots: car.roots,
+        foreign: plan.foreign.map((f) => f.cid),
+      }
+    })
+  }
+
+  /**
+   * Our heads plus ancestors at exponentially growing distances: what a peer that has never
+   * seen our heads needs in order to find the newest point we share.
+   */
+  syncHints(): CID[] {
+    this.#check()
+    return syncHints(this.#views, this.#heads)
+  }
+
   /** Walks every block reachable from the heads and re-hashes it. Throws CAIRN_CORRUPT on a missing link. */
   async verify(): Promise<VerifyReport> {
     this.#check()
@@ -244,15 +311,19 @@ export class CairnStore {
     })
   }
 
-  /** Stamps, encodes and commits drafts as one batch. Runs inside the write mutex. */
-  async #commitLocked(drafts: Draft[], extra: BlockRecord[]): Promise<StoredEvent[]> {
+  /**
+   * Stamps, encodes and commits drafts as one batch, on top of `imported` events when an
+   * import brings some. Runs inside the write mutex.
+   */
+  async #commitLocked(drafts: Draft[], extra: BlockRecord[], imported?: ImportPlan): Promise<StoredEvent[]> {
     const results: (EventEntry | { cid: CID; event: EventBlock; draft: Draft; version: number })[] = []
     const fresh: { cid: CID; event: EventBlock; draft: Draft }[] = []
     const blocks: BlockRecord[] = [...extra]
     const pendingByStream = new Map<string, { cid: CID; event: EventBlock }[]>()
     const pendingIds = new Map<string, { cid: CID; event: EventBlock }>()
-    let heads = this.#heads
-    let parentStamps: Stamp[] = heads.map((h) => this.#views.entry(h)!.event)
+    let heads = imported?.heads ?? this.#heads
+    const importedByKey = new Map((imported?.events ?? []).map((e) => [e.cid.toString(), e.event]))
+    let parentStamps: Stamp[] = heads.map((h) => this.#views.entry(h)?.event ?? importedByKey.get(h.toString())!)
     const now = this.#clock()
     for (const draft of drafts) {
       const id = draft.meta?.id
@@ -274,7 +345,7 @@ export class CairnStore {
           stream: draft.stream, expectedVersion: draft.expectedVersion, actualVersion: current,
         })
       }
-      const last = pending.at(-1)?.cid ?? this.#views.stream(draft.stream).at(-1)?.cid ?? null
+      const last = pending.at(-1)?.cid ?? this.#views.stream(draft.stream).at(-1)?.cid ?? null // drafts on an import are only $objects puts
       const stamp = nextStamp(parentStamps, now)
       const event: EventBlock = {
         v: 1, stream: draft.stream, type: draft.type, ts: stamp.ts, tc: stamp.tc,
@@ -292,9 +363,13 @@ export class CairnStore {
       heads = [block.cid]
       parentStamps = [stamp]
     }
-    if (fresh.length > 0 || blocks.length > 0) {
+    if (fresh.length > 0 || blocks.length > 0 || imported !== undefined) {
       await this.#storage.commit({ blocks, heads })
       this.#heads = heads
+    }
+    for (const item of imported?.events ?? []) {
+      this.#views.addEvent(item.cid, item.event)
+      await indexEvent(this.#views, this.#storage, item.cid, item.event, undefined)
     }
     for (const item of fresh) {
       this.#views.addEvent(item.cid, item.event)
@@ -326,6 +401,11 @@ function expectCid(name: string, value: unknown): CID {
   const cid = CID.asCID(value)
   if (cid === null) throw new TypeError(`"${name}" expected a CID, got ${value === null ? 'null' : typeof value}`)
   return cid
+}
+
+function expectCids(name: string, value: unknown): CID[] {
+  if (!Array.isArray(value)) throw new TypeError(`"${name}" expected an array of CIDs`)
+  return value.map((v, i) => expectCid(`${name}[${i}]`, v))
 }
 
 function isIterable(v: unknown): v is Iterable<Uint8Array> | AsyncIterable<Uint8Array> {

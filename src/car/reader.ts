@@ -1,0 +1,175 @@
+import * as dagCbor from '@ipld/dag-cbor'
+import { CID } from 'multiformats/cid'
+import type { BlockRecord } from '../block/interface.ts'
+import { CairnError } from '../errors/cairn-error.ts'
+import type { ByteSource } from './interface.ts'
+
+/** Limits a CAR reader enforces before it buffers anything. */
+export interface CarReadLimits {
+  /** Largest block (CID + bytes) in a frame. */
+  maxBlockBytes: number
+  /** Largest whole CAR. */
+  maxBytes: number
+}
+
+/** A CARv1 as it streams in: the roots, then the blocks. */
+export interface CarStream {
+  roots: CID[]
+  blocks: AsyncGenerator<BlockRecord>
+}
+
+const MAX_HEADER = 64 * 1024
+
+function bad(message: string): CairnError {
+  return new CairnError('CAIRN_INVALID_CAR', message)
+}
+
+/** Chunks of a source, whatever its form. */
+export async function* chunksOf(source: ByteSource): AsyncGenerator<Uint8Array> {
+  if (source instanceof Uint8Array) { yield source; return }
+  if (typeof (source as ReadableStream<Uint8Array>).getReader === 'function') {
+    const reader = (source as ReadableStream<Uint8Array>).getReader()
+    try {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) return
+        yield value
+      }
+    } finally {
+      reader.releaseLock()
+    }
+  }
+  for await (const chunk of source as AsyncIterable<Uint8Array>) yield chunk
+}
+
+/** Pulls exact byte counts out of a chunk stream, holding no more than the frame it reads. */
+class ByteQueue {
+  readonly #source: AsyncIterator<Uint8Array>
+  #chunks: Uint8Array[] = []
+  #buffered = 0
+  #done = false
+  consumed = 0
+
+  constructor(source: AsyncIterable<Uint8Array>) {
+    this.#source = source[Symbol.asyncIterator]()
+  }
+
+  /** Buffers at least `n` bytes; false if the stream ends first. */
+  async #fill(n: number): Promise<boolean> {
+    while (this.#buffered < n && !this.#done) {
+      const next = await this.#source.next()
+      if (next.done === true) { this.#done = true; break }
+      if (!(next.value instanceof Uint8Array)) throw new TypeError('"source" yielded a chunk that is not a Uint8Array')
+      if (next.value.length > 0) { this.#chunks.push(next.value); this.#buffered += next.value.length }
+    }
+    return this.#buffered >= n
+  }
+
+  /** True at the clean end of the stream. */
+  async atEnd(): Promise<boolean> {
+    return !(await this.#fill(1))
+  }
+
+  async byte(): Promise<number | undefined> {
+    if (!(await this.#fill(1))) return undefined
+    const first = this.#chunks[0]!
+    const b = first[0]!
+    if (first.length === 1) this.#chunks.shift()
+    else this.#chunks[0] = first.subarray(1)
+    this.#buffered--
+    this.consumed++
+    return b
+  }
+
+  async exactly(n: number): Promise<Uint8Array | undefined> {
+    if (!(await this.#fill(n))) return undefined
+    const out = new Uint8Array(n)
+    let at = 0
+    while (at < n) {
+      const first = this.#chunks[0]!
+      const take = Math.min(first.length, n - at)
+      out.set(first.subarray(0, take), at)
+      at += take
+      if (take === first.length) this.#chunks.shift()
+      else this.#chunks[0] = first.subarray(take)
+    }
+    this.#buffered -= n
+    this.consumed += n
+    return out
+  }
+
+  /** An unsigned LEB128 varint; undefined at a clean end of stream. */
+  async varint(): Promise<number | undefined> {
+    let value = 0
+    for (let shift = 0, i = 0; ; shift += 7, i++) {
+      const b = await this.byte()
+      if (b === undefined) {
+        if (i === 0) return undefined
+        throw bad('the CAR ends inside a length prefix')
+      }
+      if (i >= 8) throw bad('a CAR length prefix is absurdly long')
+      value += (b & 0x7f) * 2 ** shift
+      if ((b & 0x80) === 0) return value
+    }
+  }
+
+  async return(): Promise<void> {
+    await this.#source.return?.()
+  }
+}
+
+/**
+ * Reads a CARv1 as a stream. Unlike @ipld/car's readers, it refuses a frame longer than the
+ * limit from its length prefix alone, before buffering it, and it never holds more than one
+ * frame. It does not verify blocks: the importer does.
+ */
+export async function readCar(source: ByteSource, limits: CarReadLimits): Promise<CarStream> {
+  const q = new ByteQueue(chunksOf(source))
+  const headerLength = await q.varint()
+  if (headerLength === undefined) throw bad('the CAR is empty')
+  if (headerLength === 0 || headerLength > MAX_HEADER) throw bad(`the CAR header claims ${headerLength} bytes`)
+  const headerBytes = await q.exactly(headerLength)
+  if (headerBytes === undefined) throw bad('the CAR ends inside its header')
+  let header: unknown
+  try {
+    header = dagCbor.decode(headerBytes)
+  } catch (cause) {
+    throw new CairnError('CAIRN_INVALID_CAR', `the CAR header is not dag-cbor: ${(cause as Error).message}`, { cause })
+  }
+  const h = header as { version?: unknown; roots?: unknown }
+  if (h === null || typeof h !== 'object' || h.version !== 1) throw bad('only CARv1 archives are read')
+  if (!Array.isArray(h.roots) || !h.roots.every((r) => CID.asCID(r) !== null)) throw bad('the CAR header roots must be a list of CIDs')
+  const roots = (h.roots as unknown[]).map((r) => CID.asCID(r)!)
+
+  async function* blocks(): AsyncGenerator<BlockRecord> {
+    try {
+      for (;;) {
+        const start = q.consumed
+        const length = await q.varint()
+        if (length === undefined) return
+        if (length > limits.maxBlockBytes + 128) {
+          throw new CairnError('CAIRN_TOO_LARGE', `a CAR frame at byte ${start} claims ${length} bytes; the limit is ${limits.maxBlockBytes} per block`)
+        }
+        if (q.consumed + length > limits.maxBytes) {
+          throw new CairnError('CAIRN_TOO_LARGE', `the CAR exceeds the ${limits.maxBytes}-byte import limit`)
+        }
+        const frame = await q.exactly(length)
+        if (frame === undefined) throw bad(`the CAR ends inside the frame at byte ${start}`)
+        let cid: CID
+        let bytes: Uint8Array
+        try {
+          [cid, bytes] = CID.decodeFirst(frame)
+        } catch (cause) {
+          throw new CairnError('CAIRN_INVALID_CAR', `the frame at byte ${start} does not start with a CID`, { cause })
+        }
+        if (bytes.length > limits.maxBlockBytes) {
+          throw new CairnError('CAIRN_TOO_LARGE', `block ${cid} has ${bytes.length} bytes; the limit is ${limits.maxBlockBytes}`, { cid })
+        }
+        yield { cid, bytes }
+      }
+    } finally {
+      await q.return()
+    }
+  }
+  return { roots, blocks: blocks() }
+}

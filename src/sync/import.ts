@@ -1,0 +1,156 @@
+import { CID } from 'multiformats/cid'
+import { decodeTrusted, linksInValue, linksOf, verify } from '../block/codec.ts'
+import { DAG_CBOR, DAG_PB, type BlockRecord } from '../block/interface.ts'
+import { readCar, type CarReadLimits } from '../car/reader.ts'
+import type { ByteSource } from '../car/interface.ts'
+import { CairnError } from '../errors/cairn-error.ts'
+import type { LogViews } from '../index/views.ts'
+import { assertEvent } from '../log/event.ts'
+import type { EventBlock } from '../log/interface.ts'
+import { compareEvents, compareStamps, sortCids } from '../log/order.ts'
+import { OBJECTS_STREAM, OBJECT_PUT, type ObjectPutData } from '../objects/interface.ts'
+import type { StorageEngine } from '../storage/interface.ts'
+
+/** A CAR read into memory with every block verified against its CID. */
+export interface VerifiedCar {
+  roots: CID[]
+  blocks: Map<string, BlockRecord>
+}
+
+/** What an import will add, decided against the store's current state. */
+export interface ImportPlan {
+  /** New events in canonical order. */
+  events: { cid: CID; event: EventBlock }[]
+  /** Blocks to store: the new events and every new block their objects and files reach. */
+  blocks: BlockRecord[]
+  /** The log's heads once the new events are in. */
+  heads: CID[]
+  /** Roots of foreign DAGs to record as objects, with the bytes of their DAG. */
+  foreign: { cid: CID; size: number }[]
+}
+
+export interface PlanOptions {
+  now: number
+  maxClockDrift: number
+  foreignType: string
+}
+
+/**
+ * Streams a CAR in, verifying each block's bytes against its CID as it arrives (the CAR
+ * readers of the field do not). Blocks are staged in memory so that the commit can be
+ * atomic; `limits` bound that.
+ */
+export async function readVerifiedCar(source: ByteSource, limits: CarReadLimits): Promise<VerifiedCar> {
+  const car = await readCar(source, limits)
+  const blocks = new Map<string, BlockRecord>()
+  for await (const block of car.blocks) {
+    await verify(block.cid, block.bytes)
+    blocks.set(block.cid.toString(), block)
+  }
+  return { roots: car.roots, blocks }
+}
+
+function looksLikeEvent(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && CID.asCID(value) === null &&
+    'v' in value && 'stream' in value && 'parents' in value
+}
+
+function missing(cid: CID, why: string): CairnError {
+  return new CairnError('CAIRN_MISSING_BLOCK', `block ${cid} (${why}) is neither in the CAR nor in the store`, { cid })
+}
+
+/**
+ * Decides what a verified CAR adds: walks the events from its roots back to what the store
+ * holds, checks each new event's format, parents, stream predecessor and clock, and checks
+ * that every object and file they record is complete. Throws, naming the CID, at the first
+ * problem; the store is not touched.
+ */
+export async function planImport(car: VerifiedCar, views: LogViews, storage: StorageEngine, currentHeads: readonly CID[], options: PlanOptions): Promise<ImportPlan> {
+  const fresh = new Map<string, { cid: CID; event: EventBlock }>()
+  const foreignRoots: CID[] = []
+  const stack: { cid: CID; why: string }[] = []
+  for (const root of car.roots) {
+    if (views.entry(root) !== undefined) continue
+    const block = car.blocks.get(root.toString())
+    if (block === undefined) {
+      if (await storage.has(root)) {
+        if (!views.hasObject(root, options.foreignType)) foreignRoots.push(root)
+        continue
+      }
+      throw missing(root, 'a root of the CAR')
+    }
+    if (root.code === DAG_CBOR && looksLikeEvent(decodeTrusted(root, block.bytes))) stack.push({ cid: root, why: 'a root of the CAR' })
+    else if (!views.hasObject(root, options.foreignType)) foreignRoots.push(root)
+  }
+
+  while (stack.length > 0) {
+    const { cid, why } = stack.pop()!
+    const key = cid.toString()
+    if (fresh.has(key) || views.entry(key) !== undefined) continue
+    const block = car.blocks.get(key)
+    if (block === undefined) throw missing(cid, why)
+    const value = decodeTrusted(cid, block.bytes)
+    assertEvent(value, cid)
+    fresh.set(key, { cid, event: value })
+    for (const p of value.parents) stack.push({ cid: p, why: `a parent of event ${cid}` })
+    if (value.prev !== null) stack.push({ cid: value.prev, why: `the stream predecessor of event ${cid}` })
+  }
+
+  const eventOf = (cid: CID): EventBlock => (fresh.get(cid.toString()) ?? views.entry(cid)!).event
+  const limit = options.now + options.maxClockDrift
+  for (const { cid, event } of fresh.values()) {
+    if (event.ts > limit) {
+      throw new CairnError('CAIRN_INVALID_EVENT', `event ${cid} is stamped ${event.ts - options.now} ms ahead of this clock; the limit is ${options.maxClockDrift} ms`, { cid })
+    }
+    for (const p of event.parents) {
+      if (compareStamps(event, eventOf(p)) <= 0) {
+        throw new CairnError('CAIRN_INVALID_EVENT', `event ${cid} is not stamped above its parent ${p}`, { cid })
+      }
+    }
+    if (event.prev !== null) {
+      const prev = eventOf(event.prev)
+      if (prev.stream !== event.stream) throw new CairnError('CAIRN_INVALID_EVENT', `event ${cid} names ${event.prev}, of stream "${prev.stream}", as its predecessor in "${event.stream}"`, { cid })
+      if (compareStamps(event, prev) <= 0) throw new CairnError('CAIRN_INVALID_EVENT', `event ${cid} is not stamped above its predecessor ${event.prev}`, { cid })
+    }
+  }
+
+  const events = [...fresh.values()].sort((a, b) => compareEvents({ ...a.event, cid: a.cid }, { ...b.event, cid: b.cid }))
+  const blocks: BlockRecord[] = events.map((e) => car.blocks.get(e.cid.toString())!)
+  const taken = new Set<string>(fresh.keys())
+  /** Adds the CAR blocks of a DAG the store lacks; returns the bytes of the DAG found in the CAR. */
+  const takeDag = async (root: CID, required: string | undefined): Promise<number> => {
+    let size = 0
+    const dag = [root]
+    while (dag.length > 0) {
+      const cid = dag.pop()!
+      const key = cid.toString()
+      if (taken.has(key)) continue
+      const block = car.blocks.get(key)
+      if (block === undefined) {
+        if (required !== undefined && !(await storage.has(cid))) throw missing(cid, required)
+        continue // stored already (and complete), or a dangling app link
+      }
+      taken.add(key)
+      size += block.bytes.length
+      if (!(await storage.has(cid))) blocks.push(block)
+      if (cid.code === DAG_CBOR || cid.code === DAG_PB) for (const link of linksOf(cid, decodeTrusted(cid, block.bytes))) dag.push(link)
+    }
+    return size
+  }
+  for (const { cid, event } of events) {
+    if (event.stream === OBJECTS_STREAM && event.type === OBJECT_PUT) {
+      const data = event.data as ObjectPutData
+      if (CID.asCID(data?.cid) === null) throw new CairnError('CAIRN_INVALID_EVENT', `event ${cid} records an object without a CID`, { cid })
+      await takeDag(data.cid, `part of object ${data.cid} recorded by event ${cid}`)
+    } else {
+      for (const link of linksInValue(event.data)) await takeDag(link, undefined)
+    }
+  }
+  const foreign: { cid: CID; size: number }[] = []
+  for (const root of foreignRoots) foreign.push({ cid: root, size: await takeDag(root, `part of the DAG under root ${root}`) })
+
+  const superseded = new Set<string>()
+  for (const { event } of events) for (const p of event.parents) superseded.add(p.toString())
+  const heads = sortCids([...currentHeads, ...events.map((e) => e.cid)].filter((c) => !superseded.has(c.toString())))
+  return { events, blocks, heads, foreign }
+}
