@@ -5,10 +5,10 @@ import { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
 import { SHA2_256 } from '../block/interface.ts'
 import { equalBytes } from '../block/codec.ts'
-import { sha256 } from '../block/hash.ts'
+import { sha256, sha256Sync, SYNC_HASH_LIMIT } from '../block/hash.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { CommitBatch, StorageEngine } from './interface.ts'
-import { CAR_HEADER, encodeCommit, findRecords, IDENTITY, MAX_FRAME, parseFrame, readFully, WindowReader } from './files/format.ts'
+import { CAR_HEADER, encodeCommit, findRecords, IDENTITY, keyOfBytes, MAX_FRAME, multihashOfKey, parseFrame, readFully, WindowReader } from './files/format.ts'
 
 /** Options of {@link openFileStorage}. */
 export interface FileStorageOptions {
@@ -27,7 +27,7 @@ const LOCK = 'LOCK'
 const segmentName = (n: number): string => `seg-${String(n).padStart(6, '0')}.car`
 
 /** The index key of a CID: its bytes as a one-byte-per-char string (about 40 bytes of heap). */
-const keyOf = (cid: CID): string => String.fromCharCode.apply(null, cid.bytes as unknown as number[])
+const keyOf = (cid: CID): string => keyOfBytes(cid.bytes)
 const cidOfKey = (key: string): CID => {
   const bytes = new Uint8Array(key.length)
   for (let i = 0; i < key.length; i++) bytes[i] = key.charCodeAt(i)
@@ -362,7 +362,10 @@ export class FileStorage implements StorageEngine {
     }
     let pos = CAR_HEADER.length
     let committedEnd = pos
-    let pending: { key: string; dataOffset: number; dataLength: number }[] = []
+    // Blocks since the last record, as parallel arrays (one object per block made scans GC-bound).
+    const pendingKeys: string[] = []
+    const pendingOffsets: number[] = []
+    const pendingLengths: number[] = []
     let pendingBytes = 0
     let lastCommit: { start: number; firstSlot: number; headsBefore: CID[] } | undefined
     let failure: { at: number; reason: string } | undefined
@@ -373,25 +376,27 @@ export class FileStorage implements StorageEngine {
         break
       }
       if (frame.kind === 'block') {
-        pending.push({ key: keyOf(frame.cid), dataOffset: frame.dataOffset, dataLength: frame.dataLength })
+        pendingKeys.push(frame.key)
+        pendingOffsets.push(frame.dataOffset)
+        pendingLengths.push(frame.dataLength)
         pendingBytes += frame.end - frame.start
         pos = frame.end
         continue
       }
       const { record } = frame
-      if (record.blocks !== pending.length || record.bytes !== pendingBytes) {
-        failure = { at: pos, reason: `commit record for ${record.blocks} blocks / ${record.bytes} bytes follows ${pending.length} blocks / ${pendingBytes} bytes` }
+      if (record.blocks !== pendingKeys.length || record.bytes !== pendingBytes) {
+        failure = { at: pos, reason: `commit record for ${record.blocks} blocks / ${record.bytes} bytes follows ${pendingKeys.length} blocks / ${pendingBytes} bytes` }
         break
       }
       lastCommit = { start: committedEnd, firstSlot: this.#count, headsBefore: this.#heads }
-      for (const p of pending) this.#addSlot(p.key, segment.number, p.dataOffset, p.dataLength)
+      for (let i = 0; i < pendingKeys.length; i++) this.#addSlot(pendingKeys[i]!, segment.number, pendingOffsets[i]!, pendingLengths[i]!)
       this.#heads = record.heads
-      pending = []
+      pendingKeys.length = pendingOffsets.length = pendingLengths.length = 0
       pendingBytes = 0
       committedEnd = frame.end
       pos = frame.end
     }
-    if (failure === undefined && pending.length > 0) failure = { at: committedEnd, reason: 'blocks without a commit record' }
+    if (failure === undefined && pendingKeys.length > 0) failure = { at: committedEnd, reason: 'blocks without a commit record' }
     if (failure !== undefined) {
       if (!last) throw corrupt(segment, failure.at, failure.reason)
       await this.#cutTail(segment, reader, failure.at, committedEnd, committedEnd, failure.reason)
@@ -399,12 +404,14 @@ export class FileStorage implements StorageEngine {
     }
     if (!last || lastCommit === undefined) return
     // The last commit is the only one whose fsync may not have finished: its record can be
-    // on disk while some block bytes are not. Re-hash its blocks.
+    // on disk while some block bytes are not. Re-hash its blocks (in file order, through the window).
     for (let slot = lastCommit.firstSlot; slot < this.#count; slot++) {
-      const cid = cidOfKey(this.#slotKeys[slot]!)
-      if (cid.multihash.code !== SHA2_256) continue
-      const bytes = await this.#readSlot(slot)
-      if (!equalBytes((await sha256(bytes)).digest, cid.multihash.digest)) {
+      const mh = multihashOfKey(this.#slotKeys[slot]!)
+      if (mh?.code !== SHA2_256) continue // not a hash Cairn writes; nothing to check it with
+      const off = this.#slotOff[slot]!, len = this.#slotLen[slot]!
+      const bytes = reader.peek(off, len) ?? (await reader.view(off, len))!
+      const digest = bytes.length > SYNC_HASH_LIMIT ? await sha256(bytes) : sha256Sync(bytes)
+      if (!equalBytes(digest.digest, mh.digest)) {
         this.#dropSlots(lastCommit.firstSlot)
         this.#heads = lastCommit.headsBefore
         await this.#truncate(segment, lastCommit.start)

@@ -102,10 +102,27 @@ export class WindowReader {
     this.size = size
   }
 
-  /** Bytes [pos, pos + n), or undefined when that runs past the end of the file. The view is reused: copy to keep. */
+  /** The current window's bytes; index them with {@link locate}. */
+  get window(): Uint8Array {
+    return this.#buf
+  }
+
+  /** Index in {@link window} of file offset `pos` if the window holds [pos, pos + n), else -1. No I/O. */
+  locate(pos: number, n: number): number {
+    return pos < this.#at || pos + n > this.#at + this.#buf.length ? -1 : pos - this.#at
+  }
+
+  /** Bytes [pos, pos + n) if the current window holds them (no I/O), else undefined. */
+  peek(pos: number, n: number): Uint8Array | undefined {
+    if (pos < this.#at || pos + n > this.#at + this.#buf.length) return undefined
+    return this.#buf.subarray(pos - this.#at, pos - this.#at + n)
+  }
+
+  /** Bytes [pos, pos + n), or undefined when that runs past the end of the file. Views stay valid; copy to keep small parts of large ones. */
   async view(pos: number, n: number): Promise<Uint8Array | undefined> {
     if (pos < 0 || n < 0 || pos + n > this.size) return undefined
-    if (pos >= this.#at && pos + n <= this.#at + this.#buf.length) return this.#buf.subarray(pos - this.#at, pos - this.#at + n)
+    const hit = this.peek(pos, n)
+    if (hit !== undefined) return hit
     const want = Math.min(Math.max(n, WindowReader.CHUNK), this.size - pos)
     const buf = new Uint8Array(want)
     await readFully(this.#fh, buf, pos)
@@ -125,11 +142,19 @@ export async function readFully(fh: FileHandle, buf: Uint8Array, pos: number): P
   }
 }
 
-/** One parsed frame, or the reason the bytes at `start` are not one. */
+/**
+ * One parsed frame, or the reason the bytes at `start` are not one. A block frame carries its
+ * CID's bytes as a one-char-per-byte string (`key`), not a CID: building CIDs dominated scans.
+ */
 export type Frame =
-  | { readonly kind: 'block'; readonly start: number; readonly end: number; readonly cid: CID; readonly dataOffset: number; readonly dataLength: number }
+  | { readonly kind: 'block'; readonly start: number; readonly end: number; readonly key: string; readonly dataOffset: number; readonly dataLength: number }
   | { readonly kind: 'record'; readonly start: number; readonly end: number; readonly record: CommitRecord }
   | { readonly kind: 'bad'; readonly start: number; readonly reason: string }
+
+/** The index key of CID bytes: one char per byte (a compact one-byte string in V8). */
+export function keyOfBytes(bytes: Uint8Array): string {
+  return String.fromCharCode.apply(null, bytes as unknown as number[])
+}
 
 interface CidHeader {
   /** Bytes of the CID before its digest. */
@@ -139,19 +164,57 @@ interface CidHeader {
   readonly digestLength: number
 }
 
-function readCidHeader(bytes: Uint8Array): CidHeader | undefined {
-  // CIDv0: a bare sha2-256 multihash.
-  if (bytes[0] === 0x12 && bytes[1] === 0x20) return { prefixLength: 2, codec: 0x70, hashCode: 0x12, digestLength: 32 }
-  let pos = 0
-  const fields: number[] = []
-  for (let i = 0; i < 4; i++) {
-    const v = readVarint(bytes, pos)
-    if (v === undefined) return undefined
-    fields.push(v[0])
-    pos += v[1]
+// Scratch results of the allocation-free readers below (the scan runs once per frame).
+let varintLength = 0
+let cidPrefix = 0
+let cidCodec = 0
+let cidHash = 0
+let cidDigest = 0
+
+/** Varint at `buf[o]`, not reading at or past `limit`; -1 when cut short or beyond 2^53. Sets `varintLength`. */
+function varintAt(buf: Uint8Array, o: number, limit: number): number {
+  let value = 0
+  let scale = 1
+  for (let i = 0; i < 8 && o + i < limit; i++) {
+    const b = buf[o + i]!
+    value += (b & 0x7f) * scale
+    if ((b & 0x80) === 0) {
+      varintLength = i + 1
+      return value
+    }
+    scale *= 128
   }
-  if (fields[0] !== 1) return undefined
-  return { prefixLength: pos, codec: fields[1]!, hashCode: fields[2]!, digestLength: fields[3]! }
+  return -1
+}
+
+/** Reads a CID's header at `buf[o]` into the cid* scratch variables; false when it is not a CIDv0/v1. */
+function cidHeaderAt(buf: Uint8Array, o: number, limit: number): boolean {
+  if (o + 1 < limit && buf[o] === 0x12 && buf[o + 1] === 0x20) {
+    // CIDv0: a bare sha2-256 multihash.
+    cidPrefix = 2; cidCodec = 0x70; cidHash = 0x12; cidDigest = 32
+    return true
+  }
+  let p = o
+  if (varintAt(buf, p, limit) !== 1) return false
+  p += varintLength
+  cidCodec = varintAt(buf, p, limit)
+  if (cidCodec < 0) return false
+  p += varintLength
+  cidHash = varintAt(buf, p, limit)
+  if (cidHash < 0) return false
+  p += varintLength
+  cidDigest = varintAt(buf, p, limit)
+  if (cidDigest < 0) return false
+  cidPrefix = p + varintLength - o
+  return true
+}
+
+/** The multihash code and digest inside an index key (CID bytes as chars), or undefined if malformed. */
+export function multihashOfKey(key: string): { code: number; digest: Uint8Array } | undefined {
+  const bytes = new Uint8Array(key.length)
+  for (let i = 0; i < key.length; i++) bytes[i] = key.charCodeAt(i)
+  if (!cidHeaderAt(bytes, 0, bytes.length) || cidPrefix + cidDigest !== bytes.length) return undefined
+  return { code: cidHash, digest: bytes.subarray(cidPrefix) }
 }
 
 /** Parses the record inside a frame's content (CID bytes then payload); undefined unless well formed. */
@@ -184,35 +247,43 @@ const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isS
 
 /** Parses the frame at `pos`. Never throws for bad bytes: it returns `{ kind: 'bad' }`. */
 export async function parseFrame(reader: WindowReader, pos: number): Promise<Frame> {
+  const first = parseWindowed(reader, pos)
+  if (typeof first !== 'number') return first
+  // Not all in the current window: load from `pos` and parse again.
+  if ((await reader.view(pos, Math.min(first, reader.size - pos))) === undefined) return { kind: 'bad', start: pos, reason: 'cut short' }
+  const second = parseWindowed(reader, pos)
+  return typeof second === 'number' ? { kind: 'bad', start: pos, reason: 'cut short' } : second
+}
+
+/** Parses from the reader's current window without I/O; a number means "need this many bytes from pos". */
+function parseWindowed(reader: WindowReader, pos: number): Frame | number {
   const bad = (reason: string): Frame => ({ kind: 'bad', start: pos, reason })
-  const head = await reader.view(pos, Math.min(64, reader.size - pos))
-  if (head === undefined) return bad('cut short')
-  const lenField = readVarint(head, 0)
-  if (lenField === undefined) return bad('unreadable frame length')
-  const [len, lenBytes] = lenField
+  const headLength = Math.min(64, reader.size - pos)
+  const o = reader.locate(pos, headLength)
+  if (o < 0) return headLength
+  const buf = reader.window
+  const limit = o + headLength
+  const len = varintAt(buf, o, limit)
+  if (len < 0) return bad('unreadable frame length')
+  const lenBytes = varintLength
   if (len < 2 || len > MAX_FRAME) return bad(`impossible frame length ${len}`)
   const contentStart = pos + lenBytes
   const end = contentStart + len
   if (end > reader.size) return bad(`frame of ${len} bytes runs past the end of the file`)
-  const header = readCidHeader(head.subarray(lenBytes))
-  if (header === undefined) return bad('unreadable CID')
-  const cidLength = header.prefixLength + header.digestLength
+  if (!cidHeaderAt(buf, o + lenBytes, limit)) return bad('unreadable CID')
+  const cidLength = cidPrefix + cidDigest
   if (cidLength > len) return bad('CID longer than its frame')
-  if (header.hashCode === IDENTITY) {
-    const content = await reader.view(contentStart, len)
-    const record = content === undefined ? undefined : decodeRecord(content, header)
+  if (cidHash === IDENTITY) {
+    const header: CidHeader = { prefixLength: cidPrefix, codec: cidCodec, hashCode: cidHash, digestLength: cidDigest }
+    const content = reader.peek(contentStart, len)
+    if (content === undefined) return lenBytes + len
+    const record = decodeRecord(content, header)
     if (record === undefined) return bad('malformed commit record')
     return { kind: 'record', start: pos, end, record }
   }
-  const cidBytes = await reader.view(contentStart, cidLength)
-  if (cidBytes === undefined) return bad('cut short')
-  let cid: CID
-  try {
-    cid = CID.decode(cidBytes.slice())
-  } catch {
-    return bad('unreadable CID')
-  }
-  return { kind: 'block', start: pos, end, cid, dataOffset: contentStart + cidLength, dataLength: len - cidLength }
+  const c = reader.locate(contentStart, cidLength)
+  if (c < 0) return lenBytes + cidLength
+  return { kind: 'block', start: pos, end, key: keyOfBytes(buf.subarray(c, c + cidLength)), dataOffset: contentStart + cidLength, dataLength: len - cidLength }
 }
 
 /** A well-formed commit record frame found by searching bytes rather than by walking frames. */
