@@ -8,11 +8,20 @@ const config: ReturnType<typeof defineConfig> = defineConfig({
   reporter: 'list',
   timeout: 60_000,
   use: { baseURL: url, browserName: 'chromium', headless: true, launchOptions: chromiumLaunch },
-  webServer: {
-    command: 'vite examples/browser --host 127.0.0.1 --port 4173 --strictPort',
-    url,
-    reuseExistingServer: false,
-    timeout: 60_000,
-  },
+  webServer: [
+    {
+      // The sync server the example app reaches at /cairn through the Vite proxy.
+      command: 'tsx examples/sync-server.ts --port 8787',
+      url: 'http://127.0.0.1:8787/cairn/heads',
+      reuseExistingServer: false,
+      timeout: 60_000,
+    },
+    {
+      command: 'vite examples/browser --host 127.0.0.1 --port 4173 --strictPort',
+      url,
+      reuseExistingServer: false,
+      timeout: 60_000,
+    },
+  ],
 })
 export default config

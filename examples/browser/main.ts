@@ -1,8 +1,11 @@
-// A browser app on Cairn: notes kept in IndexedDB, surviving reloads; files stored as UnixFS.
-import { openStore, type CairnStore } from 'cairn'
+// A browser app on Cairn: notes kept in IndexedDB, surviving reloads; files stored as UnixFS;
+// a Sync button exchanges CARs with a sync server (examples/sync-server.ts, proxied at /cairn).
+import { isCairnError, openStore, sync, type CairnStore } from 'cairn'
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T
-const dbName = new URLSearchParams(location.search).get('db') ?? 'cairn-notes'
+const params = new URLSearchParams(location.search)
+const dbName = params.get('db') ?? 'cairn-notes'
+const syncUrl = params.get('sync') ?? '/cairn'
 
 async function render(store: CairnStore): Promise<void> {
   const list = $<HTMLOListElement>('notes')
@@ -36,4 +39,20 @@ $<HTMLInputElement>('file').addEventListener('change', async (ev) => {
   let size = 0
   for await (const chunk of store.cat(cid)) size += chunk.length
   $('file-result').textContent = `${file.name}: ${cid} (${size} bytes read back)`
+})
+
+$<HTMLButtonElement>('sync').addEventListener('click', async () => {
+  const button = $<HTMLButtonElement>('sync')
+  button.disabled = true
+  $('sync-status').textContent = 'syncing…'
+  try {
+    const r = await sync(store, syncUrl)
+    await render(store)
+    $('sync-status').textContent =
+      `synced: pulled ${r.pulled.events} and pushed ${r.pushed.events} events (${r.bytesReceived + r.bytesSent} bytes, ${r.roundTrips} round trips)`
+  } catch (err) {
+    $('sync-status').textContent = `sync failed: ${isCairnError(err) ? err.code : 'error'}: ${(err as Error).message}`
+  } finally {
+    button.disabled = false
+  }
 })

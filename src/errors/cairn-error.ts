@@ -15,6 +15,8 @@ export type CairnErrorCode =
   | 'CAIRN_MISSING_BLOCK'
   | 'CAIRN_TOO_LARGE'
   | 'CAIRN_INVALID_CAR'
+  /** A sync peer could not be reached, or answered outside the protocol (no Cairn error body, a broken stream). */
+  | 'CAIRN_SYNC'
 
 /** Extra facts an error carries so callers and logs can act on it without parsing the message. */
 export interface CairnErrorDetails {
