@@ -9,6 +9,8 @@ export interface EventEntry {
   readonly key: string
   readonly event: EventBlock
   version: number
+  /** Arrival number in this replica: lets a lazy reader ignore events added after it began. */
+  readonly seq: number
 }
 
 /**
@@ -50,9 +52,10 @@ export class LogViews {
     return this.#objects.get(type)?.has(cid.toString()) ?? false
   }
 
+  /** Objects in the canonical order of the events that first recorded them. */
   objects(type?: string): ObjectInfo[] {
-    if (type !== undefined) return [...(this.#objects.get(type)?.values() ?? [])]
-    return [...this.#objects.values()].flatMap((m) => [...m.values()])
+    const list = type !== undefined ? [...(this.#objects.get(type)?.values() ?? [])] : [...this.#objects.values()].flatMap((m) => [...m.values()])
+    return list.sort((a, b) => compareEvents(toOrder(this.entry(a.event)!), toOrder(this.entry(b.event)!)))
   }
 
   referrers(cid: CID): Referrer[] {
@@ -87,7 +90,7 @@ export class LogViews {
     if (existing !== undefined) return existing
     let list = this.#streams.get(event.stream)
     if (list === undefined) { list = []; this.#streams.set(event.stream, list) }
-    const entry: EventEntry = { cid, key, event, version: 0 }
+    const entry: EventEntry = { cid, key, event, version: 0, seq: this.#events.size }
     let at = list.length
     while (at > 0 && compareEvents(toOrder(list[at - 1]!), toOrder(entry)) > 0) at--
     list.splice(at, 0, entry)
@@ -97,7 +100,9 @@ export class LogViews {
     if (id !== undefined) {
       let ids = this.#ids.get(event.stream)
       if (ids === undefined) { ids = new Map(); this.#ids.set(event.stream, ids) }
-      if (!ids.has(id)) ids.set(id, entry)
+      const held = ids.get(id)
+      // The first in canonical order wins, so replicas agree whatever the arrival order.
+      if (held === undefined || compareEvents(toOrder(entry), toOrder(held)) < 0) ids.set(id, entry)
     }
     return entry
   }
@@ -105,7 +110,8 @@ export class LogViews {
   addObject(info: ObjectInfo): void {
     let byType = this.#objects.get(info.type)
     if (byType === undefined) { byType = new Map(); this.#objects.set(info.type, byType) }
-    if (!byType.has(info.cid.toString())) byType.set(info.cid.toString(), info)
+    const held = byType.get(info.cid.toString())
+    if (held === undefined || compareEvents(toOrder(this.entry(info.event)!), toOrder(this.entry(held.event)!)) < 0) byType.set(info.cid.toString(), info)
   }
 
   addReferrer(target: CID, from: Referrer): void {

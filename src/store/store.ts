@@ -1,5 +1,5 @@
 import { CID } from 'multiformats/cid'
-import { decodeBlock, encodeValue, equalBytes } from '../block/codec.ts'
+import { decodeBlock, encodeValue, equalBytes, linksInValue } from '../block/codec.ts'
 import type { BlockRecord } from '../block/interface.ts'
 import { assertIpld } from '../block/validate.ts'
 import { expectNonNegativeInteger, expectObject, expectString } from '../errors/arguments.ts'
@@ -161,6 +161,11 @@ export class CairnStore {
     await this.#writes.run(async () => {
       this.#check()
       if (this.#views.hasObject(block.cid, type)) return
+      for (const link of linksInValue(value)) {
+        if (!(await this.#storage.has(link))) {
+          throw new CairnError('CAIRN_MISSING_BLOCK', `${link}, linked from the value at ${block.cid}, is not in the store; put what an object links to first`, { cid: link })
+        }
+      }
       await this.#commitLocked([objectDraft(block.cid, type, block.bytes.length, { value })], [block])
     })
     return block.cid
@@ -236,7 +241,7 @@ export class CairnStore {
     expectObject('options', options)
     const since = options.since === undefined ? [] : expectCids('since', options.since)
     const heads = this.heads
-    return writeCar(heads, diffBlocks(this.#views, this.#storage, heads, since))
+    return writeCar(heads, diffBlocks(this.#views, this.#storage, heads, since, this.#views.size))
   }
 
   /**

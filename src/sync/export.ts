@@ -95,9 +95,10 @@ export function newEvents(views: LogViews, heads: readonly CID[], since: readonl
  * Every block reachable from `heads` and not from `since`: the new events, then the objects,
  * files and linked values they reach, minus any block an event of the peer's side also
  * reaches (found by walking the containment index upwards, so shared file chunks and
- * re-put objects are not sent twice).
+ * re-put objects are not sent twice). `horizon` is the views' size when the export was asked
+ * for: events that arrive while it streams are neither ours nor the peer's.
  */
-export async function* diffBlocks(views: LogViews, storage: StorageEngine, heads: readonly CID[], since: readonly CID[]): AsyncGenerator<BlockRecord> {
+export async function* diffBlocks(views: LogViews, storage: StorageEngine, heads: readonly CID[], since: readonly CID[], horizon: number): AsyncGenerator<BlockRecord> {
   const events = newEvents(views, heads, since)
   const oursKeys = new Set(events.map((e) => e.key))
   const memo = new Map<string, boolean>()
@@ -107,7 +108,8 @@ export async function* diffBlocks(views: LogViews, storage: StorageEngine, heads
     memo.set(key, false)
     let result = false
     for (const c of views.containers(key) ?? []) {
-      if (views.entry(c) !== undefined ? !oursKeys.has(c) : reachedByPeer(c)) { result = true; break }
+      const event = views.entry(c)
+      if (event !== undefined ? !oursKeys.has(c) && event.seq < horizon : reachedByPeer(c)) { result = true; break }
     }
     memo.set(key, result)
     return result

@@ -140,7 +140,9 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
   for (const { cid, event } of events) {
     if (event.stream === OBJECTS_STREAM && event.type === OBJECT_PUT) {
       const data = event.data as ObjectPutData
-      if (CID.asCID(data?.cid) === null) throw new CairnError('CAIRN_INVALID_EVENT', `event ${cid} records an object without a CID`, { cid })
+      if (data === null || typeof data !== 'object' || CID.asCID(data.cid) === null) throw new CairnError('CAIRN_INVALID_EVENT', `event ${cid} records an object without a CID`, { cid })
+      if (typeof data.type !== 'string' || data.type === '') throw new CairnError('CAIRN_INVALID_EVENT', `event ${cid} records an object without a type`, { cid })
+      if (typeof data.size !== 'number' || !Number.isSafeInteger(data.size) || data.size < 0) throw new CairnError('CAIRN_INVALID_EVENT', `event ${cid} records an object with a bad size`, { cid })
       await takeDag(data.cid, `part of object ${data.cid} recorded by event ${cid}`)
     } else {
       for (const link of linksInValue(event.data)) await takeDag(link, undefined)
