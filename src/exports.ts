@@ -15,3 +15,5 @@ export { openBlockstoreStorage, type BlockstoreStorageOptions } from './storage/
 export { CairnStore } from './store/store.ts'
 export type { Reducer, StoreOptions, VerifyReport } from './store/interface.ts'
 export type { OpenStore, OpenStoreOptions, StoreLocation } from './store/open.ts'
+export { exportToBlob, importFromBlob, CAR_MEDIA_TYPE } from './sync/blob.ts'
+export { createSyncHandler, sync, forgetSyncPeer, type SyncHandler, type SyncHandlerOptions, type SyncOptions, type SyncReport } from './sync/http.ts'

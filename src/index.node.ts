@@ -11,6 +11,8 @@ import { createOpenStore, type OpenStore } from './store/open.ts'
 
 export * from './exports.ts'
 export { openFileStorage, FileStorage, type FileStorageOptions } from './storage/files.ts'
+export { toNodeListener, type NodeListener } from './sync/node-http.ts'
+export { exportToFile, importFromFile } from './sync/file.ts'
 
 /** Opens a store: `{ path }` (files), `{ memory: true }`, `{ blockstore }`, `{ storage }`, or `{ name }` where IndexedDB exists. */
 export const openStore: OpenStore = createOpenStore((path) => openFileStorage(path))

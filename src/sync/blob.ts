@@ -1,0 +1,52 @@
+// Web-platform CAR helpers: a store's export as a Blob (to download, upload or keep), and an
+// import from any Blob or File (a picked file, a fetch response's blob). No Node built-ins.
+import type { ExportOptions, ImportOptions, ImportReport } from '../car/interface.ts'
+import { expectObject } from '../errors/arguments.ts'
+import type { CairnStore } from '../store/store.ts'
+
+/** The media type of a CAR. */
+export const CAR_MEDIA_TYPE = 'application/vnd.ipld.car'
+
+/** Pieces handed to the Blob constructor: CarWriter yields many small ones per block. */
+const PART_BYTES = 1 << 20
+
+/**
+ * Collects `store.export(options)` into a Blob of type `application/vnd.ipld.car`.
+ * The browser may keep a large Blob on disk, but the parts pass through memory first.
+ *
+ * @example
+ * const blob = await exportToBlob(store)
+ * const url = URL.createObjectURL(blob)          // a download link
+ */
+export async function exportToBlob(store: CairnStore, options: ExportOptions = {}): Promise<Blob> {
+  expectObject('options', options)
+  const parts: Uint8Array<ArrayBuffer>[] = []
+  const part = new Uint8Array(PART_BYTES)
+  let filled = 0
+  for await (const chunk of store.export(options)) {
+    if (filled + chunk.length > PART_BYTES) {
+      if (filled > 0) parts.push(part.slice(0, filled))
+      filled = 0
+      if (chunk.length > PART_BYTES) { parts.push(new Uint8Array(chunk)); continue }
+    }
+    part.set(chunk, filled)
+    filled += chunk.length
+  }
+  if (filled > 0) parts.push(part.subarray(0, filled))
+  return new Blob(parts, { type: CAR_MEDIA_TYPE })
+}
+
+/**
+ * Imports a CAR held in a Blob or File, streamed through `blob.stream()` (see
+ * `CairnStore.import`: every block verified, all or nothing).
+ *
+ * @example
+ * input.onchange = async () => { await importFromBlob(store, input.files![0]!) }
+ */
+export async function importFromBlob(store: CairnStore, blob: Blob, options: ImportOptions = {}): Promise<ImportReport> {
+  if (blob === null || typeof blob !== 'object' || typeof (blob as Partial<Blob>).stream !== 'function') {
+    throw new TypeError('"blob" expected a Blob or File')
+  }
+  expectObject('options', options)
+  return store.import(blob.stream() as ReadableStream<Uint8Array>, options)
+}
