@@ -4,7 +4,7 @@ import { DAG_CBOR, DAG_PB } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { decodeEvent } from '../log/event.ts'
 import type { EventBlock } from '../log/interface.ts'
-import { compareEvents } from '../log/order.ts'
+import { compareCidEvents } from '../log/order.ts'
 import { OBJECTS_STREAM, OBJECT_PUT, type ObjectPutData } from '../objects/interface.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 import { LogViews } from './views.ts'
@@ -17,7 +17,9 @@ const FRONTIER = 64
  * verifying and decoding every event, then replays them in canonical order.
  */
 export async function rebuildViews(storage: StorageEngine, heads: readonly CID[]): Promise<LogViews> {
-  const found = new Map<string, { cid: CID; event: EventBlock }>()
+  const found = new Map<string, { cid: CID; event: EventBlock; size: number }>()
+  const scanned = heads.length > 0 ? await scanDagCbor(storage) : undefined
+  const read = async (cid: CID): Promise<Uint8Array | undefined> => scanned?.get(cid.toString()) ?? storage.get(cid)
   let frontier = [...heads]
   const queued = new Set(frontier.map(String))
   while (frontier.length > 0) {
@@ -25,9 +27,9 @@ export async function rebuildViews(storage: StorageEngine, heads: readonly CID[]
     for (let i = 0; i < frontier.length; i += FRONTIER) {
       const slice = frontier.slice(i, i + FRONTIER)
       const events = await Promise.all(slice.map(async (cid) => {
-        const bytes = await storage.get(cid)
+        const bytes = await read(cid)
         if (bytes === undefined) throw new CairnError('CAIRN_CORRUPT', `event ${cid} is referenced by the log but missing from storage`, { cid })
-        return { cid, event: await decodeEvent(cid, bytes) }
+        return { cid, event: await decodeEvent(cid, bytes), size: bytes.length }
       }))
       for (const e of events) {
         found.set(e.cid.toString(), e)
@@ -39,13 +41,27 @@ export async function rebuildViews(storage: StorageEngine, heads: readonly CID[]
     }
     frontier = next
   }
-  const ordered = [...found.values()].sort((a, b) => compareEvents({ ...a.event, cid: a.cid }, { ...b.event, cid: b.cid }))
+  const ordered = [...found.values()].sort(compareCidEvents)
   const views = new LogViews()
-  for (const { cid, event } of ordered) {
-    views.addEvent(cid, event)
+  for (const { cid, event, size } of ordered) {
+    views.addEvent(cid, event, size)
     await indexEvent(views, storage, cid, event, undefined)
   }
   return views
+}
+
+/**
+ * One sequential pass over the engine's blocks, keeping the dag-cbor ones (events and
+ * values; file leaves are raw and dag-pb). Walking the log block by block instead costs a
+ * storage round trip per event on a linear chain: measured 2.5–3.6 s against 0.2 s for 20k
+ * events on the file engine. The blockstore adapter's scan is itself a get per block, so it
+ * keeps the walk. Persisted indexes (issue 4) will make both unnecessary.
+ */
+async function scanDagCbor(storage: StorageEngine): Promise<Map<string, Uint8Array> | undefined> {
+  if (storage.kind === 'blockstore') return undefined
+  const out = new Map<string, Uint8Array>()
+  for await (const { cid, bytes } of storage.blocks()) if (cid.code === DAG_CBOR) out.set(cid.toString(), bytes)
+  return out
 }
 
 /**

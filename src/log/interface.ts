@@ -66,6 +66,15 @@ export interface StoredEvent<D = unknown> {
   readonly author: string | undefined
 }
 
+/** A moment on the wall clock: ms since the epoch, or a Date. */
+export type TimeInput = number | Date
+
+/**
+ * A point to look back at: a time (events stamped at or before it), or an event's CID (the
+ * events that are ancestors-or-self of that event: the log as it stood when it was appended).
+ */
+export type AsOf = TimeInput | CID
+
 export interface ReadOptions {
   /** First version to yield (inclusive, 1-based). Default 1. */
   fromVersion?: number
@@ -73,6 +82,55 @@ export interface ReadOptions {
   toVersion?: number
   /** Yield at most this many events. */
   limit?: number
+  /** Newest first. `fromVersion`/`toVersion` still bound the range; `limit` counts from the newest. */
+  reverse?: boolean
+  /**
+   * Read the stream as it was: at a time (`ts <= asOf`; versions unchanged) or at an event
+   * (only ancestors-or-self of it; versions renumbered 1… within that past).
+   */
+  asOf?: AsOf
+}
+
+/**
+ * Which events a query, a subscription or `changes()` wants; all given fields must match.
+ * Events of system streams (`$objects`) are left out unless the filter names them:
+ * `stream: '$objects'`, or a `streamPrefix` starting with `$`.
+ */
+export interface EventFilter {
+  stream?: string
+  type?: string
+  /** Stream names starting with this (compared as UTF-16 code units). */
+  streamPrefix?: string
+}
+
+export interface QueryOptions extends EventFilter {
+  /** Events stamped at or after this time (inclusive). */
+  since?: TimeInput
+  /** Events stamped before this time (exclusive). */
+  until?: TimeInput
+  /**
+   * A cursor: the CID of an event (usually the last one of the previous page). Results start
+   * strictly after its place in the canonical order — strictly before it when `reverse`. The
+   * place is the event's `(ts, tc, CID)`, so the cursor stays valid across appends and imports.
+   */
+  after?: CID
+  /** Yield at most this many events. */
+  limit?: number
+  /** Newest first. */
+  reverse?: boolean
+}
+
+/** Paging for `causedBy` and `correlated`. */
+export interface PageOptions {
+  /** A cursor, as in `QueryOptions.after`. */
+  after?: CID
+  limit?: number
+  reverse?: boolean
+}
+
+export interface ReplayOptions {
+  /** Keep only matching events: a predicate, or `{ type }` with one type or a list. */
+  filter?: ((event: StoredEvent) => boolean) | { type?: string | readonly string[] }
 }
 
 /** A position on the hybrid logical clock. */

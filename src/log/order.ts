@@ -15,6 +15,11 @@ export function compareEvents(a: Stamp & { cid: CID }, b: Stamp & { cid: CID }):
   return compareStamps(a, b) || compareBytes(a.cid.bytes, b.cid.bytes)
 }
 
+/** `compareEvents` for `{ cid, event }` pairs, without building an object per comparison. */
+export function compareCidEvents(a: { cid: CID; event: Stamp }, b: { cid: CID; event: Stamp }): number {
+  return a.event.ts - b.event.ts || a.event.tc - b.event.tc || compareBytes(a.cid.bytes, b.cid.bytes)
+}
+
 /** CIDs sorted by their bytes, duplicates removed: the form `parents` and heads take. */
 export function sortCids(cids: Iterable<CID>): CID[] {
   const byKey = new Map<string, CID>()

@@ -1,4 +1,5 @@
 import type { CID } from 'multiformats/cid'
+import type { AsOf, EventFilter, StoredEvent } from '../log/interface.ts'
 
 export interface StoreOptions {
   /** Wall clock in ms for HLC stamps. Default `Date.now`. */
@@ -14,4 +15,49 @@ export interface VerifyReport {
   dangling: CID[]
 }
 
-export type Reducer<S, D = unknown> = (state: S, event: import('../log/interface.ts').StoredEvent<D>) => S
+export type Reducer<S, D = unknown> = (state: S, event: StoredEvent<D>) => S
+
+export interface ReduceOptions {
+  /** Fold the stream as it was at this time or event (see `ReadOptions.asOf`). */
+  asOf?: AsOf
+}
+
+/** Counts over the whole log, system stream (`$objects`) included. */
+export interface StoreStats {
+  /** Events in the log. */
+  events: number
+  /** Streams, `$objects` included once it holds an event. */
+  streams: number
+  /** Distinct event types (`object.put` included). */
+  types: number
+  /** Distinct objects recorded in `$objects` (values, files, foreign CAR roots). */
+  objects: number
+  /**
+   * Bytes of every event block plus the recorded size of every distinct object (a value's
+   * block; a file's content bytes, not its UnixFS nodes). Counted from the views; storage is
+   * not read.
+   */
+  bytes: number
+}
+
+/** Called once per new event that matches the subscription's filter. */
+export type ChangeListener = (event: StoredEvent) => void
+
+export interface SubscribeOptions {
+  /**
+   * Receives what a listener throws. Without it, the error is rethrown in a microtask (like
+   * an EventTarget listener's): reported as uncaught, never breaking the store or the write.
+   */
+  onError?: (error: unknown, event: StoredEvent) => void
+}
+
+export interface ChangesOptions {
+  /**
+   * Start strictly after this event's place in the canonical order (see `QueryOptions.after`).
+   * Without it, `changes()` starts with the first event.
+   */
+  after?: CID
+  filter?: EventFilter
+  /** Ends the iteration (even while it waits for new events) when aborted. */
+  signal?: AbortSignal
+}

@@ -4,19 +4,22 @@ import type { BlockRecord } from '../block/interface.ts'
 import { assertIpld } from '../block/validate.ts'
 import { expectNonNegativeInteger, expectObject, expectString } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
+import { ChangeHub, changesOf } from '../index/changes.ts'
+import { listsFor, matchesFilter, scan, streamAsOfEvent, type OrderKey } from '../index/query.ts'
 import { indexEvent, rebuildViews } from '../index/rebuild.ts'
 import { toStoredEvent, type EventEntry, type LogViews } from '../index/views.ts'
 import { nextStamp } from '../log/clock.ts'
-import { checkInputMeta, encodeEvent } from '../log/event.ts'
-import type { AppendInput, AppendOptions, BatchAppendInput, EventBlock, EventMeta, ReadOptions, Stamp, StoredEvent } from '../log/interface.ts'
+import { checkInputMeta, decodeEvent, encodeEvent } from '../log/event.ts'
+import type { AppendInput, AppendOptions, BatchAppendInput, EventBlock, EventFilter, EventMeta, PageOptions, QueryOptions, ReadOptions, ReplayOptions, Stamp, StoredEvent } from '../log/interface.ts'
 import { sortCids } from '../log/order.ts'
 import { catFile, importFile, type FileSource } from '../objects/files.ts'
 import { OBJECTS_STREAM, OBJECT_PUT, type ObjectInfo, type ObjectPutData, type ObjectsQuery, type PutFileOptions, type PutOptions, type Referrer } from '../objects/interface.ts'
 import type { StorageEngine } from '../storage/interface.ts'
-import type { Reducer, StoreOptions, VerifyReport } from './interface.ts'
+import type { ChangeListener, ChangesOptions, Reducer, ReduceOptions, StoreOptions, StoreStats, SubscribeOptions, VerifyReport } from './interface.ts'
 import { Mutex } from './mutex.ts'
 import type { ByteSource, ExportOptions, ImportOptions, ImportReport } from '../car/interface.ts'
 import { writeCar } from '../car/writer.ts'
+import { chunksOf } from '../car/reader.ts'
 import { diffBlocks } from '../sync/export.ts'
 import { planImport, readVerifiedCar, type ImportPlan } from '../sync/import.ts'
 import { syncHints } from '../sync/hints.ts'
@@ -46,6 +49,7 @@ export class CairnStore {
   readonly #views: LogViews
   readonly #clock: () => number
   readonly #writes = new Mutex()
+  readonly #hub = new ChangeHub()
   #heads: CID[]
   #closed = false
 
@@ -112,22 +116,127 @@ export class CairnStore {
     return await this.#commitDrafts(drafts, []) as StoredEvent<D>[]
   }
 
-  /** Events of one stream in canonical order, from `fromVersion` (1-based, inclusive). */
+  /**
+   * Events of one stream in canonical order (newest first with `reverse`), between
+   * `fromVersion` and `toVersion` (1-based, inclusive), at most `limit`. With `asOf`, the stream
+   * as it was: at a time (events with `ts <= asOf`) or at an event CID (the stream's events that
+   * are ancestors-or-self of it, versions renumbered within that past). Lazy: positioning is a
+   * binary search and `limit: 10` visits about 10 events. A read sees the stream as it was when
+   * iteration began, with the versions of that moment.
+   *
+   * @example
+   * for await (const e of store.read('cart-7', { asOf: checkout.cid })) console.log(e.version, e.type)
+   */
   async *read<D = unknown>(stream: string, options: ReadOptions = {}): AsyncGenerator<StoredEvent<D>> {
     this.#check()
     expectString('stream', stream)
     expectObject('options', options)
-    const from = options.fromVersion === undefined ? 1 : expectNonNegativeInteger('fromVersion', options.fromVersion)
+    const from = Math.max(1, options.fromVersion === undefined ? 1 : expectNonNegativeInteger('fromVersion', options.fromVersion))
     const to = options.toVersion === undefined ? Infinity : expectNonNegativeInteger('toVersion', options.toVersion)
     const limit = options.limit === undefined ? Infinity : expectNonNegativeInteger('limit', options.limit)
-    const list = this.#views.stream(stream)
-    let n = 0
-    for (let i = Math.max(from, 1) - 1; i < list.length && n < limit; i++) {
-      const entry = list[i]!
-      if (entry.version > to) break
-      n++
-      yield toStoredEvent<D>(entry)
+    const reverse = expectOptionalBoolean('reverse', options.reverse)
+    const asOf = options.asOf === undefined ? undefined : expectAsOf('asOf', options.asOf)
+    if (asOf !== undefined && typeof asOf !== 'number') {
+      // At an event: the stream's part of its causal past, renumbered.
+      const past = streamAsOfEvent(this.#views, stream, this.#entryOrThrow(asOf))
+      const last = Math.min(to, past.length)
+      let n = 0
+      for (let v = reverse ? last : from; (reverse ? v >= from : v <= last) && n < limit; v += reverse ? -1 : 1, n++) {
+        yield toStoredEvent<D>(past[v - 1]!, v)
+      }
+      return
     }
+    const list = this.#views.stream(stream)
+    if (from > list.length || to === 0) return
+    let version: number | undefined
+    for (const entry of scan(this.#views, {
+      lists: [list],
+      maxTs: asOf === undefined ? undefined : Math.floor(asOf),
+      lower: from > 1 ? { key: list[from - 1]!, inclusive: true } : undefined,
+      upper: to < list.length ? { key: list[to - 1]!, inclusive: true } : undefined,
+      reverse,
+      limit,
+    })) {
+      // Versions as of the start: consecutive from the first one yielded, whatever lands meanwhile.
+      version = version === undefined ? entry.version : version + (reverse ? -1 : 1)
+      yield toStoredEvent<D>(entry, version)
+    }
+  }
+
+  /**
+   * Events across streams in canonical order (newest first with `reverse`): of one `type`,
+   * `stream` or `streamPrefix`, stamped in [`since`, `until`) — times in ms or Dates, `since`
+   * inclusive, `until` exclusive — strictly after the cursor `after` (an event CID; strictly
+   * before it with `reverse`), at most `limit`. System streams (`$objects`) are left out unless
+   * the filter names them. Walks the type's own list when `type` is given; with `streamPrefix`,
+   * merges the streams under it when they hold fewer events than the alternative, else filters.
+   * Lazy: `limit: 10` visits about 10 events when most match. Sees the log as it was when
+   * iteration began; `version` is the event's version when it is yielded.
+   *
+   * @example
+   * const page = await collect(store.query({ type: 'order.placed', limit: 50 }))
+   * const next = await collect(store.query({ type: 'order.placed', limit: 50, after: page.at(-1)!.cid }))
+   */
+  async *query<D = unknown>(query: QueryOptions = {}): AsyncGenerator<StoredEvent<D>> {
+    this.#check()
+    expectObject('query', query)
+    const filter = expectFilter(query, '')
+    const since = query.since === undefined ? undefined : Math.ceil(expectTime('since', query.since))
+    const until = query.until === undefined ? undefined : Math.ceil(expectTime('until', query.until))
+    const limit = query.limit === undefined ? Infinity : expectNonNegativeInteger('limit', query.limit)
+    const reverse = expectOptionalBoolean('reverse', query.reverse)
+    const after = query.after === undefined ? undefined : this.#entryOrThrow(expectCid('after', query.after))
+    for (const entry of scan(this.#views, {
+      lists: listsFor(this.#views, filter),
+      filter: (e) => matchesFilter(e, filter),
+      minTs: since,
+      maxTs: until === undefined ? undefined : until - 1,
+      ...cursorBounds(after, reverse),
+      reverse,
+      limit,
+    })) yield toStoredEvent<D>(entry)
+  }
+
+  /** Events whose `meta.causation` is this CID (as a string), or this string, in canonical order. */
+  async *causedBy<D = unknown>(cause: CID | string, options: PageOptions = {}): AsyncGenerator<StoredEvent<D>> {
+    this.#check()
+    const key = typeof cause === 'string' ? expectString('cause', cause) : expectCid('cause', cause).toString()
+    yield* this.#page<D>(this.#views.causedBy(key), options)
+  }
+
+  /** Events whose `meta.correlation` is `id`, in canonical order. */
+  async *correlated<D = unknown>(id: string, options: PageOptions = {}): AsyncGenerator<StoredEvent<D>> {
+    this.#check()
+    yield* this.#page<D>(this.#views.correlated(expectString('id', id)), options)
+  }
+
+  *#page<D>(list: readonly EventEntry[], options: PageOptions): Generator<StoredEvent<D>> {
+    expectObject('options', options)
+    const limit = options.limit === undefined ? Infinity : expectNonNegativeInteger('limit', options.limit)
+    const reverse = expectOptionalBoolean('reverse', options.reverse)
+    const after = options.after === undefined ? undefined : this.#entryOrThrow(expectCid('after', options.after))
+    for (const entry of scan(this.#views, { lists: [list], ...cursorBounds(after, reverse), reverse, limit })) yield toStoredEvent<D>(entry)
+  }
+
+  /**
+   * Counts over the whole log (see `StoreStats`): events, streams, types, objects, and the
+   * bytes of event blocks plus recorded object sizes. Read from the views, not from storage.
+   */
+  async stats(): Promise<StoreStats> {
+    this.#check()
+    const v = this.#views
+    return { events: v.size, streams: v.streamCount, types: v.typeCount, objects: v.objectCount, bytes: v.bytes() }
+  }
+
+  /**
+   * One value for the whole log's state: a CIDv1 (raw codec, sha2-256) of the concatenated
+   * bytes of every event's CID in canonical order. Replicas with the same heads hold the same
+   * events, hence the same order and the same hash. Incremental: appends hash only what is new;
+   * an import rehashes from the last checkpoint (every 4096 events) before its first insert.
+   */
+  async stateHash(): Promise<CID> {
+    this.#check()
+    return this.#views.stateHash()
   }
 
   /** One event by CID. Throws CAIRN_NOT_FOUND when the log holds no such event. */
@@ -138,12 +247,87 @@ export class CairnStore {
     return toStoredEvent<D>(entry)
   }
 
-  /** Folds a stream's events, in canonical order, into a state. */
-  async reduce<S, D = unknown>(stream: string, reducer: Reducer<S, D>, initial: S): Promise<S> {
+  /**
+   * Folds a stream's events, in canonical order, into a state; with `asOf` (a time or an event
+   * CID), the stream as it was then (see `read`).
+   *
+   * @example
+   * const total = await store.reduce('cart-7', (sum, e) => sum + (e.data as { price: number }).price, 0, { asOf: new Date('2024-05-01') })
+   */
+  async reduce<S, D = unknown>(stream: string, reducer: Reducer<S, D>, initial: S, options: ReduceOptions = {}): Promise<S> {
+    this.#check()
     if (typeof reducer !== 'function') throw new TypeError('"reducer" expected a function')
+    expectObject('options', options)
     let state = initial
-    for await (const e of this.read<D>(stream)) state = reducer(state, e)
+    for await (const e of this.read<D>(stream, options.asOf === undefined ? {} : { asOf: options.asOf })) state = reducer(state, e)
     return state
+  }
+
+  /**
+   * Replays one stream's chain ending at `from`: walks `prev` links back from that event,
+   * reading every block from storage and verifying it (bytes against the CID, event format),
+   * then yields the events oldest first, those passing `filter`. The chain is the branch the
+   * writer of `from` saw; `version` is each event's current version in its stream.
+   */
+  async *replay<D = unknown>(from: CID, options: ReplayOptions = {}): AsyncGenerator<StoredEvent<D>> {
+    this.#check()
+    expectCid('from', from)
+    expectObject('options', options)
+    const keep = replayFilter(options.filter)
+    this.#entryOrThrow(from)
+    const chain: { cid: CID; event: EventBlock }[] = []
+    for (let cid: CID | null = from; cid !== null;) {
+      this.#check()
+      const bytes = await this.#storage.get(cid)
+      if (bytes === undefined) throw new CairnError('CAIRN_CORRUPT', `event ${cid} is referenced by the log but missing from storage`, { cid })
+      const event = await decodeEvent(cid, bytes)
+      chain.push({ cid, event })
+      cid = event.prev
+    }
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const { cid, event } = chain[i]!
+      const stored = toStoredEvent<D>({ cid, key: cid.toString(), event, version: this.#views.entry(cid)?.version ?? 0, seq: -1, size: undefined })
+      if (keep(stored)) yield stored
+    }
+  }
+
+  /**
+   * Calls `listener` for every new event matching `filter`: local appends and imported events
+   * alike, each once, each commit's events in canonical order (an import may bring events
+   * older than ones already delivered). `$objects` events only when the filter names that
+   * stream. Listeners run synchronously once a commit's views are updated; what they throw goes
+   * to `options.onError`, or is rethrown in a microtask — never into the store or the write.
+   * Returns the function that unsubscribes.
+   */
+  subscribe(filter: EventFilter, listener: ChangeListener, options: SubscribeOptions = {}): () => void {
+    this.#check()
+    const f = expectFilter(expectObject('filter', filter), 'filter.')
+    if (typeof listener !== 'function') throw new TypeError('"listener" expected a function')
+    expectObject('options', options)
+    if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError('"onError" expected a function')
+    return this.#hub.subscribe(f, listener, options.onError)
+  }
+
+  /**
+   * The events after `after` (an event CID; default: from the first) that match `filter`, in
+   * canonical order as the log stands when iteration begins; then waits for new ones and yields
+   * each once as it lands (appends and imports; each commit's in canonical order, so an import
+   * may bring events older than ones already yielded). Ends when the store closes, `signal`
+   * aborts, or the consumer breaks. Events not yet consumed stay in the log, not in a buffer.
+   *
+   * @example
+   * for await (const e of store.changes({ filter: { type: 'order.placed' } })) ship(e)
+   */
+  async *changes<D = unknown>(options: ChangesOptions = {}): AsyncGenerator<StoredEvent<D>> {
+    this.#check()
+    expectObject('options', options)
+    const filter = options.filter === undefined ? {} : expectFilter(expectObject('filter', options.filter), 'filter.')
+    const after = options.after === undefined ? undefined : this.#entryOrThrow(expectCid('after', options.after))
+    const signal: unknown = options.signal
+    if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof (signal as AbortSignal).addEventListener !== 'function' || typeof (signal as AbortSignal).aborted !== 'boolean')) {
+      throw new TypeError('"signal" expected an AbortSignal')
+    }
+    yield* changesOf(this.#views, this.#hub, filter, after, signal as AbortSignal | undefined) as AsyncGenerator<StoredEvent<D>>
   }
 
   /**
@@ -191,7 +375,7 @@ export class CairnStore {
     if (!(source instanceof Uint8Array) && !isIterable(source) && !isReadableStream(source)) {
       throw new TypeError('"source" expected a Uint8Array, a ReadableStream or an (async) iterable of Uint8Array')
     }
-    const chunks = source instanceof Uint8Array ? [source] : checkedChunks(isReadableStream(source) ? readStream(source) : source)
+    const chunks = source instanceof Uint8Array ? [source] : checkedChunks(chunksOf(source))
     const file = await importFile(chunks, (blocks) =>
       this.#writes.run(async () => {
         this.#check()
@@ -301,12 +485,19 @@ export class CairnStore {
     if (this.#closed) return
     await this.#writes.run(async () => {
       this.#closed = true
+      this.#hub.close()
       await this.#storage.close()
     })
   }
 
   #check(): void {
     if (this.#closed) throw new CairnError('CAIRN_CLOSED', 'the store is closed')
+  }
+
+  #entryOrThrow(cid: CID): EventEntry {
+    const entry = this.#views.entry(cid)
+    if (entry === undefined) throw new CairnError('CAIRN_NOT_FOUND', `no event ${cid} in this store`, { cid })
+    return entry
   }
 
   #commitDrafts(drafts: Draft[], extra: BlockRecord[]): Promise<StoredEvent[]> {
@@ -322,7 +513,7 @@ export class CairnStore {
    */
   async #commitLocked(drafts: Draft[], extra: BlockRecord[], imported?: ImportPlan): Promise<StoredEvent[]> {
     const results: (EventEntry | { cid: CID; event: EventBlock; draft: Draft; version: number })[] = []
-    const fresh: { cid: CID; event: EventBlock; draft: Draft }[] = []
+    const fresh: { cid: CID; event: EventBlock; draft: Draft; size: number }[] = []
     const blocks: BlockRecord[] = [...extra]
     const pendingByStream = new Map<string, { cid: CID; event: EventBlock }[]>()
     const pendingIds = new Map<string, { cid: CID; event: EventBlock }>()
@@ -359,7 +550,7 @@ export class CairnStore {
       }
       const block = encodeEvent(event)
       blocks.push(block)
-      const item = { cid: block.cid, event, draft }
+      const item = { cid: block.cid, event, draft, size: block.bytes.length }
       fresh.push(item)
       results.push({ ...item, version: current + 1 })
       pending.push(item)
@@ -372,14 +563,20 @@ export class CairnStore {
       await this.#storage.commit({ blocks, heads })
       this.#heads = heads
     }
-    for (const item of imported?.events ?? []) {
-      this.#views.addEvent(item.cid, item.event)
-      await indexEvent(this.#views, this.#storage, item.cid, item.event, undefined)
+    const seqBefore = this.#views.size
+    if (imported !== undefined && imported.events.length > 0) {
+      // One merge per list for the whole import, however far back its events land.
+      const sizes = new Map(imported.blocks.map((b) => [b.cid.toString(), b.bytes.length]))
+      this.#views.addEvents(imported.events.map((e) => ({ cid: e.cid, event: e.event, size: sizes.get(e.cid.toString()) })))
+      for (const item of imported.events) await indexEvent(this.#views, this.#storage, item.cid, item.event, undefined)
     }
     for (const item of fresh) {
-      this.#views.addEvent(item.cid, item.event)
+      this.#views.addEvent(item.cid, item.event, item.size)
       await indexEvent(this.#views, this.#storage, item.cid, item.event, item.draft.object)
     }
+    const added: EventEntry[] = []
+    for (let seq = seqBefore; seq < this.#views.size; seq++) added.push(this.#views.bySeq(seq)!)
+    this.#hub.publish(added)
     return results.map((r) => toStoredEvent(this.#views.entry(r.cid)!))
   }
 }
@@ -408,6 +605,61 @@ function expectCid(name: string, value: unknown): CID {
   return cid
 }
 
+function expectOptionalBoolean(name: string, value: unknown): boolean {
+  if (value === undefined) return false
+  if (typeof value !== 'boolean') throw new TypeError(`"${name}" expected a boolean, got ${typeof value}`)
+  return value
+}
+
+/** A time in ms (a finite number) or a valid Date, as ms. */
+function expectTime(name: string, value: unknown): number {
+  if (value instanceof Date) {
+    const ms = value.getTime()
+    if (Number.isNaN(ms)) throw new RangeError(`"${name}" expected a valid Date, got an invalid one`)
+    return ms
+  }
+  if (typeof value !== 'number') throw new TypeError(`"${name}" expected a time in ms or a Date, got ${value === null ? 'null' : typeof value}`)
+  if (!Number.isFinite(value)) throw new RangeError(`"${name}" expected a finite time in ms, got ${value}`)
+  return value
+}
+
+/** `asOf`: a time (returned as ms) or an event CID. */
+function expectAsOf(name: string, value: unknown): number | CID {
+  const cid = CID.asCID(value)
+  if (cid !== null) return cid
+  if (typeof value === 'number' || value instanceof Date) return expectTime(name, value)
+  throw new TypeError(`"${name}" expected a time in ms, a Date or an event CID, got ${value === null ? 'null' : typeof value}`)
+}
+
+/** The filter fields of an object (`stream`, `type`, `streamPrefix`), checked. */
+function expectFilter(o: { stream?: unknown; type?: unknown; streamPrefix?: unknown }, prefix: string): EventFilter {
+  const f: EventFilter = {}
+  if (o.stream !== undefined) f.stream = expectString(`${prefix}stream`, o.stream)
+  if (o.type !== undefined) f.type = expectString(`${prefix}type`, o.type)
+  if (o.streamPrefix !== undefined) f.streamPrefix = expectString(`${prefix}streamPrefix`, o.streamPrefix)
+  return f
+}
+
+/** Scan bounds for a cursor: strictly after it, or strictly before it when reading newest first. */
+function cursorBounds(after: OrderKey | undefined, reverse: boolean): { lower?: { key: OrderKey; inclusive: boolean }; upper?: { key: OrderKey; inclusive: boolean } } {
+  if (after === undefined) return {}
+  return reverse ? { upper: { key: after, inclusive: false } } : { lower: { key: after, inclusive: false } }
+}
+
+function replayFilter(filter: unknown): (e: StoredEvent) => boolean {
+  if (filter === undefined) return () => true
+  if (typeof filter === 'function') return filter as (e: StoredEvent) => boolean
+  const o = expectObject('filter', filter)
+  if (o['type'] === undefined) return () => true
+  if (typeof o['type'] === 'string') {
+    const type = expectString('filter.type', o['type'])
+    return (e) => e.type === type
+  }
+  if (!Array.isArray(o['type'])) throw new TypeError('"filter.type" expected a string or an array of strings')
+  const types = new Set(o['type'].map((t, i) => expectString(`filter.type[${i}]`, t)))
+  return (e) => types.has(e.type)
+}
+
 function expectCids(name: string, value: unknown): CID[] {
   if (!Array.isArray(value)) throw new TypeError(`"${name}" expected an array of CIDs`)
   return value.map((v, i) => expectCid(`${name}[${i}]`, v))
@@ -421,20 +673,8 @@ function isReadableStream(v: unknown): v is ReadableStream<Uint8Array> {
   return v !== null && typeof v === 'object' && typeof (v as ReadableStream).getReader === 'function'
 }
 
-async function* readStream(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const reader = stream.getReader()
-  try {
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) return
-      yield value
-    }
-  } finally {
-    reader.releaseLock()
-  }
-}
 
-async function* checkedChunks(source: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+async function* checkedChunks(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   let i = 0
   for await (const chunk of source) {
     if (!(chunk instanceof Uint8Array)) throw new TypeError(`"source" chunk ${i} expected a Uint8Array, got ${typeof chunk}`)

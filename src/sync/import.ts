@@ -7,7 +7,7 @@ import { CairnError } from '../errors/cairn-error.ts'
 import type { LogViews } from '../index/views.ts'
 import { assertEvent } from '../log/event.ts'
 import type { EventBlock } from '../log/interface.ts'
-import { compareEvents, compareStamps, sortCids } from '../log/order.ts'
+import { compareCidEvents, compareStamps, sortCids } from '../log/order.ts'
 import { OBJECTS_STREAM, OBJECT_PUT, type ObjectPutData } from '../objects/interface.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 
@@ -114,7 +114,7 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
     }
   }
 
-  const events = [...fresh.values()].sort((a, b) => compareEvents({ ...a.event, cid: a.cid }, { ...b.event, cid: b.cid }))
+  const events = [...fresh.values()].sort(compareCidEvents)
   const blocks: BlockRecord[] = events.map((e) => car.blocks.get(e.cid.toString())!)
   const taken = new Set<string>(fresh.keys())
   /** Adds the CAR blocks of a DAG the store lacks; returns the bytes of the DAG found in the CAR. */
