@@ -246,13 +246,18 @@ export async function sync(store: CairnStore, url: string, options: SyncOptions 
   const call = async (path: string, init: RequestInit): Promise<Response> => {
     signal?.throwIfAborted()
     roundTrips++
-    let response: Response
-    try {
-      response = await doFetch(`${base}${path}`, { ...init, ...(signal === undefined ? {} : { signal }) })
-    } catch (cause) {
-      if (signal?.aborted === true) throw signal.reason
-      if (cause instanceof CairnError) throw cause
-      throw new CairnError('CAIRN_SYNC', `could not reach ${base}${path}: ${messageOf(cause)}`, { cause })
+    let response: Response | undefined
+    // Both calls are idempotent (a pull only reads, an import of the same CAR is a no-op), so
+    // one retry covers a kept-alive connection that the server closed while we were idle.
+    for (let attempt = 1; response === undefined; attempt++) {
+      try {
+        response = await doFetch(`${base}${path}`, { ...init, ...(signal === undefined ? {} : { signal }) })
+      } catch (cause) {
+        if (signal?.aborted === true) throw signal.reason
+        if (cause instanceof CairnError) throw cause
+        if (attempt < 2) continue
+        throw new CairnError('CAIRN_SYNC', `could not reach ${base}${path}: ${messageOf(cause)}`, { cause })
+      }
     }
     if (!response.ok) {
       const bytes = await bodyBytes(response, signal)

@@ -9,7 +9,7 @@ import { toNodeListener } from '../../src/sync/node-http.ts'
 import { readCar } from '../../src/car/reader.ts'
 import { isCairnError } from '../../src/errors/cairn-error.ts'
 import type { CairnStore } from '../../src/store/store.ts'
-import { collect, sameBytes } from '../support/stores.ts'
+import { collect, sameBytes, bytesOf } from '../support/stores.ts'
 import { removeDir, tempDir } from '../support/tmp.server.ts'
 
 const cleanups: (() => Promise<void>)[] = []
@@ -44,13 +44,6 @@ async function readAll(store: CairnStore, stream: string): Promise<unknown[]> {
   return (await collect(store.read(stream))).map((e) => ({ cid: String(e.cid), version: e.version, type: e.type, data: e.data, ts: e.ts }))
 }
 
-async function bytesOf(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts = await collect(it)
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
-  return out
-}
 
 /** CID → [payload bytes, CAR frame bytes (length prefix + CID + payload)] of every block a full export of `store` carries. */
 async function blockSizes(store: CairnStore): Promise<Map<string, [number, number]>> {
@@ -215,6 +208,25 @@ describe('HTTP sync, Node ↔ Node over loopback', () => {
     await expect(sync(fresh, `${down}/cairn`)).rejects.toMatchObject({ code: 'CAIRN_SYNC' })
   })
 
+  test('one dropped connection per call is retried (pull and push are idempotent)', async () => {
+    const server = await memoryStore()
+    const client = await memoryStore()
+    const { url } = await serve(server)
+    await appendNotes(server, 0, 5, 'server')
+    await appendNotes(client, 100, 5, 'client')
+    const dropped: string[] = []
+    const flaky: typeof fetch = async (input, init) => {
+      const path = String(input).split('/').pop()!
+      if (!dropped.includes(path)) { dropped.push(path); throw new TypeError('fetch failed') }
+      return fetch(input, init)
+    }
+    const report = await sync(client, url, { fetch: flaky })
+    expect(dropped).toEqual(['pull', 'push'])
+    expect(report.pulled.events).toBe(5)
+    expect(report.pushed.events).toBe(5)
+    expect(keys(client)).toEqual(keys(server))
+  })
+
   test('a sync that fails midway leaves both sides consistent, and running it again finishes', async () => {
     const server = await fileStore()
     const client = await memoryStore()
@@ -238,10 +250,11 @@ describe('HTTP sync, Node ↔ Node over loopback', () => {
     expect(isCairnError(e1, 'CAIRN_SYNC')).toBe(true)
     expect(keys(client)).toEqual(clientBefore)
 
-    // 2. The push never reaches the server: the client holds the pull, the server is unchanged.
-    let failPush = true
+    // 2. The push never reaches the server (the client retries once, then gives up): the client
+    //    holds the pull, the server is unchanged.
+    let pushFailures = 2
     const noPush: typeof fetch = async (input, init) => {
-      if (String(input).endsWith('/push') && failPush) { failPush = false; throw new TypeError('fetch failed') }
+      if (String(input).endsWith('/push') && pushFailures > 0) { pushFailures--; throw new TypeError('fetch failed') }
       return fetch(input, init)
     }
     const e2 = await sync(client, url, { fetch: noPush }).catch((e: unknown) => e)
@@ -250,11 +263,11 @@ describe('HTTP sync, Node ↔ Node over loopback', () => {
     expect(client.version('user-0') + client.version('user-1')).toBeGreaterThan(0)
     expect(keys(client)).not.toEqual(clientBefore)
 
-    // 3. The push lands but its answer is lost.
-    let loseAnswer = true
+    // 3. The push lands but its answer is lost, on the retry too.
+    let answersLost = 2
     const lostAnswer: typeof fetch = async (input, init) => {
       const res = await fetch(input, init)
-      if (String(input).endsWith('/push') && loseAnswer) { loseAnswer = false; throw new TypeError('socket hang up') }
+      if (String(input).endsWith('/push') && answersLost > 0) { answersLost--; throw new TypeError('socket hang up') }
       return res
     }
     await appendNotes(client, 200, 3, 'client')
