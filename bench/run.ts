@@ -7,20 +7,12 @@ import { MemoryBlockstore } from 'blockstore-core/memory'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { importer } from 'ipfs-unixfs-importer'
 import { openStore, type CairnStore } from 'cairn'
+import { runSyncBench } from './sync.ts'
+import { fmt, median, timed } from './measure.ts'
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5)
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
 
-async function timed(fn: () => Promise<void>): Promise<number> {
-  const t = performance.now()
-  await fn()
-  return performance.now() - t
-}
 
 async function rounds(fn: () => Promise<number>): Promise<number> {
   const xs: number[] = []
@@ -39,7 +31,6 @@ function row(what: string, cairn: string, baseline: string, ratio: number, basel
   console.log(`${what}: ${cairn} | ${baselineName}: ${baseline} | ratio ${ratio.toFixed(2)}`)
 }
 
-const fmt = (n: number, unit: string): string => `${n >= 100 ? n.toFixed(0) : n.toFixed(1)} ${unit}`
 
 // 1. Single appends on the file engine: one fsync per append. Baseline: the same number of
 //    ~300-byte writes each followed by fsync on a raw file (the durability floor).
@@ -143,6 +134,9 @@ const fmt = (n: number, unit: string): string => `${n >= 100 ? n.toFixed(0) : n.
     row('cat 32 MiB (verified), files engine', fmt(size / catMs / 1000, 'MB/s'), fmt(size / expMs / 1000, 'MB/s'), expMs / catMs, 'exporter ← MemoryBlockstore, unverified')
   })
 }
+
+// 5. CAR export/import, incremental export and HTTP sync (bench/sync.ts).
+await runSyncBench(row, ROUNDS)
 
 console.log(`\n| what | Cairn | baseline | Cairn ÷ baseline speed | baseline |\n|---|---|---|---|---|`)
 for (const r of rows) console.log(`| ${r.join(' | ')} |`)

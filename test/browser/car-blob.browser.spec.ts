@@ -5,7 +5,7 @@ import { openStore } from '../../src/index.ts'
 import { deleteIndexedDbStorage } from '../../src/storage/indexeddb.ts'
 import type { CairnStore } from '../../src/store/store.ts'
 import { exportToBlob, importFromBlob } from '../../src/sync/blob.ts'
-import { collect, sameBytes } from '../support/stores.ts'
+import { collect, sameBytes, bytesOf } from '../support/stores.ts'
 
 const names: string[] = []
 const stores: CairnStore[] = []
@@ -22,13 +22,6 @@ afterEach(async () => {
   for (const name of names.splice(0)) await deleteIndexedDbStorage(name)
 })
 
-async function concat(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts = await collect(it)
-  const out = new Uint8Array(parts.reduce((k, p) => k + p.length, 0))
-  let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
-  return out
-}
 
 async function populated(): Promise<{ store: CairnStore; bytes: Uint8Array; file: Awaited<ReturnType<CairnStore['putFile']>> }> {
   const store = await idbStore()
@@ -45,7 +38,7 @@ describe('exportToBlob / importFromBlob (IndexedDB)', () => {
     const { store, bytes, file } = await populated()
     const blob = await exportToBlob(store)
     expect(blob.type).toBe('application/vnd.ipld.car')
-    expect(sameBytes(new Uint8Array(await blob.arrayBuffer()), await concat(store.export()))).toBe(true)
+    expect(sameBytes(new Uint8Array(await blob.arrayBuffer()), await bytesOf(store.export()))).toBe(true)
 
     const copy = await idbStore()
     const report = await importFromBlob(copy, blob)
@@ -55,7 +48,7 @@ describe('exportToBlob / importFromBlob (IndexedDB)', () => {
       expect((await collect(copy.read(stream))).map((e) => e.cid.toString()))
         .toEqual((await collect(store.read(stream))).map((e) => e.cid.toString()))
     }
-    expect(sameBytes(await concat(copy.cat(file)), bytes)).toBe(true)
+    expect(sameBytes(await bytesOf(copy.cat(file)), bytes)).toBe(true)
     await copy.verify()
   })
 

@@ -11,7 +11,7 @@ import type { StorageEngine } from '../../src/storage/interface.ts'
 import { MemoryStorage } from '../../src/storage/memory.ts'
 import { CairnStore } from '../../src/store/store.ts'
 import { exportToFile, importFromFile } from '../../src/sync/file.ts'
-import { collect, sameBytes } from '../support/stores.ts'
+import { collect, sameBytes, bytesOf } from '../support/stores.ts'
 import { removeDir, tempDir } from '../support/tmp.server.ts'
 
 const dirs: string[] = []
@@ -38,13 +38,6 @@ const fileBytes = (n: number, seed: number): Uint8Array => {
   return out
 }
 
-async function concat(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts = await collect(it)
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
-  return out
-}
 
 /** A store with two streams, a value object and a three-leaf file. */
 async function populated(): Promise<{ store: CairnStore; doc: CID; file: CID; bytes: Uint8Array }> {
@@ -70,7 +63,7 @@ describe('exportToFile / importFromFile', () => {
 
     // The file is a plain CARv1 whose roots are the heads, byte for byte the stream export.
     const onDisk = await readFile(path)
-    expect(sameBytes(onDisk, await concat(store.export()))).toBe(true)
+    expect(sameBytes(onDisk, await bytesOf(store.export()))).toBe(true)
     const reader = await CarReader.fromBytes(onDisk)
     expect((await reader.getRoots()).map(String)).toEqual(store.heads.map(String))
 
@@ -84,7 +77,7 @@ describe('exportToFile / importFromFile', () => {
       expect(names(await collect(copy.read(stream)))).toEqual(names(await collect(store.read(stream))))
     }
     expect(await copy.get(doc)).toEqual(await store.get(doc))
-    expect(sameBytes(await concat(copy.cat(file)), bytes)).toBe(true)
+    expect(sameBytes(await bytesOf(copy.cat(file)), bytes)).toBe(true)
     await copy.verify()
 
     // Importing the same file again adds nothing.
@@ -117,7 +110,7 @@ describe('exportToFile / importFromFile', () => {
     const path = join(dir, 'backup.car')
 
     // Crash before any export finished: only a torn backup.car.tmp exists.
-    const torn = (await concat(store.export())).subarray(0, 1000)
+    const torn = (await bytesOf(store.export())).subarray(0, 1000)
     await writeFile(`${path}.tmp`, torn)
     const empty = await filesStore()
     const missing = await importFromFile(empty, path).catch((e: unknown) => e)
@@ -131,7 +124,7 @@ describe('exportToFile / importFromFile', () => {
 
     // Crash during the next export: the previous whole CAR is still what `path` names.
     await store.append({ stream: 'user-2', type: 'user.created', data: {} })
-    await writeFile(`${path}.tmp`, (await concat(store.export())).subarray(0, 2000))
+    await writeFile(`${path}.tmp`, (await bytesOf(store.export())).subarray(0, 2000))
     const copy = await filesStore()
     const report = await importFromFile(copy, path)
     expect(report.heads.length).toBeGreaterThan(0)
@@ -198,7 +191,7 @@ describe('exportToFile / importFromFile', () => {
     expect(isCairnError(e5, 'CAIRN_INVALID_CAR')).toBe(true)
 
     // A truncated CAR is refused whole.
-    const whole = await concat(store.export())
+    const whole = await bytesOf(store.export())
     await writeFile(join(dir, 'cut.car'), whole.subarray(0, whole.length - 10))
     const e6 = await importFromFile(copy, join(dir, 'cut.car')).catch((e: unknown) => e)
     expect(isCairnError(e6, 'CAIRN_INVALID_CAR')).toBe(true)

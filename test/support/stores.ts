@@ -26,3 +26,12 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
   return true
 }
+
+/** Every chunk of a byte stream, joined. */
+export async function bytesOf(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts = await collect(it)
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) { out.set(p, at); at += p.length }
+  return out
+}
