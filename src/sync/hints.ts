@@ -16,6 +16,8 @@ const MAX_BRANCHES = 16
 export function syncHints(views: LogViews, heads: readonly CID[]): CID[] {
   const out = new Map<string, CID>()
   const queue: CID[] = [...heads]
+  // A branch stops where it meets one walked before: past that point the other's hints serve.
+  const walked = new Set<string>()
   let sideBranches = 0
   while (queue.length > 0) {
     const start = queue.shift()!
@@ -25,6 +27,8 @@ export function syncHints(views: LogViews, heads: readonly CID[]): CID[] {
     let next = 1
     let hints = 0
     while (entry !== undefined && hints < MAX_HINTS_PER_BRANCH) {
+      if (walked.has(entry.key)) { out.set(entry.key, entry.cid); break }
+      walked.add(entry.key)
       const [first, ...others] = entry.event.parents
       if (first === undefined) { out.set(entry.key, entry.cid); break }
       for (const other of others) {
