@@ -89,15 +89,19 @@ export async function indexEvent(views: LogViews, storage: StorageEngine, cid: C
 
 /**
  * Records, for every block under `root`, which blocks link to it (and referrers for
- * dag-cbor objects). Raw leaves carry no links and are never read. A missing block is
- * corruption when `required`, and a dangling app link otherwise.
+ * dag-cbor objects). Raw leaves carry no links and are never read. With `required` (an
+ * object's DAG, checked complete before it was committed) a missing block is corruption and
+ * every block is marked complete; otherwise (an app link) missing blocks are dangling.
  */
 async function indexDag(views: LogViews, storage: StorageEngine, root: CID, rootValue: { value: unknown } | undefined, required: boolean): Promise<void> {
   const stack: { cid: CID; value: { value: unknown } | undefined }[] = [{ cid: root, value: rootValue }]
   while (stack.length > 0) {
     const { cid, value } = stack.pop()!
-    if (cid.code !== DAG_CBOR && cid.code !== DAG_PB) continue
-    if (views.walked(cid)) continue
+    if (cid.code !== DAG_CBOR && cid.code !== DAG_PB) {
+      if (required) views.markComplete(cid)
+      continue
+    }
+    if (required ? views.isComplete(cid.toString()) : views.walked(cid)) continue
     let decoded: unknown
     if (value !== undefined) decoded = value.value
     else {
@@ -109,6 +113,7 @@ async function indexDag(views: LogViews, storage: StorageEngine, root: CID, root
       decoded = (await decodeBlock(cid, bytes)).value
     }
     views.markWalked(cid)
+    if (required) views.markComplete(cid)
     for (const link of linksOf(cid, decoded)) {
       if (cid.code === DAG_CBOR) views.addReferrer(link, { cid, kind: 'object' })
       views.addContainer(link, cid.toString())

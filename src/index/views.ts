@@ -112,7 +112,8 @@ export class LogViews {
   readonly #ids = new Map<string, Map<string, EventEntry>>()
   readonly #objects = new Map<string, Map<string, ObjectInfo>>()
   /** Distinct objects (any type) → size as first recorded. */
-  readonly #objectSizes = new Map<string, number>()
+  /** Size of each object as recorded by its earliest `object.put` in canonical order. */
+  readonly #objectSizes = new Map<string, { size: number; event: CID }>()
   #objectBytes = 0
   #eventBytes = 0
   /** Entries of #bySeq before this index have a size. */
@@ -122,6 +123,8 @@ export class LogViews {
   readonly #containers = new Map<string, Set<string>>()
   /** DAG roots whose links are already in #containers. */
   readonly #walked = new Set<string>()
+  /** Blocks known to head complete DAGs: every block under a recorded object. */
+  readonly #complete = new Set<string>()
   #epoch = 0
   /** sha2-256 states over the first `count` CIDs of #all, every HASH_STEP entries. */
   #hashCheckpoints: { count: number; state: HashState }[] = []
@@ -257,6 +260,15 @@ export class LogViews {
     this.#walked.add(cid.toString())
   }
 
+  /** Whether every block under `key` is known to be stored (it sits under a recorded object). */
+  isComplete(key: string): boolean {
+    return this.#complete.has(key)
+  }
+
+  markComplete(cid: CID): void {
+    this.#complete.add(cid.toString())
+  }
+
   /** Adds an event at its canonical place in every list (a push for local appends). Returns the entry. */
   addEvent(cid: CID, event: EventBlock, size?: number): EventEntry {
     const key = cid.toString()
@@ -364,7 +376,11 @@ export class LogViews {
     const key = info.cid.toString()
     const held = byType.get(key)
     if (held === undefined || compareEntries(this.entry(info.event)!, this.entry(held.event)!) < 0) byType.set(key, info)
-    if (!this.#objectSizes.has(key)) { this.#objectSizes.set(key, info.size); this.#objectBytes += info.size }
+    const sized = this.#objectSizes.get(key)
+    if (sized === undefined || compareEntries(this.entry(info.event)!, this.entry(sized.event)!) < 0) {
+      this.#objectBytes += info.size - (sized?.size ?? 0)
+      this.#objectSizes.set(key, { size: info.size, event: info.event })
+    }
   }
 
   addReferrer(target: CID, from: Referrer): void {

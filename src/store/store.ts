@@ -17,6 +17,7 @@ import { OBJECTS_STREAM, OBJECT_PUT, type ObjectInfo, type ObjectPutData, type O
 import type { StorageEngine } from '../storage/interface.ts'
 import type { ChangeListener, ChangesOptions, Reducer, ReduceOptions, StoreOptions, StoreStats, SubscribeOptions, VerifyReport } from './interface.ts'
 import { Mutex } from './mutex.ts'
+import { assertCompleteDag } from '../objects/complete.ts'
 import type { ByteSource, ExportOptions, ImportOptions, ImportReport } from '../car/interface.ts'
 import { writeCar } from '../car/writer.ts'
 import { chunksOf } from '../car/reader.ts'
@@ -345,10 +346,10 @@ export class CairnStore {
     await this.#writes.run(async () => {
       this.#check()
       if (this.#views.hasObject(block.cid, type)) return
+      // An object's DAG must be complete: put what it links to first.
+      const visited = new Set<string>()
       for (const link of linksInValue(value)) {
-        if (!(await this.#storage.has(link))) {
-          throw new CairnError('CAIRN_MISSING_BLOCK', `${link}, linked from the value at ${block.cid}, is not in the store; put what an object links to first`, { cid: link })
-        }
+        await assertCompleteDag(link, this.#views, { storage: this.#storage }, visited, `linked from the value ${block.cid}`, async () => {})
       }
       await this.#commitLocked([objectDraft(block.cid, type, block.bytes.length, { value })], [block])
     })
@@ -559,21 +560,19 @@ export class CairnStore {
       heads = [block.cid]
       parentStamps = [stamp]
     }
-    if (fresh.length > 0 || blocks.length > 0 || imported !== undefined) {
-      await this.#storage.commit({ blocks, heads })
-      this.#heads = heads
-    }
+    const commit = fresh.length > 0 || blocks.length > 0 || imported !== undefined
+    if (commit) await this.#storage.commit({ blocks, heads })
+    // With no await from here to the heads update, nobody sees a head the views lack.
     const seqBefore = this.#views.size
     if (imported !== undefined && imported.events.length > 0) {
       // One merge per list for the whole import, however far back its events land.
       const sizes = new Map(imported.blocks.map((b) => [b.cid.toString(), b.bytes.length]))
       this.#views.addEvents(imported.events.map((e) => ({ cid: e.cid, event: e.event, size: sizes.get(e.cid.toString()) })))
-      for (const item of imported.events) await indexEvent(this.#views, this.#storage, item.cid, item.event, undefined)
     }
-    for (const item of fresh) {
-      this.#views.addEvent(item.cid, item.event, item.size)
-      await indexEvent(this.#views, this.#storage, item.cid, item.event, item.draft.object)
-    }
+    for (const item of fresh) this.#views.addEvent(item.cid, item.event, item.size)
+    if (commit) this.#heads = heads
+    for (const item of imported?.events ?? []) await indexEvent(this.#views, this.#storage, item.cid, item.event, undefined)
+    for (const item of fresh) await indexEvent(this.#views, this.#storage, item.cid, item.event, item.draft.object)
     const added: EventEntry[] = []
     for (let seq = seqBefore; seq < this.#views.size; seq++) added.push(this.#views.bySeq(seq)!)
     this.#hub.publish(added)

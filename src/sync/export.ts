@@ -109,7 +109,12 @@ export async function* diffBlocks(views: LogViews, storage: StorageEngine, heads
     let result = false
     for (const c of views.containers(key) ?? []) {
       const event = views.entry(c)
-      if (event !== undefined ? !oursKeys.has(c) && event.seq < horizon : reachedByPeer(c)) { result = true; break }
+      // Only an object record proves the peer holds a block: imports check those DAGs are
+      // complete, while links in event data may point at nothing.
+      const held = event !== undefined
+        ? event.event.stream === OBJECTS_STREAM && event.event.type === OBJECT_PUT && !oursKeys.has(c) && event.seq < horizon
+        : reachedByPeer(c)
+      if (held) { result = true; break }
     }
     memo.set(key, result)
     return result

@@ -8,6 +8,7 @@ import type { LogViews } from '../index/views.ts'
 import { assertEvent } from '../log/event.ts'
 import type { EventBlock } from '../log/interface.ts'
 import { compareCidEvents, compareStamps, sortCids } from '../log/order.ts'
+import { assertCompleteDag, missingBlock } from '../objects/complete.ts'
 import { OBJECTS_STREAM, OBJECT_PUT, type ObjectPutData } from '../objects/interface.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 
@@ -55,9 +56,6 @@ function looksLikeEvent(value: unknown): boolean {
     'v' in value && 'stream' in value && 'parents' in value
 }
 
-function missing(cid: CID, why: string): CairnError {
-  return new CairnError('CAIRN_MISSING_BLOCK', `block ${cid} (${why}) is neither in the CAR nor in the store`, { cid })
-}
 
 /**
  * Decides what a verified CAR adds: walks the events from its roots back to what the store
@@ -77,7 +75,7 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
         if (!views.hasObject(root, options.foreignType)) foreignRoots.push(root)
         continue
       }
-      throw missing(root, 'a root of the CAR')
+      throw missingBlock(root, 'a root of the CAR')
     }
     if (root.code === DAG_CBOR && looksLikeEvent(decodeTrusted(root, block.bytes))) stack.push({ cid: root, why: 'a root of the CAR' })
     else if (!views.hasObject(root, options.foreignType)) foreignRoots.push(root)
@@ -88,7 +86,7 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
     const key = cid.toString()
     if (fresh.has(key) || views.entry(key) !== undefined) continue
     const block = car.blocks.get(key)
-    if (block === undefined) throw missing(cid, why)
+    if (block === undefined) throw missingBlock(cid, why)
     const value = decodeTrusted(cid, block.bytes)
     assertEvent(value, cid)
     fresh.set(key, { cid, event: value })
@@ -117,25 +115,31 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
   const events = [...fresh.values()].sort(compareCidEvents)
   const blocks: BlockRecord[] = events.map((e) => car.blocks.get(e.cid.toString())!)
   const taken = new Set<string>(fresh.keys())
-  /** Adds the CAR blocks of a DAG the store lacks; returns the bytes of the DAG found in the CAR. */
-  const takeDag = async (root: CID, required: string | undefined): Promise<number> => {
-    let size = 0
+  /** Queues a CAR block for storing, once, unless storage has it. */
+  const take = async (block: BlockRecord): Promise<void> => {
+    const key = block.cid.toString()
+    if (taken.has(key)) return
+    taken.add(key)
+    if (!(await storage.has(block.cid))) blocks.push(block)
+  }
+  const checked = new Set<string>()
+  const source = { car: car.blocks, storage }
+  /** An object's DAG: must be complete, from the CAR and storage together. */
+  const takeDag = (root: CID, why: string): Promise<number> => assertCompleteDag(root, views, source, checked, why, take)
+  /** An app link's DAG: whatever of it the CAR holds is kept; missing parts are dangling. */
+  const takeLinked = async (root: CID): Promise<void> => {
+    const seen = new Set<string>()
     const dag = [root]
     while (dag.length > 0) {
       const cid = dag.pop()!
       const key = cid.toString()
-      if (taken.has(key)) continue
+      if (seen.has(key)) continue
+      seen.add(key)
       const block = car.blocks.get(key)
-      if (block === undefined) {
-        if (required !== undefined && !(await storage.has(cid))) throw missing(cid, required)
-        continue // stored already (and complete), or a dangling app link
-      }
-      taken.add(key)
-      size += block.bytes.length
-      if (!(await storage.has(cid))) blocks.push(block)
+      if (block === undefined) continue
+      await take(block)
       if (cid.code === DAG_CBOR || cid.code === DAG_PB) for (const link of linksOf(cid, decodeTrusted(cid, block.bytes))) dag.push(link)
     }
-    return size
   }
   for (const { cid, event } of events) {
     if (event.stream === OBJECTS_STREAM && event.type === OBJECT_PUT) {
@@ -145,7 +149,7 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
       if (typeof data.size !== 'number' || !Number.isSafeInteger(data.size) || data.size < 0) throw new CairnError('CAIRN_INVALID_EVENT', `event ${cid} records an object with a bad size`, { cid })
       await takeDag(data.cid, `part of object ${data.cid} recorded by event ${cid}`)
     } else {
-      for (const link of linksInValue(event.data)) await takeDag(link, undefined)
+      for (const link of linksInValue(event.data)) await takeLinked(link)
     }
   }
   const foreign: { cid: CID; size: number }[] = []

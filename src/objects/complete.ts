@@ -1,0 +1,50 @@
+import type { CID } from 'multiformats/cid'
+import { decodeTrusted, linksOf } from '../block/codec.ts'
+import { DAG_CBOR, DAG_PB, type BlockRecord } from '../block/interface.ts'
+import { CairnError } from '../errors/cairn-error.ts'
+import type { LogViews } from '../index/views.ts'
+import type { StorageEngine } from '../storage/interface.ts'
+
+/** Where a completeness walk finds blocks: an import's CAR (verified) first, then storage. */
+export interface DagSource {
+  readonly car?: ReadonlyMap<string, BlockRecord>
+  readonly storage: StorageEngine
+}
+
+/**
+ * Checks, before anything is committed, that the whole DAG under `root` is present: in the CAR
+ * being imported or in storage. Blocks the views know head complete DAGs (recorded objects) end
+ * the walk; any other stored block is walked through, since a block stored as the target of a
+ * dangling-tolerant app link, or put into a shared blockstore by someone else, may lack
+ * children. `take` receives each CAR block of the DAG once. Returns the bytes found in the CAR.
+ * Throws CAIRN_MISSING_BLOCK naming the first missing block.
+ */
+export async function assertCompleteDag(root: CID, views: LogViews, source: DagSource, visited: Set<string>, why: string, take: (block: BlockRecord) => Promise<void>): Promise<number> {
+  let size = 0
+  const stack = [root]
+  while (stack.length > 0) {
+    const cid = stack.pop()!
+    const key = cid.toString()
+    if (visited.has(key) || views.isComplete(key)) continue
+    visited.add(key)
+    const fromCar = source.car?.get(key)
+    let bytes: Uint8Array | undefined
+    if (fromCar !== undefined) {
+      await take(fromCar)
+      size += fromCar.bytes.length
+      bytes = fromCar.bytes
+    } else if (cid.code !== DAG_CBOR && cid.code !== DAG_PB) {
+      if (!(await source.storage.has(cid))) throw missingBlock(cid, why)
+      continue
+    } else {
+      bytes = await source.storage.get(cid)
+      if (bytes === undefined) throw missingBlock(cid, why)
+    }
+    if (cid.code === DAG_CBOR || cid.code === DAG_PB) for (const link of linksOf(cid, decodeTrusted(cid, bytes))) stack.push(link)
+  }
+  return size
+}
+
+export function missingBlock(cid: CID, why: string): CairnError {
+  return new CairnError('CAIRN_MISSING_BLOCK', `block ${cid} (${why}) is missing`, { cid })
+}
