@@ -4,7 +4,8 @@ import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { compareBytes } from '../block/codec.ts'
 import { RAW, SHA2_256 } from '../block/interface.ts'
-import type { EventBlock, StoredEvent } from '../log/interface.ts'
+import type { EventBlock, Stamp, StoredEvent } from '../log/interface.ts'
+import { compareCidEvents } from '../log/order.ts'
 import type { ObjectInfo, Referrer } from '../objects/interface.ts'
 
 /** One event held by the views. `version` is kept current when merges insert earlier events. */
@@ -27,9 +28,7 @@ export interface NewEvent {
 }
 
 /** The canonical order `(ts, tc, CID bytes)` on entries (and on anything shaped like one). */
-export function compareEntries(a: { cid: CID; event: { ts: number; tc: number } }, b: { cid: CID; event: { ts: number; tc: number } }): number {
-  return a.event.ts - b.event.ts || a.event.tc - b.event.tc || compareBytes(a.cid.bytes, b.cid.bytes)
-}
+export const compareEntries: (a: { cid: CID; event: Stamp }, b: { cid: CID; event: Stamp }) => number = compareCidEvents
 
 /** First index of a sorted list at which the monotone predicate `pred` (false… then true…) holds. */
 export function firstIndex<T>(list: readonly T[], pred: (item: T) => boolean): number {
@@ -235,8 +234,9 @@ export class LogViews {
     return list.sort((a, b) => compareEntries(this.entry(a.event)!, this.entry(b.event)!))
   }
 
+  /** Who links to `cid`, sorted by CID bytes so replicas agree whatever the arrival order. */
   referrers(cid: CID): Referrer[] {
-    return [...(this.#referrers.get(cid.toString())?.values() ?? [])]
+    return [...(this.#referrers.get(cid.toString())?.values() ?? [])].sort((a, b) => compareBytes(a.cid.bytes, b.cid.bytes))
   }
 
   /** Keys of the events and blocks that link to the block `key`. */

@@ -3,41 +3,16 @@
 // break the store; changes() ends on close, on abort and when the consumer breaks.
 import { describe, expect, test } from 'vitest'
 import { CID } from 'multiformats/cid'
-import { engineKinds, type EngineFixture, type EngineKind } from '../support/engines.ts'
+import { engineKinds } from '../support/engines.ts'
 import { collect, manualClock } from '../support/stores.ts'
 import { CairnStore } from '../../src/store/store.ts'
 import { MemoryStorage } from '../../src/storage/memory.ts'
 import type { StoredEvent } from '../../src/log/interface.ts'
 import { compareEvents } from '../../src/log/order.ts'
+import { cids, send, T0, withReplicas } from '../support/replicas.ts'
 
 const kinds = await engineKinds()
-const T0 = 1_700_000_000_000
 
-interface Replica {
-  store: CairnStore
-  fx: EngineFixture
-  clock: { now: () => number; set(ms: number): void }
-}
-
-async function withReplicas(kind: EngineKind, n: number, body: (r: Replica[]) => Promise<void>): Promise<void> {
-  const replicas: Replica[] = []
-  try {
-    for (let i = 0; i < n; i++) {
-      const fx = await kind.create()
-      const clock = manualClock(T0)
-      replicas.push({ store: await CairnStore.open(await fx.open(), { clock: clock.now }), fx, clock })
-    }
-    await body(replicas)
-  } finally {
-    for (const r of replicas) { await r.store.close().catch(() => {}); await r.fx.dispose() }
-  }
-}
-
-async function send(from: CairnStore, to: CairnStore): Promise<void> {
-  await to.import(from.export({ since: to.heads }))
-}
-
-const cids = (events: readonly StoredEvent[]): string[] => events.map((e) => e.cid.toString())
 const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0))
 
 /** Pulls from an async iterator in the background; `take(n)` waits until n more items arrived. */

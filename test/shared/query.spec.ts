@@ -6,7 +6,7 @@ import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import * as dagCbor from '@ipld/dag-cbor'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { engineKinds, type EngineFixture, type EngineKind } from '../support/engines.ts'
+import { engineKinds } from '../support/engines.ts'
 import { collect, manualClock } from '../support/stores.ts'
 import { CairnStore } from '../../src/store/store.ts'
 import { MemoryStorage } from '../../src/storage/memory.ts'
@@ -17,36 +17,10 @@ import { scanCounter, scan } from '../../src/index/query.ts'
 import { LogViews } from '../../src/index/views.ts'
 import { encodeEvent } from '../../src/log/event.ts'
 import type { EventBlock } from '../../src/log/interface.ts'
+import { cids, send, T0, withReplicas } from '../support/replicas.ts'
 
 const kinds = await engineKinds()
-const T0 = 1_700_000_000_000
 
-interface Replica {
-  store: CairnStore
-  fx: EngineFixture
-  clock: { now: () => number; set(ms: number): void }
-}
-
-async function withReplicas(kind: EngineKind, n: number, body: (r: Replica[]) => Promise<void>): Promise<void> {
-  const replicas: Replica[] = []
-  try {
-    for (let i = 0; i < n; i++) {
-      const fx = await kind.create()
-      const clock = manualClock(T0)
-      replicas.push({ store: await CairnStore.open(await fx.open(), { clock: clock.now }), fx, clock })
-    }
-    await body(replicas)
-  } finally {
-    for (const r of replicas) { await r.store.close().catch(() => {}); await r.fx.dispose() }
-  }
-}
-
-/** Sends `from` what `to` lacks. */
-async function send(from: CairnStore, to: CairnStore): Promise<void> {
-  await to.import(from.export({ since: to.heads }))
-}
-
-const cids = (events: readonly StoredEvent[]): string[] => events.map((e) => e.cid.toString())
 const canonical = (events: readonly StoredEvent[]): StoredEvent[] => [...events].sort(compareEvents)
 
 for (const kind of kinds) {
