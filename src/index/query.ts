@@ -2,6 +2,7 @@ import type { CID } from 'multiformats/cid'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { EventFilter } from '../log/interface.ts'
 import { compareEntries, firstIndex, isSystemStream, type EventEntry, type LogViews } from './views.ts'
+import { Heap } from './heap.ts'
 
 /**
  * Entries visited by lazy scans since the module loaded (after each binary-search positioning).
@@ -72,30 +73,30 @@ export function* scan(views: LogViews, spec: ScanSpec): Generator<EventEntry> {
     const c = compareEntries(a.list[a.i]!, b.list[b.i]!)
     return reverse ? c > 0 : c < 0
   }
-  let heap: Cursor[] = []
+  let heap = new Heap<Cursor>(before)
   const build = (after: OrderKey | undefined): void => {
-    heap = []
+    heap = new Heap<Cursor>(before)
     for (const list of lists) {
       const i = position(list, after)
-      if (inRange(list, i)) heapPush(heap, { list, i }, before)
+      if (inRange(list, i)) heap.push({ list, i })
     }
   }
   build(undefined)
   let epoch = views.epoch
   let lastVisited: EventEntry | undefined
-  while (heap.length > 0) {
+  while (heap.size > 0) {
     if (views.epoch !== epoch) {
       epoch = views.epoch
       build(lastVisited)
-      if (heap.length === 0) return
+      if (heap.size === 0) return
     }
-    const top = heap[0]!
+    const top = heap.peek()!
     const entry = top.list[top.i]!
     scanCounter.visited++
     lastVisited = entry
     top.i += reverse ? -1 : 1
-    if (inRange(top.list, top.i)) heapFix(heap, before)
-    else heapPop(heap, before)
+    if (inRange(top.list, top.i)) heap.fixTop()
+    else heap.pop()
     if (entry.seq >= startSeq) continue
     if (spec.filter !== undefined && !spec.filter(entry)) continue
     yield entry
@@ -106,37 +107,6 @@ export function* scan(views: LogViews, spec: ScanSpec): Generator<EventEntry> {
 interface Cursor {
   readonly list: readonly EventEntry[]
   i: number
-}
-
-function heapPush(heap: Cursor[], c: Cursor, before: (a: Cursor, b: Cursor) => boolean): void {
-  heap.push(c)
-  for (let i = heap.length - 1; i > 0;) {
-    const p = (i - 1) >> 1
-    if (!before(heap[i]!, heap[p]!)) break
-    ;[heap[p], heap[i]] = [heap[i]!, heap[p]!]
-    i = p
-  }
-}
-
-/** Restores the heap after the top's key grew. */
-function heapFix(heap: Cursor[], before: (a: Cursor, b: Cursor) => boolean): void {
-  for (let i = 0; ;) {
-    const l = 2 * i + 1
-    const r = l + 1
-    let m = i
-    if (l < heap.length && before(heap[l]!, heap[m]!)) m = l
-    if (r < heap.length && before(heap[r]!, heap[m]!)) m = r
-    if (m === i) return
-    ;[heap[m], heap[i]] = [heap[i]!, heap[m]!]
-    i = m
-  }
-}
-
-function heapPop(heap: Cursor[], before: (a: Cursor, b: Cursor) => boolean): void {
-  const last = heap.pop()!
-  if (heap.length === 0) return
-  heap[0] = last
-  heapFix(heap, before)
 }
 
 /**

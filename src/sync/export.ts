@@ -3,47 +3,10 @@ import { decodeTrusted, linksInValue, linksOf } from '../block/codec.ts'
 import { DAG_CBOR, DAG_PB, type BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { EventEntry, LogViews } from '../index/views.ts'
-import { compareEvents } from '../log/order.ts'
+import { Heap } from '../index/heap.ts'
+import { compareCidEvents } from '../log/order.ts'
 import { OBJECTS_STREAM, OBJECT_PUT, type ObjectPutData } from '../objects/interface.ts'
 import type { StorageEngine } from '../storage/interface.ts'
-
-/** A binary max-heap of events in canonical order: newest first. */
-class EventHeap {
-  readonly #items: EventEntry[] = []
-  get size(): number { return this.#items.length }
-  push(e: EventEntry): void {
-    const a = this.#items
-    a.push(e)
-    for (let i = a.length - 1; i > 0;) {
-      const p = (i - 1) >> 1
-      if (cmp(a[p]!, a[i]!) >= 0) break
-      ;[a[p], a[i]] = [a[i]!, a[p]!]
-      i = p
-    }
-  }
-  pop(): EventEntry {
-    const a = this.#items
-    const top = a[0]!
-    const last = a.pop()!
-    if (a.length > 0) {
-      a[0] = last
-      for (let i = 0; ;) {
-        const l = 2 * i + 1
-        const r = l + 1
-        let m = i
-        if (l < a.length && cmp(a[l]!, a[m]!) > 0) m = l
-        if (r < a.length && cmp(a[r]!, a[m]!) > 0) m = r
-        if (m === i) break
-        ;[a[m], a[i]] = [a[i]!, a[m]!]
-        i = m
-      }
-    }
-    return top
-  }
-}
-
-const cmp = (a: EventEntry, b: EventEntry): number =>
-  compareEvents({ ts: a.event.ts, tc: a.event.tc, cid: a.cid }, { ts: b.event.ts, tc: b.event.tc, cid: b.cid })
 
 /**
  * The events reachable from `heads` and not from `since`, newest first. Walks back from both
@@ -54,7 +17,7 @@ const cmp = (a: EventEntry, b: EventEntry): number =>
 export function newEvents(views: LogViews, heads: readonly CID[], since: readonly CID[]): EventEntry[] {
   const theirs = new Set<string>()
   const queued = new Set<string>()
-  const heap = new EventHeap()
+  const heap = new Heap<EventEntry>((a, b) => compareCidEvents(a, b) > 0) // newest first
   let ours = 0
   for (const cid of since) {
     const e = views.entry(cid)
@@ -72,7 +35,7 @@ export function newEvents(views: LogViews, heads: readonly CID[], since: readonl
   }
   const out: EventEntry[] = []
   while (ours > 0) {
-    const e = heap.pop()
+    const e = heap.pop()!
     const isTheirs = theirs.has(e.key)
     if (!isTheirs) { ours--; out.push(e) }
     for (const p of e.event.parents) {
