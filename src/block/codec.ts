@@ -2,7 +2,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import * as dagPb from '@ipld/dag-pb'
 import { CID } from 'multiformats/cid'
 import { CairnError } from '../errors/cairn-error.ts'
-import { sha256, sha256Sync, SYNC_HASH_LIMIT } from './hash.ts'
+import { sha256, sha256Sync } from './hash.ts'
 import { DAG_CBOR, DAG_PB, RAW, SHA2_256, type Block } from './interface.ts'
 import { assertIpld } from './validate.ts'
 
@@ -43,7 +43,7 @@ export async function encodeRaw(bytes: Uint8Array): Promise<Block<Uint8Array>> {
  */
 export async function verify(cid: CID, bytes: Uint8Array): Promise<void> {
   checkFormat(cid)
-  const digest = bytes.length > SYNC_HASH_LIMIT ? await sha256(bytes) : sha256Sync(bytes)
+  const digest = await sha256(bytes)
   if (!equalBytes(digest.digest, cid.multihash.digest)) {
     throw new CairnError('CAIRN_INVALID_BLOCK', `block ${cid} does not match its bytes`, { cid })
   }
@@ -107,6 +107,15 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
   return true
+}
+
+/** The chunks joined into one array; a single chunk comes back as it is. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) { out.set(p, at); at += p.length }
+  return out
 }
 
 /** Byte-wise lexicographic comparison, the tie-break of Cairn's canonical order. */

@@ -1,6 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import type { Blockstore } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'
+import { concatBytes, equalBytes } from '../block/codec.ts'
 import { sha256Sync } from '../block/hash.ts'
 import { DAG_CBOR, RAW, type BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
@@ -70,14 +71,9 @@ function slotFor(seq: number): 0 | 1 {
 }
 
 function isReserved(cid: CID): boolean {
-  return HEADS_SLOTS.some((slot) => equal(slot.multihash.bytes, cid.multihash.bytes))
+  return HEADS_SLOTS.some((slot) => equalBytes(slot.multihash.bytes, cid.multihash.bytes))
 }
 
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
 
 function storageError(what: string, cause: unknown): CairnError {
   if (cause instanceof CairnError) return cause
@@ -89,16 +85,10 @@ function isNotFound(err: unknown): boolean {
   return e != null && (e.name === 'NotFoundError' || e.code === 'ERR_NOT_FOUND')
 }
 
+/** One block's chunks as a plain Uint8Array (blockstore-fs yields Node Buffers; hand out what every other engine does). */
 function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) {
-    // blockstore-fs yields Node Buffers; hand out plain Uint8Arrays like every other engine.
-    const only = chunks[0]!
-    return only.constructor === Uint8Array ? only : new Uint8Array(only.buffer, only.byteOffset, only.byteLength)
-  }
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
-  let at = 0
-  for (const c of chunks) { out.set(c, at); at += c.length }
-  return out
+  const bytes = concatBytes(chunks)
+  return bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
 /** Reads a whole block; undefined when the blockstore does not have it. */
@@ -134,7 +124,7 @@ function decodeRecord(bytes: Uint8Array, slot: 0 | 1): BlockstoreHeadsRecord | u
   if (!(check instanceof Uint8Array)) return undefined
   const record: BlockstoreHeadsRecord = { seq, heads: heads as CID[], log: log as CID | null }
   const expected = sha256Sync(dagCbor.encode({ seq, heads, log })).digest
-  return equal(expected, check) ? record : undefined
+  return equalBytes(expected, check) ? record : undefined
 }
 
 /**

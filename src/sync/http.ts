@@ -12,6 +12,7 @@
 // Content-Encoding, fetch would decompress transparently and hide the bytes on the wire.
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
+import { concatBytes } from '../block/codec.ts'
 import type { ImportOptions, ImportReport } from '../car/interface.ts'
 import { CairnError, type CairnErrorCode } from '../errors/cairn-error.ts'
 import type { CairnStore } from '../store/store.ts'
@@ -184,7 +185,7 @@ async function readLimited(request: Request, max: number): Promise<Uint8Array> {
     if (size > max) throw tooLarge()
     parts.push(chunk)
   }
-  return concat(parts, size)
+  return concatBytes(parts)
 }
 
 /** HTTP status of a CairnError code. */
@@ -426,7 +427,7 @@ function iterableToStream(it: AsyncIterator<Uint8Array>, first?: IteratorResult<
         parts.push(next.value)
         size += next.value.length
       }
-      if (size > 0) controller.enqueue(concat(parts, size))
+      if (size > 0) controller.enqueue(concatBytes(parts))
       if (finished) controller.close()
     },
     async cancel() {
@@ -484,13 +485,6 @@ function counter(count: (n: number) => void): TransformStream<Uint8Array, Uint8A
   })
 }
 
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
-  return out
-}
 
 function dedupe(cids: readonly CID[]): CID[] {
   const out = new Map<string, CID>()

@@ -5,7 +5,7 @@ import { MemoryBlockstore } from 'blockstore-core/memory'
 import { importer } from 'ipfs-unixfs-importer'
 import { engineKinds } from '../support/engines.ts'
 import { collect, openOn, sameBytes } from '../support/stores.ts'
-import { encodeValue } from '../../src/block/codec.ts'
+import { concatBytes, encodeValue } from '../../src/block/codec.ts'
 
 const kinds = await engineKinds()
 
@@ -22,12 +22,6 @@ async function referenceCid(bytes: Uint8Array): Promise<CID> {
   return last!
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
-  let at = 0
-  for (const c of chunks) { out.set(c, at); at += c.length }
-  return out
-}
 
 for (const kind of kinds) {
   describe(`object store on ${kind.name}`, () => {
@@ -82,13 +76,13 @@ for (const kind of kinds) {
         const cid = await store.putFile((async function* () { yield* chunks })())
         expect(cid.equals(await referenceCid(big))).toBe(true)
         expect(cid.code).toBe(0x70)
-        expect(sameBytes(concat(await collect(store.cat(cid))), big)).toBe(true)
+        expect(sameBytes(concatBytes(await collect(store.cat(cid))), big)).toBe(true)
         const [info] = await collect(store.objects({ type: 'file' })).then((l) => l.filter((o) => o.cid.equals(cid)))
         expect(info!.size).toBe(big.length)
-        expect(concat(await collect(store.cat(hello)))).toEqual(new TextEncoder().encode('hello world'))
+        expect(concatBytes(await collect(store.cat(hello)))).toEqual(new TextEncoder().encode('hello world'))
         const empty = await store.putFile(new Uint8Array(0))
         expect(empty.equals(await referenceCid(new Uint8Array(0)))).toBe(true)
-        expect(concat(await collect(store.cat(empty)))).toEqual(new Uint8Array(0))
+        expect(concatBytes(await collect(store.cat(empty)))).toEqual(new Uint8Array(0))
         await store.close()
       } finally { await fx.dispose() }
     })
@@ -141,7 +135,7 @@ for (const kind of kinds) {
         store = await openOn(fx)
         expect(store.heads.map(String)).toEqual(heads)
         expect(await store.get(doc)).toEqual({ photo: file })
-        expect(sameBytes(concat(await collect(store.cat(file))), bytes)).toBe(true)
+        expect(sameBytes(concatBytes(await collect(store.cat(file))), bytes)).toBe(true)
         expect((await collect(store.objects({ type: 'photo' }))).map((o) => [o.cid.toString(), o.size])).toEqual([[file.toString(), bytes.length]])
         expect((await collect(store.referrers(file))).map((r) => r.cid.toString())).toEqual([doc.toString()])
         const report = await store.verify()

@@ -1,3 +1,4 @@
+import { concatBytes } from '../../src/block/codec.ts'
 import { CairnStore } from '../../src/store/store.ts'
 import type { StoreOptions } from '../../src/store/interface.ts'
 import type { EngineFixture } from './engines.ts'
@@ -29,9 +30,5 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /** Every chunk of a byte stream, joined. */
 export async function bytesOf(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts = await collect(it)
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
-  return out
+  return concatBytes(await collect(it))
 }
