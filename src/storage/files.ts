@@ -9,6 +9,7 @@ import { sha256, sha256Sync, SYNC_HASH_LIMIT } from '../block/hash.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { CommitBatch, StorageEngine } from './interface.ts'
 import { CAR_HEADER, encodeCommit, findRecords, IDENTITY, keyOfBytes, MAX_FRAME, multihashOfKey, parseFrame, readFully, WindowReader } from './files/format.ts'
+import { errCode, syncDir } from './files/durable.ts'
 
 /** Options of {@link openFileStorage}. */
 export interface FileStorageOptions {
@@ -34,10 +35,6 @@ const cidOfKey = (key: string): CID => {
   return CID.decode(bytes)
 }
 
-function errCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' ? code : undefined
-}
 
 function storageError(what: string, cause: unknown): CairnError {
   return new CairnError('CAIRN_STORAGE', `${what}: ${(cause as Error)?.message ?? String(cause)}`, { cause })
@@ -464,24 +461,6 @@ async function datasync(fh: FileHandle): Promise<void> {
   else await fh.sync()
 }
 
-/** Makes a new directory entry durable. Some platforms cannot fsync a directory; that alone is ignored. */
-async function syncDir(path: string): Promise<void> {
-  let fh: FileHandle
-  try {
-    fh = await open(path, 'r')
-  } catch (err) {
-    if (errCode(err) === 'EISDIR' || errCode(err) === 'EPERM' || errCode(err) === 'EACCES') return
-    throw err
-  }
-  try {
-    await fh.sync()
-  } catch (err) {
-    const code = errCode(err)
-    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EBADF' && code !== 'ENOTSUP') throw err
-  } finally {
-    await fh.close().catch(() => {})
-  }
-}
 
 // ---- lock ----
 

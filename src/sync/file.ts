@@ -1,6 +1,7 @@
 // Node/Deno only: CAR files on disk. Export streams into `path + '.tmp'`, fsyncs, then renames,
 // so a crash never leaves half a CAR under the final name; import streams from the file.
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
+import { errCode, syncDir } from '../storage/files/durable.ts'
 import { dirname } from 'node:path'
 import type { ExportOptions, ImportOptions, ImportReport } from '../car/interface.ts'
 import { expectObject, expectString } from '../errors/arguments.ts'
@@ -14,23 +15,11 @@ const READ_BYTES = 1 << 20
 
 function fsError(what: string, path: string, cause: unknown): CairnError {
   if (cause instanceof CairnError) return cause
-  const code = (cause as { code?: unknown } | null)?.code
-  const detail = typeof code === 'string' ? `${code}: ${(cause as Error).message}` : String((cause as Error | null)?.message ?? cause)
+  const code = errCode(cause)
+  const detail = code !== undefined ? `${code}: ${(cause as Error).message}` : String((cause as Error | null)?.message ?? cause)
   return new CairnError('CAIRN_STORAGE', `${what} "${path}" failed (${detail})`, { path, cause })
 }
 
-/** Makes a rename durable: fsyncs the folder that holds it. Best-effort where folders cannot be opened. */
-async function syncDir(path: string): Promise<void> {
-  let dir: FileHandle | undefined
-  try {
-    dir = await open(dirname(path), 'r')
-    await dir.sync()
-  } catch {
-    // Windows and some file systems refuse to open or fsync a folder; the rename itself is atomic.
-  } finally {
-    await dir?.close().catch(() => {})
-  }
-}
 
 /**
  * Writes `store.export(options)` to a CAR file at `path`. The bytes stream to `path + '.tmp'`
@@ -86,7 +75,11 @@ export async function exportToFile(store: CairnStore, path: string, options: Exp
     await unlink(tmp).catch(() => {})
     throw fsError(stage === 'renaming' ? `renaming "${tmp}" to` : stage === 'syncing' ? 'syncing' : 'writing', stage === 'renaming' ? path : tmp, cause)
   }
-  await syncDir(path)
+  try {
+    await syncDir(dirname(path))
+  } catch (cause) {
+    throw fsError('syncing the folder of', path, cause)
+  }
   return { bytes }
 }
 
