@@ -15,5 +15,6 @@ export { openBlockstoreStorage, type BlockstoreStorageOptions } from './storage/
 export { CairnStore } from './store/store.ts'
 export type { ChangeListener, ChangesOptions, Reducer, ReduceOptions, StoreOptions, StoreStats, SubscribeOptions, VerifyReport } from './store/interface.ts'
 export type { OpenStore, OpenStoreOptions, StoreLocation } from './store/open.ts'
-export { exportToBlob, importFromBlob, CAR_MEDIA_TYPE } from './sync/blob.ts'
+export { exportToBlob, importFromBlob } from './sync/blob.ts'
+export { CAR_MEDIA_TYPE, type ByteSource, type ExportOptions, type ImportOptions, type ImportReport } from './car/interface.ts'
 export { createSyncHandler, sync, forgetSyncPeer, type SyncHandler, type SyncHandlerOptions, type SyncOptions, type SyncReport } from './sync/http.ts'

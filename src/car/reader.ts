@@ -3,6 +3,7 @@ import { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { ByteSource } from './interface.ts'
+import { chunksOf } from './source.ts'
 
 /** Limits a CAR reader enforces before it buffers anything. */
 export interface CarReadLimits {
@@ -24,23 +25,6 @@ function bad(message: string): CairnError {
   return new CairnError('CAIRN_INVALID_CAR', message)
 }
 
-/** Chunks of a source, whatever its form. */
-export async function* chunksOf(source: ByteSource): AsyncGenerator<Uint8Array> {
-  if (source instanceof Uint8Array) { yield source; return }
-  if (typeof (source as ReadableStream<Uint8Array>).getReader === 'function') {
-    const reader = (source as ReadableStream<Uint8Array>).getReader()
-    try {
-      for (;;) {
-        const { done, value } = await reader.read()
-        if (done) return
-        yield value
-      }
-    } finally {
-      reader.releaseLock()
-    }
-  }
-  for await (const chunk of source as AsyncIterable<Uint8Array>) yield chunk
-}
 
 /** Pulls exact byte counts out of a chunk stream, holding no more than the frame it reads. */
 class ByteQueue {
@@ -59,7 +43,6 @@ class ByteQueue {
     while (this.#buffered < n && !this.#done) {
       const next = await this.#source.next()
       if (next.done === true) { this.#done = true; break }
-      if (!(next.value instanceof Uint8Array)) throw new TypeError('"source" yielded a chunk that is not a Uint8Array')
       if (next.value.length > 0) { this.#chunks.push(next.value); this.#buffered += next.value.length }
     }
     return this.#buffered >= n

@@ -1,3 +1,5 @@
+import { CID } from 'multiformats/cid'
+
 /** Argument checks that throw TypeError/RangeError naming the argument, as noble-hashes does. */
 
 function show(value: unknown): string {
@@ -26,4 +28,33 @@ export function expectObject(name: string, value: unknown): Record<string, unkno
     throw new TypeError(`"${name}" expected an object, got ${show(value)}`)
   }
   return value as Record<string, unknown>
+}
+
+export function expectCid(name: string, value: unknown): CID {
+  const cid = CID.asCID(value)
+  if (cid === null) throw new TypeError(`"${name}" expected a CID, got ${value === null ? 'null' : typeof value}`)
+  return cid
+}
+
+export function expectOptionalBoolean(name: string, value: unknown): boolean {
+  if (value === undefined) return false
+  if (typeof value !== 'boolean') throw new TypeError(`"${name}" expected a boolean, got ${typeof value}`)
+  return value
+}
+
+/** A time in ms (a finite number) or a valid Date, as ms. */
+export function expectTime(name: string, value: unknown): number {
+  if (value instanceof Date) {
+    const ms = value.getTime()
+    if (Number.isNaN(ms)) throw new RangeError(`"${name}" expected a valid Date, got an invalid one`)
+    return ms
+  }
+  if (typeof value !== 'number') throw new TypeError(`"${name}" expected a time in ms or a Date, got ${value === null ? 'null' : typeof value}`)
+  if (!Number.isFinite(value)) throw new RangeError(`"${name}" expected a finite time in ms, got ${value}`)
+  return value
+}
+
+export function expectCids(name: string, value: unknown): CID[] {
+  if (!Array.isArray(value)) throw new TypeError(`"${name}" expected an array of CIDs`)
+  return value.map((v, i) => expectCid(`${name}[${i}]`, v))
 }

@@ -5,9 +5,10 @@ import { verify } from '../block/codec.ts'
 import type { BlockRecord } from '../block/interface.ts'
 import { CairnError, isCairnError } from '../errors/cairn-error.ts'
 import type { StorageEngine } from '../storage/interface.ts'
+import type { ByteSource } from '../car/interface.ts'
 
 /** Source of a file's bytes. */
-export type FileSource = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>
+export type FileSource = ByteSource
 
 /**
  * The importer settings that make Cairn's file CIDs equal to IPFS tools' defaults for

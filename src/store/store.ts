@@ -2,7 +2,7 @@ import { CID } from 'multiformats/cid'
 import { decodeBlock, encodeValue, equalBytes, linksInValue } from '../block/codec.ts'
 import type { BlockRecord } from '../block/interface.ts'
 import { assertIpld } from '../block/validate.ts'
-import { expectNonNegativeInteger, expectObject, expectString } from '../errors/arguments.ts'
+import { expectCid, expectCids, expectNonNegativeInteger, expectObject, expectOptionalBoolean, expectString, expectTime } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { ChangeHub, changesOf } from '../index/changes.ts'
 import { listsFor, matchesFilter, scan, streamAsOfEvent, type OrderKey } from '../index/query.ts'
@@ -20,7 +20,7 @@ import { Mutex } from './mutex.ts'
 import { assertCompleteDag } from '../objects/complete.ts'
 import type { ByteSource, ExportOptions, ImportOptions, ImportReport } from '../car/interface.ts'
 import { writeCar } from '../car/writer.ts'
-import { chunksOf } from '../car/reader.ts'
+import { chunksOf, expectByteSource } from '../car/source.ts'
 import { diffBlocks } from '../sync/export.ts'
 import { planImport, readVerifiedCar, type ImportPlan } from '../sync/import.ts'
 import { syncHints } from '../sync/hints.ts'
@@ -373,10 +373,7 @@ export class CairnStore {
     this.#check()
     expectObject('options', options)
     const type = options.type === undefined ? 'file' : expectString('type', options.type)
-    if (!(source instanceof Uint8Array) && !isIterable(source) && !isReadableStream(source)) {
-      throw new TypeError('"source" expected a Uint8Array, a ReadableStream or an (async) iterable of Uint8Array')
-    }
-    const chunks = source instanceof Uint8Array ? [source] : checkedChunks(chunksOf(source))
+    const chunks = chunksOf(expectByteSource('source', source))
     const file = await importFile(chunks, (blocks) =>
       this.#writes.run(async () => {
         this.#check()
@@ -439,9 +436,7 @@ export class CairnStore {
   async import(source: ByteSource, options: ImportOptions = {}): Promise<ImportReport> {
     this.#check()
     expectObject('options', options)
-    if (!(source instanceof Uint8Array) && !isIterable(source) && !isReadableStream(source)) {
-      throw new TypeError('"source" expected a Uint8Array, a ReadableStream or an (async) iterable of Uint8Array')
-    }
+    expectByteSource('source', source)
     const maxBlockBytes = options.maxBlockBytes === undefined ? 4 * 1024 * 1024 : expectNonNegativeInteger('maxBlockBytes', options.maxBlockBytes)
     const maxBytes = options.maxBytes === undefined ? 1024 * 1024 * 1024 : expectNonNegativeInteger('maxBytes', options.maxBytes)
     const maxClockDrift = options.maxClockDrift === undefined ? 24 * 60 * 60 * 1000 : expectNonNegativeInteger('maxClockDrift', options.maxClockDrift)
@@ -598,30 +593,6 @@ function checkInput(input: unknown, name: string, expectedVersion: unknown): Dra
   return { stream, type, data, meta, expectedVersion: expected }
 }
 
-function expectCid(name: string, value: unknown): CID {
-  const cid = CID.asCID(value)
-  if (cid === null) throw new TypeError(`"${name}" expected a CID, got ${value === null ? 'null' : typeof value}`)
-  return cid
-}
-
-function expectOptionalBoolean(name: string, value: unknown): boolean {
-  if (value === undefined) return false
-  if (typeof value !== 'boolean') throw new TypeError(`"${name}" expected a boolean, got ${typeof value}`)
-  return value
-}
-
-/** A time in ms (a finite number) or a valid Date, as ms. */
-function expectTime(name: string, value: unknown): number {
-  if (value instanceof Date) {
-    const ms = value.getTime()
-    if (Number.isNaN(ms)) throw new RangeError(`"${name}" expected a valid Date, got an invalid one`)
-    return ms
-  }
-  if (typeof value !== 'number') throw new TypeError(`"${name}" expected a time in ms or a Date, got ${value === null ? 'null' : typeof value}`)
-  if (!Number.isFinite(value)) throw new RangeError(`"${name}" expected a finite time in ms, got ${value}`)
-  return value
-}
-
 /** `asOf`: a time (returned as ms) or an event CID. */
 function expectAsOf(name: string, value: unknown): number | CID {
   const cid = CID.asCID(value)
@@ -657,29 +628,6 @@ function replayFilter(filter: unknown): (e: StoredEvent) => boolean {
   if (!Array.isArray(o['type'])) throw new TypeError('"filter.type" expected a string or an array of strings')
   const types = new Set(o['type'].map((t, i) => expectString(`filter.type[${i}]`, t)))
   return (e) => types.has(e.type)
-}
-
-function expectCids(name: string, value: unknown): CID[] {
-  if (!Array.isArray(value)) throw new TypeError(`"${name}" expected an array of CIDs`)
-  return value.map((v, i) => expectCid(`${name}[${i}]`, v))
-}
-
-function isIterable(v: unknown): v is Iterable<Uint8Array> | AsyncIterable<Uint8Array> {
-  return v !== null && typeof v === 'object' && (Symbol.asyncIterator in v || Symbol.iterator in v)
-}
-
-function isReadableStream(v: unknown): v is ReadableStream<Uint8Array> {
-  return v !== null && typeof v === 'object' && typeof (v as ReadableStream).getReader === 'function'
-}
-
-
-async function* checkedChunks(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  let i = 0
-  for await (const chunk of source) {
-    if (!(chunk instanceof Uint8Array)) throw new TypeError(`"source" chunk ${i} expected a Uint8Array, got ${typeof chunk}`)
-    i++
-    yield chunk
-  }
 }
 
 /** Whether a retried append carries what the stored event with the same meta.id holds. */

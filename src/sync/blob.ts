@@ -1,11 +1,9 @@
 // Web-platform CAR helpers: a store's export as a Blob (to download, upload or keep), and an
 // import from any Blob or File (a picked file, a fetch response's blob). No Node built-ins.
-import type { ExportOptions, ImportOptions, ImportReport } from '../car/interface.ts'
+import { CAR_MEDIA_TYPE, type ExportOptions, type ImportOptions, type ImportReport } from '../car/interface.ts'
 import { expectObject } from '../errors/arguments.ts'
 import type { CairnStore } from '../store/store.ts'
 
-/** The media type of a CAR. */
-export const CAR_MEDIA_TYPE = 'application/vnd.ipld.car'
 
 /** Pieces handed to the Blob constructor: CarWriter yields many small ones per block. */
 const PART_BYTES = 1 << 20

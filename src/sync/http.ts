@@ -13,12 +13,10 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { concatBytes } from '../block/codec.ts'
-import type { ImportOptions, ImportReport } from '../car/interface.ts'
+import { CAR_MEDIA_TYPE, type ImportOptions, type ImportReport } from '../car/interface.ts'
 import { CairnError, type CairnErrorCode } from '../errors/cairn-error.ts'
 import type { CairnStore } from '../store/store.ts'
 
-/** Media type of the CAR bodies (the same as sync/blob.ts exports). */
-const CAR_MEDIA_TYPE = 'application/vnd.ipld.car'
 const ACCEPT_ENCODING = 'x-cairn-accept-encoding'
 const ENCODING = 'x-cairn-encoding'
 const HEADS = 'x-cairn-heads'
