@@ -16,6 +16,7 @@ import { concatBytes } from '../block/codec.ts'
 import { CAR_MEDIA_TYPE, type ImportOptions, type ImportReport } from '../car/interface.ts'
 import { CairnError, type CairnErrorCode } from '../errors/cairn-error.ts'
 import type { CairnStore } from '../store/store.ts'
+import { sortCids } from '../log/order.ts'
 
 const ACCEPT_ENCODING = 'x-cairn-accept-encoding'
 const ENCODING = 'x-cairn-encoding'
@@ -121,7 +122,7 @@ async function pull(store: CairnStore, request: Request, maxRequestBytes: number
   const body = await readLimited(request, maxRequestBytes)
   const { heads, have } = decodePullBody(body)
   const serverHeads = store.heads
-  const car = store.export({ since: dedupe([...heads, ...have]) })[Symbol.asyncIterator]()
+  const car = store.export({ since: sortCids([...heads, ...have]) })[Symbol.asyncIterator]()
   // Pull the CAR header now, so a failure to start the export is still an error status.
   const first = await car.next()
   let stream = iterableToStream(car, first)
@@ -271,7 +272,7 @@ export async function sync(store: CairnStore, url: string, options: SyncOptions 
   const remembered = agreed.get(store)?.get(base) ?? []
   const heads = store.heads
   const headKeys = new Set(heads.map(String))
-  const have = dedupe([...store.syncHints(), ...remembered]).filter((c) => !headKeys.has(c.toString()))
+  const have = sortCids([...store.syncHints(), ...remembered]).filter((c) => !headKeys.has(c.toString()))
   const pullBody = dagCbor.encode({ heads, have }) as Uint8Array<ArrayBuffer>
   bytesSent += pullBody.length
   const pulled = await call('/pull', {
@@ -484,11 +485,6 @@ function counter(count: (n: number) => void): TransformStream<Uint8Array, Uint8A
 }
 
 
-function dedupe(cids: readonly CID[]): CID[] {
-  const out = new Map<string, CID>()
-  for (const c of cids) out.set(c.toString(), c)
-  return [...out.values()]
-}
 
 function messageOf(err: unknown): string {
   if (err instanceof Error) {

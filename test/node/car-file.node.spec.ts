@@ -7,12 +7,12 @@ import type { CID } from 'multiformats/cid'
 import { afterEach, describe, expect, test } from 'vitest'
 import { isCairnError } from '../../src/errors/cairn-error.ts'
 import { openStore } from '../../src/index.node.ts'
-import type { StorageEngine } from '../../src/storage/interface.ts'
 import { MemoryStorage } from '../../src/storage/memory.ts'
 import { CairnStore } from '../../src/store/store.ts'
 import { exportToFile, importFromFile } from '../../src/sync/file.ts'
 import { collect, sameBytes, bytesOf } from '../support/stores.ts'
 import { removeDir, tempDir } from '../support/tmp.server.ts'
+import { wrapEngine } from '../support/engines.ts'
 
 const dirs: string[] = []
 const stores: CairnStore[] = []
@@ -135,18 +135,13 @@ describe('exportToFile / importFromFile', () => {
   test('an export that fails mid-stream leaves neither a file nor a .tmp, and an older CAR untouched', async () => {
     const inner = new MemoryStorage()
     let failGets = false
-    const flaky: StorageEngine = {
+    const flaky = wrapEngine(inner, {
       kind: 'flaky',
       get: async (cid) => {
         if (failGets) throw new Error('disk gone')
         return inner.get(cid)
       },
-      has: (cid) => inner.has(cid),
-      blocks: () => inner.blocks(),
-      heads: () => inner.heads(),
-      commit: (batch) => inner.commit(batch),
-      close: () => inner.close(),
-    }
+    })
     const store = await CairnStore.open(flaky)
     stores.push(store)
     await store.appendMany(Array.from({ length: 10 }, (_, i) => ({ stream: 's', type: 't', data: { i } })))

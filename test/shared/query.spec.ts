@@ -6,11 +6,10 @@ import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import * as dagCbor from '@ipld/dag-cbor'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { engineKinds } from '../support/engines.ts'
+import { engineKinds, wrapEngine } from '../support/engines.ts'
 import { collect, manualClock } from '../support/stores.ts'
 import { CairnStore } from '../../src/store/store.ts'
 import { MemoryStorage } from '../../src/storage/memory.ts'
-import type { StorageEngine } from '../../src/storage/interface.ts'
 import type { StoredEvent } from '../../src/log/interface.ts'
 import { compareEvents } from '../../src/log/order.ts'
 import { scanCounter, scan } from '../../src/index/query.ts'
@@ -328,8 +327,7 @@ describe('queries (memory)', () => {
   test('replay re-hashes what storage returns: a mangled block fails with CAIRN_INVALID_BLOCK', async () => {
     const inner = new MemoryStorage()
     let mangle: string | undefined
-    const engine: StorageEngine = {
-      kind: 'memory',
+    const engine = wrapEngine(inner, {
       async get(cid) {
         const bytes = await inner.get(cid)
         if (bytes === undefined || cid.toString() !== mangle) return bytes
@@ -337,12 +335,7 @@ describe('queries (memory)', () => {
         copy[copy.length - 1] = copy[copy.length - 1]! ^ 1
         return copy
       },
-      has: (cid) => inner.has(cid),
-      blocks: () => inner.blocks(),
-      heads: () => inner.heads(),
-      commit: (batch) => inner.commit(batch),
-      close: () => inner.close(),
-    }
+    })
     const store = await CairnStore.open(engine)
     const e1 = await store.append({ stream: 's', type: 't' })
     const e2 = await store.append({ stream: 's', type: 't' })

@@ -7,7 +7,7 @@ import * as dagPb from '@ipld/dag-pb'
 import { CarReader } from '@ipld/car/reader'
 import { CarWriter } from '@ipld/car/writer'
 import { importer } from 'ipfs-unixfs-importer'
-import { engineKinds, type EngineFixture, type EngineKind } from '../support/engines.ts'
+import { engineKinds, wrapEngine, type EngineFixture, type EngineKind } from '../support/engines.ts'
 import { collect, manualClock, sameBytes } from '../support/stores.ts'
 import { CairnStore } from '../../src/store/store.ts'
 import type { StorageEngine } from '../../src/storage/interface.ts'
@@ -344,15 +344,7 @@ for (const kind of kinds) {
       const fx = await kind.create()
       try {
         let gets = 0
-        const counted = (inner: StorageEngine): StorageEngine => ({
-          kind: inner.kind,
-          get: (cid) => { gets++; return inner.get(cid) },
-          has: (cid) => inner.has(cid),
-          blocks: () => inner.blocks(),
-          heads: () => inner.heads(),
-          commit: (batch) => inner.commit(batch),
-          close: () => inner.close(),
-        })
+        const counted = (inner: StorageEngine): StorageEngine => wrapEngine(inner, { get: (cid) => { gets++; return inner.get(cid) } })
         let store = await CairnStore.open(counted(await fx.open()))
         const events = await store.appendMany(Array.from({ length: 2000 }, (_, i) => ({ stream: `s${i % 10}`, type: 'tick', data: { i } })))
         const since = [events[1994]!.cid]

@@ -136,3 +136,16 @@ export async function engineKinds(): Promise<EngineKind[]> {
   }
   return kinds
 }
+
+/** An engine that delegates to `inner` except where `overrides` says otherwise: for fault injection and counting. */
+export function wrapEngine(inner: StorageEngine, overrides: Partial<StorageEngine>): StorageEngine {
+  return {
+    kind: overrides.kind ?? inner.kind,
+    get: overrides.get ?? ((cid) => inner.get(cid)),
+    has: overrides.has ?? ((cid) => inner.has(cid)),
+    blocks: overrides.blocks ?? (() => inner.blocks()),
+    heads: overrides.heads ?? (() => inner.heads()),
+    commit: overrides.commit ?? ((batch) => inner.commit(batch)),
+    close: overrides.close ?? (() => inner.close()),
+  }
+}
