@@ -26,4 +26,17 @@ export interface StorageEngine {
   heads(): Promise<CID[]>
   commit(batch: CommitBatch): Promise<void>
   close(): Promise<void>
+  /**
+   * Derived data kept beside the blocks (index snapshots, projection snapshots), by name.
+   * Rebuildable from the blocks, so outside the commit contract: a crash may leave an older
+   * value, never a mix of two (each write replaces the whole value atomically). The layer
+   * above checksums what it stores and says which heads it covers. Engines without it make
+   * the store rebuild its indexes on every open.
+   */
+  readDerived?(name: string): Promise<Uint8Array | undefined>
+  /** Replaces the derived value `name` (see `readDerived`). Names are `[a-z0-9._-]{1,64}`. */
+  writeDerived?(name: string, bytes: Uint8Array): Promise<void>
 }
+
+/** Names accepted by `readDerived`/`writeDerived`: safe as file names and object-store keys. */
+export const DERIVED_NAME: RegExp = /^[a-z0-9._-]{1,64}$/

@@ -4,6 +4,12 @@ import type { AsOf, EventFilter, StoredEvent } from '../log/interface.ts'
 export interface StoreOptions {
   /** Wall clock in ms for HLC stamps. Default `Date.now`. */
   clock?: () => number
+  /**
+   * Ignore the persisted index snapshot and rebuild the indexes from the blocks alone
+   * (the snapshot is then rewritten). Default false: open loads the snapshot and indexes only
+   * the events committed after it.
+   */
+  rebuildIndex?: boolean
 }
 
 /** What `verify()` walked. */

@@ -67,6 +67,9 @@ export function createOpenStore(openPath: PathOpener | undefined): OpenStore {
         storage = s
       }
     }
-    return CairnStore.open(storage, options.clock === undefined ? {} : { clock: options.clock })
+    return CairnStore.open(storage, {
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+      ...(options.rebuildIndex === undefined ? {} : { rebuildIndex: options.rebuildIndex }),
+    })
   }
 }
