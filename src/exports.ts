@@ -9,6 +9,8 @@ export type { ObjectInfo, ObjectPutData, ObjectsQuery, PutFileOptions, PutOption
 export { OBJECTS_STREAM, OBJECT_PUT } from './objects/interface.ts'
 export type { FileSource } from './objects/files.ts'
 export type { CommitBatch, StorageEngine } from './storage/interface.ts'
+export { DERIVED_NAME } from './storage/interface.ts'
+export type { Projection, ProjectionGetOptions, ProjectionReducer, ProjectionSpec } from './projections/interface.ts'
 export { MemoryStorage } from './storage/memory.ts'
 export { openIndexedDbStorage, deleteIndexedDbStorage, type IndexedDbStorageOptions } from './storage/indexeddb.ts'
 export { openBlockstoreStorage, type BlockstoreStorageOptions } from './storage/blockstore.ts'

@@ -21,10 +21,13 @@ import { assertCompleteDag } from '../objects/complete.ts'
 import type { ByteSource, ExportOptions, ImportOptions, ImportReport } from '../car/interface.ts'
 import { writeCar } from '../car/writer.ts'
 import { chunksOf, expectByteSource } from '../car/source.ts'
-import { diffBlocks } from '../sync/export.ts'
+import { diffBlocks, newEvents } from '../sync/export.ts'
 import { planImport, readVerifiedCar, type ImportPlan } from '../sync/import.ts'
 import { syncHints } from '../sync/hints.ts'
 import { verifyReachable } from './verify.ts'
+import { openProjection } from '../projections/projection.ts'
+import type { Projection, ProjectionHost, ProjectionSpec } from '../projections/interface.ts'
+import { DERIVED_NAME } from '../storage/interface.ts'
 
 /** An append after its input was checked, before it is stamped. */
 interface Draft {
@@ -51,6 +54,8 @@ export class CairnStore {
   readonly #clock: () => number
   readonly #writes = new Mutex()
   readonly #hub = new ChangeHub()
+  readonly #commitListeners = new Set<(events: readonly StoredEvent[], heads: readonly CID[]) => void>()
+  readonly #closeTasks = new Set<() => Promise<void>>()
   #heads: CID[]
   #closed = false
 
@@ -476,9 +481,55 @@ export class CairnStore {
     return verifyReachable(this.#storage, this.#heads)
   }
 
+  /**
+   * Registers a projection: per-stream state folded from the events matching `filter`, kept
+   * current on every append and import (an import that lands events mid-history recomputes
+   * the affected keys from the snapshot before the first change), with snapshots persisted
+   * beside the blocks. Resolves once the projection has caught up with the log.
+   *
+   * @example
+   * const carts = await store.project('carts', { filter: { streamPrefix: 'cart-' }, initial: 0, reducer: (n, e) => n + 1 })
+   * await carts.get('cart-7')
+   */
+  async project<S, D = unknown>(name: string, spec: ProjectionSpec<S, D>): Promise<Projection<S>> {
+    this.#check()
+    expectString('name', name)
+    if (!DERIVED_NAME.test(`p.${name}`)) throw new RangeError(`"name" expected [a-z0-9._-], at most 60 characters, got ${JSON.stringify(name)}`)
+    expectObject('spec', spec)
+    return openProjection(this.#projectionHost(), name, spec)
+  }
+
+  #projectionHost(): ProjectionHost {
+    const storage = this.#storage
+    const derived = new Map<string, Uint8Array>()
+    return {
+      heads: () => this.heads,
+      eventsSince: (since) => {
+        const found = newEvents(this.#views, this.#heads, since).reverse().map((e) => toStoredEvent(e))
+        return (async function* () { yield* found })()
+      },
+      read: (stream, options) => this.read(stream, options),
+      query: (query) => this.query(query),
+      onCommit: (listener) => {
+        this.#commitListeners.add(listener)
+        return () => { this.#commitListeners.delete(listener) }
+      },
+      onClose: (task) => {
+        this.#closeTasks.add(task)
+        return () => { this.#closeTasks.delete(task) }
+      },
+      readDerived: async (name) => storage.readDerived === undefined ? derived.get(name) : storage.readDerived(name),
+      writeDerived: async (name, bytes) => {
+        if (storage.writeDerived === undefined) derived.set(name, bytes)
+        else await storage.writeDerived(name, bytes)
+      },
+    }
+  }
+
   /** Waits for writes in flight, then closes the storage. Later calls throw CAIRN_CLOSED. */
   async close(): Promise<void> {
     if (this.#closed) return
+    for (const task of [...this.#closeTasks]) await task()
     await this.#writes.run(async () => {
       this.#closed = true
       this.#hub.close()
@@ -571,6 +622,10 @@ export class CairnStore {
     const added: EventEntry[] = []
     for (let seq = seqBefore; seq < this.#views.size; seq++) added.push(this.#views.bySeq(seq)!)
     this.#hub.publish(added)
+    if (added.length > 0 && this.#commitListeners.size > 0) {
+      const events = added.map((e) => toStoredEvent(e))
+      for (const listener of [...this.#commitListeners]) listener(events, this.#heads)
+    }
     return results.map((r) => toStoredEvent(this.#views.entry(r.cid)!))
   }
 }
