@@ -1,6 +1,12 @@
 import type { EventFilter, StoredEvent } from '../log/interface.ts'
-import { listsFor, matchesFilter, scan, type OrderKey } from './query.ts'
-import { toStoredEvent, type EventEntry, type LogViews } from './views.ts'
+import { toStoredEvent, type EventReader, type LoadedEvent } from './event-cache.ts'
+import { listsFor, matchesFilter, scan } from './query.ts'
+import type { LogViews, OrderKey } from './views.ts'
+
+/** An event of a commit, as the store publishes it. */
+export interface PublishedEvent extends LoadedEvent {
+  readonly seq: number
+}
 
 type Listener = (event: StoredEvent) => void
 type OnError = ((error: unknown, event: StoredEvent) => void) | undefined
@@ -31,14 +37,14 @@ export class ChangeHub {
   }
 
   /** Delivers one commit's new events (canonical order) to every matching listener. */
-  publish(entries: readonly EventEntry[]): void {
+  publish(views: LogViews, entries: readonly PublishedEvent[]): void {
     if (entries.length === 0) return
     const subs = [...this.#subscriptions]
     for (const entry of entries) {
       let event: StoredEvent | undefined
       for (const sub of subs) {
-        if (!this.#subscriptions.has(sub) || !matchesFilter(entry, sub.filter)) continue
-        event ??= toStoredEvent(entry)
+        if (!this.#subscriptions.has(sub) || !matchesFilter(views, entry.seq, sub.filter)) continue
+        event ??= toStoredEvent(entry, views.version(entry.seq))
         try {
           sub.listener(event)
         } catch (err) {
@@ -81,16 +87,16 @@ function report(err: unknown, event: StoredEvent, onError: OnError): void {
  * canonical order; an import may add events older than ones already yielded). Ends when the
  * hub closes or `signal` aborts.
  */
-export async function* changesOf(views: LogViews, hub: ChangeHub, filter: EventFilter, after: OrderKey | undefined, signal: AbortSignal | undefined): AsyncGenerator<StoredEvent> {
+export async function* changesOf(views: LogViews, reader: EventReader, hub: ChangeHub, filter: EventFilter, after: OrderKey | undefined, signal: AbortSignal | undefined): AsyncGenerator<StoredEvent> {
   let next = views.size
   const history = scan(views, {
     lists: listsFor(views, filter),
-    filter: (e) => matchesFilter(e, filter),
+    filter: (s) => matchesFilter(views, s, filter),
     lower: after === undefined ? undefined : { key: after, inclusive: false },
   })
   const aborted = (): boolean => signal?.aborted === true
-  for (const entry of history) {
-    yield toStoredEvent(entry)
+  for (const seq of history) {
+    yield toStoredEvent(await reader.load(seq), views.version(seq))
     if (aborted()) return
   }
   let stop: () => void = () => {}
@@ -100,9 +106,9 @@ export async function* changesOf(views: LogViews, hub: ChangeHub, filter: EventF
     for (;;) {
       if (aborted()) return
       while (next < views.size) {
-        const entry = views.bySeq(next++)!
-        if (matchesFilter(entry, filter)) {
-          yield toStoredEvent(entry)
+        const seq = next++
+        if (matchesFilter(views, seq, filter)) {
+          yield toStoredEvent(await reader.load(seq), views.version(seq))
           if (aborted()) return
         }
       }

@@ -1,47 +1,45 @@
-import type { CID } from 'multiformats/cid'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { EventFilter } from '../log/interface.ts'
-import { compareEntries, firstIndex, isSystemStream, type EventEntry, type LogViews } from './views.ts'
+import { firstIndex, SeqList } from './seq-list.ts'
+import { isSystemStream, type LogViews, type OrderKey } from './views.ts'
 import { Heap } from './heap.ts'
 
 /**
- * Entries visited by lazy scans since the module loaded (after each binary-search positioning).
- * Exposed so specs can check that `limit: 10` visits about 10 entries, without timing.
+ * Events visited by lazy scans since the module loaded (after each binary-search positioning).
+ * Exposed so specs can check that `limit: 10` visits about 10 events, without timing.
  */
 export const scanCounter: { visited: number } = { visited: 0 }
-
-/** A position in the canonical order. */
-export interface OrderKey {
-  readonly cid: CID
-  readonly event: { readonly ts: number; readonly tc: number }
-}
 
 /** What a scan walks and where it stops. Bounds combine (all must hold). */
 export interface ScanSpec {
   /** Lists in canonical order; several are merged. They may grow while the scan runs. */
-  readonly lists: readonly (readonly EventEntry[])[]
-  readonly filter?: ((e: EventEntry) => boolean) | undefined
+  readonly lists: readonly SeqList[]
+  readonly filter?: ((seq: number) => boolean) | undefined
   /** ts >= minTs */
   readonly minTs?: number | undefined
   /** ts <= maxTs */
   readonly maxTs?: number | undefined
-  /** Entries above (or at, when inclusive) this key. */
+  /** Events above (or at, when inclusive) this key. */
   readonly lower?: { key: OrderKey; inclusive: boolean } | undefined
-  /** Entries below (or at, when inclusive) this key. */
+  /** Events below (or at, when inclusive) this key. */
   readonly upper?: { key: OrderKey; inclusive: boolean } | undefined
   readonly reverse?: boolean | undefined
   readonly limit?: number | undefined
 }
 
+interface Cursor {
+  readonly list: SeqList
+  i: number
+}
+
 /**
- * Lazily walks sorted lists of entries in canonical order (merging several with a heap),
- * yielding those that match. It sees the log as it was when it started: entries that arrive
- * later (appends or imports, wherever they land) are skipped. When an import inserts
- * mid-list (`views.epoch` changes), each list cursor re-finds its place after the last entry
- * visited by binary search, so positions stay right. Positioning is by binary search;
- * `scanCounter.visited` counts entries looked at after that.
+ * Lazily walks sorted lists of events in canonical order (merging several with a heap),
+ * yielding the arrival numbers of those that match. It sees the log as it was when it
+ * started: events that arrive later (appends or imports, wherever they land) are skipped.
+ * When an import inserts mid-list (`views.epoch` changes), each cursor re-finds its place
+ * after the last event visited by binary search, so positions stay right.
  */
-export function* scan(views: LogViews, spec: ScanSpec): Generator<EventEntry> {
+export function* scan(views: LogViews, spec: ScanSpec): Generator<number> {
   const startSeq = views.size
   const reverse = spec.reverse === true
   let limit = spec.limit ?? Infinity
@@ -50,27 +48,27 @@ export function* scan(views: LogViews, spec: ScanSpec): Generator<EventEntry> {
   const maxTs = spec.maxTs ?? Infinity
   const lower = spec.lower
   // Events appended later sort after today's last one: never walk into them.
-  const last = views.all().at(-1)
-  const upper = spec.upper ?? (last === undefined ? undefined : { key: last, inclusive: true })
-  const aboveLow = (e: EventEntry): boolean =>
-    e.event.ts >= minTs && (lower === undefined || (lower.inclusive ? compareEntries(e, lower.key) >= 0 : compareEntries(e, lower.key) > 0))
-  const belowHigh = (e: EventEntry): boolean =>
-    e.event.ts <= maxTs && (upper === undefined || (upper.inclusive ? compareEntries(e, upper.key) <= 0 : compareEntries(e, upper.key) < 0))
+  const last = views.order().last()
+  const upper = spec.upper ?? (last === undefined ? undefined : { key: views.key(last), inclusive: true })
+  const aboveLow = (s: number): boolean =>
+    views.ts(s) >= minTs && (lower === undefined || (lower.inclusive ? views.compareKey(s, lower.key) >= 0 : views.compareKey(s, lower.key) > 0))
+  const belowHigh = (s: number): boolean =>
+    views.ts(s) <= maxTs && (upper === undefined || (upper.inclusive ? views.compareKey(s, upper.key) <= 0 : views.compareKey(s, upper.key) < 0))
   const lists = spec.lists.filter((l) => l.length > 0)
-  /** Index of the next entry of list `l` to visit, after `after` when given. */
-  const position = (l: readonly EventEntry[], after: OrderKey | undefined): number => {
+  /** Index of the next event of list `l` to visit, after `after` when given. */
+  const position = (l: SeqList, after: OrderKey | undefined): number => {
     if (!reverse) {
-      const start = firstIndex(l, aboveLow)
-      return after === undefined ? start : Math.max(start, firstIndex(l, (e) => compareEntries(e, after) > 0))
+      const start = firstIndex(l.length, (i) => aboveLow(l.at(i)))
+      return after === undefined ? start : Math.max(start, firstIndex(l.length, (i) => views.compareKey(l.at(i), after) > 0))
     }
-    const end = firstIndex(l, (e) => !belowHigh(e))
-    return (after === undefined ? end : Math.min(end, firstIndex(l, (e) => compareEntries(e, after) >= 0))) - 1
+    const end = firstIndex(l.length, (i) => !belowHigh(l.at(i)))
+    return (after === undefined ? end : Math.min(end, firstIndex(l.length, (i) => views.compareKey(l.at(i), after) >= 0))) - 1
   }
-  const inRange = (l: readonly EventEntry[], i: number): boolean =>
-    reverse ? i >= 0 && aboveLow(l[i]!) : i < l.length && belowHigh(l[i]!)
-  // A heap of list cursors, ordered by their current entry (smallest first, or largest when reversed).
+  const inRange = (l: SeqList, i: number): boolean =>
+    reverse ? i >= 0 && aboveLow(l.at(i)) : i < l.length && belowHigh(l.at(i))
+  // A heap of list cursors, ordered by their current event (smallest first, or largest when reversed).
   const before = (a: Cursor, b: Cursor): boolean => {
-    const c = compareEntries(a.list[a.i]!, b.list[b.i]!)
+    const c = views.compare(a.list.at(a.i), b.list.at(b.i))
     return reverse ? c > 0 : c < 0
   }
   let heap = new Heap<Cursor>(before)
@@ -83,7 +81,7 @@ export function* scan(views: LogViews, spec: ScanSpec): Generator<EventEntry> {
   }
   build(undefined)
   let epoch = views.epoch
-  let lastVisited: EventEntry | undefined
+  let lastVisited: OrderKey | undefined
   while (heap.size > 0) {
     if (views.epoch !== epoch) {
       epoch = views.epoch
@@ -91,48 +89,45 @@ export function* scan(views: LogViews, spec: ScanSpec): Generator<EventEntry> {
       if (heap.size === 0) return
     }
     const top = heap.peek()!
-    const entry = top.list[top.i]!
+    const seq = top.list.at(top.i)
     scanCounter.visited++
-    lastVisited = entry
+    lastVisited = views.key(seq)
     top.i += reverse ? -1 : 1
     if (inRange(top.list, top.i)) heap.fixTop()
     else heap.pop()
-    if (entry.seq >= startSeq) continue
-    if (spec.filter !== undefined && !spec.filter(entry)) continue
-    yield entry
+    if (seq >= startSeq) continue
+    if (spec.filter !== undefined && !spec.filter(seq)) continue
+    yield seq
     if (--limit <= 0) return
   }
 }
 
-interface Cursor {
-  readonly list: readonly EventEntry[]
-  i: number
-}
-
 /**
- * Whether an entry passes an event filter. Events of system streams (`$objects`) pass only
+ * Whether an event passes an event filter. Events of system streams (`$objects`) pass only
  * when the filter names them: `stream` is that stream, or `streamPrefix` starts with `$`.
  */
-export function matchesFilter(e: EventEntry, f: EventFilter): boolean {
-  const stream = e.event.stream
+export function matchesFilter(views: LogViews, seq: number, f: EventFilter): boolean {
+  const stream = views.streamOf(seq)
   if (f.stream !== undefined && stream !== f.stream) return false
-  if (f.type !== undefined && e.event.type !== f.type) return false
+  if (f.type !== undefined && views.typeOf(seq) !== f.type) return false
   if (f.streamPrefix !== undefined && !stream.startsWith(f.streamPrefix)) return false
   if (f.stream === undefined && isSystemStream(stream) && !(f.streamPrefix !== undefined && isSystemStream(f.streamPrefix))) return false
   return true
 }
+
+const EMPTY = new SeqList(new Uint32Array(0))
 
 /**
  * The lists a filtered scan should walk, picked by size: one stream; the type's list; the
  * streams under a prefix (merged) when they hold fewer events than the alternative; else the
  * global order. What the lists hold beyond the filter is left to `matchesFilter`.
  */
-export function listsFor(views: LogViews, f: EventFilter): (readonly EventEntry[])[] {
-  if (f.stream !== undefined) return [views.stream(f.stream)]
-  const byType = f.type === undefined ? undefined : views.ofType(f.type)
-  const global = f.streamPrefix !== undefined && isSystemStream(f.streamPrefix) ? views.all() : views.app()
+export function listsFor(views: LogViews, f: EventFilter): SeqList[] {
+  if (f.stream !== undefined) return [views.stream(f.stream) ?? EMPTY]
+  const byType = f.type === undefined ? undefined : views.ofType(f.type) ?? EMPTY
+  const global = views.order()
   if (f.streamPrefix === undefined) return [byType ?? global]
-  const streams = views.streamsWithPrefix(f.streamPrefix).map((s) => views.stream(s))
+  const streams = views.streamsWithPrefix(f.streamPrefix).map((s) => views.stream(s)!)
   let held = 0
   for (const s of streams) held += s.length
   const other = byType ?? global
@@ -144,27 +139,25 @@ export function listsFor(views: LogViews, f: EventFilter): (readonly EventEntry[
  * at that event), in canonical order. Walks parents from `target`, never below the stream's
  * first event (nothing older can lead back into the stream).
  */
-export function streamAsOfEvent(views: LogViews, stream: string, target: EventEntry): EventEntry[] {
+export function streamAsOfEvent(views: LogViews, stream: string, target: number): number[] {
   const list = views.stream(stream)
-  const first = list[0]
-  if (first === undefined || compareEntries(target, first) < 0) return []
-  const seen = new Set<string>([target.key])
-  const members = new Set<string>()
-  const stack: EventEntry[] = [target]
+  if (list === undefined || list.length === 0 || views.compare(target, list.at(0)) < 0) return []
+  const first = list.at(0)
+  const seen = new Set<number>([target])
+  const members = new Set<number>()
+  const stack: number[] = [target]
   while (stack.length > 0) {
-    const e = stack.pop()!
-    if (e.event.stream === stream) members.add(e.key)
-    for (const p of e.event.parents) {
-      const key = p.toString()
-      if (seen.has(key)) continue
-      seen.add(key)
-      const parent = views.entry(key)
-      if (parent === undefined) throw new CairnError('CAIRN_CORRUPT', `event ${p}, a parent of ${e.cid}, is missing from the views`, { cid: p })
-      if (compareEntries(parent, first) >= 0) stack.push(parent)
+    const s = stack.pop()!
+    if (views.streamOf(s) === stream) members.add(s)
+    for (const p of views.parents(s)) {
+      if (seen.has(p)) continue
+      seen.add(p)
+      if (p >= views.size) throw new CairnError('CAIRN_CORRUPT', `a parent of ${views.cid(s)} is missing from the views`, { cid: views.cid(s) })
+      if (views.compare(p, first) >= 0) stack.push(p)
     }
   }
-  const end = firstIndex(list, (e) => compareEntries(e, target) > 0)
-  const out: EventEntry[] = []
-  for (let i = 0; i < end; i++) if (members.has(list[i]!.key)) out.push(list[i]!)
+  const end = firstIndex(list.length, (i) => views.compare(list.at(i), target) > 0)
+  const out: number[] = []
+  for (let i = 0; i < end; i++) if (members.has(list.at(i))) out.push(list.at(i))
   return out
 }

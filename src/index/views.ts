@@ -1,45 +1,24 @@
-import * as dagCbor from '@ipld/dag-cbor'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
-import { compareBytes } from '../block/codec.ts'
+import { compareBytes, equalBytes } from '../block/codec.ts'
 import { RAW, SHA2_256 } from '../block/interface.ts'
-import type { EventBlock, Stamp, StoredEvent } from '../log/interface.ts'
-import { compareCidEvents } from '../log/order.ts'
+import type { EventBlock, Stamp } from '../log/interface.ts'
 import type { ObjectInfo, Referrer } from '../objects/interface.ts'
+import { firstIndex, SeqList } from './seq-list.ts'
 
-/** One event held by the views. `version` is kept current when merges insert earlier events. */
-export interface EventEntry {
-  readonly cid: CID
-  readonly key: string
-  readonly event: EventBlock
-  version: number
-  /** Arrival number in this replica: lets a lazy reader ignore events added after it began. */
-  readonly seq: number
-  /** Bytes of the event's block; undefined until known (events loaded on open are sized lazily). */
-  size: number | undefined
-}
-
-/** An event to add, with the byte length of its block when the caller has it. */
+/** An event to add, with the byte length of its block. */
 export interface NewEvent {
   readonly cid: CID
   readonly event: EventBlock
-  readonly size?: number | undefined
+  readonly size: number
 }
 
-/** The canonical order `(ts, tc, CID bytes)` on entries (and on anything shaped like one). */
-export const compareEntries: (a: { cid: CID; event: Stamp }, b: { cid: CID; event: Stamp }) => number = compareCidEvents
-
-/** First index of a sorted list at which the monotone predicate `pred` (false… then true…) holds. */
-export function firstIndex<T>(list: readonly T[], pred: (item: T) => boolean): number {
-  let lo = 0
-  let hi = list.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (pred(list[mid]!)) hi = mid
-    else lo = mid + 1
-  }
-  return lo
+/** A position in the canonical order `(ts, tc, CID bytes)`: an event's, or one given by a caller. */
+export interface OrderKey {
+  readonly ts: number
+  readonly tc: number
+  readonly cid: Uint8Array
 }
 
 /** Whether a stream is a system stream (`$objects`): left out of filters that do not name it. */
@@ -47,76 +26,91 @@ export function isSystemStream(stream: string): boolean {
   return stream.startsWith('$')
 }
 
-/** Inserts one entry at its canonical place; returns its index. Appends (the common case) are O(1). */
-function insertSorted(list: EventEntry[], entry: EventEntry): number {
-  const n = list.length
-  if (n === 0 || compareEntries(list[n - 1]!, entry) < 0) { list.push(entry); return n }
-  const at = firstIndex(list, (e) => compareEntries(e, entry) > 0)
-  list.splice(at, 0, entry)
-  return at
-}
-
-/**
- * Merges entries (sorted, none already present) into a sorted list in place: one pass from
- * the back, so a batch that lands mid-list costs the tail once, not once per entry. Returns
- * the index of the first changed slot.
- */
-function mergeSorted(list: EventEntry[], add: readonly EventEntry[]): number {
-  const n = list.length
-  const k = add.length
-  if (k === 0) return n
-  if (k === 1) return insertSorted(list, add[0]!)
-  if (n === 0 || compareEntries(list[n - 1]!, add[0]!) < 0) { for (const e of add) list.push(e); return n }
-  const first = firstIndex(list, (e) => compareEntries(e, add[0]!) > 0)
-  for (let x = 0; x < k; x++) list.push(add[0]!) // grow, keeping the array packed
-  let i = n - 1
-  let j = k - 1
-  let w = n + k - 1
-  while (j >= 0) {
-    if (i >= first && compareEntries(list[i]!, add[j]!) > 0) list[w--] = list[i--]!
-    else list[w--] = add[j--]!
-  }
-  return first
-}
-
 /** Entries per state-hash checkpoint. */
 const HASH_STEP = 4096
 type HashState = ReturnType<typeof sha256.create>
 
+/** The columns of a snapshot, as `LogViews.columns()` gives them and `LogViews.fromColumns` takes them. */
+export interface ViewColumns {
+  readonly count: number
+  readonly cidBytes: Uint8Array
+  readonly cidOffsets: Uint32Array
+  readonly ts: Float64Array
+  readonly tc: Uint32Array
+  readonly stream: Uint32Array
+  readonly type: Uint32Array
+  readonly size: Uint32Array
+  readonly parentOffsets: Uint32Array
+  readonly parents: Uint32Array
+  readonly order: Uint32Array
+  readonly table: Int32Array
+  readonly streamNames: readonly string[]
+  readonly typeNames: readonly string[]
+  /** Per stream id, its events (canonical order), concatenated; `streamListOffsets` has count+1 entries. */
+  readonly streamLists: Uint32Array
+  readonly streamListOffsets: Uint32Array
+  readonly typeLists: Uint32Array
+  readonly typeListOffsets: Uint32Array
+  /** The sparse parts: correlation/causation lists, idempotency ids, objects, referrers, containment. */
+  readonly sparse: SparseViews
+}
+
+/** The parts of the views only some events have, in a form dag-cbor can carry. */
+export interface SparseViews {
+  correlations: [string, number[]][]
+  causations: [string, number[]][]
+  ids: [number, [string, number][]][]
+  objects: [Uint8Array, string, number, number][]
+  referrers: [Uint8Array, Uint8Array, number][]
+  containers: [Uint8Array, Uint8Array[]][]
+  walked: Uint8Array[]
+  complete: Uint8Array[]
+}
+
 /**
- * Derived, rebuildable views of the log held in memory: events by CID, the global canonical
- * order, streams (with versions), types, correlation and causation ids, idempotency keys,
- * objects by type and referrers. Rebuilt from the blocks on open.
+ * Derived, rebuildable views of the log in compact columns: a few dozen bytes per event,
+ * whatever its payload. An event is named by its arrival number `seq` in this replica
+ * (0, 1, …). Per event: CID bytes, ts, tc, stream and type ids, block size and parents (as
+ * arrival numbers); an open-addressing table maps CIDs to arrival numbers. Lists of arrival
+ * numbers in canonical order give the global order, each stream (versions are positions),
+ * each type, correlation and causation ids. Payloads are not held: the store reads event
+ * blocks from storage through a cache.
  *
- * Every list of events is kept in canonical order `(ts, tc, CID bytes)`. A local append always
- * lands at the end (it stamps above every head, hence above every event), so it is a push; an
- * import that brings older events is merged in place and bumps `epoch`, which tells lazy
- * readers to find their place again by binary search.
+ * Every list is kept in canonical order. A local append stamps above every head, so it
+ * lands at the end (a push); an import that brings older events is merged in place and
+ * bumps `epoch`, which tells lazy readers to find their place again by binary search.
  */
 export class LogViews {
-  readonly #events = new Map<string, EventEntry>()
-  /** Every event in arrival order (index = seq). */
-  readonly #bySeq: EventEntry[] = []
-  /** Every event in canonical order. */
-  readonly #all: EventEntry[] = []
-  /** Events outside system streams, in canonical order: what an unfiltered query walks. */
-  readonly #app: EventEntry[] = []
-  readonly #streams = new Map<string, EventEntry[]>()
-  readonly #types = new Map<string, EventEntry[]>()
-  readonly #correlations = new Map<string, EventEntry[]>()
-  readonly #causations = new Map<string, EventEntry[]>()
-  /** Stream names, sorted by UTF-16 code units, plus names not yet sorted in. */
-  #streamNames: string[] = []
-  #newStreamNames: string[] = []
-  readonly #ids = new Map<string, Map<string, EventEntry>>()
+  #count = 0
+  #cap = 0
+  #cidBytes: Uint8Array = new Uint8Array(0)
+  #cidOffsets: Uint32Array = new Uint32Array(1)
+  #ts: Float64Array = new Float64Array(0)
+  #tc: Uint32Array = new Uint32Array(0)
+  #stream: Uint32Array = new Uint32Array(0)
+  #type: Uint32Array = new Uint32Array(0)
+  #size: Uint32Array = new Uint32Array(0)
+  #parentOffsets: Uint32Array = new Uint32Array(1)
+  #parents: Uint32Array = new Uint32Array(0)
+  #table: Int32Array = new Int32Array(16)
+  readonly #order: SeqList
+  readonly #streamNames: string[] = []
+  readonly #streamIds = new Map<string, number>()
+  readonly #streamLists: SeqList[] = []
+  readonly #typeNames: string[] = []
+  readonly #typeIds = new Map<string, number>()
+  readonly #typeLists: SeqList[] = []
+  readonly #correlations = new Map<string, SeqList>()
+  readonly #causations = new Map<string, SeqList>()
+  /** Stream id → meta.id → the earliest event (canonical order) carrying it. */
+  readonly #ids = new Map<number, Map<string, number>>()
+  /** Stream names sorted by code units, rebuilt lazily after new streams arrive. */
+  #sortedStreams: string[] | undefined
   readonly #objects = new Map<string, Map<string, ObjectInfo>>()
-  /** Distinct objects (any type) → size as first recorded. */
   /** Size of each object as recorded by its earliest `object.put` in canonical order. */
   readonly #objectSizes = new Map<string, { size: number; event: CID }>()
   #objectBytes = 0
   #eventBytes = 0
-  /** Entries of #bySeq before this index have a size. */
-  #sizedThrough = 0
   readonly #referrers = new Map<string, Map<string, Referrer>>()
   /** Block → the events and blocks that link to it, over every link: events, objects, files. */
   readonly #containers = new Map<string, Set<string>>()
@@ -125,104 +119,287 @@ export class LogViews {
   /** Blocks known to head complete DAGs: every block under a recorded object. */
   readonly #complete = new Set<string>()
   #epoch = 0
-  /** sha2-256 states over the first `count` CIDs of #all, every HASH_STEP entries. */
+  /** sha2-256 states over the first `count` CIDs of the order, every HASH_STEP entries. */
   #hashCheckpoints: { count: number; state: HashState }[] = []
 
-  get size(): number {
-    return this.#events.size
+  constructor(order: SeqList = new SeqList()) {
+    this.#order = order
   }
 
-  /**
-   * Bumped whenever an event lands anywhere but the end of a list it belongs to. A lazy reader
-   * that sees it change re-finds its position by binary search.
-   */
+  /** Number of events. */
+  get size(): number {
+    return this.#count
+  }
+
+  /** Bumped whenever an event lands anywhere but the end of a list it joins. */
   get epoch(): number {
     return this.#epoch
   }
 
-  entry(cid: CID | string): EventEntry | undefined {
-    return this.#events.get(typeof cid === 'string' ? cid : cid.toString())
+  // ---- per event ----
+
+  /** Arrival number of the event with this CID, or -1. */
+  seqOf(cid: CID | Uint8Array): number {
+    const bytes = cid instanceof Uint8Array ? cid : cid.bytes
+    const mask = this.#table.length - 1
+    for (let i = hashBytes(bytes) & mask; ; i = (i + 1) & mask) {
+      const v = this.#table[i]!
+      if (v === 0) return -1
+      if (equalBytes(this.cidBytes(v - 1), bytes)) return v - 1
+    }
   }
 
-  /** The event that arrived `seq`-th in this replica (0-based). */
-  bySeq(seq: number): EventEntry | undefined {
-    return this.#bySeq[seq]
+  has(cid: CID): boolean {
+    return this.seqOf(cid) >= 0
   }
+
+  cidBytes(seq: number): Uint8Array {
+    return this.#cidBytes.subarray(this.#cidOffsets[seq]!, this.#cidOffsets[seq + 1]!)
+  }
+
+  cid(seq: number): CID {
+    return CID.decode(this.cidBytes(seq))
+  }
+
+  ts(seq: number): number {
+    return this.#ts[seq]!
+  }
+
+  tc(seq: number): number {
+    return this.#tc[seq]!
+  }
+
+  stamp(seq: number): Stamp {
+    return { ts: this.#ts[seq]!, tc: this.#tc[seq]! }
+  }
+
+  streamOf(seq: number): string {
+    return this.#streamNames[this.#stream[seq]!]!
+  }
+
+  typeOf(seq: number): string {
+    return this.#typeNames[this.#type[seq]!]!
+  }
+
+  /** Block size of the event. */
+  blockSize(seq: number): number {
+    return this.#size[seq]!
+  }
+
+  /** Arrival numbers of the event's parents (a view: do not keep across changes). */
+  parents(seq: number): Uint32Array {
+    return this.#parents.subarray(this.#parentOffsets[seq]!, this.#parentOffsets[seq + 1]!)
+  }
+
+  /** The position key of an event. */
+  key(seq: number): OrderKey {
+    return { ts: this.#ts[seq]!, tc: this.#tc[seq]!, cid: this.cidBytes(seq) }
+  }
+
+  /** Canonical order between two events. */
+  compare = (a: number, b: number): number =>
+    this.#ts[a]! - this.#ts[b]! || this.#tc[a]! - this.#tc[b]! || compareBytes(this.cidBytes(a), this.cidBytes(b))
+
+  /** Canonical order between an event and a position key. */
+  compareKey(seq: number, key: OrderKey): number {
+    return this.#ts[seq]! - key.ts || this.#tc[seq]! - key.tc || compareBytes(this.cidBytes(seq), key.cid)
+  }
+
+  /** The event's version: its 1-based position in its stream now. */
+  version(seq: number): number {
+    const list = this.#streamLists[this.#stream[seq]!]!
+    return firstIndex(list.length, (i) => this.compare(list.at(i), seq) >= 0) + 1
+  }
+
+  // ---- lists ----
 
   /** Every event, canonical order. Live: do not mutate. */
-  all(): readonly EventEntry[] {
-    return this.#all
+  order(): SeqList {
+    return this.#order
   }
 
-  /** Every event outside system streams, canonical order. Live: do not mutate. */
-  app(): readonly EventEntry[] {
-    return this.#app
+  stream(stream: string): SeqList | undefined {
+    const id = this.#streamIds.get(stream)
+    return id === undefined ? undefined : this.#streamLists[id]
   }
 
-  stream(stream: string): readonly EventEntry[] {
-    return this.#streams.get(stream) ?? []
+  streamLength(stream: string): number {
+    return this.stream(stream)?.length ?? 0
   }
 
-  /** Events of one type, canonical order. */
-  ofType(type: string): readonly EventEntry[] {
-    return this.#types.get(type) ?? []
+  ofType(type: string): SeqList | undefined {
+    const id = this.#typeIds.get(type)
+    return id === undefined ? undefined : this.#typeLists[id]
   }
 
-  /** Events whose `meta.correlation` is `id`, canonical order. */
-  correlated(id: string): readonly EventEntry[] {
-    return this.#correlations.get(id) ?? []
+  correlated(id: string): SeqList | undefined {
+    return this.#correlations.get(id)
   }
 
-  /** Events whose `meta.causation` is `id`, canonical order. */
-  causedBy(id: string): readonly EventEntry[] {
-    return this.#causations.get(id) ?? []
+  causedBy(id: string): SeqList | undefined {
+    return this.#causations.get(id)
   }
 
   /** Names of the streams starting with `prefix`, in code-unit order. */
   streamsWithPrefix(prefix: string): string[] {
-    if (this.#newStreamNames.length > 0) {
-      for (const name of this.#newStreamNames) this.#streamNames.push(name)
-      this.#newStreamNames = []
-      this.#streamNames.sort()
-    }
-    const names = this.#streamNames
+    this.#sortedStreams ??= [...this.#streamNames].sort()
+    const names = this.#sortedStreams
     const out: string[] = []
-    for (let i = firstIndex(names, (n) => n >= prefix); i < names.length && names[i]!.startsWith(prefix); i++) out.push(names[i]!)
+    for (let i = firstIndex(names.length, (j) => names[j]! >= prefix); i < names.length && names[i]!.startsWith(prefix); i++) out.push(names[i]!)
     return out
   }
 
   get streamCount(): number {
-    return this.#streams.size
+    return this.#streamNames.length
   }
 
   get typeCount(): number {
-    return this.#types.size
+    return this.#typeNames.length
   }
 
   get objectCount(): number {
     return this.#objectSizes.size
   }
 
-  /**
-   * Bytes of every event block plus the size of every distinct object (a value's block, a
-   * file's content). Events loaded on open are sized here, once, by re-encoding them
-   * (dag-cbor is canonical, so that is the block's length); nothing is read from storage.
-   */
+  /** Bytes of every event block plus the size of every distinct object. */
   bytes(): number {
-    for (; this.#sizedThrough < this.#bySeq.length; this.#sizedThrough++) {
-      const e = this.#bySeq[this.#sizedThrough]!
-      if (e.size === undefined) { e.size = dagCbor.encode(e.event).length; this.#eventBytes += e.size }
-    }
     return this.#eventBytes + this.#objectBytes
   }
 
-  version(stream: string): number {
-    return this.#streams.get(stream)?.length ?? 0
+  byId(stream: string, id: string): number {
+    const sid = this.#streamIds.get(stream)
+    return sid === undefined ? -1 : this.#ids.get(sid)?.get(id) ?? -1
   }
 
-  byId(stream: string, id: string): EventEntry | undefined {
-    return this.#ids.get(stream)?.get(id)
+  // ---- adding events ----
+
+  /**
+   * Adds events (a commit's or an import's, in any order) at their canonical places; each
+   * list is merged once per batch. Arrival numbers follow the batch's canonical order.
+   * Returns the arrival numbers of the new events, in canonical order.
+   */
+  addEvents(items: readonly NewEvent[]): number[] {
+    const sorted = items.length > 1 ? [...items].sort(compareNew) : items
+    const added: number[] = []
+    const events: EventBlock[] = []
+    for (const item of sorted) {
+      if (this.seqOf(item.cid) >= 0) continue
+      added.push(this.#register(item))
+      events.push(item.event)
+    }
+    if (added.length === 0) return added
+    let moved = false
+    const merge = (list: SeqList, add: number[]): void => {
+      if (list.merge(add, this.compare) < list.length - add.length) moved = true
+    }
+    const at = this.#order.merge(added, this.compare)
+    if (at < this.#order.length - added.length) moved = true
+    this.#orderChanged(at)
+    const byStream = new Map<number, number[]>()
+    const byType = new Map<number, number[]>()
+    for (const seq of added) {
+      groupIn(byStream, this.#stream[seq]!, seq)
+      groupIn(byType, this.#type[seq]!, seq)
+    }
+    for (const [id, add] of byStream) merge(this.#streamLists[id]!, add)
+    for (const [id, add] of byType) merge(this.#typeLists[id]!, add)
+    for (let i = 0; i < added.length; i++) {
+      const meta = events[i]!.meta
+      if (meta === undefined) continue
+      const seq = added[i]!
+      if (meta.correlation !== undefined) merge(listIn(this.#correlations, meta.correlation), [seq])
+      if (meta.causation !== undefined) merge(listIn(this.#causations, meta.causation), [seq])
+      if (meta.id !== undefined) this.#indexId(seq, meta.id)
+    }
+    if (moved) this.#epoch++
+    return added
   }
+
+  #register(item: NewEvent): number {
+    const seq = this.#count
+    const bytes = item.cid.bytes
+    const event = item.event
+    this.#ensure(seq + 1, this.#cidOffsets[seq]! + bytes.length, this.#parentOffsets[seq]! + event.parents.length)
+    const at = this.#cidOffsets[seq]!
+    this.#cidBytes.set(bytes, at)
+    this.#cidOffsets[seq + 1] = at + bytes.length
+    this.#ts[seq] = event.ts
+    this.#tc[seq] = event.tc
+    this.#stream[seq] = this.#idOf(event.stream, this.#streamIds, this.#streamNames, this.#streamLists, true)
+    this.#type[seq] = this.#idOf(event.type, this.#typeIds, this.#typeNames, this.#typeLists, false)
+    this.#size[seq] = item.size
+    this.#eventBytes += item.size
+    let p = this.#parentOffsets[seq]!
+    for (const parent of event.parents) {
+      const ps = this.seqOf(parent)
+      if (ps < 0) throw new Error(`views: parent ${parent} of ${item.cid} is not indexed`)
+      this.#parents[p++] = ps
+    }
+    this.#parentOffsets[seq + 1] = p
+    this.#count = seq + 1
+    this.#tableInsert(seq)
+    return seq
+  }
+
+  #idOf(name: string, ids: Map<string, number>, names: string[], lists: SeqList[], stream: boolean): number {
+    let id = ids.get(name)
+    if (id === undefined) {
+      id = names.length
+      ids.set(name, id)
+      names.push(name)
+      lists.push(new SeqList())
+      if (stream) this.#sortedStreams = undefined
+    }
+    return id
+  }
+
+  #ensure(count: number, cidBytes: number, parents: number): void {
+    if (count > this.#cap) {
+      const cap = Math.max(64, this.#cap < 1 << 20 ? this.#cap * 2 : this.#cap + (this.#cap >> 2), count)
+      this.#ts = grow(this.#ts, cap)
+      this.#tc = grow(this.#tc, cap)
+      this.#stream = grow(this.#stream, cap)
+      this.#type = grow(this.#type, cap)
+      this.#size = grow(this.#size, cap)
+      this.#cidOffsets = grow(this.#cidOffsets, cap + 1)
+      this.#parentOffsets = grow(this.#parentOffsets, cap + 1)
+      this.#cap = cap
+    }
+    if (cidBytes > this.#cidBytes.length) this.#cidBytes = grow(this.#cidBytes, Math.max(cidBytes, this.#cap * 38))
+    if (parents > this.#parents.length) this.#parents = grow(this.#parents, Math.max(parents, this.#cap + 16))
+    if (count * 2 > this.#table.length) this.#rehash(count * 4)
+  }
+
+  #rehash(min: number): void {
+    let size = this.#table.length
+    while (size < min) size *= 2
+    this.#table = new Int32Array(size)
+    for (let seq = 0; seq < this.#count; seq++) this.#tableInsert(seq)
+  }
+
+  #tableInsert(seq: number): void {
+    const mask = this.#table.length - 1
+    let i = hashBytes(this.cidBytes(seq)) & mask
+    while (this.#table[i] !== 0) i = (i + 1) & mask
+    this.#table[i] = seq + 1
+  }
+
+  /** Drops the state-hash checkpoints an insert at `at` in the global order invalidated. */
+  #orderChanged(at: number): void {
+    const cps = this.#hashCheckpoints
+    if (cps.length > 0 && cps.at(-1)!.count > at) this.#hashCheckpoints = cps.filter((c) => c.count <= at)
+  }
+
+  #indexId(seq: number, id: string): void {
+    const sid = this.#stream[seq]!
+    let ids = this.#ids.get(sid)
+    if (ids === undefined) { ids = new Map(); this.#ids.set(sid, ids) }
+    const held = ids.get(id)
+    // The first in canonical order wins, so replicas agree whatever the arrival order.
+    if (held === undefined || this.compare(seq, held) < 0) ids.set(id, seq)
+  }
+
+  // ---- objects, referrers, containment ----
 
   hasObject(cid: CID, type: string): boolean {
     return this.#objects.get(type)?.has(cid.toString()) ?? false
@@ -231,7 +408,8 @@ export class LogViews {
   /** Objects in the canonical order of the events that first recorded them. */
   objects(type?: string): ObjectInfo[] {
     const list = type !== undefined ? [...(this.#objects.get(type)?.values() ?? [])] : [...this.#objects.values()].flatMap((m) => [...m.values()])
-    return list.sort((a, b) => compareEntries(this.entry(a.event)!, this.entry(b.event)!))
+    const pos = (info: ObjectInfo): number => this.seqOf(info.event)
+    return list.sort((a, b) => this.compare(pos(a), pos(b)))
   }
 
   /** Who links to `cid`, sorted by CID bytes so replicas agree whatever the arrival order. */
@@ -251,7 +429,6 @@ export class LogViews {
     set.add(container)
   }
 
-  /** Whether a block's links are already indexed. */
   walked(cid: CID): boolean {
     return this.#walked.has(cid.toString())
   }
@@ -260,7 +437,6 @@ export class LogViews {
     this.#walked.add(cid.toString())
   }
 
-  /** Whether every block under `key` is known to be stored (it sits under a recorded object). */
   isComplete(key: string): boolean {
     return this.#complete.has(key)
   }
@@ -269,115 +445,15 @@ export class LogViews {
     this.#complete.add(cid.toString())
   }
 
-  /** Adds an event at its canonical place in every list (a push for local appends). Returns the entry. */
-  addEvent(cid: CID, event: EventBlock, size?: number): EventEntry {
-    const key = cid.toString()
-    const existing = this.#events.get(key)
-    if (existing !== undefined) return existing
-    const entry: EventEntry = { cid, key, event, version: 0, seq: this.#events.size, size }
-    this.#register(entry)
-    const all = this.#all
-    const stream = this.#streamList(event.stream)
-    const meta = event.meta
-    // Newest of all (local appends, opening): newest of every list it joins, so all pushes.
-    if (all.length === 0 || compareEntries(all[all.length - 1]!, entry) < 0) {
-      all.push(entry)
-      if (!isSystemStream(event.stream)) this.#app.push(entry)
-      stream.push(entry)
-      entry.version = stream.length
-      listIn(this.#types, event.type).push(entry)
-      if (meta?.correlation !== undefined) listIn(this.#correlations, meta.correlation).push(entry)
-      if (meta?.causation !== undefined) listIn(this.#causations, meta.causation).push(entry)
-    } else {
-      const at = insertSorted(all, entry)
-      this.#allChanged(at)
-      if (!isSystemStream(event.stream)) insertSorted(this.#app, entry)
-      for (let i = insertSorted(stream, entry); i < stream.length; i++) stream[i]!.version = i + 1
-      insertSorted(listIn(this.#types, event.type), entry)
-      if (meta?.correlation !== undefined) insertSorted(listIn(this.#correlations, meta.correlation), entry)
-      if (meta?.causation !== undefined) insertSorted(listIn(this.#causations, meta.causation), entry)
-      if (at < all.length - 1) this.#epoch++
-    }
-    this.#indexId(entry)
-    return entry
-  }
-
-  /**
-   * Adds events (an import's, in any order) at their canonical places. Each list is merged
-   * once per batch, so a batch landing mid-order costs the tail once, not once per event.
-   * Arrival numbers follow the batch's canonical order. Returns the entries in canonical
-   * order, already known ones included.
-   */
-  addEvents(items: readonly NewEvent[]): EventEntry[] {
-    const fresh = new Map<string, EventEntry>()
-    const out: EventEntry[] = []
-    for (const { cid, event, size } of [...items].sort(compareEntries)) {
-      const key = cid.toString()
-      const existing = this.#events.get(key) ?? fresh.get(key)
-      if (existing !== undefined) { out.push(existing); continue }
-      const entry: EventEntry = { cid, key, event, version: 0, seq: this.#events.size, size }
-      this.#register(entry)
-      fresh.set(key, entry)
-      out.push(entry)
-    }
-    if (fresh.size === 0) return out
-    const added = [...fresh.values()]
-    let moved = false
-    const merge = (list: EventEntry[], add: EventEntry[]): number => {
-      const at = mergeSorted(list, add)
-      if (at < list.length - add.length) moved = true
-      return at
-    }
-    this.#allChanged(merge(this.#all, added))
-    merge(this.#app, added.filter((e) => !isSystemStream(e.event.stream)))
-    for (const [stream, add] of groupBy(added, (e) => e.event.stream)) {
-      const list = this.#streamList(stream)
-      for (let i = merge(list, add); i < list.length; i++) list[i]!.version = i + 1
-    }
-    for (const [type, add] of groupBy(added, (e) => e.event.type)) merge(listIn(this.#types, type), add)
-    for (const [id, add] of groupBy(added, (e) => e.event.meta?.correlation)) merge(listIn(this.#correlations, id), add)
-    for (const [id, add] of groupBy(added, (e) => e.event.meta?.causation)) merge(listIn(this.#causations, id), add)
-    for (const entry of added) this.#indexId(entry)
-    if (moved) this.#epoch++
-    return out
-  }
-
-  #register(entry: EventEntry): void {
-    this.#events.set(entry.key, entry)
-    this.#bySeq.push(entry)
-    if (entry.size !== undefined) this.#eventBytes += entry.size
-  }
-
-  #streamList(stream: string): EventEntry[] {
-    let list = this.#streams.get(stream)
-    if (list === undefined) { list = []; this.#streams.set(stream, list); this.#newStreamNames.push(stream) }
-    return list
-  }
-
-  /** Drops the state-hash checkpoints that an insert at `at` in the global order invalidated. */
-  #allChanged(at: number): void {
-    const cps = this.#hashCheckpoints
-    if (cps.length > 0 && cps.at(-1)!.count > at) this.#hashCheckpoints = cps.filter((c) => c.count <= at)
-  }
-
-  #indexId(entry: EventEntry): void {
-    const id = entry.event.meta?.id
-    if (id === undefined) return
-    let ids = this.#ids.get(entry.event.stream)
-    if (ids === undefined) { ids = new Map(); this.#ids.set(entry.event.stream, ids) }
-    const held = ids.get(id)
-    // The first in canonical order wins, so replicas agree whatever the arrival order.
-    if (held === undefined || compareEntries(entry, held) < 0) ids.set(id, entry)
-  }
-
   addObject(info: ObjectInfo): void {
     let byType = this.#objects.get(info.type)
     if (byType === undefined) { byType = new Map(); this.#objects.set(info.type, byType) }
     const key = info.cid.toString()
     const held = byType.get(key)
-    if (held === undefined || compareEntries(this.entry(info.event)!, this.entry(held.event)!) < 0) byType.set(key, info)
+    const earlier = (a: CID, b: CID): boolean => this.compare(this.seqOf(a), this.seqOf(b)) < 0
+    if (held === undefined || earlier(info.event, held.event)) byType.set(key, info)
     const sized = this.#objectSizes.get(key)
-    if (sized === undefined || compareEntries(this.entry(info.event)!, this.entry(sized.event)!) < 0) {
+    if (sized === undefined || earlier(info.event, sized.event)) {
       this.#objectBytes += info.size - (sized?.size ?? 0)
       this.#objectSizes.set(key, { size: info.size, event: info.event })
     }
@@ -396,41 +472,128 @@ export class LogViews {
    * every 4096 events, and an import only rehashes from the checkpoint before its first insert.
    */
   stateHash(): CID {
-    const all = this.#all
+    const order = this.#order
     const last = this.#hashCheckpoints.at(-1)
     const state = last === undefined ? sha256.create() : last.state.clone()
-    for (let i = last?.count ?? 0; i < all.length; i++) {
-      state.update(all[i]!.cid.bytes)
+    for (let i = last?.count ?? 0; i < order.length; i++) {
+      state.update(this.cidBytes(order.at(i)))
       if ((i + 1) % HASH_STEP === 0) this.#hashCheckpoints.push({ count: i + 1, state: state.clone() })
     }
     return CID.createV1(RAW, Digest.create(SHA2_256, state.digest()))
   }
+
+  // ---- snapshots ----
+
+  /** The views as columns (views into live arrays: encode them before the next change). */
+  columns(): ViewColumns {
+    const n = this.#count
+    const [streamLists, streamListOffsets] = concatLists(this.#streamLists)
+    const [typeLists, typeListOffsets] = concatLists(this.#typeLists)
+    const bytesOf = (key: string): Uint8Array => CID.parse(key).bytes
+    const seqLists = (m: Map<string, SeqList>): [string, number[]][] => [...m].map(([k, l]) => [k, [...l.view()]])
+    return {
+      count: n,
+      cidBytes: this.#cidBytes.subarray(0, this.#cidOffsets[n]),
+      cidOffsets: this.#cidOffsets.subarray(0, n + 1),
+      ts: this.#ts.subarray(0, n),
+      tc: this.#tc.subarray(0, n),
+      stream: this.#stream.subarray(0, n),
+      type: this.#type.subarray(0, n),
+      size: this.#size.subarray(0, n),
+      parentOffsets: this.#parentOffsets.subarray(0, n + 1),
+      parents: this.#parents.subarray(0, this.#parentOffsets[n]),
+      order: this.#order.view(),
+      table: this.#table,
+      streamNames: this.#streamNames,
+      typeNames: this.#typeNames,
+      streamLists, streamListOffsets, typeLists, typeListOffsets,
+      sparse: {
+        correlations: seqLists(this.#correlations),
+        causations: seqLists(this.#causations),
+        ids: [...this.#ids].map(([sid, m]) => [sid, [...m]]),
+        objects: [...this.#objects.values()].flatMap((m) => [...m.values()]).map((o) => [o.cid.bytes, o.type, o.size, this.seqOf(o.event)]),
+        referrers: [...this.#referrers].flatMap(([target, refs]) => [...refs.values()].map((r): [Uint8Array, Uint8Array, number] => [bytesOf(target), r.cid.bytes, r.kind === 'event' ? 0 : 1])),
+        containers: [...this.#containers].map(([child, set]) => [bytesOf(child), [...set].map(bytesOf)]),
+        walked: [...this.#walked].map(bytesOf),
+        complete: [...this.#complete].map(bytesOf),
+      },
+    }
+  }
+
+  /** Views over snapshot columns: the typed arrays are used in place, copied only as they grow. */
+  static fromColumns(c: ViewColumns): LogViews {
+    const v = new LogViews(new SeqList(c.order, c.count))
+    const n = c.count
+    v.#count = n
+    v.#cap = n
+    v.#cidBytes = c.cidBytes
+    v.#cidOffsets = c.cidOffsets
+    v.#ts = c.ts
+    v.#tc = c.tc
+    v.#stream = c.stream
+    v.#type = c.type
+    v.#size = c.size
+    v.#parentOffsets = c.parentOffsets
+    v.#parents = c.parents
+    v.#table = c.table
+    for (let i = 0; i < n; i++) v.#eventBytes += c.size[i]!
+    c.streamNames.forEach((name, id) => {
+      v.#streamNames.push(name)
+      v.#streamIds.set(name, id)
+      v.#streamLists.push(new SeqList(c.streamLists.subarray(c.streamListOffsets[id]!, c.streamListOffsets[id + 1]!), c.streamListOffsets[id + 1]! - c.streamListOffsets[id]!))
+    })
+    c.typeNames.forEach((name, id) => {
+      v.#typeNames.push(name)
+      v.#typeIds.set(name, id)
+      v.#typeLists.push(new SeqList(c.typeLists.subarray(c.typeListOffsets[id]!, c.typeListOffsets[id + 1]!), c.typeListOffsets[id + 1]! - c.typeListOffsets[id]!))
+    })
+    const s = c.sparse
+    for (const [k, l] of s.correlations) v.#correlations.set(k, new SeqList(Uint32Array.from(l), l.length))
+    for (const [k, l] of s.causations) v.#causations.set(k, new SeqList(Uint32Array.from(l), l.length))
+    for (const [sid, entries] of s.ids) v.#ids.set(sid, new Map(entries))
+    for (const [cid, type, size, seq] of s.objects) v.addObject({ cid: CID.decode(cid), type, size, event: v.cid(seq) })
+    for (const [target, from, kind] of s.referrers) v.addReferrer(CID.decode(target), { cid: CID.decode(from), kind: kind === 0 ? 'event' : 'object' })
+    for (const [child, list] of s.containers) for (const c2 of list) v.addContainer(CID.decode(child), CID.decode(c2).toString())
+    for (const b of s.walked) v.#walked.add(CID.decode(b).toString())
+    for (const b of s.complete) v.#complete.add(CID.decode(b).toString())
+    return v
+  }
 }
 
-function listIn(map: Map<string, EventEntry[]>, key: string): EventEntry[] {
+function compareNew(a: NewEvent, b: NewEvent): number {
+  return a.event.ts - b.event.ts || a.event.tc - b.event.tc || compareBytes(a.cid.bytes, b.cid.bytes)
+}
+
+/** FNV-1a over the last 8 bytes of a CID (its digest's tail: uniform for real hashes). */
+function hashBytes(bytes: Uint8Array): number {
+  let h = 0x811c9dc5
+  for (let i = Math.max(0, bytes.length - 8); i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193)
+  return h >>> 0
+}
+
+type Typed = Uint8Array | Uint32Array | Float64Array | Int32Array
+function grow<T extends Typed>(a: T, cap: number): T {
+  const next = new (a.constructor as new (n: number) => T)(cap)
+  next.set(a as never)
+  return next
+}
+
+function listIn(map: Map<string, SeqList>, key: string): SeqList {
   let list = map.get(key)
-  if (list === undefined) { list = []; map.set(key, list) }
+  if (list === undefined) { list = new SeqList(); map.set(key, list) }
   return list
 }
 
-/** Groups entries by a key, keeping their order; entries whose key is undefined are left out. */
-function groupBy(entries: readonly EventEntry[], keyOf: (e: EventEntry) => string | undefined): Map<string, EventEntry[]> {
-  const groups = new Map<string, EventEntry[]>()
-  for (const e of entries) {
-    const key = keyOf(e)
-    if (key === undefined) continue
-    let g = groups.get(key)
-    if (g === undefined) { g = []; groups.set(key, g) }
-    g.push(e)
-  }
-  return groups
+function groupIn(map: Map<number, number[]>, key: number, seq: number): void {
+  const g = map.get(key)
+  if (g === undefined) map.set(key, [seq])
+  else g.push(seq)
 }
 
-/** The public shape of an entry; `version` overrides the entry's current version (time travel). */
-export function toStoredEvent<D = unknown>(entry: EventEntry, version: number = entry.version): StoredEvent<D> {
-  const e = entry.event
-  return {
-    cid: entry.cid, stream: e.stream, type: e.type, ts: e.ts, tc: e.tc, version,
-    prev: e.prev, parents: e.parents, data: e.data as D, meta: e.meta, author: e.author,
-  }
+function concatLists(lists: readonly SeqList[]): [Uint32Array, Uint32Array] {
+  const offsets = new Uint32Array(lists.length + 1)
+  for (let i = 0; i < lists.length; i++) offsets[i + 1] = offsets[i]! + lists[i]!.length
+  const all = new Uint32Array(offsets[lists.length]!)
+  for (let i = 0; i < lists.length; i++) all.set(lists[i]!.view(), offsets[i]!)
+  return [all, offsets]
 }

@@ -5,9 +5,12 @@ import { assertIpld } from '../block/validate.ts'
 import { expectCid, expectCids, expectNonNegativeInteger, expectObject, expectOptionalBoolean, expectString, expectTime } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { ChangeHub, changesOf } from '../index/changes.ts'
-import { listsFor, matchesFilter, scan, streamAsOfEvent, type OrderKey } from '../index/query.ts'
-import { indexEvent, rebuildViews } from '../index/rebuild.ts'
-import { toStoredEvent, type EventEntry, type LogViews } from '../index/views.ts'
+import { EventReader, toStoredEvent, type LoadedEvent } from '../index/event-cache.ts'
+import { listsFor, matchesFilter, scan, streamAsOfEvent } from '../index/query.ts'
+import { indexEvent, openViews } from '../index/rebuild.ts'
+import type { SeqList } from '../index/seq-list.ts'
+import { encodeSnapshot, INDEX_SNAPSHOT } from '../index/snapshot.ts'
+import type { LogViews, OrderKey } from '../index/views.ts'
 import { nextStamp } from '../log/clock.ts'
 import { checkInputMeta, decodeEvent, encodeEvent } from '../log/event.ts'
 import type { AppendInput, AppendOptions, BatchAppendInput, EventBlock, EventFilter, EventMeta, PageOptions, QueryOptions, ReadOptions, ReplayOptions, Stamp, StoredEvent } from '../log/interface.ts'
@@ -28,6 +31,11 @@ import { verifyReachable } from './verify.ts'
 import { openProjection } from '../projections/projection.ts'
 import type { Projection, ProjectionHost, ProjectionSpec } from '../projections/interface.ts'
 import { DERIVED_NAME } from '../storage/interface.ts'
+
+/** Events after the last index snapshot that trigger a new one (with an eighth of the log). */
+const SNAPSHOT_MIN = 16384
+/** Events indexed on open that are kept decoded in the event cache. */
+const DEFAULT_WARM = 1024
 
 /** An append after its input was checked, before it is stamped. */
 interface Draft {
@@ -51,6 +59,11 @@ interface Draft {
 export class CairnStore {
   readonly #storage: StorageEngine
   readonly #views: LogViews
+  readonly #events: EventReader
+  /** Events the last index snapshot written (or loaded) covers. */
+  #snapshotSize: number
+  /** The snapshot write in flight, if any. */
+  #snapshotWrite: Promise<void> | undefined
   readonly #clock: () => number
   readonly #writes = new Mutex()
   readonly #hub = new ChangeHub()
@@ -59,20 +72,30 @@ export class CairnStore {
   #heads: CID[]
   #closed = false
 
-  private constructor(storage: StorageEngine, views: LogViews, heads: CID[], options: StoreOptions) {
+  private constructor(storage: StorageEngine, views: LogViews, heads: CID[], options: StoreOptions, snapshotSize: number) {
     this.#storage = storage
     this.#views = views
+    this.#events = new EventReader(storage, views)
+    this.#snapshotSize = snapshotSize
     this.#heads = heads
     this.#clock = options.clock ?? Date.now
   }
 
-  /** Opens a store on a storage engine, rebuilding its views from the blocks. */
+  /**
+   * Opens a store on a storage engine: loads the persisted index snapshot and indexes only
+   * the events committed after it (or, without a usable snapshot or with `rebuildIndex`,
+   * rebuilds the indexes from the blocks and writes a fresh snapshot).
+   */
   static async open(storage: StorageEngine, options: StoreOptions = {}): Promise<CairnStore> {
     if (options.clock !== undefined && typeof options.clock !== 'function') throw new TypeError('"clock" expected a function')
+    const rebuild = expectOptionalBoolean('rebuildIndex', options.rebuildIndex)
     const heads = sortCids(await storage.heads())
     try {
-      const views = await rebuildViews(storage, heads)
-      return new CairnStore(storage, views, heads, options)
+      const opened = await openViews(storage, heads, rebuild)
+      const store = new CairnStore(storage, opened.views, heads, options, opened.views.size - opened.indexed)
+      for (const e of opened.fresh.slice(-DEFAULT_WARM)) store.#events.remember(e.seq, e)
+      store.#maybeSnapshot(opened.indexed > 0 ? 1 : SNAPSHOT_MIN)
+      return store
     } catch (err) {
       await storage.close().catch(() => {})
       throw err
@@ -92,7 +115,7 @@ export class CairnStore {
   /** Number of events in `stream` in this replica's view (0 for an unknown stream). */
   version(stream: string): number {
     this.#check()
-    return this.#views.version(expectString('stream', stream))
+    return this.#views.streamLength(expectString('stream', stream))
   }
 
   /**
@@ -142,31 +165,56 @@ export class CairnStore {
     const limit = options.limit === undefined ? Infinity : expectNonNegativeInteger('limit', options.limit)
     const reverse = expectOptionalBoolean('reverse', options.reverse)
     const asOf = options.asOf === undefined ? undefined : expectAsOf('asOf', options.asOf)
+    const views = this.#views
     if (asOf !== undefined && typeof asOf !== 'number') {
       // At an event: the stream's part of its causal past, renumbered.
-      const past = streamAsOfEvent(this.#views, stream, this.#entryOrThrow(asOf))
+      const past = streamAsOfEvent(views, stream, this.#seqOrThrow(asOf))
       const last = Math.min(to, past.length)
-      let n = 0
-      for (let v = reverse ? last : from; (reverse ? v >= from : v <= last) && n < limit; v += reverse ? -1 : 1, n++) {
-        yield toStoredEvent<D>(past[v - 1]!, v)
+      const picked: number[] = []
+      for (let v = reverse ? last : from; (reverse ? v >= from : v <= last) && picked.length < limit; v += reverse ? -1 : 1) picked.push(past[v - 1]!)
+      let v = reverse ? last : from
+      for await (const loaded of this.#load(picked)) {
+        yield toStoredEvent<D>(loaded, v)
+        v += reverse ? -1 : 1
       }
       return
     }
-    const list = this.#views.stream(stream)
-    if (from > list.length || to === 0) return
+    const list = views.stream(stream)
+    if (list === undefined || from > list.length || to === 0) return
     let version: number | undefined
-    for (const entry of scan(this.#views, {
+    for await (const loaded of this.#load(scan(views, {
       lists: [list],
       maxTs: asOf === undefined ? undefined : Math.floor(asOf),
-      lower: from > 1 ? { key: list[from - 1]!, inclusive: true } : undefined,
-      upper: to < list.length ? { key: list[to - 1]!, inclusive: true } : undefined,
+      lower: from > 1 ? { key: views.key(list.at(from - 1)), inclusive: true } : undefined,
+      upper: to < list.length ? { key: views.key(list.at(to - 1)), inclusive: true } : undefined,
       reverse,
       limit,
-    })) {
+    }), (seq) => { version ??= views.version(seq) })) {
       // Versions as of the start: consecutive from the first one yielded, whatever lands meanwhile.
-      version = version === undefined ? entry.version : version + (reverse ? -1 : 1)
-      yield toStoredEvent<D>(entry, version)
+      yield toStoredEvent<D>(loaded, version!)
+      version! += reverse ? -1 : 1
     }
+  }
+
+  /**
+   * Loads the events of a lazy scan in small batches whose reads overlap: a first batch of
+   * 8, then up to 64, so `limit: 10` reads about 10 blocks while long reads keep storage busy.
+   * `first` sees the first arrival number before anything is loaded.
+   */
+  async *#load(seqs: Iterable<number>, first?: (seq: number) => void): AsyncGenerator<LoadedEvent> {
+    let batch: number[] = []
+    let size = 8
+    for (const seq of seqs) {
+      if (first !== undefined) { first(seq); first = undefined }
+      batch.push(seq)
+      if (batch.length >= size) {
+        this.#check()
+        yield* await this.#events.loadMany(batch)
+        batch = []
+        size = 64
+      }
+    }
+    if (batch.length > 0) yield* await this.#events.loadMany(batch)
   }
 
   /**
@@ -191,16 +239,23 @@ export class CairnStore {
     const until = query.until === undefined ? undefined : Math.ceil(expectTime('until', query.until))
     const limit = query.limit === undefined ? Infinity : expectNonNegativeInteger('limit', query.limit)
     const reverse = expectOptionalBoolean('reverse', query.reverse)
-    const after = query.after === undefined ? undefined : this.#entryOrThrow(expectCid('after', query.after))
-    for (const entry of scan(this.#views, {
-      lists: listsFor(this.#views, filter),
-      filter: (e) => matchesFilter(e, filter),
+    const after = query.after === undefined ? undefined : this.#keyOrThrow(expectCid('after', query.after))
+    const views = this.#views
+    const seqs = scan(views, {
+      lists: listsFor(views, filter),
+      filter: (s) => matchesFilter(views, s, filter),
       minTs: since,
       maxTs: until === undefined ? undefined : until - 1,
       ...cursorBounds(after, reverse),
       reverse,
       limit,
-    })) yield toStoredEvent<D>(entry)
+    })
+    yield* this.#stored<D>(seqs)
+  }
+
+  /** Events of a scan as the public shape, each with its version when yielded. */
+  async *#stored<D>(seqs: Iterable<number>): AsyncGenerator<StoredEvent<D>> {
+    for await (const loaded of this.#load(seqs)) yield toStoredEvent<D>(loaded, this.#views.version(this.#views.seqOf(loaded.cid)))
   }
 
   /** Events whose `meta.causation` is this CID (as a string), or this string, in canonical order. */
@@ -216,12 +271,13 @@ export class CairnStore {
     yield* this.#page<D>(this.#views.correlated(expectString('id', id)), options)
   }
 
-  *#page<D>(list: readonly EventEntry[], options: PageOptions): Generator<StoredEvent<D>> {
+  async *#page<D>(list: SeqList | undefined, options: PageOptions): AsyncGenerator<StoredEvent<D>> {
     expectObject('options', options)
     const limit = options.limit === undefined ? Infinity : expectNonNegativeInteger('limit', options.limit)
     const reverse = expectOptionalBoolean('reverse', options.reverse)
-    const after = options.after === undefined ? undefined : this.#entryOrThrow(expectCid('after', options.after))
-    for (const entry of scan(this.#views, { lists: [list], ...cursorBounds(after, reverse), reverse, limit })) yield toStoredEvent<D>(entry)
+    const after = options.after === undefined ? undefined : this.#keyOrThrow(expectCid('after', options.after))
+    if (list === undefined) return
+    yield* this.#stored<D>(scan(this.#views, { lists: [list], ...cursorBounds(after, reverse), reverse, limit }))
   }
 
   /**
@@ -248,9 +304,8 @@ export class CairnStore {
   /** One event by CID. Throws CAIRN_NOT_FOUND when the log holds no such event. */
   async getEvent<D = unknown>(cid: CID): Promise<StoredEvent<D>> {
     this.#check()
-    const entry = this.#views.entry(expectCid('cid', cid))
-    if (entry === undefined) throw new CairnError('CAIRN_NOT_FOUND', `no event ${cid} in this store`, { cid })
-    return toStoredEvent<D>(entry)
+    const seq = this.#seqOrThrow(expectCid('cid', cid))
+    return toStoredEvent<D>(await this.#events.load(seq), this.#views.version(seq))
   }
 
   /**
@@ -280,7 +335,7 @@ export class CairnStore {
     expectCid('from', from)
     expectObject('options', options)
     const keep = replayFilter(options.filter)
-    this.#entryOrThrow(from)
+    this.#seqOrThrow(from)
     const chain: { cid: CID; event: EventBlock }[] = []
     for (let cid: CID | null = from; cid !== null;) {
       this.#check()
@@ -292,7 +347,8 @@ export class CairnStore {
     }
     for (let i = chain.length - 1; i >= 0; i--) {
       const { cid, event } = chain[i]!
-      const stored = toStoredEvent<D>({ cid, key: cid.toString(), event, version: this.#views.entry(cid)?.version ?? 0, seq: -1, size: undefined })
+      const seq = this.#views.seqOf(cid)
+      const stored = toStoredEvent<D>({ cid, event }, seq < 0 ? 0 : this.#views.version(seq))
       if (keep(stored)) yield stored
     }
   }
@@ -328,12 +384,12 @@ export class CairnStore {
     this.#check()
     expectObject('options', options)
     const filter = options.filter === undefined ? {} : expectFilter(expectObject('filter', options.filter), 'filter.')
-    const after = options.after === undefined ? undefined : this.#entryOrThrow(expectCid('after', options.after))
+    const after = options.after === undefined ? undefined : this.#keyOrThrow(expectCid('after', options.after))
     const signal: unknown = options.signal
     if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof (signal as AbortSignal).addEventListener !== 'function' || typeof (signal as AbortSignal).aborted !== 'boolean')) {
       throw new TypeError('"signal" expected an AbortSignal')
     }
-    yield* changesOf(this.#views, this.#hub, filter, after, signal as AbortSignal | undefined) as AsyncGenerator<StoredEvent<D>>
+    yield* changesOf(this.#views, this.#events, this.#hub, filter, after, signal as AbortSignal | undefined) as AsyncGenerator<StoredEvent<D>>
   }
 
   /**
@@ -505,8 +561,8 @@ export class CairnStore {
     return {
       heads: () => this.heads,
       eventsSince: (since) => {
-        const found = newEvents(this.#views, this.#heads, since).reverse().map((e) => toStoredEvent(e))
-        return (async function* () { yield* found })()
+        const seqs = newEvents(this.#views, this.#heads, since).reverse()
+        return this.#stored(seqs)
       },
       read: (stream, options) => this.read(stream, options),
       query: (query) => this.query(query),
@@ -531,6 +587,9 @@ export class CairnStore {
     if (this.#closed) return
     for (const task of [...this.#closeTasks]) await task()
     await this.#writes.run(async () => {
+      await this.#snapshotWrite
+      this.#maybeSnapshot(1)
+      await this.#snapshotWrite
       this.#closed = true
       this.#hub.close()
       await this.#storage.close()
@@ -541,10 +600,39 @@ export class CairnStore {
     if (this.#closed) throw new CairnError('CAIRN_CLOSED', 'the store is closed')
   }
 
-  #entryOrThrow(cid: CID): EventEntry {
-    const entry = this.#views.entry(cid)
-    if (entry === undefined) throw new CairnError('CAIRN_NOT_FOUND', `no event ${cid} in this store`, { cid })
-    return entry
+  #seqOrThrow(cid: CID): number {
+    const seq = this.#views.seqOf(cid)
+    if (seq < 0) throw new CairnError('CAIRN_NOT_FOUND', `no event ${cid} in this store`, { cid })
+    return seq
+  }
+
+  #keyOrThrow(cid: CID): OrderKey {
+    return this.#views.key(this.#seqOrThrow(cid))
+  }
+
+  /**
+   * Writes a fresh index snapshot once at least `min` events arrived since the last one
+   * (and, for big logs, an eighth of the log: snapshot writes stay O(1) per event). The
+   * columns are copied synchronously (inside the caller's consistent moment), then hashed
+   * and written in the background; one write at a time. Errors only cost the next open time.
+   */
+  #maybeSnapshot(min: number): void {
+    const views = this.#views
+    const since = views.size - this.#snapshotSize
+    if (this.#storage.writeDerived === undefined || this.#storage.kind === 'memory' || since < Math.max(min, this.#snapshotSize >> 3) || this.#snapshotWrite !== undefined) return
+    const size = views.size
+    const encoded = encodeSnapshot(views, this.#heads)
+    const storage = this.#storage
+    this.#snapshotWrite = (async () => {
+      try {
+        await storage.writeDerived!(INDEX_SNAPSHOT, await encoded)
+        this.#snapshotSize = size
+      } catch {
+        // Derived data: a failed write leaves the previous snapshot, and the next open indexes more.
+      } finally {
+        this.#snapshotWrite = undefined
+      }
+    })()
   }
 
   #commitDrafts(drafts: Draft[], extra: BlockRecord[]): Promise<StoredEvent[]> {
@@ -559,36 +647,42 @@ export class CairnStore {
    * import brings some. Runs inside the write mutex.
    */
   async #commitLocked(drafts: Draft[], extra: BlockRecord[], imported?: ImportPlan): Promise<StoredEvent[]> {
-    const results: (EventEntry | { cid: CID; event: EventBlock; draft: Draft; version: number })[] = []
+    const views = this.#views
+    /** Per draft: the stored event it resolved to (a retried meta.id) or the new one. */
+    const results: CID[] = []
     const fresh: { cid: CID; event: EventBlock; draft: Draft; size: number }[] = []
     const blocks: BlockRecord[] = [...extra]
     const pendingByStream = new Map<string, { cid: CID; event: EventBlock }[]>()
     const pendingIds = new Map<string, { cid: CID; event: EventBlock }>()
     let heads = imported?.heads ?? this.#heads
     const importedByKey = new Map((imported?.events ?? []).map((e) => [e.cid.toString(), e.event]))
-    let parentStamps: Stamp[] = heads.map((h) => this.#views.entry(h)?.event ?? importedByKey.get(h.toString())!)
+    let parentStamps: Stamp[] = heads.map((h) => {
+      const seq = views.seqOf(h)
+      return seq >= 0 ? views.stamp(seq) : importedByKey.get(h.toString())!
+    })
     const now = this.#clock()
     for (const draft of drafts) {
       const id = draft.meta?.id
       if (id !== undefined) {
-        const prior = this.#views.byId(draft.stream, id) ?? pendingIds.get(`${draft.stream}\u0000${id}`)
+        const storedSeq = views.byId(draft.stream, id)
+        const prior = storedSeq >= 0 ? await this.#events.load(storedSeq) : pendingIds.get(`${draft.stream}\u0000${id}`)
         if (prior !== undefined) {
           if (!sameContent(prior.event, draft)) {
             throw new CairnError('CAIRN_DUPLICATE_ID', `stream "${draft.stream}" already holds an event with meta.id "${id}" and different content`, { stream: draft.stream, cid: prior.cid })
           }
-          const stored = this.#views.entry(prior.cid)
-          results.push(stored ?? { ...prior, draft, version: 0 })
+          results.push(prior.cid)
           continue
         }
       }
       const pending = pendingByStream.get(draft.stream) ?? []
-      const current = this.#views.version(draft.stream) + pending.length
+      const current = views.streamLength(draft.stream) + pending.length
       if (draft.expectedVersion !== undefined && draft.expectedVersion !== current) {
         throw new CairnError('CAIRN_VERSION_CONFLICT', `stream "${draft.stream}" is at version ${current}, expected ${draft.expectedVersion}`, {
           stream: draft.stream, expectedVersion: draft.expectedVersion, actualVersion: current,
         })
       }
-      const last = pending.at(-1)?.cid ?? this.#views.stream(draft.stream).at(-1)?.cid ?? null // drafts on an import are only $objects puts
+      const lastSeq = views.stream(draft.stream)?.last()
+      const last = pending.at(-1)?.cid ?? (lastSeq === undefined ? null : views.cid(lastSeq)) // drafts on an import are only $objects puts
       const stamp = nextStamp(parentStamps, now)
       const event: EventBlock = {
         v: 1, stream: draft.stream, type: draft.type, ts: stamp.ts, tc: stamp.tc,
@@ -599,7 +693,7 @@ export class CairnStore {
       blocks.push(block)
       const item = { cid: block.cid, event, draft, size: block.bytes.length }
       fresh.push(item)
-      results.push({ ...item, version: current + 1 })
+      results.push(block.cid)
       pending.push(item)
       pendingByStream.set(draft.stream, pending)
       if (id !== undefined) pendingIds.set(`${draft.stream}\u0000${id}`, item)
@@ -609,24 +703,34 @@ export class CairnStore {
     const commit = fresh.length > 0 || blocks.length > 0 || imported !== undefined
     if (commit) await this.#storage.commit({ blocks, heads })
     // With no await from here to the heads update, nobody sees a head the views lack.
-    const seqBefore = this.#views.size
+    const added: { seq: number; cid: CID; event: EventBlock }[] = []
+    const addAll = (items: readonly { cid: CID; event: EventBlock; size: number }[]): void => {
+      const seqs = views.addEvents(items)
+      // Batches are in canonical order and new to the views (addEvents keeps that order).
+      items.forEach((e, i) => added.push({ seq: seqs[i]!, cid: e.cid, event: e.event }))
+    }
     if (imported !== undefined && imported.events.length > 0) {
       // One merge per list for the whole import, however far back its events land.
       const sizes = new Map(imported.blocks.map((b) => [b.cid.toString(), b.bytes.length]))
-      this.#views.addEvents(imported.events.map((e) => ({ cid: e.cid, event: e.event, size: sizes.get(e.cid.toString()) })))
+      addAll(imported.events.map((e) => ({ cid: e.cid, event: e.event, size: sizes.get(e.cid.toString()) ?? encodeEvent(e.event).bytes.length })))
     }
-    for (const item of fresh) this.#views.addEvent(item.cid, item.event, item.size)
+    if (fresh.length > 0) addAll(fresh)
     if (commit) this.#heads = heads
-    for (const item of imported?.events ?? []) await indexEvent(this.#views, this.#storage, item.cid, item.event, undefined)
-    for (const item of fresh) await indexEvent(this.#views, this.#storage, item.cid, item.event, item.draft.object)
-    const added: EventEntry[] = []
-    for (let seq = seqBefore; seq < this.#views.size; seq++) added.push(this.#views.bySeq(seq)!)
-    this.#hub.publish(added)
+    for (const e of added) this.#events.remember(e.seq, e)
+    for (const item of imported?.events ?? []) await indexEvent(views, this.#storage, item.cid, item.event, undefined)
+    for (const item of fresh) await indexEvent(views, this.#storage, item.cid, item.event, item.draft.object)
+    this.#hub.publish(views, added)
     if (added.length > 0 && this.#commitListeners.size > 0) {
-      const events = added.map((e) => toStoredEvent(e))
+      const events = added.map((e) => toStoredEvent(e, views.version(e.seq)))
       for (const listener of [...this.#commitListeners]) listener(events, this.#heads)
     }
-    return results.map((r) => toStoredEvent(this.#views.entry(r.cid)!))
+    this.#maybeSnapshot(SNAPSHOT_MIN)
+    const out: StoredEvent[] = []
+    for (const cid of results) {
+      const seq = views.seqOf(cid)
+      out.push(toStoredEvent(await this.#events.load(seq), views.version(seq)))
+    }
+    return out
   }
 }
 

@@ -1,52 +1,51 @@
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import { decodeTrusted, linksInValue, linksOf } from '../block/codec.ts'
 import { DAG_CBOR, DAG_PB, type BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
-import type { EventEntry, LogViews } from '../index/views.ts'
+import type { LogViews } from '../index/views.ts'
+import type { EventBlock } from '../log/interface.ts'
 import { Heap } from '../index/heap.ts'
-import { compareCidEvents } from '../log/order.ts'
 import { OBJECTS_STREAM, OBJECT_PUT, type ObjectPutData } from '../objects/interface.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 
 /**
- * The events reachable from `heads` and not from `since`, newest first. Walks back from both
- * sides in canonical order (which is topological, so an event's mark is final when it is
- * popped) and stops once no event only we hold is left in the queue: the cost grows with
- * what is new, not with the log.
+ * The events reachable from `heads` and not from `since`, newest first, as arrival numbers.
+ * Walks back from both sides in canonical order (which is topological, so an event's mark is
+ * final when it is popped) and stops once no event only we hold is left in the queue: the
+ * cost grows with what is new, not with the log.
  */
-export function newEvents(views: LogViews, heads: readonly CID[], since: readonly CID[]): EventEntry[] {
-  const theirs = new Set<string>()
-  const queued = new Set<string>()
-  const heap = new Heap<EventEntry>((a, b) => compareCidEvents(a, b) > 0) // newest first
+export function newEvents(views: LogViews, heads: readonly CID[], since: readonly CID[]): number[] {
+  const theirs = new Set<number>()
+  const queued = new Set<number>()
+  const heap = new Heap<number>((a, b) => views.compare(a, b) > 0) // newest first
   let ours = 0
   for (const cid of since) {
-    const e = views.entry(cid)
-    if (e === undefined || theirs.has(e.key)) continue
-    theirs.add(e.key)
-    queued.add(e.key)
-    heap.push(e)
+    const s = views.seqOf(cid)
+    if (s < 0 || theirs.has(s)) continue
+    theirs.add(s)
+    queued.add(s)
+    heap.push(s)
   }
   for (const cid of heads) {
-    const e = views.entry(cid)
-    if (e === undefined || queued.has(e.key)) continue
-    queued.add(e.key)
-    heap.push(e)
+    const s = views.seqOf(cid)
+    if (s < 0 || queued.has(s)) continue
+    queued.add(s)
+    heap.push(s)
     ours++
   }
-  const out: EventEntry[] = []
+  const out: number[] = []
   while (ours > 0) {
-    const e = heap.pop()!
-    const isTheirs = theirs.has(e.key)
-    if (!isTheirs) { ours--; out.push(e) }
-    for (const p of e.event.parents) {
-      const parent = views.entry(p)!
-      if (!queued.has(parent.key)) {
-        queued.add(parent.key)
-        if (isTheirs) theirs.add(parent.key)
+    const s = heap.pop()!
+    const isTheirs = theirs.has(s)
+    if (!isTheirs) { ours--; out.push(s) }
+    for (const parent of views.parents(s)) {
+      if (!queued.has(parent)) {
+        queued.add(parent)
+        if (isTheirs) theirs.add(parent)
         else ours++
         heap.push(parent)
-      } else if (isTheirs && !theirs.has(parent.key)) {
-        theirs.add(parent.key)
+      } else if (isTheirs && !theirs.has(parent)) {
+        theirs.add(parent)
         ours--
       }
     }
@@ -62,8 +61,8 @@ export function newEvents(views: LogViews, heads: readonly CID[], since: readonl
  * for: events that arrive while it streams are neither ours nor the peer's.
  */
 export async function* diffBlocks(views: LogViews, storage: StorageEngine, heads: readonly CID[], since: readonly CID[], horizon: number): AsyncGenerator<BlockRecord> {
-  const events = newEvents(views, heads, since)
-  const oursKeys = new Set(events.map((e) => e.key))
+  const events = newEvents(views, heads, since).map((s) => ({ seq: s, cid: views.cid(s) }))
+  const oursKeys = new Set(events.map((e) => e.cid.toString()))
   const memo = new Map<string, boolean>()
   const reachedByPeer = (key: string): boolean => {
     const known = memo.get(key)
@@ -71,32 +70,33 @@ export async function* diffBlocks(views: LogViews, storage: StorageEngine, heads
     memo.set(key, false)
     let result = false
     for (const c of views.containers(key) ?? []) {
-      const event = views.entry(c)
+      const seq = views.seqOf(CID.parse(c))
       // Only an object record proves the peer holds a block: imports check those DAGs are
       // complete, while links in event data may point at nothing.
-      const held = event !== undefined
-        ? event.event.stream === OBJECTS_STREAM && event.event.type === OBJECT_PUT && !oursKeys.has(c) && event.seq < horizon
+      const held = seq >= 0
+        ? views.streamOf(seq) === OBJECTS_STREAM && views.typeOf(seq) === OBJECT_PUT && !oursKeys.has(c) && seq < horizon
         : reachedByPeer(c)
       if (held) { result = true; break }
     }
     memo.set(key, result)
     return result
   }
+  const decoded: EventBlock[] = []
   for (const e of events) {
     const bytes = await storage.get(e.cid)
     if (bytes === undefined) throw new CairnError('CAIRN_CORRUPT', `event ${e.cid} is missing from storage`, { cid: e.cid })
+    decoded.push(decodeTrusted<EventBlock>(e.cid, bytes))
     yield { cid: e.cid, bytes }
   }
   const sent = new Set<string>()
-  for (const e of events) {
-    const ev = e.event
+  for (const ev of decoded) {
     const objectPut = ev.stream === OBJECTS_STREAM && ev.type === OBJECT_PUT
     const roots = objectPut ? [(ev.data as ObjectPutData).cid] : [...linksInValue(ev.data), ...(ev.meta === undefined ? [] : linksInValue(ev.meta))]
     const stack = [...roots]
     while (stack.length > 0) {
       const cid = stack.pop()!
       const key = cid.toString()
-      if (sent.has(key) || oursKeys.has(key) || views.entry(key) !== undefined) continue
+      if (sent.has(key) || oursKeys.has(key) || views.has(cid)) continue
       sent.add(key)
       if (reachedByPeer(key)) continue
       const bytes = await storage.get(cid)

@@ -22,22 +22,26 @@ export function syncHints(views: LogViews, heads: readonly CID[]): CID[] {
   while (queue.length > 0) {
     const start = queue.shift()!
     out.set(start.toString(), start)
-    let entry = views.entry(start)
+    let seq = views.seqOf(start)
     let distance = 0
     let next = 1
     let hints = 0
-    while (entry !== undefined && hints < MAX_HINTS_PER_BRANCH) {
-      if (walked.has(entry.key)) { out.set(entry.key, entry.cid); break }
-      walked.add(entry.key)
-      const [first, ...others] = entry.event.parents
-      if (first === undefined) { out.set(entry.key, entry.cid); break }
+    while (seq >= 0 && hints < MAX_HINTS_PER_BRANCH) {
+      const cid = views.cid(seq)
+      const key = cid.toString()
+      if (walked.has(key)) { out.set(key, cid); break }
+      walked.add(key)
+      const [first, ...others] = views.parents(seq)
+      if (first === undefined) { out.set(key, cid); break }
       for (const other of others) {
-        if (sideBranches < MAX_BRANCHES && !out.has(other.toString())) { queue.push(other); sideBranches++ }
+        const o = views.cid(other)
+        if (sideBranches < MAX_BRANCHES && !out.has(o.toString())) { queue.push(o); sideBranches++ }
       }
-      entry = views.entry(first)
+      seq = first
       distance++
-      if (entry !== undefined && distance === next) {
-        out.set(entry.key, entry.cid)
+      if (distance === next) {
+        const c = views.cid(seq)
+        out.set(c.toString(), c)
         hints++
         next *= 2
       }

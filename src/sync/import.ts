@@ -68,7 +68,7 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
   const foreignRoots: CID[] = []
   const stack: { cid: CID; why: string }[] = []
   for (const root of car.roots) {
-    if (views.entry(root) !== undefined) continue
+    if (views.has(root)) continue
     const block = car.blocks.get(root.toString())
     if (block === undefined) {
       if (await storage.has(root)) {
@@ -84,7 +84,7 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
   while (stack.length > 0) {
     const { cid, why } = stack.pop()!
     const key = cid.toString()
-    if (fresh.has(key) || views.entry(key) !== undefined) continue
+    if (fresh.has(key) || views.has(cid)) continue
     const block = car.blocks.get(key)
     if (block === undefined) throw missingBlock(cid, why)
     const value = decodeTrusted(cid, block.bytes)
@@ -94,7 +94,13 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
     if (value.prev !== null) stack.push({ cid: value.prev, why: `the stream predecessor of event ${cid}` })
   }
 
-  const eventOf = (cid: CID): EventBlock => (fresh.get(cid.toString()) ?? views.entry(cid)!).event
+  /** Stamp and stream of a new event or a stored one. */
+  const eventOf = (cid: CID): { ts: number; tc: number; stream: string } => {
+    const held = fresh.get(cid.toString())
+    if (held !== undefined) return held.event
+    const seq = views.seqOf(cid)
+    return { ts: views.ts(seq), tc: views.tc(seq), stream: views.streamOf(seq) }
+  }
   const limit = options.now + options.maxClockDrift
   for (const { cid, event } of fresh.values()) {
     if (event.ts > limit) {

@@ -14,6 +14,7 @@ import type { StoredEvent } from '../../src/log/interface.ts'
 import { compareEvents } from '../../src/log/order.ts'
 import { scanCounter, scan } from '../../src/index/query.ts'
 import { LogViews } from '../../src/index/views.ts'
+import { decodeSnapshot, encodeSnapshot } from '../../src/index/snapshot.ts'
 import { encodeEvent } from '../../src/log/event.ts'
 import type { EventBlock } from '../../src/log/interface.ts'
 import { cids, send, T0, withReplicas } from '../support/replicas.ts'
@@ -295,33 +296,60 @@ for (const kind of kinds) {
 }
 
 describe('queries (memory)', () => {
-  test('views: one at a time or in batches, in any arrival order, every list ends in canonical order', () => {
+  test('views: one at a time or in batches, in any arrival order, every list ends in canonical order; a snapshot restores them', async () => {
     const events = Array.from({ length: 300 }, (_, i) => {
       const event: EventBlock = { v: 1, stream: `s${i % 7}`, type: `t${i % 3}`, ts: T0 + (i % 50), tc: i % 4, prev: null, parents: [], data: i, meta: { correlation: `c${i % 5}`, causation: `k${i % 2}` } }
-      return { cid: encodeEvent(event).cid, event }
+      const block = encodeEvent(event)
+      return { cid: block.cid, event, size: block.bytes.length }
     })
     let seed = 42
     const shuffled = [...events].sort(() => ((seed = (seed * 16807) % 2147483647) / 2147483647) - 0.5)
     const one = new LogViews()
-    for (const e of shuffled) one.addEvent(e.cid, e.event)
+    for (const e of shuffled) one.addEvents([e])
     const batched = new LogViews()
     for (let i = 0; i < shuffled.length; i += 37) batched.addEvents(shuffled.slice(i, i + 37))
+    const snap = await decodeSnapshot(await encodeSnapshot(batched, [events[0]!.cid]))
+    expect(snap?.heads.map(String)).toEqual([events[0]!.cid.toString()])
+    const restored = snap!.views
     const sorted = [...events].sort((a, b) => compareEvents({ ...a.event, cid: a.cid }, { ...b.event, cid: b.cid }))
-    const keys = (list: readonly { cid: CID }[]): string[] => list.map((e) => e.cid.toString())
-    for (const v of [one, batched]) {
-      expect(keys(v.all())).toEqual(keys(sorted))
-      expect(keys(v.app())).toEqual(keys(sorted))
-      expect(keys(v.stream('s3'))).toEqual(keys(sorted.filter((e) => e.event.stream === 's3')))
-      expect(v.stream('s3').map((e) => e.version)).toEqual(v.stream('s3').map((_, i) => i + 1))
-      expect(keys(v.ofType('t1'))).toEqual(keys(sorted.filter((e) => e.event.type === 't1')))
-      expect(keys(v.correlated('c2'))).toEqual(keys(sorted.filter((e) => e.event.meta?.correlation === 'c2')))
-      expect(keys(v.causedBy('k1'))).toEqual(keys(sorted.filter((e) => e.event.meta?.causation === 'k1')))
+    const keys = (v: LogViews, list: { view(): Uint32Array } | undefined): string[] => [...(list?.view() ?? [])].map((s) => v.cid(s).toString())
+    const cids = (list: readonly { cid: CID }[]): string[] => list.map((e) => e.cid.toString())
+    for (const v of [one, batched, restored]) {
+      expect(keys(v, v.order())).toEqual(cids(sorted))
+      expect(keys(v, v.stream('s3'))).toEqual(cids(sorted.filter((e) => e.event.stream === 's3')))
+      expect([...v.stream('s3')!.view()].map((s) => v.version(s))).toEqual([...v.stream('s3')!.view()].map((_, i) => i + 1))
+      expect(keys(v, v.ofType('t1'))).toEqual(cids(sorted.filter((e) => e.event.type === 't1')))
+      expect(keys(v, v.correlated('c2'))).toEqual(cids(sorted.filter((e) => e.event.meta?.correlation === 'c2')))
+      expect(keys(v, v.causedBy('k1'))).toEqual(cids(sorted.filter((e) => e.event.meta?.causation === 'k1')))
       expect(v.streamsWithPrefix('s')).toEqual(['s0', 's1', 's2', 's3', 's4', 's5', 's6'])
-      expect(keys([...scan(v, { lists: [v.all()], reverse: true, limit: 5 })])).toEqual(keys(sorted.slice(-5).reverse()))
-      expect(v.epoch).toBeGreaterThan(0)
+      expect([...scan(v, { lists: [v.order()], reverse: true, limit: 5 })].map((s) => v.cid(s).toString())).toEqual(cids(sorted.slice(-5).reverse()))
+      for (const e of events) expect(v.cid(v.seqOf(e.cid)).equals(e.cid)).toBe(true)
+      expect(v.stateHash().equals(one.stateHash())).toBe(true)
+      expect(v.bytes()).toBe(events.reduce((n, e) => n + e.size, 0))
     }
-    expect(one.stateHash().equals(batched.stateHash())).toBe(true)
-    expect(one.bytes()).toBe(events.reduce((n, e) => n + encodeEvent(e.event).bytes.length, 0))
+    expect(one.epoch).toBeGreaterThan(0)
+    // A restored snapshot keeps taking events at their canonical places.
+    const late = { v: 1 as const, stream: 's3', type: 't1', ts: T0 + 10, tc: 9, prev: null, parents: [], data: 'late' }
+    const block = encodeEvent(late)
+    for (const v of [one, restored]) v.addEvents([{ cid: block.cid, event: late, size: block.bytes.length }])
+    expect(keys(restored, restored.order())).toEqual(keys(one, one.order()))
+    expect(keys(restored, restored.stream('s3'))).toEqual(keys(one, one.stream('s3')))
+    expect(restored.stateHash().equals(one.stateHash())).toBe(true)
+  })
+
+  test('a damaged snapshot is refused, not half-loaded', async () => {
+    const views = new LogViews()
+    const event: EventBlock = { v: 1, stream: 's', type: 't', ts: T0, tc: 0, prev: null, parents: [], data: 1 }
+    const block = encodeEvent(event)
+    views.addEvents([{ cid: block.cid, event, size: block.bytes.length }])
+    const bytes = await encodeSnapshot(views, [block.cid])
+    for (const at of [0, 20, bytes.length - 40, bytes.length - 1]) {
+      const bad = bytes.slice()
+      bad[at]! ^= 1
+      expect(await decodeSnapshot(bad)).toBeUndefined()
+    }
+    expect(await decodeSnapshot(bytes.subarray(0, bytes.length - 1))).toBeUndefined()
+    expect(await decodeSnapshot(new Uint8Array(0))).toBeUndefined()
   })
 
   test('replay re-hashes what storage returns: a mangled block fails with CAIRN_INVALID_BLOCK', async () => {

@@ -1,0 +1,70 @@
+import type { CID } from 'multiformats/cid'
+import { CairnError } from '../errors/cairn-error.ts'
+import { decodeEvent } from '../log/event.ts'
+import type { EventBlock, StoredEvent } from '../log/interface.ts'
+import type { StorageEngine } from '../storage/interface.ts'
+import type { LogViews } from './views.ts'
+
+/** A decoded event with its CID. */
+export interface LoadedEvent {
+  readonly cid: CID
+  readonly event: EventBlock
+}
+
+/** Events kept decoded by default: a few MB, enough for the hot streams of most apps. */
+export const DEFAULT_EVENT_CACHE = 8192
+
+/**
+ * Reads event blocks for the views, which hold no payloads: from a least-recently-used cache
+ * of decoded events, else from storage, verifying each block against its CID and the event
+ * format before it is used.
+ */
+export class EventReader {
+  readonly #storage: StorageEngine
+  readonly #views: LogViews
+  readonly #capacity: number
+  readonly #cache = new Map<number, LoadedEvent>()
+
+  constructor(storage: StorageEngine, views: LogViews, capacity: number = DEFAULT_EVENT_CACHE) {
+    this.#storage = storage
+    this.#views = views
+    this.#capacity = capacity
+  }
+
+  /** Keeps an event the caller already holds (a fresh append, an import). */
+  remember(seq: number, loaded: LoadedEvent): void {
+    const cache = this.#cache
+    cache.delete(seq)
+    cache.set(seq, loaded)
+    if (cache.size > this.#capacity) cache.delete(cache.keys().next().value!)
+  }
+
+  async load(seq: number): Promise<LoadedEvent> {
+    const hit = this.#cache.get(seq)
+    if (hit !== undefined) {
+      this.#cache.delete(seq)
+      this.#cache.set(seq, hit)
+      return hit
+    }
+    const cid = this.#views.cid(seq)
+    const bytes = await this.#storage.get(cid)
+    if (bytes === undefined) throw new CairnError('CAIRN_CORRUPT', `event ${cid} is indexed but missing from storage`, { cid })
+    const loaded = { cid, event: await decodeEvent(cid, bytes) }
+    this.remember(seq, loaded)
+    return loaded
+  }
+
+  /** Loads several events at once (reads overlap), in the order given. */
+  loadMany(seqs: readonly number[]): Promise<LoadedEvent[]> {
+    return Promise.all(seqs.map((s) => this.load(s)))
+  }
+}
+
+/** The public shape of an event; `version` is its version in its stream. */
+export function toStoredEvent<D = unknown>(loaded: LoadedEvent, version: number): StoredEvent<D> {
+  const e = loaded.event
+  return {
+    cid: loaded.cid, stream: e.stream, type: e.type, ts: e.ts, tc: e.tc, version,
+    prev: e.prev, parents: e.parents, data: e.data as D, meta: e.meta, author: e.author,
+  }
+}
