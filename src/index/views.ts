@@ -39,13 +39,14 @@ export interface ViewColumns {
   readonly tc: Uint32Array
   readonly stream: Uint32Array
   readonly type: Uint32Array
-  readonly size: Uint32Array
   readonly parentOffsets: Uint32Array
   readonly parents: Uint32Array
   readonly order: Uint32Array
   readonly table: Int32Array
   readonly streamNames: readonly string[]
   readonly typeNames: readonly string[]
+  /** Sum of the event blocks' sizes. */
+  readonly eventBytes: number
   /** Per stream id, its events (canonical order), concatenated; `streamListOffsets` has count+1 entries. */
   readonly streamLists: Uint32Array
   readonly streamListOffsets: Uint32Array
@@ -89,7 +90,6 @@ export class LogViews {
   #tc: Uint32Array = new Uint32Array(0)
   #stream: Uint32Array = new Uint32Array(0)
   #type: Uint32Array = new Uint32Array(0)
-  #size: Uint32Array = new Uint32Array(0)
   #parentOffsets: Uint32Array = new Uint32Array(1)
   #parents: Uint32Array = new Uint32Array(0)
   #table: Int32Array = new Int32Array(16)
@@ -179,11 +179,6 @@ export class LogViews {
 
   typeOf(seq: number): string {
     return this.#typeNames[this.#type[seq]!]!
-  }
-
-  /** Block size of the event. */
-  blockSize(seq: number): number {
-    return this.#size[seq]!
   }
 
   /** Arrival numbers of the event's parents (a view: do not keep across changes). */
@@ -327,7 +322,6 @@ export class LogViews {
     this.#tc[seq] = event.tc
     this.#stream[seq] = this.#idOf(event.stream, this.#streamIds, this.#streamNames, this.#streamLists, true)
     this.#type[seq] = this.#idOf(event.type, this.#typeIds, this.#typeNames, this.#typeLists, false)
-    this.#size[seq] = item.size
     this.#eventBytes += item.size
     let p = this.#parentOffsets[seq]!
     for (const parent of event.parents) {
@@ -360,14 +354,14 @@ export class LogViews {
       this.#tc = grow(this.#tc, cap)
       this.#stream = grow(this.#stream, cap)
       this.#type = grow(this.#type, cap)
-      this.#size = grow(this.#size, cap)
       this.#cidOffsets = grow(this.#cidOffsets, cap + 1)
       this.#parentOffsets = grow(this.#parentOffsets, cap + 1)
       this.#cap = cap
     }
     if (cidBytes > this.#cidBytes.length) this.#cidBytes = grow(this.#cidBytes, Math.max(cidBytes, this.#cap * 38))
     if (parents > this.#parents.length) this.#parents = grow(this.#parents, Math.max(parents, this.#cap + 16))
-    if (count * 2 > this.#table.length) this.#rehash(count * 4)
+    // Linear probing stays short below 70% load; the table costs 4 bytes per slot.
+    if (count > this.#table.length * 0.7) this.#rehash(count * 2)
   }
 
   #rehash(min: number): void {
@@ -499,13 +493,13 @@ export class LogViews {
       tc: this.#tc.subarray(0, n),
       stream: this.#stream.subarray(0, n),
       type: this.#type.subarray(0, n),
-      size: this.#size.subarray(0, n),
       parentOffsets: this.#parentOffsets.subarray(0, n + 1),
       parents: this.#parents.subarray(0, this.#parentOffsets[n]),
       order: this.#order.view(),
       table: this.#table,
       streamNames: this.#streamNames,
       typeNames: this.#typeNames,
+      eventBytes: this.#eventBytes,
       streamLists, streamListOffsets, typeLists, typeListOffsets,
       sparse: {
         correlations: seqLists(this.#correlations),
@@ -532,11 +526,10 @@ export class LogViews {
     v.#tc = c.tc
     v.#stream = c.stream
     v.#type = c.type
-    v.#size = c.size
     v.#parentOffsets = c.parentOffsets
     v.#parents = c.parents
     v.#table = c.table
-    for (let i = 0; i < n; i++) v.#eventBytes += c.size[i]!
+    v.#eventBytes = c.eventBytes
     c.streamNames.forEach((name, id) => {
       v.#streamNames.push(name)
       v.#streamIds.set(name, id)
