@@ -17,6 +17,8 @@ export type CairnErrorCode =
   | 'CAIRN_INVALID_CAR'
   /** A sync peer could not be reached, or answered outside the protocol (no Cairn error body, a broken stream). */
   | 'CAIRN_SYNC'
+  /** A projection's reducer threw or returned a state that is not an IPLD value: the projection stopped. */
+  | 'CAIRN_PROJECTION'
 
 /** Extra facts an error carries so callers and logs can act on it without parsing the message. */
 export interface CairnErrorDetails {

@@ -23,7 +23,10 @@ export interface ProjectionGetOptions {
 /** A live projection: per-key state (the key is the event's stream), kept current on appends and imports. */
 export interface Projection<S> {
   readonly name: string
-  /** The state of `key` (a stream name); `initial` for a key without events. */
+  /**
+   * The state of `key` (a stream name); `initial` for a key without events. Waits for every
+   * committed event to be folded. Without `asOf` it is the live value: treat it as read-only.
+   */
   get(key: string, options?: ProjectionGetOptions): Promise<S>
   /** Keys holding at least one event, sorted. */
   keys(): AsyncIterable<string>
@@ -37,6 +40,12 @@ export interface Projection<S> {
 
 /** What a projection needs from the store: implemented by CairnStore. */
 export interface ProjectionHost {
+  /**
+   * Optional: one value per store (the store itself), the same in every host it hands out.
+   * Projections use it to refuse a second open projection with the same name in one store;
+   * a host without it gets no such check.
+   */
+  readonly owner?: object
   /** The log's heads now. */
   heads(): CID[]
   /** Events reachable from the current heads and not from `since`, oldest first (canonical order). */

@@ -12,6 +12,16 @@ export interface StoreOptions {
   rebuildIndex?: boolean
 }
 
+/** How the store's indexes were opened (see `CairnStore.indexStatus`). */
+export interface IndexStatus {
+  /** Whether open loaded a persisted index snapshot. */
+  readonly fromSnapshot: boolean
+  /** Events read from blocks and indexed on open: those after the snapshot, or all without one. */
+  readonly indexedOnOpen: number
+  /** Events covered by the last snapshot written or loaded (0 when none). */
+  readonly snapshotEvents: number
+}
+
 /** What `verify()` walked. */
 export interface VerifyReport {
   /** Blocks read and re-hashed. */

@@ -18,7 +18,7 @@ import { sortCids } from '../log/order.ts'
 import { catFile, importFile, type FileSource } from '../objects/files.ts'
 import { OBJECTS_STREAM, OBJECT_PUT, type ObjectInfo, type ObjectPutData, type ObjectsQuery, type PutFileOptions, type PutOptions, type Referrer } from '../objects/interface.ts'
 import type { StorageEngine } from '../storage/interface.ts'
-import type { ChangeListener, ChangesOptions, Reducer, ReduceOptions, StoreOptions, StoreStats, SubscribeOptions, VerifyReport } from './interface.ts'
+import type { ChangeListener, ChangesOptions, IndexStatus, Reducer, ReduceOptions, StoreOptions, StoreStats, SubscribeOptions, VerifyReport } from './interface.ts'
 import { Mutex } from './mutex.ts'
 import { assertCompleteDag } from '../objects/complete.ts'
 import type { ByteSource, ExportOptions, ImportOptions, ImportReport } from '../car/interface.ts'
@@ -64,6 +64,7 @@ export class CairnStore {
   #snapshotSize: number
   /** The snapshot write in flight, if any. */
   #snapshotWrite: Promise<void> | undefined
+  readonly #opened: { fromSnapshot: boolean; indexedOnOpen: number }
   readonly #clock: () => number
   readonly #writes = new Mutex()
   readonly #hub = new ChangeHub()
@@ -72,11 +73,12 @@ export class CairnStore {
   #heads: CID[]
   #closed = false
 
-  private constructor(storage: StorageEngine, views: LogViews, heads: CID[], options: StoreOptions, snapshotSize: number) {
+  private constructor(storage: StorageEngine, views: LogViews, heads: CID[], options: StoreOptions, opened: { fromSnapshot: boolean; indexedOnOpen: number }) {
     this.#storage = storage
     this.#views = views
     this.#events = new EventReader(storage, views)
-    this.#snapshotSize = snapshotSize
+    this.#snapshotSize = opened.fromSnapshot ? views.size - opened.indexedOnOpen : 0
+    this.#opened = opened
     this.#heads = heads
     this.#clock = options.clock ?? Date.now
   }
@@ -87,12 +89,12 @@ export class CairnStore {
    * rebuilds the indexes from the blocks and writes a fresh snapshot).
    */
   static async open(storage: StorageEngine, options: StoreOptions = {}): Promise<CairnStore> {
-    if (options.clock !== undefined && typeof options.clock !== 'function') throw new TypeError('"clock" expected a function')
-    const rebuild = expectOptionalBoolean('rebuildIndex', options.rebuildIndex)
-    const heads = sortCids(await storage.heads())
     try {
+      if (options.clock !== undefined && typeof options.clock !== 'function') throw new TypeError('"clock" expected a function')
+      const rebuild = expectOptionalBoolean('rebuildIndex', options.rebuildIndex)
+      const heads = sortCids(await storage.heads())
       const opened = await openViews(storage, heads, rebuild)
-      const store = new CairnStore(storage, opened.views, heads, options, opened.views.size - opened.indexed)
+      const store = new CairnStore(storage, opened.views, heads, options, { fromSnapshot: opened.fromSnapshot, indexedOnOpen: opened.indexed })
       for (const e of opened.fresh.slice(-DEFAULT_WARM)) store.#events.remember(e.seq, e)
       store.#maybeSnapshot(opened.indexed > 0 ? 1 : SNAPSHOT_MIN)
       return store
@@ -100,6 +102,14 @@ export class CairnStore {
       await storage.close().catch(() => {})
       throw err
     }
+  }
+
+  /**
+   * How open found the indexes: from a persisted snapshot (and how many newer events it
+   * indexed from blocks), or rebuilt from the blocks. For diagnostics and tests.
+   */
+  indexStatus(): IndexStatus {
+    return { ...this.#opened, snapshotEvents: this.#snapshotSize }
   }
 
   /** Name of the storage engine underneath ('memory', 'files', 'indexeddb', 'blockstore'). */
@@ -559,6 +569,7 @@ export class CairnStore {
     const storage = this.#storage
     const derived = new Map<string, Uint8Array>()
     return {
+      owner: this,
       heads: () => this.heads,
       eventsSince: (since) => {
         const seqs = newEvents(this.#views, this.#heads, since).reverse()

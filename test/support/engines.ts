@@ -147,5 +147,7 @@ export function wrapEngine(inner: StorageEngine, overrides: Partial<StorageEngin
     heads: overrides.heads ?? (() => inner.heads()),
     commit: overrides.commit ?? ((batch) => inner.commit(batch)),
     close: overrides.close ?? (() => inner.close()),
+    ...(overrides.readDerived ?? inner.readDerived) === undefined ? {} : { readDerived: overrides.readDerived ?? ((name) => inner.readDerived!(name)) },
+    ...(overrides.writeDerived ?? inner.writeDerived) === undefined ? {} : { writeDerived: overrides.writeDerived ?? ((name, bytes) => inner.writeDerived!(name, bytes)) },
   }
 }
