@@ -5,7 +5,8 @@ import { concatBytes, equalBytes } from '../block/codec.ts'
 import { sha256Sync } from '../block/hash.ts'
 import { DAG_CBOR, RAW, type BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
-import type { CommitBatch, StorageEngine } from './interface.ts'
+import { DERIVED_NAME, type CommitBatch, type StorageEngine } from './interface.ts'
+import { expectDerivedBytes, expectDerivedName } from './derived.ts'
 
 /*
  * Layout inside the blockstore
@@ -31,6 +32,14 @@ import type { CommitBatch, StorageEngine } from './interface.ts'
  * before the record leaves only unreferenced blocks; a crash during the record write (a torn
  * slot: it fails to decode or its check does not match) falls back to the other slot, the
  * previous commit.
+ * - Derived values (readDerived/writeDerived), each as ONE block, whatever its size, under a
+ *   reserved key made like the heads slots': CIDv1 raw with the sha2-256 multihash of
+ *   'cairn:derived:<name>'. A value of 80 MB is an 80 MB block, which blockstore-fs and
+ *   blockstore-idb store fine but a blockstore that caps block sizes (or a network-backed
+ *   one) may refuse: that failure is a CAIRN_STORAGE error and the index is rebuilt instead.
+ *   A put replaces the value whole (blockstore-fs writes a temporary file and renames it), so
+ *   a crash leaves the old value or the new one. They are not in the block lists, so
+ *   `blocks()` and exports never see them.
  */
 
 const slotKey = (label: string): CID => CID.createV1(RAW, sha256Sync(new TextEncoder().encode(label)))
@@ -40,6 +49,11 @@ const slotKey = (label: string): CID => CID.createV1(RAW, sha256Sync(new TextEnc
  */
 export const BLOCKSTORE_HEADS_SLOTS: readonly [CID, CID] = [slotKey('cairn:heads:a'), slotKey('cairn:heads:b')]
 const HEADS_SLOTS = BLOCKSTORE_HEADS_SLOTS
+const DERIVED_PREFIX = 'cairn:derived:'
+/** The reserved key of derived value `name` (see the layout above). Exported for tools that share the blockstore. */
+export function blockstoreDerivedKey(name: string): CID {
+  return slotKey(DERIVED_PREFIX + expectDerivedName(name))
+}
 /** CIDs per block-list block: about 40 bytes each, so lists stay well under 256 KiB. */
 const LIST_CHUNK = 4096
 
@@ -72,6 +86,17 @@ function slotFor(seq: number): 0 | 1 {
 
 function isReserved(cid: CID): boolean {
   return HEADS_SLOTS.some((slot) => equalBytes(slot.multihash.bytes, cid.multihash.bytes))
+}
+
+/**
+ * True when a block's bytes are the label of a derived key, so that (hashing honestly) its
+ * CID is that key and committing it would overwrite a derived value. Unlike the two heads
+ * slots there is a key per possible name, so the check looks at the bytes, not the CID.
+ */
+function isDerivedLabel(bytes: Uint8Array): boolean {
+  if (bytes.length <= DERIVED_PREFIX.length || bytes.length > DERIVED_PREFIX.length + 64) return false
+  for (let i = 0; i < DERIVED_PREFIX.length; i++) if (bytes[i] !== DERIVED_PREFIX.charCodeAt(i)) return false
+  return DERIVED_NAME.test(String.fromCharCode(...bytes.subarray(DERIVED_PREFIX.length)))
 }
 
 
@@ -173,6 +198,8 @@ export class BlockstoreStorage implements StorageEngine {
   #record: BlockstoreHeadsRecord
   #closed = false
   #tail: Promise<unknown> = Promise.resolve()
+  /** Derived writes, one at a time in call order (so the last call wins), beside commits. */
+  #derivedTail: Promise<unknown> = Promise.resolve()
 
   /** Use {@link openBlockstoreStorage}. */
   constructor(blockstore: Blockstore, record: BlockstoreHeadsRecord, options: BlockstoreStorageOptions = {}) {
@@ -240,10 +267,48 @@ export class BlockstoreStorage implements StorageEngine {
     return result
   }
 
+  /** The derived value `name` (see StorageEngine.readDerived), copied out of the blockstore. */
+  async readDerived(name: string): Promise<Uint8Array | undefined> {
+    this.#open()
+    const key = blockstoreDerivedKey(name)
+    let bytes: Uint8Array | undefined
+    try {
+      bytes = await readBlock(this.#blockstore, key)
+    } catch (cause) {
+      throw storageError(`read of derived value "${name}"`, cause)
+    }
+    // A memory blockstore hands out the array it keeps: never let callers write into it.
+    return bytes === undefined ? undefined : new Uint8Array(bytes)
+  }
+
+  /** Replaces the derived value `name` with one put of one block (see the layout above). */
+  writeDerived(name: string, bytes: Uint8Array): Promise<void> {
+    let key: CID
+    let copy: Uint8Array
+    try {
+      this.#open()
+      key = blockstoreDerivedKey(name)
+      copy = new Uint8Array(expectDerivedBytes(bytes)) // copied now: later changes by the caller change nothing
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const run = async (): Promise<void> => {
+      try {
+        await this.#blockstore.put(key, copy)
+      } catch (cause) {
+        throw storageError(`write of derived value "${name}"`, cause)
+      }
+    }
+    const result = this.#derivedTail.then(run, run)
+    this.#derivedTail = result.catch(() => undefined)
+    return result
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     await this.#tail
+    await this.#derivedTail
     await this.#onClose?.()
   }
 
@@ -258,6 +323,7 @@ export class BlockstoreStorage implements StorageEngine {
     }
     for (const block of blocks) {
       if (isReserved(block.cid)) throw new CairnError('CAIRN_INVALID_BLOCK', `block ${block.cid} uses a key Cairn reserves for its heads record`, { cid: block.cid })
+      if (isDerivedLabel(block.bytes)) throw new CairnError('CAIRN_INVALID_BLOCK', `block ${block.cid} would take a key Cairn reserves for derived values`, { cid: block.cid })
     }
     await this.#putAll(blocks)
     const record: BlockstoreHeadsRecord = { seq: this.#record.seq + 1, heads: [...batch.heads], log }

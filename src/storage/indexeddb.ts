@@ -3,14 +3,19 @@ import type { BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { expectString } from '../errors/arguments.ts'
 import type { CommitBatch, StorageEngine } from './interface.ts'
+import { expectDerivedBytes, expectDerivedName } from './derived.ts'
 
 /**
- * Schema version of the database. Version 1: object store `blocks` (key: CID bytes as a
- * binary key, value: block bytes) and object store `meta` (key 'heads': array of CID bytes).
+ * Schema version of the database.
+ * - Version 1: object store `blocks` (key: CID bytes as a binary key, value: block bytes)
+ *   and object store `meta` (key 'heads': array of CID bytes).
+ * - Version 2 adds object store `derived` (key: the value's name, value: its bytes). The
+ *   upgrade from 1 only creates that store; blocks and heads stay as they are.
  */
-const DB_VERSION = 1
+const DB_VERSION = 2
 const BLOCKS = 'blocks'
 const META = 'meta'
+const DERIVED = 'derived'
 const HEADS_KEY = 'heads'
 
 /** Options of {@link openIndexedDbStorage}. */
@@ -101,9 +106,9 @@ export async function openIndexedDbStorage(name: string, options: IndexedDbStora
   expectString('name', name)
   const idb = factory()
   const db = await openDatabase(idb, name, options.blockedTimeoutMs ?? 10_000)
-  if (!db.objectStoreNames.contains(BLOCKS) || !db.objectStoreNames.contains(META)) {
+  if (!db.objectStoreNames.contains(BLOCKS) || !db.objectStoreNames.contains(META) || !db.objectStoreNames.contains(DERIVED)) {
     db.close()
-    throw new CairnError('CAIRN_STORAGE', `IndexedDB database "${name}" exists but is not a Cairn store (no "${BLOCKS}"/"${META}" object stores)`)
+    throw new CairnError('CAIRN_STORAGE', `IndexedDB database "${name}" exists but is not a Cairn store (no "${BLOCKS}"/"${META}"/"${DERIVED}" object stores)`)
   }
   return new IndexedDbStorage(db, name, options)
 }
@@ -125,10 +130,19 @@ function openDatabase(idb: IDBFactory, name: string, blockedTimeoutMs: number): 
       fail(storageError(`open of "${name}"`, cause))
       return
     }
-    req.onupgradeneeded = () => {
+    let foreign = false
+    req.onupgradeneeded = (event) => {
       const db = req.result
+      if (event.oldVersion > 0 && (!db.objectStoreNames.contains(BLOCKS) || !db.objectStoreNames.contains(META))) {
+        // An existing database that Cairn did not make: leave it exactly as it was.
+        foreign = true
+        req.transaction?.abort()
+        return
+      }
+      // A new database, or a Cairn store of an older version: create what is missing, keep the rest.
       if (!db.objectStoreNames.contains(BLOCKS)) db.createObjectStore(BLOCKS)
       if (!db.objectStoreNames.contains(META)) db.createObjectStore(META)
+      if (!db.objectStoreNames.contains(DERIVED)) db.createObjectStore(DERIVED)
     }
     req.onblocked = () => {
       // Another connection holds an older version open and has not closed on `versionchange`.
@@ -145,7 +159,9 @@ function openDatabase(idb: IDBFactory, name: string, blockedTimeoutMs: number): 
     }
     req.onerror = (event) => {
       event.preventDefault()
-      fail(storageError(`open of "${name}"`, req.error))
+      fail(foreign
+        ? new CairnError('CAIRN_STORAGE', `IndexedDB database "${name}" exists but is not a Cairn store (no "${BLOCKS}"/"${META}" object stores)`)
+        : storageError(`open of "${name}"`, req.error))
     }
   })
 }
@@ -171,7 +187,8 @@ export async function deleteIndexedDbStorage(name: string): Promise<void> {
 /**
  * Browser storage engine on IndexedDB: one object store of blocks keyed by CID bytes, one
  * `meta` record with the heads. A commit is one readwrite transaction over both, so the
- * browser makes the blocks and heads durable together or not at all.
+ * browser makes the blocks and heads durable together or not at all. Derived values live in
+ * the `derived` object store, one record per name, each write its own transaction.
  */
 export class IndexedDbStorage implements StorageEngine {
   readonly kind: string = 'indexeddb'
@@ -260,6 +277,43 @@ export class IndexedDbStorage implements StorageEngine {
     const result = this.#tail.then(run, run)
     this.#tail = result.catch(() => undefined)
     return result
+  }
+
+  /** The derived value `name` (see StorageEngine.readDerived); a fresh copy on every read (structured clone). */
+  async readDerived(name: string): Promise<Uint8Array | undefined> {
+    expectDerivedName(name)
+    const tx = this.#transaction(DERIVED, 'readonly')
+    const value = await this.#read('read of a derived value', request(tx.objectStore(DERIVED).get(name)))
+    return value === undefined ? undefined : toBytes(value)
+  }
+
+  /**
+   * Replaces the derived value `name`: one put in its own readwrite transaction (with the
+   * engine's durability), resolved on `complete`. The bytes are cloned when the put is
+   * queued, so changing them afterwards changes nothing. Large values (tens of MB) are one
+   * record; browsers keep those outside their database files.
+   */
+  writeDerived(name: string, bytes: Uint8Array): Promise<void> {
+    let tx: IDBTransaction
+    try {
+      expectDerivedName(name)
+      expectDerivedBytes(bytes)
+      tx = this.#transaction(DERIVED, 'readwrite')
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return new Promise<void>((resolve, reject) => {
+      let firstError: unknown
+      tx.oncomplete = () => resolve()
+      tx.onerror = () => { firstError ??= tx.error }
+      tx.onabort = () => reject(storageError(`write of derived value "${name}"`, tx.error ?? firstError ?? new Error('transaction aborted')))
+      try {
+        tx.objectStore(DERIVED).put(ownBytes(bytes), name)
+      } catch (cause) {
+        firstError ??= cause
+        try { tx.abort() } catch { /* already finishing or aborted */ }
+      }
+    })
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@ import type { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { CommitBatch, StorageEngine } from './interface.ts'
+import { expectDerivedBytes, expectDerivedName } from './derived.ts'
 
 /**
  * Blocks in a Map, for tests and throwaway stores. Nothing survives the process.
@@ -12,6 +13,8 @@ import type { CommitBatch, StorageEngine } from './interface.ts'
 export class MemoryStorage implements StorageEngine {
   readonly kind: string = 'memory'
   readonly #blocks = new Map<string, BlockRecord>()
+  /** Derived values, each a private copy: callers can neither change what is stored nor what they read. */
+  readonly #derived = new Map<string, Uint8Array>()
   #heads: CID[] = []
   #closed = false
 
@@ -39,6 +42,19 @@ export class MemoryStorage implements StorageEngine {
     this.#open()
     for (const block of batch.blocks) this.#blocks.set(block.cid.toString(), { cid: block.cid, bytes: block.bytes })
     this.#heads = [...batch.heads]
+  }
+
+  async readDerived(name: string): Promise<Uint8Array | undefined> {
+    this.#open()
+    const stored = this.#derived.get(expectDerivedName(name))
+    return stored === undefined ? undefined : new Uint8Array(stored)
+  }
+
+  async writeDerived(name: string, bytes: Uint8Array): Promise<void> {
+    this.#open()
+    expectDerivedName(name)
+    // new Uint8Array(view) copies; a Buffer's slice() would not.
+    this.#derived.set(name, new Uint8Array(expectDerivedBytes(bytes)))
   }
 
   async close(): Promise<void> {

@@ -204,6 +204,76 @@ describe('indexeddb engine', () => {
       req.onerror = () => reject(req.error)
     })
     await expect(openIndexedDbStorage(name)).rejects.toMatchObject({ code: 'CAIRN_STORAGE' })
+    // and it was left as it was: not upgraded, no Cairn stores added
+    await new Promise<void>((resolve, reject) => {
+      const req = indexedDB.open(name)
+      req.onsuccess = () => {
+        const db = req.result
+        expect(db.version).toBe(1)
+        expect([...db.objectStoreNames]).toEqual(['something-else'])
+        db.close()
+        resolve()
+      }
+      req.onerror = () => reject(req.error)
+    })
+  })
+
+  test('a version 1 store (no derived store) upgrades in place: blocks and heads kept, derived slots work', async () => {
+    const name = dbName()
+    const old = blocksOf(3, 'v1')
+    // The schema version 1 engines wrote: `blocks` keyed by CID bytes, `meta` with the heads.
+    await new Promise<void>((resolve, reject) => {
+      const req = indexedDB.open(name, 1)
+      req.onupgradeneeded = () => {
+        req.result.createObjectStore('blocks')
+        req.result.createObjectStore('meta')
+      }
+      req.onsuccess = () => {
+        const db = req.result
+        const tx = db.transaction(['blocks', 'meta'], 'readwrite')
+        for (const b of old) tx.objectStore('blocks').put(b.bytes, b.cid.bytes)
+        tx.objectStore('meta').put([old[2]!.cid.bytes], 'heads')
+        tx.oncomplete = () => { db.close(); resolve() }
+        tx.onerror = () => reject(tx.error)
+      }
+      req.onerror = () => reject(req.error)
+    })
+    const s = await openIndexedDbStorage(name)
+    expect((await s.heads()).map(String)).toEqual([old[2]!.cid.toString()])
+    expect(await listed(s)).toEqual(ids(old))
+    for (const b of old) expect(await s.get(b.cid)).toEqual(b.bytes)
+    expect(await s.readDerived('index')).toBeUndefined()
+    await s.writeDerived('index', new Uint8Array([1, 2, 3]))
+    await s.close()
+    const again = await openIndexedDbStorage(name)
+    expect(await again.readDerived('index')).toEqual(new Uint8Array([1, 2, 3]))
+    expect(await listed(again)).toEqual(ids(old))
+    await again.close()
+  })
+
+  test('a derived write that fails is CAIRN_STORAGE and leaves the old value', async () => {
+    const s = await openIndexedDbStorage(dbName())
+    await s.writeDerived('index', new Uint8Array([7, 7]))
+    const err = await s.writeDerived('index', unstorableBlock().bytes).catch((e: unknown) => e)
+    expect(err).toMatchObject({ name: 'CairnError', code: 'CAIRN_STORAGE' })
+    expect(await s.readDerived('index')).toEqual(new Uint8Array([7, 7]))
+    await s.close()
+  })
+
+  test('derived values of tens of MB round-trip', async () => {
+    const s = await openIndexedDbStorage(dbName())
+    const big = new Uint8Array(24 * 1024 * 1024)
+    for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) & 0xff
+    big[big.length - 1] = 0x5a
+    await s.writeDerived('snapshot', big)
+    await s.close()
+    const again = await openIndexedDbStorage(s.name)
+    const read = await again.readDerived('snapshot')
+    expect(read?.length).toBe(big.length)
+    let same = true
+    for (let i = 0; i < big.length; i += 4096) if (read![i] !== big[i]) same = false
+    expect(same && read![big.length - 1] === 0x5a).toBe(true)
+    await again.close()
   })
 
   test('without IndexedDB, open is CAIRN_UNSUPPORTED', async () => {

@@ -32,9 +32,14 @@ export interface CommitRecord {
   readonly bytes: number
 }
 
-/** Where a committed block's bytes sit, relative to the start of the encoded commit. */
+/** Where a committed block sits, relative to the start of the encoded commit. */
 export interface EncodedBlock {
   readonly cid: CID
+  /** Start of the block's frame (its length varint). */
+  readonly start: number
+  /** The frame's content length (the varint's value): CID bytes plus block bytes. */
+  readonly frameLength: number
+  /** Start of the block's bytes. */
   readonly offset: number
   readonly length: number
 }
@@ -43,6 +48,8 @@ export interface EncodedCommit {
   /** Block frames then the record frame. */
   readonly buffer: Uint8Array
   readonly blocks: EncodedBlock[]
+  /** Where the record frame starts in `buffer` (it runs to the end). */
+  readonly recordOffset: number
 }
 
 /** Builds the single buffer of one commit: a frame per block, then the record frame. */
@@ -60,19 +67,21 @@ export function encodeCommit(blocks: readonly BlockRecord[], heads: readonly CID
   const placed: EncodedBlock[] = []
   for (const b of blocks) {
     const len = b.cid.bytes.length + b.bytes.length
+    const start = pos
     varint.encodeTo(len, buffer, pos)
     pos += varint.encodingLength(len)
     buffer.set(b.cid.bytes, pos)
     pos += b.cid.bytes.length
     buffer.set(b.bytes, pos)
-    placed.push({ cid: b.cid, offset: pos, length: b.bytes.length })
+    placed.push({ cid: b.cid, start, frameLength: len, offset: pos, length: b.bytes.length })
     pos += b.bytes.length
   }
+  const recordOffset = pos
   varint.encodeTo(recordLen, buffer, pos)
   pos += varint.encodingLength(recordLen)
   buffer.set(recordCid.bytes, pos)
   buffer.set(payload, pos + recordCid.bytes.length)
-  return { buffer, blocks: placed }
+  return { buffer, blocks: placed, recordOffset }
 }
 
 /** Unsigned LEB128 at `offset`: [value, length], or undefined when cut short or beyond 2^53. */
@@ -142,12 +151,24 @@ export async function readFully(fh: FileHandle, buf: Uint8Array, pos: number): P
   }
 }
 
-/**
- * One parsed frame, or the reason the bytes at `start` are not one. A block frame carries its
- * CID's bytes as a one-char-per-byte string (`key`), not a CID: building CIDs dominated scans.
- */
+/** A parsed block frame. Its CID is given by position, not as a CID: building CIDs (or strings) dominated scans. */
+export interface BlockFrame {
+  readonly kind: 'block'
+  readonly start: number
+  readonly end: number
+  /** File offset of the CID's bytes; the reader's window holds them right after the parse. */
+  readonly cidOffset: number
+  readonly cidLength: number
+  /** Multihash code and digest length of the CID (the digest is its last `digestLength` bytes). */
+  readonly hashCode: number
+  readonly digestLength: number
+  readonly dataOffset: number
+  readonly dataLength: number
+}
+
+/** One parsed frame, or the reason the bytes at `start` are not one. */
 export type Frame =
-  | { readonly kind: 'block'; readonly start: number; readonly end: number; readonly key: string; readonly dataOffset: number; readonly dataLength: number }
+  | BlockFrame
   | { readonly kind: 'record'; readonly start: number; readonly end: number; readonly record: CommitRecord }
   | { readonly kind: 'bad'; readonly start: number; readonly reason: string }
 
@@ -209,14 +230,6 @@ function cidHeaderAt(buf: Uint8Array, o: number, limit: number): boolean {
   return true
 }
 
-/** The multihash code and digest inside an index key (CID bytes as chars), or undefined if malformed. */
-export function multihashOfKey(key: string): { code: number; digest: Uint8Array } | undefined {
-  const bytes = new Uint8Array(key.length)
-  for (let i = 0; i < key.length; i++) bytes[i] = key.charCodeAt(i)
-  if (!cidHeaderAt(bytes, 0, bytes.length) || cidPrefix + cidDigest !== bytes.length) return undefined
-  return { code: cidHash, digest: bytes.subarray(cidPrefix) }
-}
-
 /** Parses the record inside a frame's content (CID bytes then payload); undefined unless well formed. */
 export function decodeRecord(content: Uint8Array, header: CidHeader): CommitRecord | undefined {
   const cidLength = header.prefixLength + header.digestLength
@@ -255,35 +268,48 @@ export async function parseFrame(reader: WindowReader, pos: number): Promise<Fra
   return typeof second === 'number' ? { kind: 'bad', start: pos, reason: 'cut short' } : second
 }
 
+/**
+ * Parses the frame at `pos` from the reader's current window, without I/O; undefined when the
+ * window does not hold enough of it (then use {@link parseFrame}). Scans call this first: an
+ * await per frame cost more than the parse.
+ */
+export function parseFrameInWindow(reader: WindowReader, pos: number): Frame | undefined {
+  const frame = parseWindowed(reader, pos)
+  return typeof frame === 'number' ? undefined : frame
+}
+
+const badFrame = (start: number, reason: string): Frame => ({ kind: 'bad', start, reason })
+
 /** Parses from the reader's current window without I/O; a number means "need this many bytes from pos". */
 function parseWindowed(reader: WindowReader, pos: number): Frame | number {
-  const bad = (reason: string): Frame => ({ kind: 'bad', start: pos, reason })
   const headLength = Math.min(64, reader.size - pos)
   const o = reader.locate(pos, headLength)
   if (o < 0) return headLength
   const buf = reader.window
   const limit = o + headLength
   const len = varintAt(buf, o, limit)
-  if (len < 0) return bad('unreadable frame length')
+  if (len < 0) return badFrame(pos, 'unreadable frame length')
   const lenBytes = varintLength
-  if (len < 2 || len > MAX_FRAME) return bad(`impossible frame length ${len}`)
+  if (len < 2 || len > MAX_FRAME) return badFrame(pos, `impossible frame length ${len}`)
   const contentStart = pos + lenBytes
   const end = contentStart + len
-  if (end > reader.size) return bad(`frame of ${len} bytes runs past the end of the file`)
-  if (!cidHeaderAt(buf, o + lenBytes, limit)) return bad('unreadable CID')
+  if (end > reader.size) return badFrame(pos, `frame of ${len} bytes runs past the end of the file`)
+  if (!cidHeaderAt(buf, o + lenBytes, limit)) return badFrame(pos, 'unreadable CID')
   const cidLength = cidPrefix + cidDigest
-  if (cidLength > len) return bad('CID longer than its frame')
+  if (cidLength > len) return badFrame(pos, 'CID longer than its frame')
   if (cidHash === IDENTITY) {
     const header: CidHeader = { prefixLength: cidPrefix, codec: cidCodec, hashCode: cidHash, digestLength: cidDigest }
     const content = reader.peek(contentStart, len)
     if (content === undefined) return lenBytes + len
     const record = decodeRecord(content, header)
-    if (record === undefined) return bad('malformed commit record')
+    if (record === undefined) return badFrame(pos, 'malformed commit record')
     return { kind: 'record', start: pos, end, record }
   }
-  const c = reader.locate(contentStart, cidLength)
-  if (c < 0) return lenBytes + cidLength
-  return { kind: 'block', start: pos, end, key: keyOfBytes(buf.subarray(c, c + cidLength)), dataOffset: contentStart + cidLength, dataLength: len - cidLength }
+  if (reader.locate(contentStart, cidLength) < 0) return lenBytes + cidLength
+  return {
+    kind: 'block', start: pos, end, cidOffset: contentStart, cidLength, hashCode: cidHash, digestLength: cidDigest,
+    dataOffset: contentStart + cidLength, dataLength: len - cidLength,
+  }
 }
 
 /** A well-formed commit record frame found by searching bytes rather than by walking frames. */

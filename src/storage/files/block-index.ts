@@ -1,0 +1,297 @@
+// The files engine's in-memory block index: where each block's frame sits, in typed arrays.
+//
+// Why not a Map from CID to position: a Map of one string per block costs ~100 bytes of heap
+// per block and must be rebuilt by scanning every segment on open. Here a block costs 20
+// bytes: a 64-bit lookup key and its frame's position (segment, offset, content length).
+// Most blocks live in a sorted, immutable run loaded from the block table file (see
+// table.ts) and are found by binary search; blocks committed since the table was written
+// live in a small open-addressing hash table (the tail).
+//
+// The key is the last 8 bytes of the CID (the end of its digest), not the whole CID. Keys
+// of different CIDs can be equal (the same digest under another codec or CID version, or a
+// weak hash), so a key only names candidates: the engine confirms one by reading the frame
+// and comparing the CID bytes stored there, which it reads anyway to serve a get. That keeps
+// `has` exact without keeping 36+ bytes of CID per block in memory.
+
+/** Number of 32-bit columns per entry: key high, key low, segment, frame offset, frame length. */
+export const ENTRY_WORDS = 5
+/** Bytes of memory one indexed block costs in a sorted run. */
+export const ENTRY_BYTES: number = ENTRY_WORDS * 4
+
+/** High 32 bits of the lookup key of the CID bytes `bytes[start, end)`: bytes end-8..end-5, big-endian. */
+export function keyHi(bytes: Uint8Array, start: number, end: number): number {
+  return word(bytes, start, end - 8)
+}
+
+/** Low 32 bits of the lookup key: bytes end-4..end-1, big-endian. */
+export function keyLo(bytes: Uint8Array, start: number, end: number): number {
+  return word(bytes, start, end - 4)
+}
+
+function word(bytes: Uint8Array, start: number, at: number): number {
+  if (at >= start) return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0
+  // CIDs shorter than 8 bytes: the missing leading bytes count as zeros.
+  let w = 0
+  for (let i = at; i < at + 4; i++) w = ((w << 8) | (i >= start ? bytes[i]! : 0)) >>> 0
+  return w
+}
+
+/** Where a candidate block's frame sits. */
+export interface FramePosition {
+  readonly segment: number
+  /** File offset of the frame's length varint. */
+  readonly offset: number
+  /** The frame's content length: CID bytes plus block bytes. */
+  readonly length: number
+}
+
+const less = (aHi: number, aLo: number, bHi: number, bLo: number): boolean => aHi < bHi || (aHi === bHi && aLo < bLo)
+
+/**
+ * An immutable run of index entries sorted by key, as five parallel columns. The columns
+ * may be views into a block table file's bytes (no copy on load).
+ *
+ * A plain binary search over a million keys touches ~20 cache lines spread over 8 MB, which
+ * made it the main cost of indexing a scanned tail and of the dedupe check in commits. A
+ * directory of where each value of the key's top bits starts (about 8 entries per slot, so
+ * ~0.5 byte per entry) narrows every search to a few neighbouring entries first. It is built
+ * on the first lookup, by one pass over the sorted keys, as runs never change once built.
+ */
+export class SortedRun {
+  readonly count: number
+  readonly hi: Uint32Array
+  readonly lo: Uint32Array
+  readonly segment: Uint32Array
+  readonly offset: Uint32Array
+  readonly length: Uint32Array
+
+  #directory: Uint32Array | undefined
+  #directoryBits = 0
+
+  constructor(count: number, hi: Uint32Array, lo: Uint32Array, segment: Uint32Array, offset: Uint32Array, length: Uint32Array) {
+    this.count = count
+    this.hi = hi
+    this.lo = lo
+    this.segment = segment
+    this.offset = offset
+    this.length = length
+  }
+
+  static readonly EMPTY: SortedRun = new SortedRun(0, new Uint32Array(0), new Uint32Array(0), new Uint32Array(0), new Uint32Array(0), new Uint32Array(0))
+
+  /** Views over `buffer` from `byteOffset`: the five columns of `count` entries back to back. */
+  static over(buffer: ArrayBuffer, byteOffset: number, count: number): SortedRun {
+    const col = (i: number): Uint32Array => new Uint32Array(buffer, byteOffset + i * count * 4, count)
+    return new SortedRun(count, col(0), col(1), col(2), col(3), col(4))
+  }
+
+  /** Index of the first entry whose key is not below (hi, lo). */
+  lowerBound(hi: number, lo: number): number {
+    const directory = this.#directory ?? this.#buildDirectory()
+    const slot = this.#directoryBits === 0 ? 0 : hi >>> (32 - this.#directoryBits)
+    let a = directory[slot]!
+    let b = directory[slot + 1]!
+    while (a < b) {
+      const m = (a + b) >>> 1
+      if (less(this.hi[m]!, this.lo[m]!, hi, lo)) a = m + 1
+      else b = m
+    }
+    return a
+  }
+
+  #buildDirectory(): Uint32Array {
+    const bits = Math.min(20, Math.max(0, Math.floor(Math.log2(Math.max(1, this.count))) - 3))
+    const slots = 2 ** bits
+    const directory = new Uint32Array(slots + 1)
+    let i = 0
+    for (let slot = 0; slot <= slots; slot++) {
+      // directory[slot] = first entry whose top `bits` bits are >= slot (count for the end).
+      while (i < this.count && bits > 0 && this.hi[i]! >>> (32 - bits) < slot) i++
+      directory[slot] = slot === slots ? this.count : i
+    }
+    this.#directoryBits = bits
+    this.#directory = directory
+    return directory
+  }
+
+  /** Bytes of memory of the lookup directory (once built). */
+  get directoryBytes(): number {
+    return this.#directory?.byteLength ?? 0
+  }
+
+  /** True when some entry has the key (hi, lo). */
+  hasKey(hi: number, lo: number): boolean {
+    const i = this.lowerBound(hi, lo)
+    return i < this.count && this.hi[i] === hi && this.lo[i] === lo
+  }
+
+  /** Calls `visit` with every entry whose key is (hi, lo); stops early when it returns true. */
+  find(hi: number, lo: number, visit: (entry: number) => boolean | void): void {
+    for (let i = this.lowerBound(hi, lo); i < this.count && this.hi[i] === hi && this.lo[i] === lo; i++) {
+      if (visit(i) === true) return
+    }
+  }
+}
+
+/**
+ * The index of blocks committed since the block table: entries in commit (file) order in
+ * growable columns, plus an open-addressing hash table of entry numbers (linear probing,
+ * load at most 1/2). Equal keys simply occupy several buckets. About 28 bytes per entry
+ * plus growth slack; it stays small because the engine folds it into a new table once it
+ * reaches a threshold.
+ */
+export class TailIndex {
+  #count = 0
+  #hi: Uint32Array = new Uint32Array(256)
+  #lo: Uint32Array = new Uint32Array(256)
+  #segment: Uint32Array = new Uint32Array(256)
+  #offset: Uint32Array = new Uint32Array(256)
+  #length: Uint32Array = new Uint32Array(256)
+  /** Entry number + 1 per bucket; 0 is empty. */
+  #buckets = new Int32Array(1024)
+  #shift = 32 - 10
+
+  get count(): number {
+    return this.#count
+  }
+
+  /** Bytes of memory held by the tail's arrays. */
+  get byteLength(): number {
+    return this.#hi.byteLength * ENTRY_WORDS + this.#buckets.byteLength
+  }
+
+  add(hi: number, lo: number, segment: number, offset: number, length: number): void {
+    if (this.#count === this.#hi.length) this.#growEntries()
+    const e = this.#count++
+    this.#hi[e] = hi
+    this.#lo[e] = lo
+    this.#segment[e] = segment
+    this.#offset[e] = offset
+    this.#length[e] = length
+    if (this.#count * 2 > this.#buckets.length) this.#rehash(this.#buckets.length * 2)
+    else this.#place(e)
+  }
+
+  /** True when some entry has the key (hi, lo). */
+  hasKey(hi: number, lo: number): boolean {
+    const mask = this.#buckets.length - 1
+    for (let b = this.#bucket(hi, lo); ; b = (b + 1) & mask) {
+      const slot = this.#buckets[b]!
+      if (slot === 0) return false
+      if (this.#hi[slot - 1] === hi && this.#lo[slot - 1] === lo) return true
+    }
+  }
+
+  /** Calls `visit` with every entry whose key is (hi, lo); stops early when it returns true. */
+  find(hi: number, lo: number, visit: (entry: number) => boolean | void): void {
+    const mask = this.#buckets.length - 1
+    for (let b = this.#bucket(hi, lo); ; b = (b + 1) & mask) {
+      const slot = this.#buckets[b]!
+      if (slot === 0) return
+      const e = slot - 1
+      if (this.#hi[e] === hi && this.#lo[e] === lo && visit(e) === true) return
+    }
+  }
+
+  segment(entry: number): number {
+    return this.#segment[entry]!
+  }
+
+  offset(entry: number): number {
+    return this.#offset[entry]!
+  }
+
+  length(entry: number): number {
+    return this.#length[entry]!
+  }
+
+  /** Forgets entries `count` and after (the blocks of a commit dropped on open). */
+  truncate(count: number): void {
+    if (count >= this.#count) return
+    this.#count = count
+    this.#rehash(this.#buckets.length)
+  }
+
+  /**
+   * A new sorted run holding `base`'s entries and this tail's, in `out` (a buffer laid out as
+   * {@link SortedRun.over} expects at `byteOffset`). A linear merge after a radix sort of
+   * the tail: no comparison sort over the whole index.
+   */
+  mergeInto(base: SortedRun, buffer: ArrayBuffer, byteOffset: number): SortedRun {
+    const order = this.#sortedOrder()
+    const run = SortedRun.over(buffer, byteOffset, base.count + this.#count)
+    let i = 0
+    let j = 0
+    for (let k = 0; k < run.count; k++) {
+      const e = j < order.length ? order[j]! : -1
+      const fromBase = i < base.count && (e < 0 || !less(this.#hi[e]!, this.#lo[e]!, base.hi[i]!, base.lo[i]!))
+      if (fromBase) {
+        run.hi[k] = base.hi[i]!; run.lo[k] = base.lo[i]!; run.segment[k] = base.segment[i]!; run.offset[k] = base.offset[i]!; run.length[k] = base.length[i]!
+        i++
+      } else {
+        run.hi[k] = this.#hi[e]!; run.lo[k] = this.#lo[e]!; run.segment[k] = this.#segment[e]!; run.offset[k] = this.#offset[e]!; run.length[k] = this.#length[e]!
+        j++
+      }
+    }
+    return run
+  }
+
+  /** Entry numbers in key order: LSD radix sort, four 16-bit digits (stable, O(n)). */
+  #sortedOrder(): Uint32Array {
+    const n = this.#count
+    let src = new Uint32Array(n)
+    for (let i = 0; i < n; i++) src[i] = i
+    if (n < 2) return src
+    let dst = new Uint32Array(n)
+    const counts = new Uint32Array(65536)
+    for (const [column, shift] of [[this.#lo, 0], [this.#lo, 16], [this.#hi, 0], [this.#hi, 16]] as const) {
+      counts.fill(0)
+      for (let i = 0; i < n; i++) counts[(column[src[i]!]! >>> shift) & 0xffff]!++
+      let sum = 0
+      for (let d = 0; d < 65536; d++) {
+        const c = counts[d]!
+        counts[d] = sum
+        sum += c
+      }
+      for (let i = 0; i < n; i++) {
+        const e = src[i]!
+        dst[counts[(column[e]! >>> shift) & 0xffff]!++] = e
+      }
+      const t = src
+      src = dst
+      dst = t
+    }
+    return src
+  }
+
+  #bucket(hi: number, lo: number): number {
+    // Keys are digest bytes, already uniform for real hashes; the multiply spreads the rest.
+    return Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1) >>> this.#shift
+  }
+
+  #place(e: number): void {
+    const mask = this.#buckets.length - 1
+    let b = this.#bucket(this.#hi[e]!, this.#lo[e]!)
+    while (this.#buckets[b] !== 0) b = (b + 1) & mask
+    this.#buckets[b] = e + 1
+  }
+
+  #rehash(size: number): void {
+    this.#buckets = new Int32Array(size)
+    this.#shift = 32 - Math.log2(size)
+    for (let e = 0; e < this.#count; e++) this.#place(e)
+  }
+
+  #growEntries(): void {
+    const grow = (a: Uint32Array): Uint32Array => {
+      const b = new Uint32Array(a.length * 2)
+      b.set(a)
+      return b
+    }
+    this.#hi = grow(this.#hi)
+    this.#lo = grow(this.#lo)
+    this.#segment = grow(this.#segment)
+    this.#offset = grow(this.#offset)
+    this.#length = grow(this.#length)
+  }
+}

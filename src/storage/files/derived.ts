@@ -1,0 +1,81 @@
+// Derived-data slots of the files engine: one file per name under `<store>/derived/`.
+import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import { errCode, syncDir } from './durable.ts'
+import { readFully } from './format.ts'
+
+/** Folder of derived values inside the store folder. */
+export const DERIVED_DIR = 'derived'
+
+/**
+ * The file of derived value `name`. Names match DERIVED_NAME (`[a-z0-9._-]{1,64}`), which
+ * allows '.', '..', 'con' and names ending in a dot; the prefix and suffix make every one of
+ * them an ordinary file name on every platform (no path tricks, no Windows device names, no
+ * trailing dots for Win32 to strip).
+ */
+const fileOf = (name: string): string => `d-${name}.bin`
+/** Temporary files end in `.tmp`, which no value's file does, so open can remove leftovers. */
+const TEMP_SUFFIX = '.tmp'
+
+/** The value stored under `name` in `dir`, in a buffer of its own; undefined when there is none. */
+export async function readDerivedFile(dir: string, name: string): Promise<Uint8Array | undefined> {
+  let fh: FileHandle
+  try {
+    fh = await open(join(dir, DERIVED_DIR, fileOf(name)), 'r')
+  } catch (err) {
+    if (errCode(err) === 'ENOENT') return undefined
+    throw err
+  }
+  try {
+    // The handle pins the file it opened, so a rename that replaces it meanwhile cannot mix two values.
+    const { size } = await fh.stat()
+    const bytes = new Uint8Array(size)
+    await readFully(fh, bytes, 0)
+    return bytes
+  } finally {
+    await fh.close().catch(() => {})
+  }
+}
+
+/**
+ * Replaces the value `name` in `dir` atomically and durably: a temporary file, fsync, rename
+ * over the old file, fsync of the folder. A crash leaves the old value or the new one.
+ * `created` says whether the derived folder is already known to exist durably (else it is
+ * created and its entry in `dir` synced first).
+ */
+export async function writeDerivedFile(dir: string, name: string, bytes: Uint8Array, created: boolean): Promise<void> {
+  const folder = join(dir, DERIVED_DIR)
+  if (!created) {
+    await mkdir(folder, { recursive: true })
+    await syncDir(dir)
+  }
+  const tmp = join(folder, `${fileOf(name)}.${Math.random().toString(36).slice(2, 10)}${TEMP_SUFFIX}`)
+  try {
+    const fh = await open(tmp, 'wx')
+    try {
+      let done = 0
+      while (done < bytes.length) done += (await fh.write(bytes, done, bytes.length - done, done)).bytesWritten
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    await rename(tmp, join(folder, fileOf(name)))
+  } catch (err) {
+    await unlink(tmp).catch(() => {})
+    throw err
+  }
+  await syncDir(folder)
+}
+
+/** Removes temporary files a crash left in the derived folder; false when there is no folder yet. */
+export async function cleanDerived(dir: string): Promise<boolean> {
+  let names: string[]
+  try {
+    names = await readdir(join(dir, DERIVED_DIR))
+  } catch (err) {
+    if (errCode(err) === 'ENOENT') return false
+    throw err
+  }
+  for (const n of names) if (n.endsWith(TEMP_SUFFIX)) await unlink(join(dir, DERIVED_DIR, n)).catch(() => {})
+  return true
+}
