@@ -3,10 +3,6 @@ import { toStoredEvent, type EventReader, type LoadedEvent } from './event-cache
 import { listsFor, matchesFilter, scan } from './query.ts'
 import type { LogViews, OrderKey } from './views.ts'
 
-/** An event of a commit, as the store publishes it. */
-export interface PublishedEvent extends LoadedEvent {
-  readonly seq: number
-}
 
 type Listener = (event: StoredEvent) => void
 type OnError = ((error: unknown, event: StoredEvent) => void) | undefined
@@ -37,7 +33,7 @@ export class ChangeHub {
   }
 
   /** Delivers one commit's new events (canonical order) to every matching listener. */
-  publish(views: LogViews, entries: readonly PublishedEvent[]): void {
+  publish(views: LogViews, entries: readonly LoadedEvent[]): void {
     if (entries.length === 0) return
     const subs = [...this.#subscriptions]
     for (const entry of entries) {

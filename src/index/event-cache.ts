@@ -5,8 +5,9 @@ import type { EventBlock, StoredEvent } from '../log/interface.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 import type { LogViews } from './views.ts'
 
-/** A decoded event with its CID. */
+/** A decoded event with its CID and arrival number. */
 export interface LoadedEvent {
+  readonly seq: number
   readonly cid: CID
   readonly event: EventBlock
 }
@@ -32,10 +33,10 @@ export class EventReader {
   }
 
   /** Keeps an event the caller already holds (a fresh append, an import). */
-  remember(seq: number, loaded: LoadedEvent): void {
+  remember(loaded: LoadedEvent): void {
     const cache = this.#cache
-    cache.delete(seq)
-    cache.set(seq, loaded)
+    cache.delete(loaded.seq)
+    cache.set(loaded.seq, loaded)
     if (cache.size > this.#capacity) cache.delete(cache.keys().next().value!)
   }
 
@@ -49,8 +50,8 @@ export class EventReader {
     const cid = this.#views.cid(seq)
     const bytes = await this.#storage.get(cid)
     if (bytes === undefined) throw new CairnError('CAIRN_CORRUPT', `event ${cid} is indexed but missing from storage`, { cid })
-    const loaded = { cid, event: await decodeEvent(cid, bytes) }
-    this.remember(seq, loaded)
+    const loaded = { seq, cid, event: await decodeEvent(cid, bytes) }
+    this.remember(loaded)
     return loaded
   }
 
@@ -61,7 +62,7 @@ export class EventReader {
 }
 
 /** The public shape of an event; `version` is its version in its stream. */
-export function toStoredEvent<D = unknown>(loaded: LoadedEvent, version: number): StoredEvent<D> {
+export function toStoredEvent<D = unknown>(loaded: { readonly cid: CID; readonly event: EventBlock }, version: number): StoredEvent<D> {
   const e = loaded.event
   return {
     cid: loaded.cid, stream: e.stream, type: e.type, ts: e.ts, tc: e.tc, version,

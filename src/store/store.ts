@@ -95,7 +95,7 @@ export class CairnStore {
       const heads = sortCids(await storage.heads())
       const opened = await openViews(storage, heads, rebuild)
       const store = new CairnStore(storage, opened.views, heads, options, { fromSnapshot: opened.fromSnapshot, indexedOnOpen: opened.indexed })
-      for (const e of opened.fresh.slice(-DEFAULT_WARM)) store.#events.remember(e.seq, e)
+      for (const e of opened.fresh.slice(-DEFAULT_WARM)) store.#events.remember(e)
       store.#maybeSnapshot(opened.indexed > 0 ? 1 : SNAPSHOT_MIN)
       return store
     } catch (err) {
@@ -265,7 +265,7 @@ export class CairnStore {
 
   /** Events of a scan as the public shape, each with its version when yielded. */
   async *#stored<D>(seqs: Iterable<number>): AsyncGenerator<StoredEvent<D>> {
-    for await (const loaded of this.#load(seqs)) yield toStoredEvent<D>(loaded, this.#views.version(this.#views.seqOf(loaded.cid)))
+    for await (const loaded of this.#load(seqs)) yield toStoredEvent<D>(loaded, this.#views.version(loaded.seq))
   }
 
   /** Events whose `meta.causation` is this CID (as a string), or this string, in canonical order. */
@@ -727,7 +727,7 @@ export class CairnStore {
     }
     if (fresh.length > 0) addAll(fresh)
     if (commit) this.#heads = heads
-    for (const e of added) this.#events.remember(e.seq, e)
+    for (const e of added) this.#events.remember(e)
     for (const item of imported?.events ?? []) await indexEvent(views, this.#storage, item.cid, item.event, undefined)
     for (const item of fresh) await indexEvent(views, this.#storage, item.cid, item.event, item.draft.object)
     this.#hub.publish(views, added)
