@@ -425,20 +425,26 @@ describe('queries (memory)', () => {
     for (const s of [a, b, c]) await s.close()
   })
 
-  test('lazy: limit 10 visits about 10 entries of a 6000-event log, wherever it starts', async () => {
+  test('lazy: limit 10 visits about 10 entries of a 6000-event log and reads about 10 blocks, wherever it starts', async () => {
     const clock = manualClock(T0)
-    const store = await CairnStore.open(new MemoryStorage(), { clock: clock.now })
+    const inner = new MemoryStorage()
+    const builder = await CairnStore.open(wrapEngine(inner, { close: async () => {} }), { clock: clock.now })
     for (let batch = 0; batch < 12; batch++) {
       clock.set(T0 + batch * 1000)
-      await store.appendMany(Array.from({ length: 500 }, (_, i) => {
+      await builder.appendMany(Array.from({ length: 500 }, (_, i) => {
         const n = batch * 500 + i
         return { stream: `user-${n % 100}`, type: n % 10 === 0 ? 'rare' : 'common', data: n, meta: { correlation: `c${n % 3}` } }
       }))
     }
-    const visits = async <T>(it: AsyncIterable<T>): Promise<{ n: number; visited: number; items: T[] }> => {
+    await builder.close()
+    // Reopened: only the newest events are cached, the rest are read from storage on demand.
+    let gets = 0
+    const store = await CairnStore.open(wrapEngine(inner, { get: (cid) => { gets++; return inner.get(cid) } }), { clock: clock.now })
+    const visits = async <T>(it: AsyncIterable<T>): Promise<{ n: number; visited: number; items: T[]; gets: number }> => {
       const start = scanCounter.visited
+      const startGets = gets
       const items = await collect(it)
-      return { n: items.length, visited: scanCounter.visited - start, items }
+      return { n: items.length, visited: scanCounter.visited - start, items, gets: gets - startGets }
     }
     const mid = (await collect(store.query({ since: T0 + 6000, limit: 1 })))[0]!
     const cases: [string, AsyncIterable<StoredEvent>][] = [
@@ -457,9 +463,10 @@ describe('queries (memory)', () => {
       ['correlated', store.correlated('c1', { after: mid.cid, limit: 10 })],
     ]
     for (const [name, it] of cases) {
-      const { n, visited } = await visits(it)
+      const { n, visited, gets } = await visits(it)
       expect({ name, n }).toEqual({ name, n: 10 })
       expect({ name, visited: visited <= 12 }).toEqual({ name, visited: true })
+      expect({ name, gets: gets <= 12 }).toEqual({ name, gets: true })
     }
     // and the answers are right
     expect((await visits(store.query({ type: 'rare', after: mid.cid, limit: 3 }))).items.map((e) => e.data)).toEqual([3010, 3020, 3030])
