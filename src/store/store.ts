@@ -96,7 +96,8 @@ export class CairnStore {
       const opened = await openViews(storage, heads, rebuild)
       const store = new CairnStore(storage, opened.views, heads, options, { fromSnapshot: opened.fromSnapshot, indexedOnOpen: opened.indexed })
       for (const e of opened.fresh.slice(-DEFAULT_WARM)) store.#events.remember(e)
-      store.#maybeSnapshot(opened.indexed > 0 ? 1 : SNAPSHOT_MIN)
+      // Persist what this open had to index, so the next one does not index it again.
+      if (opened.indexed > 0) store.#maybeSnapshot(1, true)
       return store
     } catch (err) {
       await storage.close().catch(() => {})
@@ -599,7 +600,7 @@ export class CairnStore {
     for (const task of [...this.#closeTasks]) await task()
     await this.#writes.run(async () => {
       await this.#snapshotWrite
-      this.#maybeSnapshot(1)
+      this.#maybeSnapshot(1, true)
       await this.#snapshotWrite
       this.#closed = true
       this.#hub.close()
@@ -623,14 +624,16 @@ export class CairnStore {
 
   /**
    * Writes a fresh index snapshot once at least `min` events arrived since the last one
-   * (and, for big logs, an eighth of the log: snapshot writes stay O(1) per event). The
+   * (and, for big logs, a sixteenth of the log: snapshot writes stay O(1) per event), or
+   * with `always` (on close) once anything arrived. The
    * columns are copied synchronously (inside the caller's consistent moment), then hashed
    * and written in the background; one write at a time. Errors only cost the next open time.
    */
-  #maybeSnapshot(min: number): void {
+  #maybeSnapshot(min: number, always = false): void {
     const views = this.#views
     const since = views.size - this.#snapshotSize
-    if (this.#storage.writeDerived === undefined || this.#storage.kind === 'memory' || since < Math.max(min, this.#snapshotSize >> 3) || this.#snapshotWrite !== undefined) return
+    if (this.#storage.writeDerived === undefined || this.#storage.kind === 'memory' || this.#snapshotWrite !== undefined) return
+    if (always ? since === 0 : since < Math.max(min, this.#snapshotSize >> 4)) return
     const size = views.size
     const encoded = encodeSnapshot(views, this.#heads)
     const storage = this.#storage

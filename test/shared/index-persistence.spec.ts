@@ -95,6 +95,31 @@ for (const kind of kinds) {
       }
     })
 
+    test('close writes a snapshot however little changed since the last one, and an open that indexed a tail persists it', async () => {
+      const fx = await kind.create()
+      try {
+        const first = await openStore(fx)
+        await fill(first, 200, 'a')
+        await first.close()
+        const second = await openStore(fx)
+        await second.append({ stream: 's1', type: 't0' })
+        await second.close()
+        const third = await openStore(fx, { dropSnapshots: true })
+        expect(third.indexStatus()).toMatchObject({ fromSnapshot: true, indexedOnOpen: 0 })
+        await third.append({ stream: 's1', type: 't0' })
+        await third.close()
+        const fourth = await openStore(fx)
+        expect(fourth.indexStatus()).toMatchObject({ fromSnapshot: true, indexedOnOpen: 1 })
+        await fourth.close()
+        const fifth = await openStore(fx)
+        expect(fifth.indexStatus()).toMatchObject({ fromSnapshot: true, indexedOnOpen: 0 })
+        expect(fifth.version('s1')).toBe(52)
+        await fifth.close()
+      } finally {
+        await fx.dispose()
+      }
+    })
+
     test('events committed after the last snapshot (a crash before it was written) are indexed from blocks on open', async () => {
       const fx = await kind.create()
       try {
