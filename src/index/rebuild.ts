@@ -46,24 +46,32 @@ export async function openViews(storage: StorageEngine, heads: readonly CID[], r
   return { views, indexed: fresh.length, fromSnapshot, fresh: out }
 }
 
+/** Events a tail walk reads one by one before it switches to one scan of the engine's blocks. */
+const WALK_LIMIT = 2048
+
 /**
  * The events reachable from `heads` that the views lack, verified and decoded, in canonical
- * order. With empty views this is the whole log: then one sequential scan of the engine's
- * dag-cbor blocks replaces a storage round trip per event (2.5–3.6 s against 0.2 s for 20k
- * events on the file engine); the blockstore adapter's scan is itself a get per block.
+ * order. The walk goes back from the heads, reading a frontier of events at a time, and stops
+ * at events the views hold. A linear log gives a frontier of one, so a storage round trip per
+ * event: with empty views (a rebuild), or once the walk has read WALK_LIMIT events, one
+ * sequential scan of the engine's blocks replaces those round trips (measured on the file
+ * engine: 2.5–3.6 s against 0.2 s for 20k events), keeping only dag-cbor blocks the views do
+ * not know. The blockstore adapter's scan is itself a get per block, so it keeps walking.
  */
 async function collectNew(storage: StorageEngine, views: LogViews, heads: readonly CID[]): Promise<{ cid: CID; event: EventBlock; size: number }[]> {
   const found = new Map<string, { cid: CID; event: EventBlock; size: number }>()
-  const scanned = views.size === 0 && heads.length > 0 ? await scanDagCbor(storage) : undefined
-  const read = async (cid: CID): Promise<Uint8Array | undefined> => scanned?.get(cid.toString()) ?? storage.get(cid)
+  let scanned: Map<string, Uint8Array> | undefined
+  const canScan = storage.kind !== 'blockstore'
+  if (views.size === 0 && heads.length > 0 && canScan) scanned = await scanUnknown(storage, views)
   let frontier = heads.filter((h) => !views.has(h))
   const queued = new Set(frontier.map(String))
   while (frontier.length > 0) {
+    if (scanned === undefined && canScan && found.size >= WALK_LIMIT) scanned = await scanUnknown(storage, views)
     const next: CID[] = []
     for (let i = 0; i < frontier.length; i += FRONTIER) {
       const slice = frontier.slice(i, i + FRONTIER)
       const events = await Promise.all(slice.map(async (cid) => {
-        const bytes = await read(cid)
+        const bytes = scanned?.get(cid.toString()) ?? await storage.get(cid)
         if (bytes === undefined) throw new CairnError('CAIRN_CORRUPT', `event ${cid} is referenced by the log but missing from storage`, { cid })
         return { cid, event: await decodeEvent(cid, bytes), size: bytes.length }
       }))
@@ -80,10 +88,14 @@ async function collectNew(storage: StorageEngine, views: LogViews, heads: readon
   return [...found.values()].sort(compareCidEvents)
 }
 
-async function scanDagCbor(storage: StorageEngine): Promise<Map<string, Uint8Array> | undefined> {
-  if (storage.kind === 'blockstore') return undefined
+/** One pass over the engine's blocks, keeping the dag-cbor ones that are neither indexed events nor parts of recorded objects. */
+async function scanUnknown(storage: StorageEngine, views: LogViews): Promise<Map<string, Uint8Array>> {
   const out = new Map<string, Uint8Array>()
-  for await (const { cid, bytes } of storage.blocks()) if (cid.code === DAG_CBOR) out.set(cid.toString(), bytes)
+  for await (const { cid, bytes } of storage.blocks()) {
+    if (cid.code !== DAG_CBOR || views.has(cid)) continue
+    const key = cid.toString()
+    if (!views.isComplete(key)) out.set(key, bytes)
+  }
   return out
 }
 

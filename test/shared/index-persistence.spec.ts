@@ -139,6 +139,30 @@ for (const kind of kinds) {
       }
     })
 
+    test('a long tail after the snapshot is found with one scan of the blocks, not a read per event', async () => {
+      const fx = await kind.create()
+      try {
+        const first = await openStore(fx)
+        await fill(first, 10, 'a')
+        await first.close()
+        const second = await openStore(fx, { dropSnapshots: true })
+        for (let i = 0; i < 5; i++) {
+          await second.appendMany(Array.from({ length: 500 }, (_, j) => ({ stream: `t${j % 9}`, type: 'bulk', data: i * 500 + j })))
+        }
+        const expected = await fingerprint(second)
+        await second.close()
+        const inner = await fx.open()
+        let gets = 0
+        const third = await CairnStore.open(wrapEngine(inner, { get: (cid) => { gets++; return inner.get(cid) } }))
+        expect(third.indexStatus()).toMatchObject({ fromSnapshot: true, indexedOnOpen: 2500 })
+        if (!kind.name.startsWith('blockstore')) expect(gets).toBeLessThan(2100)
+        expect(await fingerprint(third)).toEqual(expected)
+        await third.close()
+      } finally {
+        await fx.dispose()
+      }
+    })
+
     test('a damaged snapshot is ignored: the indexes are rebuilt from blocks, with the same answers', async () => {
       const fx = await kind.create()
       try {
