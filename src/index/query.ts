@@ -81,17 +81,17 @@ export function* scan(views: LogViews, spec: ScanSpec): Generator<number> {
   }
   build(undefined)
   let epoch = views.epoch
-  let lastVisited: OrderKey | undefined
+  let lastVisited = -1
   while (heap.size > 0) {
     if (views.epoch !== epoch) {
       epoch = views.epoch
-      build(lastVisited)
+      build(lastVisited < 0 ? undefined : views.key(lastVisited))
       if (heap.size === 0) return
     }
     const top = heap.peek()!
     const seq = top.list.at(top.i)
     scanCounter.visited++
-    lastVisited = views.key(seq)
+    lastVisited = seq
     top.i += reverse ? -1 : 1
     if (inRange(top.list, top.i)) heap.fixTop()
     else heap.pop()

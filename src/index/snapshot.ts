@@ -20,7 +20,7 @@ import { LogViews, type SparseViews, type ViewColumns } from './views.ts'
  * WebCrypto it does not copy a 100 MB buffer (which would stay in the process's RSS).
  */
 const MAGIC = new TextEncoder().encode('CAIRNIX1')
-const FORMAT = 1
+const FORMAT = 2
 const CHECKSUM = 8
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
@@ -32,18 +32,31 @@ interface Header {
   heads: CID[]
   count: number
   eventBytes: number
+  /** The CID column's shared prefix while uniform (null when variable) and its stored width. */
+  cidPrefix: Uint8Array | null
+  cidWidth: number
+  orderIsArrival: boolean
   streamNames: string[]
   typeNames: string[]
   sparse: SparseViews
   sections: [string, number, number][]
 }
 
-const SECTIONS = ['cidBytes', 'cidOffsets', 'ts', 'tc', 'stream', 'type', 'parentOffsets', 'parents', 'order', 'table', 'streamLists', 'streamListOffsets', 'typeLists', 'typeListOffsets'] as const
+const SECTIONS = ['cidBytes', 'cidOffsets', 'ts', 'tc', 'stream', 'type', 'parent', 'order', 'table', 'streamLists', 'streamListOffsets', 'typeLists', 'typeListOffsets'] as const
 type SectionName = typeof SECTIONS[number]
-const KINDS: Record<SectionName, new (buffer: ArrayBuffer, offset: number, length: number) => Uint8Array | Uint32Array | Float64Array | Int32Array> = {
+type Section = Uint8Array | Uint32Array | Float64Array | Int32Array
+const KINDS: Record<SectionName, new (buffer: ArrayBuffer, offset: number, length: number) => Section> = {
   cidBytes: Uint8Array, cidOffsets: Uint32Array, ts: Float64Array, tc: Uint32Array, stream: Uint32Array, type: Uint32Array,
-  parentOffsets: Uint32Array, parents: Uint32Array, order: Uint32Array, table: Int32Array,
+  parent: Uint32Array, order: Uint32Array, table: Int32Array,
   streamLists: Uint32Array, streamListOffsets: Uint32Array, typeLists: Uint32Array, typeListOffsets: Uint32Array,
+}
+
+/** The typed arrays of the columns, by section name. */
+function sectionsOf(c: ViewColumns): Record<SectionName, Section> {
+  return {
+    cidBytes: c.cids.bytes, cidOffsets: c.cids.offsets, ts: c.ts, tc: c.tc, stream: c.stream, type: c.type, parent: c.parent,
+    order: c.order, table: c.table, streamLists: c.streamLists, streamListOffsets: c.streamListOffsets, typeLists: c.typeLists, typeListOffsets: c.typeListOffsets,
+  }
 }
 
 const pad8 = (n: number): number => (n + 7) & ~7
@@ -51,14 +64,15 @@ const pad8 = (n: number): number => (n + 7) & ~7
 /** Encodes the views and the heads they cover. Synchronous copy, then one hash. */
 export async function encodeSnapshot(views: LogViews, heads: readonly CID[]): Promise<Uint8Array> {
   const c = views.columns()
+  const arrays = sectionsOf(c)
   const sections: [string, number, number][] = []
   let offset = 0
   for (const name of SECTIONS) {
-    const len = c[name].byteLength
+    const len = arrays[name].byteLength
     sections.push([name, offset, len])
     offset = pad8(offset + len)
   }
-  const header: Header = { v: FORMAT, heads: [...heads], count: c.count, eventBytes: c.eventBytes, streamNames: [...c.streamNames], typeNames: [...c.typeNames], sparse: c.sparse, sections }
+  const header: Header = { v: FORMAT, heads: [...heads], count: c.count, eventBytes: c.eventBytes, cidPrefix: c.cids.prefix ?? null, cidWidth: c.cids.width, orderIsArrival: c.orderIsArrival, streamNames: [...c.streamNames], typeNames: [...c.typeNames], sparse: c.sparse, sections }
   const head = dagCbor.encode(header)
   const base = pad8(MAGIC.length + 4 + head.length)
   const out = new Uint8Array(base + offset + CHECKSUM)
@@ -66,7 +80,7 @@ export async function encodeSnapshot(views: LogViews, heads: readonly CID[]): Pr
   new DataView(out.buffer).setUint32(MAGIC.length, head.length, true)
   out.set(head, MAGIC.length + 4)
   for (const [name, at, len] of sections) {
-    const a = c[name as SectionName]
+    const a = arrays[name as SectionName]
     out.set(new Uint8Array(a.buffer, a.byteOffset, len), base + at)
   }
   out.set(checksum(out.subarray(0, out.length - CHECKSUM)), out.length - CHECKSUM)
@@ -91,7 +105,16 @@ export async function decodeSnapshot(bytes: Uint8Array): Promise<{ views: LogVie
       const width = (Kind as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT
       arrays[name as SectionName] = new Kind(bytes.buffer as ArrayBuffer, bytes.byteOffset + base + at, len / width)
     }
-    const columns = { ...arrays, count: header.count, eventBytes: header.eventBytes, streamNames: header.streamNames, typeNames: header.typeNames, sparse: header.sparse } as unknown as ViewColumns
+    for (const name of SECTIONS) if (arrays[name] === undefined) return undefined
+    const columns: ViewColumns = {
+      count: header.count,
+      cids: { prefix: header.cidPrefix ?? undefined, width: header.cidWidth, bytes: arrays.cidBytes as Uint8Array, offsets: arrays.cidOffsets as Uint32Array },
+      ts: arrays.ts as Float64Array, tc: arrays.tc as Uint32Array, stream: arrays.stream as Uint32Array, type: arrays.type as Uint32Array,
+      parent: arrays.parent as Uint32Array, order: arrays.order as Uint32Array, orderIsArrival: header.orderIsArrival, table: arrays.table as Int32Array,
+      streamLists: arrays.streamLists as Uint32Array, streamListOffsets: arrays.streamListOffsets as Uint32Array,
+      typeLists: arrays.typeLists as Uint32Array, typeListOffsets: arrays.typeListOffsets as Uint32Array,
+      eventBytes: header.eventBytes, streamNames: header.streamNames, typeNames: header.typeNames, sparse: header.sparse,
+    }
     const heads = header.heads.map((h) => CID.asCID(h) ?? CID.decode(h as unknown as Uint8Array))
     return { views: LogViews.fromColumns(columns), heads }
   } catch {

@@ -5,6 +5,7 @@ import { compareBytes, equalBytes } from '../block/codec.ts'
 import { RAW, SHA2_256 } from '../block/interface.ts'
 import type { EventBlock, Stamp } from '../log/interface.ts'
 import type { ObjectInfo, Referrer } from '../objects/interface.ts'
+import { CidColumn, type CidColumnParts } from './cid-column.ts'
 import { firstIndex, SeqList } from './seq-list.ts'
 
 /** An event to add, with the byte length of its block. */
@@ -33,15 +34,16 @@ type HashState = ReturnType<typeof sha256.create>
 /** The columns of a snapshot, as `LogViews.columns()` gives them and `LogViews.fromColumns` takes them. */
 export interface ViewColumns {
   readonly count: number
-  readonly cidBytes: Uint8Array
-  readonly cidOffsets: Uint32Array
+  readonly cids: CidColumnParts
   readonly ts: Float64Array
   readonly tc: Uint32Array
   readonly stream: Uint32Array
   readonly type: Uint32Array
-  readonly parentOffsets: Uint32Array
-  readonly parents: Uint32Array
+  /** First parent's arrival number, NO_PARENT for none; events with more parents are in `sparse.parents`. */
+  readonly parent: Uint32Array
+  /** Empty when the global order is the arrival order (`orderIsArrival`). */
   readonly order: Uint32Array
+  readonly orderIsArrival: boolean
   readonly table: Int32Array
   readonly streamNames: readonly string[]
   readonly typeNames: readonly string[]
@@ -66,7 +68,13 @@ export interface SparseViews {
   containers: [Uint8Array, Uint8Array[]][]
   walked: Uint8Array[]
   complete: Uint8Array[]
+  /** Events with several parents (merges): arrival number → every parent's. */
+  parents: [number, number[]][]
 }
+
+/** `parent` of an event without parents (the log's first events). */
+const NO_PARENT = 0xffffffff
+const NO_PARENTS = new Uint32Array(0)
 
 /**
  * Derived, rebuildable views of the log in compact columns: a few dozen bytes per event,
@@ -84,14 +92,14 @@ export interface SparseViews {
 export class LogViews {
   #count = 0
   #cap = 0
-  #cidBytes: Uint8Array = new Uint8Array(0)
-  #cidOffsets: Uint32Array = new Uint32Array(1)
+  #cids = new CidColumn()
   #ts: Float64Array = new Float64Array(0)
   #tc: Uint32Array = new Uint32Array(0)
   #stream: Uint32Array = new Uint32Array(0)
   #type: Uint32Array = new Uint32Array(0)
-  #parentOffsets: Uint32Array = new Uint32Array(1)
-  #parents: Uint32Array = new Uint32Array(0)
+  #parent: Uint32Array = new Uint32Array(0)
+  /** Every parent of the events that have more than one. */
+  readonly #merges = new Map<number, Uint32Array>()
   #table: Int32Array = new Int32Array(16)
   readonly #order: SeqList
   readonly #streamNames: string[] = []
@@ -122,7 +130,7 @@ export class LogViews {
   /** sha2-256 states over the first `count` CIDs of the order, every HASH_STEP entries. */
   #hashCheckpoints: { count: number; state: HashState }[] = []
 
-  constructor(order: SeqList = new SeqList()) {
+  constructor(order: SeqList = SeqList.identity(0)) {
     this.#order = order
   }
 
@@ -142,10 +150,10 @@ export class LogViews {
   seqOf(cid: CID | Uint8Array): number {
     const bytes = cid instanceof Uint8Array ? cid : cid.bytes
     const mask = this.#table.length - 1
-    for (let i = hashBytes(bytes) & mask; ; i = (i + 1) & mask) {
+    for (let i = hashTail(bytes.subarray(Math.max(0, bytes.length - 8))) & mask; ; i = (i + 1) & mask) {
       const v = this.#table[i]!
       if (v === 0) return -1
-      if (equalBytes(this.cidBytes(v - 1), bytes)) return v - 1
+      if (this.#cids.equals(v - 1, bytes)) return v - 1
     }
   }
 
@@ -154,7 +162,7 @@ export class LogViews {
   }
 
   cidBytes(seq: number): Uint8Array {
-    return this.#cidBytes.subarray(this.#cidOffsets[seq]!, this.#cidOffsets[seq + 1]!)
+    return this.#cids.full(seq)
   }
 
   cid(seq: number): CID {
@@ -183,7 +191,9 @@ export class LogViews {
 
   /** Arrival numbers of the event's parents (a view: do not keep across changes). */
   parents(seq: number): Uint32Array {
-    return this.#parents.subarray(this.#parentOffsets[seq]!, this.#parentOffsets[seq + 1]!)
+    const p = this.#parent[seq]!
+    if (p === NO_PARENT) return NO_PARENTS
+    return this.#merges.get(seq) ?? this.#parent.subarray(seq, seq + 1)
   }
 
   /** The position key of an event. */
@@ -193,11 +203,11 @@ export class LogViews {
 
   /** Canonical order between two events. */
   compare = (a: number, b: number): number =>
-    this.#ts[a]! - this.#ts[b]! || this.#tc[a]! - this.#tc[b]! || compareBytes(this.cidBytes(a), this.cidBytes(b))
+    this.#ts[a]! - this.#ts[b]! || this.#tc[a]! - this.#tc[b]! || this.#cids.compare(a, b)
 
   /** Canonical order between an event and a position key. */
   compareKey(seq: number, key: OrderKey): number {
-    return this.#ts[seq]! - key.ts || this.#tc[seq]! - key.tc || compareBytes(this.cidBytes(seq), key.cid)
+    return this.#ts[seq]! - key.ts || this.#tc[seq]! - key.tc || this.#cids.compareTo(seq, key.cid)
   }
 
   /** The event's version: its 1-based position in its stream now. */
@@ -314,22 +324,20 @@ export class LogViews {
     const seq = this.#count
     const bytes = item.cid.bytes
     const event = item.event
-    this.#ensure(seq + 1, this.#cidOffsets[seq]! + bytes.length, this.#parentOffsets[seq]! + event.parents.length)
-    const at = this.#cidOffsets[seq]!
-    this.#cidBytes.set(bytes, at)
-    this.#cidOffsets[seq + 1] = at + bytes.length
+    this.#ensure(seq + 1)
+    this.#cids.push(bytes, this.#cap)
     this.#ts[seq] = event.ts
     this.#tc[seq] = event.tc
     this.#stream[seq] = this.#idOf(event.stream, this.#streamIds, this.#streamNames, this.#streamLists, true)
     this.#type[seq] = this.#idOf(event.type, this.#typeIds, this.#typeNames, this.#typeLists, false)
     this.#eventBytes += item.size
-    let p = this.#parentOffsets[seq]!
-    for (const parent of event.parents) {
+    const parents = event.parents.map((parent) => {
       const ps = this.seqOf(parent)
       if (ps < 0) throw new Error(`views: parent ${parent} of ${item.cid} is not indexed`)
-      this.#parents[p++] = ps
-    }
-    this.#parentOffsets[seq + 1] = p
+      return ps
+    })
+    this.#parent[seq] = parents[0] ?? NO_PARENT
+    if (parents.length > 1) this.#merges.set(seq, Uint32Array.from(parents))
     this.#count = seq + 1
     this.#tableInsert(seq)
     return seq
@@ -347,19 +355,16 @@ export class LogViews {
     return id
   }
 
-  #ensure(count: number, cidBytes: number, parents: number): void {
+  #ensure(count: number): void {
     if (count > this.#cap) {
       const cap = Math.max(64, this.#cap < 1 << 20 ? this.#cap * 2 : this.#cap + (this.#cap >> 2), count)
       this.#ts = grow(this.#ts, cap)
       this.#tc = grow(this.#tc, cap)
       this.#stream = grow(this.#stream, cap)
       this.#type = grow(this.#type, cap)
-      this.#cidOffsets = grow(this.#cidOffsets, cap + 1)
-      this.#parentOffsets = grow(this.#parentOffsets, cap + 1)
+      this.#parent = grow(this.#parent, cap)
       this.#cap = cap
     }
-    if (cidBytes > this.#cidBytes.length) this.#cidBytes = grow(this.#cidBytes, Math.max(cidBytes, this.#cap * 38))
-    if (parents > this.#parents.length) this.#parents = grow(this.#parents, Math.max(parents, this.#cap + 16))
     // Linear probing stays short below 70% load; the table costs 4 bytes per slot.
     if (count > this.#table.length * 0.7) this.#rehash(count * 2)
   }
@@ -373,7 +378,7 @@ export class LogViews {
 
   #tableInsert(seq: number): void {
     const mask = this.#table.length - 1
-    let i = hashBytes(this.cidBytes(seq)) & mask
+    let i = hashTail(this.#cids.tail(seq)) & mask
     while (this.#table[i] !== 0) i = (i + 1) & mask
     this.#table[i] = seq + 1
   }
@@ -470,7 +475,7 @@ export class LogViews {
     const last = this.#hashCheckpoints.at(-1)
     const state = last === undefined ? sha256.create() : last.state.clone()
     for (let i = last?.count ?? 0; i < order.length; i++) {
-      state.update(this.cidBytes(order.at(i)))
+      this.#cids.update(state, order.at(i))
       if ((i + 1) % HASH_STEP === 0) this.#hashCheckpoints.push({ count: i + 1, state: state.clone() })
     }
     return CID.createV1(RAW, Digest.create(SHA2_256, state.digest()))
@@ -487,15 +492,14 @@ export class LogViews {
     const seqLists = (m: Map<string, SeqList>): [string, number[]][] => [...m].map(([k, l]) => [k, [...l.view()]])
     return {
       count: n,
-      cidBytes: this.#cidBytes.subarray(0, this.#cidOffsets[n]),
-      cidOffsets: this.#cidOffsets.subarray(0, n + 1),
+      cids: this.#cids.parts(),
       ts: this.#ts.subarray(0, n),
       tc: this.#tc.subarray(0, n),
       stream: this.#stream.subarray(0, n),
       type: this.#type.subarray(0, n),
-      parentOffsets: this.#parentOffsets.subarray(0, n + 1),
-      parents: this.#parents.subarray(0, this.#parentOffsets[n]),
-      order: this.#order.view(),
+      parent: this.#parent.subarray(0, n),
+      order: this.#order.isIdentity ? new Uint32Array(0) : this.#order.view(),
+      orderIsArrival: this.#order.isIdentity,
       table: this.#table,
       streamNames: this.#streamNames,
       typeNames: this.#typeNames,
@@ -510,24 +514,23 @@ export class LogViews {
         containers: [...this.#containers].map(([child, set]) => [bytesOf(child), [...set].map(bytesOf)]),
         walked: [...this.#walked].map(bytesOf),
         complete: [...this.#complete].map(bytesOf),
+        parents: [...this.#merges].map(([seq, ps]) => [seq, [...ps]]),
       },
     }
   }
 
   /** Views over snapshot columns: the typed arrays are used in place, copied only as they grow. */
   static fromColumns(c: ViewColumns): LogViews {
-    const v = new LogViews(new SeqList(c.order, c.count))
+    const v = new LogViews(c.orderIsArrival ? SeqList.identity(c.count) : new SeqList(c.order, c.count))
     const n = c.count
     v.#count = n
     v.#cap = n
-    v.#cidBytes = c.cidBytes
-    v.#cidOffsets = c.cidOffsets
+    v.#cids = CidColumn.fromParts(c.cids, n)
     v.#ts = c.ts
     v.#tc = c.tc
     v.#stream = c.stream
     v.#type = c.type
-    v.#parentOffsets = c.parentOffsets
-    v.#parents = c.parents
+    v.#parent = c.parent
     v.#table = c.table
     v.#eventBytes = c.eventBytes
     c.streamNames.forEach((name, id) => {
@@ -549,6 +552,7 @@ export class LogViews {
     for (const [child, list] of s.containers) for (const c2 of list) v.addContainer(CID.decode(child), CID.decode(c2).toString())
     for (const b of s.walked) v.#walked.add(CID.decode(b).toString())
     for (const b of s.complete) v.#complete.add(CID.decode(b).toString())
+    for (const [seq, ps] of s.parents) v.#merges.set(seq, Uint32Array.from(ps))
     return v
   }
 }
@@ -558,9 +562,9 @@ function compareNew(a: NewEvent, b: NewEvent): number {
 }
 
 /** FNV-1a over the last 8 bytes of a CID (its digest's tail: uniform for real hashes). */
-function hashBytes(bytes: Uint8Array): number {
+function hashTail(tail: Uint8Array): number {
   let h = 0x811c9dc5
-  for (let i = Math.max(0, bytes.length - 8); i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193)
+  for (let i = 0; i < tail.length; i++) h = Math.imul(h ^ tail[i]!, 0x01000193)
   return h >>> 0
 }
 

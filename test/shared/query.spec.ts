@@ -5,7 +5,7 @@ import { describe, expect, test } from 'vitest'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import * as dagCbor from '@ipld/dag-cbor'
-import { sha256 } from '@noble/hashes/sha2.js'
+import { sha256, sha512 } from '@noble/hashes/sha2.js'
 import { engineKinds, wrapEngine } from '../support/engines.ts'
 import { collect, manualClock } from '../support/stores.ts'
 import { CairnStore } from '../../src/store/store.ts'
@@ -15,6 +15,9 @@ import { compareEvents } from '../../src/log/order.ts'
 import { scanCounter, scan } from '../../src/index/query.ts'
 import { LogViews } from '../../src/index/views.ts'
 import { decodeSnapshot, encodeSnapshot } from '../../src/index/snapshot.ts'
+import { compareBytes } from '../../src/block/codec.ts'
+
+const compareBytesOf = (a: CID, b: CID): number => compareBytes(a.bytes, b.bytes)
 import { encodeEvent } from '../../src/log/event.ts'
 import type { EventBlock } from '../../src/log/interface.ts'
 import { cids, send, T0, withReplicas } from '../support/replicas.ts'
@@ -335,6 +338,40 @@ describe('queries (memory)', () => {
     expect(keys(restored, restored.order())).toEqual(keys(one, one.order()))
     expect(keys(restored, restored.stream('s3'))).toEqual(keys(one, one.stream('s3')))
     expect(restored.stateHash().equals(one.stateHash())).toBe(true)
+  })
+
+  test('views: arrival-order logs keep no order array; an odd CID (another hash) switches the CID column to variable width; snapshots keep both', async () => {
+    const make = (i: number, parents: CID[], odd = false): { cid: CID; event: EventBlock; size: number } => {
+      const event: EventBlock = { v: 1, stream: `s${i % 3}`, type: 't', ts: T0 + i, tc: 0, prev: null, parents, data: i }
+      const block = encodeEvent(event)
+      const cid = odd ? CID.createV1(0x71, Digest.create(0x13, sha512(block.bytes))) : block.cid
+      return { cid, event, size: block.bytes.length }
+    }
+    const linear: ReturnType<typeof make>[] = []
+    for (let i = 0; i < 50; i++) linear.push(make(i, i === 0 ? [] : [linear[i - 1]!.cid]))
+    const views = new LogViews()
+    for (const e of linear) views.addEvents([e])
+    expect(views.order().isIdentity).toBe(true)
+    const snap1 = (await decodeSnapshot(await encodeSnapshot(views, [linear.at(-1)!.cid])))!.views
+    expect(snap1.order().isIdentity).toBe(true)
+    // A merge event with two parents, one of them with a sha2-512 CID, then an older event mid-order.
+    const odd = make(50, [linear[49]!.cid], true)
+    const merge = make(51, [linear[49]!.cid, odd.cid].sort((a, b) => compareBytesOf(a, b)))
+    const older = make(7, [linear[5]!.cid])
+    older.event.tc = 5
+    const olderBlock = encodeEvent(older.event)
+    const older2 = { ...older, cid: olderBlock.cid }
+    for (const v of [views, snap1]) v.addEvents([odd, merge, older2])
+    expect(views.order().isIdentity).toBe(false)
+    const snap2 = (await decodeSnapshot(await encodeSnapshot(views, [merge.cid])))!.views
+    for (const v of [views, snap1, snap2]) {
+      for (const e of [...linear, odd, merge, older2]) expect(v.cid(v.seqOf(e.cid)).equals(e.cid)).toBe(true)
+      expect(v.seqOf(CID.createV1(0x71, Digest.create(0x13, sha512(new Uint8Array([1])))))).toBe(-1)
+      expect([...v.parents(v.seqOf(merge.cid))].map((p) => v.cid(p).toString()).sort()).toEqual(merge.event.parents.map(String).sort())
+      expect(v.parents(v.seqOf(linear[0]!.cid)).length).toBe(0)
+      expect(v.cid(v.order().at(8)).equals(older2.cid)).toBe(true)
+      expect(v.stateHash().equals(views.stateHash())).toBe(true)
+    }
   })
 
   test('a damaged snapshot is refused, not half-loaded', async () => {
