@@ -1,4 +1,3 @@
-import { CarWriter } from '@ipld/car/writer'
 import type { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
 
@@ -8,6 +7,8 @@ import type { BlockRecord } from '../block/interface.ts'
  * memory does not grow with the archive. An error from `blocks` ends the stream with it.
  */
 export async function* writeCar(roots: readonly CID[], blocks: AsyncIterable<BlockRecord>): AsyncGenerator<Uint8Array> {
+  // Loaded on first export: stores that never export do not pay for it.
+  const { CarWriter } = await import('@ipld/car/writer')
   const { writer, out } = CarWriter.create([...roots])
   let failure: { error: unknown } | undefined
   const producing = (async () => {
