@@ -1,7 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import { decodeBlock, linksInValue, linksOf } from '../block/codec.ts'
 import { DAG_CBOR, DAG_PB } from '../block/interface.ts'
-import { CairnError } from '../errors/cairn-error.ts'
+import { CairnError, isCairnError } from '../errors/cairn-error.ts'
 import { decodeEvent } from '../log/event.ts'
 import type { EventBlock } from '../log/interface.ts'
 import { compareCidEvents } from '../log/order.ts'
@@ -25,23 +25,41 @@ export interface OpenedViews {
 }
 
 /**
- * The views for a store whose log ends at `heads`: the persisted snapshot when one is valid
- * (its checksum holds and every head it covers is stored), plus the events committed after
- * it, found by walking back from the heads to what the snapshot knows. Without a usable
- * snapshot (or with `rebuild`), every event is read, verified and indexed from the blocks.
+ * The views for a store whose log ends at `heads`: the persisted snapshot when one is usable,
+ * plus the events committed after it, found by walking back from the heads to what the
+ * snapshot knows. A snapshot is usable when it decodes and checks out (see snapshot.ts) and
+ * the log still contains it: each head it covers is a current head or a parent of an event
+ * after it. Anything else about it (damage, a log rolled back behind it, an inconsistency
+ * found while adding the newer events) means a rebuild: every event is read, verified and
+ * indexed from the blocks. Only storage failures propagate from the snapshot path.
  */
 export async function openViews(storage: StorageEngine, heads: readonly CID[], rebuild: boolean): Promise<OpenedViews> {
-  let views: LogViews | undefined
   if (!rebuild && heads.length > 0 && storage.readDerived !== undefined) {
     const bytes = await storage.readDerived(INDEX_SNAPSHOT)
     const snap = bytes === undefined ? undefined : await decodeSnapshot(bytes)
-    if (snap !== undefined && (await Promise.all(snap.heads.map((h) => storage.has(h)))).every(Boolean)) views = snap.views
+    if (snap !== undefined) {
+      try {
+        const opened = await extend(storage, snap.views, heads, snap.heads)
+        if (opened !== undefined) return opened
+      } catch (err) {
+        if (isCairnError(err, 'CAIRN_STORAGE') || isCairnError(err, 'CAIRN_CLOSED')) throw err
+      }
+    }
   }
-  const fromSnapshot = views !== undefined
-  views ??= new LogViews()
+  return (await extend(storage, new LogViews(), heads, []))!
+}
+
+/** Adds the events after `covered` to `views`; undefined when `covered` is not part of the log. */
+async function extend(storage: StorageEngine, views: LogViews, heads: readonly CID[], covered: readonly CID[]): Promise<OpenedViews | undefined> {
+  const fromSnapshot = views.size > 0
   const fresh = await collectNew(storage, views, heads)
-  const seqs = views.addEvents(fresh)
-  const out = fresh.map((e, i) => ({ seq: seqs[i]!, cid: e.cid, event: e.event }))
+  if (fromSnapshot) {
+    const reached = new Set(heads.map(String))
+    for (const e of fresh) for (const p of e.event.parents) reached.add(p.toString())
+    if (!covered.every((h) => reached.has(h.toString()))) return undefined
+  }
+  views.addEvents(fresh)
+  const out = fresh.map((e) => ({ seq: views.seqOf(e.cid), cid: e.cid, event: e.event }))
   for (const { cid, event } of fresh) await indexEvent(views, storage, cid, event, undefined)
   return { views, indexed: fresh.length, fromSnapshot, fresh: out }
 }

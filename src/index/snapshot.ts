@@ -116,7 +116,10 @@ export async function decodeSnapshot(bytes: Uint8Array): Promise<{ views: LogVie
       eventBytes: header.eventBytes, streamNames: header.streamNames, typeNames: header.typeNames, sparse: header.sparse,
     }
     const heads = header.heads.map((h) => CID.asCID(h) ?? CID.decode(h as unknown as Uint8Array))
-    return { views: LogViews.fromColumns(columns), heads }
+    if (heads.length === 0 || !consistent(columns)) return undefined
+    // The table is written in place by later inserts: give the views their own copy, so the
+    // engine's buffer (which it may cache) stays as stored.
+    return { views: LogViews.fromColumns({ ...columns, table: columns.table.slice() }), heads }
   } catch {
     return undefined
   }
@@ -138,4 +141,47 @@ function checksum(bytes: Uint8Array): Uint8Array {
   view.setUint32(0, a >>> 0, true)
   view.setUint32(4, b >>> 0, true)
   return out
+}
+
+/**
+ * Whether decoded columns are shaped as the views need: the checksum catches damage, this
+ * catches a snapshot that a buggy or foreign writer made well-formed but wrong (sizes, ids
+ * and arrival numbers out of range, a CID table that could not terminate a probe).
+ */
+function consistent(c: ViewColumns): boolean {
+  const n = c.count
+  const below = (a: ArrayLike<number>, limit: number): boolean => {
+    for (let i = 0; i < a.length; i++) if (!(a[i]! < limit)) return false
+    return true
+  }
+  const offsetsOk = (offsets: Uint32Array, entries: number, total: number): boolean => {
+    if (offsets.length !== entries + 1 || offsets[0] !== 0 || offsets[entries] !== total) return false
+    for (let i = 0; i < entries; i++) if (offsets[i]! > offsets[i + 1]!) return false
+    return true
+  }
+  if (!Number.isSafeInteger(n) || n < 1 || n >= 0xffffffff || !Number.isSafeInteger(c.eventBytes)) return false
+  if (c.ts.length !== n || c.tc.length !== n || c.stream.length !== n || c.type.length !== n || c.parent.length !== n) return false
+  const cids = c.cids
+  if (cids.prefix !== undefined) {
+    if (!(cids.prefix instanceof Uint8Array) || cids.prefix.length !== 4 || !Number.isSafeInteger(cids.width) || cids.width < 8 || cids.bytes.length !== n * cids.width) return false
+  } else if (!offsetsOk(cids.offsets, n, cids.bytes.length)) return false
+  const t = c.table
+  if (t.length < 16 || (t.length & (t.length - 1)) !== 0 || n > t.length * 0.7) return false
+  for (let i = 0; i < t.length; i++) if (t[i]! < 0 || t[i]! > n) return false
+  if (c.orderIsArrival ? c.order.length !== 0 : c.order.length !== n || !below(c.order, n)) return false
+  const streams = c.streamNames.length
+  const types = c.typeNames.length
+  if (!below(c.stream, streams) || !below(c.type, types)) return false
+  for (let i = 0; i < n; i++) if (c.parent[i]! !== 0xffffffff && c.parent[i]! >= n) return false
+  if (!offsetsOk(c.streamListOffsets, streams, c.streamLists.length) || !below(c.streamLists, n)) return false
+  if (!offsetsOk(c.typeListOffsets, types, c.typeLists.length) || !below(c.typeLists, n)) return false
+  if (c.streamLists.length !== n || c.typeLists.length !== n) return false
+  const sp = c.sparse
+  const seqOk = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0 && (x as number) < n
+  for (const [, list] of [...sp.correlations, ...sp.causations]) if (!list.every(seqOk)) return false
+  for (const [sid, ids] of sp.ids) if (!(sid < streams) || !ids.every(([, seq]) => seqOk(seq))) return false
+  for (const [seq, ps] of sp.parents) if (!seqOk(seq) || !ps.every(seqOk)) return false
+  for (const [seq] of sp.bigTc) if (!seqOk(seq)) return false
+  for (const o of sp.objects) if (!seqOk(o[3])) return false
+  return true
 }

@@ -1,7 +1,8 @@
 import { sha256 } from '@noble/hashes/sha2.js'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
-import { compareBytes, equalBytes } from '../block/codec.ts'
+import { compareBytes } from '../block/codec.ts'
+import { CairnError } from '../errors/cairn-error.ts'
 import { RAW, SHA2_256 } from '../block/interface.ts'
 import type { EventBlock, Stamp } from '../log/interface.ts'
 import type { ObjectInfo, Referrer } from '../objects/interface.ts'
@@ -70,7 +71,12 @@ export interface SparseViews {
   complete: Uint8Array[]
   /** Events with several parents (merges): arrival number → every parent's. */
   parents: [number, number[]][]
+  /** Events whose `tc` is TC_BIG or more: arrival number → tc. */
+  bigTc: [number, number][]
 }
+
+/** `tc` values from here up (any safe integer is valid, but real ones are small) live in a map. */
+const TC_BIG = 0xffffffff
 
 /** `parent` of an event without parents (the log's first events). */
 const NO_PARENT = 0xffffffff
@@ -94,7 +100,9 @@ export class LogViews {
   #cap = 0
   #cids = new CidColumn()
   #ts: Float64Array = new Float64Array(0)
+  /** HLC counters below TC_BIG; larger ones (any safe integer is valid) are kept aside. */
   #tc: Uint32Array = new Uint32Array(0)
+  readonly #bigTc = new Map<number, number>()
   #stream: Uint32Array = new Uint32Array(0)
   #type: Uint32Array = new Uint32Array(0)
   #parent: Uint32Array = new Uint32Array(0)
@@ -174,11 +182,12 @@ export class LogViews {
   }
 
   tc(seq: number): number {
-    return this.#tc[seq]!
+    const tc = this.#tc[seq]!
+    return tc === TC_BIG ? this.#bigTc.get(seq)! : tc
   }
 
   stamp(seq: number): Stamp {
-    return { ts: this.#ts[seq]!, tc: this.#tc[seq]! }
+    return { ts: this.#ts[seq]!, tc: this.tc(seq) }
   }
 
   streamOf(seq: number): string {
@@ -198,16 +207,16 @@ export class LogViews {
 
   /** The position key of an event. */
   key(seq: number): OrderKey {
-    return { ts: this.#ts[seq]!, tc: this.#tc[seq]!, cid: this.cidBytes(seq) }
+    return { ts: this.#ts[seq]!, tc: this.tc(seq), cid: this.cidBytes(seq) }
   }
 
   /** Canonical order between two events. */
   compare = (a: number, b: number): number =>
-    this.#ts[a]! - this.#ts[b]! || this.#tc[a]! - this.#tc[b]! || this.#cids.compare(a, b)
+    this.#ts[a]! - this.#ts[b]! || this.tc(a) - this.tc(b) || this.#cids.compare(a, b)
 
   /** Canonical order between an event and a position key. */
   compareKey(seq: number, key: OrderKey): number {
-    return this.#ts[seq]! - key.ts || this.#tc[seq]! - key.tc || this.#cids.compareTo(seq, key.cid)
+    return this.#ts[seq]! - key.ts || this.tc(seq) - key.tc || this.#cids.compareTo(seq, key.cid)
   }
 
   /** The event's version: its 1-based position in its stream now. */
@@ -285,10 +294,24 @@ export class LogViews {
    */
   addEvents(items: readonly NewEvent[]): number[] {
     const sorted = items.length > 1 ? [...items].sort(compareNew) : items
+    // Check the whole batch before changing anything: every parent is indexed or comes earlier
+    // in the batch (canonical order is topological when children stamp above parents).
+    const fresh: NewEvent[] = []
+    const inBatch = new Set<string>()
+    for (const item of sorted) {
+      const key = item.cid.toString()
+      if (inBatch.has(key) || this.seqOf(item.cid) >= 0) continue
+      for (const parent of item.event.parents) {
+        if (!inBatch.has(parent.toString()) && this.seqOf(parent) < 0) {
+          throw new CairnError('CAIRN_CORRUPT', `event ${item.cid} names parent ${parent}, which is neither indexed nor stamped below it`, { cid: item.cid })
+        }
+      }
+      inBatch.add(key)
+      fresh.push(item)
+    }
     const added: number[] = []
     const events: EventBlock[] = []
-    for (const item of sorted) {
-      if (this.seqOf(item.cid) >= 0) continue
+    for (const item of fresh) {
       added.push(this.#register(item))
       events.push(item.event)
     }
@@ -327,15 +350,12 @@ export class LogViews {
     this.#ensure(seq + 1)
     this.#cids.push(bytes, this.#cap)
     this.#ts[seq] = event.ts
-    this.#tc[seq] = event.tc
+    this.#tc[seq] = Math.min(event.tc, TC_BIG)
+    if (event.tc >= TC_BIG) this.#bigTc.set(seq, event.tc)
     this.#stream[seq] = this.#idOf(event.stream, this.#streamIds, this.#streamNames, this.#streamLists, true)
     this.#type[seq] = this.#idOf(event.type, this.#typeIds, this.#typeNames, this.#typeLists, false)
     this.#eventBytes += item.size
-    const parents = event.parents.map((parent) => {
-      const ps = this.seqOf(parent)
-      if (ps < 0) throw new Error(`views: parent ${parent} of ${item.cid} is not indexed`)
-      return ps
-    })
+    const parents = event.parents.map((parent) => this.seqOf(parent)) // checked by addEvents
     this.#parent[seq] = parents[0] ?? NO_PARENT
     if (parents.length > 1) this.#merges.set(seq, Uint32Array.from(parents))
     this.#count = seq + 1
@@ -515,6 +535,7 @@ export class LogViews {
         walked: [...this.#walked].map(bytesOf),
         complete: [...this.#complete].map(bytesOf),
         parents: [...this.#merges].map(([seq, ps]) => [seq, [...ps]]),
+        bigTc: [...this.#bigTc],
       },
     }
   }
@@ -553,6 +574,7 @@ export class LogViews {
     for (const b of s.walked) v.#walked.add(CID.decode(b).toString())
     for (const b of s.complete) v.#complete.add(CID.decode(b).toString())
     for (const [seq, ps] of s.parents) v.#merges.set(seq, Uint32Array.from(ps))
+    for (const [seq, tc] of s.bigTc) v.#bigTc.set(seq, tc)
     return v
   }
 }

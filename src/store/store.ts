@@ -65,6 +65,8 @@ export class CairnStore {
   /** The snapshot write in flight, if any. */
   #snapshotWrite: Promise<void> | undefined
   readonly #opened: { fromSnapshot: boolean; indexedOnOpen: number }
+  /** Committed events whose object/referrer indexing is still to do (a block read failed). */
+  readonly #unindexed: { cid: CID; event: EventBlock; value: { value: unknown } | undefined }[] = []
   readonly #clock: () => number
   readonly #writes = new Mutex()
   readonly #hub = new ChangeHub()
@@ -72,6 +74,9 @@ export class CairnStore {
   readonly #closeTasks = new Set<() => Promise<void>>()
   #heads: CID[]
   #closed = false
+  #closing: Promise<void> | undefined
+  /** Derived values of projections when the engine keeps none (they then last as long as the store). */
+  readonly #derived = new Map<string, Uint8Array>()
 
   private constructor(storage: StorageEngine, views: LogViews, heads: CID[], options: StoreOptions, opened: { fromSnapshot: boolean; indexedOnOpen: number }) {
     this.#storage = storage
@@ -560,6 +565,7 @@ export class CairnStore {
    */
   async project<S, D = unknown>(name: string, spec: ProjectionSpec<S, D>): Promise<Projection<S>> {
     this.#check()
+    if (this.#closing !== undefined) throw new CairnError('CAIRN_CLOSED', 'the store is closing')
     expectString('name', name)
     if (!DERIVED_NAME.test(`p.${name}`)) throw new RangeError(`"name" expected [a-z0-9._-], at most 60 characters, got ${JSON.stringify(name)}`)
     expectObject('spec', spec)
@@ -568,7 +574,7 @@ export class CairnStore {
 
   #projectionHost(): ProjectionHost {
     const storage = this.#storage
-    const derived = new Map<string, Uint8Array>()
+    const derived = this.#derived
     return {
       owner: this,
       heads: () => this.heads,
@@ -595,10 +601,16 @@ export class CairnStore {
   }
 
   /** Waits for writes in flight, then closes the storage. Later calls throw CAIRN_CLOSED. */
-  async close(): Promise<void> {
-    if (this.#closed) return
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
+    // Projections first: they persist what they folded (a commit landing later is caught up on open).
     for (const task of [...this.#closeTasks]) await task()
     await this.#writes.run(async () => {
+      await this.#indexQueued()
       await this.#snapshotWrite
       this.#maybeSnapshot(1, true)
       await this.#snapshotWrite
@@ -610,6 +622,23 @@ export class CairnStore {
 
   #check(): void {
     if (this.#closed) throw new CairnError('CAIRN_CLOSED', 'the store is closed')
+  }
+
+  /**
+   * Indexes queued events' objects, referrers and containment, oldest first. A failed read
+   * leaves the rest queued for the next commit (or close) and holds back index snapshots, so
+   * a reopen indexes those events from blocks again.
+   */
+  async #indexQueued(): Promise<void> {
+    while (this.#unindexed.length > 0) {
+      const { cid, event, value } = this.#unindexed[0]!
+      try {
+        await indexEvent(this.#views, this.#storage, cid, event, value)
+      } catch {
+        return
+      }
+      this.#unindexed.shift()
+    }
   }
 
   #seqOrThrow(cid: CID): number {
@@ -632,7 +661,7 @@ export class CairnStore {
   #maybeSnapshot(min: number, always = false): void {
     const views = this.#views
     const since = views.size - this.#snapshotSize
-    if (this.#storage.writeDerived === undefined || this.#storage.kind === 'memory' || this.#snapshotWrite !== undefined) return
+    if (this.#storage.writeDerived === undefined || this.#storage.kind === 'memory' || this.#snapshotWrite !== undefined || this.#unindexed.length > 0) return
     if (always ? since === 0 : since < Math.max(min, this.#snapshotSize >> 4)) return
     const size = views.size
     const encoded = encodeSnapshot(views, this.#heads)
@@ -719,9 +748,8 @@ export class CairnStore {
     // With no await from here to the heads update, nobody sees a head the views lack.
     const added: { seq: number; cid: CID; event: EventBlock }[] = []
     const addAll = (items: readonly { cid: CID; event: EventBlock; size: number }[]): void => {
-      const seqs = views.addEvents(items)
-      // Batches are in canonical order and new to the views (addEvents keeps that order).
-      items.forEach((e, i) => added.push({ seq: seqs[i]!, cid: e.cid, event: e.event }))
+      views.addEvents(items)
+      for (const e of items) added.push({ seq: views.seqOf(e.cid), cid: e.cid, event: e.event })
     }
     if (imported !== undefined && imported.events.length > 0) {
       // One merge per list for the whole import, however far back its events land.
@@ -731,12 +759,21 @@ export class CairnStore {
     if (fresh.length > 0) addAll(fresh)
     if (commit) this.#heads = heads
     for (const e of added) this.#events.remember(e)
-    for (const item of imported?.events ?? []) await indexEvent(views, this.#storage, item.cid, item.event, undefined)
-    for (const item of fresh) await indexEvent(views, this.#storage, item.cid, item.event, item.draft.object)
+    // The commit is durable: from here nothing may fail the call. Object, referrer and
+    // containment indexing reads blocks, so it is queued and retried if a read fails.
+    for (const item of imported?.events ?? []) this.#unindexed.push({ cid: item.cid, event: item.event, value: undefined })
+    for (const item of fresh) this.#unindexed.push({ cid: item.cid, event: item.event, value: item.draft.object })
+    await this.#indexQueued()
     this.#hub.publish(views, added)
     if (added.length > 0 && this.#commitListeners.size > 0) {
       const events = added.map((e) => toStoredEvent(e, views.version(e.seq)))
-      for (const listener of [...this.#commitListeners]) listener(events, this.#heads)
+      for (const listener of [...this.#commitListeners]) {
+        try {
+          listener(events, this.#heads)
+        } catch (err) {
+          queueMicrotask(() => { throw err })
+        }
+      }
     }
     this.#maybeSnapshot(SNAPSHOT_MIN)
     const out: StoredEvent[] = []
