@@ -12,8 +12,8 @@ import type { CommitBatch, StorageEngine } from './interface.ts'
 import { expectDerivedBytes, expectDerivedName } from './derived.ts'
 import { CAR_HEADER, encodeCommit, findRecords, IDENTITY, keyOfBytes, MAX_FRAME, parseFrame, parseFrameInWindow, readFully, readVarint, WindowReader } from './files/format.ts'
 import { errCode, syncDir } from './files/durable.ts'
-import { ENTRY_BYTES, keyHi, keyLo, SortedRun, TailIndex, type FramePosition } from './files/block-index.ts'
-import { buildTable, readTable, removeTable, TABLE_HOST, TABLE_TEMP_RE, writeTable, type TableCover } from './files/table.ts'
+import { keyHi, keyLo, TailIndex, type FramePosition } from './files/block-index.ts'
+import { DEFAULT_TABLE_CACHE_BYTES, framePosition, openTable, removeTable, TableDamage, TableRun, TABLE_TEMP_RE, writeTable, type TableCover } from './files/table.ts'
 import { cleanDerived, readDerivedFile, writeDerivedFile } from './files/derived.ts'
 
 /** Options of {@link openFileStorage}. */
@@ -37,16 +37,29 @@ export interface FileStorageOptions {
    * fold into the table.
    */
   readonly tableOnClose?: number
+  /**
+   * Bytes of memory for caching pages (4 KiB each) of the block table, whose entries are
+   * read from the file as lookups need them. Default 256 KiB; 0 caches nothing (every lookup
+   * of a block in the table then reads a page, usually from the OS's file cache: ~1-3 µs).
+   */
+  readonly tableCacheBytes?: number
 }
 
 /** What {@link FileStorage.stats} reports about the block index. */
 export interface FileStorageStats {
-  /** Blocks in the sorted part of the index (the last block table written or loaded). */
+  /** Blocks in the sorted part of the index (the last block table written or loaded), whose entries stay on disk. */
   readonly tableBlocks: number
-  /** Blocks committed or scanned since then, held in the in-memory tail. */
+  /** Blocks committed or scanned since then (or rescanned after a damaged table page), held in memory. */
   readonly tailBlocks: number
-  /** Bytes of memory held by the index (both parts). */
+  /**
+   * Bytes of memory held by the index: the table's fence, key filter and cached pages
+   * (about 1.3 bytes per block, plus the cache), and the in-memory tail (about 28 per block).
+   */
   readonly indexBytes: number
+  /** Pages of the block table in use read from its file: lookups that missed the page cache, and a rewrite reading it. */
+  readonly tablePageReads: number
+  /** Why the block table in use was dropped after open (a page failed its checksum or could not be read); its part of the segments was rescanned. */
+  readonly tableDamaged: string | undefined
   /** Blocks the last open took from the block table. */
   readonly openedFromTable: number
   /** Blocks the last open indexed by scanning segment bytes after the table's position (all blocks without a table). */
@@ -64,6 +77,8 @@ const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 const MAX_SEGMENT = 2 ** 32 - 1
 const DEFAULT_TABLE_EVERY = 65_536
 const DEFAULT_TABLE_ON_CLOSE = 1024
+/** Rough heap cost of one entry of the skip set (a Set of numbers). */
+const SKIP_ENTRY_BYTES = 32
 /** Blocks up to this size are read with their frame header in one read and copied out; larger ones read twice to get a buffer of their own. */
 const ONE_READ_LIMIT = 64 * 1024
 const SEGMENT_RE = /^seg-(\d{6,})\.car$/
@@ -78,6 +93,11 @@ function storageError(what: string, cause: unknown): CairnError {
 
 function positiveInteger(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`"${name}" expected a positive integer, got ${value}`)
+  return value
+}
+
+function nonNegativeInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`"${name}" expected a non-negative integer, got ${value}`)
   return value
 }
 
@@ -116,25 +136,36 @@ export async function openFileStorage(path: string, options?: FileStorageOptions
  *
  * The block index
  * ---------------
- * Finding a block takes its frame's position: segment, offset, length. Positions are kept
- * in memory at 20 bytes per block (block-index.ts), in two parts:
- * - a sorted run covering every block up to some commit record, loaded from and saved to the
- *   block table file `blocks.table` (table.ts), so a reopen reads one file of 20 bytes per
- *   block instead of parsing every segment;
- * - a small hash table (the tail) of the blocks committed after that record, which a reopen
- *   rebuilds by scanning only the segment bytes after it.
- * The tail is folded into a new sorted run, and the table rewritten, when it reaches
- * `tableEvery` blocks (or an eighth of the run) and on close (from `tableOnClose` blocks).
- * The fold runs in the commit queue (a linear merge: milliseconds per million blocks); the
- * file is written in the background while commits go on, one table write at a time.
+ * Finding a block takes its frame's position: segment, offset, length (block-index.ts). The
+ * positions are kept in two parts:
+ * - the block table file `blocks.table` (table.ts): every block up to some commit record,
+ *   sorted by key, in checksummed 4 KiB pages that stay on disk. Memory holds the first key
+ *   of each page and a Bloom filter of the keys (about 1.3 bytes per block) plus an LRU cache
+ *   of pages (`tableCacheBytes`). A lookup of a block in the table reads one page (usually
+ *   from the cache or the OS's), then the frame; a lookup of a block not in it almost
+ *   always stops at the filter. Opening a store reads the table's header and that in-memory
+ *   part, not its pages;
+ * - in memory, hash tables of the blocks committed after that record (the tail), which a
+ *   reopen rebuilds by scanning only the segment bytes after it.
+ * The tail is folded into a new table when it reaches `tableEvery` blocks (or an eighth of
+ * the table) and on close (from `tableOnClose` blocks). A fold freezes the tail and starts a
+ * new one, then streams the old table's pages and the sorted frozen tail into a new file in
+ * the background, while commits and lookups go on (lookups use the old table, the frozen
+ * tail and the new tail until the new table replaces the first two at once). One table
+ * write at a time.
  *
  * The table only ever covers commits whose fsync completed, so it stays valid across any
- * crash; a table that fails its checksum, or does not match the commit record at the position
- * it names, is deleted and the segments are scanned in full. A get reads the frame's length
- * and CID along with the block in one read and checks them against the CID asked for, so
- * neither key collisions nor a damaged table can return the wrong block. Damage inside the
- * part of the segments the table covers is not looked for on open (that is the point of
- * the table); reads find it, and the layers above re-hash every block they read.
+ * crash; a table whose header or in-memory part fails its checksum, or which does not match
+ * the commit record at the position it names, is deleted and the segments are scanned in
+ * full. A page found damaged later (failed checksum or read) makes the engine drop the table
+ * and rescan the part of the segments it covered, then write a new table: lookups wait for
+ * the rescan instead of failing, as the table is only derived data. Blocks stored twice are
+ * indexed at their first copy; the positions of later copies (the skip list, kept with the
+ * table) are what `blocks()` leaves out. A get reads the frame's length and CID along with
+ * the block in one read and checks them against the CID asked for, so neither key
+ * collisions nor a damaged table can return the wrong block. Damage inside the part of the
+ * segments the table covers is not looked for on open (that is the point of the table);
+ * reads find it, and the layers above re-hash every block they read.
  */
 export class FileStorage implements StorageEngine {
   readonly kind: string = 'files'
@@ -142,10 +173,21 @@ export class FileStorage implements StorageEngine {
   readonly #segmentLimit: number
   readonly #tableEvery: number
   readonly #tableOnClose: number
+  readonly #tableCacheBytes: number
   readonly #segments: Segment[] = []
   #heads: CID[] = []
-  #run: SortedRun = SortedRun.EMPTY
+  /** The block table in use. */
+  #run: TableRun = TableRun.EMPTY
+  /**
+   * Indexes of blocks the table does not hold yet, oldest first, besides {@link #tail}: tails
+   * frozen by a fold in progress (or left by a failed one), the rescan of a damaged table.
+   * Replaced, never changed in place, so a lookup can keep the arrays it started with.
+   */
+  #pending: readonly TailIndex[] = []
+  /** Blocks committed (or scanned on open) since the last fold. */
   #tail = new TailIndex()
+  /** Positions (framePosition) of block frames left out of the index: later copies of a block stored before. Almost always empty. */
+  readonly #skip = new Set<number>()
   /** The newest commit record; undefined in a store nothing was committed to. */
   #cover: Cover | undefined
   /** The block table being written in the background, if any. */
@@ -155,6 +197,13 @@ export class FileStorage implements StorageEngine {
   #tableIgnored: string | undefined
   #tablesWritten = 0
   #tableWriteError: string | undefined
+  #tableDamaged: string | undefined
+  /** The rescan of a damaged table's blocks, while it runs. */
+  #recovery: Promise<void> | undefined
+  /** After a failed table write: the number of unfolded blocks below which no fold is tried again (a failure repeated at every commit would reread the table each time). */
+  #retryFoldAt = 0
+  /** True while open runs: no fold may start before the index and the cover agree. */
+  #loading = true
   #queue: Promise<void> = Promise.resolve()
   #closing = false
   #closed: Promise<void> | undefined
@@ -167,11 +216,12 @@ export class FileStorage implements StorageEngine {
   /** Derived reads and writes in flight: close() waits for them before it gives up the lock. */
   readonly #derivedPending = new Set<Promise<unknown>>()
 
-  private constructor(path: string, segmentBytes: number, tableEvery: number, tableOnClose: number) {
+  private constructor(path: string, segmentBytes: number, tableEvery: number, tableOnClose: number, tableCacheBytes: number) {
     this.path = path
     this.#segmentLimit = Math.min(segmentBytes, MAX_SEGMENT)
     this.#tableEvery = tableEvery
     this.#tableOnClose = tableOnClose
+    this.#tableCacheBytes = tableCacheBytes
   }
 
   /** Same as {@link openFileStorage}. */
@@ -183,13 +233,14 @@ export class FileStorage implements StorageEngine {
     }
     const tableEvery = positiveInteger('tableEvery', options.tableEvery ?? DEFAULT_TABLE_EVERY)
     const tableOnClose = positiveInteger('tableOnClose', options.tableOnClose ?? DEFAULT_TABLE_ON_CLOSE)
+    const tableCacheBytes = nonNegativeInteger('tableCacheBytes', options.tableCacheBytes ?? DEFAULT_TABLE_CACHE_BYTES)
     try {
       await mkdir(path, { recursive: true })
     } catch (cause) {
       throw storageError(`cannot create ${path}`, cause)
     }
     await acquireLock(path)
-    const store = new FileStorage(path, segmentBytes, tableEvery, tableOnClose)
+    const store = new FileStorage(path, segmentBytes, tableEvery, tableOnClose, tableCacheBytes)
     try {
       await store.#load()
     } catch (err) {
@@ -199,7 +250,8 @@ export class FileStorage implements StorageEngine {
     }
     // A table found unusable is replaced at once (from tableOnClose blocks, as on close):
     // the store was big enough to have one, and the next open should not scan again.
-    store.#maybeFold(store.#tableIgnored !== undefined)
+    store.#loading = false
+    store.#maybeFold(store.#tableIgnored !== undefined || store.#tableDamaged !== undefined)
     return store
   }
 
@@ -207,8 +259,10 @@ export class FileStorage implements StorageEngine {
   get stats(): FileStorageStats {
     return {
       tableBlocks: this.#run.count,
-      tailBlocks: this.#tail.count,
-      indexBytes: this.#run.count * ENTRY_BYTES + this.#run.directoryBytes + this.#tail.byteLength,
+      tailBlocks: this.#unfolded(),
+      indexBytes: this.#run.memoryBytes + this.#pending.reduce((sum, part) => sum + part.byteLength, this.#tail.byteLength) + this.#skip.size * SKIP_ENTRY_BYTES,
+      tablePageReads: this.#run.pageReads,
+      tableDamaged: this.#tableDamaged,
       openedFromTable: this.#openedFromTable,
       scannedOnOpen: this.#scannedOnOpen,
       tableIgnored: this.#tableIgnored,
@@ -220,7 +274,7 @@ export class FileStorage implements StorageEngine {
   async get(cid: CID): Promise<Uint8Array | undefined> {
     this.#check()
     const bytes = cid.bytes
-    for (const position of this.#candidates(bytes)) {
+    for (const position of await this.#candidates(bytes)) {
       const data = await this.#readBlock(position, bytes)
       if (data !== undefined) return data
     }
@@ -234,7 +288,8 @@ export class FileStorage implements StorageEngine {
 
   /**
    * Every block, in segment order: the segments' frames parsed in MiB windows (no read per
-   * block). A frame is listed when the index points at it, so each block comes once.
+   * block). Later copies of a block stored twice (the skip list) are left out, so each block
+   * comes once; no index lookup per block.
    */
   async *blocks(): AsyncIterable<BlockRecord> {
     this.#check()
@@ -250,9 +305,8 @@ export class FileStorage implements StorageEngine {
         if (frame.kind === 'bad') throw corrupt(segment, at, frame.reason)
         pos = frame.end
         if (frame.kind !== 'block') continue
-        const cidBytes = reader.peek(frame.cidOffset, frame.cidLength)!
-        if (!this.#indexedAt(cidBytes, segment.number, frame.start)) continue
-        const cid = CID.decode(cidBytes.slice())
+        if (this.#skip.size > 0 && this.#skip.has(framePosition(segment.number, frame.start))) continue
+        const cid = CID.decode(reader.peek(frame.cidOffset, frame.cidLength)!.slice())
         const data = reader.peek(frame.dataOffset, frame.dataLength)
           ?? (await this.#guard(() => reader.view(frame.dataOffset, frame.dataLength), `cannot read ${segment.file}`))!
         yield { cid, bytes: data.slice() }
@@ -308,9 +362,16 @@ export class FileStorage implements StorageEngine {
     this.#closed ??= (async () => {
       await this.#queue
       await Promise.allSettled([...this.#derivedPending])
-      await this.#tableWrite
+      while (this.#recovery !== undefined || this.#tableWrite !== undefined) {
+        await this.#recovery?.catch(() => {})
+        await this.#tableWrite
+      }
       // Fold a tail worth saving so the next open need not scan it. Failure loses nothing.
-      if (this.#tail.count > 0 && this.#tail.count >= this.#tableOnClose) await this.#fold()?.catch(() => {})
+      const unfolded = this.#unfolded()
+      if (unfolded > 0 && unfolded >= this.#tableOnClose) {
+        await this.#fold()?.catch(() => {})
+        await this.#tableWrite
+      }
       await this.#closeHandles()
       await releaseLock(this.path)
     })()
@@ -338,46 +399,59 @@ export class FileStorage implements StorageEngine {
   }
 
   async #closeHandles(): Promise<void> {
+    await this.#run.retire()
     for (const s of this.#segments) await s.fh.close().catch(() => {})
   }
 
   // ---- index ----
 
-  /** Positions whose key matches the CID bytes: usually none or one; a read confirms which, if any, holds it. */
-  #candidates(cid: Uint8Array): readonly FramePosition[] {
+  /**
+   * Positions whose key matches the CID bytes: usually none or one; a read confirms which, if
+   * any, holds it. The table is asked only when its filter lets the key through, so a block
+   * it does not hold almost never costs a page read. A damaged table page is not an error
+   * here: the table is dropped, its blocks rescanned, and the question asked again.
+   */
+  async #candidates(cid: Uint8Array): Promise<readonly FramePosition[]> {
     const hi = keyHi(cid, 0, cid.length)
     const lo = keyLo(cid, 0, cid.length)
-    let out: FramePosition[] | undefined
+    // The index as it is now: a fold installing its table meanwhile replaces these, not changes them.
     const run = this.#run
-    run.find(hi, lo, (i) => { (out ??= []).push({ segment: run.segment[i]!, offset: run.offset[i]!, length: run.length[i]! }) })
+    const pending = this.#pending
     const tail = this.#tail
+    let out: FramePosition[] | undefined
+    if (run.mayHave(hi, lo)) {
+      try {
+        run.find(hi, lo, (segment, offset, length) => { (out ??= []).push({ segment, offset, length }) })
+      } catch (err) {
+        if (!(err instanceof TableDamage)) throw err
+        this.#check()
+        await this.#recover(run, err.message)
+        return this.#candidates(cid)
+      }
+    }
+    for (const part of pending) part.find(hi, lo, (e) => { (out ??= []).push({ segment: part.segment(e), offset: part.offset(e), length: part.length(e) }) })
     tail.find(hi, lo, (e) => { (out ??= []).push({ segment: tail.segment(e), offset: tail.offset(e), length: tail.length(e) }) })
     return out ?? NO_POSITIONS
   }
 
   /** Exact membership: a key match alone could be another CID with the same digest end. */
-  async #contains(cid: Uint8Array, candidates: readonly FramePosition[] = this.#candidates(cid)): Promise<boolean> {
-    for (const position of candidates) {
+  async #contains(cid: Uint8Array, candidates?: readonly FramePosition[]): Promise<boolean> {
+    for (const position of candidates ?? (await this.#candidates(cid))) {
       if (await this.#holds(position, cid)) return true
     }
     return false
   }
 
-  /** True when some entry has this key. No I/O. */
-  #hasKey(hi: number, lo: number): boolean {
-    return this.#run.hasKey(hi, lo) || this.#tail.hasKey(hi, lo)
+  /** False when no entry can have this key; true when one may (the table's filter) or does. No I/O. */
+  #mayHaveKey(hi: number, lo: number): boolean {
+    if (this.#run.mayHave(hi, lo) || this.#tail.hasKey(hi, lo)) return true
+    for (const part of this.#pending) if (part.hasKey(hi, lo)) return true
+    return false
   }
 
-  /** True when the index points at the frame at (segment, offset) for these CID bytes. No I/O. */
-  #indexedAt(cid: Uint8Array, segment: number, offset: number): boolean {
-    const hi = keyHi(cid, 0, cid.length)
-    const lo = keyLo(cid, 0, cid.length)
-    let found = false
-    const run = this.#run
-    run.find(hi, lo, (i) => (found = run.segment[i] === segment && run.offset[i] === offset))
-    const tail = this.#tail
-    if (!found) tail.find(hi, lo, (e) => (found = tail.segment(e) === segment && tail.offset(e) === offset))
-    return found
+  /** Blocks indexed in memory, not in the table yet. */
+  #unfolded(): number {
+    return this.#pending.reduce((sum, part) => sum + part.count, this.#tail.count)
   }
 
   /**
@@ -419,36 +493,128 @@ export class FileStorage implements StorageEngine {
   }
 
   /**
-   * Folds the tail into a new sorted run and starts writing it as the block table (on hosts
-   * that can). Returns the write, or undefined when nothing is written. The merge is
-   * synchronous: no commit can land between the run and the cover it is written with, and
-   * the file write that follows reads only the new, immutable run.
+   * Starts writing a new block table holding the current one's blocks and every unfolded
+   * block, covering the last commit. Returns the write, or undefined when nothing is written.
+   * The snapshot is taken synchronously: no commit can land between the tails frozen and the
+   * cover written with them; the write that follows reads only the old table and the frozen
+   * tails, both immutable. The new table replaces the old one and the frozen tails at once.
    */
   #fold(): Promise<void> | undefined {
     const cover = this.#cover
-    if (cover?.recordDigest === undefined) return undefined
-    const image = buildTable(this.#run, this.#tail, { ...cover, recordDigest: cover.recordDigest })
-    this.#run = image.run
+    if (cover?.recordDigest === undefined || this.#tableWrite !== undefined || this.#recovery !== undefined) return undefined
+    const base = this.#run
+    const parts = [...this.#pending, this.#tail]
+    this.#pending = parts
     this.#tail = new TailIndex()
-    if (!TABLE_HOST) return undefined
-    const write = writeTable(this.path, image).then(() => { this.#tablesWritten++ })
+    const tableCover: TableCover = { ...cover, recordDigest: cover.recordDigest }
+    const end = framePosition(cover.segment, cover.end)
+    const skip = [...this.#skip].filter((p) => p < end).sort((a, b) => a - b)
+    // The table must cover only durable commits. Those committed by this instance are; the last
+    // one an open scanned after a crash may not be yet (its bytes can still be in the OS's
+    // cache, not on disk): one datasync of the last segment, which usually has nothing to do.
+    // Earlier segments are durable: a segment is only started by a commit after the fsync of
+    // every commit before it.
+    const last = cover.segment === this.#segments.length ? this.#segments[cover.segment - 1] : undefined
+    const write = (async () => {
+      if (last !== undefined) await datasync(last.fh)
+      const run = await writeTable(this.path, base, TailIndex.concat(parts), tableCover, skip, this.#tableCacheBytes)
+      this.#run = run
+      this.#pending = this.#pending.filter((part) => !parts.includes(part))
+      this.#tablesWritten++
+      this.#retryFoldAt = 0
+      void base.retire()
+    })()
     this.#tableWrite = write
-      .catch((err: unknown) => { this.#tableWriteError = String((err as Error)?.message ?? err) })
-      .finally(() => { this.#tableWrite = undefined })
+      .catch((err: unknown) => {
+        this.#tableWriteError = String((err as Error)?.message ?? err)
+        this.#retryFoldAt = this.#unfolded() + this.#foldThreshold()
+        // The frozen tails stay in #pending, still found by lookups and folded next time.
+        if (!(err instanceof TableDamage)) return
+        if (!this.#closing) void this.#recover(base, err.message).catch(() => {})
+        // Closing: no time to rescan; leave no damaged table for the next open to trust.
+        else if (base === this.#run) return removeTable(this.path).catch(() => {})
+      })
+      .finally(() => {
+        this.#tableWrite = undefined
+        this.#maybeFold() // blocks committed during the write may be due already
+      })
     return write
   }
 
+  #foldThreshold(): number {
+    return Math.max(this.#tableEvery, Math.floor(this.#run.count / 8))
+  }
+
   /**
-   * Starts a fold when the tail has grown past its threshold and no table write is running.
-   * The threshold grows with the run (an eighth of it) so that rewriting the table costs a
-   * bounded share of the bytes committed (about 20 bytes per indexed block every n/8 blocks)
-   * however big the store gets; `eager` uses the close threshold instead.
+   * Starts a fold when the unfolded blocks have grown past the threshold and no table write
+   * or rescan is running. The threshold grows with the table (an eighth of it) so that
+   * rewriting the table costs a bounded share of the bytes committed (about 20 bytes per
+   * indexed block every n/8 blocks) however big the store gets; `eager` uses the close
+   * threshold instead.
    */
   #maybeFold(eager = false): void {
-    if (this.#tableWrite !== undefined) return
-    const threshold = eager ? this.#tableOnClose : Math.max(this.#tableEvery, Math.floor(this.#run.count / 8))
-    if (this.#tail.count === 0 || this.#tail.count < threshold) return
+    if (this.#tableWrite !== undefined || this.#recovery !== undefined || this.#loading || this.#closing) return
+    const unfolded = this.#unfolded()
+    const threshold = eager ? this.#tableOnClose : Math.max(this.#foldThreshold(), this.#retryFoldAt)
+    if (unfolded === 0 || unfolded < threshold) return
     void this.#fold()?.catch(() => {})
+  }
+
+  /**
+   * The table `run` has a damaged page: rescans the segment bytes it covers into an in-memory
+   * index, then drops the table (file included) for it and schedules a new table. Lookups
+   * that found the damage wait for this and ask again. Commits may go on meanwhile: they
+   * only append after the covered bytes, and their blocks go to the tail.
+   */
+  #recover(run: TableRun, reason: string): Promise<void> {
+    if (run !== this.#run) return Promise.resolve() // already replaced
+    this.#recovery ??= (async () => {
+      this.#tableDamaged = reason
+      const rebuilt = new TailIndex()
+      const skip: number[] = []
+      await this.#indexCovered(run.cover!, rebuilt, skip)
+      await this.#tableWrite // a fold running meanwhile fails on the same page (or replaces the table)
+      if (this.#run !== run) return
+      this.#run = TableRun.EMPTY
+      this.#pending = [rebuilt, ...this.#pending]
+      for (const position of skip) this.#skip.add(position)
+      void run.retire()
+      await removeTable(this.path).catch(() => {})
+    })().finally(() => {
+      this.#recovery = undefined
+      this.#maybeFold(true)
+    })
+    return this.#recovery
+  }
+
+  /** Indexes every block frame up to `cover` into `into` (later copies of a block go to `skip`): the part of the segments a table covers. */
+  async #indexCovered(cover: TableCover, into: TailIndex, skip: number[]): Promise<void> {
+    for (let n = 1; n <= cover.segment; n++) {
+      const segment = this.#segments[n - 1]!
+      const reader = new WindowReader(segment.fh, n === cover.segment ? cover.end : segment.size)
+      let pos = CAR_HEADER.length
+      while (pos < reader.size) {
+        this.#check()
+        const at = pos
+        const frame = parseFrameInWindow(reader, at) ?? (await this.#guard(() => parseFrame(reader, at), `cannot read ${segment.file}`))
+        if (frame.kind === 'bad') throw corrupt(segment, at, frame.reason)
+        pos = frame.end
+        if (frame.kind !== 'block') continue
+        const o = reader.locate(frame.cidOffset, frame.cidLength)
+        const cid = reader.window.slice(o, o + frame.cidLength)
+        const hi = keyHi(cid, 0, cid.length)
+        const lo = keyLo(cid, 0, cid.length)
+        if (into.hasKey(hi, lo)) {
+          const positions: FramePosition[] = []
+          into.find(hi, lo, (e) => { positions.push({ segment: into.segment(e), offset: into.offset(e), length: into.length(e) }) })
+          if (await this.#contains(cid, positions)) {
+            skip.push(framePosition(n, frame.start))
+            continue
+          }
+        }
+        into.add(hi, lo, n, frame.start, frame.cidLength + frame.dataLength)
+      }
+    }
   }
 
   // ---- commit ----
@@ -479,7 +645,7 @@ export class FileStorage implements StorageEngine {
       if (seen.has(key)) continue
       seen.add(key)
       // Only a key match costs a read (to tell a stored block from another CID with the same key).
-      const candidates = this.#candidates(cid.bytes)
+      const candidates = await this.#candidates(cid.bytes)
       if (candidates.length > 0 && (await this.#contains(cid.bytes, candidates))) continue
       fresh.push({ cid, bytes: block.bytes })
     }
@@ -598,19 +764,16 @@ export class FileStorage implements StorageEngine {
    * everything (no table, or an unusable one, which is deleted).
    */
   async #loadTable(): Promise<Cover | undefined> {
-    // A big-endian host cannot use a table, but leaves it alone: it stays valid for others, as
-    // segments only grow after the position it covers.
-    if (!TABLE_HOST) return undefined
-    let table: Awaited<ReturnType<typeof readTable>>
+    let table: Awaited<ReturnType<typeof openTable>>
     try {
-      table = await readTable(this.path)
+      table = await openTable(this.path, this.#tableCacheBytes)
     } catch (err) {
       table = `unreadable: ${(err as Error)?.message ?? String(err)}`
     }
     if (table === undefined) return undefined
     let reason: string | undefined = typeof table === 'string' ? table : undefined
     if (typeof table !== 'string') {
-      const { cover } = table
+      const cover = table.cover!
       const segment = this.#segments[cover.segment - 1]
       if (segment === undefined || cover.end > segment.size || cover.recordStart < CAR_HEADER.length || cover.recordStart >= cover.end) {
         reason = `it covers ${segmentName(cover.segment)} up to offset ${cover.end}, beyond the segments`
@@ -621,13 +784,15 @@ export class FileStorage implements StorageEngine {
         if (frame.kind !== 'record' || frame.end !== cover.end || bytes === undefined || !equalBytes(sha256Sync(bytes).digest, cover.recordDigest)) {
           reason = `the commit record it covers is not in ${segmentName(cover.segment)} at offset ${cover.recordStart}`
         } else {
-          this.#run = table.run
+          this.#run = table
+          for (const position of table.skip) this.#skip.add(position)
           this.#heads = frame.record.heads
-          this.#openedFromTable = table.run.count
+          this.#openedFromTable = table.count
           this.#cover = { ...cover }
           return cover
         }
       }
+      await table.retire()
     }
     this.#tableIgnored = reason
     await removeTable(this.path)
@@ -661,6 +826,11 @@ export class FileStorage implements StorageEngine {
     const pendingLo: number[] = []
     const pendingOffsets: number[] = []
     const pendingLengths: number[] = []
+    const pendingCidLengths: number[] = []
+    // CID bytes of the pending blocks the table's key filter lets through (~1%), copied while
+    // the window holds them: the check at the record needs them, and by then the window may
+    // have moved on.
+    const pendingCids = new Map<number, Uint8Array>()
     let pendingBytes = 0
     let lastCommit: { start: number; firstEntry: number; headsBefore: CID[]; coverBefore: Cover | undefined } | undefined
     let failure: { at: number; reason: string } | undefined
@@ -673,10 +843,14 @@ export class FileStorage implements StorageEngine {
       if (frame.kind === 'block') {
         const c = reader.window
         const o = reader.locate(frame.cidOffset, frame.cidLength)
-        pendingHi.push(keyHi(c, o, o + frame.cidLength))
-        pendingLo.push(keyLo(c, o, o + frame.cidLength))
+        const hi = keyHi(c, o, o + frame.cidLength)
+        const lo = keyLo(c, o, o + frame.cidLength)
+        if (this.#run.mayHave(hi, lo)) pendingCids.set(pendingHi.length, c.slice(o, o + frame.cidLength))
+        pendingHi.push(hi)
+        pendingLo.push(lo)
         pendingOffsets.push(frame.start)
         pendingLengths.push(frame.cidLength + frame.dataLength)
+        pendingCidLengths.push(frame.cidLength)
         pendingBytes += frame.end - frame.start
         pos = frame.end
         continue
@@ -690,12 +864,16 @@ export class FileStorage implements StorageEngine {
       for (let i = 0; i < pendingHi.length; i++) {
         const hi = pendingHi[i]!, lo = pendingLo[i]!
         // A key already indexed is almost always a coincidence of digest ends; read to be sure.
-        if (this.#hasKey(hi, lo) && (await this.#scannedBefore(segment, pendingOffsets[i]!))) continue
+        if (this.#mayHaveKey(hi, lo) && (await this.#scannedBefore(segment, pendingCids.get(i), pendingOffsets[i]!, pendingLengths[i]!, pendingCidLengths[i]!))) {
+          this.#skip.add(framePosition(segment.number, pendingOffsets[i]!))
+          continue
+        }
         this.#tail.add(hi, lo, segment.number, pendingOffsets[i]!, pendingLengths[i]!)
       }
       this.#heads = record.heads
       this.#cover = { segment: segment.number, recordStart: frame.start, end: frame.end, recordDigest: undefined }
-      pendingHi.length = pendingLo.length = pendingOffsets.length = pendingLengths.length = 0
+      pendingHi.length = pendingLo.length = pendingOffsets.length = pendingLengths.length = pendingCidLengths.length = 0
+      pendingCids.clear()
       pendingBytes = 0
       committedEnd = frame.end
       pos = frame.end
@@ -730,12 +908,18 @@ export class FileStorage implements StorageEngine {
     }
   }
 
-  /** True when the block framed at `offset` of `segment` is indexed already (a block stored twice: only the first counts). */
-  async #scannedBefore(segment: Segment, offset: number): Promise<boolean> {
-    const frame = await parseFrame(new WindowReader(segment.fh, segment.size), offset)
-    if (frame.kind !== 'block') return false
-    const cid = new Uint8Array(frame.cidLength)
-    await readFully(segment.fh, cid, frame.cidOffset)
+  /**
+   * True when the block framed at `offset` of `segment` is indexed already (a block stored
+   * twice: only the first counts). Takes the block's CID bytes if the scan kept them, else
+   * reads them (one small read).
+   */
+  async #scannedBefore(segment: Segment, kept: Uint8Array | undefined, offset: number, length: number, cidLength: number): Promise<boolean> {
+    let cid = kept
+    if (cid === undefined) {
+      const cidOffset = offset + varint.encodingLength(length)
+      cid = new Uint8Array(cidLength)
+      await readFully(segment.fh, cid, cidOffset)
+    }
     return this.#contains(cid)
   }
 
@@ -755,6 +939,8 @@ export class FileStorage implements StorageEngine {
   }
 
   async #truncate(segment: Segment, size: number): Promise<void> {
+    // Skipped copies in the bytes cut off are gone; new frames will be written at their offsets.
+    for (const position of this.#skip) if (position >= framePosition(segment.number, size) && position < framePosition(segment.number + 1, 0)) this.#skip.delete(position)
     await segment.fh.truncate(size)
     if (size === 0) {
       await writeFully(segment.fh, CAR_HEADER, 0)

@@ -1,21 +1,21 @@
 // The files engine's in-memory block index: where each block's frame sits, in typed arrays.
 //
 // Why not a Map from CID to position: a Map of one string per block costs ~100 bytes of heap
-// per block and must be rebuilt by scanning every segment on open. Here a block costs 20
+// per block and must be rebuilt by scanning every segment on open. An entry here is 20
 // bytes: a 64-bit lookup key and its frame's position (segment, offset, content length).
-// Most blocks live in a sorted, immutable run loaded from the block table file (see
-// table.ts) and are found by binary search; blocks committed since the table was written
-// live in a small open-addressing hash table (the tail).
+// Most blocks live in the block table file, sorted by key, and stay on disk (see table.ts);
+// blocks committed since the table was written live in memory, in a small open-addressing
+// hash table (the tail) defined here.
 //
 // The key is the last 8 bytes of the CID (the end of its digest), not the whole CID. Keys
 // of different CIDs can be equal (the same digest under another codec or CID version, or a
 // weak hash), so a key only names candidates: the engine confirms one by reading the frame
 // and comparing the CID bytes stored there, which it reads anyway to serve a get. That keeps
-// `has` exact without keeping 36+ bytes of CID per block in memory.
+// `has` exact without keeping 36+ bytes of CID per block anywhere.
 
 /** Number of 32-bit columns per entry: key high, key low, segment, frame offset, frame length. */
 export const ENTRY_WORDS = 5
-/** Bytes of memory one indexed block costs in a sorted run. */
+/** Bytes one entry takes: in a table page on disk, and per column set in memory. */
 export const ENTRY_BYTES: number = ENTRY_WORDS * 4
 
 /** High 32 bits of the lookup key of the CID bytes `bytes[start, end)`: bytes end-8..end-5, big-endian. */
@@ -45,100 +45,13 @@ export interface FramePosition {
   readonly length: number
 }
 
-const less = (aHi: number, aLo: number, bHi: number, bLo: number): boolean => aHi < bHi || (aHi === bHi && aLo < bLo)
-
-/**
- * An immutable run of index entries sorted by key, as five parallel columns. The columns
- * may be views into a block table file's bytes (no copy on load).
- *
- * A plain binary search over a million keys touches ~20 cache lines spread over 8 MB, which
- * made it the main cost of indexing a scanned tail and of the dedupe check in commits. A
- * directory of where each value of the key's top bits starts (about 8 entries per slot, so
- * ~0.5 byte per entry) narrows every search to a few neighbouring entries first. It is built
- * on the first lookup, by one pass over the sorted keys, as runs never change once built.
- */
-export class SortedRun {
-  readonly count: number
-  readonly hi: Uint32Array
-  readonly lo: Uint32Array
-  readonly segment: Uint32Array
-  readonly offset: Uint32Array
-  readonly length: Uint32Array
-
-  #directory: Uint32Array | undefined
-  #directoryBits = 0
-
-  constructor(count: number, hi: Uint32Array, lo: Uint32Array, segment: Uint32Array, offset: Uint32Array, length: Uint32Array) {
-    this.count = count
-    this.hi = hi
-    this.lo = lo
-    this.segment = segment
-    this.offset = offset
-    this.length = length
-  }
-
-  static readonly EMPTY: SortedRun = new SortedRun(0, new Uint32Array(0), new Uint32Array(0), new Uint32Array(0), new Uint32Array(0), new Uint32Array(0))
-
-  /** Views over `buffer` from `byteOffset`: the five columns of `count` entries back to back. */
-  static over(buffer: ArrayBuffer, byteOffset: number, count: number): SortedRun {
-    const col = (i: number): Uint32Array => new Uint32Array(buffer, byteOffset + i * count * 4, count)
-    return new SortedRun(count, col(0), col(1), col(2), col(3), col(4))
-  }
-
-  /** Index of the first entry whose key is not below (hi, lo). */
-  lowerBound(hi: number, lo: number): number {
-    const directory = this.#directory ?? this.#buildDirectory()
-    const slot = this.#directoryBits === 0 ? 0 : hi >>> (32 - this.#directoryBits)
-    let a = directory[slot]!
-    let b = directory[slot + 1]!
-    while (a < b) {
-      const m = (a + b) >>> 1
-      if (less(this.hi[m]!, this.lo[m]!, hi, lo)) a = m + 1
-      else b = m
-    }
-    return a
-  }
-
-  #buildDirectory(): Uint32Array {
-    const bits = Math.min(20, Math.max(0, Math.floor(Math.log2(Math.max(1, this.count))) - 3))
-    const slots = 2 ** bits
-    const directory = new Uint32Array(slots + 1)
-    let i = 0
-    for (let slot = 0; slot <= slots; slot++) {
-      // directory[slot] = first entry whose top `bits` bits are >= slot (count for the end).
-      while (i < this.count && bits > 0 && this.hi[i]! >>> (32 - bits) < slot) i++
-      directory[slot] = slot === slots ? this.count : i
-    }
-    this.#directoryBits = bits
-    this.#directory = directory
-    return directory
-  }
-
-  /** Bytes of memory of the lookup directory (once built). */
-  get directoryBytes(): number {
-    return this.#directory?.byteLength ?? 0
-  }
-
-  /** True when some entry has the key (hi, lo). */
-  hasKey(hi: number, lo: number): boolean {
-    const i = this.lowerBound(hi, lo)
-    return i < this.count && this.hi[i] === hi && this.lo[i] === lo
-  }
-
-  /** Calls `visit` with every entry whose key is (hi, lo); stops early when it returns true. */
-  find(hi: number, lo: number, visit: (entry: number) => boolean | void): void {
-    for (let i = this.lowerBound(hi, lo); i < this.count && this.hi[i] === hi && this.lo[i] === lo; i++) {
-      if (visit(i) === true) return
-    }
-  }
-}
-
 /**
  * The index of blocks committed since the block table: entries in commit (file) order in
  * growable columns, plus an open-addressing hash table of entry numbers (linear probing,
  * load at most 1/2). Equal keys simply occupy several buckets. About 28 bytes per entry
  * plus growth slack; it stays small because the engine folds it into a new table once it
- * reaches a threshold.
+ * reaches a threshold. (Also the index of a rebuild: the blocks of a damaged table's part
+ * of the segments, rescanned, until a new table holds them.)
  */
 export class TailIndex {
   #count = 0
@@ -193,6 +106,14 @@ export class TailIndex {
     }
   }
 
+  hi(entry: number): number {
+    return this.#hi[entry]!
+  }
+
+  lo(entry: number): number {
+    return this.#lo[entry]!
+  }
+
   segment(entry: number): number {
     return this.#segment[entry]!
   }
@@ -205,6 +126,16 @@ export class TailIndex {
     return this.#length[entry]!
   }
 
+  /** One tail holding the entries of `parts`, in order. */
+  static concat(parts: readonly TailIndex[]): TailIndex {
+    if (parts.length === 1) return parts[0]!
+    const out = new TailIndex()
+    for (const part of parts) {
+      for (let e = 0; e < part.#count; e++) out.add(part.#hi[e]!, part.#lo[e]!, part.#segment[e]!, part.#offset[e]!, part.#length[e]!)
+    }
+    return out
+  }
+
   /** Forgets entries `count` and after (the blocks of a commit dropped on open). */
   truncate(count: number): void {
     if (count >= this.#count) return
@@ -212,32 +143,8 @@ export class TailIndex {
     this.#rehash(this.#buckets.length)
   }
 
-  /**
-   * A new sorted run holding `base`'s entries and this tail's, in `out` (a buffer laid out as
-   * {@link SortedRun.over} expects at `byteOffset`). A linear merge after a radix sort of
-   * the tail: no comparison sort over the whole index.
-   */
-  mergeInto(base: SortedRun, buffer: ArrayBuffer, byteOffset: number): SortedRun {
-    const order = this.#sortedOrder()
-    const run = SortedRun.over(buffer, byteOffset, base.count + this.#count)
-    let i = 0
-    let j = 0
-    for (let k = 0; k < run.count; k++) {
-      const e = j < order.length ? order[j]! : -1
-      const fromBase = i < base.count && (e < 0 || !less(this.#hi[e]!, this.#lo[e]!, base.hi[i]!, base.lo[i]!))
-      if (fromBase) {
-        run.hi[k] = base.hi[i]!; run.lo[k] = base.lo[i]!; run.segment[k] = base.segment[i]!; run.offset[k] = base.offset[i]!; run.length[k] = base.length[i]!
-        i++
-      } else {
-        run.hi[k] = this.#hi[e]!; run.lo[k] = this.#lo[e]!; run.segment[k] = this.#segment[e]!; run.offset[k] = this.#offset[e]!; run.length[k] = this.#length[e]!
-        j++
-      }
-    }
-    return run
-  }
-
   /** Entry numbers in key order: LSD radix sort, four 16-bit digits (stable, O(n)). */
-  #sortedOrder(): Uint32Array {
+  sortedOrder(): Uint32Array {
     const n = this.#count
     let src = new Uint32Array(n)
     for (let i = 0; i < n; i++) src[i] = i
