@@ -39,7 +39,8 @@ const heads = store.heads.map(String)
 await store.close()
 store = await openStore({ path })
 const same = store.heads.map(String).join() === heads.join()
-console.log(`reopened: heads ${store.heads.map(short).join(', ')} ${same ? '— the same as before close' : '— DIFFERENT from before close'}`)
+const status = store.indexStatus()
+console.log(`reopened: heads ${store.heads.map(short).join(', ')} ${same ? '— the same as before close' : '— DIFFERENT from before close'}; indexes ${status.fromSnapshot ? `loaded from the snapshot (${status.indexedOnOpen} newer events indexed)` : `rebuilt from ${status.indexedOnOpen} events`}`)
 const report = await store.verify()
 console.log(`verified ${report.blocks} reachable blocks (${report.bytes} bytes) by re-hashing them`)
 
@@ -52,6 +53,15 @@ const first = await importFromFile(laptop, car)
 console.log(`\nlaptop imported a full CAR of ${written.bytes} bytes: ${first.blocks} blocks, ${first.events} events, verified`)
 const phone = await openStore({ memory: true })
 await importFromFile(phone, car)
+
+// A projection on each device: items per cart, kept current on appends and imports.
+const cartsOn = (s: CairnStore) => s.project('carts', {
+  filter: { streamPrefix: 'cart-' },
+  initial: 0,
+  reducer: (n: number, e: StoredEvent) => n + (e.type === 'item.added' ? 1 : -1) * (e.data as { qty: number }).qty,
+})
+const laptopCarts = await cartsOn(laptop)
+const phoneCarts = await cartsOn(phone)
 
 // Offline, both write to the same stream.
 await laptop.append({ stream: `cart-${run}`, type: 'item.added', data: { sku: 'jam', qty: 3 } })
@@ -78,7 +88,9 @@ const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cairn`
 const synced = await sync(phone, url)
 server.close()
 console.log(`over HTTP: ${synced.roundTrips} round trips, ${synced.bytesSent} bytes up, ${synced.bytesReceived} down; heads equal: ${String(laptop.heads) === String(phone.heads)}; cart qty laptop ${await qty(laptop)}, phone ${await qty(phone)}`)
-const converged = String(laptop.heads) === String(phone.heads) && (await qty(laptop)) === (await qty(phone))
+const sameProjection = (await laptopCarts.stateHash()).equals(await phoneCarts.stateHash())
+console.log(`projection "carts": laptop says ${await laptopCarts.get(`cart-${run}`)} items, phone ${await phoneCarts.get(`cart-${run}`)}; state hashes equal: ${sameProjection}`)
+const converged = String(laptop.heads) === String(phone.heads) && (await qty(laptop)) === (await qty(phone)) && sameProjection
 await Promise.all([laptop.close(), phone.close(), store.close()])
 await rm(scratch, { recursive: true, force: true })
 if (!same || !converged) process.exit(1)
