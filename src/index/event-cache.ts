@@ -40,13 +40,19 @@ export class EventReader {
     if (cache.size > this.#capacity) cache.delete(cache.keys().next().value!)
   }
 
-  async load(seq: number): Promise<LoadedEvent> {
+  /** The cached event, marked recently used; undefined when it must be read. */
+  cached(seq: number): LoadedEvent | undefined {
     const hit = this.#cache.get(seq)
     if (hit !== undefined) {
       this.#cache.delete(seq)
       this.#cache.set(seq, hit)
-      return hit
     }
+    return hit
+  }
+
+  async load(seq: number): Promise<LoadedEvent> {
+    const hit = this.cached(seq)
+    if (hit !== undefined) return hit
     const cid = this.#views.cid(seq)
     const bytes = await this.#storage.get(cid)
     if (bytes === undefined) throw new CairnError('CAIRN_CORRUPT', `event ${cid} is indexed but missing from storage`, { cid })
@@ -55,9 +61,17 @@ export class EventReader {
     return loaded
   }
 
-  /** Loads several events at once (reads overlap), in the order given. */
-  loadMany(seqs: readonly number[]): Promise<LoadedEvent[]> {
-    return Promise.all(seqs.map((s) => this.load(s)))
+  /** Loads several events at once (reads overlap), in the order given; no promise per cached event. */
+  async loadMany(seqs: readonly number[]): Promise<LoadedEvent[]> {
+    const out: LoadedEvent[] = new Array(seqs.length)
+    const misses: Promise<void>[] = []
+    for (let i = 0; i < seqs.length; i++) {
+      const hit = this.cached(seqs[i]!)
+      if (hit !== undefined) out[i] = hit
+      else misses.push(this.load(seqs[i]!).then((e) => { out[i] = e }))
+    }
+    if (misses.length > 0) await Promise.all(misses)
+    return out
   }
 }
 

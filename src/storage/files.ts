@@ -10,7 +10,7 @@ import { sha256, sha256Sync, SYNC_HASH_LIMIT } from '../block/hash.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { CommitBatch, StorageEngine } from './interface.ts'
 import { expectDerivedBytes, expectDerivedName } from './derived.ts'
-import { CAR_HEADER, encodeCommit, findRecords, IDENTITY, keyOfBytes, MAX_FRAME, parseFrame, parseFrameInWindow, readFully, readVarint, WindowReader } from './files/format.ts'
+import { CAR_HEADER, type BlockFrame, encodeCommit, findRecords, IDENTITY, keyOfBytes, MAX_FRAME, parseFrame, parseFrameInWindow, readFully, readVarint, WindowReader } from './files/format.ts'
 import { errCode, syncDir } from './files/durable.ts'
 import { keyHi, keyLo, TailIndex, type FramePosition } from './files/block-index.ts'
 import { DEFAULT_TABLE_CACHE_BYTES, framePosition, openTable, removeTable, TableDamage, TableRun, TABLE_TEMP_RE, writeTable, type TableCover } from './files/table.ts'
@@ -296,15 +296,7 @@ export class FileStorage implements StorageEngine {
     for (let i = 0; i < this.#segments.length; i++) {
       const segment = this.#segments[i]!
       // Everything below `size` is committed; a commit running meanwhile writes beyond it.
-      const reader = new WindowReader(segment.fh, segment.size)
-      let pos = CAR_HEADER.length
-      while (pos < reader.size) {
-        this.#check()
-        const at = pos
-        const frame = parseFrameInWindow(reader, at) ?? (await this.#guard(() => parseFrame(reader, at), `cannot read ${segment.file}`))
-        if (frame.kind === 'bad') throw corrupt(segment, at, frame.reason)
-        pos = frame.end
-        if (frame.kind !== 'block') continue
+      for await (const { reader, frame } of this.#blockFrames(segment, segment.size)) {
         if (this.#skip.size > 0 && this.#skip.has(framePosition(segment.number, frame.start))) continue
         const cid = CID.decode(reader.peek(frame.cidOffset, frame.cidLength)!.slice())
         const data = reader.peek(frame.dataOffset, frame.dataLength)
@@ -587,19 +579,25 @@ export class FileStorage implements StorageEngine {
     return this.#recovery
   }
 
+  /** The block frames of `segment` below `end`, in file order, parsed in MiB windows; a bad frame is CAIRN_CORRUPT. */
+  async *#blockFrames(segment: Segment, end: number): AsyncGenerator<{ reader: WindowReader; frame: BlockFrame }> {
+    const reader = new WindowReader(segment.fh, end)
+    let pos = CAR_HEADER.length
+    while (pos < reader.size) {
+      this.#check()
+      const at = pos
+      const frame = parseFrameInWindow(reader, at) ?? (await this.#guard(() => parseFrame(reader, at), `cannot read ${segment.file}`))
+      if (frame.kind === 'bad') throw corrupt(segment, at, frame.reason)
+      pos = frame.end
+      if (frame.kind === 'block') yield { reader, frame }
+    }
+  }
+
   /** Indexes every block frame up to `cover` into `into` (later copies of a block go to `skip`): the part of the segments a table covers. */
   async #indexCovered(cover: TableCover, into: TailIndex, skip: number[]): Promise<void> {
     for (let n = 1; n <= cover.segment; n++) {
       const segment = this.#segments[n - 1]!
-      const reader = new WindowReader(segment.fh, n === cover.segment ? cover.end : segment.size)
-      let pos = CAR_HEADER.length
-      while (pos < reader.size) {
-        this.#check()
-        const at = pos
-        const frame = parseFrameInWindow(reader, at) ?? (await this.#guard(() => parseFrame(reader, at), `cannot read ${segment.file}`))
-        if (frame.kind === 'bad') throw corrupt(segment, at, frame.reason)
-        pos = frame.end
-        if (frame.kind !== 'block') continue
+      for await (const { reader, frame } of this.#blockFrames(segment, n === cover.segment ? cover.end : segment.size)) {
         const o = reader.locate(frame.cidOffset, frame.cidLength)
         const cid = reader.window.slice(o, o + frame.cidLength)
         const hi = keyHi(cid, 0, cid.length)
