@@ -167,13 +167,7 @@ export async function runBrowserIndexBench(report: Report): Promise<string[]> {
     const growR = med(rebuilt, (r) => total(r.heapAfter) - total(r.heapBefore))
     report.add(section, 'JS memory added by open', mb(growI), mb(growR), growR / growI, 'same, rebuildIndex')
 
-    report.latencyVsScan(section, 'read one 100-event stream, warm', f.readWarm, f.scanRead, 'full scan query({}) keeping the stream', { label: '< 100 µs', limitMs: 0.1 })
-    report.latencyVsScan(section, 'read one 100-event stream, first touch', f.readFirst, f.scanRead, 'full scan query({}) keeping the stream')
-    report.latency(section, 'query({ type, limit: 100 }), first page', f.queryFirst, f.scanQueryFirst, 'query({}) from the start, keep type until 100')
-    report.latency(section, 'query({ type, limit: 100, after: random })', f.queryAfter, f.scanQueryAfter, 'query({ after }), keep type until 100')
-    report.add(section, `query({ type }), all ${f.counts.queryAll.toLocaleString('en')} events of a type (median of ${f.queryAll.n})`, ms(f.queryAll.p50), ms(f.scanQueryAll.p50), f.scanQueryAll.p50 / f.queryAll.p50, `full scan query({}) keeping the type (median of ${f.scanQueryAll.n})`)
-    report.latencyVsScan(section, 'reduce over one 100-event stream, warm', f.reduceWarm, f.scanReduce, 'fold over a full scan query({})', { label: '< 1 ms', limitMs: 1 })
-    report.latencyVsScan(section, 'reduce over one 100-event stream, first touch', f.reduceFirst, f.scanReduce, 'fold over a full scan query({})')
+    report.workload(section, f)
 
     const i0 = indexed[0]!
     const list = (rs: PageOpen[]): string => rs.map((r) => `${ms(r.openMs)} (${mb(total(r.heapAfter))})`).join(', ')

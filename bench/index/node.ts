@@ -122,13 +122,7 @@ export async function runNodeIndexBench(report: Report): Promise<string[]> {
     const heapR = med(rebuilt, (r) => r.after.heapUsed + r.after.arrayBuffers)
     report.add(section, 'JS heap + ArrayBuffers after open', mb(heapI), mb(heapR), heapR / heapI, 'same, rebuildIndex')
 
-    report.latencyVsScan(section, 'read one 100-event stream, warm', f.readWarm, f.scanRead, 'full scan query({}) keeping the stream', { label: '< 100 µs', limitMs: 0.1 })
-    report.latencyVsScan(section, 'read one 100-event stream, first touch', f.readFirst, f.scanRead, 'full scan query({}) keeping the stream')
-    report.latency(section, 'query({ type, limit: 100 }), first page', f.queryFirst, f.scanQueryFirst, 'query({}) from the start, keep type until 100')
-    report.latency(section, 'query({ type, limit: 100, after: random })', f.queryAfter, f.scanQueryAfter, 'query({ after }), keep type until 100')
-    report.add(section, `query({ type }), all ${f.counts.queryAll.toLocaleString('en')} events of a type (median of ${f.queryAll.n})`, ms(f.queryAll.p50), ms(f.scanQueryAll.p50), f.scanQueryAll.p50 / f.queryAll.p50, `full scan query({}) keeping the type (median of ${f.scanQueryAll.n})`)
-    report.latencyVsScan(section, 'reduce over one 100-event stream, warm', f.reduceWarm, f.scanReduce, 'fold over a full scan query({})', { label: '< 1 ms', limitMs: 1 })
-    report.latencyVsScan(section, 'reduce over one 100-event stream, first touch', f.reduceFirst, f.scanReduce, 'fold over a full scan query({})')
+    report.workload(section, f)
 
     const m0 = indexed[0]!
     notes.push(`files: a fresh \`node --expose-gc\` with Cairn imported and nothing open: RSS ${mb(m0.before.rss)}, heap ${mb(m0.before.heapUsed)}; memory is read after two gc() calls${m0.gcExposed ? '' : ' (gc was NOT exposed)'}`)

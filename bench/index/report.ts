@@ -1,7 +1,7 @@
 // The printed table of the index benchmark: one line per figure, the indexed value beside the
 // baseline measured in the same run (a full rebuild on open, a full scan of the log for reads),
 // their ratio, and the issue's target where it gives one. A printout, never an assertion.
-import type { Stat } from './workload.ts'
+import type { Figures, Stat } from './workload.ts'
 
 export interface Row {
   section: string
@@ -52,6 +52,17 @@ export class Report {
     const name = `${scanName}, median of ${scan.n}`
     this.add(section, `${what}, p50 (n=${indexed.n})`, ms(indexed.p50), ms(scan.p50), scan.p50 / indexed.p50, name, t)
     this.add(section, `${what}, p99`, ms(indexed.p99), ms(scan.p50), scan.p50 / indexed.p99, name)
+  }
+
+  /** The read, query and reduce rows both engines print, from one workload's figures. */
+  workload(section: string, f: Figures): void {
+    this.latencyVsScan(section, 'read one 100-event stream, warm', f.readWarm, f.scanRead, 'full scan query({}) keeping the stream', { label: '< 100 µs', limitMs: 0.1 })
+    this.latencyVsScan(section, 'read one 100-event stream, first touch', f.readFirst, f.scanRead, 'full scan query({}) keeping the stream')
+    this.latency(section, 'query({ type, limit: 100 }), first page', f.queryFirst, f.scanQueryFirst, 'query({}) from the start, keep type until 100')
+    this.latency(section, 'query({ type, limit: 100, after: random })', f.queryAfter, f.scanQueryAfter, 'query({ after }), keep type until 100')
+    this.add(section, `query({ type }), all ${f.counts.queryAll.toLocaleString('en')} events of a type (median of ${f.queryAll.n})`, ms(f.queryAll.p50), ms(f.scanQueryAll.p50), f.scanQueryAll.p50 / f.queryAll.p50, `full scan query({}) keeping the type (median of ${f.scanQueryAll.n})`)
+    this.latencyVsScan(section, 'reduce over one 100-event stream, warm', f.reduceWarm, f.scanReduce, 'fold over a full scan query({})', { label: '< 1 ms', limitMs: 1 })
+    this.latencyVsScan(section, 'reduce over one 100-event stream, first touch', f.reduceFirst, f.scanReduce, 'fold over a full scan query({})')
   }
 
   print(title: string, notes: readonly string[]): void {

@@ -54,7 +54,11 @@ export class EventReader {
     const hit = this.cached(seq)
     if (hit !== undefined) return hit
     const cid = this.#views.cid(seq)
-    const bytes = await this.#storage.get(cid)
+    return this.#decode(seq, cid, await this.#storage.get(cid))
+  }
+
+  /** Verifies and decodes an event block read from storage, and caches it. */
+  async #decode(seq: number, cid: CID, bytes: Uint8Array | undefined): Promise<LoadedEvent> {
     if (bytes === undefined) throw new CairnError('CAIRN_CORRUPT', `event ${cid} is indexed but missing from storage`, { cid })
     const loaded = { seq, cid, event: await decodeEvent(cid, bytes) }
     this.remember(loaded)
@@ -64,13 +68,21 @@ export class EventReader {
   /** Loads several events at once (reads overlap), in the order given; no promise per cached event. */
   async loadMany(seqs: readonly number[]): Promise<LoadedEvent[]> {
     const out: LoadedEvent[] = new Array(seqs.length)
-    const misses: Promise<void>[] = []
+    const missing: number[] = []
     for (let i = 0; i < seqs.length; i++) {
       const hit = this.cached(seqs[i]!)
       if (hit !== undefined) out[i] = hit
-      else misses.push(this.load(seqs[i]!).then((e) => { out[i] = e }))
+      else missing.push(i)
     }
-    if (misses.length > 0) await Promise.all(misses)
+    if (missing.length === 0) return out
+    const storage = this.#storage
+    if (storage.getMany === undefined || missing.length === 1) {
+      await Promise.all(missing.map(async (i) => { out[i] = await this.load(seqs[i]!) }))
+      return out
+    }
+    const cids = missing.map((i) => this.#views.cid(seqs[i]!))
+    const blocks = await storage.getMany(cids)
+    await Promise.all(missing.map(async (i, k) => { out[i] = await this.#decode(seqs[i]!, cids[k]!, blocks[k]) }))
     return out
   }
 }

@@ -19,6 +19,8 @@ export interface StorageEngine {
   /** Short engine name for diagnostics: 'memory', 'files', 'indexeddb', 'blockstore'. */
   readonly kind: string
   get(cid: CID): Promise<Uint8Array | undefined>
+  /** Several blocks at once, in the order asked (engines where one request per block is costly, like IndexedDB). */
+  getMany?(cids: readonly CID[]): Promise<(Uint8Array | undefined)[]>
   has(cid: CID): Promise<boolean>
   /** Every stored block, in no particular order. */
   blocks(): AsyncIterable<BlockRecord>

@@ -65,6 +65,22 @@ for (const kind of kinds) {
       } finally { await fx.dispose() }
     })
 
+    test('getMany, where an engine offers it, returns blocks in the order asked, undefined for missing ones', async () => {
+      const fx = await kind.create()
+      try {
+        const s = await fx.open()
+        const [a, b, c] = blocksOf(3, 'many')
+        await s.commit({ blocks: [a!, b!], heads: [b!.cid] })
+        if (s.getMany !== undefined) {
+          const got = await s.getMany([b!.cid, c!.cid, a!.cid, b!.cid])
+          expect(got.map((x) => (x === undefined ? undefined : x.length))).toEqual([b!.bytes.length, undefined, a!.bytes.length, b!.bytes.length])
+          expect(got[2]).toEqual(a!.bytes)
+          expect(await s.getMany([])).toEqual([])
+        }
+        await s.close()
+      } finally { await fx.dispose() }
+    })
+
     test('an empty commit only moves the heads', async () => {
       const fx = await kind.create()
       try {

@@ -142,6 +142,8 @@ export function wrapEngine(inner: StorageEngine, overrides: Partial<StorageEngin
   return {
     kind: overrides.kind ?? inner.kind,
     get: overrides.get ?? ((cid) => inner.get(cid)),
+    // Batched reads pass through only when `get` is not overridden, so read counters see every read.
+    ...(overrides.getMany ?? (overrides.get === undefined ? inner.getMany : undefined)) === undefined ? {} : { getMany: overrides.getMany ?? ((cids) => inner.getMany!(cids)) },
     has: overrides.has ?? ((cid) => inner.has(cid)),
     blocks: overrides.blocks ?? (() => inner.blocks()),
     heads: overrides.heads ?? (() => inner.heads()),
