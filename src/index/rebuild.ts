@@ -133,6 +133,7 @@ export async function indexEvent(views: LogViews, storage: StorageEngine, cid: C
     return
   }
   const links = [...linksInValue(event.data), ...(event.meta === undefined ? [] : linksInValue(event.meta))]
+  if (links.length > 0) views.markLinking(cid)
   for (const link of links) {
     views.addReferrer(link, { cid, kind: 'event' })
     views.addContainer(link, key)

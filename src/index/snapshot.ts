@@ -20,7 +20,7 @@ import { LogViews, type SparseViews, type ViewColumns } from './views.ts'
  * WebCrypto it does not copy a 100 MB buffer (which would stay in the process's RSS).
  */
 const MAGIC = new TextEncoder().encode('CAIRNIX1')
-const FORMAT = 2
+const FORMAT = 3
 const CHECKSUM = 8
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
@@ -182,6 +182,7 @@ function consistent(c: ViewColumns): boolean {
   for (const [sid, ids] of sp.ids) if (!(sid < streams) || !ids.every(([, seq]) => seqOk(seq))) return false
   for (const [seq, ps] of sp.parents) if (!seqOk(seq) || !ps.every(seqOk)) return false
   for (const [seq] of sp.bigTc) if (!seqOk(seq)) return false
+  if (!sp.linking.every(seqOk)) return false
   for (const o of sp.objects) if (!seqOk(o[3])) return false
   return true
 }

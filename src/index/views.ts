@@ -73,6 +73,8 @@ export interface SparseViews {
   parents: [number, number[]][]
   /** Events whose `tc` is TC_BIG or more: arrival number → tc. */
   bigTc: [number, number][]
+  /** App events whose data or meta link to blocks. */
+  linking: number[]
 }
 
 /** `tc` values from here up (any safe integer is valid, but real ones are small) live in a map. */
@@ -134,6 +136,8 @@ export class LogViews {
   readonly #walked = new Set<string>()
   /** Blocks known to head complete DAGs: every block under a recorded object. */
   readonly #complete = new Set<string>()
+  /** App events whose data or meta link to blocks (an export walks only these, and object puts). */
+  readonly #linking = new Set<number>()
   #epoch = 0
   /** sha2-256 states over the first `count` CIDs of the order, every HASH_STEP entries. */
   #hashCheckpoints: { count: number; state: HashState }[] = []
@@ -456,6 +460,16 @@ export class LogViews {
     this.#walked.add(cid.toString())
   }
 
+  markLinking(cid: CID): void {
+    const seq = this.seqOf(cid)
+    if (seq >= 0) this.#linking.add(seq)
+  }
+
+  /** Whether an app event's data or meta link to blocks. */
+  isLinking(seq: number): boolean {
+    return this.#linking.has(seq)
+  }
+
   isComplete(key: string): boolean {
     return this.#complete.has(key)
   }
@@ -536,6 +550,7 @@ export class LogViews {
         complete: [...this.#complete].map(bytesOf),
         parents: [...this.#merges].map(([seq, ps]) => [seq, [...ps]]),
         bigTc: [...this.#bigTc],
+        linking: [...this.#linking],
       },
     }
   }
@@ -575,6 +590,7 @@ export class LogViews {
     for (const b of s.complete) v.#complete.add(CID.decode(b).toString())
     for (const [seq, ps] of s.parents) v.#merges.set(seq, Uint32Array.from(ps))
     for (const [seq, tc] of s.bigTc) v.#bigTc.set(seq, tc)
+    for (const seq of s.linking) v.#linking.add(seq)
     return v
   }
 }

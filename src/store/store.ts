@@ -500,7 +500,8 @@ export class CairnStore {
     expectObject('options', options)
     const since = options.since === undefined ? [] : expectCids('since', options.since)
     const heads = this.heads
-    return writeCar(heads, diffBlocks(this.#views, this.#storage, heads, since, this.#views.size))
+    const unindexed = (cid: CID): boolean => this.#unindexed.some((u) => u.cid.equals(cid))
+    return writeCar(heads, diffBlocks(this.#views, this.#storage, heads, since, this.#views.size, unindexed))
   }
 
   /**

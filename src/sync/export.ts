@@ -60,9 +60,10 @@ export function newEvents(views: LogViews, heads: readonly CID[], since: readonl
  * re-put objects are not sent twice). `horizon` is the views' size when the export was asked
  * for: events that arrive while it streams are neither ours nor the peer's.
  */
-export async function* diffBlocks(views: LogViews, storage: StorageEngine, heads: readonly CID[], since: readonly CID[], horizon: number): AsyncGenerator<BlockRecord> {
-  const events = newEvents(views, heads, since).map((s) => ({ seq: s, cid: views.cid(s) }))
-  const oursKeys = new Set(events.map((e) => e.cid.toString()))
+export async function* diffBlocks(views: LogViews, storage: StorageEngine, heads: readonly CID[], since: readonly CID[], horizon: number, unindexed: (cid: CID) => boolean = () => false): AsyncGenerator<BlockRecord> {
+  const events = newEvents(views, heads, since)
+  const ours = new Set(events)
+  const isObjectPut = (seq: number): boolean => views.streamOf(seq) === OBJECTS_STREAM && views.typeOf(seq) === OBJECT_PUT
   const memo = new Map<string, boolean>()
   const reachedByPeer = (key: string): boolean => {
     const known = memo.get(key)
@@ -73,39 +74,51 @@ export async function* diffBlocks(views: LogViews, storage: StorageEngine, heads
       const seq = views.seqOf(CID.parse(c))
       // Only an object record proves the peer holds a block: imports check those DAGs are
       // complete, while links in event data may point at nothing.
-      const held = seq >= 0
-        ? views.streamOf(seq) === OBJECTS_STREAM && views.typeOf(seq) === OBJECT_PUT && !oursKeys.has(c) && seq < horizon
-        : reachedByPeer(c)
+      const held = seq >= 0 ? isObjectPut(seq) && !ours.has(seq) && seq < horizon : reachedByPeer(c)
       if (held) { result = true; break }
     }
     memo.set(key, result)
     return result
   }
-  const decoded: EventBlock[] = []
-  for (const e of events) {
-    const bytes = await storage.get(e.cid)
-    if (bytes === undefined) throw new CairnError('CAIRN_CORRUPT', `event ${e.cid} is missing from storage`, { cid: e.cid })
-    decoded.push(decodeTrusted<EventBlock>(e.cid, bytes))
-    yield { cid: e.cid, bytes }
+  // The events, read in batches whose reads overlap. Only object puts and events whose data
+  // links somewhere are walked afterwards (read again then), so memory stays flat.
+  const walk: CID[] = []
+  for (let i = 0; i < events.length; i += READ_BATCH) {
+    const seqs = events.slice(i, i + READ_BATCH)
+    const cids = seqs.map((s) => views.cid(s))
+    const blocks = storage.getMany !== undefined ? await storage.getMany(cids) : await Promise.all(cids.map((c) => storage.get(c)))
+    for (let k = 0; k < seqs.length; k++) {
+      const cid = cids[k]!
+      const bytes = blocks[k]
+      if (bytes === undefined) throw new CairnError('CAIRN_CORRUPT', `event ${cid} is missing from storage`, { cid })
+      yield { cid, bytes }
+      if (isObjectPut(seqs[k]!) || views.isLinking(seqs[k]!) || unindexed(cid)) walk.push(cid)
+    }
   }
   const sent = new Set<string>()
-  for (const ev of decoded) {
+  for (const eventCid of walk) {
+    const bytes = await storage.get(eventCid)
+    if (bytes === undefined) throw new CairnError('CAIRN_CORRUPT', `event ${eventCid} is missing from storage`, { cid: eventCid })
+    const ev = decodeTrusted<EventBlock>(eventCid, bytes)
     const objectPut = ev.stream === OBJECTS_STREAM && ev.type === OBJECT_PUT
     const roots = objectPut ? [(ev.data as ObjectPutData).cid] : [...linksInValue(ev.data), ...(ev.meta === undefined ? [] : linksInValue(ev.meta))]
     const stack = [...roots]
     while (stack.length > 0) {
       const cid = stack.pop()!
       const key = cid.toString()
-      if (sent.has(key) || oursKeys.has(key) || views.has(cid)) continue
+      if (sent.has(key) || views.has(cid)) continue
       sent.add(key)
       if (reachedByPeer(key)) continue
-      const bytes = await storage.get(cid)
-      if (bytes === undefined) {
+      const block = await storage.get(cid)
+      if (block === undefined) {
         if (objectPut) throw new CairnError('CAIRN_CORRUPT', `block ${cid} of object ${roots[0]} is missing from storage`, { cid })
         continue // a dangling app link: nothing to send
       }
-      yield { cid, bytes }
-      if (cid.code === DAG_CBOR || cid.code === DAG_PB) for (const link of linksOf(cid, decodeTrusted(cid, bytes))) stack.push(link)
+      yield { cid, bytes: block }
+      if (cid.code === DAG_CBOR || cid.code === DAG_PB) for (const link of linksOf(cid, decodeTrusted(cid, block))) stack.push(link)
     }
   }
 }
+
+/** Event blocks an export reads at once. */
+const READ_BATCH = 64

@@ -7,6 +7,9 @@ import { send, T0, withReplicas } from '../support/replicas.ts'
 import { CairnStore } from '../../src/store/store.ts'
 import type { StoreOptions } from '../../src/store/interface.ts'
 import type { StorageEngine } from '../../src/storage/interface.ts'
+import { MemoryStorage } from '../../src/storage/memory.ts'
+import { encodeValue } from '../../src/block/codec.ts'
+import { writeCar } from '../../src/car/writer.ts'
 
 const kinds = (await engineKinds()).filter((k) => k.persistent)
 
@@ -54,13 +57,13 @@ async function openStore(fx: EngineFixture, options: StoreOptions & { dropSnapsh
 
 /** Appends `n` events over a few streams, types, ids and objects. */
 async function fill(store: CairnStore, n: number, tag: string): Promise<void> {
+  const note = await store.put({ tag, n }, { type: 'note' })
   for (let i = 0; i < n; i += 10) {
     await store.appendMany(Array.from({ length: Math.min(10, n - i) }, (_, j) => ({
-      stream: `s${(i + j) % 4}`, type: `t${(i + j) % 3}`, data: { tag, i: i + j },
+      stream: `s${(i + j) % 4}`, type: `t${(i + j) % 3}`, data: (i + j) % 7 === 0 ? { tag, i: i + j, note } : { tag, i: i + j },
       meta: { correlation: `corr-${(i + j) % 2}`, causation: `cause-${(i + j) % 3}`, id: `${tag}-${i + j}` },
     })))
   }
-  await store.put({ tag, n }, { type: 'note' })
 }
 
 async function rebuilt(fx: EngineFixture): Promise<unknown> {
@@ -85,6 +88,12 @@ for (const kind of kinds) {
         const again = await openStore(fx)
         expect(again.indexStatus()).toEqual({ fromSnapshot: true, indexedOnOpen: 0, snapshotEvents: 61 })
         expect(await fingerprint(again)).toEqual(before)
+        // An export from indexes loaded from a snapshot still carries every linked block.
+        const copy = await CairnStore.open(new MemoryStorage())
+        await copy.import(again.export())
+        expect(await copy.verify()).toMatchObject({ dangling: [] })
+        expect(await fingerprint(copy)).toEqual(before)
+        await copy.close()
         // Appends after a snapshot load land in the right places too.
         await fill(again, 15, 'b')
         const after = await fingerprint(again)
@@ -115,6 +124,30 @@ for (const kind of kinds) {
         expect(fifth.indexStatus()).toMatchObject({ fromSnapshot: true, indexedOnOpen: 0 })
         expect(fifth.version('s1')).toBe(52)
         await fifth.close()
+      } finally {
+        await fx.dispose()
+      }
+    })
+
+    test('after a snapshot load, an export still sends blocks that event data links to but no object records', async () => {
+      const fx = await kind.create()
+      try {
+        // A block reached only by an app link, arriving in a CAR beside the event.
+        const source = new MemoryStorage()
+        const writer = await CairnStore.open(wrapEngine(source, { close: async () => {} }))
+        const x = encodeValue({ linked: 'only' })
+        const ev = await writer.append({ stream: 'docs', type: 'linked', data: { x: x.cid } })
+        const car = writeCar([ev.cid], (async function* () { yield { cid: ev.cid, bytes: (await source.get(ev.cid))! }; yield x })())
+        const store = await openStore(fx)
+        await store.import(car)
+        await store.close()
+        const again = await openStore(fx)
+        expect(again.indexStatus()).toMatchObject({ fromSnapshot: true, indexedOnOpen: 0 })
+        const copy = await CairnStore.open(new MemoryStorage())
+        await copy.import(again.export())
+        expect(await copy.verify()).toMatchObject({ dangling: [] })
+        expect(await copy.get(x.cid)).toEqual(x.value)
+        await Promise.all([copy.close(), again.close(), writer.close()])
       } finally {
         await fx.dispose()
       }
