@@ -2,7 +2,7 @@
 // `npm run bench` runs it after the other sections.
 //
 // Environment (all optional):
-//   CAIRN_BENCH_INDEX=node|browser     run one part only (default both)
+//   CAIRN_BENCH_INDEX=node|browser|none  run one part only, or none (default both)
 //   CAIRN_BENCH_EVENTS=1000000         events of the files store (streams: events/100)
 //   CAIRN_BENCH_STREAMS                override the files store's stream count
 //   CAIRN_BENCH_BROWSER_EVENTS=100000  events of the IndexedDB store (streams: events/100)

@@ -27,7 +27,7 @@ export function measureConfig(events: number, streams: number): MeasureConfig {
   }
 }
 
-/** Which parts run: CAIRN_BENCH_INDEX=node, =browser, or both (default). */
+/** Which parts run: CAIRN_BENCH_INDEX=node, =browser, both (default), or none. */
 export function parts(): { node: boolean; browser: boolean } {
   const v = (process.env['CAIRN_BENCH_INDEX'] ?? 'node,browser').toLowerCase()
   return { node: v.includes('node'), browser: v.includes('browser') || v.includes('chromium') }
