@@ -32,7 +32,7 @@ import { openProjection } from '../projections/projection.ts'
 import type { Projection, ProjectionHost, ProjectionSpec } from '../projections/interface.ts'
 import { DERIVED_NAME } from '../storage/interface.ts'
 
-/** Events after the last index snapshot that trigger a new one (with an eighth of the log). */
+/** Events after the last index snapshot that trigger a new one (with a sixteenth of the log). */
 const SNAPSHOT_MIN = 16384
 /** Events indexed on open that are kept decoded in the event cache. */
 const DEFAULT_WARM = 1024

@@ -6,28 +6,20 @@ import { fileURLToPath } from 'node:url'
 import { CarReader } from '@ipld/car'
 import { CID } from 'multiformats/cid'
 import { identity } from 'multiformats/hashes/identity'
-import { afterEach, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { encodeRaw, encodeValue, equalBytes } from '../../src/block/index.ts'
 import type { BlockRecord } from '../../src/block/interface.ts'
 import { isCairnError } from '../../src/errors/cairn-error.ts'
 import { openFileStorage, type FileStorage } from '../../src/storage/files.ts'
 import { findRecords } from '../../src/storage/files/format.ts'
-import { removeDir, tempDir } from '../support/tmp.server.ts'
+import { freshDirs } from '../support/temp-dirs.node.ts'
 import { writerBatch } from './fixtures/files-batches.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const WRITER = fileURLToPath(new URL('./fixtures/files-writer.ts', import.meta.url))
 const SEG1 = 'seg-000001.car'
 
-const dirs: string[] = []
-async function freshDir(): Promise<string> {
-  const dir = await tempDir('cairn-files-')
-  dirs.push(dir)
-  return dir
-}
-afterEach(async () => {
-  for (const d of dirs.splice(0)) await removeDir(d)
-})
+const freshDir = freshDirs('cairn-files-')
 
 function blocksOf(n: number, tag: string): BlockRecord[] {
   return Array.from({ length: n }, (_, i) => encodeValue({ tag, i, pad: 'x'.repeat(10 + i * 13) }))

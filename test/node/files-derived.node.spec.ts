@@ -1,20 +1,12 @@
 // Derived values on the files engine: where they live, leftovers of crashed writes, failures, close.
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { encodeValue, equalBytes } from '../../src/block/index.ts'
 import { openFileStorage } from '../../src/storage/files.ts'
-import { removeDir, tempDir } from '../support/tmp.server.ts'
+import { freshDirs } from '../support/temp-dirs.node.ts'
 
-const dirs: string[] = []
-async function freshDir(): Promise<string> {
-  const dir = await tempDir('cairn-derived-')
-  dirs.push(dir)
-  return dir
-}
-afterEach(async () => {
-  for (const d of dirs.splice(0)) await removeDir(d)
-})
+const freshDir = freshDirs('cairn-derived-')
 
 const bytesOf = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff)
 

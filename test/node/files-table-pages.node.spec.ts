@@ -4,26 +4,18 @@
 import { appendFile, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { afterEach, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { encodeValue, equalBytes } from '../../src/block/index.ts'
 import type { BlockRecord } from '../../src/block/interface.ts'
 import { openFileStorage, type FileStorage, type FileStorageOptions } from '../../src/storage/files.ts'
 import { encodeCommit } from '../../src/storage/files/format.ts'
 import { openTable, TableDamage } from '../../src/storage/files/table.ts'
-import { removeDir, tempDir } from '../support/tmp.server.ts'
+import { freshDirs } from '../support/temp-dirs.node.ts'
 
 const TABLE = 'blocks.table'
 const PAGE = 4096
 
-const dirs: string[] = []
-async function freshDir(): Promise<string> {
-  const dir = await tempDir('cairn-pages-')
-  dirs.push(dir)
-  return dir
-}
-afterEach(async () => {
-  for (const d of dirs.splice(0)) await removeDir(d)
-})
+const freshDir = freshDirs('cairn-pages-')
 
 function blocksOf(n: number, tag: string): BlockRecord[] {
   return Array.from({ length: n }, (_, i) => encodeValue({ tag, i, pad: 'p'.repeat(i % 30) }))

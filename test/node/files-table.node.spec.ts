@@ -6,25 +6,17 @@ import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
-import { afterEach, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { encodeValue, equalBytes } from '../../src/block/index.ts'
 import type { BlockRecord } from '../../src/block/interface.ts'
 import { openFileStorage, type FileStorage, type FileStorageOptions } from '../../src/storage/files.ts'
 import { findRecords } from '../../src/storage/files/format.ts'
-import { removeDir, tempDir } from '../support/tmp.server.ts'
+import { freshDirs } from '../support/temp-dirs.node.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const TABLE = 'blocks.table'
 
-const dirs: string[] = []
-async function freshDir(): Promise<string> {
-  const dir = await tempDir('cairn-table-')
-  dirs.push(dir)
-  return dir
-}
-afterEach(async () => {
-  for (const d of dirs.splice(0)) await removeDir(d)
-})
+const freshDir = freshDirs('cairn-table-')
 
 function blocksOf(n: number, tag: string): BlockRecord[] {
   return Array.from({ length: n }, (_, i) => encodeValue({ tag, i, pad: 'x'.repeat(i % 40) }))
