@@ -7,15 +7,15 @@ import { CarReader } from '@ipld/car'
 import { CID } from 'multiformats/cid'
 import { identity } from 'multiformats/hashes/identity'
 import { describe, expect, test } from 'vitest'
-import { encodeRaw, encodeValue, equalBytes } from '../../src/block/index.ts'
+import { encodeRaw, encodeValue } from '../../src/block/index.ts'
 import type { BlockRecord } from '../../src/block/interface.ts'
 import { isCairnError } from '../../src/errors/cairn-error.ts'
-import { openFileStorage, type FileStorage } from '../../src/storage/files.ts'
+import { openFileStorage } from '../../src/storage/files.ts'
 import { findRecords } from '../../src/storage/files/format.ts'
 import { freshDirs } from '../support/temp-dirs.node.ts'
+import { expectAbsent, expectPresent, killAfterAcks } from '../support/files-engine.node.ts'
 import { writerBatch } from './fixtures/files-batches.ts'
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const WRITER = fileURLToPath(new URL('./fixtures/files-writer.ts', import.meta.url))
 const SEG1 = 'seg-000001.car'
 
@@ -26,18 +26,6 @@ function blocksOf(n: number, tag: string): BlockRecord[] {
 }
 
 const str = (cids: readonly CID[]): string[] => cids.map(String)
-
-async function expectPresent(s: FileStorage, blocks: readonly BlockRecord[]): Promise<void> {
-  // equalBytes, not toEqual: Vitest's deep equality takes seconds on a 1 MiB array.
-  for (const b of blocks) {
-    const got = await s.get(b.cid)
-    expect(got !== undefined && equalBytes(got, b.bytes), `block ${b.cid}`).toBe(true)
-  }
-}
-
-async function expectAbsent(s: FileStorage, blocks: readonly BlockRecord[]): Promise<void> {
-  for (const b of blocks) expect(await s.has(b.cid), `block ${b.cid}`).toBe(false)
-}
 
 /** Commits A, B, C (C last) in a new folder; returns the file sizes after each commit. */
 async function threeCommits(dir: string): Promise<{ a: BlockRecord[]; b: BlockRecord[]; c: BlockRecord[]; sizes: number[]; bytes: Uint8Array }> {
@@ -70,27 +58,11 @@ describe('files engine: crashes', () => {
     let aheadCount = 0
     let tornCount = 0
     for (let run = 0; run < 6; run++) {
-      // `node --import tsx`, not the tsx CLI: the CLI runs the script in a grandchild that SIGKILL would miss.
-      const child = spawn(process.execPath, ['--import', 'tsx', WRITER, dir, String(next), String(2 * 1024 * 1024)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-      let stderr = ''
-      child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-      const acks: { round: number; head: string }[] = []
       const target = 3 + run * 5
-      const exited = new Promise<void>((resolve) => child.on('close', () => resolve()))
-      let buffered = ''
-      child.stdout.on('data', (d: Buffer) => {
-        buffered += d.toString()
-        const lines = buffered.split('\n')
-        buffered = lines.pop()!
-        for (const line of lines) {
-          const m = /^ack (\d+) (\S+)$/.exec(line)
-          if (m === null) continue
-          acks.push({ round: Number(m[1]), head: m[2]! })
-          // Kill at a random moment inside the following commits, not right at an ack.
-          if (acks.length === target) setTimeout(() => child.kill('SIGKILL'), Math.random() * 40)
-        }
-      })
-      await exited
+      // Killed at a random moment inside the following commits, not right at an ack.
+      const killed = await killAfterAcks(WRITER, [dir, String(next), String(2 * 1024 * 1024)], target, 40)
+      const stderr = killed.stderr
+      const acks = killed.acks.map((a) => { const [round, head] = a.split(' '); return { round: Number(round), head: head! } })
       expect(acks.length, stderr).toBeGreaterThanOrEqual(target)
       const last = acks.at(-1)!.round
       const lastSegment = async (): Promise<number> => {

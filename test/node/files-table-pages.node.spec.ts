@@ -11,6 +11,7 @@ import { openFileStorage, type FileStorage, type FileStorageOptions } from '../.
 import { encodeCommit } from '../../src/storage/files/format.ts'
 import { openTable, TableDamage } from '../../src/storage/files/table.ts'
 import { freshDirs } from '../support/temp-dirs.node.ts'
+import { commitAll, expectAbsent, expectPresent } from '../support/files-engine.node.ts'
 
 const TABLE = 'blocks.table'
 const PAGE = 4096
@@ -21,12 +22,6 @@ function blocksOf(n: number, tag: string): BlockRecord[] {
   return Array.from({ length: n }, (_, i) => encodeValue({ tag, i, pad: 'p'.repeat(i % 30) }))
 }
 
-async function commitAll(s: FileStorage, blocks: readonly BlockRecord[], per: number): Promise<void> {
-  for (let i = 0; i < blocks.length; i += per) {
-    const batch = blocks.slice(i, i + per)
-    await s.commit({ blocks: batch, heads: [batch.at(-1)!.cid] })
-  }
-}
 
 /** A store whose table holds `blocks` (written on close). */
 async function tabled(dir: string, blocks: readonly BlockRecord[], options: FileStorageOptions = {}): Promise<void> {
@@ -35,20 +30,6 @@ async function tabled(dir: string, blocks: readonly BlockRecord[], options: File
   await s.close()
 }
 
-async function expectPresent(s: FileStorage, blocks: readonly BlockRecord[]): Promise<void> {
-  for (const b of blocks) {
-    const got = await s.get(b.cid)
-    expect(got !== undefined && equalBytes(got, b.bytes), `get ${b.cid}`).toBe(true)
-    expect(await s.has(b.cid), `has ${b.cid}`).toBe(true)
-  }
-}
-
-async function expectAbsent(s: FileStorage, cids: readonly CID[]): Promise<void> {
-  for (const cid of cids) {
-    expect(await s.has(cid), `has ${cid}`).toBe(false)
-    expect(await s.get(cid), `get ${cid}`).toBeUndefined()
-  }
-}
 
 /** Every block `blocks()` lists, checking none comes twice. */
 async function listed(s: FileStorage): Promise<Set<string>> {

@@ -1,6 +1,5 @@
 // The files engine's block table (blocks.table): reopen without scanning, the tail after it,
 // damaged or stale tables, crashes around table writes, key collisions, many blocks.
-import { spawn } from 'node:child_process'
 import { copyFile, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -12,6 +11,7 @@ import type { BlockRecord } from '../../src/block/interface.ts'
 import { openFileStorage, type FileStorage, type FileStorageOptions } from '../../src/storage/files.ts'
 import { findRecords } from '../../src/storage/files/format.ts'
 import { freshDirs } from '../support/temp-dirs.node.ts'
+import { commitAll, expectAbsent, expectPresent, killAfterAcks } from '../support/files-engine.node.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const TABLE = 'blocks.table'
@@ -23,30 +23,6 @@ function blocksOf(n: number, tag: string): BlockRecord[] {
 }
 
 /** Commits `blocks` in batches of `per`, each batch's last block as the head. */
-async function commitAll(s: FileStorage, blocks: readonly BlockRecord[], per: number): Promise<CID[]> {
-  let heads: CID[] = []
-  for (let i = 0; i < blocks.length; i += per) {
-    const batch = blocks.slice(i, i + per)
-    heads = [batch.at(-1)!.cid]
-    await s.commit({ blocks: batch, heads })
-  }
-  return heads
-}
-
-async function expectPresent(s: FileStorage, blocks: readonly BlockRecord[]): Promise<void> {
-  for (const b of blocks) {
-    const got = await s.get(b.cid)
-    expect(got !== undefined && equalBytes(got, b.bytes), `get ${b.cid}`).toBe(true)
-    expect(await s.has(b.cid), `has ${b.cid}`).toBe(true)
-  }
-}
-
-async function expectAbsent(s: FileStorage, blocks: readonly BlockRecord[]): Promise<void> {
-  for (const b of blocks) {
-    expect(await s.has(b.cid), `has ${b.cid}`).toBe(false)
-    expect(await s.get(b.cid), `get ${b.cid}`).toBeUndefined()
-  }
-}
 
 /** Every block `blocks()` lists, as CID strings, checking each is listed once with its bytes. */
 async function listed(s: FileStorage, expected?: ReadonlyMap<string, Uint8Array>): Promise<string[]> {
@@ -289,25 +265,9 @@ describe('files engine: block table', () => {
     let next = 0
     let fromTable = 0
     for (let run = 0; run < 5; run++) {
-      const child = spawn(process.execPath, ['--import', 'tsx', script, store, String(next)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-      let stderr = ''
-      child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-      const acks: number[] = []
       const target = 40 + run * 15
-      const exited = new Promise<void>((resolve) => child.on('close', () => resolve()))
-      let buffered = ''
-      child.stdout.on('data', (d: Buffer) => {
-        buffered += d.toString()
-        const lines = buffered.split('\n')
-        buffered = lines.pop()!
-        for (const line of lines) {
-          const m = /^ack (\d+) /.exec(line)
-          if (m === null) continue
-          acks.push(Number(m[1]))
-          if (acks.length === target) setTimeout(() => child.kill('SIGKILL'), Math.random() * 15)
-        }
-      })
-      await exited
+      const { acks: lines, stderr } = await killAfterAcks(script, [store, String(next)], target, 15)
+      const acks = lines.map((a) => Number(a.split(' ')[0]))
       expect(acks.length, stderr).toBeGreaterThanOrEqual(target)
       const last = acks.at(-1)!
       const s = await openFileStorage(store, KILL_OPTIONS)
