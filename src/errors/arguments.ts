@@ -1,4 +1,5 @@
 import { CID } from 'multiformats/cid'
+import type { EventFilter } from '../log/interface.ts'
 
 /** Argument checks that throw TypeError/RangeError naming the argument, as noble-hashes does. */
 
@@ -21,6 +22,19 @@ export function expectNonNegativeInteger(name: string, value: unknown): number {
   }
   if (value < 0) throw new RangeError(`"${name}" expected a non-negative integer, got ${value}`)
   return value
+}
+
+export function expectPositiveInteger(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+    throw new TypeError(`"${name}" expected a positive integer, got ${show(value)}`)
+  }
+  if (value < 1) throw new RangeError(`"${name}" expected a positive integer, got ${value}`)
+  return value
+}
+
+export function expectFunction<F extends (...args: never[]) => unknown>(name: string, value: unknown): F {
+  if (typeof value !== 'function') throw new TypeError(`"${name}" expected a function, got ${value === null ? 'null' : typeof value}`)
+  return value as F
 }
 
 export function expectObject(name: string, value: unknown): Record<string, unknown> {
@@ -57,4 +71,21 @@ export function expectTime(name: string, value: unknown): number {
 export function expectCids(name: string, value: unknown): CID[] {
   if (!Array.isArray(value)) throw new TypeError(`"${name}" expected an array of CIDs`)
   return value.map((v, i) => expectCid(`${name}[${i}]`, v))
+}
+
+/** `asOf`: a time (returned as ms) or an event CID. */
+export function expectAsOf(name: string, value: unknown): number | CID {
+  const cid = CID.asCID(value)
+  if (cid !== null) return cid
+  if (typeof value === 'number' || value instanceof Date) return expectTime(name, value)
+  throw new TypeError(`"${name}" expected a time in ms, a Date or an event CID, got ${value === null ? 'null' : typeof value}`)
+}
+
+/** The filter fields of an object (`stream`, `type`, `streamPrefix`), checked; `prefix` names them (`filter.`). */
+export function expectFilter(o: { stream?: unknown; type?: unknown; streamPrefix?: unknown }, prefix: string): EventFilter {
+  const f: EventFilter = {}
+  if (o.stream !== undefined) f.stream = expectString(`${prefix}stream`, o.stream)
+  if (o.type !== undefined) f.type = expectString(`${prefix}type`, o.type)
+  if (o.streamPrefix !== undefined) f.streamPrefix = expectString(`${prefix}streamPrefix`, o.streamPrefix)
+  return f
 }

@@ -5,6 +5,7 @@ import { compareBytes } from '../block/codec.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { RAW, SHA2_256 } from '../block/interface.ts'
 import type { EventBlock, Stamp } from '../log/interface.ts'
+import { compareCidEvents } from '../log/order.ts'
 import type { ObjectInfo, Referrer } from '../objects/interface.ts'
 import { CidColumn, type CidColumnParts } from './cid-column.ts'
 import { firstIndex, SeqList } from './seq-list.ts'
@@ -297,7 +298,7 @@ export class LogViews {
    * Returns the arrival numbers of the new events, in canonical order.
    */
   addEvents(items: readonly NewEvent[]): number[] {
-    const sorted = items.length > 1 ? [...items].sort(compareNew) : items
+    const sorted = items.length > 1 ? [...items].sort(compareCidEvents) : items
     // Check the whole batch before changing anything: every parent is indexed or comes earlier
     // in the batch (canonical order is topological when children stamp above parents).
     const fresh: NewEvent[] = []
@@ -593,10 +594,6 @@ export class LogViews {
     for (const seq of s.linking) v.#linking.add(seq)
     return v
   }
-}
-
-function compareNew(a: NewEvent, b: NewEvent): number {
-  return a.event.ts - b.event.ts || a.event.tc - b.event.tc || compareBytes(a.cid.bytes, b.cid.bytes)
 }
 
 /** FNV-1a over the last 8 bytes of a CID (its digest's tail: uniform for real hashes). */

@@ -40,12 +40,8 @@ export interface Projection<S> {
 
 /** What a projection needs from the store: implemented by CairnStore. */
 export interface ProjectionHost {
-  /**
-   * Optional: one value per store (the store itself), the same in every host it hands out.
-   * Projections use it to refuse a second open projection with the same name in one store;
-   * a host without it gets no such check.
-   */
-  readonly owner?: object
+  /** Frees the projection's name in its store (once it closed, or failed to open). */
+  release(): void
   /** The log's heads now. */
   heads(): CID[]
   /** Events reachable from the current heads and not from `since`, oldest first (canonical order). */

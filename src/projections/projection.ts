@@ -2,7 +2,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { encodeChecked, encodeValue } from '../block/codec.ts'
 import { assertIpld } from '../block/validate.ts'
-import { expectObject, expectString, expectTime } from '../errors/arguments.ts'
+import { expectAsOf, expectFilter, expectFunction, expectObject, expectPositiveInteger, expectString } from '../errors/arguments.ts'
 import { CairnError, type CairnErrorCode } from '../errors/cairn-error.ts'
 import type { EventFilter, ReadOptions, StoredEvent } from '../log/interface.ts'
 import { compareEvents } from '../log/order.ts'
@@ -21,8 +21,6 @@ export const PERSIST_EVERY = 4096
  */
 export const REDUCER_FAILED: CairnErrorCode = 'CAIRN_PROJECTION'
 
-/** Names of the projections open per store (by `ProjectionHost.owner`). */
-const openNames = new WeakMap<object, Set<string>>()
 
 /**
  * Opens a projection over a host: checks the spec (TypeError/RangeError before anything is
@@ -57,49 +55,17 @@ const openNames = new WeakMap<object, Set<string>>()
  *   later call rejects with that error until `close()` frees the name.
  */
 export async function openProjection<S, D>(host: ProjectionHost, name: string, spec: ProjectionSpec<S, D>): Promise<Projection<S>> {
-  expectString('name', name)
   const s = expectObject('spec', spec)
-  if (typeof s['reducer'] !== 'function') throw new TypeError(`"spec.reducer" expected a function, got ${s['reducer'] === null ? 'null' : typeof s['reducer']}`)
-  let every = DEFAULT_SNAPSHOT_EVERY
-  if (s['snapshotEvery'] !== undefined) {
-    const n = s['snapshotEvery']
-    if (typeof n !== 'number' || !Number.isSafeInteger(n)) throw new TypeError(`"spec.snapshotEvery" expected a positive integer, got ${typeof n === 'number' ? n : typeof n}`)
-    if (n < 1) throw new RangeError(`"spec.snapshotEvery" expected a positive integer, got ${n}`)
-    every = n
-  }
-  const filter: EventFilter = {}
-  if (s['filter'] !== undefined) {
-    const f = expectObject('spec.filter', s['filter'])
-    if (f['stream'] !== undefined) filter.stream = expectString('spec.filter.stream', f['stream'])
-    if (f['type'] !== undefined) filter.type = expectString('spec.filter.type', f['type'])
-    if (f['streamPrefix'] !== undefined) filter.streamPrefix = expectString('spec.filter.streamPrefix', f['streamPrefix'])
-  }
+  const reducer = expectFunction<ProjectionReducer<unknown, unknown>>('spec.reducer', s['reducer'])
+  const every = s['snapshotEvery'] === undefined ? DEFAULT_SNAPSHOT_EVERY : expectPositiveInteger('spec.snapshotEvery', s['snapshotEvery'])
+  const filter = s['filter'] === undefined ? {} : expectFilter(expectObject('spec.filter', s['filter']), 'spec.filter.')
   const initialBytes = encodeValue(s['initial'], 'spec.initial').bytes // CAIRN_INVALID_VALUE for a non-IPLD initial
-  const reducer = s['reducer'] as ProjectionReducer<unknown, unknown>
-
-  const owner = host.owner
-  if (owner !== undefined) {
-    let names = openNames.get(owner)
-    if (names === undefined) { names = new Set(); openNames.set(owner, names) }
-    if (names.has(name)) throw new CairnError('CAIRN_DUPLICATE_ID', `a projection named "${name}" is already open in this store; close it first`)
-    names.add(name)
-  }
-  let released = false
-  const release = (): void => {
-    if (owner !== undefined && !released) openNames.get(owner)?.delete(name)
-    released = true
-  }
-  try {
-    const fingerprint = fingerprintOf(name, filter, every, reducer, initialBytes)
-    const bytes = await host.readDerived(`p.${name}`).catch(() => undefined)
-    const saved = bytes === undefined ? undefined : decodeSaved(bytes, fingerprint)
-    const p = new LiveProjection<S>(host, name, filter, every, reducer, initialBytes, fingerprint, release)
-    await p.start(saved)
-    return p
-  } catch (err) {
-    release()
-    throw err
-  }
+  const fingerprint = fingerprintOf(name, filter, every, reducer, initialBytes)
+  const bytes = await host.readDerived(`p.${name}`).catch(() => undefined)
+  const saved = bytes === undefined ? undefined : decodeSaved(bytes, fingerprint)
+  const p = new LiveProjection<S>(host, name, filter, every, reducer, initialBytes, fingerprint)
+  await p.start(saved)
+  return p
 }
 
 interface KeyState {
@@ -126,7 +92,6 @@ class LiveProjection<S> implements Projection<S> {
   readonly #reducer: ProjectionReducer<unknown, unknown>
   readonly #initialBytes: Uint8Array
   readonly #fingerprint: Uint8Array
-  readonly #release: () => void
   #keys = new Map<string, KeyState>()
   /** Every event reachable from these is folded. */
   #heads: readonly CID[] = []
@@ -142,7 +107,7 @@ class LiveProjection<S> implements Projection<S> {
   #dirty = false
 
   constructor(host: ProjectionHost, name: string, filter: EventFilter, every: number, reducer: ProjectionReducer<unknown, unknown>,
-    initialBytes: Uint8Array, fingerprint: Uint8Array, release: () => void) {
+    initialBytes: Uint8Array, fingerprint: Uint8Array) {
     this.#host = host
     this.name = name
     this.#filter = filter
@@ -150,7 +115,6 @@ class LiveProjection<S> implements Projection<S> {
     this.#reducer = reducer
     this.#initialBytes = initialBytes
     this.#fingerprint = fingerprint
-    this.#release = release
   }
 
   /** Follows commits, catches up from what was saved, and resolves once caught up. */
@@ -176,7 +140,7 @@ class LiveProjection<S> implements Projection<S> {
     this.#checkOpen()
     expectString('key', key)
     expectObject('options', options)
-    const asOf = options.asOf === undefined ? undefined : expectAsOf(options.asOf)
+    const asOf = options.asOf === undefined ? undefined : expectAsOf('asOf', options.asOf)
     await this.#idle()
     if (asOf === undefined) {
       const ks = this.#keys.get(key)
@@ -230,7 +194,7 @@ class LiveProjection<S> implements Projection<S> {
     this.#unsubscribe?.()
     this.#unregisterClose?.()
     this.#queue.length = 0
-    this.#release()
+    this.#host.release()
   }
 
   // ---- the worker: one job at a time, in commit order ----
@@ -506,10 +470,4 @@ function sameCids(a: readonly CID[], b: readonly CID[]): boolean {
   return a.length === b.length && a.every((c, i) => c.equals(b[i]!))
 }
 
-/** `asOf`: a time (ms, as a number) or an event CID. */
-function expectAsOf(value: unknown): number | CID {
-  const cid = CID.asCID(value)
-  if (cid !== null) return cid
-  if (typeof value === 'number' || value instanceof Date) return expectTime('asOf', value)
-  throw new TypeError(`"asOf" expected a time in ms, a Date or an event CID, got ${value === null ? 'null' : typeof value}`)
-}
+

@@ -2,7 +2,7 @@ import { CID } from 'multiformats/cid'
 import { decodeBlock, encodeValue, equalBytes, linksInValue } from '../block/codec.ts'
 import type { BlockRecord } from '../block/interface.ts'
 import { assertIpld } from '../block/validate.ts'
-import { expectCid, expectCids, expectNonNegativeInteger, expectObject, expectOptionalBoolean, expectString, expectTime } from '../errors/arguments.ts'
+import { expectAsOf, expectCid, expectCids, expectFilter, expectFunction, expectNonNegativeInteger, expectObject, expectOptionalBoolean, expectString, expectTime } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { ChangeHub, changesOf } from '../index/changes.ts'
 import { EventReader, toStoredEvent, type LoadedEvent } from '../index/event-cache.ts'
@@ -75,6 +75,8 @@ export class CairnStore {
   #heads: CID[]
   #closed = false
   #closing: Promise<void> | undefined
+  /** Names of the open projections: one projection per name and store. */
+  readonly #projectionNames = new Set<string>()
   /** Derived values of projections when the engine keeps none (they then last as long as the store). */
   readonly #derived = new Map<string, Uint8Array>()
 
@@ -95,7 +97,7 @@ export class CairnStore {
    */
   static async open(storage: StorageEngine, options: StoreOptions = {}): Promise<CairnStore> {
     try {
-      if (options.clock !== undefined && typeof options.clock !== 'function') throw new TypeError('"clock" expected a function')
+      if (options.clock !== undefined) expectFunction('clock', options.clock)
       const rebuild = expectOptionalBoolean('rebuildIndex', options.rebuildIndex)
       const heads = sortCids(await storage.heads())
       const opened = await openViews(storage, heads, rebuild)
@@ -333,7 +335,7 @@ export class CairnStore {
    */
   async reduce<S, D = unknown>(stream: string, reducer: Reducer<S, D>, initial: S, options: ReduceOptions = {}): Promise<S> {
     this.#check()
-    if (typeof reducer !== 'function') throw new TypeError('"reducer" expected a function')
+    expectFunction('reducer', reducer)
     expectObject('options', options)
     let state = initial
     for await (const e of this.read<D>(stream, options.asOf === undefined ? {} : { asOf: options.asOf })) state = reducer(state, e)
@@ -380,9 +382,9 @@ export class CairnStore {
   subscribe(filter: EventFilter, listener: ChangeListener, options: SubscribeOptions = {}): () => void {
     this.#check()
     const f = expectFilter(expectObject('filter', filter), 'filter.')
-    if (typeof listener !== 'function') throw new TypeError('"listener" expected a function')
+    expectFunction('listener', listener)
     expectObject('options', options)
-    if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError('"onError" expected a function')
+    if (options.onError !== undefined) expectFunction('onError', options.onError)
     return this.#hub.subscribe(f, listener, options.onError)
   }
 
@@ -569,15 +571,26 @@ export class CairnStore {
     if (this.#closing !== undefined) throw new CairnError('CAIRN_CLOSED', 'the store is closing')
     expectString('name', name)
     if (!DERIVED_NAME.test(`p.${name}`)) throw new RangeError(`"name" expected [a-z0-9._-], at most 60 characters, got ${JSON.stringify(name)}`)
-    expectObject('spec', spec)
-    return openProjection(this.#projectionHost(), name, spec)
+    if (this.#projectionNames.has(name)) throw new CairnError('CAIRN_DUPLICATE_ID', `a projection named "${name}" is already open in this store; close it first`)
+    this.#projectionNames.add(name)
+    const host = this.#projectionHost(name)
+    try {
+      return await openProjection(host, name, spec)
+    } catch (err) {
+      host.release()
+      throw err
+    }
   }
 
-  #projectionHost(): ProjectionHost {
+  #projectionHost(name: string): ProjectionHost {
     const storage = this.#storage
     const derived = this.#derived
+    let released = false
     return {
-      owner: this,
+      release: () => {
+        if (!released) this.#projectionNames.delete(name)
+        released = true
+      },
       heads: () => this.heads,
       eventsSince: (since) => {
         const seqs = newEvents(this.#views, this.#heads, since).reverse()
@@ -802,23 +815,6 @@ function checkInput(input: unknown, name: string, expectedVersion: unknown): Dra
   if (meta !== undefined) assertIpld(meta, 'meta')
   const expected = expectedVersion === undefined ? undefined : expectNonNegativeInteger('expectedVersion', expectedVersion)
   return { stream, type, data, meta, expectedVersion: expected }
-}
-
-/** `asOf`: a time (returned as ms) or an event CID. */
-function expectAsOf(name: string, value: unknown): number | CID {
-  const cid = CID.asCID(value)
-  if (cid !== null) return cid
-  if (typeof value === 'number' || value instanceof Date) return expectTime(name, value)
-  throw new TypeError(`"${name}" expected a time in ms, a Date or an event CID, got ${value === null ? 'null' : typeof value}`)
-}
-
-/** The filter fields of an object (`stream`, `type`, `streamPrefix`), checked. */
-function expectFilter(o: { stream?: unknown; type?: unknown; streamPrefix?: unknown }, prefix: string): EventFilter {
-  const f: EventFilter = {}
-  if (o.stream !== undefined) f.stream = expectString(`${prefix}stream`, o.stream)
-  if (o.type !== undefined) f.type = expectString(`${prefix}type`, o.type)
-  if (o.streamPrefix !== undefined) f.streamPrefix = expectString(`${prefix}streamPrefix`, o.streamPrefix)
-  return f
 }
 
 /** Scan bounds for a cursor: strictly after it, or strictly before it when reading newest first. */
