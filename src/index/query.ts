@@ -1,7 +1,8 @@
 import { CairnError } from '../errors/cairn-error.ts'
 import type { EventFilter } from '../log/interface.ts'
 import { firstIndex, SeqList } from './seq-list.ts'
-import { isSystemStream, type LogViews, type OrderKey } from './views.ts'
+import { streamMatches, typeMatches } from '../log/filter.ts'
+import type { LogViews, OrderKey } from './views.ts'
 import { Heap } from './heap.ts'
 
 /**
@@ -107,12 +108,7 @@ export function* scan(views: LogViews, spec: ScanSpec): Generator<number> {
  * when the filter names them: `stream` is that stream, or `streamPrefix` starts with `$`.
  */
 export function matchesFilter(views: LogViews, seq: number, f: EventFilter): boolean {
-  const stream = views.streamOf(seq)
-  if (f.stream !== undefined && stream !== f.stream) return false
-  if (f.type !== undefined && views.typeOf(seq) !== f.type) return false
-  if (f.streamPrefix !== undefined && !stream.startsWith(f.streamPrefix)) return false
-  if (f.stream === undefined && isSystemStream(stream) && !(f.streamPrefix !== undefined && isSystemStream(f.streamPrefix))) return false
-  return true
+  return typeMatches(f, views.typeOf(seq)) && streamMatches(f, views.streamOf(seq))
 }
 
 const EMPTY = new SeqList(new Uint32Array(0))

@@ -24,11 +24,6 @@ export interface OrderKey {
   readonly cid: Uint8Array
 }
 
-/** Whether a stream is a system stream (`$objects`): left out of filters that do not name it. */
-export function isSystemStream(stream: string): boolean {
-  return stream.startsWith('$')
-}
-
 /** Entries per state-hash checkpoint. */
 const HASH_STEP = 4096
 type HashState = ReturnType<typeof sha256.create>

@@ -5,6 +5,7 @@ import { assertIpld } from '../block/validate.ts'
 import { expectAsOf, expectFilter, expectFunction, expectObject, expectPositiveInteger, expectString } from '../errors/arguments.ts'
 import { CairnError, type CairnErrorCode } from '../errors/cairn-error.ts'
 import type { EventFilter, ReadOptions, StoredEvent } from '../log/interface.ts'
+import { streamMatches, typeMatches } from '../log/filter.ts'
 import { compareEvents } from '../log/order.ts'
 import type { Projection, ProjectionGetOptions, ProjectionHost, ProjectionReducer, ProjectionSpec } from './interface.ts'
 import { decodeSaved, encodeSaved, fingerprintOf, type Position, type Saved, type Snapshot } from './persist.ts'
@@ -277,10 +278,10 @@ class LiveProjection<S> implements Projection<S> {
 
   /** One new event: folded now, or its key marked for a recompute from the earliest such event. */
   #take(e: StoredEvent, redo: Map<string, Position>): void {
-    if (!this.#matchesStream(e.stream)) return
+    if (!streamMatches(this.#filter, e.stream)) return
     const key = e.stream
     const ks = this.#keys.get(key)
-    if (!this.#matchesType(e.type)) {
+    if (!typeMatches(this.#filter, e.type)) {
       // Not folded, but it shifts the versions of the snapshots after it. A repeat shifts
       // them too far, which is safe: a version is a hint, checked before it is relied on.
       if (ks?.last !== undefined && compareEvents(e, ks.last) < 0) {
@@ -328,7 +329,7 @@ class LiveProjection<S> implements Projection<S> {
     ks.last = base === undefined ? undefined : position(base)
     ks.count = base?.count ?? 0
     for await (const e of this.#streamAfter(key, base, {})) {
-      if (this.#matchesType(e.type)) this.#step(key, ks, e)
+      if (typeMatches(this.#filter, e.type)) this.#step(key, ks, e)
     }
     if (ks.count === 0) this.#keys.delete(key)
   }
@@ -380,7 +381,7 @@ class LiveProjection<S> implements Projection<S> {
     const begin = (): void => {
       proving = false
       state = base === undefined ? this.#initial() : this.#decode(base.bytes)
-      for (const e of held) if (this.#matchesType(e.type)) state = this.#apply(state, e)
+      for (const e of held) if (typeMatches(this.#filter, e.type)) state = this.#apply(state, e)
       held = []
     }
     if (!proving) begin()
@@ -396,7 +397,7 @@ class LiveProjection<S> implements Projection<S> {
         }
         begin()
       }
-      if (this.#matchesType(e.type)) state = this.#apply(state, e)
+      if (typeMatches(this.#filter, e.type)) state = this.#apply(state, e)
     }
     if (proving) begin()
     return state
@@ -406,7 +407,7 @@ class LiveProjection<S> implements Projection<S> {
   async #foldFrom(key: string, base: Snapshot | undefined, options: ReadOptions): Promise<unknown> {
     let state = base === undefined ? this.#initial() : this.#decode(base.bytes)
     for await (const e of this.#streamAfter(key, base, options)) {
-      if (this.#matchesType(e.type)) state = this.#apply(state, e)
+      if (typeMatches(this.#filter, e.type)) state = this.#apply(state, e)
     }
     return state
   }
@@ -438,17 +439,6 @@ class LiveProjection<S> implements Projection<S> {
   }
 
   /** The stream part of the filter, as `query` applies it: system streams only when the filter names them. */
-  #matchesStream(stream: string): boolean {
-    const f = this.#filter
-    if (f.stream !== undefined && stream !== f.stream) return false
-    if (f.streamPrefix !== undefined && !stream.startsWith(f.streamPrefix)) return false
-    return f.stream !== undefined || !stream.startsWith('$') || (f.streamPrefix !== undefined && f.streamPrefix.startsWith('$'))
-  }
-
-  #matchesType(type: string): boolean {
-    return this.#filter.type === undefined || type === this.#filter.type
-  }
-
   /** Writes the live states, snapshots and covered heads; best effort (the log can rebuild it). */
   async #persist(): Promise<void> {
     this.#sincePersist = 0

@@ -1,0 +1,22 @@
+import type { EventFilter } from './interface.ts'
+
+/** Whether a stream is a system stream (`$objects`): left out of filters that do not name it. */
+export function isSystemStream(stream: string): boolean {
+  return stream.startsWith('$')
+}
+
+/**
+ * Whether a stream passes the stream part of a filter (`stream`, `streamPrefix`). System
+ * streams pass only when the filter names them: `stream` is that stream, or `streamPrefix`
+ * starts with `$`.
+ */
+export function streamMatches(f: EventFilter, stream: string): boolean {
+  if (f.stream !== undefined && stream !== f.stream) return false
+  if (f.streamPrefix !== undefined && !stream.startsWith(f.streamPrefix)) return false
+  return f.stream !== undefined || !isSystemStream(stream) || (f.streamPrefix !== undefined && isSystemStream(f.streamPrefix))
+}
+
+/** Whether a type passes the type part of a filter. */
+export function typeMatches(f: EventFilter, type: string): boolean {
+  return f.type === undefined || type === f.type
+}
