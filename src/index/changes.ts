@@ -1,10 +1,13 @@
+import type { CID } from 'multiformats/cid'
+import { streamMatches, typeMatches } from '../log/filter.ts'
 import type { EventFilter, StoredEvent } from '../log/interface.ts'
 import { toStoredEvent, type EventReader, type LoadedEvent } from './event-cache.ts'
 import { listsFor, matchesFilter, scan } from './query.ts'
 import type { LogViews, OrderKey } from './views.ts'
 
-
 type Listener = (event: StoredEvent) => void
+/** Told of every commit that adds events: all of them, canonical order, and the heads after it. */
+export type CommitListener = (events: readonly StoredEvent[], heads: readonly CID[]) => void
 type OnError = ((error: unknown, event: StoredEvent) => void) | undefined
 
 interface Subscription {
@@ -14,11 +17,12 @@ interface Subscription {
 }
 
 /**
- * Fans new events out to subscribers and wakes `changes()` iterators. The store publishes
- * each commit's new events, in canonical order, once its views are updated.
+ * Fans new events out to subscribers and commit listeners and wakes `changes()` iterators.
+ * The store publishes each commit's new events, in canonical order, once its views are updated.
  */
 export class ChangeHub {
   readonly #subscriptions = new Set<Subscription>()
+  readonly #commitListeners = new Set<CommitListener>()
   #waiters: (() => void)[] = []
   #closed = false
 
@@ -32,19 +36,38 @@ export class ChangeHub {
     return () => { this.#subscriptions.delete(sub) }
   }
 
-  /** Delivers one commit's new events (canonical order) to every matching listener. */
-  publish(views: LogViews, entries: readonly LoadedEvent[]): void {
+  onCommit(listener: CommitListener): () => void {
+    this.#commitListeners.add(listener)
+    return () => { this.#commitListeners.delete(listener) }
+  }
+
+  /**
+   * Delivers one commit's new events (canonical order) to every matching subscriber, then all
+   * of them to the commit listeners. `stored(i)` is event i's public shape, built once by the
+   * caller however many listeners take it.
+   */
+  publish(entries: readonly LoadedEvent[], stored: (i: number) => StoredEvent, heads: readonly CID[]): void {
     if (entries.length === 0) return
     const subs = [...this.#subscriptions]
-    for (const entry of entries) {
-      let event: StoredEvent | undefined
+    for (let i = 0; i < entries.length; i++) {
+      const { stream, type } = entries[i]!.event
       for (const sub of subs) {
-        if (!this.#subscriptions.has(sub) || !matchesFilter(views, entry.seq, sub.filter)) continue
-        event ??= toStoredEvent(entry, views.version(entry.seq))
+        if (!this.#subscriptions.has(sub) || !typeMatches(sub.filter, type) || !streamMatches(sub.filter, stream)) continue
+        const event = stored(i)
         try {
           sub.listener(event)
         } catch (err) {
           report(err, event, sub.onError)
+        }
+      }
+    }
+    if (this.#commitListeners.size > 0) {
+      const events = entries.map((_, i) => stored(i))
+      for (const listener of [...this.#commitListeners]) {
+        try {
+          listener(events, heads)
+        } catch (err) {
+          report(err, events[0]!, undefined)
         }
       }
     }
@@ -60,6 +83,7 @@ export class ChangeHub {
   close(): void {
     this.#closed = true
     this.#subscriptions.clear()
+    this.#commitListeners.clear()
     this.#wake()
   }
 

@@ -70,7 +70,6 @@ export class CairnStore {
   readonly #clock: () => number
   readonly #writes = new Mutex()
   readonly #hub = new ChangeHub()
-  readonly #commitListeners = new Set<(events: readonly StoredEvent[], heads: readonly CID[]) => void>()
   readonly #closeTasks = new Set<() => Promise<void>>()
   #heads: CID[]
   #closed = false
@@ -598,10 +597,7 @@ export class CairnStore {
       },
       read: (stream, options) => this.read(stream, options),
       query: (query) => this.query(query),
-      onCommit: (listener) => {
-        this.#commitListeners.add(listener)
-        return () => { this.#commitListeners.delete(listener) }
-      },
+      onCommit: (listener) => this.#hub.onCommit(listener),
       onClose: (task) => {
         this.#closeTasks.add(task)
         return () => { this.#closeTasks.delete(task) }
@@ -675,7 +671,7 @@ export class CairnStore {
   #maybeSnapshot(min: number, always = false): void {
     const views = this.#views
     const since = views.size - this.#snapshotSize
-    if (this.#storage.writeDerived === undefined || this.#storage.kind === 'memory' || this.#snapshotWrite !== undefined || this.#unindexed.length > 0) return
+    if (this.#storage.writeDerived === undefined || this.#snapshotWrite !== undefined || this.#unindexed.length > 0) return
     if (always ? since === 0 : since < Math.max(min, this.#snapshotSize >> 4)) return
     const size = views.size
     const encoded = encodeSnapshot(views, this.#heads)
@@ -778,22 +774,18 @@ export class CairnStore {
     for (const item of imported?.events ?? []) this.#unindexed.push({ cid: item.cid, event: item.event, value: undefined })
     for (const item of fresh) this.#unindexed.push({ cid: item.cid, event: item.event, value: item.draft.object })
     await this.#indexQueued()
-    this.#hub.publish(views, added)
-    if (added.length > 0 && this.#commitListeners.size > 0) {
-      const events = added.map((e) => toStoredEvent(e, views.version(e.seq)))
-      for (const listener of [...this.#commitListeners]) {
-        try {
-          listener(events, this.#heads)
-        } catch (err) {
-          queueMicrotask(() => { throw err })
-        }
-      }
-    }
+    // Each new event's public shape is built once, for subscribers, commit listeners and the caller.
+    const stored: (StoredEvent | undefined)[] = new Array(added.length)
+    const storedAt = (i: number): StoredEvent => (stored[i] ??= toStoredEvent(added[i]!, views.version(added[i]!.seq)))
+    this.#hub.publish(added, storedAt, this.#heads)
     this.#maybeSnapshot(SNAPSHOT_MIN)
+    const addedAt = new Map(added.map((e, i) => [e.seq, i]))
     const out: StoredEvent[] = []
     for (const cid of results) {
       const seq = views.seqOf(cid)
-      out.push(toStoredEvent(await this.#events.load(seq), views.version(seq)))
+      const i = addedAt.get(seq)
+      // A retried meta.id resolves to an event stored earlier: read it back.
+      out.push(i !== undefined ? storedAt(i) : toStoredEvent(await this.#events.load(seq), views.version(seq)))
     }
     return out
   }
