@@ -107,7 +107,7 @@ function report(err: unknown, event: StoredEvent, onError: OnError): void {
  * canonical order; an import may add events older than ones already yielded). Ends when the
  * hub closes or `signal` aborts.
  */
-export async function* changesOf(views: LogViews, reader: EventReader, hub: ChangeHub, filter: EventFilter, after: OrderKey | undefined, signal: AbortSignal | undefined): AsyncGenerator<StoredEvent> {
+export async function* changesOf(views: LogViews, reader: EventReader, hub: ChangeHub, filter: EventFilter, after: OrderKey | undefined, signal: AbortSignal | undefined, check: () => void): AsyncGenerator<StoredEvent> {
   let next = views.size
   const history = scan(views, {
     lists: listsFor(views, filter),
@@ -115,8 +115,8 @@ export async function* changesOf(views: LogViews, reader: EventReader, hub: Chan
     lower: after === undefined ? undefined : { key: after, inclusive: false },
   })
   const aborted = (): boolean => signal?.aborted === true
-  for (const seq of history) {
-    yield toStoredEvent(await reader.load(seq), views.version(seq))
+  for await (const loaded of reader.stream(history, check)) {
+    yield toStoredEvent(loaded, views.version(loaded.seq))
     if (aborted()) return
   }
   let stop: () => void = () => {}

@@ -57,6 +57,31 @@ export class EventReader {
     return this.#decode(seq, cid, await this.#storage.get(cid))
   }
 
+  /**
+   * The events of a lazy scan, loaded in batches whose reads overlap: a first batch of 8, then
+   * up to 64, so `limit: 10` reads about 10 blocks while long reads keep storage busy.
+   * `check` runs before each batch (it throws once the store is closed); `onFirst` sees the
+   * first arrival number before anything is loaded.
+   */
+  async *stream(seqs: Iterable<number>, check: () => void, onFirst?: (seq: number) => void): AsyncGenerator<LoadedEvent> {
+    let batch: number[] = []
+    let size = 8
+    for (const seq of seqs) {
+      if (onFirst !== undefined) { onFirst(seq); onFirst = undefined }
+      batch.push(seq)
+      if (batch.length >= size) {
+        check()
+        yield* await this.loadMany(batch)
+        batch = []
+        size = 64
+      }
+    }
+    if (batch.length > 0) {
+      check()
+      yield* await this.loadMany(batch)
+    }
+  }
+
   /** Verifies and decodes an event block read from storage, and caches it. */
   async #decode(seq: number, cid: CID, bytes: Uint8Array | undefined): Promise<LoadedEvent> {
     if (bytes === undefined) throw new CairnError('CAIRN_CORRUPT', `event ${cid} is indexed but missing from storage`, { cid })

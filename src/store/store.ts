@@ -213,25 +213,9 @@ export class CairnStore {
     }
   }
 
-  /**
-   * Loads the events of a lazy scan in small batches whose reads overlap: a first batch of
-   * 8, then up to 64, so `limit: 10` reads about 10 blocks while long reads keep storage busy.
-   * `first` sees the first arrival number before anything is loaded.
-   */
-  async *#load(seqs: Iterable<number>, first?: (seq: number) => void): AsyncGenerator<LoadedEvent> {
-    let batch: number[] = []
-    let size = 8
-    for (const seq of seqs) {
-      if (first !== undefined) { first(seq); first = undefined }
-      batch.push(seq)
-      if (batch.length >= size) {
-        this.#check()
-        yield* await this.#events.loadMany(batch)
-        batch = []
-        size = 64
-      }
-    }
-    if (batch.length > 0) yield* await this.#events.loadMany(batch)
+  /** The events of a lazy scan, read in overlapping batches (see EventReader.stream). */
+  #load(seqs: Iterable<number>, onFirst?: (seq: number) => void): AsyncGenerator<LoadedEvent> {
+    return this.#events.stream(seqs, () => this.#check(), onFirst)
   }
 
   /**
@@ -406,7 +390,7 @@ export class CairnStore {
     if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof (signal as AbortSignal).addEventListener !== 'function' || typeof (signal as AbortSignal).aborted !== 'boolean')) {
       throw new TypeError('"signal" expected an AbortSignal')
     }
-    yield* changesOf(this.#views, this.#events, this.#hub, filter, after, signal as AbortSignal | undefined) as AsyncGenerator<StoredEvent<D>>
+    yield* changesOf(this.#views, this.#events, this.#hub, filter, after, signal as AbortSignal | undefined, () => {}) as AsyncGenerator<StoredEvent<D>>
   }
 
   /**
