@@ -107,7 +107,7 @@ function report(err: unknown, event: StoredEvent, onError: OnError): void {
  * canonical order; an import may add events older than ones already yielded). Ends when the
  * hub closes or `signal` aborts.
  */
-export async function* changesOf(views: LogViews, reader: EventReader, hub: ChangeHub, filter: EventFilter, after: OrderKey | undefined, signal: AbortSignal | undefined, check: () => void): AsyncGenerator<StoredEvent> {
+export async function* changesOf(views: LogViews, reader: EventReader, hub: ChangeHub, filter: EventFilter, after: OrderKey | undefined, signal: AbortSignal | undefined): AsyncGenerator<StoredEvent> {
   let next = views.size
   const history = scan(views, {
     lists: listsFor(views, filter),
@@ -115,7 +115,7 @@ export async function* changesOf(views: LogViews, reader: EventReader, hub: Chan
     lower: after === undefined ? undefined : { key: after, inclusive: false },
   })
   const aborted = (): boolean => signal?.aborted === true
-  for await (const loaded of reader.stream(history, check)) {
+  for await (const loaded of reader.stream(history)) {
     yield toStoredEvent(loaded, views.version(loaded.seq))
     if (aborted()) return
   }

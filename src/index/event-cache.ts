@@ -63,7 +63,7 @@ export class EventReader {
    * `check` runs before each batch (it throws once the store is closed); `onFirst` sees the
    * first arrival number before anything is loaded.
    */
-  async *stream(seqs: Iterable<number>, check: () => void, onFirst?: (seq: number) => void): AsyncGenerator<LoadedEvent> {
+  async *stream(seqs: Iterable<number>, check: () => void = () => {}, onFirst?: (seq: number) => void): AsyncGenerator<LoadedEvent> {
     let batch: number[] = []
     let size = 8
     for (const seq of seqs) {

@@ -390,7 +390,7 @@ export class CairnStore {
     if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof (signal as AbortSignal).addEventListener !== 'function' || typeof (signal as AbortSignal).aborted !== 'boolean')) {
       throw new TypeError('"signal" expected an AbortSignal')
     }
-    yield* changesOf(this.#views, this.#events, this.#hub, filter, after, signal as AbortSignal | undefined, () => {}) as AsyncGenerator<StoredEvent<D>>
+    yield* changesOf(this.#views, this.#events, this.#hub, filter, after, signal as AbortSignal | undefined) as AsyncGenerator<StoredEvent<D>>
   }
 
   /**
