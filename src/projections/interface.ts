@@ -44,6 +44,8 @@ export interface ProjectionHost {
   release(): void
   /** The log's heads now. */
   heads(): CID[]
+  /** Whether the log holds this event. */
+  has(event: CID): boolean
   /** Events reachable from the current heads and not from `since`, oldest first (canonical order). */
   eventsSince(since: readonly CID[]): AsyncIterable<StoredEvent>
   read(stream: string, options?: ReadOptions): AsyncIterable<StoredEvent>

@@ -240,7 +240,8 @@ class LiveProjection<S> implements Projection<S> {
       return
     }
     let saved = job.saved
-    if (saved !== undefined && !(await this.#allKnown(saved.heads))) saved = undefined
+    // A saved value can outlive a log that was replaced: it counts only if the log holds its heads.
+    if (saved !== undefined && !saved.heads.every((h) => this.#host.has(h))) saved = undefined
     if (saved === undefined) {
       this.#dirty = true
       // From scratch: only the matching events, through the store's indexes.
@@ -250,16 +251,6 @@ class LiveProjection<S> implements Projection<S> {
     this.#keys = new Map([...saved.keys].map(([key, k]) => [key, { ...k, epoch: 0 }]))
     this.#heads = saved.heads
     await this.#fold(this.#host.eventsSince(saved.heads), job.heads)
-  }
-
-  /** Whether the log holds every one of these events (a saved value can outlive a log that was replaced). */
-  async #allKnown(cids: readonly CID[]): Promise<boolean> {
-    try {
-      for (const after of cids) await this.#host.query({ after, limit: 0 })[Symbol.asyncIterator]().next() // CAIRN_NOT_FOUND when unknown
-      return true
-    } catch {
-      return false
-    }
   }
 
   /**

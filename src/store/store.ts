@@ -575,6 +575,7 @@ export class CairnStore {
         released = true
       },
       heads: () => this.heads,
+      has: (cid) => this.#views.has(cid),
       eventsSince: (since) => {
         const seqs = newEvents(this.#views, this.#heads, since).reverse()
         return this.#stored(seqs)
