@@ -1,7 +1,8 @@
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js'
+import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import type { MultihashDigest } from 'multiformats/hashes/interface'
-import { SHA2_256 } from './interface.ts'
+import { RAW, SHA2_256 } from './interface.ts'
 
 /**
  * Below this size a synchronous hash beats the per-call cost of crypto.subtle
@@ -12,6 +13,18 @@ export const SYNC_HASH_LIMIT: number = 32 * 1024
 /** sha2-256 multihash of `bytes`, computed synchronously (@noble/hashes). */
 export function sha256Sync(bytes: Uint8Array): MultihashDigest<typeof SHA2_256> {
   return Digest.create(SHA2_256, nobleSha256(bytes))
+}
+
+/** An incremental sha2-256 (@noble/hashes): `update` as often as needed, `clone` to checkpoint, `digest` once. */
+export type Sha256Stream = ReturnType<typeof nobleSha256.create>
+
+export function sha256Stream(): Sha256Stream {
+  return nobleSha256.create()
+}
+
+/** The CIDv1 (raw codec) naming a sha2-256 digest: the one-value form of a state hash. */
+export function rawSha256Cid(digest: Uint8Array): CID {
+  return CID.createV1(RAW, Digest.create(SHA2_256, digest))
 }
 
 type Subtle = { digest(alg: string, data: Uint8Array): Promise<ArrayBuffer> }

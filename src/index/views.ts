@@ -1,9 +1,7 @@
-import { sha256 } from '@noble/hashes/sha2.js'
 import { CID } from 'multiformats/cid'
-import * as Digest from 'multiformats/hashes/digest'
 import { compareBytes } from '../block/codec.ts'
 import { CairnError } from '../errors/cairn-error.ts'
-import { RAW, SHA2_256 } from '../block/interface.ts'
+import { rawSha256Cid, sha256Stream, type Sha256Stream } from '../block/hash.ts'
 import type { EventBlock, Stamp } from '../log/interface.ts'
 import { compareCidEvents } from '../log/order.ts'
 import type { ObjectInfo, Referrer } from '../objects/interface.ts'
@@ -26,7 +24,6 @@ export interface OrderKey {
 
 /** Entries per state-hash checkpoint. */
 const HASH_STEP = 4096
-type HashState = ReturnType<typeof sha256.create>
 
 /** The columns of a snapshot, as `LogViews.columns()` gives them and `LogViews.fromColumns` takes them. */
 export interface ViewColumns {
@@ -136,7 +133,7 @@ export class LogViews {
   readonly #linking = new Set<number>()
   #epoch = 0
   /** sha2-256 states over the first `count` CIDs of the order, every HASH_STEP entries. */
-  #hashCheckpoints: { count: number; state: HashState }[] = []
+  #hashCheckpoints: { count: number; state: Sha256Stream }[] = []
 
   constructor(order: SeqList = SeqList.identity(0)) {
     this.#order = order
@@ -503,12 +500,12 @@ export class LogViews {
   stateHash(): CID {
     const order = this.#order
     const last = this.#hashCheckpoints.at(-1)
-    const state = last === undefined ? sha256.create() : last.state.clone()
+    const state = last === undefined ? sha256Stream() : last.state.clone()
     for (let i = last?.count ?? 0; i < order.length; i++) {
       this.#cids.update(state, order.at(i))
       if ((i + 1) % HASH_STEP === 0) this.#hashCheckpoints.push({ count: i + 1, state: state.clone() })
     }
-    return CID.createV1(RAW, Digest.create(SHA2_256, state.digest()))
+    return rawSha256Cid(state.digest())
   }
 
   // ---- snapshots ----

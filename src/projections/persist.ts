@@ -1,5 +1,5 @@
 import * as dagCbor from '@ipld/dag-cbor'
-import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js'
+import { sha256Sync } from '../block/hash.ts'
 import { CID } from 'multiformats/cid'
 import { equalBytes } from '../block/codec.ts'
 import type { EventFilter } from '../log/interface.ts'
@@ -53,7 +53,7 @@ export interface Saved {
  * the reducer's source text and the initial state. sha2-256 of their dag-cbor encoding.
  */
 export function fingerprintOf(name: string, filter: EventFilter, snapshotEvery: number, reducer: unknown, initialBytes: Uint8Array): Uint8Array {
-  return nobleSha256(dagCbor.encode({
+  return sha256Digest(dagCbor.encode({
     v: PERSIST_FORMAT,
     name,
     filter: { stream: filter.stream ?? null, type: filter.type ?? null, streamPrefix: filter.streamPrefix ?? null },
@@ -70,7 +70,7 @@ export function encodeSaved(fingerprint: Uint8Array, saved: { heads: readonly CI
     return [key, k.state, k.last.cid, k.last.ts, k.last.tc, k.count, k.snapshots.map((s) => [s.bytes, s.cid, s.ts, s.tc, s.version, s.count])]
   })
   const body = dagCbor.encode({ fp: fingerprint, heads: [...saved.heads], keys })
-  return dagCbor.encode({ cairn: 'projection', v: PERSIST_FORMAT, sum: nobleSha256(body), body })
+  return dagCbor.encode({ cairn: 'projection', v: PERSIST_FORMAT, sum: sha256Digest(body), body })
 }
 
 /** Decodes and checks a persisted projection; `undefined` for anything but a sound value made by this spec. Never throws. */
@@ -80,7 +80,7 @@ export function decodeSaved(bytes: Uint8Array, fingerprint: Uint8Array): Saved |
     if (!isRecord(env) || env['cairn'] !== 'projection' || env['v'] !== PERSIST_FORMAT) return undefined
     const sum = env['sum']
     const body = env['body']
-    if (!(sum instanceof Uint8Array) || !(body instanceof Uint8Array) || !equalBytes(sum, nobleSha256(body))) return undefined
+    if (!(sum instanceof Uint8Array) || !(body instanceof Uint8Array) || !equalBytes(sum, sha256Digest(body))) return undefined
     const b = dagCbor.decode<Record<string, unknown>>(body)
     if (!isRecord(b) || !(b['fp'] instanceof Uint8Array) || !equalBytes(b['fp'], fingerprint)) return undefined
     const heads = b['heads']
@@ -127,4 +127,9 @@ function isCount(n: unknown): n is number {
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array)
+}
+
+/** The raw sha2-256 digest (synchronous: values here are small). */
+function sha256Digest(bytes: Uint8Array): Uint8Array {
+  return sha256Sync(bytes).digest
 }

@@ -1,8 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
-import { sha256 } from '@noble/hashes/sha2.js'
-import { CID } from 'multiformats/cid'
-import * as Digest from 'multiformats/hashes/digest'
-import { RAW, SHA2_256 } from '../block/interface.ts'
+import type { CID } from 'multiformats/cid'
+import { rawSha256Cid, sha256Stream } from '../block/hash.ts'
 
 /**
  * A projection's state hash:
@@ -15,10 +13,10 @@ import { RAW, SHA2_256 } from '../block/interface.ts'
  * in. Streamed: the array header, then each pair's encoding, so no list of all states is built.
  */
 export function projectionStateHash(sortedKeys: readonly string[], stateOf: (key: string) => unknown): CID {
-  const h = sha256.create()
+  const h = sha256Stream()
   h.update(arrayHeader(sortedKeys.length))
   for (const key of sortedKeys) h.update(dagCbor.encode([key, stateOf(key)]))
-  return CID.createV1(RAW, Digest.create(SHA2_256, h.digest()))
+  return rawSha256Cid(h.digest())
 }
 
 /** The CBOR head of a definite-length array (major type 4), as dag-cbor writes it. */
