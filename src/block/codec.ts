@@ -92,6 +92,11 @@ export function* linksOf(cid: CID, value: unknown): Generator<CID> {
   }
 }
 
+/** The CIDs a block's bytes (already verified) link to; none for raw blocks. */
+export function blockLinks(cid: CID, bytes: Uint8Array): CID[] {
+  return cid.code === DAG_CBOR || cid.code === DAG_PB ? [...linksOf(cid, decodeTrusted(cid, bytes))] : []
+}
+
 /** Every CID inside an IPLD value. */
 export function* linksInValue(value: unknown): Generator<CID> {
   if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return

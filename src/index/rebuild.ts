@@ -1,11 +1,12 @@
 import type { CID } from 'multiformats/cid'
-import { decodeBlock, linksInValue, linksOf } from '../block/codec.ts'
+import { decodeBlock, linksOf } from '../block/codec.ts'
 import { DAG_CBOR, DAG_PB } from '../block/interface.ts'
 import { CairnError, isCairnError } from '../errors/cairn-error.ts'
 import { decodeEvent } from '../log/event.ts'
 import type { EventBlock } from '../log/interface.ts'
 import { compareCidEvents } from '../log/order.ts'
 import { OBJECTS_STREAM, OBJECT_PUT, type ObjectPutData } from '../objects/interface.ts'
+import { eventLinks } from '../objects/links.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 import { decodeSnapshot, INDEX_SNAPSHOT } from './snapshot.ts'
 import { LogViews } from './views.ts'
@@ -132,7 +133,7 @@ export async function indexEvent(views: LogViews, storage: StorageEngine, cid: C
     await indexDag(views, storage, data.cid, objectValue, true)
     return
   }
-  const links = [...linksInValue(event.data), ...(event.meta === undefined ? [] : linksInValue(event.meta))]
+  const links = eventLinks(event).roots
   if (links.length > 0) views.markLinking(cid)
   for (const link of links) {
     views.addReferrer(link, { cid, kind: 'event' })

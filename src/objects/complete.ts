@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import { decodeTrusted, linksOf } from '../block/codec.ts'
+import { blockLinks } from '../block/codec.ts'
 import { DAG_CBOR, DAG_PB, type BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { LogViews } from '../index/views.ts'
@@ -40,7 +40,7 @@ export async function assertCompleteDag(root: CID, views: LogViews, source: DagS
       bytes = await source.storage.get(cid)
       if (bytes === undefined) throw missingBlock(cid, why)
     }
-    if (cid.code === DAG_CBOR || cid.code === DAG_PB) for (const link of linksOf(cid, decodeTrusted(cid, bytes))) stack.push(link)
+    stack.push(...blockLinks(cid, bytes))
   }
   return size
 }

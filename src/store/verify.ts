@@ -1,8 +1,8 @@
 import type { CID } from 'multiformats/cid'
-import { decodeBlock, linksInValue, linksOf } from '../block/codec.ts'
+import { decodeBlock, linksOf } from '../block/codec.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { assertEvent } from '../log/event.ts'
-import { OBJECTS_STREAM, OBJECT_PUT, type ObjectPutData } from '../objects/interface.ts'
+import { eventLinks } from '../objects/links.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 import type { VerifyReport } from './interface.ts'
 
@@ -37,11 +37,8 @@ export async function verifyReachable(storage: StorageEngine, heads: readonly CI
       const e = block.value
       for (const p of e.parents) stack.push({ cid: p, role: 'event', from: cid, strict: true })
       if (e.prev !== null) stack.push({ cid: e.prev, role: 'event', from: cid, strict: true })
-      if (e.stream === OBJECTS_STREAM && e.type === OBJECT_PUT) {
-        stack.push({ cid: (e.data as ObjectPutData).cid, role: 'dag', from: cid, strict: true })
-      } else {
-        for (const link of linksInValue(e.data)) stack.push({ cid: link, role: 'dag', from: cid, strict: false })
-      }
+      const links = eventLinks(e)
+      for (const link of links.roots) stack.push({ cid: link, role: 'dag', from: cid, strict: links.object })
     } else {
       for (const link of linksOf(cid, block.value)) stack.push({ cid: link, role: 'dag', from: cid, strict })
     }

@@ -1,11 +1,12 @@
 import { CID } from 'multiformats/cid'
-import { decodeTrusted, linksInValue, linksOf } from '../block/codec.ts'
-import { DAG_CBOR, DAG_PB, type BlockRecord } from '../block/interface.ts'
+import { blockLinks, decodeTrusted } from '../block/codec.ts'
+import type { BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { LogViews } from '../index/views.ts'
 import type { EventBlock } from '../log/interface.ts'
 import { Heap } from '../index/heap.ts'
-import { OBJECTS_STREAM, OBJECT_PUT, type ObjectPutData } from '../objects/interface.ts'
+import { OBJECTS_STREAM, OBJECT_PUT } from '../objects/interface.ts'
+import { eventLinks } from '../objects/links.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 
 /**
@@ -99,9 +100,7 @@ export async function* diffBlocks(views: LogViews, storage: StorageEngine, heads
   for (const eventCid of walk) {
     const bytes = await storage.get(eventCid)
     if (bytes === undefined) throw new CairnError('CAIRN_CORRUPT', `event ${eventCid} is missing from storage`, { cid: eventCid })
-    const ev = decodeTrusted<EventBlock>(eventCid, bytes)
-    const objectPut = ev.stream === OBJECTS_STREAM && ev.type === OBJECT_PUT
-    const roots = objectPut ? [(ev.data as ObjectPutData).cid] : [...linksInValue(ev.data), ...(ev.meta === undefined ? [] : linksInValue(ev.meta))]
+    const { roots, object: objectPut } = eventLinks(decodeTrusted<EventBlock>(eventCid, bytes))
     const stack = [...roots]
     while (stack.length > 0) {
       const cid = stack.pop()!
@@ -115,7 +114,7 @@ export async function* diffBlocks(views: LogViews, storage: StorageEngine, heads
         continue // a dangling app link: nothing to send
       }
       yield { cid, bytes: block }
-      if (cid.code === DAG_CBOR || cid.code === DAG_PB) for (const link of linksOf(cid, decodeTrusted(cid, block))) stack.push(link)
+      stack.push(...blockLinks(cid, block))
     }
   }
 }

@@ -1,6 +1,6 @@
 import { CID } from 'multiformats/cid'
-import { decodeTrusted, linksInValue, linksOf, verify } from '../block/codec.ts'
-import { DAG_CBOR, DAG_PB, type BlockRecord } from '../block/interface.ts'
+import { blockLinks, decodeTrusted, verify } from '../block/codec.ts'
+import { DAG_CBOR, type BlockRecord } from '../block/interface.ts'
 import { readCar, type CarReadLimits } from '../car/reader.ts'
 import type { ByteSource } from '../car/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
@@ -10,6 +10,7 @@ import type { EventBlock } from '../log/interface.ts'
 import { compareCidEvents, compareStamps, sortCids } from '../log/order.ts'
 import { assertCompleteDag, missingBlock } from '../objects/complete.ts'
 import { OBJECTS_STREAM, OBJECT_PUT, type ObjectPutData } from '../objects/interface.ts'
+import { eventLinks } from '../objects/links.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 
 /** A CAR read into memory with every block verified against its CID. */
@@ -132,9 +133,9 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
   const source = { car: car.blocks, storage }
   /** An object's DAG: must be complete, from the CAR and storage together. */
   const takeDag = (root: CID, why: string): Promise<number> => assertCompleteDag(root, views, source, checked, why, take)
-  /** An app link's DAG: whatever of it the CAR holds is kept; missing parts are dangling. */
+  /** An app link's DAG: whatever of it the CAR holds is kept; missing parts are dangling. One walk per import. */
+  const seen = new Set<string>()
   const takeLinked = async (root: CID): Promise<void> => {
-    const seen = new Set<string>()
     const dag = [root]
     while (dag.length > 0) {
       const cid = dag.pop()!
@@ -144,7 +145,7 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
       const block = car.blocks.get(key)
       if (block === undefined) continue
       await take(block)
-      if (cid.code === DAG_CBOR || cid.code === DAG_PB) for (const link of linksOf(cid, decodeTrusted(cid, block.bytes))) dag.push(link)
+      dag.push(...blockLinks(cid, block.bytes))
     }
   }
   for (const { cid, event } of events) {
@@ -155,7 +156,7 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
       if (typeof data.size !== 'number' || !Number.isSafeInteger(data.size) || data.size < 0) throw new CairnError('CAIRN_INVALID_EVENT', `event ${cid} records an object with a bad size`, { cid })
       await takeDag(data.cid, `part of object ${data.cid} recorded by event ${cid}`)
     } else {
-      for (const link of linksInValue(event.data)) await takeLinked(link)
+      for (const link of eventLinks(event).roots) await takeLinked(link)
     }
   }
   const foreign: { cid: CID; size: number }[] = []

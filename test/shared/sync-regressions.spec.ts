@@ -23,6 +23,25 @@ describe('sync regressions', () => {
     expect(await b.verify()).toMatchObject({ dangling: [] })
   })
 
+  test('a block linked only from an event\'s meta travels with it: export sends it, import keeps it, verify walks it', async () => {
+    const a = await open()
+    const b = await open()
+    const x = encodeValue({ in: 'meta' })
+    const missing = encodeValue({ never: 'stored' })
+    await a.append({ stream: 's', type: 't', meta: { attachment: missing.cid } })
+    expect((await a.verify()).dangling.map(String)).toEqual([missing.cid.toString()])
+    // x arrives in a CAR beside an event that links it from meta only.
+    const inner = new MemoryStorage()
+    const c = await CairnStore.open(inner)
+    const ev = await c.append({ stream: 's', type: 't', meta: { attachment: x.cid } })
+    await a.import(writeCar([ev.cid], (async function* () { yield { cid: ev.cid, bytes: (await inner.get(ev.cid))! }; yield x })()))
+    expect(await a.get(x.cid)).toEqual(x.value)
+    await b.import(await bytesOf(a.export()))
+    expect(await b.get(x.cid)).toEqual(x.value)
+    expect((await b.verify()).dangling.map(String)).toEqual([missing.cid.toString()])
+    for (const s of [a, b, c]) await s.close()
+  })
+
   test('put refuses a value whose linked block is stored but incomplete, and writes nothing', async () => {
     const engine = new MemoryStorage()
     const leaf = encodeValue({ leaf: 1 })

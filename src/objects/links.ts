@@ -1,0 +1,24 @@
+import type { CID } from 'multiformats/cid'
+import { linksInValue } from '../block/codec.ts'
+import type { EventBlock } from '../log/interface.ts'
+import { OBJECTS_STREAM, OBJECT_PUT, type ObjectPutData } from './interface.ts'
+
+/** What an event points at outside the log (see `eventLinks`). */
+export interface EventLinks {
+  /** The roots of the DAGs the event reaches. */
+  readonly roots: CID[]
+  /** True for an `object.put`: its one root heads a DAG that must be complete. App links may dangle. */
+  readonly object: boolean
+}
+
+/**
+ * The DAGs an event reaches beyond the log, the one rule export, import, indexing and
+ * `verify()` share: an `object.put` reaches the object it records; an app event reaches every
+ * link in its `data` and `meta`. Other `$objects` events reach nothing.
+ */
+export function eventLinks(event: EventBlock): EventLinks {
+  if (event.stream === OBJECTS_STREAM) {
+    return event.type === OBJECT_PUT ? { roots: [(event.data as ObjectPutData).cid], object: true } : { roots: [], object: false }
+  }
+  return { roots: [...linksInValue(event.data), ...(event.meta === undefined ? [] : linksInValue(event.meta))], object: false }
+}
