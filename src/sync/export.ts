@@ -6,7 +6,7 @@ import type { LogViews } from '../index/views.ts'
 import type { EventBlock } from '../log/interface.ts'
 import { Heap } from '../index/heap.ts'
 import { OBJECTS_STREAM, OBJECT_PUT } from '../objects/interface.ts'
-import { eventLinks } from '../objects/links.ts'
+import { eventLinks, type EventLinks } from '../objects/links.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 
 /**
@@ -72,6 +72,12 @@ export async function* diffBlocks(views: LogViews, storage: StorageEngine, heads
     memo.set(key, false)
     let result = false
     for (const c of views.containers(key) ?? []) {
+      // Only blocks are memoized (never events), so a memo hit needs no CID lookup.
+      const memoized = memo.get(c)
+      if (memoized !== undefined) {
+        if (memoized) { result = true; break }
+        continue
+      }
       const seq = views.seqOf(CID.parse(c))
       // Only an object record proves the peer holds a block: imports check those DAGs are
       // complete, while links in event data may point at nothing.
@@ -81,9 +87,9 @@ export async function* diffBlocks(views: LogViews, storage: StorageEngine, heads
     memo.set(key, result)
     return result
   }
-  // The events, read in batches whose reads overlap. Only object puts and events whose data
-  // links somewhere are walked afterwards (read again then), so memory stays flat.
-  const walk: CID[] = []
+  // The events, read in batches whose reads overlap. Object puts and events whose data links
+  // somewhere are decoded on the way and only their roots kept, so memory stays flat.
+  const walk: EventLinks[] = []
   for (let i = 0; i < events.length; i += READ_BATCH) {
     const seqs = events.slice(i, i + READ_BATCH)
     const cids = seqs.map((s) => views.cid(s))
@@ -93,14 +99,11 @@ export async function* diffBlocks(views: LogViews, storage: StorageEngine, heads
       const bytes = blocks[k]
       if (bytes === undefined) throw new CairnError('CAIRN_CORRUPT', `event ${cid} is missing from storage`, { cid })
       yield { cid, bytes }
-      if (isObjectPut(seqs[k]!) || views.isLinking(seqs[k]!) || unindexed(cid)) walk.push(cid)
+      if (isObjectPut(seqs[k]!) || views.isLinking(seqs[k]!) || unindexed(cid)) walk.push(eventLinks(decodeTrusted<EventBlock>(cid, bytes)))
     }
   }
   const sent = new Set<string>()
-  for (const eventCid of walk) {
-    const bytes = await storage.get(eventCid)
-    if (bytes === undefined) throw new CairnError('CAIRN_CORRUPT', `event ${eventCid} is missing from storage`, { cid: eventCid })
-    const { roots, object: objectPut } = eventLinks(decodeTrusted<EventBlock>(eventCid, bytes))
+  for (const { roots, object: objectPut } of walk) {
     const stack = [...roots]
     while (stack.length > 0) {
       const cid = stack.pop()!
