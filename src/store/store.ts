@@ -693,10 +693,9 @@ export class CairnStore {
     const pendingByStream = new Map<string, { cid: CID; event: EventBlock }[]>()
     const pendingIds = new Map<string, { cid: CID; event: EventBlock }>()
     let heads = imported?.heads ?? this.#heads
-    const importedByKey = new Map((imported?.events ?? []).map((e) => [e.cid.toString(), e.event]))
     let parentStamps: Stamp[] = heads.map((h) => {
       const seq = views.seqOf(h)
-      return seq >= 0 ? views.stamp(seq) : importedByKey.get(h.toString())!
+      return seq >= 0 ? views.stamp(seq) : imported!.events.find((e) => e.cid.equals(h))!.event
     })
     const now = this.#clock()
     for (const draft of drafts) {
@@ -748,8 +747,7 @@ export class CairnStore {
     }
     if (imported !== undefined && imported.events.length > 0) {
       // One merge per list for the whole import, however far back its events land.
-      const sizes = new Map(imported.blocks.map((b) => [b.cid.toString(), b.bytes.length]))
-      addAll(imported.events.map((e) => ({ cid: e.cid, event: e.event, size: sizes.get(e.cid.toString()) ?? encodeEvent(e.event).bytes.length })))
+      addAll(imported.events)
     }
     if (fresh.length > 0) addAll(fresh)
     if (commit) this.#heads = heads

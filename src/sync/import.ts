@@ -21,8 +21,8 @@ export interface VerifiedCar {
 
 /** What an import will add, decided against the store's current state. */
 export interface ImportPlan {
-  /** New events in canonical order. */
-  events: { cid: CID; event: EventBlock }[]
+  /** New events in canonical order, with their block's size. */
+  events: { cid: CID; event: EventBlock; size: number }[]
   /** Blocks to store: the new events and every new block their objects and files reach. */
   blocks: BlockRecord[]
   /** The log's heads once the new events are in. */
@@ -119,8 +119,12 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
     }
   }
 
-  const events = [...fresh.values()].sort(compareCidEvents)
-  const blocks: BlockRecord[] = events.map((e) => car.blocks.get(e.cid.toString())!)
+  const blocks: BlockRecord[] = []
+  const events = [...fresh.values()].sort(compareCidEvents).map((e) => {
+    const block = car.blocks.get(e.cid.toString())!
+    blocks.push(block)
+    return { ...e, size: block.bytes.length }
+  })
   const taken = new Set<string>(fresh.keys())
   /** Queues a CAR block for storing, once, unless storage has it. */
   const take = async (block: BlockRecord): Promise<void> => {
