@@ -12,7 +12,7 @@ import type { CommitBatch, StorageEngine } from './interface.ts'
 import { expectDerivedBytes, expectDerivedName } from './derived.ts'
 import { CAR_HEADER, type BlockFrame, encodeCommit, findRecords, IDENTITY, keyOfBytes, MAX_FRAME, parseFrame, parseFrameInWindow, readFully, readVarint, WindowReader } from './files/format.ts'
 import { errCode, syncDir } from './files/durable.ts'
-import { keyHi, keyLo, TailIndex, type FramePosition } from './files/block-index.ts'
+import { EntryColumns, keyHi, keyLo, TailIndex, type FramePosition } from './files/block-index.ts'
 import { DEFAULT_TABLE_CACHE_BYTES, framePosition, openTable, removeTable, TableDamage, TableRun, TABLE_TEMP_RE, writeTable, type TableCover } from './files/table.ts'
 import { cleanDerived, readDerivedFile, writeDerivedFile } from './files/derived.ts'
 
@@ -509,7 +509,7 @@ export class FileStorage implements StorageEngine {
     const last = cover.segment === this.#segments.length ? this.#segments[cover.segment - 1] : undefined
     const write = (async () => {
       if (last !== undefined) await datasync(last.fh)
-      const run = await writeTable(this.path, base, TailIndex.concat(parts), tableCover, skip, this.#tableCacheBytes)
+      const run = await writeTable(this.path, base, EntryColumns.concat(parts), tableCover, skip, this.#tableCacheBytes)
       this.#run = run
       this.#pending = this.#pending.filter((part) => !parts.includes(part))
       this.#tablesWritten++

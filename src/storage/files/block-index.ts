@@ -46,112 +46,77 @@ export interface FramePosition {
 }
 
 /**
- * The index of blocks committed since the block table: entries in commit (file) order in
- * growable columns, plus an open-addressing hash table of entry numbers (linear probing,
- * load at most 1/2). Equal keys simply occupy several buckets. About 28 bytes per entry
- * plus growth slack; it stays small because the engine folds it into a new table once it
- * reaches a threshold. (Also the index of a rebuild: the blocks of a damaged table's part
- * of the segments, rescanned, until a new table holds them.)
+ * Index entries in commit (file) order, in growable columns: all a table write needs (it
+ * sorts them, never looks one up). {@link TailIndex} adds the hash table for lookups.
  */
-export class TailIndex {
-  #count = 0
-  #hi: Uint32Array = new Uint32Array(256)
-  #lo: Uint32Array = new Uint32Array(256)
-  #segment: Uint32Array = new Uint32Array(256)
-  #offset: Uint32Array = new Uint32Array(256)
-  #length: Uint32Array = new Uint32Array(256)
-  /** Entry number + 1 per bucket; 0 is empty. */
-  #buckets = new Int32Array(1024)
-  #shift = 32 - 10
+export class EntryColumns {
+  protected entries = 0
+  protected hiColumn: Uint32Array
+  protected loColumn: Uint32Array
+  protected segmentColumn: Uint32Array
+  protected offsetColumn: Uint32Array
+  protected lengthColumn: Uint32Array
+
+  constructor(capacity = 256) {
+    this.hiColumn = new Uint32Array(capacity)
+    this.loColumn = new Uint32Array(capacity)
+    this.segmentColumn = new Uint32Array(capacity)
+    this.offsetColumn = new Uint32Array(capacity)
+    this.lengthColumn = new Uint32Array(capacity)
+  }
 
   get count(): number {
-    return this.#count
-  }
-
-  /** Bytes of memory held by the tail's arrays. */
-  get byteLength(): number {
-    return this.#hi.byteLength * ENTRY_WORDS + this.#buckets.byteLength
-  }
-
-  add(hi: number, lo: number, segment: number, offset: number, length: number): void {
-    if (this.#count === this.#hi.length) this.#growEntries()
-    const e = this.#count++
-    this.#hi[e] = hi
-    this.#lo[e] = lo
-    this.#segment[e] = segment
-    this.#offset[e] = offset
-    this.#length[e] = length
-    if (this.#count * 2 > this.#buckets.length) this.#rehash(this.#buckets.length * 2)
-    else this.#place(e)
-  }
-
-  /** True when some entry has the key (hi, lo). */
-  hasKey(hi: number, lo: number): boolean {
-    const mask = this.#buckets.length - 1
-    for (let b = this.#bucket(hi, lo); ; b = (b + 1) & mask) {
-      const slot = this.#buckets[b]!
-      if (slot === 0) return false
-      if (this.#hi[slot - 1] === hi && this.#lo[slot - 1] === lo) return true
-    }
-  }
-
-  /** Calls `visit` with every entry whose key is (hi, lo); stops early when it returns true. */
-  find(hi: number, lo: number, visit: (entry: number) => boolean | void): void {
-    const mask = this.#buckets.length - 1
-    for (let b = this.#bucket(hi, lo); ; b = (b + 1) & mask) {
-      const slot = this.#buckets[b]!
-      if (slot === 0) return
-      const e = slot - 1
-      if (this.#hi[e] === hi && this.#lo[e] === lo && visit(e) === true) return
-    }
+    return this.entries
   }
 
   hi(entry: number): number {
-    return this.#hi[entry]!
+    return this.hiColumn[entry]!
   }
 
   lo(entry: number): number {
-    return this.#lo[entry]!
+    return this.loColumn[entry]!
   }
 
   segment(entry: number): number {
-    return this.#segment[entry]!
+    return this.segmentColumn[entry]!
   }
 
   offset(entry: number): number {
-    return this.#offset[entry]!
+    return this.offsetColumn[entry]!
   }
 
   length(entry: number): number {
-    return this.#length[entry]!
+    return this.lengthColumn[entry]!
   }
 
-  /** One tail holding the entries of `parts`, in order. */
-  static concat(parts: readonly TailIndex[]): TailIndex {
+  /**
+   * The entries of `parts`, in order, for sorting: the columns are copied, no hash table is
+   * built (a table write after a rescan concatenates millions of entries it never looks up).
+   */
+  static concat(parts: readonly EntryColumns[]): EntryColumns {
     if (parts.length === 1) return parts[0]!
-    const out = new TailIndex()
+    const out = new EntryColumns(parts.reduce((sum, part) => sum + part.entries, 0))
     for (const part of parts) {
-      for (let e = 0; e < part.#count; e++) out.add(part.#hi[e]!, part.#lo[e]!, part.#segment[e]!, part.#offset[e]!, part.#length[e]!)
+      const n = part.entries
+      out.hiColumn.set(part.hiColumn.subarray(0, n), out.entries)
+      out.loColumn.set(part.loColumn.subarray(0, n), out.entries)
+      out.segmentColumn.set(part.segmentColumn.subarray(0, n), out.entries)
+      out.offsetColumn.set(part.offsetColumn.subarray(0, n), out.entries)
+      out.lengthColumn.set(part.lengthColumn.subarray(0, n), out.entries)
+      out.entries += n
     }
     return out
   }
 
-  /** Forgets entries `count` and after (the blocks of a commit dropped on open). */
-  truncate(count: number): void {
-    if (count >= this.#count) return
-    this.#count = count
-    this.#rehash(this.#buckets.length)
-  }
-
   /** Entry numbers in key order: LSD radix sort, four 16-bit digits (stable, O(n)). */
   sortedOrder(): Uint32Array {
-    const n = this.#count
+    const n = this.entries
     let src = new Uint32Array(n)
     for (let i = 0; i < n; i++) src[i] = i
     if (n < 2) return src
     let dst = new Uint32Array(n)
     const counts = new Uint32Array(65536)
-    for (const [column, shift] of [[this.#lo, 0], [this.#lo, 16], [this.#hi, 0], [this.#hi, 16]] as const) {
+    for (const [column, shift] of [[this.loColumn, 0], [this.loColumn, 16], [this.hiColumn, 0], [this.hiColumn, 16]] as const) {
       counts.fill(0)
       for (let i = 0; i < n; i++) counts[(column[src[i]!]! >>> shift) & 0xffff]!++
       let sum = 0
@@ -171,6 +136,79 @@ export class TailIndex {
     return src
   }
 
+  /** Room for one more entry. */
+  protected grow(): void {
+    const grow = (a: Uint32Array): Uint32Array => {
+      const b = new Uint32Array(a.length * 2)
+      b.set(a)
+      return b
+    }
+    this.hiColumn = grow(this.hiColumn)
+    this.loColumn = grow(this.loColumn)
+    this.segmentColumn = grow(this.segmentColumn)
+    this.offsetColumn = grow(this.offsetColumn)
+    this.lengthColumn = grow(this.lengthColumn)
+  }
+}
+
+/**
+ * The index of blocks committed since the block table: {@link EntryColumns} plus an
+ * open-addressing hash table of entry numbers (linear probing, load at most 1/2). Equal keys
+ * simply occupy several buckets. About 28 bytes per entry plus growth slack; it stays small
+ * because the engine folds it into a new table once it reaches a threshold. (Also the index
+ * of a rebuild: the blocks of a damaged table's part of the segments, rescanned, until a new
+ * table holds them.)
+ */
+export class TailIndex extends EntryColumns {
+  /** Entry number + 1 per bucket; 0 is empty. */
+  #buckets = new Int32Array(1024)
+  #shift = 32 - 10
+
+  /** Bytes of memory held by the tail's arrays. */
+  get byteLength(): number {
+    return this.hiColumn.byteLength * ENTRY_WORDS + this.#buckets.byteLength
+  }
+
+  add(hi: number, lo: number, segment: number, offset: number, length: number): void {
+    if (this.entries === this.hiColumn.length) this.grow()
+    const e = this.entries++
+    this.hiColumn[e] = hi
+    this.loColumn[e] = lo
+    this.segmentColumn[e] = segment
+    this.offsetColumn[e] = offset
+    this.lengthColumn[e] = length
+    if (this.entries * 2 > this.#buckets.length) this.#rehash(this.#buckets.length * 2)
+    else this.#place(e)
+  }
+
+  /** True when some entry has the key (hi, lo). */
+  hasKey(hi: number, lo: number): boolean {
+    const mask = this.#buckets.length - 1
+    for (let b = this.#bucket(hi, lo); ; b = (b + 1) & mask) {
+      const slot = this.#buckets[b]!
+      if (slot === 0) return false
+      if (this.hiColumn[slot - 1] === hi && this.loColumn[slot - 1] === lo) return true
+    }
+  }
+
+  /** Calls `visit` with every entry whose key is (hi, lo); stops early when it returns true. */
+  find(hi: number, lo: number, visit: (entry: number) => boolean | void): void {
+    const mask = this.#buckets.length - 1
+    for (let b = this.#bucket(hi, lo); ; b = (b + 1) & mask) {
+      const slot = this.#buckets[b]!
+      if (slot === 0) return
+      const e = slot - 1
+      if (this.hiColumn[e] === hi && this.loColumn[e] === lo && visit(e) === true) return
+    }
+  }
+
+  /** Forgets entries `count` and after (the blocks of a commit dropped on open). */
+  truncate(count: number): void {
+    if (count >= this.entries) return
+    this.entries = count
+    this.#rehash(this.#buckets.length)
+  }
+
   #bucket(hi: number, lo: number): number {
     // Keys are digest bytes, already uniform for real hashes; the multiply spreads the rest.
     return Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1) >>> this.#shift
@@ -178,7 +216,7 @@ export class TailIndex {
 
   #place(e: number): void {
     const mask = this.#buckets.length - 1
-    let b = this.#bucket(this.#hi[e]!, this.#lo[e]!)
+    let b = this.#bucket(this.hiColumn[e]!, this.loColumn[e]!)
     while (this.#buckets[b] !== 0) b = (b + 1) & mask
     this.#buckets[b] = e + 1
   }
@@ -186,19 +224,6 @@ export class TailIndex {
   #rehash(size: number): void {
     this.#buckets = new Int32Array(size)
     this.#shift = 32 - Math.log2(size)
-    for (let e = 0; e < this.#count; e++) this.#place(e)
-  }
-
-  #growEntries(): void {
-    const grow = (a: Uint32Array): Uint32Array => {
-      const b = new Uint32Array(a.length * 2)
-      b.set(a)
-      return b
-    }
-    this.#hi = grow(this.#hi)
-    this.#lo = grow(this.#lo)
-    this.#segment = grow(this.#segment)
-    this.#offset = grow(this.#offset)
-    this.#length = grow(this.#length)
+    for (let e = 0; e < this.entries; e++) this.#place(e)
   }
 }

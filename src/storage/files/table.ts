@@ -41,7 +41,7 @@ import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { equalBytes } from '../../block/codec.ts'
 import { sha256 } from '../../block/hash.ts'
-import { ENTRY_BYTES, type TailIndex } from './block-index.ts'
+import { ENTRY_BYTES, type EntryColumns } from './block-index.ts'
 import { syncDir } from './durable.ts'
 import { KeyFilter } from './key-filter.ts'
 import { readFully } from './format.ts'
@@ -499,7 +499,7 @@ async function parseTable(fh: FileHandle, cacheBytes: number): Promise<TableRun 
  * fence and filter. Returns the new table, open for lookups. Throws {@link TableDamage} when
  * a page of `base` is damaged.
  */
-export async function writeTable(dir: string, base: TableRun, tail: TailIndex, cover: TableCover, skip: readonly number[], cacheBytes: number): Promise<TableRun> {
+export async function writeTable(dir: string, base: TableRun, tail: EntryColumns, cover: TableCover, skip: readonly number[], cacheBytes: number): Promise<TableRun> {
   const tmp = join(dir, `${TABLE_FILE}.${Math.random().toString(36).slice(2, 10)}.tmp`)
   const cursor = base.cursor()
   let fh: FileHandle | undefined
@@ -547,7 +547,7 @@ export async function writeTable(dir: string, base: TableRun, tail: TailIndex, c
 }
 
 /** Writes the merged entries as pages 1.. of `fh`; returns the fence and filter of what it wrote. */
-async function writeEntries(fh: FileHandle, base: TableCursor, tail: TailIndex): Promise<{ fence: Uint32Array; filter: KeyFilter; count: number }> {
+async function writeEntries(fh: FileHandle, base: TableCursor, tail: EntryColumns): Promise<{ fence: Uint32Array; filter: KeyFilter; count: number }> {
   const merge = new Merge(base, tail)
   for (;;) {
     const next = merge.run()
@@ -579,13 +579,13 @@ class Merge {
   pages = 0
   readonly #out = new DataView(this.chunk.buffer)
   readonly #base: TableCursor
-  readonly #tail: TailIndex
+  readonly #tail: EntryColumns
   readonly #order: Uint32Array
   #j = 0
   #k = 0
   #slot = 0
 
-  constructor(base: TableCursor, tail: TailIndex) {
+  constructor(base: TableCursor, tail: EntryColumns) {
     this.#base = base
     this.#tail = tail
     this.#order = tail.sortedOrder()
