@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
-import { decodeBlock, linksOf } from '../block/codec.ts'
-import { DAG_CBOR, DAG_PB } from '../block/interface.ts'
+import { decodeBlock, decodeTrusted, linksOf } from '../block/codec.ts'
+import { DAG_CBOR, DAG_PB, type BlockRecord } from '../block/interface.ts'
 import { CairnError, isCairnError } from '../errors/cairn-error.ts'
 import { decodeEvent } from '../log/event.ts'
 import type { EventBlock } from '../log/interface.ts'
@@ -121,16 +121,17 @@ async function scanUnknown(storage: StorageEngine, views: LogViews): Promise<Map
 /**
  * Adds what an event contributes beyond its stream: object records, referrers, and the
  * containment links of the DAGs it reaches. `objectValue` is the put value when the caller
- * has it; otherwise blocks are read back.
+ * has it; blocks in `verified` (an import's CAR, already checked) are decoded from there;
+ * others are read back from storage and verified.
  */
-export async function indexEvent(views: LogViews, storage: StorageEngine, cid: CID, event: EventBlock, objectValue: { value: unknown } | undefined): Promise<void> {
+export async function indexEvent(views: LogViews, storage: StorageEngine, cid: CID, event: EventBlock, objectValue: { value: unknown } | undefined, verified?: ReadonlyMap<string, BlockRecord>): Promise<void> {
   const key = cid.toString()
   if (event.stream === OBJECTS_STREAM) {
     if (event.type !== OBJECT_PUT) return
     const data = event.data as ObjectPutData
     views.addObject({ cid: data.cid, type: data.type, size: data.size, event: cid })
     views.addContainer(data.cid, key)
-    await indexDag(views, storage, data.cid, objectValue, true)
+    await indexDag(views, storage, data.cid, objectValue, true, verified)
     return
   }
   const links = eventLinks(event).roots
@@ -138,7 +139,7 @@ export async function indexEvent(views: LogViews, storage: StorageEngine, cid: C
   for (const link of links) {
     views.addReferrer(link, { cid, kind: 'event' })
     views.addContainer(link, key)
-    await indexDag(views, storage, link, undefined, false)
+    await indexDag(views, storage, link, undefined, false, verified)
   }
 }
 
@@ -148,7 +149,7 @@ export async function indexEvent(views: LogViews, storage: StorageEngine, cid: C
  * object's DAG, checked complete before it was committed) a missing block is corruption and
  * every block is marked complete; otherwise (an app link) missing blocks are dangling.
  */
-async function indexDag(views: LogViews, storage: StorageEngine, root: CID, rootValue: { value: unknown } | undefined, required: boolean): Promise<void> {
+async function indexDag(views: LogViews, storage: StorageEngine, root: CID, rootValue: { value: unknown } | undefined, required: boolean, verified: ReadonlyMap<string, BlockRecord> | undefined): Promise<void> {
   const stack: { cid: CID; value: { value: unknown } | undefined }[] = [{ cid: root, value: rootValue }]
   while (stack.length > 0) {
     const { cid, value } = stack.pop()!
@@ -158,7 +159,9 @@ async function indexDag(views: LogViews, storage: StorageEngine, root: CID, root
     }
     if (required ? views.isComplete(cid.toString()) : views.walked(cid)) continue
     let decoded: unknown
+    const fromCar = value === undefined ? verified?.get(cid.toString()) : undefined
     if (value !== undefined) decoded = value.value
+    else if (fromCar !== undefined) decoded = decodeTrusted(cid, fromCar.bytes)
     else {
       const bytes = await storage.get(cid)
       if (bytes === undefined) {

@@ -66,7 +66,7 @@ export class CairnStore {
   #snapshotWrite: Promise<void> | undefined
   readonly #opened: { fromSnapshot: boolean; indexedOnOpen: number }
   /** Committed events whose object/referrer indexing is still to do (a block read failed). */
-  readonly #unindexed: { cid: CID; event: EventBlock; value: { value: unknown } | undefined }[] = []
+  readonly #unindexed: { cid: CID; event: EventBlock; value: { value: unknown } | undefined; verified?: ReadonlyMap<string, BlockRecord> | undefined }[] = []
   readonly #clock: () => number
   readonly #writes = new Mutex()
   readonly #hub = new ChangeHub()
@@ -626,10 +626,12 @@ export class CairnStore {
    */
   async #indexQueued(): Promise<void> {
     while (this.#unindexed.length > 0) {
-      const { cid, event, value } = this.#unindexed[0]!
+      const { cid, event, value, verified } = this.#unindexed[0]!
       try {
-        await indexEvent(this.#views, this.#storage, cid, event, value)
+        await indexEvent(this.#views, this.#storage, cid, event, value, verified)
       } catch {
+        // Retried later from storage: do not keep an import's blocks alive meanwhile.
+        for (const item of this.#unindexed) item.verified = undefined
         return
       }
       this.#unindexed.shift()
@@ -754,8 +756,8 @@ export class CairnStore {
     for (const e of added) this.#events.remember(e)
     // The commit is durable: from here nothing may fail the call. Object, referrer and
     // containment indexing reads blocks, so it is queued and retried if a read fails.
-    for (const item of imported?.events ?? []) this.#unindexed.push({ cid: item.cid, event: item.event, value: undefined })
-    for (const item of fresh) this.#unindexed.push({ cid: item.cid, event: item.event, value: item.draft.object })
+    for (const item of imported?.events ?? []) this.#unindexed.push({ cid: item.cid, event: item.event, value: undefined, verified: imported!.verified })
+    for (const item of fresh) this.#unindexed.push({ cid: item.cid, event: item.event, value: item.draft.object, verified: imported?.verified })
     await this.#indexQueued()
     // Each new event's public shape is built once, for subscribers, commit listeners and the caller.
     const stored: (StoredEvent | undefined)[] = new Array(added.length)

@@ -29,6 +29,8 @@ export interface ImportPlan {
   heads: CID[]
   /** Roots of foreign DAGs to record as objects, with the bytes of their DAG. */
   foreign: { cid: CID; size: number }[]
+  /** The CAR's blocks, verified: indexing reads the new objects' blocks from here, not back from storage. */
+  verified: ReadonlyMap<string, BlockRecord>
 }
 
 export interface PlanOptions {
@@ -169,5 +171,5 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
   const superseded = new Set<string>()
   for (const { event } of events) for (const p of event.parents) superseded.add(p.toString())
   const heads = sortCids([...currentHeads, ...events.map((e) => e.cid)].filter((c) => !superseded.has(c.toString())))
-  return { events, blocks, heads, foreign }
+  return { events, blocks, heads, foreign, verified: car.blocks }
 }
