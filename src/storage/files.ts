@@ -11,7 +11,7 @@ import { CairnError } from '../errors/cairn-error.ts'
 import type { CommitBatch, StorageEngine } from './interface.ts'
 import { expectDerivedBytes, expectDerivedName } from './derived.ts'
 import { CAR_HEADER, type BlockFrame, encodeCommit, findRecords, IDENTITY, keyOfBytes, MAX_FRAME, parseFrame, parseFrameInWindow, readFully, readVarint, WindowReader } from './files/format.ts'
-import { errCode, syncDir } from './files/durable.ts'
+import { datasync, errCode, syncDir, writeFully } from './files/durable.ts'
 import { EntryColumns, keyHi, keyLo, TailIndex, type FramePosition } from './files/block-index.ts'
 import { DEFAULT_TABLE_CACHE_BYTES, framePosition, openTable, removeTable, TableDamage, TableRun, TABLE_TEMP_RE, writeTable, type TableCover } from './files/table.ts'
 import { cleanDerived, readDerivedFile, writeDerivedFile } from './files/derived.ts'
@@ -951,20 +951,6 @@ export class FileStorage implements StorageEngine {
 
 function corrupt(segment: Segment, at: number, reason: string): CairnError {
   return new CairnError('CAIRN_CORRUPT', `${segment.file} is damaged at offset ${at} (${reason}); data before that offset is intact`)
-}
-
-async function writeFully(fh: FileHandle, buf: Uint8Array, pos: number): Promise<void> {
-  let done = 0
-  while (done < buf.length) {
-    const { bytesWritten } = await fh.write(buf, done, buf.length - done, pos + done)
-    done += bytesWritten
-  }
-}
-
-async function datasync(fh: FileHandle): Promise<void> {
-  // fdatasync also persists the file size, which is all an append changes besides data.
-  if (typeof fh.datasync === 'function') await fh.datasync()
-  else await fh.sync()
 }
 
 // ---- lock ----

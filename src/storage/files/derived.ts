@@ -1,7 +1,7 @@
 // Derived-data slots of the files engine: one file per name under `<store>/derived/`.
 import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { errCode, syncDir } from './durable.ts'
+import { errCode, syncDir, writeFully } from './durable.ts'
 import { readFully } from './format.ts'
 
 /** Folder of derived values inside the store folder. */
@@ -53,8 +53,7 @@ export async function writeDerivedFile(dir: string, name: string, bytes: Uint8Ar
   try {
     const fh = await open(tmp, 'wx')
     try {
-      let done = 0
-      while (done < bytes.length) done += (await fh.write(bytes, done, bytes.length - done, done)).bytesWritten
+      await writeFully(fh, bytes, 0)
       await fh.sync()
     } finally {
       await fh.close()

@@ -42,7 +42,7 @@ import { join } from 'node:path'
 import { equalBytes } from '../../block/codec.ts'
 import { sha256 } from '../../block/hash.ts'
 import { ENTRY_BYTES, type EntryColumns } from './block-index.ts'
-import { syncDir } from './durable.ts'
+import { errCode, syncDir, writeFully } from './durable.ts'
 import { KeyFilter } from './key-filter.ts'
 import { readFully } from './format.ts'
 
@@ -431,7 +431,7 @@ export async function openTable(dir: string, cacheBytes: number): Promise<TableR
   try {
     fh = await open(join(dir, TABLE_FILE), 'r')
   } catch (err) {
-    if ((err as { code?: unknown }).code === 'ENOENT') return undefined
+    if (errCode(err) === 'ENOENT') return undefined
     throw err
   }
   let run: TableRun | string | undefined
@@ -659,16 +659,11 @@ class Merge {
   }
 }
 
-async function writeFully(fh: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
-  let done = 0
-  while (done < bytes.length) done += (await fh.write(bytes, done, bytes.length - done, position + done)).bytesWritten
-}
-
 /** Removes the table file (one the engine found unusable), so a stale table cannot come back to life. */
 export async function removeTable(dir: string): Promise<void> {
   try {
     await unlink(join(dir, TABLE_FILE))
   } catch (err) {
-    if ((err as { code?: unknown }).code !== 'ENOENT') throw err
+    if (errCode(err) !== 'ENOENT') throw err
   }
 }
