@@ -1,10 +1,15 @@
 import type { CID } from 'multiformats/cid'
+import { concatBytes } from '../block/codec.ts'
 import type { BlockRecord } from '../block/interface.ts'
 
+/** CarWriter emits a few small pieces per block; they leave in chunks of at least this size. */
+const CHUNK_BYTES = 64 * 1024
+
 /**
- * Streams a CARv1 (written by @ipld/car's CarWriter) of `blocks` under `roots`. Pull-based:
- * a block is read from `blocks` only when the consumer has taken the previous one, so
- * memory does not grow with the archive. An error from `blocks` ends the stream with it.
+ * Streams a CARv1 (written by @ipld/car's CarWriter) of `blocks` under `roots`, in chunks of
+ * about 64 KiB (the last may be smaller; a larger block makes a larger one). Pull-based:
+ * blocks are read from `blocks` only as the consumer takes chunks, so memory does not grow
+ * with the archive. An error from `blocks` ends the stream with it.
  */
 export async function* writeCar(roots: readonly CID[], blocks: AsyncIterable<BlockRecord>): AsyncGenerator<Uint8Array> {
   // Loaded on first export: stores that never export do not pay for it.
@@ -20,7 +25,18 @@ export async function* writeCar(roots: readonly CID[], blocks: AsyncIterable<Blo
       await writer.close()
     }
   })()
-  for await (const chunk of out) yield chunk
+  let parts: Uint8Array[] = []
+  let size = 0
+  for await (const piece of out) {
+    parts.push(piece)
+    size += piece.length
+    if (size >= CHUNK_BYTES) {
+      yield concatBytes(parts)
+      parts = []
+      size = 0
+    }
+  }
+  if (size > 0) yield concatBytes(parts)
   await producing
   if (failure !== undefined) throw failure.error
 }

@@ -5,9 +5,6 @@ import { expectObject } from '../errors/arguments.ts'
 import type { CairnStore } from '../store/store.ts'
 
 
-/** Pieces handed to the Blob constructor: CarWriter yields many small ones per block. */
-const PART_BYTES = 1 << 20
-
 /**
  * Collects `store.export(options)` into a Blob of type `application/vnd.ipld.car`.
  * The browser may keep a large Blob on disk, but the parts pass through memory first.
@@ -18,19 +15,9 @@ const PART_BYTES = 1 << 20
  */
 export async function exportToBlob(store: CairnStore, options: ExportOptions = {}): Promise<Blob> {
   expectObject('options', options)
+  // Export chunks are already ~64 KiB each (see writeCar).
   const parts: Uint8Array<ArrayBuffer>[] = []
-  const part = new Uint8Array(PART_BYTES)
-  let filled = 0
-  for await (const chunk of store.export(options)) {
-    if (filled + chunk.length > PART_BYTES) {
-      if (filled > 0) parts.push(part.slice(0, filled))
-      filled = 0
-      if (chunk.length > PART_BYTES) { parts.push(new Uint8Array(chunk)); continue }
-    }
-    part.set(chunk, filled)
-    filled += chunk.length
-  }
-  if (filled > 0) parts.push(part.subarray(0, filled))
+  for await (const chunk of store.export(options)) parts.push(new Uint8Array(chunk.buffer as ArrayBuffer, chunk.byteOffset, chunk.length))
   return new Blob(parts, { type: CAR_MEDIA_TYPE })
 }
 

@@ -23,8 +23,6 @@ const ENCODING = 'x-cairn-encoding'
 const HEADS = 'x-cairn-heads'
 /** Longest `x-cairn-heads` value sent; beyond it the header is left out (the CAR's roots say the same). */
 const MAX_HEADS_HEADER = 8 * 1024
-/** Bytes a stream-to-stream copy gathers before handing a chunk on (the CAR writer yields tiny pieces). */
-const COALESCE_BYTES = 64 * 1024
 
 /** Options of {@link createSyncHandler}. */
 export interface SyncHandlerOptions {
@@ -409,25 +407,22 @@ function parseJson(bytes: Uint8Array): unknown {
 
 /**
  * A pull-based ReadableStream over an async iterator: the source is read only when the
- * consumer wants more, so a slow peer holds back the export. Small chunks are gathered up to
- * 64 KiB to keep writes few. `first` is a result already taken from the iterator.
+ * consumer wants more, so a slow peer holds back the export (whose chunks are already about
+ * 64 KiB, see writeCar). `first` is a result already taken from the iterator.
  */
 function iterableToStream(it: AsyncIterator<Uint8Array>, first?: IteratorResult<Uint8Array>): ReadableStream<Uint8Array> {
   let pending = first
   let finished = false
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const parts: Uint8Array[] = []
-      let size = 0
-      while (size < COALESCE_BYTES) {
-        const next = pending ?? await it.next()
-        pending = undefined
-        if (next.done === true) { finished = true; break }
-        parts.push(next.value)
-        size += next.value.length
+      const next = pending ?? await it.next()
+      pending = undefined
+      if (next.done === true) {
+        finished = true
+        controller.close()
+      } else {
+        controller.enqueue(next.value)
       }
-      if (size > 0) controller.enqueue(concatBytes(parts))
-      if (finished) controller.close()
     },
     async cancel() {
       if (!finished) await it.return?.()
