@@ -101,13 +101,8 @@ class ByteQueue {
   }
 }
 
-/**
- * Reads a CARv1 as a stream. Unlike @ipld/car's readers, it refuses a frame longer than the
- * limit from its length prefix alone, before buffering it, and it never holds more than one
- * frame. It does not verify blocks: the importer does.
- */
-export async function readCar(source: ByteSource, limits: CarReadLimits): Promise<CarStream> {
-  const q = new ByteQueue(chunksOf(source))
+/** The CAR header's roots, after checking it is a CARv1 header within MAX_HEADER bytes. */
+async function readHeader(q: ByteQueue): Promise<CID[]> {
   const headerLength = await q.varint()
   if (headerLength === undefined) throw bad('the CAR is empty')
   if (headerLength === 0 || headerLength > MAX_HEADER) throw bad(`the CAR header claims ${headerLength} bytes`)
@@ -122,8 +117,23 @@ export async function readCar(source: ByteSource, limits: CarReadLimits): Promis
   const h = header as { version?: unknown; roots?: unknown }
   if (h === null || typeof h !== 'object' || h.version !== 1) throw bad('only CARv1 archives are read')
   if (!Array.isArray(h.roots) || !h.roots.every((r) => CID.asCID(r) !== null)) throw bad('the CAR header roots must be a list of CIDs')
-  const roots = (h.roots as unknown[]).map((r) => CID.asCID(r)!)
+  return (h.roots as unknown[]).map((r) => CID.asCID(r)!)
+}
 
+/**
+ * Reads a CARv1 as a stream. Unlike @ipld/car's readers, it refuses a frame longer than the
+ * limit from its length prefix alone, before buffering it, and it never holds more than one
+ * frame. It does not verify blocks: the importer does.
+ */
+export async function readCar(source: ByteSource, limits: CarReadLimits): Promise<CarStream> {
+  const q = new ByteQueue(chunksOf(source))
+  let roots: CID[]
+  try {
+    roots = await readHeader(q)
+  } catch (err) {
+    await q.return() // a bad header ends the read: let the source go (a stream is cancelled)
+    throw err
+  }
   async function* blocks(): AsyncGenerator<BlockRecord> {
     try {
       for (;;) {

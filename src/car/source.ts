@@ -1,5 +1,8 @@
 import type { ByteSource } from './interface.ts'
 
+/** How a failure to read a stream is reported (a broken connection, bad gzip): as `wrap` returns it. */
+export type ReadFailure = (cause: unknown) => unknown
+
 /** TypeError naming the argument unless `value` is a ByteSource. */
 export function expectByteSource(name: string, value: unknown): ByteSource {
   const ok = value instanceof Uint8Array || (value !== null && typeof value === 'object' &&
@@ -8,8 +11,13 @@ export function expectByteSource(name: string, value: unknown): ByteSource {
   return value as ByteSource
 }
 
-/** The chunks of a byte source, whatever its form; a chunk that is not a Uint8Array is a TypeError. */
-export async function* chunksOf(source: ByteSource, name = 'source'): AsyncGenerator<Uint8Array> {
+/**
+ * The chunks of a byte source, whatever its form; a chunk that is not a Uint8Array is a
+ * TypeError. A ReadableStream is cancelled when the consumer stops early (a failed import
+ * does not leave a download or `blob.stream()` running), and a failure to read it is thrown as
+ * `onReadFailure` makes it (default: as is).
+ */
+export async function* chunksOf(source: ByteSource, name = 'source', onReadFailure: ReadFailure = (cause) => cause): AsyncGenerator<Uint8Array> {
   if (source instanceof Uint8Array) { yield source; return }
   let i = 0
   const check = (chunk: unknown): Uint8Array => {
@@ -19,13 +27,21 @@ export async function* chunksOf(source: ByteSource, name = 'source'): AsyncGener
   }
   if (typeof (source as ReadableStream<Uint8Array>).getReader === 'function') {
     const reader = (source as ReadableStream<Uint8Array>).getReader()
+    let done = false
     try {
       for (;;) {
-        const { done, value } = await reader.read()
-        if (done) return
-        yield check(value)
+        let result: ReadableStreamReadResult<Uint8Array>
+        try {
+          result = await reader.read()
+        } catch (cause) {
+          done = true
+          throw onReadFailure(cause)
+        }
+        if (result.done) { done = true; return }
+        yield check(result.value)
       }
     } finally {
+      if (!done) await reader.cancel().catch(() => {})
       reader.releaseLock()
     }
   }

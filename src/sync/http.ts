@@ -13,6 +13,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { concatBytes } from '../block/codec.ts'
+import { chunksOf } from '../car/source.ts'
 import { CAR_MEDIA_TYPE, type ImportOptions, type ImportReport } from '../car/interface.ts'
 import { CairnError, type CairnErrorCode } from '../errors/cairn-error.ts'
 import type { CairnStore } from '../store/store.ts'
@@ -431,30 +432,11 @@ function iterableToStream(it: AsyncIterator<Uint8Array>, first?: IteratorResult<
 }
 
 /**
- * Chunks of a stream as an async generator that turns a failure to read (a broken
- * connection, bad gzip) into a CairnError with `code`, and cancels the stream when the
- * consumer stops early.
+ * Chunks of a body (see chunksOf: cancelled when the consumer stops early) whose read failures
+ * become a CairnError with `code`, or the abort reason once `signal` aborted.
  */
-async function* guardedChunks(stream: ReadableStream<Uint8Array>, code: CairnErrorCode, what: string, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
-  const reader = stream.getReader()
-  let done = false
-  try {
-    for (;;) {
-      let result: ReadableStreamReadResult<Uint8Array>
-      try {
-        result = await reader.read()
-      } catch (cause) {
-        done = true
-        if (signal?.aborted === true) throw signal.reason
-        throw new CairnError(code, `${what} could not be read: ${messageOf(cause)}`, { cause })
-      }
-      if (result.done) { done = true; return }
-      yield result.value
-    }
-  } finally {
-    if (!done) await reader.cancel().catch(() => {})
-    reader.releaseLock()
-  }
+function guardedChunks(stream: ReadableStream<Uint8Array>, code: CairnErrorCode, what: string, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  return chunksOf(stream, what, (cause) => signal?.aborted === true ? signal.reason : new CairnError(code, `${what} could not be read: ${messageOf(cause)}`, { cause }))
 }
 
 // The DOM typings give (De)CompressionStream a `BufferSource` writable side, which does not

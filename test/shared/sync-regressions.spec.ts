@@ -42,6 +42,20 @@ describe('sync regressions', () => {
     for (const s of [a, b, c]) await s.close()
   })
 
+  test('an import that fails part-way cancels the stream it was reading (no download left running)', async () => {
+    const store = await open()
+    let cancelled = false
+    let pulls = 0
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) { pulls++; controller.enqueue(new Uint8Array([0xff, 0xff, 0xff, 0xff])) },
+      cancel() { cancelled = true },
+    })
+    await expect(store.import(stream)).rejects.toMatchObject({ code: 'CAIRN_INVALID_CAR' })
+    expect(cancelled).toBe(true)
+    expect(pulls).toBeLessThan(100)
+    await store.close()
+  })
+
   test('put refuses a value whose linked block is stored but incomplete, and writes nothing', async () => {
     const engine = new MemoryStorage()
     const leaf = encodeValue({ leaf: 1 })
