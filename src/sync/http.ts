@@ -16,6 +16,7 @@ import { concatBytes } from '../block/codec.ts'
 import { chunksOf } from '../car/source.ts'
 import { CAR_MEDIA_TYPE, type ImportOptions, type ImportReport } from '../car/interface.ts'
 import { CairnError, type CairnErrorCode } from '../errors/cairn-error.ts'
+import { expectNonNegativeInteger, expectObject, expectString } from '../errors/arguments.ts'
 import type { CairnStore } from '../store/store.ts'
 import { sortCids } from '../log/order.ts'
 
@@ -85,10 +86,9 @@ export interface SyncReport {
  * export default { fetch: createSyncHandler(store) }              // workers
  */
 export function createSyncHandler(store: CairnStore, options: SyncHandlerOptions = {}): SyncHandler {
-  if (options === null || typeof options !== 'object') throw new TypeError('"options" expected an object')
+  expectObject('options', options)
   const base = normalizeBase(options.basePath ?? '/cairn')
-  const maxRequestBytes = options.maxRequestBytes ?? 1024 * 1024
-  if (!Number.isSafeInteger(maxRequestBytes) || maxRequestBytes < 0) throw new RangeError(`"maxRequestBytes" expected a non-negative integer, got ${maxRequestBytes}`)
+  const maxRequestBytes = options.maxRequestBytes === undefined ? 1024 * 1024 : expectNonNegativeInteger('maxRequestBytes', options.maxRequestBytes)
   const gzip = options.gzip !== false
   const routes: Record<string, { method: string; run: (request: Request) => Promise<Response> }> = {
     '/pull': { method: 'POST', run: (request) => pull(store, request, maxRequestBytes, gzip) },
@@ -231,8 +231,8 @@ const agreed = new WeakMap<CairnStore, Map<string, CID[]>>()
  * console.log(report.pulled.events, report.pushed.events, report.bytesReceived)
  */
 export async function sync(store: CairnStore, url: string, options: SyncOptions = {}): Promise<SyncReport> {
-  if (typeof url !== 'string' || url === '') throw new TypeError('"url" expected a non-empty string')
-  if (options === null || typeof options !== 'object') throw new TypeError('"options" expected an object')
+  expectString('url', url)
+  expectObject('options', options)
   const base = url.replace(/\/+$/, '')
   const doFetch: typeof fetch = options.fetch ?? ((input, init) => fetch(input, init))
   const gzip = options.gzip !== false

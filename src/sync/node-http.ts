@@ -1,5 +1,6 @@
 // Node/Deno only: serves a fetch-API handler (such as createSyncHandler's) from node:http.
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { expectFunction } from '../errors/arguments.ts'
 
 /** A node:http request listener. */
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void
@@ -17,7 +18,7 @@ const REQUEST_HIGH_WATER = 64 * 1024
  * http.createServer(toNodeListener(createSyncHandler(store))).listen(8787)
  */
 export function toNodeListener(handler: (request: Request) => Promise<Response>): NodeListener {
-  if (typeof handler !== 'function') throw new TypeError('"handler" expected a function (Request) => Promise<Response>')
+  expectFunction('handler', handler)
   return (req, res) => {
     void serve(handler, req, res)
   }
