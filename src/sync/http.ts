@@ -295,7 +295,10 @@ export async function sync(store: CairnStore, url: string, options: SyncOptions 
   //    same tick, so `ours` are the roots of the CAR we send.
   signal?.throwIfAborted()
   const ours = store.heads
-  const pushBody = await carBody(store.export({ since: theirHeads }), gzip)
+  // We hold every head of theirs, so they lack something exactly when our heads differ from theirs.
+  const theirSorted = sortCids(theirHeads)
+  const inSync = ours.length === theirSorted.length && ours.every((c, i) => c.equals(theirSorted[i]!))
+  const pushBody = inSync ? null : await carBody(store.export({ since: theirHeads }), gzip)
   let pushed = { blocks: 0, events: 0 }
   if (pushBody !== null) {
     bytesSent += pushBody.size
@@ -328,46 +331,14 @@ export function forgetSyncPeer(store: CairnStore, url?: string): void {
 
 /**
  * The body of a push: the CAR, gzipped when asked, gathered into a Blob (browsers only stream
- * request bodies over HTTP/2, and a Blob gives an exact Content-Length). Null when the CAR
- * holds nothing beyond its header.
+ * request bodies over HTTP/2, and a Blob gives an exact Content-Length).
  */
-async function carBody(car: AsyncIterable<Uint8Array>, gzip: boolean): Promise<Blob | null> {
-  const probe = new CarProbe()
-  let stream = iterableToStream(car[Symbol.asyncIterator]()).pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      probe.see(chunk)
-      controller.enqueue(chunk)
-    },
-  }))
+async function carBody(car: AsyncIterable<Uint8Array>, gzip: boolean): Promise<Blob> {
+  let stream = iterableToStream(car[Symbol.asyncIterator]())
   if (gzip) stream = gzipStream(stream)
   const parts: Uint8Array[] = []
-  const reader = stream.getReader()
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    parts.push(value)
-  }
-  return probe.hasBlocks ? new Blob(parts as BlobPart[], { type: CAR_MEDIA_TYPE }) : null
-}
-
-/** Watches a CAR stream go by and tells whether any block follows the header. */
-class CarProbe {
-  #seen = 0
-  #length = 0
-  #shift = 0
-  #headerEnd = -1
-  hasBlocks = false
-
-  see(chunk: Uint8Array): void {
-    for (let i = 0; this.#headerEnd < 0 && i < chunk.length; i++) {
-      const b = chunk[i]!
-      this.#length += (b & 0x7f) * 2 ** this.#shift
-      this.#shift += 7
-      if ((b & 0x80) === 0) this.#headerEnd = this.#seen + i + 1 + this.#length
-    }
-    this.#seen += chunk.length
-    if (this.#headerEnd >= 0 && this.#seen > this.#headerEnd) this.hasBlocks = true
-  }
+  for await (const part of chunksOf(stream)) parts.push(part)
+  return new Blob(parts as BlobPart[], { type: CAR_MEDIA_TYPE })
 }
 
 function errorFromResponse(response: Response, bytes: Uint8Array, where: string): CairnError {
