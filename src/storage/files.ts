@@ -11,9 +11,9 @@ import { CairnError } from '../errors/cairn-error.ts'
 import type { CommitBatch, StorageEngine } from './interface.ts'
 import { expectDerivedBytes, expectDerivedName } from './derived.ts'
 import { CAR_HEADER, type BlockFrame, encodeCommit, findRecords, IDENTITY, keyOfBytes, MAX_FRAME, parseFrame, parseFrameInWindow, readFully, readVarint, WindowReader } from './files/format.ts'
-import { datasync, errCode, syncDir, writeFully } from './files/durable.ts'
+import { datasync, errCode, removeTemps, syncDir, tempName, writeFully } from './files/durable.ts'
 import { EntryColumns, keyHi, keyLo, TailIndex, type FramePosition } from './files/block-index.ts'
-import { DEFAULT_TABLE_CACHE_BYTES, framePosition, openTable, removeTable, TableDamage, TableRun, TABLE_TEMP_RE, writeTable, type TableCover } from './files/table.ts'
+import { DEFAULT_TABLE_CACHE_BYTES, framePosition, openTable, removeTable, TableDamage, TableRun, TABLE_FILE, writeTable, type TableCover } from './files/table.ts'
 import { cleanDerived, readDerivedFile, writeDerivedFile } from './files/derived.ts'
 
 /** Options of {@link openFileStorage}. */
@@ -722,8 +722,8 @@ export class FileStorage implements StorageEngine {
     for (const name of await readdir(this.path)) {
       const m = SEGMENT_RE.exec(name)
       if (m !== null) numbers.push(Number(m[1]))
-      else if (TABLE_TEMP_RE.test(name)) await unlink(join(this.path, name)).catch(() => {}) // a table write a crash cut short
     }
+    await removeTemps(this.path, TABLE_FILE) // table writes a crash cut short
     this.#derivedReady = await cleanDerived(this.path)
     numbers.sort((a, b) => a - b)
     if (numbers.length === 0) {
@@ -1013,7 +1013,7 @@ async function acquireLock(dir: string): Promise<void> {
 
 /** True when we now hold the lock, false when someone else's lock file is there. */
 async function tryCreateLock(dir: string, lockPath: string, pid: number): Promise<boolean> {
-  const tmp = join(dir, `${LOCK}.${pid}.${Math.random().toString(36).slice(2)}`)
+  const tmp = tempName(join(dir, `${LOCK}.${pid}`))
   await writeFile(tmp, String(pid), { flag: 'wx' })
   try {
     await link(tmp, lockPath)

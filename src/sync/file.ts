@@ -1,8 +1,7 @@
 // Node/Deno only: CAR files on disk. Export streams into `path + '.tmp'`, fsyncs, then renames,
 // so a crash never leaves half a CAR under the final name; import streams from the file.
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
-import { errCode, syncDir } from '../storage/files/durable.ts'
-import { dirname } from 'node:path'
+import { open, type FileHandle } from 'node:fs/promises'
+import { errCode, replaceFile, writeFully, type ReplaceStep } from '../storage/files/durable.ts'
 import type { ExportOptions, ImportOptions, ImportReport } from '../car/interface.ts'
 import { expectObject, expectString } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
@@ -36,49 +35,41 @@ export async function exportToFile(store: CairnStore, path: string, options: Exp
   expectObject('options', options)
   const car = store.export(options)
   const tmp = `${path}.tmp`
-  let fh: FileHandle
-  try {
-    fh = await open(tmp, 'w')
-  } catch (cause) {
-    throw fsError('creating', tmp, cause)
-  }
   let bytes = 0
-  let stage: 'writing' | 'syncing' | 'renaming' = 'writing'
+  let step = 'creating' as ReplaceStep
   try {
-    const buffer = new Uint8Array(WRITE_BYTES)
-    let filled = 0
-    const flush = async (): Promise<void> => {
-      let at = 0
-      while (at < filled) at += (await fh.write(buffer, at, filled - at)).bytesWritten
-      filled = 0
-    }
-    for await (const chunk of car) {
-      bytes += chunk.length
-      if (chunk.length >= WRITE_BYTES) {
-        await flush()
-        let at = 0
-        while (at < chunk.length) at += (await fh.write(chunk, at, chunk.length - at)).bytesWritten
-        continue
+    // A fixed temporary name: the next export overwrites what a crashed one left.
+    await replaceFile(path, async (fh) => {
+      const buffer = new Uint8Array(WRITE_BYTES)
+      let filled = 0
+      let written = 0
+      const put = async (piece: Uint8Array): Promise<void> => {
+        await writeFully(fh, piece, written)
+        written += piece.length
       }
-      if (filled + chunk.length > WRITE_BYTES) await flush()
-      buffer.set(chunk, filled)
-      filled += chunk.length
+      const flush = async (): Promise<void> => {
+        await put(buffer.subarray(0, filled))
+        filled = 0
+      }
+      for await (const chunk of car) {
+        bytes += chunk.length
+        if (chunk.length >= WRITE_BYTES) {
+          await flush()
+          await put(chunk)
+          continue
+        }
+        if (filled + chunk.length > WRITE_BYTES) await flush()
+        buffer.set(chunk, filled)
+        filled += chunk.length
+      }
+      await flush()
+    }, { temp: tmp, onStep: (s) => { step = s } })
+  } catch (cause) {
+    switch (step) {
+      case 'renaming': throw fsError(`renaming "${tmp}" to`, path, cause)
+      case 'syncing the folder': throw fsError('syncing the folder of', path, cause)
+      default: throw fsError(step, tmp, cause)
     }
-    await flush()
-    stage = 'syncing'
-    await fh.sync()
-    await fh.close()
-    stage = 'renaming'
-    await rename(tmp, path)
-  } catch (cause) {
-    if (stage !== 'renaming') await fh.close().catch(() => {})
-    await unlink(tmp).catch(() => {})
-    throw fsError(stage === 'renaming' ? `renaming "${tmp}" to` : stage === 'syncing' ? 'syncing' : 'writing', stage === 'renaming' ? path : tmp, cause)
-  }
-  try {
-    await syncDir(dirname(path))
-  } catch (cause) {
-    throw fsError('syncing the folder of', path, cause)
   }
   return { bytes }
 }

@@ -1,7 +1,7 @@
 // Derived-data slots of the files engine: one file per name under `<store>/derived/`.
-import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { errCode, syncDir, writeFully } from './durable.ts'
+import { errCode, removeTemps, replaceFile, syncDir, writeFully } from './durable.ts'
 import { readFully } from './format.ts'
 
 /** Folder of derived values inside the store folder. */
@@ -14,8 +14,6 @@ export const DERIVED_DIR = 'derived'
  * trailing dots for Win32 to strip).
  */
 const fileOf = (name: string): string => `d-${name}.bin`
-/** Temporary files end in `.tmp`, which no value's file does, so open can remove leftovers. */
-const TEMP_SUFFIX = '.tmp'
 
 /** The value stored under `name` in `dir`, in a buffer of its own; undefined when there is none. */
 export async function readDerivedFile(dir: string, name: string): Promise<Uint8Array | undefined> {
@@ -49,32 +47,13 @@ export async function writeDerivedFile(dir: string, name: string, bytes: Uint8Ar
     await mkdir(folder, { recursive: true })
     await syncDir(dir)
   }
-  const tmp = join(folder, `${fileOf(name)}.${Math.random().toString(36).slice(2, 10)}${TEMP_SUFFIX}`)
-  try {
-    const fh = await open(tmp, 'wx')
-    try {
-      await writeFully(fh, bytes, 0)
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-    await rename(tmp, join(folder, fileOf(name)))
-  } catch (err) {
-    await unlink(tmp).catch(() => {})
-    throw err
-  }
-  await syncDir(folder)
+  await replaceFile(join(folder, fileOf(name)), (fh) => writeFully(fh, bytes, 0))
 }
 
-/** Removes temporary files a crash left in the derived folder; false when there is no folder yet. */
-export async function cleanDerived(dir: string): Promise<boolean> {
-  let names: string[]
-  try {
-    names = await readdir(join(dir, DERIVED_DIR))
-  } catch (err) {
-    if (errCode(err) === 'ENOENT') return false
-    throw err
-  }
-  for (const n of names) if (n.endsWith(TEMP_SUFFIX)) await unlink(join(dir, DERIVED_DIR, n)).catch(() => {})
-  return true
+/**
+ * Removes temporary files a crash left in the derived folder (every name ending in `.tmp`,
+ * which no value's file does); false when there is no folder yet.
+ */
+export function cleanDerived(dir: string): Promise<boolean> {
+  return removeTemps(join(dir, DERIVED_DIR))
 }

@@ -37,19 +37,17 @@
 // Rewriting a table streams the old one's pages into the new file, merged with the sorted
 // tail, so neither the old entries nor the new ones are ever all in memory.
 import { readSync } from 'node:fs'
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
+import { open, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { equalBytes } from '../../block/codec.ts'
 import { sha256 } from '../../block/hash.ts'
 import { ENTRY_BYTES, type EntryColumns } from './block-index.ts'
-import { errCode, syncDir, writeFully } from './durable.ts'
+import { errCode, replaceFile, writeFully } from './durable.ts'
 import { KeyFilter } from './key-filter.ts'
 import { readFully } from './format.ts'
 
 /** File name of the block table inside the store folder. */
 export const TABLE_FILE = 'blocks.table'
-/** Temporary files of a table being written: `blocks.table.<random>.tmp`, removed on open if a crash left one. */
-export const TABLE_TEMP_RE: RegExp = /^blocks\.table\.[a-z0-9]*\.tmp$/
 
 const MAGIC = new TextEncoder().encode('CAIRNBT2')
 const FORMAT = 2
@@ -492,58 +490,60 @@ async function parseTable(fh: FileHandle, cacheBytes: number): Promise<TableRun 
 
 /**
  * Writes a new table holding `base`'s entries and `tail`'s, merged, up to `cover`, and makes it
- * the folder's table, atomically: a temporary file, fsync, rename over the old table, fsync of
- * the folder. A crash leaves the old table or the new one (and maybe a temporary file), never
+ * the folder's table, atomically (replaceFile: a temporary file, fsync, rename over the old
+ * table, fsync of the folder). A crash leaves the old table or the new one (and maybe a temporary file), never
  * a torn table under the real name. `base`'s pages are read in chunks and merged with the
  * sorted tail into chunks of new pages: memory stays at a few hundred KiB plus the new
  * fence and filter. Returns the new table, open for lookups. Throws {@link TableDamage} when
  * a page of `base` is damaged.
  */
 export async function writeTable(dir: string, base: TableRun, tail: EntryColumns, cover: TableCover, skip: readonly number[], cacheBytes: number): Promise<TableRun> {
-  const tmp = join(dir, `${TABLE_FILE}.${Math.random().toString(36).slice(2, 10)}.tmp`)
   const cursor = base.cursor()
-  let fh: FileHandle | undefined
   try {
-    fh = await open(tmp, 'wx+')
-    const { fence, filter, count } = await writeEntries(fh, cursor, tail)
-    const pages = fence.length / 2
-    const metaBytes = pages * 8 + skip.length * 8 + filter.words.length * 4
-    const digested = new Uint8Array(HEADED + metaBytes)
-    const view = new DataView(digested.buffer)
-    digested.set(MAGIC, 0)
-    view.setUint32(8, FORMAT, true)
-    view.setUint32(12, count, true)
-    view.setUint32(16, cover.segment, true)
-    view.setUint32(20, cover.end, true)
-    view.setUint32(24, cover.recordStart, true)
-    view.setUint32(28, PAGE_BYTES, true)
-    digested.set(cover.recordDigest, 32)
-    view.setUint32(64, PAGE_ENTRIES, true)
-    view.setUint32(68, skip.length, true)
-    view.setUint32(72, filter.words.length, true)
-    let at = HEADED
-    for (let i = 0; i < fence.length; i++, at += 4) view.setUint32(at, fence[i]!, true)
-    for (const position of skip) {
-      view.setUint32(at, Math.floor(position / 2 ** 32), true)
-      view.setUint32(at + 4, position % 2 ** 32, true)
-      at += 8
-    }
-    for (let i = 0; i < filter.words.length; i++, at += 4) view.setUint32(at, filter.words[i]!, true)
-    await writeFully(fh, digested.subarray(HEADED), (pages + 1) * PAGE_BYTES)
-    const header = new Uint8Array(PAGE_BYTES)
-    header.set(digested.subarray(0, HEADED))
-    header.set((await sha256(digested)).digest, HEADED)
-    await writeFully(fh, header, 0)
-    await fh.sync()
-    await rename(tmp, join(dir, TABLE_FILE))
-    await syncDir(dir)
+    let written: { fence: Uint32Array; filter: KeyFilter; count: number } | undefined
+    const fh = await replaceFile(join(dir, TABLE_FILE), async (fh) => {
+      written = await writeEntries(fh, cursor, tail)
+      await writeMeta(fh, written, cover, skip)
+    }, { keepOpen: true })
+    const { fence, filter, count } = written!
     return TableRun.written(fh, count, cover, skip, fence, filter, cacheBytes)
   } catch (err) {
     cursor.close()
-    await fh?.close().catch(() => {})
-    await unlink(tmp).catch(() => {})
     throw err
   }
+}
+
+/** Writes the meta section after the pages, then the header (page 0) with the digest of both. */
+async function writeMeta(fh: FileHandle, entries: { fence: Uint32Array; filter: KeyFilter; count: number }, cover: TableCover, skip: readonly number[]): Promise<void> {
+  const { fence, filter, count } = entries
+  const pages = fence.length / 2
+  const metaBytes = pages * 8 + skip.length * 8 + filter.words.length * 4
+  const digested = new Uint8Array(HEADED + metaBytes)
+  const view = new DataView(digested.buffer)
+  digested.set(MAGIC, 0)
+  view.setUint32(8, FORMAT, true)
+  view.setUint32(12, count, true)
+  view.setUint32(16, cover.segment, true)
+  view.setUint32(20, cover.end, true)
+  view.setUint32(24, cover.recordStart, true)
+  view.setUint32(28, PAGE_BYTES, true)
+  digested.set(cover.recordDigest, 32)
+  view.setUint32(64, PAGE_ENTRIES, true)
+  view.setUint32(68, skip.length, true)
+  view.setUint32(72, filter.words.length, true)
+  let at = HEADED
+  for (let i = 0; i < fence.length; i++, at += 4) view.setUint32(at, fence[i]!, true)
+  for (const position of skip) {
+    view.setUint32(at, Math.floor(position / 2 ** 32), true)
+    view.setUint32(at + 4, position % 2 ** 32, true)
+    at += 8
+  }
+  for (let i = 0; i < filter.words.length; i++, at += 4) view.setUint32(at, filter.words[i]!, true)
+  await writeFully(fh, digested.subarray(HEADED), (pages + 1) * PAGE_BYTES)
+  const header = new Uint8Array(PAGE_BYTES)
+  header.set(digested.subarray(0, HEADED))
+  header.set((await sha256(digested)).digest, HEADED)
+  await writeFully(fh, header, 0)
 }
 
 /** Writes the merged entries as pages 1.. of `fh`; returns the fence and filter of what it wrote. */
