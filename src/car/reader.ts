@@ -55,6 +55,11 @@ class ByteQueue {
 
   async byte(): Promise<number | undefined> {
     if (!(await this.#fill(1))) return undefined
+    return this.#take()
+  }
+
+  /** The next buffered byte (the caller made sure there is one). */
+  #take(): number {
     const first = this.#chunks[0]!
     const b = first[0]!
     if (first.length === 1) this.#chunks.shift()
@@ -85,7 +90,8 @@ class ByteQueue {
   async varint(): Promise<number | undefined> {
     let value = 0
     for (let shift = 0, i = 0; ; shift += 7, i++) {
-      const b = await this.byte()
+      // Length prefixes are read byte by byte: without awaiting while bytes are buffered.
+      const b = this.#buffered > 0 ? this.#take() : await this.byte()
       if (b === undefined) {
         if (i === 0) return undefined
         throw bad('the CAR ends inside a length prefix')

@@ -69,7 +69,7 @@ function looksLikeEvent(value: unknown): boolean {
 export async function planImport(car: VerifiedCar, views: LogViews, storage: StorageEngine, currentHeads: readonly CID[], options: PlanOptions): Promise<ImportPlan> {
   const fresh = new Map<string, { cid: CID; event: EventBlock }>()
   const foreignRoots: CID[] = []
-  const stack: { cid: CID; why: string }[] = []
+  const stack: { cid: CID; why: string; value?: unknown }[] = []
   for (const root of car.roots) {
     if (views.has(root)) continue
     const block = car.blocks.get(root.toString())
@@ -80,17 +80,18 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
       }
       throw missingBlock(root, 'a root of the CAR')
     }
-    if (root.code === DAG_CBOR && looksLikeEvent(decodeTrusted(root, block.bytes))) stack.push({ cid: root, why: 'a root of the CAR' })
+    const value = root.code === DAG_CBOR ? decodeTrusted(root, block.bytes) : undefined
+    if (value !== undefined && looksLikeEvent(value)) stack.push({ cid: root, why: 'a root of the CAR', value })
     else if (!views.hasObject(root, options.foreignType)) foreignRoots.push(root)
   }
 
   while (stack.length > 0) {
-    const { cid, why } = stack.pop()!
+    const { cid, why, value: decoded } = stack.pop()!
     const key = cid.toString()
     if (fresh.has(key) || views.has(cid)) continue
     const block = car.blocks.get(key)
     if (block === undefined) throw missingBlock(cid, why)
-    const value = decodeTrusted(cid, block.bytes)
+    const value = decoded ?? decodeTrusted(cid, block.bytes)
     assertEvent(value, cid)
     fresh.set(key, { cid, event: value })
     for (const p of value.parents) stack.push({ cid: p, why: `a parent of event ${cid}` })
