@@ -79,7 +79,7 @@ const DEFAULT_TABLE_EVERY = 65_536
 const DEFAULT_TABLE_ON_CLOSE = 1024
 /** Rough heap cost of one entry of the skip set (a Set of numbers). */
 const SKIP_ENTRY_BYTES = 32
-/** Blocks up to this size are read with their frame header in one read and copied out; larger ones read twice to get a buffer of their own. */
+/** Blocks up to this size are read with their frame header in one read and handed out as a view; larger ones read twice to get a buffer of their own. */
 const ONE_READ_LIMIT = 64 * 1024
 const SEGMENT_RE = /^seg-(\d{6,})\.car$/
 const LOCK = 'LOCK'
@@ -449,7 +449,10 @@ export class FileStorage implements StorageEngine {
   /**
    * Reads the frame at `position` and returns its block bytes if it holds `cid`. The frame
    * must say exactly `length(cid) + block length` and start with `cid`'s bytes; CIDs encode
-   * their own length, so that identifies the block without a doubt.
+   * their own length, so that identifies the block without a doubt. A block up to
+   * ONE_READ_LIMIT comes in one read of the whole frame, as a view of that buffer (the frame's
+   * length and CID before it cost a few dozen bytes; copying the block out cost more); a
+   * larger one is read in a buffer of its own after a small read that checks the frame.
    */
   async #readBlock(position: FramePosition, cid: Uint8Array): Promise<Uint8Array | undefined> {
     const dataLength = position.length - cid.length
@@ -463,7 +466,7 @@ export class FileStorage implements StorageEngine {
       return data
     }
     const frame = await this.#readFrame(position, cid, position.length)
-    return frame?.slice(frame.length - dataLength)
+    return frame?.subarray(frame.length - dataLength)
   }
 
   async #holds(position: FramePosition, cid: Uint8Array): Promise<boolean> {
