@@ -10,7 +10,7 @@ import { sha256, sha256Sync, SYNC_HASH_LIMIT } from '../block/hash.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { CommitBatch, StorageEngine } from './interface.ts'
 import { expectDerivedBytes, expectDerivedName } from './derived.ts'
-import { CAR_HEADER, type BlockFrame, encodeCommit, findRecords, IDENTITY, keyOfBytes, MAX_FRAME, parseFrame, parseFrameInWindow, readFully, readVarint, WindowReader } from './files/format.ts'
+import { CAR_HEADER, type BlockFrame, encodeCommit, findRecords, IDENTITY, keyOfBytes, MAX_FRAME, parseFrame, parseFrameInWindow, readFully, varintAt, WindowReader } from './files/format.ts'
 import { datasync, errCode, removeTemps, syncDir, tempName, writeFully } from './files/durable.ts'
 import { EntryColumns, keyHi, keyLo, TailIndex, type FramePosition } from './files/block-index.ts'
 import { DEFAULT_TABLE_CACHE_BYTES, framePosition, openTable, removeTable, TableDamage, TableRun, TABLE_FILE, writeTable, type TableCover } from './files/table.ts'
@@ -481,8 +481,8 @@ export class FileStorage implements StorageEngine {
     if (segment === undefined || position.offset + n > segment.size) return undefined
     const buf = new Uint8Array(n)
     await this.#guard(() => readFully(segment.fh, buf, position.offset), `cannot read ${segment.file}`)
-    const len = readVarint(buf, 0)
-    if (len === undefined || len[0] !== position.length || len[1] !== head) return undefined
+    // Read no further than `head` bytes: the shortest encoding of the length is the only one that fits.
+    if (varintAt(buf, 0, head) !== position.length) return undefined
     for (let i = 0; i < cid.length; i++) if (buf[head + i] !== cid[i]) return undefined
     return buf
   }

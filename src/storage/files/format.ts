@@ -84,20 +84,6 @@ export function encodeCommit(blocks: readonly BlockRecord[], heads: readonly CID
   return { buffer, blocks: placed, recordOffset }
 }
 
-/** Unsigned LEB128 at `offset`: [value, length], or undefined when cut short or beyond 2^53. */
-export function readVarint(bytes: Uint8Array, offset: number): [number, number] | undefined {
-  let value = 0
-  let scale = 1
-  for (let i = 0; i < 8; i++) {
-    const b = bytes[offset + i]
-    if (b === undefined) return undefined
-    value += (b & 0x7f) * scale
-    if ((b & 0x80) === 0) return [value, i + 1]
-    scale *= 128
-  }
-  return undefined
-}
-
 /** Reads windows of one file, so a scan costs one read per MiB rather than per frame. */
 export class WindowReader {
   readonly size: number
@@ -192,8 +178,12 @@ let cidCodec = 0
 let cidHash = 0
 let cidDigest = 0
 
-/** Varint at `buf[o]`, not reading at or past `limit`; -1 when cut short or beyond 2^53. Sets `varintLength`. */
-function varintAt(buf: Uint8Array, o: number, limit: number): number {
+/**
+ * Unsigned LEB128 varint at `buf[o]`, not reading at or past `limit`; -1 when cut short or
+ * beyond 2^53. Sets `varintLength` (module scratch: no tuple allocated per call, as gets
+ * and scans call this for every frame).
+ */
+export function varintAt(buf: Uint8Array, o: number, limit: number): number {
   let value = 0
   let scale = 1
   for (let i = 0; i < 8 && o + i < limit; i++) {
@@ -334,17 +324,16 @@ export function findRecords(bytes: Uint8Array, base: number): FoundRecord[] {
     if (q < 0) break
     from = q + 1
     if (bytes[q + 1] !== RECORD_CID_PREFIX[1] || bytes[q + 2] !== RECORD_CID_PREFIX[2]) continue
-    const n = readVarint(bytes, q + 3)
-    if (n === undefined) continue
-    const prefixLength = 3 + n[1]
-    const len = prefixLength + 2 * n[0]
+    const digestLength = varintAt(bytes, q + 3, bytes.length)
+    if (digestLength < 0) continue
+    const prefixLength = 3 + varintLength
+    const len = prefixLength + 2 * digestLength
     if (q + len > bytes.length) continue
     const lenBytes = varint.encodingLength(len)
     const start = q - lenBytes
     if (start < 0) continue
-    const lenField = readVarint(bytes, start)
-    if (lenField === undefined || lenField[0] !== len || lenField[1] !== lenBytes) continue
-    const record = decodeRecord(bytes.subarray(q, q + len), { prefixLength, codec: DAG_CBOR, hashCode: IDENTITY, digestLength: n[0] })
+    if (varintAt(bytes, start, bytes.length) !== len || varintLength !== lenBytes) continue
+    const record = decodeRecord(bytes.subarray(q, q + len), { prefixLength, codec: DAG_CBOR, hashCode: IDENTITY, digestLength })
     if (record === undefined) continue
     found.push({ start: base + start, end: base + q + len, record })
   }
