@@ -421,9 +421,8 @@ export class FileStorage implements StorageEngine {
         return this.#candidates(cid)
       }
     }
-    for (const part of pending) part.find(hi, lo, (e) => { (out ??= []).push({ segment: part.segment(e), offset: part.offset(e), length: part.length(e) }) })
-    tail.find(hi, lo, (e) => { (out ??= []).push({ segment: tail.segment(e), offset: tail.offset(e), length: tail.length(e) }) })
-    return out ?? NO_POSITIONS
+    for (const part of pending) out = part.collect(hi, lo, out)
+    return tail.collect(hi, lo, out) ?? NO_POSITIONS
   }
 
   /** Exact membership: a key match alone could be another CID with the same digest end. */
@@ -601,14 +600,14 @@ export class FileStorage implements StorageEngine {
     for (let n = 1; n <= cover.segment; n++) {
       const segment = this.#segments[n - 1]!
       for await (const { reader, frame } of this.#blockFrames(segment, n === cover.segment ? cover.end : segment.size)) {
+        // Keys straight from the window; the CID is copied only for the rare key already seen.
+        const w = reader.window
         const o = reader.locate(frame.cidOffset, frame.cidLength)
-        const cid = reader.window.slice(o, o + frame.cidLength)
-        const hi = keyHi(cid, 0, cid.length)
-        const lo = keyLo(cid, 0, cid.length)
+        const hi = keyHi(w, o, o + frame.cidLength)
+        const lo = keyLo(w, o, o + frame.cidLength)
         if (into.hasKey(hi, lo)) {
-          const positions: FramePosition[] = []
-          into.find(hi, lo, (e) => { positions.push({ segment: into.segment(e), offset: into.offset(e), length: into.length(e) }) })
-          if (await this.#contains(cid, positions)) {
+          const cid = w.slice(o, o + frame.cidLength)
+          if (await this.#contains(cid, into.collect(hi, lo, []))) {
             skip.push(framePosition(n, frame.start))
             continue
           }

@@ -38,3 +38,18 @@ describe('EntryColumns.concat', () => {
     expect(a.hasKey(5, 6) && b.hasKey(7, 8) && !a.hasKey(7, 8)).toBe(true)
   })
 })
+
+describe('TailIndex.collect', () => {
+  test('appends the positions of every entry with the key, in entry order', () => {
+    const tail = tailOf([[1, 1], [2, 2], [1, 1], [3, 3], [1, 1]], 4)
+    expect(tail.collect(9, 9)).toBeUndefined()
+    expect(tail.collect(1, 1)).toEqual([
+      { segment: 4, offset: 100, length: 10 },
+      { segment: 4, offset: 102, length: 12 },
+      { segment: 4, offset: 104, length: 14 },
+    ])
+    const out = [{ segment: 1, offset: 2, length: 3 }]
+    expect(tail.collect(3, 3, out)).toBe(out)
+    expect(out).toEqual([{ segment: 1, offset: 2, length: 3 }, { segment: 4, offset: 103, length: 13 }])
+  })
+})

@@ -191,14 +191,21 @@ export class TailIndex extends EntryColumns {
     }
   }
 
-  /** Calls `visit` with every entry whose key is (hi, lo); stops early when it returns true. */
-  find(hi: number, lo: number, visit: (entry: number) => boolean | void): void {
+  /**
+   * Appends the position of every entry whose key is (hi, lo) to `out`, made when the first
+   * is found if not given; returns it.
+   */
+  collect(hi: number, lo: number, out: FramePosition[]): FramePosition[]
+  collect(hi: number, lo: number, out?: FramePosition[]): FramePosition[] | undefined
+  collect(hi: number, lo: number, out?: FramePosition[]): FramePosition[] | undefined {
     const mask = this.#buckets.length - 1
     for (let b = this.#bucket(hi, lo); ; b = (b + 1) & mask) {
       const slot = this.#buckets[b]!
-      if (slot === 0) return
+      if (slot === 0) return out
       const e = slot - 1
-      if (this.hiColumn[e] === hi && this.loColumn[e] === lo && visit(e) === true) return
+      if (this.hiColumn[e] === hi && this.loColumn[e] === lo) {
+        (out ??= []).push({ segment: this.segmentColumn[e]!, offset: this.offsetColumn[e]!, length: this.lengthColumn[e]! })
+      }
     }
   }
 
