@@ -108,9 +108,14 @@ export async function openIndexedDbStorage(name: string, options: IndexedDbStora
   const db = await openDatabase(idb, name, options.blockedTimeoutMs ?? 10_000)
   if (!db.objectStoreNames.contains(BLOCKS) || !db.objectStoreNames.contains(META) || !db.objectStoreNames.contains(DERIVED)) {
     db.close()
-    throw new CairnError('CAIRN_STORAGE', `IndexedDB database "${name}" exists but is not a Cairn store (no "${BLOCKS}"/"${META}"/"${DERIVED}" object stores)`)
+    throw notCairnStore(name, [BLOCKS, META, DERIVED])
   }
   return new IndexedDbStorage(db, name, options)
+}
+
+/** The database `name` lacks some of `stores`: it belongs to something else. */
+function notCairnStore(name: string, stores: readonly string[]): CairnError {
+  return new CairnError('CAIRN_STORAGE', `IndexedDB database "${name}" exists but is not a Cairn store (no ${stores.map((s) => `"${s}"`).join('/')} object stores)`)
 }
 
 function openDatabase(idb: IDBFactory, name: string, blockedTimeoutMs: number): Promise<IDBDatabase> {
@@ -160,7 +165,7 @@ function openDatabase(idb: IDBFactory, name: string, blockedTimeoutMs: number): 
     req.onerror = (event) => {
       event.preventDefault()
       fail(foreign
-        ? new CairnError('CAIRN_STORAGE', `IndexedDB database "${name}" exists but is not a Cairn store (no "${BLOCKS}"/"${META}" object stores)`)
+        ? notCairnStore(name, [BLOCKS, META])
         : storageError(`open of "${name}"`, req.error))
     }
   })
@@ -309,17 +314,8 @@ export class IndexedDbStorage implements StorageEngine {
     } catch (err) {
       return Promise.reject(err)
     }
-    return new Promise<void>((resolve, reject) => {
-      let firstError: unknown
-      tx.oncomplete = () => resolve()
-      tx.onerror = () => { firstError ??= tx.error }
-      tx.onabort = () => reject(storageError(`write of derived value "${name}"`, tx.error ?? firstError ?? new Error('transaction aborted')))
-      try {
-        tx.objectStore(DERIVED).put(ownBytes(bytes), name)
-      } catch (cause) {
-        firstError ??= cause
-        try { tx.abort() } catch { /* already finishing or aborted */ }
-      }
+    return this.#writeTransaction(tx, `write of derived value "${name}"`, () => {
+      tx.objectStore(DERIVED).put(ownBytes(bytes), name)
     })
   }
 
@@ -333,19 +329,29 @@ export class IndexedDbStorage implements StorageEngine {
 
   async #commit(batch: CommitBatch): Promise<void> {
     const tx = this.#transaction([BLOCKS, META], 'readwrite', true)
+    return this.#writeTransaction(tx, 'commit', () => {
+      const blocks = tx.objectStore(BLOCKS)
+      for (const block of batch.blocks) blocks.put(ownBytes(block.bytes), block.cid.bytes)
+      tx.objectStore(META).put(batch.heads.map((cid) => cid.bytes), HEADS_KEY)
+      this.#beforeComplete?.(tx)
+    })
+  }
+
+  /**
+   * Runs `fill` (the puts) in the readwrite transaction `tx`; resolves on `complete`, rejects
+   * with CAIRN_STORAGE naming `what` when it aborts.
+   */
+  #writeTransaction(tx: IDBTransaction, what: string, fill: () => void): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let firstError: unknown
       tx.oncomplete = () => resolve()
       tx.onerror = () => { firstError ??= tx.error }
-      tx.onabort = () => reject(storageError('commit', tx.error ?? firstError ?? new Error('transaction aborted')))
+      tx.onabort = () => reject(storageError(what, tx.error ?? firstError ?? new Error('transaction aborted')))
       try {
-        const blocks = tx.objectStore(BLOCKS)
-        for (const block of batch.blocks) blocks.put(ownBytes(block.bytes), block.cid.bytes)
-        tx.objectStore(META).put(batch.heads.map((cid) => cid.bytes), HEADS_KEY)
-        this.#beforeComplete?.(tx)
+        fill()
       } catch (cause) {
         // A put that throws synchronously (DataCloneError, DataError, ...) has not aborted the
-        // transaction by itself: abort it so that no earlier put of the batch lands.
+        // transaction by itself: abort it so that no earlier put lands.
         firstError ??= cause
         try { tx.abort() } catch { /* already finishing or aborted */ }
       }
