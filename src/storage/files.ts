@@ -7,6 +7,7 @@ import type { BlockRecord } from '../block/interface.ts'
 import { SHA2_256 } from '../block/interface.ts'
 import { equalBytes } from '../block/codec.ts'
 import { sha256, sha256Sync, SYNC_HASH_LIMIT } from '../block/hash.ts'
+import { expectNonNegativeInteger, expectPositiveInteger, expectString } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { CommitBatch, StorageEngine } from './interface.ts'
 import { expectDerivedBytes, expectDerivedName } from './derived.ts'
@@ -89,16 +90,6 @@ const segmentName = (n: number): string => `seg-${String(n).padStart(6, '0')}.ca
 
 function storageError(what: string, cause: unknown): CairnError {
   return new CairnError('CAIRN_STORAGE', `${what}: ${(cause as Error)?.message ?? String(cause)}`, { cause })
-}
-
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`"${name}" expected a positive integer, got ${value}`)
-  return value
-}
-
-function nonNegativeInteger(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`"${name}" expected a non-negative integer, got ${value}`)
-  return value
 }
 
 interface Segment {
@@ -226,14 +217,14 @@ export class FileStorage implements StorageEngine {
 
   /** Same as {@link openFileStorage}. */
   static async open(path: string, options: FileStorageOptions = {}): Promise<FileStorage> {
-    if (typeof path !== 'string' || path.length === 0) throw new TypeError(`"path" expected a non-empty string, got ${String(path)}`)
+    expectString('path', path)
     const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES
     if (!Number.isSafeInteger(segmentBytes) || segmentBytes <= CAR_HEADER.length) {
       throw new RangeError(`"segmentBytes" expected an integer above ${CAR_HEADER.length}, got ${segmentBytes}`)
     }
-    const tableEvery = positiveInteger('tableEvery', options.tableEvery ?? DEFAULT_TABLE_EVERY)
-    const tableOnClose = positiveInteger('tableOnClose', options.tableOnClose ?? DEFAULT_TABLE_ON_CLOSE)
-    const tableCacheBytes = nonNegativeInteger('tableCacheBytes', options.tableCacheBytes ?? DEFAULT_TABLE_CACHE_BYTES)
+    const tableEvery = expectPositiveInteger('tableEvery', options.tableEvery ?? DEFAULT_TABLE_EVERY)
+    const tableOnClose = expectPositiveInteger('tableOnClose', options.tableOnClose ?? DEFAULT_TABLE_ON_CLOSE)
+    const tableCacheBytes = expectNonNegativeInteger('tableCacheBytes', options.tableCacheBytes ?? DEFAULT_TABLE_CACHE_BYTES)
     try {
       await mkdir(path, { recursive: true })
     } catch (cause) {
