@@ -6,7 +6,7 @@ import { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
 import { SHA2_256 } from '../block/interface.ts'
 import { equalBytes } from '../block/codec.ts'
-import { sha256, sha256Sync, SYNC_HASH_LIMIT } from '../block/hash.ts'
+import { sha256, sha256Sync } from '../block/hash.ts'
 import { expectNonNegativeInteger, expectPositiveInteger, expectString } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { CommitBatch, StorageEngine } from './interface.ts'
@@ -888,7 +888,7 @@ export class FileStorage implements StorageEngine {
       const content = reader.peek(frame.cidOffset, frame.end - frame.cidOffset) ?? (await reader.view(frame.cidOffset, frame.end - frame.cidOffset))!
       const digest = content.subarray(frame.cidLength - frame.digestLength, frame.cidLength)
       const bytes = content.subarray(frame.cidLength)
-      const actual = bytes.length > SYNC_HASH_LIMIT ? await sha256(bytes) : sha256Sync(bytes)
+      const actual = await sha256(bytes) // synchronous for small blocks, WebCrypto for large ones
       if (!equalBytes(actual.digest, digest)) {
         this.#tail.truncate(lastCommit.firstEntry)
         this.#heads = lastCommit.headsBefore

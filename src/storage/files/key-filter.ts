@@ -12,7 +12,8 @@ export const FILTER_BITS_PER_KEY = 10
 const WORDS_PER_BLOCK = 8
 const SALT = Uint32Array.of(0x47b6137b, 0x44974d91, 0x8824ad5b, 0xa2b7289d, 0x705495c7, 0x2df1424b, 0x9efc4947, 0x5c6bfb31)
 
-function fmix(h: number): number {
+/** The murmur3 finalizer: mixes every bit of `h` into every bit of the result (unsigned). */
+export function fmix(h: number): number {
   h ^= h >>> 16
   h = Math.imul(h, 0x85ebca6b)
   h ^= h >>> 13

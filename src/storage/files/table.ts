@@ -43,7 +43,7 @@ import { equalBytes } from '../../block/codec.ts'
 import { sha256 } from '../../block/hash.ts'
 import { ENTRY_BYTES, type EntryColumns } from './block-index.ts'
 import { errCode, replaceFile, writeFully } from './durable.ts'
-import { KeyFilter } from './key-filter.ts'
+import { fmix, KeyFilter } from './key-filter.ts'
 import { readFully } from './format.ts'
 
 /** File name of the block table inside the store folder. */
@@ -93,12 +93,7 @@ export function pageSum(view: DataView, at: number, seed: number): number {
     h = (h << 13) | (h >>> 19)
     h = (Math.imul(h, 5) + 0xe6546b64) | 0
   }
-  h ^= PAGE_BYTES
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  return (h ^ (h >>> 16)) >>> 0
+  return fmix(h ^ PAGE_BYTES)
 }
 
 /** The seed of page `page` (1-based, as in the file) of a table of `count` entries: a page read from the wrong place fails. */
