@@ -7,8 +7,6 @@ import { expectObject, expectString } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { CairnStore } from '../store/store.ts'
 
-/** Bytes gathered before one write(2): CarWriter yields many small pieces per block. */
-const WRITE_BYTES = 1 << 20
 /** Bytes asked for per read(2) on import. */
 const READ_BYTES = 1 << 20
 
@@ -40,29 +38,11 @@ export async function exportToFile(store: CairnStore, path: string, options: Exp
   try {
     // A fixed temporary name: the next export overwrites what a crashed one left.
     await replaceFile(path, async (fh) => {
-      const buffer = new Uint8Array(WRITE_BYTES)
-      let filled = 0
-      let written = 0
-      const put = async (piece: Uint8Array): Promise<void> => {
-        await writeFully(fh, piece, written)
-        written += piece.length
-      }
-      const flush = async (): Promise<void> => {
-        await put(buffer.subarray(0, filled))
-        filled = 0
-      }
+      // Export chunks are already ~64 KiB each (see writeCar): one write per chunk.
       for await (const chunk of car) {
+        await writeFully(fh, chunk, bytes)
         bytes += chunk.length
-        if (chunk.length >= WRITE_BYTES) {
-          await flush()
-          await put(chunk)
-          continue
-        }
-        if (filled + chunk.length > WRITE_BYTES) await flush()
-        buffer.set(chunk, filled)
-        filled += chunk.length
       }
-      await flush()
     }, { temp: tmp, onStep: (s) => { step = s } })
   } catch (cause) {
     switch (step) {
