@@ -192,6 +192,8 @@ export async function openBlockstoreStorage(blockstore: Blockstore, options: Blo
  */
 export class BlockstoreStorage implements StorageEngine {
   readonly kind: string = 'blockstore'
+  /** `blocks()` is a get per listed block (interface-blockstore has no sequential scan). */
+  readonly scanPerBlock: boolean = true
   readonly #blockstore: Blockstore
   readonly #onClose: (() => Promise<void> | void) | undefined
   readonly #concurrency: number

@@ -18,6 +18,12 @@ export interface CommitBatch {
 export interface StorageEngine {
   /** Short engine name for diagnostics: 'memory', 'files', 'indexeddb', 'blockstore'. */
   readonly kind: string
+  /**
+   * True when `blocks()` costs a lookup per block rather than one sequential read (the
+   * blockstore adapter): opening a store then walks the log event by event instead of
+   * scanning every block.
+   */
+  readonly scanPerBlock?: boolean
   get(cid: CID): Promise<Uint8Array | undefined>
   /** Several blocks at once, in the order asked (engines where one request per block is costly, like IndexedDB). */
   getMany?(cids: readonly CID[]): Promise<(Uint8Array | undefined)[]>

@@ -141,6 +141,7 @@ export async function engineKinds(): Promise<EngineKind[]> {
 export function wrapEngine(inner: StorageEngine, overrides: Partial<StorageEngine>): StorageEngine {
   return {
     kind: overrides.kind ?? inner.kind,
+    ...(inner.scanPerBlock === undefined ? {} : { scanPerBlock: inner.scanPerBlock }),
     get: overrides.get ?? ((cid) => inner.get(cid)),
     // Batched reads pass through only when `get` is not overridden, so read counters see every read.
     ...(overrides.getMany ?? (overrides.get === undefined ? inner.getMany : undefined)) === undefined ? {} : { getMany: overrides.getMany ?? ((cids) => inner.getMany!(cids)) },
