@@ -2,7 +2,7 @@
 import { describe, expect, test } from 'vitest'
 import { encodeValue, equalBytes } from '../../src/block/index.ts'
 import type { StorageEngine } from '../../src/storage/interface.ts'
-import { engineKinds } from '../support/engines.ts'
+import { engineKinds, withFixture } from '../support/engines.ts'
 
 const kinds = await engineKinds()
 
@@ -43,8 +43,7 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 for (const kind of kinds) {
   describe(`derived slots: ${kind.name}`, () => {
     test('round trip, overwrite, missing names read as undefined', async () => {
-      const fx = await kind.create()
-      try {
+      await withFixture(kind, async (fx) => {
         const s = await fx.open()
         const d = slots(s)
         expect(await d.readDerived('index')).toBeUndefined()
@@ -64,12 +63,11 @@ for (const kind of kinds) {
         for (const [i, name] of odd.entries()) expectBytes(await d.readDerived(name), bytesOf(20 + i, 10 + i))
         expectBytes(await d.readDerived('index'), second)
         await s.close()
-      } finally { await fx.dispose() }
+      })
     })
 
     test('values are copied in and out', async () => {
-      const fx = await kind.create()
-      try {
+      await withFixture(kind, async (fx) => {
         const s = await fx.open()
         const d = slots(s)
         const bytes = bytesOf(64, 3)
@@ -86,12 +84,11 @@ for (const kind of kinds) {
         await d.writeDerived('view', big.subarray(50, 60))
         expectBytes(await d.readDerived('view'), big.slice(50, 60))
         await s.close()
-      } finally { await fx.dispose() }
+      })
     })
 
     test('bad names and bytes are refused and write nothing', async () => {
-      const fx = await kind.create()
-      try {
+      await withFixture(kind, async (fx) => {
         const s = await fx.open()
         const d = slots(s)
         const good = bytesOf(32, 5)
@@ -111,12 +108,11 @@ for (const kind of kinds) {
         expectBytes(await d.readDerived('keep'), good)
         expect(await d.readDerived('fresh')).toBeUndefined()
         await s.close()
-      } finally { await fx.dispose() }
+      })
     })
 
     test('writes land in call order; derived values are not blocks and leave the heads alone', async () => {
-      const fx = await kind.create()
-      try {
+      await withFixture(kind, async (fx) => {
         const s = await fx.open()
         const d = slots(s)
         const block = encodeValue({ derived: 'spec' })
@@ -128,12 +124,11 @@ for (const kind of kinds) {
         expect(listed).toEqual([block.cid.toString()])
         expect((await s.heads()).map(String)).toEqual([block.cid.toString()])
         await s.close()
-      } finally { await fx.dispose() }
+      })
     })
 
     test('a value of a few MB round-trips', async () => {
-      const fx = await kind.create()
-      try {
+      await withFixture(kind, async (fx) => {
         const s = await fx.open()
         const d = slots(s)
         const big = bytesOf(4 * 1024 * 1024 + 3, 7)
@@ -145,12 +140,11 @@ for (const kind of kinds) {
           expectBytes(await slots(again).readDerived('snapshot'), big)
           await again.close()
         }
-      } finally { await fx.dispose() }
+      })
     })
 
     test.runIf(kind.persistent)('values survive close and reopen, beside the blocks', async () => {
-      const fx = await kind.create()
-      try {
+      await withFixture(kind, async (fx) => {
         let s = await fx.open()
         const block = encodeValue({ derived: 'persist' })
         await s.commit({ blocks: [block], heads: [block.cid] })
@@ -168,19 +162,18 @@ for (const kind of kinds) {
         s = await fx.open()
         expectBytes(await slots(s).readDerived('index'), bytesOf(7, 11))
         await s.close()
-      } finally { await fx.dispose() }
+      })
     })
 
     test('a closed engine refuses derived reads and writes with CAIRN_CLOSED', async () => {
-      const fx = await kind.create()
-      try {
+      await withFixture(kind, async (fx) => {
         const s = await fx.open()
         const d = slots(s)
         await d.writeDerived('index', bytesOf(10, 12))
         await s.close()
         expect(await rejection(d.readDerived('index'))).toMatchObject({ code: 'CAIRN_CLOSED' })
         expect(await rejection(d.writeDerived('index', bytesOf(10, 13)))).toMatchObject({ code: 'CAIRN_CLOSED' })
-      } finally { await fx.dispose() }
+      })
     })
   })
 }

@@ -1,7 +1,7 @@
 // Persisted indexes: a reopen loads the snapshot and indexes only newer events, and gives
 // exactly what a rebuild from the blocks gives — after tails, mid-history imports and damage.
 import { describe, expect, test } from 'vitest'
-import { engineKinds, wrapEngine, type EngineFixture } from '../support/engines.ts'
+import { engineKinds, wrapEngine, type EngineFixture, withFixture } from '../support/engines.ts'
 import { collect } from '../support/stores.ts'
 import { send, T0, withReplicas } from '../support/replicas.ts'
 import { CairnStore } from '../../src/store/store.ts'
@@ -79,8 +79,7 @@ async function rebuilt(fx: EngineFixture): Promise<unknown> {
 for (const kind of kinds) {
   describe(`persisted indexes on ${kind.name}`, () => {
     test('a reopen loads the snapshot, indexes nothing, and answers as a rebuild does', async () => {
-      const fx = await kind.create()
-      try {
+      await withFixture(kind, async (fx) => {
         const store = await openStore(fx)
         await fill(store, 60, 'a')
         const before = await fingerprint(store)
@@ -99,14 +98,11 @@ for (const kind of kinds) {
         const after = await fingerprint(again)
         await again.close()
         expect(await rebuilt(fx)).toEqual(after)
-      } finally {
-        await fx.dispose()
-      }
+      })
     })
 
     test('close writes a snapshot however little changed since the last one, and an open that indexed a tail persists it', async () => {
-      const fx = await kind.create()
-      try {
+      await withFixture(kind, async (fx) => {
         const first = await openStore(fx)
         await fill(first, 200, 'a')
         await first.close()
@@ -124,14 +120,11 @@ for (const kind of kinds) {
         expect(fifth.indexStatus()).toMatchObject({ fromSnapshot: true, indexedOnOpen: 0 })
         expect(fifth.version('s1')).toBe(52)
         await fifth.close()
-      } finally {
-        await fx.dispose()
-      }
+      })
     })
 
     test('after a snapshot load, an export still sends blocks that event data links to but no object records', async () => {
-      const fx = await kind.create()
-      try {
+      await withFixture(kind, async (fx) => {
         // A block reached only by an app link, arriving in a CAR beside the event.
         const source = new MemoryStorage()
         const writer = await CairnStore.open(wrapEngine(source, { close: async () => {} }))
@@ -148,14 +141,11 @@ for (const kind of kinds) {
         expect(await copy.verify()).toMatchObject({ dangling: [] })
         expect(await copy.get(x.cid)).toEqual(x.value)
         await Promise.all([copy.close(), again.close(), writer.close()])
-      } finally {
-        await fx.dispose()
-      }
+      })
     })
 
     test('events committed after the last snapshot (a crash before it was written) are indexed from blocks on open', async () => {
-      const fx = await kind.create()
-      try {
+      await withFixture(kind, async (fx) => {
         const first = await openStore(fx)
         await fill(first, 40, 'a')
         await first.close()
@@ -167,14 +157,11 @@ for (const kind of kinds) {
         expect(third.indexStatus()).toMatchObject({ fromSnapshot: true, indexedOnOpen: 24 })
         expect(await fingerprint(third)).toEqual(expected)
         await third.close()
-      } finally {
-        await fx.dispose()
-      }
+      })
     })
 
     test('a long tail after the snapshot is found with one scan of the blocks, not a read per event', async () => {
-      const fx = await kind.create()
-      try {
+      await withFixture(kind, async (fx) => {
         const first = await openStore(fx)
         await fill(first, 10, 'a')
         await first.close()
@@ -191,14 +178,11 @@ for (const kind of kinds) {
         if (!kind.name.startsWith('blockstore')) expect(gets).toBeLessThan(2100)
         expect(await fingerprint(third)).toEqual(expected)
         await third.close()
-      } finally {
-        await fx.dispose()
-      }
+      })
     })
 
     test('a damaged snapshot is ignored: the indexes are rebuilt from blocks, with the same answers', async () => {
-      const fx = await kind.create()
-      try {
+      await withFixture(kind, async (fx) => {
         const store = await openStore(fx)
         await fill(store, 30, 'a')
         const expected = await fingerprint(store)
@@ -207,9 +191,7 @@ for (const kind of kinds) {
         expect(damaged.indexStatus()).toMatchObject({ fromSnapshot: false, indexedOnOpen: 31 })
         expect(await fingerprint(damaged)).toEqual(expected)
         await damaged.close()
-      } finally {
-        await fx.dispose()
-      }
+      })
     })
 
     test('an import that lands older events mid-history is merged into the loaded indexes, versions shift, and the next open agrees', async () => {
@@ -240,8 +222,7 @@ for (const kind of kinds) {
     })
 
     test('rebuildIndex ignores the snapshot and writes a fresh one', async () => {
-      const fx = await kind.create()
-      try {
+      await withFixture(kind, async (fx) => {
         const store = await openStore(fx)
         await fill(store, 12, 'a')
         await store.close()
@@ -252,9 +233,7 @@ for (const kind of kinds) {
         expect(next.indexStatus()).toMatchObject({ fromSnapshot: true, indexedOnOpen: 0 })
         await next.close()
         await expect(openStore(fx, { rebuildIndex: 'yes' as unknown as boolean })).rejects.toThrow(TypeError)
-      } finally {
-        await fx.dispose()
-      }
+      })
     })
   })
 }

@@ -137,6 +137,16 @@ export async function engineKinds(): Promise<EngineKind[]> {
   return kinds
 }
 
+/** Runs `body` with a fresh place of `kind`, disposing it afterwards whatever happens. */
+export async function withFixture(kind: EngineKind, body: (fx: EngineFixture) => Promise<void>): Promise<void> {
+  const fx = await kind.create()
+  try {
+    await body(fx)
+  } finally {
+    await fx.dispose()
+  }
+}
+
 /** An engine that delegates to `inner` except where `overrides` says otherwise: for fault injection and counting. */
 export function wrapEngine(inner: StorageEngine, overrides: Partial<StorageEngine>): StorageEngine {
   return {
