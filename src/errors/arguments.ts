@@ -1,5 +1,4 @@
 import { CID } from 'multiformats/cid'
-import type { EventFilter } from '../log/interface.ts'
 
 /** Argument checks that throw TypeError/RangeError naming the argument, as noble-hashes does. */
 
@@ -79,13 +78,4 @@ export function expectAsOf(name: string, value: unknown): number | CID {
   if (cid !== null) return cid
   if (typeof value === 'number' || value instanceof Date) return expectTime(name, value)
   throw new TypeError(`"${name}" expected a time in ms, a Date or an event CID, got ${value === null ? 'null' : typeof value}`)
-}
-
-/** The filter fields of an object (`stream`, `type`, `streamPrefix`), checked; `prefix` names them (`filter.`). */
-export function expectFilter(o: { stream?: unknown; type?: unknown; streamPrefix?: unknown }, prefix: string): EventFilter {
-  const f: EventFilter = {}
-  if (o.stream !== undefined) f.stream = expectString(`${prefix}stream`, o.stream)
-  if (o.type !== undefined) f.type = expectString(`${prefix}type`, o.type)
-  if (o.streamPrefix !== undefined) f.streamPrefix = expectString(`${prefix}streamPrefix`, o.streamPrefix)
-  return f
 }

@@ -12,6 +12,8 @@ export type CairnErrorCode =
   | 'CAIRN_CORRUPT'
   | 'CAIRN_UNSUPPORTED'
   | 'CAIRN_STORAGE'
+  /** The store is open in another process (the files engine's lock is held by a live holder). */
+  | 'CAIRN_LOCKED'
   | 'CAIRN_MISSING_BLOCK'
   | 'CAIRN_TOO_LARGE'
   | 'CAIRN_INVALID_CAR'
@@ -28,8 +30,10 @@ export interface CairnErrorDetails {
   stream?: string
   expectedVersion?: number
   actualVersion?: number
-  /** Where in a value the problem sits, e.g. `data.items[2]`. */
+  /** Where in a value the problem sits, e.g. `data.items[2]`. Never a file path: see `file`. */
   path?: string
+  /** The file or folder on disk the failure is about (Node/Deno storage and CAR files). */
+  file?: string
   cause?: unknown
 }
 
@@ -48,6 +52,7 @@ export class CairnError extends Error {
   readonly expectedVersion: number | undefined
   readonly actualVersion: number | undefined
   readonly path: string | undefined
+  readonly file: string | undefined
 
   constructor(code: CairnErrorCode, message: string, details: CairnErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause })
@@ -58,6 +63,7 @@ export class CairnError extends Error {
     this.expectedVersion = details.expectedVersion
     this.actualVersion = details.actualVersion
     this.path = details.path
+    this.file = details.file
   }
 }
 

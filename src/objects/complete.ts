@@ -2,7 +2,10 @@ import type { CID } from 'multiformats/cid'
 import { blockLinks } from '../block/codec.ts'
 import { DAG_CBOR, DAG_PB, type BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
-import type { LogViews } from '../index/views.ts'
+/** What a completeness walk asks of the indexes: whether a block heads a DAG known to be complete (a recorded object). */
+export interface CompleteDags {
+  isComplete(key: string): boolean
+}
 import type { StorageEngine } from '../storage/interface.ts'
 
 /** Where a completeness walk finds blocks: an import's CAR (verified) first, then storage. */
@@ -19,7 +22,7 @@ export interface DagSource {
  * children. `take` receives each CAR block of the DAG once. Returns the bytes found in the CAR.
  * Throws CAIRN_MISSING_BLOCK naming the first missing block.
  */
-export async function assertCompleteDag(root: CID, views: LogViews, source: DagSource, visited: Set<string>, why: string, take: (block: BlockRecord) => Promise<void>): Promise<number> {
+export async function assertCompleteDag(root: CID, views: CompleteDags, source: DagSource, visited: Set<string>, why: string, take: (block: BlockRecord) => Promise<void>): Promise<number> {
   let size = 0
   const stack = [root]
   while (stack.length > 0) {

@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import type { AsOf, EventFilter, QueryOptions, ReadOptions, StoredEvent } from '../log/interface.ts'
+import type { AsOf, EventFilter, QueryOptions, ReadOptions, StoredEvent } from '../log/event/interface.ts'
 
 /** Folds one event into a projection's state for its key. Must be pure: replicas replay it. */
 export type ProjectionReducer<S, D = unknown> = (state: S, event: StoredEvent<D>) => S

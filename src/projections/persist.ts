@@ -2,7 +2,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { sha256Sync } from '../block/hash.ts'
 import { CID } from 'multiformats/cid'
 import { equalBytes } from '../block/codec.ts'
-import type { EventFilter } from '../log/interface.ts'
+import type { EventFilter } from '../log/event/interface.ts'
 
 /**
  * The persisted form of a projection (the derived value `p.<name>`). Rebuildable from the

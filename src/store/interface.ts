@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import type { AsOf, EventFilter, StoredEvent } from '../log/interface.ts'
+import type { AsOf, EventFilter, StoredEvent } from '../log/event/interface.ts'
 
 export interface StoreOptions {
   /** Wall clock in ms for HLC stamps. Default `Date.now`. */
@@ -23,13 +23,7 @@ export interface IndexStatus {
 }
 
 /** What `verify()` walked. */
-export interface VerifyReport {
-  /** Blocks read and re-hashed. */
-  blocks: number
-  bytes: number
-  /** CIDs linked from event data or object values that the store does not hold. */
-  dangling: CID[]
-}
+export type { VerifyReport } from '../log/verify.ts'
 
 export type Reducer<S, D = unknown> = (state: S, event: StoredEvent<D>) => S
 

@@ -2,7 +2,7 @@
 // commit, across real IndexedDB connections.
 import { afterEach, describe, expect, test } from 'vitest'
 import { IDBBlockstore } from 'blockstore-idb'
-import { encodeValue } from '../../src/block/index.ts'
+import { encodeValue } from '../../src/block/codec.ts'
 import type { BlockRecord } from '../../src/block/interface.ts'
 import { BLOCKSTORE_HEADS_SLOTS, openBlockstoreStorage, type BlockstoreStorage } from '../../src/storage/blockstore.ts'
 

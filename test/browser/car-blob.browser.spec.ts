@@ -4,7 +4,7 @@ import { isCairnError } from '../../src/errors/cairn-error.ts'
 import { openStore } from '../../src/index.ts'
 import { deleteIndexedDbStorage } from '../../src/storage/indexeddb.ts'
 import type { CairnStore } from '../../src/store/store.ts'
-import { exportToBlob, importFromBlob } from '../../src/sync/blob.ts'
+import { exportToBlob, importFromBlob } from '../../src/transports/blob.ts'
 import { collect, sameBytes, bytesOf } from '../support/stores.ts'
 
 const names: string[] = []

@@ -1,7 +1,7 @@
 // The IndexedDB engine's browser-only guarantees: one transaction per commit, reopen,
 // delete, isolation by name, and stepping aside for another connection.
 import { afterEach, describe, expect, test } from 'vitest'
-import { encodeValue } from '../../src/block/index.ts'
+import { encodeValue } from '../../src/block/codec.ts'
 import type { BlockRecord } from '../../src/block/interface.ts'
 import { deleteIndexedDbStorage, openIndexedDbStorage, type IndexedDbStorage } from '../../src/storage/indexeddb.ts'
 

@@ -9,7 +9,7 @@ import { isCairnError } from '../../src/errors/cairn-error.ts'
 import { openStore } from '../../src/index.node.ts'
 import { MemoryStorage } from '../../src/storage/memory.ts'
 import { CairnStore } from '../../src/store/store.ts'
-import { exportToFile, importFromFile } from '../../src/sync/file.ts'
+import { exportToFile, importFromFile } from '../../src/transports/car-file.ts'
 import { collect, sameBytes, bytesOf } from '../support/stores.ts'
 import { removeDir, tempDir } from '../support/tmp.server.ts'
 import { wrapEngine } from '../support/engines.ts'
@@ -170,7 +170,7 @@ describe('exportToFile / importFromFile', () => {
     const copy = await filesStore()
     const e2 = await importFromFile(copy, join(dir, 'absent.car')).catch((e: unknown) => e)
     expect(isCairnError(e2, 'CAIRN_STORAGE')).toBe(true)
-    expect((e2 as { path?: string }).path).toBe(join(dir, 'absent.car'))
+    expect((e2 as { file?: string }).file).toBe(join(dir, 'absent.car'))
 
     await mkdir(join(dir, 'a-folder'))
     const e3 = await importFromFile(copy, join(dir, 'a-folder')).catch((e: unknown) => e)

@@ -2,8 +2,8 @@
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { encodeValue, equalBytes } from '../../src/block/index.ts'
-import { openFileStorage } from '../../src/storage/files.ts'
+import { encodeValue, equalBytes } from '../../src/block/codec.ts'
+import { openFileStorage } from '../../src/storage/files/engine.ts'
 import { freshDirs } from '../support/temp-dirs.node.ts'
 
 const freshDir = freshDirs('cairn-derived-')

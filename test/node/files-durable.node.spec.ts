@@ -2,7 +2,7 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { removeTemps, replaceFile, tempName, writeFully } from '../../src/storage/files/durable.ts'
+import { removeTemps, replaceFile, tempName, writeFully } from '../../src/fs/durable.ts'
 import { freshDirs } from '../support/temp-dirs.node.ts'
 
 const freshDir = freshDirs('cairn-durable-')

@@ -6,9 +6,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { describe, expect, test } from 'vitest'
-import { encodeValue, equalBytes } from '../../src/block/index.ts'
+import { encodeValue, equalBytes } from '../../src/block/codec.ts'
 import type { BlockRecord } from '../../src/block/interface.ts'
-import { openFileStorage, type FileStorage, type FileStorageOptions } from '../../src/storage/files.ts'
+import { openFileStorage, type FileStorage, type FileStorageOptions } from '../../src/storage/files/engine.ts'
 import { findRecords } from '../../src/storage/files/format.ts'
 import { freshDirs } from '../support/temp-dirs.node.ts'
 import { commitAll, expectAbsent, expectPresent, killAfterAcks } from '../support/files-engine.node.ts'
@@ -250,8 +250,8 @@ describe('files engine: block table', () => {
     const dir = await freshDir()
     const script = join(dir, 'writer.mts')
     await writeFile(script, [
-      `import { openFileStorage } from ${JSON.stringify(pathToFileURL(join(ROOT, 'src/storage/files.ts')).href)}`,
-      `import { encodeValue } from ${JSON.stringify(pathToFileURL(join(ROOT, 'src/block/index.ts')).href)}`,
+      `import { openFileStorage } from ${JSON.stringify(pathToFileURL(join(ROOT, 'src/storage/files/engine.ts')).href)}`,
+      `import { encodeValue } from ${JSON.stringify(pathToFileURL(join(ROOT, 'src/block/codec.ts')).href)}`,
       `const batchOf = ${BATCH_SOURCE}`,
       'const [dir, first] = process.argv.slice(2)',
       `const s = await openFileStorage(dir, ${JSON.stringify(KILL_OPTIONS)})`,

@@ -7,8 +7,8 @@ import { engineKinds } from '../support/engines.ts'
 import { collect, manualClock } from '../support/stores.ts'
 import { CairnStore } from '../../src/store/store.ts'
 import { MemoryStorage } from '../../src/storage/memory.ts'
-import type { StoredEvent } from '../../src/log/interface.ts'
-import { compareEvents } from '../../src/log/order.ts'
+import type { StoredEvent } from '../../src/log/event/interface.ts'
+import { compareEvents } from '../../src/log/event/order.ts'
 import { cids, send, T0, withReplicas } from '../support/replicas.ts'
 
 const kinds = await engineKinds()

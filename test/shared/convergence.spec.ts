@@ -8,7 +8,7 @@ import type { CID } from 'multiformats/cid'
 import { engineKinds, type EngineFixture, type EngineKind } from '../support/engines.ts'
 import { collect, manualClock } from '../support/stores.ts'
 import { CairnStore } from '../../src/store/store.ts'
-import type { StoredEvent } from '../../src/log/interface.ts'
+import type { StoredEvent } from '../../src/log/event/interface.ts'
 
 const kinds = await engineKinds()
 const memory = kinds.find((k) => k.name === 'memory')!

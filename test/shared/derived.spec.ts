@@ -1,6 +1,6 @@
 // Derived-data slots (readDerived/writeDerived), run against every engine of the current runtime.
 import { describe, expect, test } from 'vitest'
-import { encodeValue, equalBytes } from '../../src/block/index.ts'
+import { encodeValue, equalBytes } from '../../src/block/codec.ts'
 import type { StorageEngine } from '../../src/storage/interface.ts'
 import { engineKinds, withFixture } from '../support/engines.ts'
 

@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest'
 import { CID } from 'multiformats/cid'
 import { engineKinds } from '../support/engines.ts'
 import { collect, manualClock, openOn } from '../support/stores.ts'
-import { compareEvents } from '../../src/log/order.ts'
+import { compareEvents } from '../../src/log/event/order.ts'
 
 const kinds = await engineKinds()
 

@@ -10,16 +10,16 @@ import { engineKinds, wrapEngine } from '../support/engines.ts'
 import { collect, manualClock } from '../support/stores.ts'
 import { CairnStore } from '../../src/store/store.ts'
 import { MemoryStorage } from '../../src/storage/memory.ts'
-import type { StoredEvent } from '../../src/log/interface.ts'
-import { compareEvents } from '../../src/log/order.ts'
-import { scanCounter, scan } from '../../src/index/query.ts'
-import { LogViews } from '../../src/index/views.ts'
-import { decodeSnapshot, encodeSnapshot } from '../../src/index/snapshot.ts'
+import type { StoredEvent } from '../../src/log/event/interface.ts'
+import { compareEvents } from '../../src/log/event/order.ts'
+import { scanCounter, scan } from '../../src/log/views/query.ts'
+import { LogViews } from '../../src/log/views/views.ts'
+import { decodeSnapshot, encodeSnapshot } from '../../src/log/views/snapshot.ts'
 import { compareBytes } from '../../src/block/codec.ts'
 
 const compareBytesOf = (a: CID, b: CID): number => compareBytes(a.bytes, b.bytes)
-import { encodeEvent } from '../../src/log/event.ts'
-import type { EventBlock } from '../../src/log/interface.ts'
+import { encodeEvent } from '../../src/log/event/format.ts'
+import type { EventBlock } from '../../src/log/event/interface.ts'
 import { cids, send, T0, withReplicas } from '../support/replicas.ts'
 
 const kinds = await engineKinds()

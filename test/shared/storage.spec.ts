@@ -1,7 +1,7 @@
 // The storage contract, run against every engine that exists in the current runtime.
 import { describe, expect, test } from 'vitest'
 import { CID } from 'multiformats/cid'
-import { encodeValue, encodeRaw } from '../../src/block/index.ts'
+import { encodeValue, encodeRaw } from '../../src/block/codec.ts'
 import type { BlockRecord } from '../../src/block/interface.ts'
 import { engineKinds } from '../support/engines.ts'
 

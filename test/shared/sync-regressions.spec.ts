@@ -2,7 +2,7 @@
 import { describe, expect, test } from 'vitest'
 import { encodeValue } from '../../src/block/codec.ts'
 import { writeCar } from '../../src/car/writer.ts'
-import { encodeEvent } from '../../src/log/event.ts'
+import { encodeEvent } from '../../src/log/event/format.ts'
 import { MemoryStorage } from '../../src/storage/memory.ts'
 import { CairnStore } from '../../src/store/store.ts'
 import { bytesOf } from '../support/stores.ts'

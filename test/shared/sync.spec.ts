@@ -14,9 +14,9 @@ import type { StorageEngine } from '../../src/storage/interface.ts'
 import type { BlockRecord } from '../../src/block/interface.ts'
 import { encodeValue } from '../../src/block/codec.ts'
 import { CairnError, type CairnErrorCode } from '../../src/errors/cairn-error.ts'
-import { encodeEvent } from '../../src/log/event.ts'
-import type { EventBlock, StoredEvent } from '../../src/log/interface.ts'
-import { compareEvents } from '../../src/log/order.ts'
+import { encodeEvent } from '../../src/log/event/format.ts'
+import type { EventBlock, StoredEvent } from '../../src/log/event/interface.ts'
+import { compareEvents } from '../../src/log/event/order.ts'
 
 const kinds = await engineKinds()
 

@@ -24,7 +24,7 @@ export interface EngineKind {
 }
 
 type TmpModule = typeof import('./tmp.server.ts')
-type FilesModule = typeof import('../../src/storage/files.ts')
+type FilesModule = typeof import('../../src/storage/files/engine.ts')
 type IdbModule = typeof import('../../src/storage/indexeddb.ts')
 
 let seq = 0
@@ -106,7 +106,7 @@ export async function engineKinds(): Promise<EngineKind[]> {
     })
   } else {
     const tmp = await importServerOnly<TmpModule>(new URL('./tmp.server.ts', import.meta.url).href)
-    const files = await importServerOnly<FilesModule>(new URL('../../src/storage/files.ts', import.meta.url).href)
+    const files = await importServerOnly<FilesModule>(new URL('../../src/storage/files/engine.ts', import.meta.url).href)
     kinds.push({
       name: 'files',
       persistent: true,

@@ -6,7 +6,7 @@ import { CID } from 'multiformats/cid'
 import { expect } from 'vitest'
 import { equalBytes } from '../../src/block/codec.ts'
 import type { BlockRecord } from '../../src/block/interface.ts'
-import type { FileStorage } from '../../src/storage/files.ts'
+import type { FileStorage } from '../../src/storage/files/engine.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 

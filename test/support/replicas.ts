@@ -1,4 +1,4 @@
-import type { StoredEvent } from '../../src/log/interface.ts'
+import type { StoredEvent } from '../../src/log/event/interface.ts'
 import type { StoreOptions } from '../../src/store/interface.ts'
 import { CairnStore } from '../../src/store/store.ts'
 import type { EngineFixture, EngineKind } from './engines.ts'

@@ -1,7 +1,7 @@
 // Derived-data slots of the files engine: one file per name under `<store>/derived/`.
 import { mkdir, open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { errCode, removeTemps, replaceFile, syncDir, writeFully } from './durable.ts'
+import { errCode, removeTemps, replaceFile, syncDir, writeFully } from '../../fs/durable.ts'
 import { readFully } from './format.ts'
 
 /** Folder of derived values inside the store folder. */

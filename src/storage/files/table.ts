@@ -42,7 +42,7 @@ import { join } from 'node:path'
 import { equalBytes } from '../../block/codec.ts'
 import { sha256 } from '../../block/hash.ts'
 import { ENTRY_BYTES, type EntryColumns } from './block-index.ts'
-import { errCode, replaceFile, writeFully } from './durable.ts'
+import { errCode, replaceFile, writeFully } from '../../fs/durable.ts'
 import { fmix, KeyFilter } from './key-filter.ts'
 import { readFully } from './format.ts'
 

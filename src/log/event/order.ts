@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import { compareBytes } from '../block/codec.ts'
+import { compareBytes } from '../../block/codec.ts'
 import type { Stamp } from './interface.ts'
 
 /** Compares two stamps: by ts, then tc. */

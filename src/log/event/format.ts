@@ -1,8 +1,8 @@
 import type { CID } from 'multiformats/cid'
 import { CID as CIDClass } from 'multiformats/cid'
-import { compareBytes, decodeTrusted, encodeChecked, verify } from '../block/codec.ts'
-import { DAG_CBOR, type Block } from '../block/interface.ts'
-import { CairnError } from '../errors/cairn-error.ts'
+import { compareBytes, decodeTrusted, encodeChecked, verify } from '../../block/codec.ts'
+import { DAG_CBOR, type Block } from '../../block/interface.ts'
+import { CairnError } from '../../errors/cairn-error.ts'
 import type { EventBlock, EventMeta } from './interface.ts'
 
 const KEYS = new Set(['v', 'stream', 'type', 'ts', 'tc', 'prev', 'parents', 'data', 'meta', 'author', 'sig'])

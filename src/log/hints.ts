@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import type { LogViews } from '../index/views.ts'
+import type { LogViews } from './views/views.ts'
 
 /** At most this many hints per branch: distances up to 2^40 cover any real log. */
 const MAX_HINTS_PER_BRANCH = 40

@@ -18,7 +18,7 @@ import { CAR_MEDIA_TYPE, type ImportOptions, type ImportReport } from '../car/in
 import { CairnError, type CairnErrorCode } from '../errors/cairn-error.ts'
 import { expectNonNegativeInteger, expectObject, expectString } from '../errors/arguments.ts'
 import type { CairnStore } from '../store/store.ts'
-import { sortCids } from '../log/order.ts'
+import { sortCids } from '../log/event/order.ts'
 
 const ACCEPT_ENCODING = 'x-cairn-accept-encoding'
 const ENCODING = 'x-cairn-encoding'

@@ -1,6 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
-import { equalBytes } from '../block/codec.ts'
+import { equalBytes } from '../../block/codec.ts'
 import { LogViews, type SparseViews, type ViewColumns } from './views.ts'
 
 /**

@@ -1,7 +1,7 @@
 // Node/Deno only: CAR files on disk. Export streams into `path + '.tmp'`, fsyncs, then renames,
 // so a crash never leaves half a CAR under the final name; import streams from the file.
 import { open, type FileHandle } from 'node:fs/promises'
-import { errCode, replaceFile, writeFully, type ReplaceStep } from '../storage/files/durable.ts'
+import { errCode, replaceFile, writeFully, type ReplaceStep } from '../fs/durable.ts'
 import type { ExportOptions, ImportOptions, ImportReport } from '../car/interface.ts'
 import { expectObject, expectString } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
@@ -14,7 +14,7 @@ function fsError(what: string, path: string, cause: unknown): CairnError {
   if (cause instanceof CairnError) return cause
   const code = errCode(cause)
   const detail = code !== undefined ? `${code}: ${(cause as Error).message}` : String((cause as Error | null)?.message ?? cause)
-  return new CairnError('CAIRN_STORAGE', `${what} "${path}" failed (${detail})`, { path, cause })
+  return new CairnError('CAIRN_STORAGE', `${what} "${path}" failed (${detail})`, { file: path, cause })
 }
 
 

@@ -1,3 +1,4 @@
+import { expectString } from '../../errors/arguments.ts'
 import type { EventFilter } from './interface.ts'
 
 /** Whether a stream is a system stream (`$objects`): left out of filters that do not name it. */
@@ -19,4 +20,13 @@ export function streamMatches(f: EventFilter, stream: string): boolean {
 /** Whether a type passes the type part of a filter. */
 export function typeMatches(f: EventFilter, type: string): boolean {
   return f.type === undefined || type === f.type
+}
+
+/** The filter fields of an object (`stream`, `type`, `streamPrefix`), checked; `prefix` names them (`filter.`). */
+export function expectFilter(o: { stream?: unknown; type?: unknown; streamPrefix?: unknown }, prefix: string): EventFilter {
+  const f: EventFilter = {}
+  if (o.stream !== undefined) f.stream = expectString(`${prefix}stream`, o.stream)
+  if (o.type !== undefined) f.type = expectString(`${prefix}type`, o.type)
+  if (o.streamPrefix !== undefined) f.streamPrefix = expectString(`${prefix}streamPrefix`, o.streamPrefix)
+  return f
 }

@@ -1,4 +1,4 @@
-import { compareBytes } from '../block/codec.ts'
+import { compareBytes } from '../../block/codec.ts'
 
 /** Bytes every CID shares in the uniform layout: version, codec, hash code, digest length. */
 const PREFIX = 4

@@ -1,7 +1,7 @@
-import { CairnError } from '../errors/cairn-error.ts'
-import type { EventFilter } from '../log/interface.ts'
+import { CairnError } from '../../errors/cairn-error.ts'
+import type { EventFilter } from '../event/interface.ts'
 import { firstIndex, SeqList } from './seq-list.ts'
-import { streamMatches, typeMatches } from '../log/filter.ts'
+import { streamMatches, typeMatches } from '../event/filter.ts'
 import type { LogViews, OrderKey } from './views.ts'
 import { Heap } from './heap.ts'
 

@@ -1,8 +1,8 @@
 import type { CID } from 'multiformats/cid'
-import { CairnError } from '../errors/cairn-error.ts'
-import { decodeEvent } from '../log/event.ts'
-import type { EventBlock, StoredEvent } from '../log/interface.ts'
-import type { StorageEngine } from '../storage/interface.ts'
+import { CairnError } from '../../errors/cairn-error.ts'
+import { decodeEvent } from '../event/format.ts'
+import type { EventBlock, StoredEvent } from '../event/interface.ts'
+import type { StorageEngine } from '../../storage/interface.ts'
 import type { LogViews } from './views.ts'
 
 /** A decoded event with its CID and arrival number. */

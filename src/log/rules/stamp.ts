@@ -1,4 +1,4 @@
-import type { Stamp } from './interface.ts'
+import type { Stamp } from '../event/interface.ts'
 
 /**
  * The next hybrid-logical-clock stamp for an event whose parents carry `parents`:

@@ -1,10 +1,18 @@
 import type { CID } from 'multiformats/cid'
 import { decodeBlock, linksOf } from '../block/codec.ts'
 import { CairnError } from '../errors/cairn-error.ts'
-import { assertEvent } from '../log/event.ts'
-import { eventLinks } from '../objects/links.ts'
+import { assertEvent } from './event/format.ts'
+import { eventLinks } from './event/links.ts'
 import type { StorageEngine } from '../storage/interface.ts'
-import type { VerifyReport } from './interface.ts'
+
+/** What `verify()` found. */
+export interface VerifyReport {
+  /** Blocks read and re-hashed. */
+  blocks: number
+  bytes: number
+  /** CIDs linked from event data or object values that the store does not hold. */
+  dangling: CID[]
+}
 
 /** Why a block is reached decides whether its absence is corruption or a dangling app link. */
 type Role = 'event' | 'dag'

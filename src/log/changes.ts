@@ -1,9 +1,9 @@
 import type { CID } from 'multiformats/cid'
-import { streamMatches, typeMatches } from '../log/filter.ts'
-import type { EventFilter, StoredEvent } from '../log/interface.ts'
-import { toStoredEvent, type EventReader, type LoadedEvent } from './event-cache.ts'
-import { listsFor, matchesFilter, scan } from './query.ts'
-import type { LogViews, OrderKey } from './views.ts'
+import { streamMatches, typeMatches } from './event/filter.ts'
+import type { EventFilter, StoredEvent } from './event/interface.ts'
+import { toStoredEvent, type EventReader, type LoadedEvent } from './views/event-reader.ts'
+import { listsFor, matchesFilter, scan } from './views/query.ts'
+import type { LogViews, OrderKey } from './views/views.ts'
 
 type Listener = (event: StoredEvent) => void
 /** Told of every commit that adds events: all of them, canonical order, and the heads after it. */

@@ -1,7 +1,7 @@
 import type { CID } from 'multiformats/cid'
-import { linksInValue } from '../block/codec.ts'
-import type { EventBlock } from '../log/interface.ts'
-import { OBJECTS_STREAM, OBJECT_PUT, type ObjectPutData } from './interface.ts'
+import { linksInValue } from '../../block/codec.ts'
+import type { EventBlock } from './interface.ts'
+import { OBJECTS_STREAM, OBJECT_PUT, type ObjectPutData } from './object-record.ts'
 
 /** What an event points at outside the log (see `eventLinks`). */
 export interface EventLinks {

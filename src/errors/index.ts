@@ -1,1 +1,0 @@
-export { CairnError, isCairnError, type CairnErrorCode, type CairnErrorDetails } from './cairn-error.ts'
