@@ -1,17 +1,20 @@
 import { CID } from 'multiformats/cid'
 import { blockLinks, decodeTrusted, verify } from '../block/codec.ts'
 import { DAG_CBOR, type BlockRecord } from '../block/interface.ts'
-import { readCar, type CarReadLimits } from '../car/reader.ts'
 import type { ByteSource } from '../car/interface.ts'
-import { CairnError } from '../errors/cairn-error.ts'
-import type { LogViews } from './views/views.ts'
+import { readCar, type CarReadLimits } from '../car/reader.ts'
+import { assertCompleteDag, missingBlock } from '../objects/complete.ts'
+import type { StorageEngine } from '../storage/interface.ts'
 import { assertEvent } from './event/format.ts'
 import type { EventBlock } from './event/interface.ts'
-import { compareCidEvents, compareStamps, sortCids } from './event/order.ts'
-import { assertCompleteDag, missingBlock } from '../objects/complete.ts'
-import { OBJECTS_STREAM, OBJECT_PUT, type ObjectPutData } from './event/object-record.ts'
 import { eventLinks } from './event/links.ts'
-import type { StorageEngine } from '../storage/interface.ts'
+import { assertObjectRecord, isObjectPut } from './event/object-record.ts'
+import { compareCidEvents, sortCids } from './event/order.ts'
+import type { AppendBase } from './plan-append.ts'
+import type { PlannedEvent } from './plan.ts'
+import { assertCausality, type CausalFacts } from './rules/causality.ts'
+import { assertClockDrift } from './rules/clock-drift.ts'
+import type { LogViews } from './views/views.ts'
 
 /** A CAR read into memory with every block verified against its CID. */
 export interface VerifiedCar {
@@ -19,18 +22,21 @@ export interface VerifiedCar {
   blocks: Map<string, BlockRecord>
 }
 
-/** What an import will add, decided against the store's current state. */
-export interface ImportPlan {
+/**
+ * What an import will add, decided against the store's current state. It is the base on which
+ * the records of its foreign DAGs are appended (see planAppend), which makes it a CommitPlan.
+ */
+export interface ImportPlan extends AppendBase {
   /** New events in canonical order, with their block's size. */
-  events: { cid: CID; event: EventBlock; size: number }[]
+  readonly events: readonly PlannedEvent[]
   /** Blocks to store: the new events and every new block their objects and files reach. */
-  blocks: BlockRecord[]
+  readonly blocks: readonly BlockRecord[]
   /** The log's heads once the new events are in. */
-  heads: CID[]
+  readonly heads: readonly CID[]
   /** Roots of foreign DAGs to record as objects, with the bytes of their DAG. */
-  foreign: { cid: CID; size: number }[]
+  readonly foreign: readonly { cid: CID; size: number }[]
   /** The CAR's blocks, verified: indexing reads the new objects' blocks from here, not back from storage. */
-  verified: ReadonlyMap<string, BlockRecord>
+  readonly verified: ReadonlyMap<string, BlockRecord>
 }
 
 export interface PlanOptions {
@@ -99,27 +105,15 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
   }
 
   /** Stamp and stream of a new event or a stored one. */
-  const eventOf = (cid: CID): { ts: number; tc: number; stream: string } => {
+  const factsOf = (cid: CID): CausalFacts => {
     const held = fresh.get(cid.toString())
     if (held !== undefined) return held.event
     const seq = views.seqOf(cid)
     return { ts: views.ts(seq), tc: views.tc(seq), stream: views.streamOf(seq) }
   }
-  const limit = options.now + options.maxClockDrift
   for (const { cid, event } of fresh.values()) {
-    if (event.ts > limit) {
-      throw new CairnError('CAIRN_INVALID_EVENT', `event ${cid} is stamped ${event.ts - options.now} ms ahead of this clock; the limit is ${options.maxClockDrift} ms`, { cid })
-    }
-    for (const p of event.parents) {
-      if (compareStamps(event, eventOf(p)) <= 0) {
-        throw new CairnError('CAIRN_INVALID_EVENT', `event ${cid} is not stamped above its parent ${p}`, { cid })
-      }
-    }
-    if (event.prev !== null) {
-      const prev = eventOf(event.prev)
-      if (prev.stream !== event.stream) throw new CairnError('CAIRN_INVALID_EVENT', `event ${cid} names ${event.prev}, of stream "${prev.stream}", as its predecessor in "${event.stream}"`, { cid })
-      if (compareStamps(event, prev) <= 0) throw new CairnError('CAIRN_INVALID_EVENT', `event ${cid} is not stamped above its predecessor ${event.prev}`, { cid })
-    }
+    assertClockDrift(cid, event, options.now, options.maxClockDrift)
+    assertCausality(cid, event, factsOf)
   }
 
   const blocks: BlockRecord[] = []
@@ -156,11 +150,9 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
     }
   }
   for (const { cid, event } of events) {
-    if (event.stream === OBJECTS_STREAM && event.type === OBJECT_PUT) {
-      const data = event.data as ObjectPutData
-      if (data === null || typeof data !== 'object' || CID.asCID(data.cid) === null) throw new CairnError('CAIRN_INVALID_EVENT', `event ${cid} records an object without a CID`, { cid })
-      if (typeof data.type !== 'string' || data.type === '') throw new CairnError('CAIRN_INVALID_EVENT', `event ${cid} records an object without a type`, { cid })
-      if (typeof data.size !== 'number' || !Number.isSafeInteger(data.size) || data.size < 0) throw new CairnError('CAIRN_INVALID_EVENT', `event ${cid} records an object with a bad size`, { cid })
+    if (isObjectPut(event)) {
+      const data = event.data
+      assertObjectRecord(cid, data)
       await takeDag(data.cid, `part of object ${data.cid} recorded by event ${cid}`)
     } else {
       for (const link of eventLinks(event).roots) await takeLinked(link)

@@ -1,17 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import type { AsOf, EventFilter, StoredEvent } from '../log/event/interface.ts'
 
-export interface StoreOptions {
-  /** Wall clock in ms for HLC stamps. Default `Date.now`. */
-  clock?: () => number
-  /**
-   * Ignore the persisted index snapshot and rebuild the indexes from the blocks alone
-   * (the snapshot is then rewritten). Default false: open loads the snapshot and indexes only
-   * the events committed after it.
-   */
-  rebuildIndex?: boolean
-}
-
 /** How the store's indexes were opened (see `CairnStore.indexStatus`). */
 export interface IndexStatus {
   /** Whether open loaded a persisted index snapshot. */

@@ -4,7 +4,7 @@ import { openBlockstoreStorage } from '../storage/blockstore.ts'
 import { openIndexedDbStorage, type IndexedDbStorageOptions } from '../storage/indexeddb.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 import { MemoryStorage } from '../storage/memory.ts'
-import type { StoreOptions } from './interface.ts'
+import type { StoreOptions } from './options.ts'
 import { CairnStore } from './store.ts'
 
 /** Where a store keeps its blocks: exactly one of these. */

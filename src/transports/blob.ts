@@ -1,6 +1,7 @@
 // Web-platform CAR helpers: a store's export as a Blob (to download, upload or keep), and an
 // import from any Blob or File (a picked file, a fetch response's blob). No Node built-ins.
-import { CAR_MEDIA_TYPE, type ExportOptions, type ImportOptions, type ImportReport } from '../car/interface.ts'
+import { CAR_MEDIA_TYPE } from '../car/interface.ts'
+import { type ExportOptions, type ImportOptions, type ImportReport } from '../store/options.ts'
 import { expectObject } from '../errors/arguments.ts'
 import type { CairnStore } from '../store/store.ts'
 

@@ -2,7 +2,7 @@
 // so a crash never leaves half a CAR under the final name; import streams from the file.
 import { open, type FileHandle } from 'node:fs/promises'
 import { errCode, replaceFile, writeFully, type ReplaceStep } from '../fs/durable.ts'
-import type { ExportOptions, ImportOptions, ImportReport } from '../car/interface.ts'
+import type { ExportOptions, ImportOptions, ImportReport } from '../store/options.ts'
 import { expectObject, expectString } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { CairnStore } from '../store/store.ts'

@@ -5,7 +5,7 @@ import { engineKinds, wrapEngine, type EngineFixture, withFixture } from '../sup
 import { collect } from '../support/stores.ts'
 import { send, T0, withReplicas } from '../support/replicas.ts'
 import { CairnStore } from '../../src/store/store.ts'
-import type { StoreOptions } from '../../src/store/interface.ts'
+import type { StoreOptions } from '../../src/store/options.ts'
 import type { StorageEngine } from '../../src/storage/interface.ts'
 import { MemoryStorage } from '../../src/storage/memory.ts'
 import { encodeValue } from '../../src/block/codec.ts'

@@ -1,5 +1,5 @@
 import type { StoredEvent } from '../../src/log/event/interface.ts'
-import type { StoreOptions } from '../../src/store/interface.ts'
+import type { StoreOptions } from '../../src/store/options.ts'
 import { CairnStore } from '../../src/store/store.ts'
 import type { EngineFixture, EngineKind } from './engines.ts'
 import { manualClock } from './stores.ts'

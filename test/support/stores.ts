@@ -1,6 +1,6 @@
 import { concatBytes } from '../../src/block/codec.ts'
 import { CairnStore } from '../../src/store/store.ts'
-import type { StoreOptions } from '../../src/store/interface.ts'
+import type { StoreOptions } from '../../src/store/options.ts'
 import type { EngineFixture } from './engines.ts'
 
 /** Opens a Cairn store on a fixture's engine. */

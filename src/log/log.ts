@@ -1,0 +1,289 @@
+import type { CID } from 'multiformats/cid'
+import type { Block, BlockRecord } from '../block/interface.ts'
+import { linksInValue } from '../block/codec.ts'
+import type { ByteSource } from '../car/interface.ts'
+import type { CarReadLimits } from '../car/reader.ts'
+import { writeCar } from '../car/writer.ts'
+import { CairnError } from '../errors/cairn-error.ts'
+import { assertCompleteDag } from '../objects/complete.ts'
+import { importFile } from '../objects/unixfs.ts'
+import type { StorageEngine } from '../storage/interface.ts'
+import { ChangeHub } from './changes.ts'
+import type { StoredEvent } from './event/interface.ts'
+import { sortCids } from './event/order.ts'
+import { diffBlocks, newEvents } from './export.ts'
+import { syncHints } from './hints.ts'
+import { IndexingQueue } from './indexing.ts'
+import { Mutex } from './mutex.ts'
+import { planAppend, type AppendBase } from './plan-append.ts'
+import { planImport, readVerifiedCar } from './plan-import.ts'
+import { objectDraft, writesSomething, type CommitPlan, type Draft } from './plan.ts'
+import { SNAPSHOT_MIN, SnapshotScheduler } from './snapshots.ts'
+import { verifyReachable, type VerifyReport } from './verify.ts'
+import { EventReader, toStoredEvent, type LoadedEvent } from './views/event-reader.ts'
+import { openViews } from './views/open.ts'
+import type { LogViews } from './views/views.ts'
+
+/** Events indexed on open that are kept decoded in the event cache. */
+const DEFAULT_WARM = 1024
+
+/** How the log is opened. */
+export interface LogOpenOptions {
+  /** Wall clock in ms for HLC stamps. */
+  readonly clock: () => number
+  /** Ignore the persisted index snapshot and rebuild the views from the blocks. */
+  readonly rebuildIndex: boolean
+}
+
+/** How open found the views (see `CairnStore.indexStatus`). */
+export interface LogOpened {
+  readonly fromSnapshot: boolean
+  readonly indexedOnOpen: number
+}
+
+/** An import's limits and rules, defaults applied. */
+export interface ImportRules extends CarReadLimits {
+  readonly maxClockDrift: number
+  readonly foreignType: string
+}
+
+/** What an import added (the store's `ImportReport`). */
+export interface ImportOutcome {
+  readonly blocks: number
+  readonly events: number
+  readonly heads: CID[]
+  readonly roots: CID[]
+  readonly foreign: CID[]
+}
+
+/**
+ * The log: its state (heads, views, event cache), and the one place every change to it goes
+ * through. A change is first planned — `planAppend` for appends and object records,
+ * `planImport` (then `planAppend` for the records of foreign DAGs) for a CAR — into a
+ * CommitPlan, with every rule checked and nothing written; then `#apply` makes it durable in
+ * one storage commit and updates, in this order and without an await between the first two,
+ * the views and the heads; then the derived indexing, the change feed, and the snapshot
+ * schedule. Writes run one at a time under a mutex.
+ */
+export class EventLog {
+  readonly storage: StorageEngine
+  readonly views: LogViews
+  /** Event payloads from storage, verified, through an LRU cache. */
+  readonly events: EventReader
+  /** The change feed: subscribers, `changes()` waiters and commit listeners. */
+  readonly hub: ChangeHub = new ChangeHub()
+  readonly opened: LogOpened
+  readonly #clock: () => number
+  readonly #writes = new Mutex()
+  readonly #indexing: IndexingQueue
+  readonly #snapshots: SnapshotScheduler
+  #heads: CID[]
+  #closed = false
+
+  private constructor(storage: StorageEngine, views: LogViews, heads: CID[], options: LogOpenOptions, opened: LogOpened) {
+    this.storage = storage
+    this.views = views
+    this.events = new EventReader(storage, views)
+    this.opened = opened
+    this.#heads = heads
+    this.#clock = options.clock
+    this.#indexing = new IndexingQueue(views, storage)
+    this.#snapshots = new SnapshotScheduler(storage, views, opened.fromSnapshot ? views.size - opened.indexedOnOpen : 0)
+  }
+
+  /**
+   * Opens the log on a storage engine: loads the persisted index snapshot and indexes only the
+   * events committed after it (or rebuilds the views from the blocks). Closes the engine when
+   * that fails.
+   */
+  static async open(storage: StorageEngine, options: LogOpenOptions): Promise<EventLog> {
+    try {
+      const heads = sortCids(await storage.heads())
+      const opened = await openViews(storage, heads, options.rebuildIndex)
+      const log = new EventLog(storage, opened.views, heads, options, { fromSnapshot: opened.fromSnapshot, indexedOnOpen: opened.indexed })
+      for (const e of opened.fresh.slice(-DEFAULT_WARM)) log.events.remember(e)
+      // Persist what this open had to index, so the next one does not index it again.
+      if (opened.indexed > 0) log.#snapshot(1, true)
+      return log
+    } catch (err) {
+      await storage.close().catch(() => {})
+      throw err
+    }
+  }
+
+  /** The heads, sorted by CID bytes (the log's own array: callers copy it). */
+  get heads(): readonly CID[] {
+    return this.#heads
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Events covered by the last index snapshot written or loaded. */
+  get snapshotEvents(): number {
+    return this.#snapshots.size
+  }
+
+  /** Throws CAIRN_CLOSED once the log is closed. */
+  check(): void {
+    if (this.#closed) throw new CairnError('CAIRN_CLOSED', 'the store is closed')
+  }
+
+  // ---- writes: plan, then apply ----
+
+  /** Appends drafts as one atomic batch. Resolves to each draft's event (stored or new). */
+  append(drafts: readonly Draft[]): Promise<StoredEvent[]> {
+    return this.#locked(async () => this.#apply(await this.#planAppend(this.#base(), drafts)))
+  }
+
+  /**
+   * Records an encoded value as an object: its block and its `object.put` event in one commit.
+   * Everything it links to must be stored with its whole DAG. No-op when already recorded with
+   * this type.
+   */
+  putObject(block: Block<unknown>, type: string, value: unknown): Promise<void> {
+    return this.#locked(async () => {
+      if (this.views.hasObject(block.cid, type)) return
+      const visited = new Set<string>()
+      for (const link of linksInValue(value)) {
+        await assertCompleteDag(link, this.views, { storage: this.storage }, visited, `linked from the value ${block.cid}`, async () => {})
+      }
+      const draft = objectDraft(block.cid, type, block.bytes.length, { value })
+      await this.#apply(await this.#planAppend({ ...this.#base(), blocks: [block] }, [draft]))
+    })
+  }
+
+  /**
+   * Chunks a byte stream into a UnixFS file and records it. Full slices of blocks are committed
+   * as they are made, without moving the heads (a crash leaves only unreferenced blocks); the
+   * rest commits with the file's `object.put` event.
+   */
+  async putFile(chunks: AsyncIterable<Uint8Array>, type: string): Promise<CID> {
+    const file = await importFile(chunks, (blocks) => this.#locked(() => this.storage.commit({ blocks, heads: this.#heads })))
+    await this.#locked(async () => {
+      if (this.views.hasObject(file.cid, type)) {
+        if (file.rest.length > 0) await this.storage.commit({ blocks: file.rest, heads: this.#heads })
+        return
+      }
+      const draft = objectDraft(file.cid, type, file.size, undefined)
+      await this.#apply(await this.#planAppend({ ...this.#base(), blocks: file.rest }, [draft]))
+    })
+    return file.cid
+  }
+
+  /**
+   * Imports a CAR: reads it with every block verified, plans it against the log (every rule of
+   * the format and of the log; see planImport), appends the records of foreign DAGs on top,
+   * and applies it all as one commit. Throws, naming the CID, with the store unchanged.
+   */
+  async import(source: ByteSource, rules: ImportRules): Promise<ImportOutcome> {
+    const car = await readVerifiedCar(source, rules)
+    return this.#locked(async () => {
+      const imported = await planImport(car, this.views, this.storage, this.#heads, { now: this.#clock(), maxClockDrift: rules.maxClockDrift, foreignType: rules.foreignType })
+      const before = this.views.size
+      const drafts = imported.foreign.map((f) => objectDraft(f.cid, rules.foreignType, f.size, undefined))
+      const plan = await this.#planAppend(imported, drafts)
+      if (writesSomething(plan)) await this.#apply(plan)
+      return {
+        blocks: imported.blocks.length + imported.foreign.length,
+        events: this.views.size - before - imported.foreign.length,
+        heads: [...this.#heads],
+        roots: car.roots,
+        foreign: imported.foreign.map((f) => f.cid),
+      }
+    })
+  }
+
+  // ---- reads of the log's structure ----
+
+  /** A CARv1 of what the log holds beyond `since`, rooted at the current heads. Pull-based. */
+  export(since: readonly CID[]): AsyncIterable<Uint8Array> {
+    const heads = [...this.#heads]
+    const blocks = diffBlocks(this.views, this.storage, heads, since, this.views.size, (cid) => this.#indexing.has(cid))
+    return writeCar(heads, blocks)
+  }
+
+  /** Our heads plus ancestors at exponentially growing distances (see syncHints). */
+  hints(): CID[] {
+    return syncHints(this.views, this.#heads)
+  }
+
+  /** The events reachable from the heads and not from `since`, oldest first, as arrival numbers. */
+  eventsSince(since: readonly CID[]): number[] {
+    return newEvents(this.views, this.#heads, since).reverse()
+  }
+
+  /** Walks every block reachable from the heads and re-hashes it. */
+  verify(): Promise<VerifyReport> {
+    return verifyReachable(this.storage, this.#heads)
+  }
+
+  /** Waits for writes in flight, finishes indexing, writes a last snapshot, closes the engine. */
+  close(): Promise<void> {
+    return this.#writes.run(async () => {
+      if (this.#closed) return
+      await this.#indexing.run()
+      await this.#snapshots.settled()
+      this.#snapshot(1, true)
+      await this.#snapshots.settled()
+      this.#closed = true
+      this.hub.close()
+      await this.storage.close()
+    })
+  }
+
+  // ---- internals ----
+
+  #locked<T>(task: () => Promise<T>): Promise<T> {
+    return this.#writes.run(async () => {
+      this.check()
+      return task()
+    })
+  }
+
+  #base(): AppendBase {
+    return { heads: this.#heads, events: [], blocks: [] }
+  }
+
+  #planAppend(base: AppendBase, drafts: readonly Draft[]): Promise<CommitPlan> {
+    return planAppend(this.views, this.events, base, drafts, this.#clock())
+  }
+
+  /**
+   * Applies a plan: the storage commit (blocks and heads, atomically), then — with no await in
+   * between, so nobody sees a head the views lack — the views and the heads. The commit is then
+   * durable and nothing after it may fail the call: derived indexing (queued, retried on a
+   * failed read), the change feed, the snapshot schedule. Resolves to each draft's event.
+   */
+  async #apply(plan: CommitPlan): Promise<StoredEvent[]> {
+    const views = this.views
+    if (writesSomething(plan)) await this.storage.commit({ blocks: [...plan.blocks], heads: [...plan.heads] })
+    // One merge per list for the whole commit, however far back an import's events land.
+    if (plan.events.length > 0) views.addEvents(plan.events)
+    const added: LoadedEvent[] = plan.events.map((e) => ({ seq: views.seqOf(e.cid), cid: e.cid, event: e.event }))
+    if (writesSomething(plan)) this.#heads = [...plan.heads]
+    for (const e of added) this.events.remember(e)
+    for (const e of plan.events) this.#indexing.push(e.cid, e.event, e.object, plan.verified)
+    await this.#indexing.run()
+    // Each new event's public shape is built once, for subscribers, commit listeners and the caller.
+    const stored: (StoredEvent | undefined)[] = new Array(added.length)
+    const storedAt = (i: number): StoredEvent => (stored[i] ??= toStoredEvent(added[i]!, views.version(added[i]!.seq)))
+    this.hub.publish(added, storedAt, this.#heads)
+    this.#snapshot(SNAPSHOT_MIN)
+    const addedAt = new Map(added.map((e, i) => [e.seq, i]))
+    const out: StoredEvent[] = []
+    for (const cid of plan.results) {
+      const seq = views.seqOf(cid)
+      const i = addedAt.get(seq)
+      // A retried meta.id resolves to an event stored earlier: read it back.
+      out.push(i !== undefined ? storedAt(i) : toStoredEvent(await this.events.load(seq), views.version(seq)))
+    }
+    return out
+  }
+
+  /** A snapshot, unless indexing is behind (a reopen must index those events from blocks). */
+  #snapshot(min: number, always = false): void {
+    if (this.#indexing.pending === 0) this.#snapshots.maybe(this.#heads, min, always)
+  }
+}

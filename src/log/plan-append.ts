@@ -1,0 +1,72 @@
+import type { CID } from 'multiformats/cid'
+import type { BlockRecord } from '../block/interface.ts'
+import type { EventBlock, Stamp } from './event/interface.ts'
+import { encodeEvent } from './event/format.ts'
+import type { CommitPlan, Draft, PlannedEvent } from './plan.ts'
+import { assertExpectedVersion } from './rules/expected-version.ts'
+import { resolveRetry } from './rules/idempotency.ts'
+import { nextStamp } from './rules/stamp.ts'
+import type { EventReader } from './views/event-reader.ts'
+import type { LogViews } from './views/views.ts'
+
+/** What an append is planned on top of: the log as it stands, or an import's plan. */
+export interface AppendBase {
+  readonly heads: readonly CID[]
+  /** Events the base adds before the drafts (an import's), canonical order. */
+  readonly events: readonly PlannedEvent[]
+  /** Blocks the base writes before the drafts' events (an import's, an object's value). */
+  readonly blocks: readonly BlockRecord[]
+  readonly verified?: ReadonlyMap<string, BlockRecord> | undefined
+}
+
+/**
+ * Plans local appends: resolves retried `meta.id`s (idempotency), checks `expectedVersion`
+ * against the stream as it stands before each draft, and stamps each new event above the heads
+ * it names as parents (HLC), linking it to its stream's previous event. Each draft's event is
+ * the next one's only parent, so a batch is a chain. Throws before anything is written.
+ */
+export async function planAppend(views: LogViews, reader: EventReader, base: AppendBase, drafts: readonly Draft[], now: number): Promise<CommitPlan> {
+  const results: CID[] = []
+  const fresh: PlannedEvent[] = []
+  const blocks: BlockRecord[] = [...base.blocks]
+  const pendingByStream = new Map<string, PlannedEvent[]>()
+  const pendingIds = new Map<string, PlannedEvent>()
+  let heads: readonly CID[] = base.heads
+  let parentStamps: Stamp[] = heads.map((h) => {
+    const seq = views.seqOf(h)
+    return seq >= 0 ? views.stamp(seq) : base.events.find((e) => e.cid.equals(h))!.event
+  })
+  for (const draft of drafts) {
+    const id = draft.meta?.id
+    if (id !== undefined) {
+      const storedSeq = views.byId(draft.stream, id)
+      const prior = storedSeq >= 0 ? await reader.load(storedSeq) : pendingIds.get(`${draft.stream}\u0000${id}`)
+      if (prior !== undefined) {
+        results.push(resolveRetry(prior, draft, id))
+        continue
+      }
+    }
+    const pending = pendingByStream.get(draft.stream) ?? []
+    assertExpectedVersion(draft.stream, draft.expectedVersion, views.streamLength(draft.stream) + pending.length)
+    const lastSeq = views.stream(draft.stream)?.last()
+    // Drafts on top of an import are only `$objects` puts, whose predecessor the views hold.
+    const prev = pending.at(-1)?.cid ?? (lastSeq === undefined ? null : views.cid(lastSeq))
+    const stamp = nextStamp(parentStamps, now)
+    const event: EventBlock = {
+      v: 1, stream: draft.stream, type: draft.type, ts: stamp.ts, tc: stamp.tc,
+      prev, parents: [...heads], data: draft.data,
+      ...(draft.meta === undefined ? {} : { meta: draft.meta }),
+    }
+    const block = encodeEvent(event)
+    blocks.push(block)
+    const planned: PlannedEvent = { cid: block.cid, event, size: block.bytes.length, object: draft.object }
+    fresh.push(planned)
+    results.push(block.cid)
+    pending.push(planned)
+    pendingByStream.set(draft.stream, pending)
+    if (id !== undefined) pendingIds.set(`${draft.stream}\u0000${id}`, planned)
+    heads = [block.cid]
+    parentStamps = [stamp]
+  }
+  return { blocks, events: [...base.events, ...fresh], heads, results, verified: base.verified }
+}
