@@ -22,4 +22,5 @@ export type { OpenStore, OpenStoreOptions, StoreLocation } from './store/open.ts
 export { exportToBlob, importFromBlob } from './transports/blob.ts'
 export { CAR_MEDIA_TYPE, type ByteSource } from './car/interface.ts'
 export { type ExportOptions, type ImportOptions, type ImportReport } from './store/options.ts'
-export { createSyncHandler, sync, forgetSyncPeer, type SyncHandler, type SyncHandlerOptions, type SyncOptions, type SyncReport } from './transports/http.ts'
+export { createSyncHandler, type SyncHandler, type SyncHandlerOptions } from './transports/http/handler.ts'
+export { sync, forgetSyncPeer, type SyncOptions, type SyncReport } from './transports/http/client.ts'

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { afterEach, describe, expect, test } from 'vitest'
 import { openStore } from '../../src/index.node.ts'
-import { sync } from '../../src/transports/http.ts'
+import { sync } from '../../src/transports/http/client.ts'
 import { collect } from '../support/stores.ts'
 
 let child: ChildProcess | undefined

@@ -1,0 +1,186 @@
+// The sync client: one pull, then a push when the server lacks something, against a
+// createSyncHandler server (see protocol.ts). Heads agreed with each url are remembered per
+// store, so the next sync's pull is exact.
+import type { CID } from 'multiformats/cid'
+import { CAR_MEDIA_TYPE } from '../../car/interface.ts'
+import { type ImportOptions, type ImportReport } from '../../store/options.ts'
+import { CairnError } from '../../errors/cairn-error.ts'
+import { expectObject, expectString } from '../../errors/arguments.ts'
+import type { CairnStore } from '../../store/store.ts'
+import { counter, gatherBlob, guardedChunks, gunzip, gzipStream, iterableToStream, messageOf, responseBytes } from './body.ts'
+import {
+  ACCEPT_ENCODING_HEADER, CBOR_MEDIA_TYPE, ENCODING_HEADER, ROUTES, bodyEncoding, decodePushAnswer, encodePullBody,
+  errorOfAnswer, sortedCids, withoutTrailingSlashes,
+} from './protocol.ts'
+
+/** Options of {@link sync}. */
+export interface SyncOptions {
+  /** The fetch to use (default: the global one). Handy for tests, auth or retries. */
+  fetch?: typeof fetch
+  /** Ask for gzip answers and gzip the push. Default true. */
+  gzip?: boolean
+  /** Aborts the sync; each import is atomic, so an abort leaves both sides consistent. */
+  signal?: AbortSignal
+  /** Extra request headers (e.g. authorization). */
+  headers?: Record<string, string>
+  /** Limits applied to the pulled CAR. */
+  import?: ImportOptions
+}
+
+/** The defaults of {@link SyncOptions}: the global fetch (looked up at each call), gzip on, no extra headers. */
+export const SYNC_DEFAULTS: Readonly<{ fetch: typeof fetch; gzip: boolean; headers: Readonly<Record<string, string>> }> = Object.freeze({
+  fetch: (input: RequestInfo | URL, init?: RequestInit) => fetch(input, init),
+  gzip: true,
+  headers: Object.freeze({}),
+})
+
+/** {@link SyncOptions} with defaults applied. */
+export interface NormalizedSyncOptions {
+  fetch: typeof fetch
+  gzip: boolean
+  signal: AbortSignal | undefined
+  headers: Readonly<Record<string, string>>
+  import: ImportOptions | undefined
+}
+
+/** Checks the options of {@link sync} and applies {@link SYNC_DEFAULTS}. */
+export function normalizeSyncOptions(options: SyncOptions): NormalizedSyncOptions {
+  expectObject('options', options)
+  return {
+    fetch: options.fetch ?? SYNC_DEFAULTS.fetch,
+    gzip: options.gzip === undefined ? SYNC_DEFAULTS.gzip : options.gzip !== false,
+    signal: options.signal,
+    headers: options.headers ?? SYNC_DEFAULTS.headers,
+    import: options.import,
+  }
+}
+
+/** What one {@link sync} did. */
+export interface SyncReport {
+  /** The import of what the server had and we lacked. */
+  pulled: ImportReport
+  /** What the server stored from our push (zeros when there was nothing to push). */
+  pushed: { blocks: number; events: number }
+  /** Heads both sides hold once the sync is done (remembered for the next sync with this url). */
+  heads: CID[]
+  /** HTTP requests made: 1, or 2 when something was pushed. */
+  roundTrips: number
+  /** Request body bytes sent, as on the wire (compressed when gzip is on). */
+  bytesSent: number
+  /** Response body bytes received, as on the wire (compressed when gzip is on). */
+  bytesReceived: number
+}
+
+/** Heads last agreed with each url, per store: they make the next sync's pull exact. */
+const agreed = new WeakMap<CairnStore, Map<string, CID[]>>()
+
+/**
+ * Syncs a store with a {@link createSyncHandler} server in both directions. Pulls what the
+ * server holds beyond our heads and hints, imports it (verified, atomic), then pushes what the
+ * server lacks, now known exactly from its heads. A failure leaves both sides consistent
+ * (each import is all or nothing) and running `sync` again finishes the job.
+ *
+ * @example
+ * const report = await sync(store, 'https://example.org/cairn')
+ * console.log(report.pulled.events, report.pushed.events, report.bytesReceived)
+ */
+export async function sync(store: CairnStore, url: string, options: SyncOptions = {}): Promise<SyncReport> {
+  expectString('url', url)
+  const { fetch: doFetch, gzip, signal, headers: extraHeaders, import: importOptions } = normalizeSyncOptions(options)
+  const base = withoutTrailingSlashes(url)
+  let bytesSent = 0
+  let bytesReceived = 0
+  let roundTrips = 0
+
+  const call = async (path: string, init: RequestInit): Promise<Response> => {
+    signal?.throwIfAborted()
+    roundTrips++
+    let response: Response | undefined
+    // Both calls are idempotent (a pull only reads, an import of the same CAR is a no-op), so
+    // one retry covers a kept-alive connection that the server closed while we were idle.
+    for (let attempt = 1; response === undefined; attempt++) {
+      try {
+        response = await doFetch(`${base}${path}`, { ...init, ...(signal === undefined ? {} : { signal }) })
+      } catch (cause) {
+        if (signal?.aborted === true) throw signal.reason
+        if (cause instanceof CairnError) throw cause
+        if (attempt < 2) continue
+        throw new CairnError('CAIRN_SYNC', `could not reach ${base}${path}: ${messageOf(cause)}`, { cause })
+      }
+    }
+    if (!response.ok) {
+      const bytes = await responseBytes(response, signal)
+      bytesReceived += bytes.length
+      throw errorOfAnswer(response.status, response.statusText, bytes, `${base}${path}`)
+    }
+    return response
+  }
+
+  // 1. Pull: our heads, hints and the heads last agreed with this url; the server answers with
+  //    a CAR of what it holds beyond them, whose roots are its heads.
+  const remembered = agreed.get(store)?.get(base) ?? []
+  const heads = store.heads
+  const headKeys = new Set(heads.map(String))
+  const have = sortedCids([...store.syncHints(), ...remembered]).filter((c) => !headKeys.has(c.toString()))
+  const pullBody = encodePullBody({ heads, have })
+  bytesSent += pullBody.length
+  const pulled = await call(ROUTES.pull.path, {
+    method: ROUTES.pull.method,
+    headers: { ...extraHeaders, 'content-type': CBOR_MEDIA_TYPE, accept: CAR_MEDIA_TYPE, ...(gzip ? { [ACCEPT_ENCODING_HEADER]: 'gzip' } : {}) },
+    body: pullBody,
+  }).then(async (response) => {
+    if (response.body === null) throw new CairnError('CAIRN_SYNC', `${base}${ROUTES.pull.path} answered without a body`)
+    let stream = response.body.pipeThrough(counter((n) => { bytesReceived += n }))
+    const header = response.headers.get(ENCODING_HEADER)
+    const encoding = bodyEncoding(header)
+    if (encoding === 'gzip') stream = gunzip(stream)
+    else if (encoding === undefined) {
+      await response.body.cancel().catch(() => {})
+      throw new CairnError('CAIRN_SYNC', `${base}${ROUTES.pull.path} answered in an unknown encoding ${JSON.stringify(header)}`)
+    }
+    return store.import(guardedChunks(stream, 'CAIRN_SYNC', `the answer of ${base}${ROUTES.pull.path}`, signal), importOptions)
+  })
+  const theirHeads = pulled.roots
+
+  // 2. Push what they lack, exactly: we now hold their heads. `export` reads the heads in the
+  //    same tick, so `ours` are the roots of the CAR we send.
+  signal?.throwIfAborted()
+  const ours = store.heads
+  // We hold every head of theirs, so they lack something exactly when our heads differ from theirs.
+  const theirSorted = sortedCids(theirHeads)
+  const inSync = ours.length === theirSorted.length && ours.every((c, i) => c.equals(theirSorted[i]!))
+  const pushBody = inSync ? null : await carBody(store.export({ since: theirHeads }), gzip)
+  let pushed = { blocks: 0, events: 0 }
+  if (pushBody !== null) {
+    bytesSent += pushBody.size
+    const response = await call(ROUTES.push.path, {
+      method: ROUTES.push.method,
+      headers: { ...extraHeaders, 'content-type': CAR_MEDIA_TYPE, ...(gzip ? { [ENCODING_HEADER]: 'gzip' } : {}) },
+      body: pushBody,
+    })
+    const bytes = await responseBytes(response, signal)
+    bytesReceived += bytes.length
+    const answer = decodePushAnswer(bytes)
+    if (answer === undefined) throw new CairnError('CAIRN_SYNC', `${base}${ROUTES.push.path} answered 200 without a push report`)
+    pushed = answer
+  }
+
+  // 3. Both sides now hold everything reachable from `ours`.
+  let perUrl = agreed.get(store)
+  if (perUrl === undefined) agreed.set(store, perUrl = new Map())
+  perUrl.set(base, ours)
+  return { pulled, pushed, heads: ours, roundTrips, bytesSent, bytesReceived }
+}
+
+/** Forgets the heads last agreed with `url` (or with every url), so the next sync starts from hints. */
+export function forgetSyncPeer(store: CairnStore, url?: string): void {
+  if (url === undefined) agreed.delete(store)
+  else agreed.get(store)?.delete(withoutTrailingSlashes(url))
+}
+
+/** The body of a push: the CAR, gzipped when asked, gathered into a Blob. */
+async function carBody(car: AsyncIterable<Uint8Array>, gzip: boolean): Promise<Blob> {
+  let stream = iterableToStream(car[Symbol.asyncIterator]())
+  if (gzip) stream = gzipStream(stream)
+  return gatherBlob(stream, CAR_MEDIA_TYPE)
+}
