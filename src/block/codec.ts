@@ -4,7 +4,7 @@ import { CID } from 'multiformats/cid'
 import { CairnError } from '../errors/cairn-error.ts'
 import { sha256, sha256Sync } from './hash.ts'
 import { DAG_CBOR, DAG_PB, RAW, SHA2_256, type Block } from './interface.ts'
-import { assertIpld } from './validate.ts'
+import { assertIpld, MAX_DEPTH } from './validate.ts'
 
 /**
  * Encodes an IPLD value as a strict dag-cbor block with a CIDv1/sha2-256.
@@ -74,6 +74,9 @@ export async function decodeBlock<T = unknown>(cid: CID, bytes: Uint8Array): Pro
 
 /** Decodes bytes already known to match `cid`. Throws CAIRN_INVALID_BLOCK when the codec rejects them. */
 export function decodeTrusted<T = unknown>(cid: CID, bytes: Uint8Array): T {
+  if (cid.code === DAG_CBOR && bytes.length > MAX_BLOCK_DEPTH && cborNestsDeeperThan(bytes, MAX_BLOCK_DEPTH)) {
+    throw new CairnError('CAIRN_INVALID_BLOCK', `block ${cid} nests maps and lists deeper than ${MAX_BLOCK_DEPTH} levels`, { cid })
+  }
   try {
     if (cid.code === DAG_CBOR) return dagCbor.decode<T>(bytes)
     if (cid.code === DAG_PB) return dagPb.decode(bytes) as T
@@ -97,15 +100,87 @@ export function blockLinks(cid: CID, bytes: Uint8Array): CID[] {
   return cid.code === DAG_CBOR || cid.code === DAG_PB ? [...linksOf(cid, decodeTrusted(cid, bytes))] : []
 }
 
-/** Every CID inside an IPLD value. */
+/** Every CID inside an IPLD value, depth first, in encounter order (without recursion, so any depth is safe). */
 export function* linksInValue(value: unknown): Generator<CID> {
-  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return
-  const asCid = CID.asCID(value)
-  if (asCid !== null) { yield asCid; return }
-  if (Array.isArray(value)) { for (const v of value) yield* linksInValue(v); return }
-  for (const v of Object.values(value)) yield* linksInValue(v)
+  const stack: unknown[] = [value]
+  while (stack.length > 0) {
+    const v = stack.pop()
+    if (v === null || typeof v !== 'object' || v instanceof Uint8Array) continue
+    const asCid = CID.asCID(v)
+    if (asCid !== null) { yield asCid; continue }
+    const children = Array.isArray(v) ? v : Object.values(v)
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i])
+  }
 }
 
+/**
+ * Decodes a dag-cbor block from elsewhere (an import), bytes already verified: they must be
+ * the canonical encoding of what they decode to (see isCanonicalDagCbor). CAIRN_INVALID_BLOCK
+ * otherwise. Other codecs decode as with decodeTrusted (dag-pb's decoder is strict already).
+ */
+export function decodeCanonical<T = unknown>(cid: CID, bytes: Uint8Array): T {
+  const value = decodeTrusted<T>(cid, bytes)
+  if (cid.code === DAG_CBOR && !isCanonicalDagCbor(bytes, value)) {
+    throw new CairnError('CAIRN_INVALID_BLOCK', `block ${cid} is not canonical dag-cbor (re-encoding what it decodes to gives other bytes)`, { cid })
+  }
+  return value
+}
+
+/**
+ * Levels of maps and lists a dag-cbor block may hold: a value's MAX_DEPTH plus the event
+ * envelope around `data`. Deeper blocks are refused before decoding, whose recursion would
+ * overflow the stack a few thousand levels down.
+ */
+export const MAX_BLOCK_DEPTH: number = MAX_DEPTH + 1
+
+/**
+ * Whether CBOR bytes nest arrays and maps deeper than `max`, read without decoding or
+ * recursion. Malformed bytes answer false: the decoder then says what is wrong.
+ */
+export function cborNestsDeeperThan(bytes: Uint8Array, max: number): boolean {
+  // Items still to read at each open level (maps count keys and values).
+  const open: number[] = []
+  let at = 0
+  let items = 1
+  while (at < bytes.length) {
+    const first = bytes[at++]!
+    const major = first >> 5
+    const info = first & 31
+    let n = info
+    if (info === 24) n = bytes[at++] ?? 0
+    else if (info === 25) { n = ((bytes[at] ?? 0) << 8) | (bytes[at + 1] ?? 0); at += 2 }
+    else if (info === 26) { n = (((bytes[at] ?? 0) << 24) >>> 0) + ((bytes[at + 1] ?? 0) << 16) + ((bytes[at + 2] ?? 0) << 8) + (bytes[at + 3] ?? 0); at += 4 }
+    else if (info === 27) {
+      let big = 0
+      for (let i = 0; i < 8; i++) big = big * 256 + (bytes[at + i] ?? 0)
+      n = big
+      at += 8
+    } else if (info > 27) return false // indefinite lengths and reserved values: not dag-cbor
+    items--
+    if (major === 2 || major === 3) at += n
+    else if (major === 4 || major === 5) {
+      const count = major === 5 ? n * 2 : n
+      if (count > 0) {
+        open.push(items)
+        if (open.length > max) return true
+        items = count
+        continue
+      }
+    } else if (major === 6) { items++; continue } // a tag wraps one item at the same level
+    while (items === 0 && open.length > 0) items = open.pop()!
+    if (items === 0 && open.length === 0) return false
+  }
+  return false
+}
+
+/** Whether `bytes` are the canonical dag-cbor encoding of the value they decode to. */
+export function isCanonicalDagCbor(bytes: Uint8Array, value: unknown): boolean {
+  try {
+    return equalBytes(dagCbor.encode(value), bytes)
+  } catch {
+    return false
+  }
+}
 
 /** Byte-wise equality. */
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -1,6 +1,13 @@
 import { CID } from 'multiformats/cid'
 import { CairnError } from '../errors/cairn-error.ts'
 
+/**
+ * How deep maps and lists may nest in a value Cairn stores or accepts in an event. The codecs
+ * and walkers of the field recurse per level and overflow the stack a few thousand levels down
+ * (a plain RangeError); 512 levels is far beyond any document and leaves room in every runtime.
+ */
+export const MAX_DEPTH = 512
+
 const MAX_INT = 2n ** 64n - 1n
 const MIN_INT = -(2n ** 64n)
 
@@ -14,7 +21,7 @@ function fail(path: string, what: string): never {
  * and plain objects with string keys. dag-cbor would refuse most of these too, but
  * without saying where, and it encodes bigints it cannot decode again.
  */
-export function assertIpld(value: unknown, path = 'value', seen: Set<object> = new Set()): void {
+export function assertIpld(value: unknown, path = 'value', seen: Set<object> = new Set(), depth = 0): void {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -31,18 +38,19 @@ export function assertIpld(value: unknown, path = 'value', seen: Set<object> = n
       if (value === null || value instanceof Uint8Array) return
       if (CID.asCID(value) !== null) return
       if (seen.has(value)) fail(path, 'a circular reference')
+      if (depth >= MAX_DEPTH) throw new CairnError('CAIRN_INVALID_VALUE', `${path}: maps and lists nest deeper than ${MAX_DEPTH} levels`, { path })
       seen.add(value)
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) {
           if (!(i in value)) fail(`${path}[${i}]`, 'a hole in an array')
-          assertIpld(value[i], `${path}[${i}]`, seen)
+          assertIpld(value[i], `${path}[${i}]`, seen, depth + 1)
         }
       } else {
         const proto = Object.getPrototypeOf(value)
         if (proto !== Object.prototype && proto !== null) {
           fail(path, `a ${(value as object).constructor?.name ?? 'non-plain'} object`)
         }
-        for (const key of Object.keys(value)) assertIpld((value as Record<string, unknown>)[key], `${path}.${key}`, seen)
+        for (const key of Object.keys(value)) assertIpld((value as Record<string, unknown>)[key], `${path}.${key}`, seen, depth + 1)
       }
       seen.delete(value)
       return
@@ -50,4 +58,16 @@ export function assertIpld(value: unknown, path = 'value', seen: Set<object> = n
     default:
       fail(path, `a ${typeof value}`)
   }
+}
+
+/** Whether maps and lists in a decoded value nest deeper than `max` levels (checked without recursion). */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]]
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!
+    if (v === null || typeof v !== 'object' || v instanceof Uint8Array || CID.asCID(v) !== null) continue
+    if (depth >= max) return true
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1])
+  }
+  return false
 }

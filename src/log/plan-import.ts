@@ -5,7 +5,7 @@ import type { ByteSource } from '../car/interface.ts'
 import { readCar, type CarReadLimits } from '../car/reader.ts'
 import { assertCompleteDag, missingBlock } from '../objects/complete.ts'
 import type { StorageEngine } from '../storage/interface.ts'
-import { assertEvent } from './event/format.ts'
+import { decodeStrictEvent } from './event/format.ts'
 import type { EventBlock } from './event/interface.ts'
 import { eventLinks } from './event/links.ts'
 import { assertObjectRecord, isObjectPut } from './event/object-record.ts'
@@ -13,7 +13,7 @@ import { compareCidEvents, sortCids } from './event/order.ts'
 import type { AppendBase } from './plan-append.ts'
 import type { PlannedEvent } from './plan.ts'
 import { assertCausality, type CausalFacts } from './rules/causality.ts'
-import { assertClockDrift } from './rules/clock-drift.ts'
+import { assertClock } from './rules/clock.ts'
 import type { LogViews } from './views/views.ts'
 
 /** A CAR read into memory with every block verified against its CID. */
@@ -60,9 +60,19 @@ export async function readVerifiedCar(source: ByteSource, limits: CarReadLimits)
   return { roots: car.roots, blocks }
 }
 
-function looksLikeEvent(value: unknown): boolean {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) && CID.asCID(value) === null &&
-    'v' in value && 'stream' in value && 'parents' in value
+/** Fields only a Cairn event has together: a root holding two of them claims to be one. */
+const EVENT_FIELDS = ['stream', 'type', 'ts', 'tc', 'prev', 'parents'] as const
+
+/**
+ * Whether a dag-cbor root claims to be a Cairn event: a map with `v` and one event field, or
+ * two event fields. Such a root is checked as an event (and refused when malformed), never
+ * kept as a foreign object. Foreign roots (an atproto commit, a UnixFS directory) share at most
+ * one field name with an event.
+ */
+function claimsToBeEvent(value: unknown): boolean {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array || CID.asCID(value) !== null) return false
+  const fields = EVENT_FIELDS.filter((f) => f in value).length
+  return fields >= 2 || ('v' in value && fields >= 1)
 }
 
 
@@ -75,7 +85,7 @@ function looksLikeEvent(value: unknown): boolean {
 export async function planImport(car: VerifiedCar, views: LogViews, storage: StorageEngine, currentHeads: readonly CID[], options: PlanOptions): Promise<ImportPlan> {
   const fresh = new Map<string, { cid: CID; event: EventBlock }>()
   const foreignRoots: CID[] = []
-  const stack: { cid: CID; why: string; value?: unknown }[] = []
+  const stack: { cid: CID; why: string }[] = []
   for (const root of car.roots) {
     if (views.has(root)) continue
     const block = car.blocks.get(root.toString())
@@ -87,18 +97,17 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
       throw missingBlock(root, 'a root of the CAR')
     }
     const value = root.code === DAG_CBOR ? decodeTrusted(root, block.bytes) : undefined
-    if (value !== undefined && looksLikeEvent(value)) stack.push({ cid: root, why: 'a root of the CAR', value })
+    if (value !== undefined && claimsToBeEvent(value)) stack.push({ cid: root, why: 'a root of the CAR' })
     else if (!views.hasObject(root, options.foreignType)) foreignRoots.push(root)
   }
 
   while (stack.length > 0) {
-    const { cid, why, value: decoded } = stack.pop()!
+    const { cid, why } = stack.pop()!
     const key = cid.toString()
     if (fresh.has(key) || views.has(cid)) continue
     const block = car.blocks.get(key)
     if (block === undefined) throw missingBlock(cid, why)
-    const value = decoded ?? decodeTrusted(cid, block.bytes)
-    assertEvent(value, cid)
+    const value = decodeStrictEvent(cid, block.bytes)
     fresh.set(key, { cid, event: value })
     for (const p of value.parents) stack.push({ cid: p, why: `a parent of event ${cid}` })
     if (value.prev !== null) stack.push({ cid: value.prev, why: `the stream predecessor of event ${cid}` })
@@ -112,7 +121,7 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
     return { ts: views.ts(seq), tc: views.tc(seq), stream: views.streamOf(seq) }
   }
   for (const { cid, event } of fresh.values()) {
-    assertClockDrift(cid, event, options.now, options.maxClockDrift)
+    assertClock(cid, event, options.now, options.maxClockDrift)
     assertCausality(cid, event, factsOf)
   }
 

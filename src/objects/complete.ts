@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import { blockLinks } from '../block/codec.ts'
+import { blockLinks, decodeCanonical, linksOf } from '../block/codec.ts'
 import { DAG_CBOR, DAG_PB, type BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 /** What a completeness walk asks of the indexes: whether a block heads a DAG known to be complete (a recorded object). */
@@ -33,9 +33,12 @@ export async function assertCompleteDag(root: CID, views: CompleteDags, source: 
     const fromCar = source.car?.get(key)
     let bytes: Uint8Array | undefined
     if (fromCar !== undefined) {
+      // A block from elsewhere: dag-cbor must be canonical, so its CID is the one a put of its value gives.
+      const links = [...linksOf(cid, decodeCanonical(cid, fromCar.bytes))]
       await take(fromCar)
       size += fromCar.bytes.length
-      bytes = fromCar.bytes
+      stack.push(...links)
+      continue
     } else if (cid.code !== DAG_CBOR && cid.code !== DAG_PB) {
       if (!(await source.storage.has(cid))) throw missingBlock(cid, why)
       continue
