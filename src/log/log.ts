@@ -21,7 +21,7 @@ import { objectDraft, writesSomething, type CommitPlan, type Draft } from './pla
 import { SNAPSHOT_MIN, SnapshotScheduler } from './snapshots.ts'
 import { verifyReachable, type VerifyReport } from './verify.ts'
 import { EventReader, toStoredEvent, type LoadedEvent } from './views/event-reader.ts'
-import { openViews } from './views/open.ts'
+import { collectNew, openViews } from './views/open.ts'
 import type { LogViews } from './views/views.ts'
 
 /** Events indexed on open that are kept decoded in the event cache. */
@@ -79,6 +79,7 @@ export class EventLog {
   readonly #snapshots: SnapshotScheduler
   #heads: CID[]
   #closed = false
+  readonly #stopListening: () => void
 
   private constructor(storage: StorageEngine, views: LogViews, heads: CID[], options: LogOpenOptions, opened: LogOpened) {
     this.storage = storage
@@ -89,6 +90,10 @@ export class EventLog {
     this.#clock = options.clock
     this.#indexing = new IndexingQueue(views, storage)
     this.#snapshots = new SnapshotScheduler(storage, views, opened.fromSnapshot ? views.size - opened.indexedOnOpen : 0)
+    // Another writer on the same storage committed: catch up now, so subscribers see it live.
+    this.#stopListening = storage.onExternalCommit?.(() => {
+      void this.#writes.run(async () => { if (!this.#closed) await this.#catchUp() }).catch(() => {})
+    }) ?? (() => {})
   }
 
   /**
@@ -228,6 +233,7 @@ export class EventLog {
       this.#snapshot(1, true)
       await this.#snapshots.settled()
       this.#closed = true
+      this.#stopListening()
       this.hub.close()
       await this.storage.close()
     })
@@ -235,11 +241,32 @@ export class EventLog {
 
   // ---- internals ----
 
+  /**
+   * Runs a write: one at a time in this log (the mutex) and, on storage that other writers
+   * share, holding the storage's exclusive lock after catching up with their commits — so
+   * every plan is made against the latest heads and no commit overwrites another's.
+   */
   #locked<T>(task: () => Promise<T>): Promise<T> {
     return this.#writes.run(async () => {
       this.check()
-      return task()
+      if (this.storage.exclusive === undefined) return task()
+      return this.storage.exclusive(async () => {
+        await this.#catchUp()
+        return task()
+      })
     })
+  }
+
+  /**
+   * Another writer on the same storage committed (a change planned elsewhere and already
+   * durable): reads the heads, walks back from them to what the views hold, and applies the
+   * events found, without a storage commit.
+   */
+  async #catchUp(): Promise<void> {
+    const stored = sortCids(await this.storage.heads())
+    if (stored.length === this.#heads.length && stored.every((h, i) => h.equals(this.#heads[i]!))) return
+    const fresh = await collectNew(this.storage, this.views, stored)
+    await this.#apply({ blocks: [], events: fresh, heads: stored, results: [] }, true)
   }
 
   #base(): AppendBase {
@@ -255,14 +282,16 @@ export class EventLog {
    * between, so nobody sees a head the views lack — the views and the heads. The commit is then
    * durable and nothing after it may fail the call: derived indexing (queued, retried on a
    * failed read), the change feed, the snapshot schedule. Resolves to each draft's event.
+   * `durable`: another writer already committed it (see #catchUp); only the views follow.
    */
-  async #apply(plan: CommitPlan): Promise<StoredEvent[]> {
+  async #apply(plan: CommitPlan, durable = false): Promise<StoredEvent[]> {
     const views = this.views
-    if (writesSomething(plan)) await this.storage.commit({ blocks: [...plan.blocks], heads: [...plan.heads] })
+    const moves = durable || writesSomething(plan)
+    if (!durable && writesSomething(plan)) await this.storage.commit({ blocks: [...plan.blocks], heads: [...plan.heads] })
     // One merge per list for the whole commit, however far back an import's events land.
     if (plan.events.length > 0) views.addEvents(plan.events)
     const added: LoadedEvent[] = plan.events.map((e) => ({ seq: views.seqOf(e.cid), cid: e.cid, event: e.event }))
-    if (writesSomething(plan)) this.#heads = [...plan.heads]
+    if (moves) this.#heads = [...plan.heads]
     for (const e of added) this.events.remember(e)
     for (const e of plan.events) this.#indexing.push(e.cid, e.event, e.object, plan.verified)
     await this.#indexing.run()

@@ -42,6 +42,19 @@ export interface StorageEngine {
    * the store rebuild its indexes on every open.
    */
   readDerived?(name: string): Promise<Uint8Array | undefined>
+  /**
+   * Present when other writers may commit to the same storage at the same time (tabs of one
+   * origin on one IndexedDB database): runs `task` holding the storage's exclusive write lock
+   * across all of them. The log re-reads `heads()` inside it, catches up with what the others
+   * committed, and only then plans and commits, so no writer overwrites another's heads.
+   */
+  exclusive?<T>(task: () => Promise<T>): Promise<T>
+  /**
+   * Present with `exclusive`: calls `listener` after another writer committed (e.g. through a
+   * BroadcastChannel), so the log can catch up and its subscribers see those events live.
+   * Returns the function that stops listening.
+   */
+  onExternalCommit?(listener: () => void): () => void
   /** Replaces the derived value `name` (see `readDerived`). Names are `[a-z0-9._-]{1,64}`. */
   writeDerived?(name: string, bytes: Uint8Array): Promise<void>
 }
