@@ -91,8 +91,8 @@ const DEFAULT_TABLE_ON_CLOSE = 1024
 /**
  * Opens (creating if needed) a files store in the folder `path`, loads its block table,
  * scans the segment bytes written after it, cuts off a torn tail left by a crash and takes
- * the folder's lock. Throws CAIRN_STORAGE when another process has it open, CAIRN_CORRUPT
- * when bytes it scans before the last commit are damaged.
+ * the folder's lock. Throws CAIRN_LOCKED (with `file`: the folder) when another process has
+ * it open, CAIRN_CORRUPT when bytes it scans before the last commit are damaged.
  *
  * @example
  * const storage = await openFileStorage('./data/cairn')

@@ -35,7 +35,8 @@ function alive(pid: number): boolean {
 /**
  * Takes `LOCK` in the folder: a file holding our pid, created atomically (written under a
  * temporary name, then hard-linked, so no one ever reads a half-written lock). A lock whose
- * process is gone is replaced.
+ * process is gone is replaced. Throws CAIRN_LOCKED (with `file`: the folder) when a live
+ * process holds it, this one included (the store is open already).
  */
 export async function acquireLock(dir: string): Promise<void> {
   const lockPath = join(dir, LOCK)
@@ -54,7 +55,7 @@ export async function acquireLock(dir: string): Promise<void> {
       throw storageError(`cannot read ${lockPath}`, err, lockPath)
     }
     if (alive(holder)) {
-      throw new CairnError('CAIRN_STORAGE', `store ${dir} is open in another process (pid ${holder}${holder === pid ? ', this one' : ''})`, { file: dir })
+      throw new CairnError('CAIRN_LOCKED', `store ${dir} is open in another process (pid ${holder}${holder === pid ? ', this one' : ''})`, { file: dir })
     }
     try {
       await unlink(lockPath)
