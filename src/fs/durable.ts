@@ -1,4 +1,6 @@
-// Node/Deno only: what the file engine and CAR files share to make writes durable.
+// Node/Deno only: generic file helpers for durable writes, shared by the files engine and CAR
+// files: whole reads and writes at an offset, fdatasync, atomic replacement of a file, fsync of
+// a folder, temporary names and their cleanup after a crash. Nothing here knows a store's layout.
 import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 
@@ -12,6 +14,16 @@ export function errCode(err: unknown): string | undefined {
 export async function writeFully(fh: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
   let done = 0
   while (done < bytes.length) done += (await fh.write(bytes, done, bytes.length - done, position + done)).bytesWritten
+}
+
+/** Reads exactly `buf.length` bytes at `pos`; throws if the file is shorter. */
+export async function readFully(fh: FileHandle, buf: Uint8Array, pos: number): Promise<void> {
+  let done = 0
+  while (done < buf.length) {
+    const { bytesRead } = await fh.read(buf, done, buf.length - done, pos + done)
+    if (bytesRead === 0) throw new Error(`unexpected end of file at ${pos + done}`)
+    done += bytesRead
+  }
 }
 
 /** fdatasync where the runtime has it (it also persists the file size, which is all an append changes besides data), else fsync. */
@@ -39,7 +51,7 @@ export async function syncDir(path: string): Promise<void> {
   }
 }
 
-/** Temporary files end in this, which no file of a store or CAR export does. */
+/** Temporary files end in this; callers must give no file of their own this ending ({@link removeTemps} without `file` removes them all). */
 const TEMP_SUFFIX = '.tmp'
 
 /** A new temporary name beside `file`: `<file>.<random>.tmp`. */

@@ -9,7 +9,7 @@ import { identity } from 'multiformats/hashes/identity'
 import { describe, expect, test } from 'vitest'
 import { encodeRaw, encodeValue } from '../../src/block/codec.ts'
 import type { BlockRecord } from '../../src/block/interface.ts'
-import { isCairnError } from '../../src/errors/cairn-error.ts'
+import { isCairnError, type CairnError } from '../../src/errors/cairn-error.ts'
 import { openFileStorage } from '../../src/storage/files/engine.ts'
 import { findRecords } from '../../src/storage/files/format.ts'
 import { freshDirs } from '../support/temp-dirs.node.ts'
@@ -169,6 +169,7 @@ describe('files engine: crashes', () => {
       const err = await rejectsWith(openFileStorage(dir), 'CAIRN_CORRUPT')
       expect(err.message, what).toContain(SEG1)
       expect(err.message, what).toMatch(/offset \d+/)
+      expect((err as CairnError).file, what).toBe(file)
       // The refused open left nothing behind: the file is untouched and the lock is free.
       expect(new Uint8Array(await readFile(file)), what).toEqual(copy)
       expect(await readdir(dir), what).toEqual([SEG1])
@@ -188,6 +189,7 @@ describe('files engine: crashes', () => {
     await writeFile(file, bytes.subarray(0, bytes.length - 2))
     const err = await rejectsWith(openFileStorage(dir), 'CAIRN_CORRUPT')
     expect(err.message).toContain(SEG1)
+    expect((err as CairnError).file).toBe(file)
   })
 })
 
@@ -243,11 +245,13 @@ describe('files engine: segments and lock', () => {
     expect(records).toBe(commits)
   })
 
-  test('a second open of an open folder fails with CAIRN_STORAGE; after close it opens', async () => {
+  test('a second open of an open folder fails with CAIRN_LOCKED naming the folder; after close it opens', async () => {
     const dir = await freshDir()
     const first = await openFileStorage(dir)
-    const err = await rejectsWith(openFileStorage(dir), 'CAIRN_STORAGE')
+    const err = await rejectsWith(openFileStorage(dir), 'CAIRN_LOCKED')
     expect(err.message).toMatch(/open in another process/)
+    expect((err as CairnError).file).toBe(dir)
+    expect((err as CairnError).path).toBeUndefined()
     const [x] = blocksOf(1, 'lock')
     await first.commit({ blocks: [x!], heads: [x!.cid] }) // the failed open did not disturb the holder
     await first.close()
@@ -261,7 +265,8 @@ describe('files engine: segments and lock', () => {
     const dir = await freshDir()
     await (await openFileStorage(dir)).close()
     await writeFile(join(dir, 'LOCK'), String(process.ppid))
-    await rejectsWith(openFileStorage(dir), 'CAIRN_STORAGE')
+    const err = await rejectsWith(openFileStorage(dir), 'CAIRN_LOCKED')
+    expect((err as CairnError).file).toBe(dir)
     const dead = spawn(process.execPath, ['-e', ''])
     await new Promise((resolve) => dead.on('close', resolve))
     await writeFile(join(dir, 'LOCK'), String(dead.pid))

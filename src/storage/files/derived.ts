@@ -1,8 +1,7 @@
 // Derived-data slots of the files engine: one file per name under `<store>/derived/`.
 import { mkdir, open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { errCode, removeTemps, replaceFile, syncDir, writeFully } from '../../fs/durable.ts'
-import { readFully } from './format.ts'
+import { errCode, readFully, removeTemps, replaceFile, syncDir, writeFully } from '../../fs/durable.ts'
 
 /** Folder of derived values inside the store folder. */
 export const DERIVED_DIR = 'derived'

@@ -5,6 +5,7 @@ import * as Digest from 'multiformats/hashes/digest'
 import { varint } from 'multiformats'
 import type { FileHandle } from 'node:fs/promises'
 import type { BlockRecord } from '../../block/interface.ts'
+import { readFully } from '../../fs/durable.ts'
 import { equalBytes } from '../../block/codec.ts'
 import { DAG_CBOR } from '../../block/interface.ts'
 
@@ -124,16 +125,6 @@ export class WindowReader {
     this.#buf = buf
     this.#at = pos
     return buf.subarray(0, n)
-  }
-}
-
-/** Reads exactly `buf.length` bytes at `pos`; throws if the file is shorter. */
-export async function readFully(fh: FileHandle, buf: Uint8Array, pos: number): Promise<void> {
-  let done = 0
-  while (done < buf.length) {
-    const { bytesRead } = await fh.read(buf, done, buf.length - done, pos + done)
-    if (bytesRead === 0) throw new Error(`unexpected end of file at ${pos + done}`)
-    done += bytesRead
   }
 }
 

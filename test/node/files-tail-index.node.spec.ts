@@ -1,7 +1,7 @@
 // The in-memory parts of the files engine's block index: the tail's hash table and the
 // column concatenation a table write sorts.
 import { describe, expect, test } from 'vitest'
-import { EntryColumns, TailIndex } from '../../src/storage/files/block-index.ts'
+import { EntryColumns, TailIndex } from '../../src/storage/files/tail-index.ts'
 
 function tailOf(keys: readonly [number, number][], segment: number): TailIndex {
   const tail = new TailIndex()

@@ -1,9 +1,11 @@
-// The files engine's in-memory block index: where each block's frame sits, in typed arrays.
+// The entries of the files engine's block index, and their in-memory part: the lookup key of
+// a CID, entry columns in typed arrays, and the tail (blocks committed since the block table
+// was written) as a small hash table. locator.ts combines the tail with the table.
 //
 // Why not a Map from CID to position: a Map of one string per block costs ~100 bytes of heap
 // per block and must be rebuilt by scanning every segment on open. An entry here is 20
 // bytes: a 64-bit lookup key and its frame's position (segment, offset, content length).
-// Most blocks live in the block table file, sorted by key, and stay on disk (see table.ts);
+// Most blocks live in the block table file, sorted by key, and stay on disk (see table/);
 // blocks committed since the table was written live in memory, in a small open-addressing
 // hash table (the tail) defined here.
 //

@@ -1,105 +1,20 @@
-// The block table: the files engine's index, persisted so that opening a store reads a small
-// part of one file instead of scanning every segment. Engine-internal, rebuildable from the
-// segments. The entries stay on disk: memory holds the first key of every page (the fence),
-// a Bloom filter of the keys and a small LRU cache of pages; a lookup is a binary search of
-// the fence and one page read (usually), verified by the page's checksum.
-//
-// Layout, in pages of 4096 bytes (all integers little-endian):
-//   page 0, the header:
-//     0    8   magic "CAIRNBT2"
-//     8    4   format (2)
-//     12   4   entry count n
-//     16   4   covered segment number
-//     20   4   covered end: offset just past the last commit record the table covers
-//     24   4   start of that commit record's frame
-//     28   4   page size (4096)
-//     32   32  sha2-256 of that record frame's bytes
-//     64   4   entries per page e (204)
-//     68   4   skip count s
-//     72   4   filter words w
-//     76   4   zero
-//     80   32  sha2-256 of header bytes [0, 80) followed by the whole meta section
-//     112  ... zero
-//   pages 1..m, m = ceil(n / e): the entries sorted by key, e per page (the last page may
-//     have fewer), 20 bytes each: key high, key low, segment, frame offset, frame length
-//     (block-index.ts); then zeros; the page's last 4 bytes are a checksum of the rest of
-//     it (pageSum), so a damaged page is caught when it is read, without reading the whole
-//     file on open
-//   the meta section, right after the last page:
-//     8m   fence: the key (high, low) of each page's first entry
-//     8s   skip: (segment, frame offset) of every block frame in the covered bytes that the
-//          table does not index (a later copy of a block stored before), ascending
-//     4w   key filter (key-filter.ts)
-//
-// The table indexes exactly the blocks committed up to the covered position; a store opening
-// with it scans only the segment bytes after that. Opening reads the header and the meta
-// section (about 1.3 bytes per entry) and checks its digest; pages are read on demand.
-// Rewriting a table streams the old one's pages into the new file, merged with the sorted
-// tail, so neither the old entries nor the new ones are ever all in memory.
+// Reading the block table (format.ts has its layout): opening a table file and checking its
+// header and meta section, lookups through the fence, the key filter and a page cache, and the
+// sequential cursor a rewrite (writer.ts) reads the old table's entries with.
 import { readSync } from 'node:fs'
-import { open, unlink, type FileHandle } from 'node:fs/promises'
+import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { equalBytes } from '../../block/codec.ts'
-import { sha256 } from '../../block/hash.ts'
-import { ENTRY_BYTES, type EntryColumns } from './block-index.ts'
-import { errCode, replaceFile, writeFully } from '../../fs/durable.ts'
-import { fmix, KeyFilter } from './key-filter.ts'
-import { readFully } from './format.ts'
+import { equalBytes } from '../../../block/codec.ts'
+import { sha256 } from '../../../block/hash.ts'
+import { errCode, readFully } from '../../../fs/durable.ts'
+import { ENTRY_BYTES } from '../tail-index.ts'
+import { KeyFilter } from './key-filter.ts'
+import { CHUNK_PAGES, FORMAT, framePosition, HEADED, HEADER, less, MAGIC, PAGE_BYTES, PAGE_ENTRIES, pageSeed, pageSum, TABLE_FILE, TableDamage, type TableCover } from './format.ts'
 
-/** File name of the block table inside the store folder. */
-export const TABLE_FILE = 'blocks.table'
-
-const MAGIC = new TextEncoder().encode('CAIRNBT2')
-const FORMAT = 2
-/** Bytes of a page, on disk and in the cache. */
-export const PAGE_BYTES = 4096
-/** Entries per page: as many as fit before the checksum. */
-export const PAGE_ENTRIES: number = Math.floor((PAGE_BYTES - 4) / ENTRY_BYTES)
-/** Header bytes the meta digest covers (it sits right after them). */
-const HEADED = 80
-/** Pages read or written at a time when a table is rewritten. */
-const CHUNK_PAGES = 64
 /** Default bytes of the page cache of a table. */
 export const DEFAULT_TABLE_CACHE_BYTES: number = 256 * 1024
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
-
-/** The commit a table covers: it indexes every block up to the end of this record. */
-export interface TableCover {
-  readonly segment: number
-  /** Start of the record's frame. */
-  readonly recordStart: number
-  /** Offset just past the record's frame. */
-  readonly end: number
-  /** sha2-256 of the record frame's bytes: ties the table to these segments, not to others of the same length. */
-  readonly recordDigest: Uint8Array
-}
-
-/** A page of the table that cannot be used: it fails its checksum, or cannot be read. */
-export class TableDamage extends Error {
-  override readonly name = 'TableDamage'
-}
-
-/** Frame positions as one number (segment · 2^32 + offset), as the skip list holds them. */
-export const framePosition = (segment: number, offset: number): number => segment * 2 ** 32 + offset
-
-/** Checksum of a page's first PAGE_BYTES - 4 bytes: murmur3-style over its words, seeded with its place in the table. */
-export function pageSum(view: DataView, at: number, seed: number): number {
-  let h = seed | 0
-  for (let i = at; i < at + PAGE_BYTES - 4; i += 4) {
-    let k = Math.imul(view.getUint32(i, true), 0xcc9e2d51)
-    k = (k << 15) | (k >>> 17)
-    h ^= Math.imul(k, 0x1b873593)
-    h = (h << 13) | (h >>> 19)
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0
-  }
-  return fmix(h ^ PAGE_BYTES)
-}
-
-/** The seed of page `page` (1-based, as in the file) of a table of `count` entries: a page read from the wrong place fails. */
-const pageSeed = (page: number, count: number): number => Math.imul(page, 0x9e3779b1) ^ count
-
-const less = (aHi: number, aLo: number, bHi: number, bLo: number): boolean => aHi < bHi || (aHi === bHi && aLo < bLo)
 
 /**
  * A block table in use: the sorted entries in the file, found through the fence and the key
@@ -441,15 +356,15 @@ async function parseTable(fh: FileHandle, cacheBytes: number): Promise<TableRun 
   if (size < PAGE_BYTES) return 'not a block table'
   const header = new Uint8Array(PAGE_BYTES)
   await readFully(fh, header, 0)
-  if (!equalBytes(header.subarray(0, 5), MAGIC.subarray(0, 5))) return 'not a block table'
+  if (!equalBytes(header.subarray(HEADER.magic, HEADER.magic + 5), MAGIC.subarray(0, 5))) return 'not a block table'
   const view = new DataView(header.buffer)
-  const format = view.getUint32(8, true)
-  if (!equalBytes(header.subarray(0, MAGIC.length), MAGIC) || format !== FORMAT) return `unknown format ${format}`
-  const count = view.getUint32(12, true)
-  const perPage = view.getUint32(64, true)
-  const skipCount = view.getUint32(68, true)
-  const filterWords = view.getUint32(72, true)
-  if (view.getUint32(28, true) !== PAGE_BYTES || perPage < 1 || perPage > PAGE_ENTRIES) return `pages of ${view.getUint32(28, true)} bytes, ${perPage} entries each, are not this version's`
+  const format = view.getUint32(HEADER.format, true)
+  if (!equalBytes(header.subarray(HEADER.magic, HEADER.magic + MAGIC.length), MAGIC) || format !== FORMAT) return `unknown format ${format}`
+  const count = view.getUint32(HEADER.count, true)
+  const perPage = view.getUint32(HEADER.perPage, true)
+  const skipCount = view.getUint32(HEADER.skipCount, true)
+  const filterWords = view.getUint32(HEADER.filterWords, true)
+  if (view.getUint32(HEADER.pageBytes, true) !== PAGE_BYTES || perPage < 1 || perPage > PAGE_ENTRIES) return `pages of ${view.getUint32(HEADER.pageBytes, true)} bytes, ${perPage} entries each, are not this version's`
   if (filterWords % 8 !== 0 || filterWords === 0) return `a key filter of ${filterWords} words`
   const pages = Math.ceil(count / perPage)
   const metaBytes = pages * 8 + skipCount * 8 + filterWords * 4
@@ -459,7 +374,7 @@ async function parseTable(fh: FileHandle, cacheBytes: number): Promise<TableRun 
   digested.set(header.subarray(0, HEADED))
   await readFully(fh, digested.subarray(HEADED), (pages + 1) * PAGE_BYTES)
   const digest = await sha256(digested)
-  if (!equalBytes(digest.digest, header.subarray(HEADED, HEADED + 32))) return 'checksum mismatch'
+  if (!equalBytes(digest.digest, header.subarray(HEADER.metaDigest, HEADER.metaDigest + 32))) return 'checksum mismatch'
   const meta = new DataView(digested.buffer, HEADED)
   const fence = new Uint32Array(pages * 2)
   for (let i = 0; i < fence.length; i++) fence[i] = meta.getUint32(i * 4, true)
@@ -475,190 +390,10 @@ async function parseTable(fh: FileHandle, cacheBytes: number): Promise<TableRun 
     for (let i = 0; i < filterWords; i++) words[i] = all.getUint32(filterAt + i * 4, true)
   }
   const cover: TableCover = {
-    segment: view.getUint32(16, true),
-    end: view.getUint32(20, true),
-    recordStart: view.getUint32(24, true),
-    recordDigest: header.slice(32, 64),
+    segment: view.getUint32(HEADER.coverSegment, true),
+    end: view.getUint32(HEADER.coverEnd, true),
+    recordStart: view.getUint32(HEADER.coverRecordStart, true),
+    recordDigest: header.slice(HEADER.recordDigest, HEADER.recordDigest + 32),
   }
   return TableRun.opened(fh, count, perPage, cover, skip, fence, new KeyFilter(words), cacheBytes)
-}
-
-/**
- * Writes a new table holding `base`'s entries and `tail`'s, merged, up to `cover`, and makes it
- * the folder's table, atomically (replaceFile: a temporary file, fsync, rename over the old
- * table, fsync of the folder). A crash leaves the old table or the new one (and maybe a temporary file), never
- * a torn table under the real name. `base`'s pages are read in chunks and merged with the
- * sorted tail into chunks of new pages: memory stays at a few hundred KiB plus the new
- * fence and filter. Returns the new table, open for lookups. Throws {@link TableDamage} when
- * a page of `base` is damaged.
- */
-export async function writeTable(dir: string, base: TableRun, tail: EntryColumns, cover: TableCover, skip: readonly number[], cacheBytes: number): Promise<TableRun> {
-  const cursor = base.cursor()
-  try {
-    let written: { fence: Uint32Array; filter: KeyFilter; count: number } | undefined
-    const fh = await replaceFile(join(dir, TABLE_FILE), async (fh) => {
-      written = await writeEntries(fh, cursor, tail)
-      await writeMeta(fh, written, cover, skip)
-    }, { keepOpen: true })
-    const { fence, filter, count } = written!
-    return TableRun.written(fh, count, cover, skip, fence, filter, cacheBytes)
-  } catch (err) {
-    cursor.close()
-    throw err
-  }
-}
-
-/** Writes the meta section after the pages, then the header (page 0) with the digest of both. */
-async function writeMeta(fh: FileHandle, entries: { fence: Uint32Array; filter: KeyFilter; count: number }, cover: TableCover, skip: readonly number[]): Promise<void> {
-  const { fence, filter, count } = entries
-  const pages = fence.length / 2
-  const metaBytes = pages * 8 + skip.length * 8 + filter.words.length * 4
-  const digested = new Uint8Array(HEADED + metaBytes)
-  const view = new DataView(digested.buffer)
-  digested.set(MAGIC, 0)
-  view.setUint32(8, FORMAT, true)
-  view.setUint32(12, count, true)
-  view.setUint32(16, cover.segment, true)
-  view.setUint32(20, cover.end, true)
-  view.setUint32(24, cover.recordStart, true)
-  view.setUint32(28, PAGE_BYTES, true)
-  digested.set(cover.recordDigest, 32)
-  view.setUint32(64, PAGE_ENTRIES, true)
-  view.setUint32(68, skip.length, true)
-  view.setUint32(72, filter.words.length, true)
-  let at = HEADED
-  for (let i = 0; i < fence.length; i++, at += 4) view.setUint32(at, fence[i]!, true)
-  for (const position of skip) {
-    view.setUint32(at, Math.floor(position / 2 ** 32), true)
-    view.setUint32(at + 4, position % 2 ** 32, true)
-    at += 8
-  }
-  for (let i = 0; i < filter.words.length; i++, at += 4) view.setUint32(at, filter.words[i]!, true)
-  await writeFully(fh, digested.subarray(HEADED), (pages + 1) * PAGE_BYTES)
-  const header = new Uint8Array(PAGE_BYTES)
-  header.set(digested.subarray(0, HEADED))
-  header.set((await sha256(digested)).digest, HEADED)
-  await writeFully(fh, header, 0)
-}
-
-/** Writes the merged entries as pages 1.. of `fh`; returns the fence and filter of what it wrote. */
-async function writeEntries(fh: FileHandle, base: TableCursor, tail: EntryColumns): Promise<{ fence: Uint32Array; filter: KeyFilter; count: number }> {
-  const merge = new Merge(base, tail)
-  for (;;) {
-    const next = merge.run()
-    if (next === NEED_ENTRIES) await base.fill()
-    else {
-      if (merge.pages > 0) await writeFully(fh, merge.chunk.subarray(0, merge.pages * PAGE_BYTES), (merge.firstPage + 1) * PAGE_BYTES)
-      if (next === DONE) return { fence: merge.fence, filter: merge.filter, count: merge.count }
-      merge.flushed()
-    }
-  }
-}
-
-const NEED_ENTRIES = 0
-const CHUNK_FULL = 1
-const DONE = 2
-
-/**
- * The merge of a table rewrite, as a synchronous step (the hot loop stays out of the async
- * function, whose locals live in its context): fills `chunk` with sealed pages until it is
- * full, the old table's cursor needs its next chunk, or all entries are written.
- */
-class Merge {
-  readonly count: number
-  readonly fence: Uint32Array
-  readonly filter: KeyFilter
-  readonly chunk = new Uint8Array(CHUNK_PAGES * PAGE_BYTES)
-  /** Page number (0-based) of the chunk's first page, and pages sealed in the chunk. */
-  firstPage = 0
-  pages = 0
-  readonly #out = new DataView(this.chunk.buffer)
-  readonly #base: TableCursor
-  readonly #tail: EntryColumns
-  readonly #order: Uint32Array
-  #j = 0
-  #k = 0
-  #slot = 0
-
-  constructor(base: TableCursor, tail: EntryColumns) {
-    this.#base = base
-    this.#tail = tail
-    this.#order = tail.sortedOrder()
-    this.count = base.left + this.#order.length
-    this.fence = new Uint32Array(Math.ceil(this.count / PAGE_ENTRIES) * 2)
-    this.filter = KeyFilter.sized(this.count)
-  }
-
-  /** The chunk was written: start a new one. */
-  flushed(): void {
-    this.firstPage += this.pages
-    this.pages = 0
-  }
-
-  run(): number {
-    const base = this.#base
-    const tail = this.#tail
-    const order = this.#order
-    const out = this.#out
-    const filter = this.filter
-    const fence = this.fence
-    const count = this.count
-    let j = this.#j
-    let k = this.#k
-    let slot = this.#slot
-    let result = DONE
-    while (k < count) {
-      if (base.left > 0 && !base.ready) {
-        result = NEED_ENTRIES
-        break
-      }
-      let hi: number, lo: number, segment: number, offset: number, length: number
-      const e = j < order.length ? order[j]! : -1
-      // Equal keys: the table's entries first, as in file order.
-      if (base.left > 0 && (e < 0 || !less(tail.hi(e), tail.lo(e), base.hi, base.lo))) {
-        hi = base.hi; lo = base.lo; segment = base.segment; offset = base.offset; length = base.length
-        base.next()
-      } else {
-        hi = tail.hi(e); lo = tail.lo(e); segment = tail.segment(e); offset = tail.offset(e); length = tail.length(e)
-        j++
-      }
-      const page = this.firstPage + this.pages
-      const pageAt = this.pages * PAGE_BYTES
-      const at = pageAt + slot * ENTRY_BYTES
-      out.setUint32(at, hi, true)
-      out.setUint32(at + 4, lo, true)
-      out.setUint32(at + 8, segment, true)
-      out.setUint32(at + 12, offset, true)
-      out.setUint32(at + 16, length, true)
-      filter.add(hi, lo)
-      if (slot === 0) {
-        fence[2 * page] = hi
-        fence[2 * page + 1] = lo
-      }
-      k++
-      if (++slot < PAGE_ENTRIES && k < count) continue
-      // Seal the page: zeros after its entries, then its checksum.
-      this.chunk.fill(0, at + ENTRY_BYTES, pageAt + PAGE_BYTES - 4)
-      out.setUint32(pageAt + PAGE_BYTES - 4, pageSum(out, pageAt, pageSeed(page + 1, count)), true)
-      this.pages++
-      slot = 0
-      if (this.pages === CHUNK_PAGES && k < count) {
-        result = CHUNK_FULL
-        break
-      }
-    }
-    this.#j = j
-    this.#k = k
-    this.#slot = slot
-    return result
-  }
-}
-
-/** Removes the table file (one the engine found unusable), so a stale table cannot come back to life. */
-export async function removeTable(dir: string): Promise<void> {
-  try {
-    await unlink(join(dir, TABLE_FILE))
-  } catch (err) {
-    if (errCode(err) !== 'ENOENT') throw err
-  }
 }

@@ -1,0 +1,97 @@
+// The commit path of the files engine: a batch is checked, blocks the store holds already are
+// dropped, and the rest are framed with a commit record (format.ts) into one buffer, written
+// with one write and one datasync at the end of the last segment, or as a new segment (header
+// and commit in one write) when the last one is full. The caller indexes the blocks after.
+import { CID } from 'multiformats/cid'
+import type { BlockRecord } from '../../block/interface.ts'
+import { CairnError } from '../../errors/cairn-error.ts'
+import { datasync, writeFully } from '../../fs/durable.ts'
+import type { CommitBatch } from '../interface.ts'
+import { storageError } from './errors.ts'
+import { CAR_HEADER, encodeCommit, IDENTITY, keyOfBytes, MAX_FRAME, type EncodedCommit } from './format.ts'
+import type { BlockLocator } from './locator.ts'
+import { MAX_SEGMENT, type Segment, type SegmentFiles } from './segments.ts'
+
+/** A commit on disk: its heads, and where its encoding was written (`base` in `segment`). */
+export interface WrittenCommit {
+  readonly heads: CID[]
+  readonly segment: Segment
+  readonly base: number
+  readonly encoded: EncodedCommit
+}
+
+/**
+ * Writes `batch` durably: its new blocks and a commit record naming its heads. Throws
+ * TypeError for a malformed batch, CAIRN_INVALID_BLOCK for a block the engine cannot store,
+ * CAIRN_TOO_LARGE for a commit bigger than a segment, CAIRN_STORAGE when the write fails (then
+ * cut off again; if that fails too, `onUndoFailed` is told first). Changes nothing in memory
+ * but the segment list (a new segment); the caller sets the segment's size and indexes it.
+ */
+export async function writeCommit(batch: CommitBatch, segments: SegmentFiles, locator: BlockLocator, segmentLimit: number, onUndoFailed: (undo: unknown) => void): Promise<WrittenCommit> {
+  const heads = batch.heads.map((h, i) => {
+    const cid = CID.asCID(h)
+    if (cid === null) throw new TypeError(`"heads[${i}]" expected a CID`)
+    return cid
+  })
+  const fresh = await newBlocks(batch, locator)
+  const { segment, base, encoded } = await append(fresh, heads, segments, segmentLimit, onUndoFailed)
+  return { heads, segment, base, encoded }
+}
+
+/** The batch's blocks the store does not hold, each once, in batch order. */
+async function newBlocks(batch: CommitBatch, locator: BlockLocator): Promise<BlockRecord[]> {
+  const fresh: BlockRecord[] = []
+  const seen = new Set<string>()
+  for (const [i, block] of batch.blocks.entries()) {
+    const cid = CID.asCID(block.cid)
+    if (cid === null) throw new TypeError(`"blocks[${i}].cid" expected a CID`)
+    if (!(block.bytes instanceof Uint8Array)) throw new TypeError(`"blocks[${i}].bytes" expected a Uint8Array`)
+    if (cid.multihash.code === IDENTITY) {
+      throw new CairnError('CAIRN_INVALID_BLOCK', `block ${cid} has an identity hash; the files engine does not store those`, { cid })
+    }
+    if (cid.bytes.length + block.bytes.length > MAX_FRAME) {
+      throw new CairnError('CAIRN_INVALID_BLOCK', `block ${cid} is ${block.bytes.length} bytes; the files engine stores blocks up to ${MAX_FRAME - 64}`, { cid })
+    }
+    const key = keyOfBytes(cid.bytes)
+    if (seen.has(key)) continue
+    seen.add(key)
+    // Only a key match costs a read (to tell a stored block from another CID with the same key).
+    const candidates = await locator.candidates(cid.bytes)
+    if (candidates.length > 0 && (await locator.contains(cid.bytes, candidates))) continue
+    fresh.push({ cid, bytes: block.bytes })
+  }
+  return fresh
+}
+
+/** Frames `fresh` and a record of `heads` into one buffer and writes it: one write, one datasync. */
+async function append(fresh: readonly BlockRecord[], heads: readonly CID[], segments: SegmentFiles, segmentLimit: number, onUndoFailed: (undo: unknown) => void): Promise<{ segment: Segment; base: number; encoded: EncodedCommit }> {
+  let segment = segments.last
+  const encoded = encodeCommit(fresh, heads)
+  if (CAR_HEADER.length + encoded.buffer.length > MAX_SEGMENT) {
+    throw new CairnError('CAIRN_TOO_LARGE', `a commit of ${encoded.buffer.length} bytes does not fit in one segment (at most 4 GiB); commit fewer blocks at a time`)
+  }
+  const roll = segment.size > CAR_HEADER.length && segment.size + encoded.buffer.length > segmentLimit
+  const base = roll ? CAR_HEADER.length : segment.size
+  if (roll) {
+    // Header and first commit in one write: a torn creation leaves one torn tail, nothing else.
+    const bytes = new Uint8Array(CAR_HEADER.length + encoded.buffer.length)
+    bytes.set(CAR_HEADER, 0)
+    bytes.set(encoded.buffer, CAR_HEADER.length)
+    segment = await segments.create(segment.number + 1, bytes, onUndoFailed)
+  } else {
+    try {
+      await writeFully(segment.fh, encoded.buffer, base)
+      await datasync(segment.fh)
+    } catch (cause) {
+      // Cut the partial write off so the next commit does not append after garbage.
+      try {
+        await segment.fh.truncate(segment.size)
+        await datasync(segment.fh)
+      } catch (undo) {
+        onUndoFailed(undo)
+      }
+      throw storageError(`cannot write ${segment.file}`, cause, segment.file)
+    }
+  }
+  return { segment, base, encoded }
+}

@@ -1,0 +1,182 @@
+// The segment files of a files store: `seg-000001.car`, `seg-000002.car`, ... in the store
+// folder, each a CARv1 file of block frames and commit records (format.ts), only ever appended
+// to, the last one only. Listing them, creating the next one durably, reading a block's frame
+// at a known position, walking a segment's frames, cutting a segment back.
+import { open, readdir, unlink, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import { varint } from 'multiformats'
+import { CairnError } from '../../errors/cairn-error.ts'
+import { datasync, readFully, syncDir, writeFully } from '../../fs/durable.ts'
+import { storageError, type Gate } from './errors.ts'
+import { CAR_HEADER, type BlockFrame, parseFrame, parseFrameInWindow, varintAt, WindowReader } from './format.ts'
+import type { FramePosition } from './tail-index.ts'
+
+/** Index entries hold frame offsets as u32, so no segment may grow past this. */
+export const MAX_SEGMENT: number = 2 ** 32 - 1
+/** Blocks up to this size are read with their frame header in one read and handed out as a view; larger ones read twice to get a buffer of their own. */
+const ONE_READ_LIMIT = 64 * 1024
+const SEGMENT_RE = /^seg-(\d{6,})\.car$/
+
+/** File name of segment `n`. */
+export const segmentName = (n: number): string => `seg-${String(n).padStart(6, '0')}.car`
+
+/** An open segment file. Every byte below `size` belongs to a completed commit (or the header). */
+export interface Segment {
+  readonly number: number
+  readonly file: string
+  readonly fh: FileHandle
+  size: number
+}
+
+/** CAIRN_CORRUPT for damaged bytes of a segment, at offset `at`. */
+export function corrupt(segment: Segment, at: number, reason: string): CairnError {
+  return new CairnError('CAIRN_CORRUPT', `${segment.file} is damaged at offset ${at} (${reason}); data before that offset is intact`, { file: segment.file })
+}
+
+/** Numbers of the segment files in `dir`, in directory order. */
+export async function segmentNumbers(dir: string): Promise<number[]> {
+  const numbers: number[] = []
+  for (const name of await readdir(dir)) {
+    const m = SEGMENT_RE.exec(name)
+    if (m !== null) numbers.push(Number(m[1]))
+  }
+  return numbers
+}
+
+/** The open segments of a store, in order: `list[n - 1]` is segment n, and the last is the one appended to. */
+export class SegmentFiles {
+  readonly dir: string
+  readonly list: Segment[] = []
+  readonly #gate: Gate
+
+  constructor(dir: string, gate: Gate) {
+    this.dir = dir
+    this.#gate = gate
+  }
+
+  /** The segment appended to. */
+  get last(): Segment {
+    return this.list[this.list.length - 1]!
+  }
+
+  /**
+   * Opens the existing segments `numbers` (ascending), the last one for writing too. Throws
+   * CAIRN_CORRUPT when they are not 1, 2, 3, ... (a segment is missing).
+   */
+  async openAll(numbers: readonly number[]): Promise<void> {
+    for (const [i, n] of numbers.entries()) {
+      if (n !== i + 1) {
+        const missing = join(this.dir, segmentName(i + 1))
+        throw new CairnError('CAIRN_CORRUPT', `${missing} is missing (found ${segmentName(n)})`, { file: missing })
+      }
+    }
+    for (const n of numbers) {
+      const file = join(this.dir, segmentName(n))
+      const fh = await open(file, n === numbers.length ? 'r+' : 'r')
+      this.list.push({ number: n, file, fh, size: (await fh.stat()).size })
+    }
+  }
+
+  /**
+   * Creates segment `number` holding `bytes`, durably (file and directory entry), and adopts it
+   * (with size 0: the caller sets it). When a failed creation cannot be undone, `onUndoFailed`
+   * is told before the error is thrown: appending after that file would bury garbage.
+   */
+  async create(number: number, bytes: Uint8Array, onUndoFailed: (undo: unknown) => void): Promise<Segment> {
+    const file = join(this.dir, segmentName(number))
+    let fh: FileHandle
+    try {
+      fh = await open(file, 'wx+')
+    } catch (cause) {
+      throw storageError(`cannot create ${file}`, cause, file)
+    }
+    try {
+      await writeFully(fh, bytes, 0)
+      await datasync(fh)
+      await syncDir(this.dir)
+    } catch (cause) {
+      await fh.close().catch(() => {})
+      // A new last segment holding garbage would be cut back on reopen, but not if we append after it.
+      try {
+        await unlink(file)
+      } catch (undo) {
+        onUndoFailed(undo)
+      }
+      throw storageError(`cannot write ${file}`, cause, file)
+    }
+    const segment: Segment = { number, file, fh, size: 0 }
+    this.list.push(segment)
+    return segment
+  }
+
+  /** Cuts `segment` back to `size` bytes (to a bare header when 0) and syncs it. */
+  async truncate(segment: Segment, size: number): Promise<void> {
+    await segment.fh.truncate(size)
+    if (size === 0) {
+      await writeFully(segment.fh, CAR_HEADER, 0)
+      size = CAR_HEADER.length
+    }
+    await datasync(segment.fh)
+    segment.size = size
+  }
+
+  async closeAll(): Promise<void> {
+    for (const s of this.list) await s.fh.close().catch(() => {})
+  }
+
+  /**
+   * Reads the frame at `position` and returns its block bytes if it holds `cid`. The frame
+   * must say exactly `length(cid) + block length` and start with `cid`'s bytes; CIDs encode
+   * their own length, so that identifies the block without a doubt. A block up to
+   * ONE_READ_LIMIT comes in one read of the whole frame, as a view of that buffer (the frame's
+   * length and CID before it cost a few dozen bytes; copying the block out cost more); a
+   * larger one is read in a buffer of its own after a small read that checks the frame.
+   */
+  async readBlock(position: FramePosition, cid: Uint8Array): Promise<Uint8Array | undefined> {
+    const dataLength = position.length - cid.length
+    if (dataLength < 0) return undefined
+    if (dataLength > ONE_READ_LIMIT) {
+      if (!(await this.holds(position, cid))) return undefined
+      const segment = this.list[position.segment - 1]!
+      const data = new Uint8Array(dataLength)
+      const at = position.offset + varint.encodingLength(position.length) + cid.length
+      await this.#gate.guard(() => readFully(segment.fh, data, at), `cannot read ${segment.file}`, segment.file)
+      return data
+    }
+    const frame = await this.#readFrame(position, cid, position.length)
+    return frame?.subarray(frame.length - dataLength)
+  }
+
+  /** True when the frame at `position` holds the block `cid`. */
+  async holds(position: FramePosition, cid: Uint8Array): Promise<boolean> {
+    return (await this.#readFrame(position, cid, cid.length)) !== undefined
+  }
+
+  /** The first `content` bytes of the frame at `position` after its varint, with the varint, if the frame holds `cid`. */
+  async #readFrame(position: FramePosition, cid: Uint8Array, content: number): Promise<Uint8Array | undefined> {
+    const segment = this.list[position.segment - 1]
+    const head = varint.encodingLength(position.length)
+    const n = head + content
+    if (segment === undefined || position.offset + n > segment.size) return undefined
+    const buf = new Uint8Array(n)
+    await this.#gate.guard(() => readFully(segment.fh, buf, position.offset), `cannot read ${segment.file}`, segment.file)
+    // Read no further than `head` bytes: the shortest encoding of the length is the only one that fits.
+    if (varintAt(buf, 0, head) !== position.length) return undefined
+    for (let i = 0; i < cid.length; i++) if (buf[head + i] !== cid[i]) return undefined
+    return buf
+  }
+
+  /** The block frames of `segment` below `end`, in file order, parsed in MiB windows; a bad frame is CAIRN_CORRUPT. */
+  async *blockFrames(segment: Segment, end: number): AsyncGenerator<{ reader: WindowReader; frame: BlockFrame }> {
+    const reader = new WindowReader(segment.fh, end)
+    let pos = CAR_HEADER.length
+    while (pos < reader.size) {
+      this.#gate.check()
+      const at = pos
+      const frame = parseFrameInWindow(reader, at) ?? (await this.#gate.guard(() => parseFrame(reader, at), `cannot read ${segment.file}`, segment.file))
+      if (frame.kind === 'bad') throw corrupt(segment, at, frame.reason)
+      pos = frame.end
+      if (frame.kind === 'block') yield { reader, frame }
+    }
+  }
+}
