@@ -27,9 +27,11 @@ const SIBLINGS = { 'storage/files': ['storage'], 'transports/http': ['transports
 const NODE_ONLY = [/^storage\/files\//, /^fs\//, /^transports\/car-file\.ts$/, /^transports\/node-http\.ts$/, /^index\.node\.ts$/]
 
 const rankOf = new Map(LAYERS.flatMap((folders, rank) => folders.map((f) => [f, rank])))
+/** The layer folder a file belongs to: its own folder, or the nearest one above it that is a layer. */
 const folderOf = (file) => {
-  const d = dirname(file)
-  return rankOf.has(d) ? d : d.split('/')[0]
+  let d = dirname(file)
+  while (!rankOf.has(d) && d.includes('/')) d = dirname(d)
+  return d
 }
 
 function* walk(dir) {
