@@ -34,11 +34,18 @@ export interface IndexedDbStorageOptions {
   blockedTimeoutMs?: number
   /** Blocks read per transaction while iterating `blocks()`. Default 500. */
   pageSize?: number
+}
+
+/**
+ * Seams for specs, not part of the public API (the entry points do not export them): a
+ * spec opens the engine with `openIndexedDbStorageWith` to reach into its transactions.
+ */
+export interface IndexedDbSeams {
   /**
-   * Test hook: called with the commit transaction after every write of the batch was queued
-   * and before it completes. A test can call `tx.abort()` here to simulate a failure.
+   * Called with each commit transaction after every write of the batch was queued and before
+   * it completes; `tx.abort()` here makes the commit fail as a browser abort would.
    */
-  beforeComplete?: (tx: IDBTransaction) => void
+  readonly beforeComplete?: ((tx: IDBTransaction) => void) | undefined
 }
 
 function factory(): IDBFactory {
@@ -103,6 +110,11 @@ function keyCid(key: IDBValidKey): CID {
  * await storage.commit({ blocks: [block], heads: [block.cid] })
  */
 export async function openIndexedDbStorage(name: string, options: IndexedDbStorageOptions = {}): Promise<IndexedDbStorage> {
+  return openIndexedDbStorageWith(name, options, {})
+}
+
+/** {@link openIndexedDbStorage} with seams for specs (not exported by the entry points). */
+export async function openIndexedDbStorageWith(name: string, options: IndexedDbStorageOptions, seams: IndexedDbSeams): Promise<IndexedDbStorage> {
   expectString('name', name)
   const idb = factory()
   const db = await openDatabase(idb, name, options.blockedTimeoutMs ?? 10_000)
@@ -110,7 +122,7 @@ export async function openIndexedDbStorage(name: string, options: IndexedDbStora
     db.close()
     throw notCairnStore(name, [BLOCKS, META, DERIVED])
   }
-  return new IndexedDbStorage(db, name, options)
+  return new IndexedDbStorage(db, name, options, seams)
 }
 
 /** The database `name` lacks some of `stores`: it belongs to something else. */
@@ -202,20 +214,20 @@ export class IndexedDbStorage implements StorageEngine {
   readonly #db: IDBDatabase
   readonly #durability: IDBTransactionDurability
   readonly #pageSize: number
-  readonly #beforeComplete: ((tx: IDBTransaction) => void) | undefined
+  readonly #seams: IndexedDbSeams
   /** Why the engine no longer serves calls; set by close() or by the browser. */
   #closed: string | undefined
   /** True once close() was called (as opposed to a close forced by the browser). */
   #closing = false
   #tail: Promise<unknown> = Promise.resolve()
 
-  /** Use {@link openIndexedDbStorage}. */
-  constructor(db: IDBDatabase, name: string, options: IndexedDbStorageOptions = {}) {
+  /** Use {@link openIndexedDbStorage}. `seams` are for specs only (see IndexedDbSeams). */
+  constructor(db: IDBDatabase, name: string, options: IndexedDbStorageOptions = {}, seams: IndexedDbSeams = {}) {
     this.#db = db
     this.name = name
     this.#durability = options.durability ?? 'strict'
     this.#pageSize = Math.max(1, options.pageSize ?? 500)
-    this.#beforeComplete = options.beforeComplete
+    this.#seams = seams
     // Another connection wants to delete or upgrade the database: step aside rather than block it.
     db.onversionchange = () => {
       this.#closed ??= `IndexedDB storage "${name}" was closed because another connection is deleting or upgrading the database`
@@ -333,7 +345,7 @@ export class IndexedDbStorage implements StorageEngine {
       const blocks = tx.objectStore(BLOCKS)
       for (const block of batch.blocks) blocks.put(ownBytes(block.bytes), block.cid.bytes)
       tx.objectStore(META).put(batch.heads.map((cid) => cid.bytes), HEADS_KEY)
-      this.#beforeComplete?.(tx)
+      this.#seams.beforeComplete?.(tx)
     })
   }
 

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, test } from 'vitest'
 import { encodeValue } from '../../src/block/codec.ts'
 import type { BlockRecord } from '../../src/block/interface.ts'
-import { deleteIndexedDbStorage, openIndexedDbStorage, type IndexedDbStorage } from '../../src/storage/indexeddb.ts'
+import { deleteIndexedDbStorage, openIndexedDbStorage, openIndexedDbStorageWith, type IndexedDbStorage } from '../../src/storage/indexeddb.ts'
 
 const names: string[] = []
 let n = 0
@@ -41,7 +41,7 @@ function unstorableBlock(): BlockRecord {
 describe('indexeddb engine', () => {
   for (const [how, failing] of [
     ['a block that cannot be stored', (s: string) => openIndexedDbStorage(s)],
-    ['an abort before complete', (s: string) => openIndexedDbStorage(s, { beforeComplete: (tx) => tx.abort() })],
+    ['an abort before complete', (s: string) => openIndexedDbStorageWith(s, {}, { beforeComplete: (tx) => tx.abort() })],
   ] as const) {
     test(`a commit that fails through ${how} leaves no trace, also after reopen`, async () => {
       const name = dbName()

@@ -5,12 +5,6 @@ import { streamMatches, typeMatches } from '../event/filter.ts'
 import type { LogViews, OrderKey } from './views.ts'
 import { Heap } from './heap.ts'
 
-/**
- * Events visited by lazy scans since the module loaded (after each binary-search positioning).
- * Exposed so specs can check that `limit: 10` visits about 10 events, without timing.
- */
-export const scanCounter: { visited: number } = { visited: 0 }
-
 /** What a scan walks and where it stops. Bounds combine (all must hold). */
 export interface ScanSpec {
   /** Lists in canonical order; several are merged. They may grow while the scan runs. */
@@ -26,6 +20,11 @@ export interface ScanSpec {
   readonly upper?: { key: OrderKey; inclusive: boolean } | undefined
   readonly reverse?: boolean | undefined
   readonly limit?: number | undefined
+  /**
+   * Called with each event the scan visits once positioned by binary search, whether it
+   * matches or not: what a lazy scan costs, observable without timing.
+   */
+  readonly onVisit?: ((seq: number) => void) | undefined
 }
 
 interface Cursor {
@@ -83,6 +82,7 @@ export function* scan(views: LogViews, spec: ScanSpec): Generator<number> {
   build(undefined)
   let epoch = views.epoch
   let lastVisited = -1
+  const onVisit = spec.onVisit
   while (heap.size > 0) {
     if (views.epoch !== epoch) {
       epoch = views.epoch
@@ -91,7 +91,7 @@ export function* scan(views: LogViews, spec: ScanSpec): Generator<number> {
     }
     const top = heap.peek()!
     const seq = top.list.at(top.i)
-    scanCounter.visited++
+    onVisit?.(seq)
     lastVisited = seq
     top.i += reverse ? -1 : 1
     if (inRange(top.list, top.i)) heap.fixTop()
