@@ -13,8 +13,6 @@ import { fmt, median, timed } from './measure.ts'
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5)
 
-
-
 async function rounds(fn: () => Promise<number>): Promise<number> {
   const xs: number[] = []
   for (let i = 0; i < ROUNDS; i++) xs.push(await fn())
@@ -23,7 +21,11 @@ async function rounds(fn: () => Promise<number>): Promise<number> {
 
 async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'cairn-bench-'))
-  try { return await fn(dir) } finally { await rm(dir, { recursive: true, force: true }) }
+  try {
+    return await fn(dir)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
 }
 
 const rows: string[][] = []
@@ -32,42 +34,55 @@ function row(what: string, cairn: string, baseline: string, ratio: number, basel
   console.log(`${what}: ${cairn} | ${baselineName}: ${baseline} | ratio ${ratio.toFixed(2)}`)
 }
 
-
 // 1. Single appends on the file engine: one fsync per append. Baseline: the same number of
 //    ~300-byte writes each followed by fsync on a raw file (the durability floor).
 {
   const N = 300
-  const cairnMs = await rounds(() => withDir(async (dir) => {
-    const store = await openStore({ path: dir })
-    const ms = await timed(async () => {
-      for (let i = 0; i < N; i++) await store.append({ stream: `s${i % 10}`, type: 'tick', data: { i, note: 'x'.repeat(64) } })
-    })
-    await store.close()
-    return ms
-  }))
-  const floorMs = await rounds(() => withDir(async (dir) => {
-    const fh = await open(join(dir, 'raw'), 'a')
-    const buf = new Uint8Array(300).fill(1)
-    const ms = await timed(async () => { for (let i = 0; i < N; i++) { await fh.write(buf); await fh.sync() } })
-    await fh.close()
-    return ms
-  }))
-  row('append, files engine (1 fsync each)', fmt(N / cairnMs * 1000, 'events/s'), fmt(N / floorMs * 1000, 'writes/s'), floorMs / cairnMs, 'write+fsync floor')
+  const cairnMs = await rounds(() =>
+    withDir(async (dir) => {
+      const store = await openStore({ path: dir })
+      const ms = await timed(async () => {
+        for (let i = 0; i < N; i++) await store.append({ stream: `s${i % 10}`, type: 'tick', data: { i, note: 'x'.repeat(64) } })
+      })
+      await store.close()
+      return ms
+    }),
+  )
+  const floorMs = await rounds(() =>
+    withDir(async (dir) => {
+      const fh = await open(join(dir, 'raw'), 'a')
+      const buf = new Uint8Array(300).fill(1)
+      const ms = await timed(async () => {
+        for (let i = 0; i < N; i++) {
+          await fh.write(buf)
+          await fh.sync()
+        }
+      })
+      await fh.close()
+      return ms
+    }),
+  )
+  row('append, files engine (1 fsync each)', fmt((N / cairnMs) * 1000, 'events/s'), fmt((N / floorMs) * 1000, 'writes/s'), floorMs / cairnMs, 'write+fsync floor')
 }
 
 // 2. Batched appends: appendMany of 1,000 events per commit. Baseline: the memory engine.
 {
   const N = 20_000
   const batch = (k: number) => Array.from({ length: 1000 }, (_, i) => ({ stream: `s${i % 100}`, type: 'tick', data: { k, i } }))
-  const run = (make: (dir: string) => Promise<CairnStore>) => rounds(() => withDir(async (dir) => {
-    const store = await make(dir)
-    const ms = await timed(async () => { for (let k = 0; k < N / 1000; k++) await store.appendMany(batch(k)) })
-    await store.close()
-    return ms
-  }))
+  const run = (make: (dir: string) => Promise<CairnStore>) =>
+    rounds(() =>
+      withDir(async (dir) => {
+        const store = await make(dir)
+        const ms = await timed(async () => {
+          for (let k = 0; k < N / 1000; k++) await store.appendMany(batch(k))
+        })
+        await store.close()
+        return ms
+      }),
+    )
   const filesMs = await run((dir) => openStore({ path: dir }))
   const memMs = await run(() => openStore({ memory: true }))
-  row('appendMany ×1000, files engine', fmt(N / filesMs * 1000, 'events/s'), fmt(N / memMs * 1000, 'events/s'), memMs / filesMs, 'memory engine')
+  row('appendMany ×1000, files engine', fmt((N / filesMs) * 1000, 'events/s'), fmt((N / memMs) * 1000, 'events/s'), memMs / filesMs, 'memory engine')
 }
 
 // 3. Opening a store of 20,000 events: from the index snapshot, and rebuilding the indexes
@@ -77,19 +92,24 @@ function row(what: string, cairn: string, baseline: string, ratio: number, basel
     let store = await openStore({ path: dir })
     for (let k = 0; k < 20; k++) await store.appendMany(Array.from({ length: 1000 }, (_, i) => ({ stream: `s${i % 100}`, type: 'tick', data: { k, i } })))
     await store.close()
-    const openWith = (rebuildIndex: boolean): Promise<number> => rounds(async () => {
-      let s: CairnStore | undefined
-      const ms = await timed(async () => { s = await openStore({ path: dir, rebuildIndex }) })
-      await s!.close()
-      return ms
-    })
+    const openWith = (rebuildIndex: boolean): Promise<number> =>
+      rounds(async () => {
+        let s: CairnStore | undefined
+        const ms = await timed(async () => {
+          s = await openStore({ path: dir, rebuildIndex })
+        })
+        await s!.close()
+        return ms
+      })
     const rebuildMs = await openWith(true)
     const openMs = await openWith(false)
     const { openFileStorage } = await import('cairn')
     const scanMs = await rounds(async () => {
       const ms = await timed(async () => {
         const engine = await openFileStorage(dir)
-        for await (const _ of engine.blocks()) { /* read only */ }
+        for await (const _ of engine.blocks()) {
+          /* read only */
+        }
         await engine.close()
       })
       return ms
@@ -107,33 +127,49 @@ function row(what: string, cairn: string, baseline: string, ratio: number, basel
   const size = 32 * 1024 * 1024
   const bytes = new Uint8Array(size)
   for (let i = 0; i < size; i += 4096) bytes[i] = i & 0xff
-  const chunks = function* () { for (let i = 0; i < size; i += 1 << 20) yield bytes.subarray(i, i + (1 << 20)) }
+  const chunks = function* () {
+    for (let i = 0; i < size; i += 1 << 20) yield bytes.subarray(i, i + (1 << 20))
+  }
   let fileCid: unknown
-  const putMs = await rounds(() => withDir(async (dir) => {
-    const store = await openStore({ path: dir })
-    const ms = await timed(async () => { fileCid = await store.putFile(chunks()) })
-    await store.close()
-    return ms
-  }))
+  const putMs = await rounds(() =>
+    withDir(async (dir) => {
+      const store = await openStore({ path: dir })
+      const ms = await timed(async () => {
+        fileCid = await store.putFile(chunks())
+      })
+      await store.close()
+      return ms
+    }),
+  )
   const bs = new MemoryBlockstore()
   let refCid: unknown
-  const impMs = await rounds(() => timed(async () => {
-    for await (const e of importer([{ content: chunks() }], bs, { cidVersion: 1, rawLeaves: true })) refCid = e.cid
-  }))
+  const impMs = await rounds(() =>
+    timed(async () => {
+      for await (const e of importer([{ content: chunks() }], bs, { cidVersion: 1, rawLeaves: true })) refCid = e.cid
+    }),
+  )
   if (String(fileCid) !== String(refCid)) throw new Error(`putFile CID ${fileCid} differs from the importer's ${refCid}`)
   row('putFile 32 MiB, files engine', fmt(size / putMs / 1000, 'MB/s'), fmt(size / impMs / 1000, 'MB/s'), impMs / putMs, 'importer → MemoryBlockstore')
 
   await withDir(async (dir) => {
     const store = await openStore({ path: dir })
     const cid = await store.putFile(chunks())
-    const catMs = await rounds(() => timed(async () => { let n = 0; for await (const c of store.cat(cid)) n += c.length; if (n !== size) throw new Error('short read') }))
-    const expMs = await rounds(() => timed(async () => {
-      const entry = await exporter(refCid as never, bs)
-      if (entry.type !== "file") throw new Error("not a file")
-      let n = 0
-      for await (const c of entry.content()) n += c.length
-      if (n !== size) throw new Error('short read')
-    }))
+    const catMs = await rounds(() =>
+      timed(async () => {
+        let n = 0
+        for await (const c of store.cat(cid)) n += c.length
+        if (n !== size) throw new Error('short read')
+      }),
+    )
+    const expMs = await rounds(() =>
+      timed(async () => {
+        const entry = await exporter(refCid as never, bs)
+        if (entry.type !== 'file') throw new Error('not a file')
+        let n = 0
+        for await (const c of entry.content()) n += c.length
+        if (n !== size) throw new Error('short read')
+      }),
+    )
     await store.close()
     row('cat 32 MiB (verified), files engine', fmt(size / catMs / 1000, 'MB/s'), fmt(size / expMs / 1000, 'MB/s'), expMs / catMs, 'exporter ← MemoryBlockstore, unverified')
   })

@@ -13,9 +13,10 @@ import { fmt, median, timed } from './measure.ts'
 /** Adds one row to the printed table: what, Cairn's figure, the baseline's, the ratio, the baseline's name. */
 export type RowFn = (what: string, cairn: string, baseline: string, ratio: number, baselineName: string) => void
 
-interface Block { cid: CID; bytes: Uint8Array }
-
-
+interface Block {
+  cid: CID
+  bytes: Uint8Array
+}
 
 const mbps = (bytes: number, ms: number): string => fmt(bytes / ms / 1000, 'MB/s')
 
@@ -28,10 +29,16 @@ async function drain(it: AsyncIterable<Uint8Array>): Promise<number> {
 async function bytesOf(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = []
   let n = 0
-  for await (const c of it) { parts.push(c); n += c.length }
+  for await (const c of it) {
+    parts.push(c)
+    n += c.length
+  }
   const out = new Uint8Array(n)
   let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
   return out
 }
 
@@ -48,9 +55,13 @@ async function* asyncPieces(car: Uint8Array): AsyncGenerator<Uint8Array> {
 async function grow(store: CairnStore, n: number, tag: string, streams = 100): Promise<void> {
   for (let done = 0; done < n; done += 1000) {
     const k = Math.min(1000, n - done)
-    await store.appendMany(Array.from({ length: k }, (_, i) => ({
-      stream: `${tag}-${(done + i) % streams}`, type: 'item.added', data: { n: done + i, sku: `sku-${(done + i) * 7919 % 100_000}`, qty: 1 + (i % 5) },
-    })))
+    await store.appendMany(
+      Array.from({ length: k }, (_, i) => ({
+        stream: `${tag}-${(done + i) % streams}`,
+        type: 'item.added',
+        data: { n: done + i, sku: `sku-${((done + i) * 7919) % 100_000}`, qty: 1 + (i % 5) },
+      })),
+    )
   }
 }
 
@@ -87,7 +98,12 @@ export async function runSyncBench(row: RowFn, rounds: number): Promise<void> {
     for (let i = 0; i < 4; i++) {
       const file = new Uint8Array(2 * 1024 * 1024 + i * 1000)
       let x = 0x9e3779b9 + i
-      for (let j = 0; j < file.length; j++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; file[j] = x & 0xff }
+      for (let j = 0; j < file.length; j++) {
+        x ^= x << 13
+        x ^= x >>> 17
+        x ^= x << 5
+        file[j] = x & 0xff
+      }
       await store.putFile(file)
     }
     const car = await bytesOf(store.export())
@@ -98,13 +114,22 @@ export async function runSyncBench(row: RowFn, rounds: number): Promise<void> {
     const exportMs: number[] = []
     const writerMs: number[] = []
     for (let r = 0; r < R; r++) {
-      exportMs.push(await timed(async () => { if (await drain(store.export()) !== car.length) throw new Error('export size changed') }))
-      writerMs.push(await timed(async () => {
-        const { writer, out } = CarWriter.create(roots)
-        const writing = (async () => { for (const b of blocks) await writer.put(b); await writer.close() })()
-        if (await drain(out) !== car.length) throw new Error('CarWriter wrote a different size')
-        await writing
-      }))
+      exportMs.push(
+        await timed(async () => {
+          if ((await drain(store.export())) !== car.length) throw new Error('export size changed')
+        }),
+      )
+      writerMs.push(
+        await timed(async () => {
+          const { writer, out } = CarWriter.create(roots)
+          const writing = (async () => {
+            for (const b of blocks) await writer.put(b)
+            await writer.close()
+          })()
+          if ((await drain(out)) !== car.length) throw new Error('CarWriter wrote a different size')
+          await writing
+        }),
+      )
     }
     const ex = median(exportMs)
     const cw = median(writerMs)
@@ -114,16 +139,22 @@ export async function runSyncBench(row: RowFn, rounds: number): Promise<void> {
     const floorMs: number[] = []
     for (let r = 0; r < R; r++) {
       const fresh = await openStore({ memory: true })
-      importMs.push(await timed(async () => { await fresh.import(pieces(car)) }))
+      importMs.push(
+        await timed(async () => {
+          await fresh.import(pieces(car))
+        }),
+      )
       if (fresh.heads.map(String).join() !== roots.map(String).join()) throw new Error('import reached other heads')
       await fresh.close()
-      floorMs.push(await timed(async () => {
-        for await (const b of await CarBlockIterator.fromIterable(asyncPieces(car))) {
-          const digest = (await sha256.digest(b.bytes)).digest
-          const want = b.cid.multihash.digest
-          for (let i = 0; i < 32; i++) if (digest[i] !== want[i]) throw new Error(`block ${b.cid} does not hash to its CID`)
-        }
-      }))
+      floorMs.push(
+        await timed(async () => {
+          for await (const b of await CarBlockIterator.fromIterable(asyncPieces(car))) {
+            const digest = (await sha256.digest(b.bytes)).digest
+            const want = b.cid.multihash.digest
+            for (let i = 0; i < 32; i++) if (digest[i] !== want[i]) throw new Error(`block ${b.cid} does not hash to its CID`)
+          }
+        }),
+      )
     }
     const im = median(importMs)
     const fl = median(floorMs)
@@ -137,10 +168,15 @@ export async function runSyncBench(row: RowFn, rounds: number): Promise<void> {
   const since = async (store: CairnStore): Promise<{ ms: number; bytes: number }> => {
     const ms: number[] = []
     let bytes = 0
-    for (let r = 0; r < 2 * R + 1; r++) { // short timings: more rounds for a steadier median
+    for (let r = 0; r < 2 * R + 1; r++) {
+      // short timings: more rounds for a steadier median
       const before = store.heads
       await grow(store, 1000, `inc${r}`, 10)
-      ms.push(await timed(async () => { bytes = await drain(store.export({ since: before })) }))
+      ms.push(
+        await timed(async () => {
+          bytes = await drain(store.export({ since: before }))
+        }),
+      )
     }
     return { ms: median(ms), bytes }
   }
@@ -170,7 +206,9 @@ export async function runSyncBench(row: RowFn, rounds: number): Promise<void> {
     const missing = lacking(sa, sb) + lacking(sb, sa)
     const count = [...sa.keys()].filter((k) => !sb.has(k)).length + [...sb.keys()].filter((k) => !sa.has(k)).length
     let report: SyncReport | undefined
-    const ms = await timed(async () => { report = await sync(b, url, { gzip: options.gzip }) })
+    const ms = await timed(async () => {
+      report = await sync(b, url, { gzip: options.gzip })
+    })
     if (a.heads.map(String).join() !== b.heads.map(String).join()) throw new Error('sync did not converge')
     // Settle: one side appends a linear stretch on top of the merge, and both share it.
     await grow(a, 1100, `settle-${tag}`, 10)
@@ -192,10 +230,13 @@ export async function runSyncBench(row: RowFn, rounds: number): Promise<void> {
       ['next sync (agreed heads), no gzip', runs.warm],
       ['first sync, gzip (the default)', runs.gzip],
     ] as const) {
-      row(`HTTP sync, 1k+1k new events on a shared 100k log, ${name}; ratio = wire ÷ missing (target ≤ 1.05)`,
+      row(
+        `HTTP sync, 1k+1k new events on a shared 100k log, ${name}; ratio = wire ÷ missing (target ≤ 1.05)`,
         `${fmt(median(list.map(wire)) / 1000, 'kB')} on the wire (${median(list.map((x) => wire(x) / x.withCids)).toFixed(2)}× blocks + CIDs), ${median(list.map((x) => x.report.roundTrips))} round trips, ${fmt(median(list.map((x) => x.ms)), 'ms')}`,
         `${fmt(median(list.map((x) => x.missing)) / 1000, 'kB')} missing`,
-        median(list.map((x) => wire(x) / x.missing)), 'bytes of the blocks each side lacked')
+        median(list.map((x) => wire(x) / x.missing)),
+        'bytes of the blocks each side lacked',
+      )
     }
   } finally {
     server.closeAllConnections()

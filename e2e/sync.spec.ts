@@ -4,14 +4,16 @@ import { expect, test, type Page } from '@playwright/test'
 // writes notes offline, then syncs through the Node sync server (proxied at /cairn).
 test('two devices write offline, sync through a server, and show the same notes and heads', async ({ browser }) => {
   const run = Date.now().toString(36)
-  const devices = await Promise.all(['a', 'b'].map(async (name) => {
-    const context = await browser.newContext()
-    const page = await context.newPage()
-    await page.goto(`/?db=sync-${name}-${run}`)
-    await expect(page.locator('#status')).toHaveText('ready (indexeddb)')
-    return { name, context, page }
-  }))
-  const [a, b] = devices as [typeof devices[0], typeof devices[0]]
+  const devices = await Promise.all(
+    ['a', 'b'].map(async (name) => {
+      const context = await browser.newContext()
+      const page = await context.newPage()
+      await page.goto(`/?db=sync-${name}-${run}`)
+      await expect(page.locator('#status')).toHaveText('ready (indexeddb)')
+      return { name, context, page }
+    }),
+  )
+  const [a, b] = devices as [(typeof devices)[0], (typeof devices)[0]]
 
   const add = async (page: Page, text: string): Promise<void> => {
     const before = await page.locator('#notes li').count()
@@ -40,7 +42,11 @@ test('two devices write offline, sync through a server, and show the same notes 
   const notesOf = (page: Page): Promise<string[]> => page.locator('#notes li').allTextContents()
   const mine = (notes: string[]): string[] => notes.filter((n) => n.includes(run))
   const notesA = await notesOf(a.page)
-  expect(mine(notesA).map((n) => n.replace(/-.*$/, '')).sort()).toEqual(['a1', 'a2', 'a3', 'b1', 'b2'])
+  expect(
+    mine(notesA)
+      .map((n) => n.replace(/-.*$/, ''))
+      .sort(),
+  ).toEqual(['a1', 'a2', 'a3', 'b1', 'b2'])
   expect(await notesOf(b.page)).toEqual(notesA)
   const heads = await a.page.locator('#heads').textContent()
   expect(heads).toMatch(/^bafyrei/)

@@ -28,7 +28,7 @@ const photo = await store.putFile(new TextEncoder().encode('pretend these are JP
 const doc = await store.put({ title: 'Analytical engine notes', author: created.cid, photo }, { type: 'doc' })
 console.log(`put a file ${short(photo)} and a doc ${short(doc)} that links to it`)
 
-const name = await store.reduce(`user-${run}`, (state: string, e: StoredEvent) => (e.data as { name: string }).name, '')
+const name = await store.reduce(`user-${run}`, (_state: string, e: StoredEvent) => (e.data as { name: string }).name, '')
 const cart = await store.reduce(`cart-${run}`, (n: number, e: StoredEvent) => n + (e.data as { qty: number }).qty, 0)
 let fileBytes = 0
 for await (const chunk of store.cat(photo)) fileBytes += chunk.length
@@ -40,7 +40,9 @@ await store.close()
 store = await openStore({ path })
 const same = store.heads.map(String).join() === heads.join()
 const status = store.indexStatus()
-console.log(`reopened: heads ${store.heads.map(short).join(', ')} ${same ? '— the same as before close' : '— DIFFERENT from before close'}; indexes ${status.fromSnapshot ? `loaded from the snapshot (${status.indexedOnOpen} newer events indexed)` : `rebuilt from ${status.indexedOnOpen} events`}`)
+console.log(
+  `reopened: heads ${store.heads.map(short).join(', ')} ${same ? '— the same as before close' : '— DIFFERENT from before close'}; indexes ${status.fromSnapshot ? `loaded from the snapshot (${status.indexedOnOpen} newer events indexed)` : `rebuilt from ${status.indexedOnOpen} events`}`,
+)
 const report = await store.verify()
 console.log(`verified ${report.blocks} reachable blocks (${report.bytes} bytes) by re-hashing them`)
 
@@ -55,11 +57,12 @@ const phone = await openStore({ memory: true })
 await importFromFile(phone, car)
 
 // A projection on each device: items per cart, kept current on appends and imports.
-const cartsOn = (s: CairnStore) => s.project('carts', {
-  filter: { streamPrefix: 'cart-' },
-  initial: 0,
-  reducer: (n: number, e: StoredEvent) => n + (e.type === 'item.added' ? 1 : -1) * (e.data as { qty: number }).qty,
-})
+const cartsOn = (s: CairnStore) =>
+  s.project('carts', {
+    filter: { streamPrefix: 'cart-' },
+    initial: 0,
+    reducer: (n: number, e: StoredEvent) => n + (e.type === 'item.added' ? 1 : -1) * (e.data as { qty: number }).qty,
+  })
 const laptopCarts = await cartsOn(laptop)
 const phoneCarts = await cartsOn(phone)
 
@@ -75,8 +78,7 @@ const toPhone = await exportToFile(laptop, `${car}.laptop`, { since: phone.syncH
 const toLaptop = await exportToFile(phone, `${car}.phone`, { since: laptop.syncHints() })
 await importFromFile(phone, `${car}.laptop`)
 await importFromFile(laptop, `${car}.phone`)
-const qty = (s: CairnStore): Promise<number> =>
-  s.reduce(`cart-${run}`, (n: number, e: StoredEvent) => n + (e.type === 'item.added' ? 1 : -1) * (e.data as { qty: number }).qty, 0)
+const qty = (s: CairnStore): Promise<number> => s.reduce(`cart-${run}`, (n: number, e: StoredEvent) => n + (e.type === 'item.added' ? 1 : -1) * (e.data as { qty: number }).qty, 0)
 console.log(`by file: sent ${toPhone.bytes} + ${toLaptop.bytes} bytes; heads equal: ${String(laptop.heads) === String(phone.heads)}; cart qty laptop ${await qty(laptop)}, phone ${await qty(phone)}`)
 
 // Converge over HTTP: the laptop serves, the phone syncs both ways in two round trips.
@@ -87,7 +89,9 @@ await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
 const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cairn`
 const synced = await sync(phone, url)
 server.close()
-console.log(`over HTTP: ${synced.roundTrips} round trips, ${synced.bytesSent} bytes up, ${synced.bytesReceived} down; heads equal: ${String(laptop.heads) === String(phone.heads)}; cart qty laptop ${await qty(laptop)}, phone ${await qty(phone)}`)
+console.log(
+  `over HTTP: ${synced.roundTrips} round trips, ${synced.bytesSent} bytes up, ${synced.bytesReceived} down; heads equal: ${String(laptop.heads) === String(phone.heads)}; cart qty laptop ${await qty(laptop)}, phone ${await qty(phone)}`,
+)
 const sameProjection = (await laptopCarts.stateHash()).equals(await phoneCarts.stateHash())
 console.log(`projection "carts": laptop says ${await laptopCarts.get(`cart-${run}`)} items, phone ${await phoneCarts.get(`cart-${run}`)}; state hashes equal: ${sameProjection}`)
 const converged = String(laptop.heads) === String(phone.heads) && (await qty(laptop)) === (await qty(phone)) && sameProjection

@@ -46,7 +46,10 @@ const problems = []
 for (const abs of walk(SRC)) {
   const file = relative(SRC, abs)
   const from = folderOf(file)
-  if (!rankOf.has(from)) { problems.push(`${file}: folder "${from}" is in no layer (add it to scripts/check-layers.mjs and docs/design.md)`); continue }
+  if (!rankOf.has(from)) {
+    problems.push(`${file}: folder "${from}" is in no layer (add it to scripts/check-layers.mjs and docs/design.md)`)
+    continue
+  }
   const text = readFileSync(abs, 'utf8')
   for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
     const spec = m[1] ?? m[2]

@@ -18,7 +18,7 @@ const force = args.has('--force')
 
 const built = await buildVectors()
 const files = new Map<string, Uint8Array>(built.cars)
-files.set('vectors.json', new TextEncoder().encode(JSON.stringify(built.vectors, null, 2) + '\n'))
+files.set('vectors.json', new TextEncoder().encode(`${JSON.stringify(built.vectors, null, 2)}\n`))
 
 async function existing(name: string): Promise<Uint8Array | undefined> {
   try {
@@ -44,7 +44,9 @@ for (const [name, bytes] of files) {
   else if (!same(old, bytes)) changed.push(name)
 }
 
-const report = (label: string, names: string[]): void => { if (names.length > 0) console.log(`${label}: ${names.join(', ')}`) }
+const report = (label: string, names: string[]): void => {
+  if (names.length > 0) console.log(`${label}: ${names.join(', ')}`)
+}
 report('new', added)
 report('changed', changed)
 report('no longer built', stale)

@@ -14,7 +14,7 @@ import { build } from 'vite'
 import { chromiumLaunch } from '../../chromium.ts'
 import { envInt, measureConfig, slowOpenMs, stepTimeoutMs } from './config.ts'
 import type { BenchApi } from './page/main.ts'
-import { mb, ms, Report } from './report.ts'
+import { mb, ms, type Report } from './report.ts'
 import { stat, type Figures, type MeasureConfig, type WorkloadShape } from './workload.ts'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
@@ -36,18 +36,25 @@ async function serve(dir: string): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^([/\\])+/, '')
     const file = join(dir, path === '' ? 'index.html' : path)
-    if (!file.startsWith(dir)) { res.writeHead(403).end(); return }
+    if (!file.startsWith(dir)) {
+      res.writeHead(403).end()
+      return
+    }
     readFile(file).then(
       (body) => {
-        res.writeHead(200, {
-          'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
-          'cross-origin-opener-policy': 'same-origin',
-          'cross-origin-embedder-policy': 'require-corp',
-          'cross-origin-resource-policy': 'same-origin',
-          'cache-control': 'no-store',
-        }).end(body)
+        res
+          .writeHead(200, {
+            'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+            'cross-origin-opener-policy': 'same-origin',
+            'cross-origin-embedder-policy': 'require-corp',
+            'cross-origin-resource-policy': 'same-origin',
+            'cache-control': 'no-store',
+          })
+          .end(body)
       },
-      () => { res.writeHead(404).end() },
+      () => {
+        res.writeHead(404).end()
+      },
     )
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -59,49 +66,76 @@ function withTimeout<T>(what: string, p: Promise<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined
   return Promise.race([
     p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} timed out after ${timeout / 1000} s (CAIRN_BENCH_TIMEOUT_MS)`)), timeout) }),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} timed out after ${timeout / 1000} s (CAIRN_BENCH_TIMEOUT_MS)`)), timeout)
+    }),
   ])
 }
 
 type Bench = { cairnBench: BenchApi }
 
-interface Loaded { page: Page; cdp: CDPSession }
+interface Loaded {
+  page: Page
+  cdp: CDPSession
+}
 
 async function load(context: BrowserContext, url: string): Promise<Loaded> {
   const page = await context.newPage()
-  page.on('console', (m) => { process.stderr.write(`  [chromium] ${m.text()}\n`) })
-  page.on('pageerror', (err) => { process.stderr.write(`  [chromium error] ${err.message}\n`) })
+  page.on('console', (m) => {
+    process.stderr.write(`  [chromium] ${m.text()}\n`)
+  })
+  page.on('pageerror', (err) => {
+    process.stderr.write(`  [chromium error] ${err.message}\n`)
+  })
   await page.goto(url)
   await page.waitForFunction(() => 'cairnBench' in globalThis)
   return { page, cdp: await context.newCDPSession(page) }
 }
 
 /** JS memory after a forced full GC, from the DevTools protocol: V8 heap and ArrayBuffer backing stores. */
-interface Heap { used: number; backing: number }
+interface Heap {
+  used: number
+  backing: number
+}
 
 async function heapUsed(cdp: CDPSession): Promise<Heap> {
   await cdp.send('HeapProfiler.collectGarbage')
   await cdp.send('HeapProfiler.collectGarbage')
-  const u = await cdp.send('Runtime.getHeapUsage') as { usedSize: number; backingStorageSize?: number }
+  const u = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number; backingStorageSize?: number }
   return { used: u.usedSize, backing: u.backingStorageSize ?? NaN }
 }
 
 const total = (h: Heap): number => h.used + (Number.isFinite(h.backing) ? h.backing : 0)
 
-interface PageOpen { openMs: number; heapBefore: Heap; heapAfter: Heap; perfMemory: number; uaMemory: number; figures?: Figures; isolated: boolean }
+interface PageOpen {
+  openMs: number
+  heapBefore: Heap
+  heapAfter: Heap
+  perfMemory: number
+  uaMemory: number
+  figures?: Figures
+  isolated: boolean
+}
 
 async function openIn(context: BrowserContext, url: string, name: string, rebuildIndex: boolean, cfg: MeasureConfig | undefined): Promise<PageOpen> {
   const { page, cdp } = await load(context, url)
   try {
     const heapBefore = await heapUsed(cdp)
-    const openMs = await withTimeout('open', page.evaluate(([n, r]) => (globalThis as unknown as Bench).cairnBench.open(n, r), [name, rebuildIndex] as const))
+    const openMs = await withTimeout(
+      'open',
+      page.evaluate(([n, r]) => (globalThis as unknown as Bench).cairnBench.open(n, r), [name, rebuildIndex] as const),
+    )
     const heapAfter = await heapUsed(cdp)
     const perfMemory = await page.evaluate(() => (globalThis as unknown as Bench).cairnBench.usedJsHeap())
     const uaMemory = await page.evaluate(() => (globalThis as unknown as Bench).cairnBench.uaMemory())
     const isolated = await page.evaluate(() => (globalThis as unknown as Bench).cairnBench.isolated())
     process.stderr.write(`  [chromium] opened${rebuildIndex ? ' (rebuildIndex)' : ''} in ${openMs.toFixed(0)} ms, JS heap ${(heapAfter.used / 1e6).toFixed(1)} MB + ArrayBuffers ${(heapAfter.backing / 1e6).toFixed(1)} MB\n`)
     const out: PageOpen = { openMs, heapBefore, heapAfter, perfMemory, uaMemory, isolated }
-    if (cfg !== undefined) out.figures = await withTimeout('measure', page.evaluate((c) => (globalThis as unknown as Bench).cairnBench.measure(c), cfg))
+    if (cfg !== undefined)
+      out.figures = await withTimeout(
+        'measure',
+        page.evaluate((c) => (globalThis as unknown as Bench).cairnBench.measure(c), cfg),
+      )
     await page.evaluate(() => (globalThis as unknown as Bench).cairnBench.close())
     return out
   } finally {
@@ -113,7 +147,9 @@ const median = (xs: number[]): number => stat(xs).p50
 
 /** Runs the Chromium part and adds its rows to `report`; returns notes for the printout. */
 export async function runBrowserIndexBench(report: Report): Promise<string[]> {
-  try { await access(chromiumLaunch.executablePath) } catch {
+  try {
+    await access(chromiumLaunch.executablePath)
+  } catch {
     throw new Error(`${chromiumLaunch.executablePath} is missing (apt-get install -y chromium); Playwright never downloads a browser here`)
   }
   const events = envInt('CAIRN_BENCH_BROWSER_EVENTS', 100_000)
@@ -140,9 +176,12 @@ export async function runBrowserIndexBench(report: Report): Promise<string[]> {
 
     console.log(`index bench (chromium ${browser.version()}): building ${shape.events.toLocaleString('en')} events on ${shape.streams.toLocaleString('en')} streams in IndexedDB (appendMany ×${batch})`)
     const builder = await load(context, served.url)
-    const buildMs = await withTimeout('build', builder.page.evaluate(([n, s, b]) => (globalThis as unknown as Bench).cairnBench.build(n, s, b), [name, shape, batch] as const))
+    const buildMs = await withTimeout(
+      'build',
+      builder.page.evaluate(([n, s, b]) => (globalThis as unknown as Bench).cairnBench.build(n, s, b), [name, shape, batch] as const),
+    )
     await builder.page.close()
-    notes.push(`IndexedDB: built ${shape.events.toLocaleString('en')} events in ${ms(buildMs)} (${Math.round(shape.events / buildMs * 1000).toLocaleString('en')} events/s, appendMany ×${batch}, Chromium ${browser.version()})`)
+    notes.push(`IndexedDB: built ${shape.events.toLocaleString('en')} events in ${ms(buildMs)} (${Math.round((shape.events / buildMs) * 1000).toLocaleString('en')} events/s, appendMany ×${batch}, Chromium ${browser.version()})`)
 
     const indexed: PageOpen[] = []
     const rebuilt: PageOpen[] = []
@@ -171,8 +210,12 @@ export async function runBrowserIndexBench(report: Report): Promise<string[]> {
 
     const i0 = indexed[0]!
     const list = (rs: PageOpen[]): string => rs.map((r) => `${ms(r.openMs)} (${mb(total(r.heapAfter))})`).join(', ')
-    notes.push(`IndexedDB: JS memory read through DevTools (HeapProfiler.collectGarbage ×2, Runtime.getHeapUsage: usedSize + backingStorageSize) in a fresh page; before openStore ${mb(total(i0.heapBefore))}; after open, performance.memory.usedJSHeapSize ${mb(i0.perfMemory)} and performance.measureUserAgentSpecificMemory() ${mb(i0.uaMemory)} (rebuildIndex: ${mb(rebuilt[0]!.uaMemory)}); renderer RSS and IndexedDB's own memory (storage service process) are not measured`)
-    notes.push(`IndexedDB: page ${i0.isolated ? 'cross-origin isolated: performance.now() precise to ~5 µs' : 'NOT cross-origin isolated: performance.now() coarsened to 100 µs'}; each open a fresh page, in this order: indexed (measures the figures), rebuildIndex, indexed, …; indexed opens ${list(indexed)}; rebuildIndex opens ${list(rebuilt)}`)
+    notes.push(
+      `IndexedDB: JS memory read through DevTools (HeapProfiler.collectGarbage ×2, Runtime.getHeapUsage: usedSize + backingStorageSize) in a fresh page; before openStore ${mb(total(i0.heapBefore))}; after open, performance.memory.usedJSHeapSize ${mb(i0.perfMemory)} and performance.measureUserAgentSpecificMemory() ${mb(i0.uaMemory)} (rebuildIndex: ${mb(rebuilt[0]!.uaMemory)}); renderer RSS and IndexedDB's own memory (storage service process) are not measured`,
+    )
+    notes.push(
+      `IndexedDB: page ${i0.isolated ? 'cross-origin isolated: performance.now() precise to ~5 µs' : 'NOT cross-origin isolated: performance.now() coarsened to 100 µs'}; each open a fresh page, in this order: indexed (measures the figures), rebuildIndex, indexed, …; indexed opens ${list(indexed)}; rebuildIndex opens ${list(rebuilt)}`,
+    )
     return notes
   } finally {
     await browser.close()

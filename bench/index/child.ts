@@ -10,9 +10,17 @@
 import type { OpenStore } from 'cairn'
 import { fill, measure, type Figures, type MeasureConfig, type WorkloadShape } from './workload.ts'
 
-export interface BuildResult { ms: number; events: number }
+export interface BuildResult {
+  ms: number
+  events: number
+}
 
-export interface Memory { rss: number; heapUsed: number; external: number; arrayBuffers: number }
+export interface Memory {
+  rss: number
+  heapUsed: number
+  external: number
+  arrayBuffers: number
+}
 
 export interface OpenResult {
   /** openStore() until resolved, ms. */
@@ -43,13 +51,15 @@ function memory(): Memory {
   return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers }
 }
 
-const log = (msg: string): void => { process.stderr.write(`  [${process.argv[2]} pid ${process.pid}] ${msg}\n`) }
+const log = (msg: string): void => {
+  process.stderr.write(`  [${process.argv[2]} pid ${process.pid}] ${msg}\n`)
+}
 
 async function main(): Promise<unknown> {
   const [mode, dir, json] = process.argv.slice(2)
   const url = process.env['CAIRN_BENCH_MODULE']
   if (url === undefined || dir === undefined || json === undefined) throw new Error('usage: child.js build|open <dir> <json> with CAIRN_BENCH_MODULE set')
-  const { openStore } = await import(url) as { openStore: OpenStore }
+  const { openStore } = (await import(url)) as { openStore: OpenStore }
 
   if (mode === 'build') {
     const shape = JSON.parse(json) as WorkloadShape & { batch: number }
@@ -57,7 +67,10 @@ async function main(): Promise<unknown> {
     const store = await openStore({ path: dir })
     let next = 0
     await fill(store, shape, shape.batch, (done) => {
-      if (done >= next) { log(`${done.toLocaleString('en')} / ${shape.events.toLocaleString('en')} events, ${((performance.now() - t) / 1000).toFixed(1)} s`); next += shape.events / 10 }
+      if (done >= next) {
+        log(`${done.toLocaleString('en')} / ${shape.events.toLocaleString('en')} events, ${((performance.now() - t) / 1000).toFixed(1)} s`)
+        next += shape.events / 10
+      }
     })
     await store.close()
     return { ms: performance.now() - t, events: shape.events } satisfies BuildResult
@@ -73,7 +86,12 @@ async function main(): Promise<unknown> {
     log(`opened${req.rebuildIndex ? ' (rebuildIndex)' : ''} in ${openMs.toFixed(0)} ms, rss ${(after.rss / 1e6).toFixed(0)} MB`)
     const out: OpenResult = { openMs, before, after, gcExposed: gc !== undefined }
     if (req.measure !== undefined) {
-      out.figures = await measure(store, req.measure, { log, beforeScans: () => { out.afterReads = memory() } })
+      out.figures = await measure(store, req.measure, {
+        log,
+        beforeScans: () => {
+          out.afterReads = memory()
+        },
+      })
     }
     await store.close()
     return out
@@ -82,6 +100,11 @@ async function main(): Promise<unknown> {
 }
 
 main().then(
-  (result) => { process.stdout.write(`@@result ${JSON.stringify(result)}\n`) },
-  (err: unknown) => { process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`); process.exitCode = 1 },
+  (result) => {
+    process.stdout.write(`@@result ${JSON.stringify(result)}\n`)
+  },
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+    process.exitCode = 1
+  },
 )

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { BuildResult, OpenRequest, OpenResult } from './child.ts'
 import { envInt, measureConfig, slowOpenMs, stepTimeoutMs } from './config.ts'
-import { mb, ms, Report } from './report.ts'
+import { mb, ms, type Report } from './report.ts'
 import { stat, type WorkloadShape } from './workload.ts'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
@@ -25,7 +25,11 @@ async function compileChild(outDir: string): Promise<string> {
   })
   // Type errors elsewhere (others' work in progress) still emit; only missing output is fatal.
   const js = join(outDir, 'child.js')
-  try { await fsStat(js) } catch { throw new Error(`compiling bench/index/child.ts failed (tsc exit ${code})`) }
+  try {
+    await fsStat(js)
+  } catch {
+    throw new Error(`compiling bench/index/child.ts failed (tsc exit ${code})`)
+  }
   await writeFile(join(outDir, 'package.json'), '{ "type": "module" }\n')
   return js
 }
@@ -39,9 +43,17 @@ function runChild<T>(childJs: string, args: string[], heapMb: number): Promise<T
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     let out = ''
-    p.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
-    const timer = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`child ${args[0]} timed out after ${timeout / 1000} s (CAIRN_BENCH_TIMEOUT_MS)`)) }, timeout)
-    p.on('error', (err) => { clearTimeout(timer); reject(err) })
+    p.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d
+    })
+    const timer = setTimeout(() => {
+      p.kill('SIGKILL')
+      reject(new Error(`child ${args[0]} timed out after ${timeout / 1000} s (CAIRN_BENCH_TIMEOUT_MS)`))
+    }, timeout)
+    p.on('error', (err) => {
+      clearTimeout(timer)
+      reject(err)
+    })
     p.on('exit', (code, signal) => {
       clearTimeout(timer)
       const line = out.split('\n').find((l) => l.startsWith('@@result '))
@@ -80,13 +92,19 @@ export async function runNodeIndexBench(report: Report): Promise<string[]> {
 
     // 1. Build once (or reuse CAIRN_BENCH_DIR when it already holds a store).
     let reused = false
-    if (keep !== undefined) { try { reused = (await readdir(keep)).length > 0 } catch { reused = false } }
+    if (keep !== undefined) {
+      try {
+        reused = (await readdir(keep)).length > 0
+      } catch {
+        reused = false
+      }
+    }
     if (reused) {
       console.log(`index bench (node): reusing the store in ${dir} (CAIRN_BENCH_DIR); it must hold ${shape.events} events on ${shape.streams} streams`)
     } else {
       console.log(`index bench (node): building ${shape.events.toLocaleString('en')} events on ${shape.streams.toLocaleString('en')} streams in ${dir} (appendMany ×${batch})`)
       const b = await runChild<BuildResult>(childJs, ['build', dir, JSON.stringify({ ...shape, batch })], heapMb)
-      notes.push(`files: built ${shape.events.toLocaleString('en')} events in ${ms(b.ms)} (${Math.round(shape.events / b.ms * 1000).toLocaleString('en')} events/s, appendMany ×${batch}, one process)`)
+      notes.push(`files: built ${shape.events.toLocaleString('en')} events in ${ms(b.ms)} (${Math.round((shape.events / b.ms) * 1000).toLocaleString('en')} events/s, appendMany ×${batch}, one process)`)
     }
     notes.push(`files: store on disk ${mb(await duBytes(dir))}`)
 
@@ -113,8 +131,7 @@ export async function runNodeIndexBench(report: Report): Promise<string[]> {
     report.add(section, `open (median of ${nI} fresh processes)`, ms(openI), ms(openR), openR / openI, `open with rebuildIndex (median of ${nR})`, `< 1 s ${openI < 1000 ? '✓' : '✗'}`)
     const rssI = med(indexed, (r) => r.after.rss)
     const rssR = med(rebuilt, (r) => r.after.rss)
-    report.add(section, 'resident memory (RSS) after open', mb(rssI), mb(rssR), rssR / rssI, 'RSS after rebuildIndex open',
-      at1M ? `< 150 MB ${rssI < 150e6 ? '✓' : '✗'}` : '< 150 MB at 1M (not at this size)')
+    report.add(section, 'resident memory (RSS) after open', mb(rssI), mb(rssR), rssR / rssI, 'RSS after rebuildIndex open', at1M ? `< 150 MB ${rssI < 150e6 ? '✓' : '✗'}` : '< 150 MB at 1M (not at this size)')
     const growI = med(indexed, (r) => r.after.rss - r.before.rss)
     const growR = med(rebuilt, (r) => r.after.rss - r.before.rss)
     report.add(section, 'RSS added by open (after − before openStore)', mb(growI), mb(growR), growR / growI, 'same, rebuildIndex')
@@ -128,7 +145,9 @@ export async function runNodeIndexBench(report: Report): Promise<string[]> {
     notes.push(`files: a fresh \`node --expose-gc\` with Cairn imported and nothing open: RSS ${mb(m0.before.rss)}, heap ${mb(m0.before.heapUsed)}; memory is read after two gc() calls${m0.gcExposed ? '' : ' (gc was NOT exposed)'}`)
     if (m0.afterReads !== undefined) notes.push(`files: RSS after the indexed figures (before the scans) ${mb(m0.afterReads.rss)}, heap ${mb(m0.afterReads.heapUsed)}`)
     const list = (rs: OpenResult[]): string => rs.map((r) => `${ms(r.openMs)} (RSS ${mb(r.after.rss)})`).join(', ')
-    notes.push(`files: each open is a fresh process on a warm OS page cache, in this order: indexed, rebuildIndex, indexed, …; the first indexed open follows the build process's close() and is the one that measures the figures; indexed opens ${list(indexed)}; rebuildIndex opens ${list(rebuilt)}`)
+    notes.push(
+      `files: each open is a fresh process on a warm OS page cache, in this order: indexed, rebuildIndex, indexed, …; the first indexed open follows the build process's close() and is the one that measures the figures; indexed opens ${list(indexed)}; rebuildIndex opens ${list(rebuilt)}`,
+    )
     return notes
   } finally {
     await rm(work, { recursive: true, force: true })

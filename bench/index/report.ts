@@ -60,7 +60,14 @@ export class Report {
     this.latencyVsScan(section, 'read one 100-event stream, first touch', f.readFirst, f.scanRead, 'full scan query({}) keeping the stream')
     this.latency(section, 'query({ type, limit: 100 }), first page', f.queryFirst, f.scanQueryFirst, 'query({}) from the start, keep type until 100')
     this.latency(section, 'query({ type, limit: 100, after: random })', f.queryAfter, f.scanQueryAfter, 'query({ after }), keep type until 100')
-    this.add(section, `query({ type }), all ${f.counts.queryAll.toLocaleString('en')} events of a type (median of ${f.queryAll.n})`, ms(f.queryAll.p50), ms(f.scanQueryAll.p50), f.scanQueryAll.p50 / f.queryAll.p50, `full scan query({}) keeping the type (median of ${f.scanQueryAll.n})`)
+    this.add(
+      section,
+      `query({ type }), all ${f.counts.queryAll.toLocaleString('en')} events of a type (median of ${f.queryAll.n})`,
+      ms(f.queryAll.p50),
+      ms(f.scanQueryAll.p50),
+      f.scanQueryAll.p50 / f.queryAll.p50,
+      `full scan query({}) keeping the type (median of ${f.scanQueryAll.n})`,
+    )
     this.latencyVsScan(section, 'reduce over one 100-event stream, warm', f.reduceWarm, f.scanReduce, 'fold over a full scan query({})', { label: '< 1 ms', limitMs: 1 })
     this.latencyVsScan(section, 'reduce over one 100-event stream, first touch', f.reduceFirst, f.scanReduce, 'fold over a full scan query({})')
   }

@@ -4,10 +4,7 @@
 import type { CairnStore, CID, StoredEvent } from 'cairn'
 
 /** Eight event types, spread so that every stream holds all of them and the log holds each densely. */
-export const TYPES: readonly string[] = [
-  'account.opened', 'deposit.made', 'withdrawal.made', 'fee.charged',
-  'interest.paid', 'transfer.sent', 'transfer.received', 'limit.changed',
-]
+export const TYPES: readonly string[] = ['account.opened', 'deposit.made', 'withdrawal.made', 'fee.charged', 'interest.paid', 'transfer.sent', 'transfer.received', 'limit.changed']
 
 export interface WorkloadShape {
   /** Events in the log. */
@@ -16,7 +13,10 @@ export interface WorkloadShape {
   streams: number
 }
 
-export interface EventData { n: number; amount: number }
+export interface EventData {
+  n: number
+  amount: number
+}
 
 export const streamName = (s: number): string => `acct-${String(s).padStart(6, '0')}`
 
@@ -49,7 +49,14 @@ export function rng(seed: number): () => number {
 }
 
 /** Distribution of one figure, in milliseconds. */
-export interface Stat { n: number; p50: number; p99: number; min: number; max: number; mean: number }
+export interface Stat {
+  n: number
+  p50: number
+  p99: number
+  min: number
+  max: number
+  mean: number
+}
 
 export function stat(xs: readonly number[]): Stat {
   const s = [...xs].sort((a, b) => a - b)
@@ -144,7 +151,10 @@ export async function measure(store: CairnStore, cfg: MeasureConfig, hooks: Meas
 
   // Streams: the warm working set, and distinct never-read streams for first touch (and reduce's first touch).
   const order = Array.from({ length: cfg.streams }, (_, i) => i)
-  for (let i = order.length - 1; i > 0; i--) { const j = pick(i + 1); [order[i], order[j]] = [order[j]!, order[i]!] }
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = pick(i + 1)
+    ;[order[i], order[j]] = [order[j]!, order[i]!]
+  }
   const warm = order.slice(0, Math.min(cfg.warmSet, order.length)).map(streamName)
   const rest = order.slice(warm.length)
   const firstRead = rest.slice(0, Math.min(cfg.firstTouch, Math.floor(rest.length / 2))).map(streamName)
@@ -197,7 +207,7 @@ export async function measure(store: CairnStore, cfg: MeasureConfig, hooks: Meas
   log('queries')
   const queryFirst: number[] = []
   let firstGot = 0
-  for (const t of TYPES) await count(store.query({ type: t, limit: 100 }))   // untimed warm-up
+  for (const t of TYPES) await count(store.query({ type: t, limit: 100 })) // untimed warm-up
   for (let i = 0; i < cfg.iterations; i++) {
     const type = TYPES[pick(TYPES.length)]!
     const t = now()
@@ -274,11 +284,18 @@ export async function measure(store: CairnStore, cfg: MeasureConfig, hooks: Meas
   }
 
   return {
-    readWarm: stat(readWarm), readFirst: stat(readFirst),
-    queryFirst: stat(queryFirst), queryAfter: stat(queryAfter), queryAll: stat(queryAll.ms),
-    reduceWarm: stat(reduceWarm), reduceFirst: stat(reduceFirst),
-    scanRead: stat(scanRead.ms), scanQueryFirst: stat(scanQueryFirst), scanQueryAfter: stat(scanQueryAfter),
-    scanQueryAll: stat(scanQueryAll.ms), scanReduce: stat(scanReduce.ms),
+    readWarm: stat(readWarm),
+    readFirst: stat(readFirst),
+    queryFirst: stat(queryFirst),
+    queryAfter: stat(queryAfter),
+    queryAll: stat(queryAll.ms),
+    reduceWarm: stat(reduceWarm),
+    reduceFirst: stat(reduceFirst),
+    scanRead: stat(scanRead.ms),
+    scanQueryFirst: stat(scanQueryFirst),
+    scanQueryAfter: stat(scanQueryAfter),
+    scanQueryAll: stat(scanQueryAll.ms),
+    scanReduce: stat(scanReduce.ms),
     counts: {
       read: perStream,
       queryFirst: firstGot / Math.max(1, cfg.iterations),

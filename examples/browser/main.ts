@@ -48,8 +48,7 @@ $<HTMLButtonElement>('sync').addEventListener('click', async () => {
   try {
     const r = await sync(store, syncUrl)
     await render(store)
-    $('sync-status').textContent =
-      `synced: pulled ${r.pulled.events} and pushed ${r.pushed.events} events (${r.bytesReceived + r.bytesSent} bytes, ${r.roundTrips} round trips)`
+    $('sync-status').textContent = `synced: pulled ${r.pulled.events} and pushed ${r.pushed.events} events (${r.bytesReceived + r.bytesSent} bytes, ${r.roundTrips} round trips)`
   } catch (err) {
     $('sync-status').textContent = `sync failed: ${isCairnError(err) ? err.code : 'error'}: ${(err as Error).message}`
   } finally {

@@ -107,7 +107,10 @@ export function* linksInValue(value: unknown): Generator<CID> {
     const v = stack.pop()
     if (v === null || typeof v !== 'object' || v instanceof Uint8Array) continue
     const asCid = CID.asCID(v)
-    if (asCid !== null) { yield asCid; continue }
+    if (asCid !== null) {
+      yield asCid
+      continue
+    }
     const children = Array.isArray(v) ? v : Object.values(v)
     for (let i = children.length - 1; i >= 0; i--) stack.push(children[i])
   }
@@ -148,9 +151,13 @@ export function cborNestsDeeperThan(bytes: Uint8Array, max: number): boolean {
     const info = first & 31
     let n = info
     if (info === 24) n = bytes[at++] ?? 0
-    else if (info === 25) { n = ((bytes[at] ?? 0) << 8) | (bytes[at + 1] ?? 0); at += 2 }
-    else if (info === 26) { n = (((bytes[at] ?? 0) << 24) >>> 0) + ((bytes[at + 1] ?? 0) << 16) + ((bytes[at + 2] ?? 0) << 8) + (bytes[at + 3] ?? 0); at += 4 }
-    else if (info === 27) {
+    else if (info === 25) {
+      n = ((bytes[at] ?? 0) << 8) | (bytes[at + 1] ?? 0)
+      at += 2
+    } else if (info === 26) {
+      n = (((bytes[at] ?? 0) << 24) >>> 0) + ((bytes[at + 1] ?? 0) << 16) + ((bytes[at + 2] ?? 0) << 8) + (bytes[at + 3] ?? 0)
+      at += 4
+    } else if (info === 27) {
       let big = 0
       for (let i = 0; i < 8; i++) big = big * 256 + (bytes[at + i] ?? 0)
       n = big
@@ -166,7 +173,10 @@ export function cborNestsDeeperThan(bytes: Uint8Array, max: number): boolean {
         items = count
         continue
       }
-    } else if (major === 6) { items++; continue } // a tag wraps one item at the same level
+    } else if (major === 6) {
+      items++
+      continue
+    } // a tag wraps one item at the same level
     while (items === 0 && open.length > 0) items = open.pop()!
     if (items === 0 && open.length === 0) return false
   }
@@ -194,7 +204,10 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   if (parts.length === 1) return parts[0]!
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
   let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
   return out
 }
 

@@ -32,6 +32,7 @@ export function assertIpld(value: unknown, path = 'value', seen: Set<object> = n
     case 'bigint':
       if (value > MAX_INT || value < MIN_INT) fail(path, 'an integer beyond 64 bits')
       return
+    // biome-ignore lint/suspicious/noFallthroughSwitchClause: fail() returns never
     case 'undefined':
       fail(path, 'undefined')
     case 'object': {

@@ -25,7 +25,6 @@ function bad(message: string): CairnError {
   return new CairnError('CAIRN_INVALID_CAR', message)
 }
 
-
 /** Pulls exact byte counts out of a chunk stream, holding no more than the frame it reads. */
 class ByteQueue {
   readonly #source: AsyncIterator<Uint8Array>
@@ -42,8 +41,14 @@ class ByteQueue {
   async #fill(n: number): Promise<boolean> {
     while (this.#buffered < n && !this.#done) {
       const next = await this.#source.next()
-      if (next.done === true) { this.#done = true; break }
-      if (next.value.length > 0) { this.#chunks.push(next.value); this.#buffered += next.value.length }
+      if (next.done === true) {
+        this.#done = true
+        break
+      }
+      if (next.value.length > 0) {
+        this.#chunks.push(next.value)
+        this.#buffered += next.value.length
+      }
     }
     return this.#buffered >= n
   }
@@ -157,7 +162,7 @@ export async function readCar(source: ByteSource, limits: CarReadLimits): Promis
         let cid: CID
         let bytes: Uint8Array
         try {
-          [cid, bytes] = CID.decodeFirst(frame)
+          ;[cid, bytes] = CID.decodeFirst(frame)
         } catch (cause) {
           throw new CairnError('CAIRN_INVALID_CAR', `the frame at byte ${start} does not start with a CID`, { cause })
         }

@@ -5,8 +5,7 @@ export type ReadFailure = (cause: unknown) => unknown
 
 /** TypeError naming the argument unless `value` is a ByteSource. */
 export function expectByteSource(name: string, value: unknown): ByteSource {
-  const ok = value instanceof Uint8Array || (value !== null && typeof value === 'object' &&
-    (Symbol.asyncIterator in value || Symbol.iterator in value || typeof (value as ReadableStream).getReader === 'function'))
+  const ok = value instanceof Uint8Array || (value !== null && typeof value === 'object' && (Symbol.asyncIterator in value || Symbol.iterator in value || typeof (value as ReadableStream).getReader === 'function'))
   if (!ok) throw new TypeError(`"${name}" expected a Uint8Array, a ReadableStream or an (async) iterable of Uint8Array, got ${value === null ? 'null' : typeof value}`)
   return value as ByteSource
 }
@@ -18,7 +17,10 @@ export function expectByteSource(name: string, value: unknown): ByteSource {
  * `onReadFailure` makes it (default: as is).
  */
 export async function* chunksOf(source: ByteSource, name = 'source', onReadFailure: ReadFailure = (cause) => cause): AsyncGenerator<Uint8Array> {
-  if (source instanceof Uint8Array) { yield source; return }
+  if (source instanceof Uint8Array) {
+    yield source
+    return
+  }
   let i = 0
   const check = (chunk: unknown): Uint8Array => {
     if (!(chunk instanceof Uint8Array)) throw new TypeError(`"${name}" chunk ${i} expected a Uint8Array, got ${chunk === null ? 'null' : typeof chunk}`)
@@ -37,7 +39,10 @@ export async function* chunksOf(source: ByteSource, name = 'source', onReadFailu
           done = true
           throw onReadFailure(cause)
         }
-        if (result.done) { done = true; return }
+        if (result.done) {
+          done = true
+          return
+        }
         yield check(result.value)
       }
     } finally {

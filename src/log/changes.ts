@@ -33,12 +33,16 @@ export class ChangeHub {
   subscribe(filter: EventFilter, listener: Listener, onError: OnError): () => void {
     const sub: Subscription = { filter, listener, onError }
     this.#subscriptions.add(sub)
-    return () => { this.#subscriptions.delete(sub) }
+    return () => {
+      this.#subscriptions.delete(sub)
+    }
   }
 
   onCommit(listener: CommitListener): () => void {
     this.#commitListeners.add(listener)
-    return () => { this.#commitListeners.delete(listener) }
+    return () => {
+      this.#commitListeners.delete(listener)
+    }
   }
 
   /**
@@ -77,7 +81,9 @@ export class ChangeHub {
   /** Resolves at the next publish or close. */
   wait(): Promise<void> {
     if (this.#closed) return Promise.resolve()
-    return new Promise((resolve) => { this.#waiters.push(resolve) })
+    return new Promise((resolve) => {
+      this.#waiters.push(resolve)
+    })
   }
 
   close(): void {
@@ -96,9 +102,16 @@ export class ChangeHub {
 
 function report(err: unknown, event: StoredEvent, onError: OnError): void {
   if (onError !== undefined) {
-    try { onError(err, event); return } catch (inner) { err = inner }
+    try {
+      onError(err, event)
+      return
+    } catch (inner) {
+      err = inner
+    }
   }
-  queueMicrotask(() => { throw err })
+  queueMicrotask(() => {
+    throw err
+  })
 }
 
 /**
@@ -120,7 +133,9 @@ export async function* changesOf(views: LogViews, reader: EventReader, hub: Chan
     if (aborted()) return
   }
   let stop: () => void = () => {}
-  const stopped = new Promise<void>((resolve) => { stop = resolve })
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve
+  })
   signal?.addEventListener('abort', stop, { once: true })
   try {
     for (;;) {

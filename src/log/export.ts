@@ -38,7 +38,10 @@ export function newEvents(views: LogViews, heads: readonly CID[], since: readonl
   while (ours > 0) {
     const s = heap.pop()!
     const isTheirs = theirs.has(s)
-    if (!isTheirs) { ours--; out.push(s) }
+    if (!isTheirs) {
+      ours--
+      out.push(s)
+    }
     for (const parent of views.parents(s)) {
       if (!queued.has(parent)) {
         queued.add(parent)
@@ -75,14 +78,20 @@ export async function* diffBlocks(views: LogViews, storage: StorageEngine, heads
       // Only blocks are memoized (never events), so a memo hit needs no CID lookup.
       const memoized = memo.get(c)
       if (memoized !== undefined) {
-        if (memoized) { result = true; break }
+        if (memoized) {
+          result = true
+          break
+        }
         continue
       }
       const seq = views.seqOf(CID.parse(c))
       // Only an object record proves the peer holds a block: imports check those DAGs are
       // complete, while links in event data may point at nothing.
       const held = seq >= 0 ? isObjectPut(seq) && !ours.has(seq) && seq < horizon : reachedByPeer(c)
-      if (held) { result = true; break }
+      if (held) {
+        result = true
+        break
+      }
     }
     memo.set(key, result)
     return result

@@ -29,13 +29,22 @@ export function syncHints(views: LogViews, heads: readonly CID[]): CID[] {
     while (seq >= 0 && hints < MAX_HINTS_PER_BRANCH) {
       const cid = views.cid(seq)
       const key = cid.toString()
-      if (walked.has(key)) { out.set(key, cid); break }
+      if (walked.has(key)) {
+        out.set(key, cid)
+        break
+      }
       walked.add(key)
       const [first, ...others] = views.parents(seq)
-      if (first === undefined) { out.set(key, cid); break }
+      if (first === undefined) {
+        out.set(key, cid)
+        break
+      }
       for (const other of others) {
         const o = views.cid(other)
-        if (sideBranches < MAX_BRANCHES && !out.has(o.toString())) { queue.push(o); sideBranches++ }
+        if (sideBranches < MAX_BRANCHES && !out.has(o.toString())) {
+          queue.push(o)
+          sideBranches++
+        }
       }
       seq = first
       distance++

@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import type { Block, BlockRecord } from '../block/interface.ts'
+import type { Block } from '../block/interface.ts'
 import { linksInValue } from '../block/codec.ts'
 import type { ByteSource } from '../car/interface.ts'
 import type { CarReadLimits } from '../car/reader.ts'
@@ -91,9 +91,14 @@ export class EventLog {
     this.#indexing = new IndexingQueue(views, storage)
     this.#snapshots = new SnapshotScheduler(storage, views, opened.fromSnapshot ? views.size - opened.indexedOnOpen : 0)
     // Another writer on the same storage committed: catch up now, so subscribers see it live.
-    this.#stopListening = storage.onExternalCommit?.(() => {
-      void this.#writes.run(async () => { if (!this.#closed) await this.#catchUp() }).catch(() => {})
-    }) ?? (() => {})
+    this.#stopListening =
+      storage.onExternalCommit?.(() => {
+        void this.#writes
+          .run(async () => {
+            if (!this.#closed) await this.#catchUp()
+          })
+          .catch(() => {})
+      }) ?? (() => {})
   }
 
   /**

@@ -53,8 +53,14 @@ export async function planAppend(views: LogViews, reader: EventReader, base: App
     const prev = pending.at(-1)?.cid ?? (lastSeq === undefined ? null : views.cid(lastSeq))
     const stamp = nextStamp(parentStamps, now)
     const event: EventBlock = {
-      v: 1, stream: draft.stream, type: draft.type, ts: stamp.ts, tc: stamp.tc,
-      prev, parents: [...heads], data: draft.data,
+      v: 1,
+      stream: draft.stream,
+      type: draft.type,
+      ts: stamp.ts,
+      tc: stamp.tc,
+      prev,
+      parents: [...heads],
+      data: draft.data,
       ...(draft.meta === undefined ? {} : { meta: draft.meta }),
     }
     const block = encodeEvent(event)

@@ -75,7 +75,6 @@ function claimsToBeEvent(value: unknown): boolean {
   return fields >= 2 || ('v' in value && fields >= 1)
 }
 
-
 /**
  * Decides what a verified CAR adds: walks the events from its roots back to what the store
  * holds, checks each new event's format, parents, stream predecessor and clock, and checks

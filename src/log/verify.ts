@@ -34,7 +34,10 @@ export async function verifyReachable(storage: StorageEngine, heads: readonly CI
     seen.add(key)
     const bytes = await storage.get(cid)
     if (bytes === undefined) {
-      if (!strict) { report.dangling.push(cid); continue }
+      if (!strict) {
+        report.dangling.push(cid)
+        continue
+      }
       throw new CairnError('CAIRN_CORRUPT', `block ${cid}${from === undefined ? '' : `, linked from ${from},`} is missing`, { cid })
     }
     const block = await decodeBlock(cid, bytes)

@@ -1,3 +1,4 @@
+import type { UnixFSEntry } from 'ipfs-unixfs-exporter'
 import type { ImporterOptions } from 'ipfs-unixfs-importer'
 import type { CID } from 'multiformats/cid'
 import { verify } from '../block/codec.ts'
@@ -52,7 +53,10 @@ export async function importFile(source: Iterable<Uint8Array> | AsyncIterable<Ui
   }
   let size = 0
   async function* counted(): AsyncGenerator<Uint8Array> {
-    for await (const chunk of source) { size += chunk.length; yield chunk }
+    for await (const chunk of source) {
+      size += chunk.length
+      yield chunk
+    }
   }
   let root: CID | undefined
   // Loaded on first use: the UnixFS importer and exporter add ~6 MB to a process that never stores a file.
@@ -76,7 +80,7 @@ function verifiedView(storage: StorageEngine): { get(cid: CID): AsyncGenerator<U
 
 /** Streams a file's bytes, verifying each block as it is read. */
 export async function* catFile(storage: StorageEngine, cid: CID): AsyncGenerator<Uint8Array> {
-  let entry
+  let entry: UnixFSEntry
   try {
     const { exporter } = await import('ipfs-unixfs-exporter')
     entry = await exporter(cid, verifiedView(storage))

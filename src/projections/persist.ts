@@ -53,14 +53,16 @@ export interface Saved {
  * the reducer's source text and the initial state. sha2-256 of their dag-cbor encoding.
  */
 export function fingerprintOf(name: string, filter: EventFilter, snapshotEvery: number, reducer: unknown, initialBytes: Uint8Array): Uint8Array {
-  return sha256Digest(dagCbor.encode({
-    v: PERSIST_FORMAT,
-    name,
-    filter: { stream: filter.stream ?? null, type: filter.type ?? null, streamPrefix: filter.streamPrefix ?? null },
-    every: snapshotEvery,
-    reducer: String(reducer),
-    initial: initialBytes,
-  }))
+  return sha256Digest(
+    dagCbor.encode({
+      v: PERSIST_FORMAT,
+      name,
+      filter: { stream: filter.stream ?? null, type: filter.type ?? null, streamPrefix: filter.streamPrefix ?? null },
+      every: snapshotEvery,
+      reducer: String(reducer),
+      initial: initialBytes,
+    }),
+  )
 }
 
 /** Encodes a projection for `writeDerived`. Throws only if a state is not encodable (checked earlier). */

@@ -1,5 +1,5 @@
 import * as dagCbor from '@ipld/dag-cbor'
-import { CID } from 'multiformats/cid'
+import type { CID } from 'multiformats/cid'
 import { encodeChecked, encodeValue } from '../block/codec.ts'
 import { assertIpld } from '../block/validate.ts'
 import { expectAsOf, expectFunction, expectObject, expectPositiveInteger, expectString } from '../errors/arguments.ts'
@@ -22,7 +22,6 @@ export const PERSIST_EVERY = 4096
  * fails with CAIRN_INVALID_VALUE instead.
  */
 export const REDUCER_FAILED: CairnErrorCode = 'CAIRN_PROJECTION'
-
 
 /**
  * Opens a projection over a host: checks the spec (TypeError/RangeError before anything is
@@ -82,9 +81,7 @@ interface KeyState {
   epoch: number
 }
 
-type Job =
-  | { kind: 'commit'; events: readonly StoredEvent[]; heads: readonly CID[] }
-  | { kind: 'catch-up'; saved: Saved | undefined; heads: CID[] }
+type Job = { kind: 'commit'; events: readonly StoredEvent[]; heads: readonly CID[] } | { kind: 'catch-up'; saved: Saved | undefined; heads: CID[] }
 
 class LiveProjection<S> implements Projection<S> {
   readonly name: string
@@ -108,8 +105,7 @@ class LiveProjection<S> implements Projection<S> {
   /** Something (states or covered heads) changed since the last persist. */
   #dirty = false
 
-  constructor(host: ProjectionHost, name: string, filter: EventFilter, every: number, reducer: ProjectionReducer<unknown, unknown>,
-    initialBytes: Uint8Array, fingerprint: Uint8Array) {
+  constructor(host: ProjectionHost, name: string, filter: EventFilter, every: number, reducer: ProjectionReducer<unknown, unknown>, initialBytes: Uint8Array, fingerprint: Uint8Array) {
     this.#host = host
     this.name = name
     this.#filter = filter
@@ -212,8 +208,14 @@ class LiveProjection<S> implements Projection<S> {
     try {
       for (;;) {
         const job = this.#queue.shift()
-        if (job !== undefined) { await this.#run(job); continue }
-        if (this.#sincePersist >= PERSIST_EVERY) { await this.#persist(); continue }
+        if (job !== undefined) {
+          await this.#run(job)
+          continue
+        }
+        if (this.#sincePersist >= PERSIST_EVERY) {
+          await this.#persist()
+          continue
+        }
         return
       }
     } catch (err) {
@@ -265,7 +267,10 @@ class LiveProjection<S> implements Projection<S> {
     else for await (const e of events) this.#take(e, redo)
     for (const [key, from] of redo) await this.#recompute(key, from)
     if (redo.size > 0) this.#dirty = true
-    if (!sameCids(this.#heads, heads)) { this.#heads = heads; this.#dirty = true }
+    if (!sameCids(this.#heads, heads)) {
+      this.#heads = heads
+      this.#dirty = true
+    }
   }
 
   /** One new event: folded now, or its key marked for a recompute from the earliest such event. */
@@ -290,7 +295,10 @@ class LiveProjection<S> implements Projection<S> {
     if (ks?.last !== undefined) {
       const c = compareEvents(e, ks.last)
       if (c === 0) return
-      if (c < 0) { redo.set(key, position(e)); return }
+      if (c < 0) {
+        redo.set(key, position(e))
+        return
+      }
     }
     this.#step(key, ks, e)
     this.#dirty = true
@@ -332,7 +340,10 @@ class LiveProjection<S> implements Projection<S> {
    * the start and skips up to the snapshot's position.
    */
   async *#streamAfter(key: string, base: Snapshot | undefined, options: ReadOptions): AsyncGenerator<StoredEvent> {
-    if (base === undefined) { yield* this.#host.read(key, options); return }
+    if (base === undefined) {
+      yield* this.#host.read(key, options)
+      return
+    }
     let first = true
     let hinted = false
     for await (const e of this.#host.read(key, { ...options, fromVersion: base.version })) {
@@ -353,7 +364,10 @@ class LiveProjection<S> implements Projection<S> {
     if (ks === undefined) return this.#initial()
     if (ks.last !== undefined && ks.last.ts <= time) return ks.state
     let base: Snapshot | undefined
-    for (const snap of ks.snapshots) { if (snap.ts <= time) base = snap; else break }
+    for (const snap of ks.snapshots) {
+      if (snap.ts <= time) base = snap
+      else break
+    }
     return this.#foldFrom(key, base, { asOf: time })
   }
 
@@ -380,7 +394,10 @@ class LiveProjection<S> implements Projection<S> {
     for await (const e of this.#host.read(key, { asOf: cid })) {
       if (proving) {
         const snap = snaps[next]!
-        if (e.version < snap.version) { held.push(e); continue }
+        if (e.version < snap.version) {
+          held.push(e)
+          continue
+        }
         if (e.version === snap.version && e.cid.equals(snap.cid)) {
           base = snap
           held = []
@@ -416,7 +433,10 @@ class LiveProjection<S> implements Projection<S> {
       assertIpld(next, 'state')
     } catch (cause) {
       throw new CairnError('CAIRN_INVALID_VALUE', `projection "${this.name}": the reducer returned a state that is not an IPLD value on event ${e.cid} of "${e.stream}" (${(cause as Error).message})`, {
-        cid: e.cid, stream: e.stream, path: (cause as CairnError).path, cause,
+        cid: e.cid,
+        stream: e.stream,
+        path: (cause as CairnError).path,
+        cause,
       })
     }
     return next
@@ -451,5 +471,3 @@ function position(e: { cid: CID; ts: number; tc: number }): Position {
 function sameCids(a: readonly CID[], b: readonly CID[]): boolean {
   return a.length === b.length && a.every((c, i) => c.equals(b[i]!))
 }
-
-

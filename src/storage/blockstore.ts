@@ -99,7 +99,6 @@ function isDerivedLabel(bytes: Uint8Array): boolean {
   return DERIVED_NAME.test(String.fromCharCode(...bytes.subarray(DERIVED_PREFIX.length)))
 }
 
-
 function storageError(what: string, cause: unknown): CairnError {
   if (cause instanceof CairnError) return cause
   return new CairnError('CAIRN_STORAGE', `blockstore ${what} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
@@ -171,9 +170,7 @@ export async function openBlockstoreStorage(blockstore: Blockstore, options: Blo
   } catch (cause) {
     throw storageError('read of the heads record', cause)
   }
-  const valid = slots
-    .map((bytes, i) => (bytes === undefined ? undefined : decodeRecord(bytes, i as 0 | 1)))
-    .filter((r): r is BlockstoreHeadsRecord => r !== undefined)
+  const valid = slots.map((bytes, i) => (bytes === undefined ? undefined : decodeRecord(bytes, i as 0 | 1))).filter((r): r is BlockstoreHeadsRecord => r !== undefined)
   let record: BlockstoreHeadsRecord = { seq: 0, heads: [], log: null }
   if (valid.length > 0) {
     record = valid.reduce((a, b) => (b.seq > a.seq ? b : a))
@@ -262,7 +259,11 @@ export class BlockstoreStorage implements StorageEngine {
 
   /** Writes the blocks, then a list of them, then the heads record. Commits run one at a time. */
   commit(batch: CommitBatch): Promise<void> {
-    try { this.#open() } catch (err) { return Promise.reject(err) }
+    try {
+      this.#open()
+    } catch (err) {
+      return Promise.reject(err)
+    }
     const run = (): Promise<void> => this.#commit(batch)
     const result = this.#tail.then(run, run)
     this.#tail = result.catch(() => undefined)
@@ -341,9 +342,11 @@ export class BlockstoreStorage implements StorageEngine {
   async #putAll(blocks: readonly BlockRecord[]): Promise<void> {
     const bs = this.#blockstore
     for (let i = 0; i < blocks.length; i += this.#concurrency) {
-      const results = await Promise.allSettled(blocks.slice(i, i + this.#concurrency).map(async (block) => {
-        if (!(await bs.has(block.cid))) await bs.put(block.cid, block.bytes)
-      }))
+      const results = await Promise.allSettled(
+        blocks.slice(i, i + this.#concurrency).map(async (block) => {
+          if (!(await bs.has(block.cid))) await bs.put(block.cid, block.bytes)
+        }),
+      )
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
       if (failed !== undefined) throw storageError('write of a block', failed.reason)
     }

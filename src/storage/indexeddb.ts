@@ -51,15 +51,13 @@ export interface IndexedDbSeams {
 function factory(): IDBFactory {
   const idb = (globalThis as { indexedDB?: IDBFactory }).indexedDB
   if (idb == null) {
-    throw new CairnError('CAIRN_UNSUPPORTED',
-      'IndexedDB is not available in this runtime (globalThis.indexedDB is missing); use the files engine in Node/Deno, MemoryStorage, or a blockstore')
+    throw new CairnError('CAIRN_UNSUPPORTED', 'IndexedDB is not available in this runtime (globalThis.indexedDB is missing); use the files engine in Node/Deno, MemoryStorage, or a blockstore')
   }
   return idb
 }
 
 function storageError(what: string, cause: unknown): CairnError {
-  const detail = cause instanceof Error || (typeof DOMException !== 'undefined' && cause instanceof DOMException)
-    ? `${(cause as Error).name}: ${(cause as Error).message}` : String(cause)
+  const detail = cause instanceof Error || (typeof DOMException !== 'undefined' && cause instanceof DOMException) ? `${(cause as Error).name}: ${(cause as Error).message}` : String(cause)
   return new CairnError('CAIRN_STORAGE', `IndexedDB ${what} failed: ${detail}`, { cause })
 }
 
@@ -164,21 +162,21 @@ function openDatabase(idb: IDBFactory, name: string, blockedTimeoutMs: number): 
     req.onblocked = () => {
       // Another connection holds an older version open and has not closed on `versionchange`.
       // Cairn's own connections close at once, so wait a while, then give up.
-      timer ??= setTimeout(() => fail(new CairnError('CAIRN_STORAGE',
-        `IndexedDB open of "${name}" is blocked by another open connection (another tab?) that does not close`)), blockedTimeoutMs)
+      timer ??= setTimeout(() => fail(new CairnError('CAIRN_STORAGE', `IndexedDB open of "${name}" is blocked by another open connection (another tab?) that does not close`)), blockedTimeoutMs)
     }
     req.onsuccess = () => {
       const db = req.result
-      if (settled) { db.close(); return }   // gave up while blocked; do not leak the late connection
+      if (settled) {
+        db.close()
+        return
+      } // gave up while blocked; do not leak the late connection
       settled = true
       if (timer !== undefined) clearTimeout(timer)
       resolve(db)
     }
     req.onerror = (event) => {
       event.preventDefault()
-      fail(foreign
-        ? notCairnStore(name, [BLOCKS, META])
-        : storageError(`open of "${name}"`, req.error))
+      fail(foreign ? notCairnStore(name, [BLOCKS, META]) : storageError(`open of "${name}"`, req.error))
     }
   })
 }
@@ -267,10 +265,7 @@ export class IndexedDbStorage implements StorageEngine {
     for (;;) {
       const store = this.#store('readonly')
       const range = after === undefined ? null : IDBKeyRange.lowerBound(after, true)
-      const [keys, values] = await this.#read('blocks', Promise.all([
-        request(store.getAllKeys(range, this.#pageSize)),
-        request(store.getAll(range, this.#pageSize)),
-      ]))
+      const [keys, values] = await this.#read('blocks', Promise.all([request(store.getAllKeys(range, this.#pageSize)), request(store.getAll(range, this.#pageSize))]))
       for (let i = 0; i < keys.length; i++) yield { cid: keyCid(keys[i]!), bytes: toBytes(values[i]) }
       if (keys.length < this.#pageSize) return
       after = keys[keys.length - 1]
@@ -344,7 +339,10 @@ export class IndexedDbStorage implements StorageEngine {
     return this.#writeTransaction(tx, 'commit', () => {
       const blocks = tx.objectStore(BLOCKS)
       for (const block of batch.blocks) blocks.put(ownBytes(block.bytes), block.cid.bytes)
-      tx.objectStore(META).put(batch.heads.map((cid) => cid.bytes), HEADS_KEY)
+      tx.objectStore(META).put(
+        batch.heads.map((cid) => cid.bytes),
+        HEADS_KEY,
+      )
       this.#seams.beforeComplete?.(tx)
     })
   }
@@ -357,7 +355,9 @@ export class IndexedDbStorage implements StorageEngine {
     return new Promise<void>((resolve, reject) => {
       let firstError: unknown
       tx.oncomplete = () => resolve()
-      tx.onerror = () => { firstError ??= tx.error }
+      tx.onerror = () => {
+        firstError ??= tx.error
+      }
       tx.onabort = () => reject(storageError(what, tx.error ?? firstError ?? new Error('transaction aborted')))
       try {
         fill()
@@ -365,7 +365,11 @@ export class IndexedDbStorage implements StorageEngine {
         // A put that throws synchronously (DataCloneError, DataError, ...) has not aborted the
         // transaction by itself: abort it so that no earlier put lands.
         firstError ??= cause
-        try { tx.abort() } catch { /* already finishing or aborted */ }
+        try {
+          tx.abort()
+        } catch {
+          /* already finishing or aborted */
+        }
       }
     })
   }
@@ -378,9 +382,7 @@ export class IndexedDbStorage implements StorageEngine {
     // A queued commit may still run while close() drains the queue; nothing else may.
     if (this.#closed !== undefined && !(queued && this.#closing)) throw new CairnError('CAIRN_CLOSED', this.#closed)
     try {
-      return mode === 'readwrite'
-        ? this.#db.transaction(stores, mode, { durability: this.#durability })
-        : this.#db.transaction(stores, mode)
+      return mode === 'readwrite' ? this.#db.transaction(stores, mode, { durability: this.#durability }) : this.#db.transaction(stores, mode)
     } catch (cause) {
       if (this.#closed !== undefined) throw new CairnError('CAIRN_CLOSED', this.#closed, { cause })
       throw storageError('transaction', cause)

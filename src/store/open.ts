@@ -8,12 +8,7 @@ import type { StoreOptions } from './options.ts'
 import { CairnStore } from './store.ts'
 
 /** Where a store keeps its blocks: exactly one of these. */
-export type StoreLocation =
-  | { memory: true }
-  | { path: string }
-  | { name: string; durability?: IndexedDbStorageOptions['durability'] }
-  | { blockstore: Blockstore }
-  | { storage: StorageEngine }
+export type StoreLocation = { memory: true } | { path: string } | { name: string; durability?: IndexedDbStorageOptions['durability'] } | { blockstore: Blockstore } | { storage: StorageEngine }
 
 export type OpenStoreOptions = StoreLocation & StoreOptions
 

@@ -35,9 +35,11 @@ export function projectionHost(name: string, hosting: ProjectionHosting): Projec
     onCommit: (listener) => log.hub.onCommit(listener),
     onClose: (task) => {
       closeTasks.add(task)
-      return () => { closeTasks.delete(task) }
+      return () => {
+        closeTasks.delete(task)
+      }
     },
-    readDerived: async (key) => storage.readDerived === undefined ? derived.get(key) : storage.readDerived(key),
+    readDerived: async (key) => (storage.readDerived === undefined ? derived.get(key) : storage.readDerived(key)),
     writeDerived: async (key, bytes) => {
       if (storage.writeDerived === undefined) derived.set(key, bytes)
       else await storage.writeDerived(key, bytes)

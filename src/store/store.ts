@@ -8,7 +8,7 @@ import { changesOf } from '../log/changes.ts'
 import { expectFilter } from '../log/event/filter.ts'
 import { decodeEvent } from '../log/event/format.ts'
 import type { AppendInput, AppendOptions, BatchAppendInput, EventBlock, EventFilter, PageOptions, QueryOptions, ReadOptions, ReplayOptions, StoredEvent } from '../log/event/interface.ts'
-import { EventLog } from '../log/log.ts'
+import { EventLog, type LogOpenOptions } from '../log/log.ts'
 import type { VerifyReport } from '../log/verify.ts'
 import { toStoredEvent, type LoadedEvent } from '../log/views/event-reader.ts'
 import { listsFor, matchesFilter, scan, streamAsOfEvent } from '../log/views/query.ts'
@@ -54,7 +54,7 @@ export class CairnStore {
    * rebuilds the indexes from the blocks and writes a fresh snapshot).
    */
   static async open(storage: StorageEngine, options: StoreOptions = {}): Promise<CairnStore> {
-    let normalized
+    let normalized: LogOpenOptions
     try {
       normalized = normalizeStoreOptions(options)
     } catch (err) {
@@ -106,7 +106,7 @@ export class CairnStore {
     if (!Array.isArray(inputs)) throw new TypeError('"inputs" expected an array of events')
     const drafts = inputs.map((input, i) => checkAppendInput(input, `inputs[${i}]`, (input as BatchAppendInput | undefined)?.expectedVersion))
     if (drafts.length === 0) return []
-    return await this.#log.append(drafts) as StoredEvent<D>[]
+    return (await this.#log.append(drafts)) as StoredEvent<D>[]
   }
 
   /** Number of events in `stream` in this replica's view (0 for an unknown stream). */
@@ -152,14 +152,19 @@ export class CairnStore {
     const list = views.stream(stream)
     if (list === undefined || from > list.length || to === 0) return
     let version: number | undefined
-    for await (const loaded of this.#load(scan(views, {
-      lists: [list],
-      maxTs: asOf === undefined ? undefined : Math.floor(asOf),
-      lower: from > 1 ? { key: views.key(list.at(from - 1)), inclusive: true } : undefined,
-      upper: to < list.length ? { key: views.key(list.at(to - 1)), inclusive: true } : undefined,
-      reverse,
-      limit,
-    }), (seq) => { version ??= views.version(seq) })) {
+    for await (const loaded of this.#load(
+      scan(views, {
+        lists: [list],
+        maxTs: asOf === undefined ? undefined : Math.floor(asOf),
+        lower: from > 1 ? { key: views.key(list.at(from - 1)), inclusive: true } : undefined,
+        upper: to < list.length ? { key: views.key(list.at(to - 1)), inclusive: true } : undefined,
+        reverse,
+        limit,
+      }),
+      (seq) => {
+        version ??= views.version(seq)
+      },
+    )) {
       // Versions as of the start: consecutive from the first one yielded, whatever lands meanwhile.
       yield toStoredEvent<D>(loaded, version!)
       version! += reverse ? -1 : 1
@@ -291,7 +296,7 @@ export class CairnStore {
     const keep = replayFilter(options.filter)
     this.#seqOrThrow(from)
     const chain: { cid: CID; event: EventBlock }[] = []
-    for (let cid: CID | null = from; cid !== null;) {
+    for (let cid: CID | null = from; cid !== null; ) {
       this.#log.check()
       const bytes = await this.#log.storage.get(cid)
       if (bytes === undefined) throw new CairnError('CAIRN_CORRUPT', `event ${cid} is referenced by the log but missing from storage`, { cid })

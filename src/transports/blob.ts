@@ -1,10 +1,9 @@
 // Web-platform CAR helpers: a store's export as a Blob (to download, upload or keep), and an
 // import from any Blob or File (a picked file, a fetch response's blob). No Node built-ins.
 import { CAR_MEDIA_TYPE } from '../car/interface.ts'
-import { type ExportOptions, type ImportOptions, type ImportReport } from '../store/options.ts'
+import type { ExportOptions, ImportOptions, ImportReport } from '../store/options.ts'
 import { expectObject } from '../errors/arguments.ts'
 import type { CairnStore } from '../store/store.ts'
-
 
 /**
  * Collects `store.export(options)` into a Blob of type `application/vnd.ipld.car`.

@@ -17,7 +17,6 @@ function fsError(what: string, path: string, cause: unknown): CairnError {
   return new CairnError('CAIRN_STORAGE', `${what} "${path}" failed (${detail})`, { file: path, cause })
 }
 
-
 /**
  * Writes `store.export(options)` to a CAR file at `path`. The bytes stream to `path + '.tmp'`
  * (a block is pulled from the store only once the previous write has finished, so memory
@@ -37,18 +36,30 @@ export async function exportToFile(store: CairnStore, path: string, options: Exp
   let step = 'creating' as ReplaceStep
   try {
     // A fixed temporary name: the next export overwrites what a crashed one left.
-    await replaceFile(path, async (fh) => {
-      // Export chunks are already ~64 KiB each (see writeCar): one write per chunk.
-      for await (const chunk of car) {
-        await writeFully(fh, chunk, bytes)
-        bytes += chunk.length
-      }
-    }, { temp: tmp, onStep: (s) => { step = s } })
+    await replaceFile(
+      path,
+      async (fh) => {
+        // Export chunks are already ~64 KiB each (see writeCar): one write per chunk.
+        for await (const chunk of car) {
+          await writeFully(fh, chunk, bytes)
+          bytes += chunk.length
+        }
+      },
+      {
+        temp: tmp,
+        onStep: (s) => {
+          step = s
+        },
+      },
+    )
   } catch (cause) {
     switch (step) {
-      case 'renaming': throw fsError(`renaming "${tmp}" to`, path, cause)
-      case 'syncing the folder': throw fsError('syncing the folder of', path, cause)
-      default: throw fsError(step, tmp, cause)
+      case 'renaming':
+        throw fsError(`renaming "${tmp}" to`, path, cause)
+      case 'syncing the folder':
+        throw fsError('syncing the folder of', path, cause)
+      default:
+        throw fsError(step, tmp, cause)
     }
   }
   return { bytes }
@@ -60,7 +71,7 @@ async function* readChunks(fh: FileHandle, path: string): AsyncGenerator<Uint8Ar
     const buffer = new Uint8Array(READ_BYTES)
     let bytesRead: number
     try {
-      ({ bytesRead } = await fh.read(buffer, 0, READ_BYTES, null))
+      ;({ bytesRead } = await fh.read(buffer, 0, READ_BYTES, null))
     } catch (cause) {
       throw fsError('reading', path, cause)
     }

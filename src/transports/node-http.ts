@@ -59,7 +59,10 @@ async function serve(handler: (request: Request) => Promise<Response>, req: Inco
     for (;;) {
       const { done, value } = await reader.read()
       if (done) break
-      if (res.destroyed) { await reader.cancel().catch(() => {}); return }
+      if (res.destroyed) {
+        await reader.cancel().catch(() => {})
+        return
+      }
       if (!res.write(value)) await drained(res)
     }
     res.end()
@@ -91,37 +94,40 @@ function toRequest(req: IncomingMessage, signal: AbortSignal): Request {
 /** The request body as a byte stream that pauses the socket while its queue is full. */
 function bodyStream(req: IncomingMessage): ReadableStream<Uint8Array> {
   let closed = false
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      req.on('data', (chunk: Uint8Array) => {
-        if (closed) return
-        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))
-        if ((controller.desiredSize ?? 0) <= 0) req.pause()
-      })
-      req.once('end', () => {
-        if (closed) return
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        req.on('data', (chunk: Uint8Array) => {
+          if (closed) return
+          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+          if ((controller.desiredSize ?? 0) <= 0) req.pause()
+        })
+        req.once('end', () => {
+          if (closed) return
+          closed = true
+          controller.close()
+        })
+        req.once('error', (err) => {
+          if (closed) return
+          closed = true
+          controller.error(err)
+        })
+        req.once('close', () => {
+          if (closed) return
+          closed = true
+          controller.error(new Error('the request body ended early: the client closed the connection'))
+        })
+      },
+      pull() {
+        req.resume()
+      },
+      cancel() {
         closed = true
-        controller.close()
-      })
-      req.once('error', (err) => {
-        if (closed) return
-        closed = true
-        controller.error(err)
-      })
-      req.once('close', () => {
-        if (closed) return
-        closed = true
-        controller.error(new Error('the request body ended early: the client closed the connection'))
-      })
+        req.resume() // drain what is left, so the response can still be sent on this connection
+      },
     },
-    pull() {
-      req.resume()
-    },
-    cancel() {
-      closed = true
-      req.resume() // drain what is left, so the response can still be sent on this connection
-    },
-  }, { highWaterMark: REQUEST_HIGH_WATER, size: (chunk) => chunk.byteLength })
+    { highWaterMark: REQUEST_HIGH_WATER, size: (chunk) => chunk.byteLength },
+  )
 }
 
 function drained(res: ServerResponse): Promise<void> {

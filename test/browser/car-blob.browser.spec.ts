@@ -22,7 +22,6 @@ afterEach(async () => {
   for (const name of names.splice(0)) await deleteIndexedDbStorage(name)
 })
 
-
 async function populated(): Promise<{ store: CairnStore; bytes: Uint8Array; file: Awaited<ReturnType<CairnStore['putFile']>> }> {
   const store = await idbStore()
   await store.append({ stream: 'note-1', type: 'note.created', data: { text: 'hello' } })
@@ -45,8 +44,7 @@ describe('exportToBlob / importFromBlob (IndexedDB)', () => {
     expect(report.heads.map(String)).toEqual(store.heads.map(String))
     expect(copy.heads.map(String)).toEqual(store.heads.map(String))
     for (const stream of ['note-0', 'note-1', 'note-2', 'note-3']) {
-      expect((await collect(copy.read(stream))).map((e) => e.cid.toString()))
-        .toEqual((await collect(store.read(stream))).map((e) => e.cid.toString()))
+      expect((await collect(copy.read(stream))).map((e) => e.cid.toString())).toEqual((await collect(store.read(stream))).map((e) => e.cid.toString()))
     }
     expect(sameBytes(await bytesOf(copy.cat(file)), bytes)).toBe(true)
     await copy.verify()

@@ -75,11 +75,7 @@ describe('indexeddb engine', () => {
     const s = await openIndexedDbStorage(dbName())
     const a = blocksOf(3, 'a')
     const b = blocksOf(3, 'b')
-    const results = await Promise.allSettled([
-      s.commit({ blocks: a, heads: [a[0]!.cid] }),
-      s.commit({ blocks: [unstorableBlock()], heads: [] }),
-      s.commit({ blocks: b, heads: [b[0]!.cid] }),
-    ])
+    const results = await Promise.allSettled([s.commit({ blocks: a, heads: [a[0]!.cid] }), s.commit({ blocks: [unstorableBlock()], heads: [] }), s.commit({ blocks: b, heads: [b[0]!.cid] })])
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
     expect((await s.heads()).map(String)).toEqual([b[0]!.cid.toString()])
     await s.close()
@@ -154,7 +150,7 @@ describe('indexeddb engine', () => {
     const s = await openIndexedDbStorage(name)
     const [a] = blocksOf(1, 'open')
     await s.commit({ blocks: [a!], heads: [a!.cid] })
-    await deleteIndexedDbStorage(name)   // would hang if the connection stayed open
+    await deleteIndexedDbStorage(name) // would hang if the connection stayed open
     await expect(s.get(a!.cid)).rejects.toMatchObject({ code: 'CAIRN_CLOSED' })
     await expect(s.commit({ blocks: [], heads: [] })).rejects.toMatchObject({ code: 'CAIRN_CLOSED' })
     await s.close()
@@ -199,8 +195,13 @@ describe('indexeddb engine', () => {
     const name = dbName()
     await new Promise<void>((resolve, reject) => {
       const req = indexedDB.open(name, 1)
-      req.onupgradeneeded = () => { req.result.createObjectStore('something-else') }
-      req.onsuccess = () => { req.result.close(); resolve() }
+      req.onupgradeneeded = () => {
+        req.result.createObjectStore('something-else')
+      }
+      req.onsuccess = () => {
+        req.result.close()
+        resolve()
+      }
       req.onerror = () => reject(req.error)
     })
     await expect(openIndexedDbStorage(name)).rejects.toMatchObject({ code: 'CAIRN_STORAGE' })
@@ -233,7 +234,10 @@ describe('indexeddb engine', () => {
         const tx = db.transaction(['blocks', 'meta'], 'readwrite')
         for (const b of old) tx.objectStore('blocks').put(b.bytes, b.cid.bytes)
         tx.objectStore('meta').put([old[2]!.cid.bytes], 'heads')
-        tx.oncomplete = () => { db.close(); resolve() }
+        tx.oncomplete = () => {
+          db.close()
+          resolve()
+        }
         tx.onerror = () => reject(tx.error)
       }
       req.onerror = () => reject(req.error)

@@ -34,10 +34,12 @@ afterEach(async () => {
 const fileBytes = (n: number, seed: number): Uint8Array => {
   const out = new Uint8Array(n)
   let x = seed >>> 0
-  for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) >>> 0; out[i] = x >>> 24 }
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0
+    out[i] = x >>> 24
+  }
   return out
 }
-
 
 /** A store with two streams, a value object and a three-leaf file. */
 async function populated(): Promise<{ store: CairnStore; doc: CID; file: CID; bytes: Uint8Array }> {

@@ -26,7 +26,9 @@ function startDeno(engine: 'files' | 'memory'): Promise<number> {
   })
   child = proc
   let stderr = ''
-  proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString() })
+  proc.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString()
+  })
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: proc.stdout! })
     lines.on('line', (line) => {
@@ -51,18 +53,16 @@ describe('HTTP sync, Node client ↔ Deno server', () => {
         const report = await sync(client, url)
         expect(report.pulled.events).toBe(3)
         expect(report.pushed.events).toBe(2)
-        const remote = await (await fetch(`${url}/heads`)).json() as { heads: string[] }
+        const remote = (await (await fetch(`${url}/heads`)).json()) as { heads: string[] }
         expect(remote.heads).toEqual(client.heads.map(String))
-        expect((await collect(client.read('deno-notes'))).map((e) => (e.data as { text: string }).text))
-          .toEqual(['from deno 0', 'from deno 1', 'from deno 2'])
+        expect((await collect(client.read('deno-notes'))).map((e) => (e.data as { text: string }).text)).toEqual(['from deno 0', 'from deno 1', 'from deno 2'])
 
         // The Deno side holds our events: a fresh Node store pulls all five from it.
         const fresh = await openStore({ memory: true })
         const full = await sync(fresh, url, { gzip: false })
         expect(full.pulled.events).toBe(5)
         expect(fresh.heads.map(String)).toEqual(remote.heads)
-        expect((await collect(fresh.read('node-notes'))).map((e) => String(e.cid)))
-          .toEqual((await collect(client.read('node-notes'))).map((e) => String(e.cid)))
+        expect((await collect(fresh.read('node-notes'))).map((e) => String(e.cid))).toEqual((await collect(client.read('node-notes'))).map((e) => String(e.cid)))
         await fresh.close()
 
         const again = await sync(client, url)

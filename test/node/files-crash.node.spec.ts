@@ -30,7 +30,9 @@ const str = (cids: readonly CID[]): string[] => cids.map(String)
 /** Commits A, B, C (C last) in a new folder; returns the file sizes after each commit. */
 async function threeCommits(dir: string): Promise<{ a: BlockRecord[]; b: BlockRecord[]; c: BlockRecord[]; sizes: number[]; bytes: Uint8Array }> {
   const s = await openFileStorage(dir)
-  const a = blocksOf(4, 'A'), b = blocksOf(5, 'B'), c = blocksOf(4, 'C')
+  const a = blocksOf(4, 'A'),
+    b = blocksOf(5, 'B'),
+    c = blocksOf(4, 'C')
   const sizes = [(await stat(join(dir, SEG1))).size]
   for (const batch of [a, b, c]) {
     await s.commit({ blocks: batch, heads: [batch.at(-1)!.cid] })
@@ -62,7 +64,10 @@ describe('files engine: crashes', () => {
       // Killed at a random moment inside the following commits, not right at an ack.
       const killed = await killAfterAcks(WRITER, [dir, String(next), String(2 * 1024 * 1024)], target, 40)
       const stderr = killed.stderr
-      const acks = killed.acks.map((a) => { const [round, head] = a.split(' '); return { round: Number(round), head: head! } })
+      const acks = killed.acks.map((a) => {
+        const [round, head] = a.split(' ')
+        return { round: Number(round), head: head! }
+      })
       expect(acks.length, stderr).toBeGreaterThanOrEqual(target)
       const last = acks.at(-1)!.round
       const lastSegment = async (): Promise<number> => {
@@ -133,7 +138,9 @@ describe('files engine: crashes', () => {
     for (const block of c) {
       const at = Buffer.from(bytes).indexOf(Buffer.from(block.bytes))
       expect(at).toBeGreaterThan(sizeB)
-      damages.push((x) => { x[at + block.bytes.length - 3]! ^= 0x04 })
+      damages.push((x) => {
+        x[at + block.bytes.length - 3]! ^= 0x04
+      })
     }
     for (const damage of damages) {
       const copy = bytes.slice()
@@ -154,13 +161,44 @@ describe('files engine: crashes', () => {
     const recordB = findRecords(bytes, 0)[1]!
     const file = join(dir, SEG1)
     const damages: [string, (x: Uint8Array) => void][] = [
-      ['length of B\'s first frame', (x) => { x[sizeA]! ^= 0x01 }],
-      ['length of B\'s first frame, far too long', (x) => { x[sizeA] = 0xff; x[sizeA + 1] = 0xff }],
-      ['CID version of B\'s first frame', (x) => { x[sizeA + 1]! ^= 0x02 }],
+      [
+        "length of B's first frame",
+        (x) => {
+          x[sizeA]! ^= 0x01
+        },
+      ],
+      [
+        "length of B's first frame, far too long",
+        (x) => {
+          x[sizeA] = 0xff
+          x[sizeA + 1] = 0xff
+        },
+      ],
+      [
+        "CID version of B's first frame",
+        (x) => {
+          x[sizeA + 1]! ^= 0x02
+        },
+      ],
       ['zeroed start of B', (x) => x.fill(0, sizeA, sizeA + 40)],
-      ['payload of B\'s record', (x) => { x[recordB.end - 3]! ^= 0x01 }],
-      ['B\'s record turned into a block CID', (x) => { x[recordB.start + 3]! ^= 0x12 }],
-      ['the CAR header', (x) => { x[3]! ^= 0x01 }],
+      [
+        "payload of B's record",
+        (x) => {
+          x[recordB.end - 3]! ^= 0x01
+        },
+      ],
+      [
+        "B's record turned into a block CID",
+        (x) => {
+          x[recordB.start + 3]! ^= 0x12
+        },
+      ],
+      [
+        'the CAR header',
+        (x) => {
+          x[3]! ^= 0x01
+        },
+      ],
     ]
     for (const [what, damage] of damages) {
       const copy = bytes.slice()
@@ -233,7 +271,10 @@ describe('files engine: segments and lock', () => {
       expect(await reader.getRoots()).toEqual([])
       let here = 0
       for await (const block of reader.blocks()) {
-        if (block.cid.multihash.code === 0x00) { here++; continue }
+        if (block.cid.multihash.code === 0x00) {
+          here++
+          continue
+        }
         expect(new Uint8Array(block.bytes), name).toEqual(expected.get(block.cid.toString()))
         seen.add(block.cid.toString())
       }

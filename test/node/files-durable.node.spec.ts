@@ -13,14 +13,14 @@ describe('replaceFile', () => {
     const dir = await freshDir()
     const file = join(dir, 'f.bin')
     await replaceFile(file, (fh) => writeFully(fh, bytes(1, 2, 3), 0))
-    expect([...await readFile(file)]).toEqual([1, 2, 3])
+    expect([...(await readFile(file))]).toEqual([1, 2, 3])
     const failed = await replaceFile(file, async (fh) => {
       await writeFully(fh, bytes(9), 0)
       throw new Error('boom')
     }).catch((e: unknown) => e)
     expect((failed as Error).message).toBe('boom')
     expect(await readdir(dir)).toEqual(['f.bin'])
-    expect([...await readFile(file)]).toEqual([1, 2, 3])
+    expect([...(await readFile(file))]).toEqual([1, 2, 3])
   })
 
   test('keepOpen returns the handle, readable, after the rename; steps come in order', async () => {
@@ -45,7 +45,7 @@ describe('replaceFile', () => {
     await writeFile(`${file}.tmp`, bytes(7, 7, 7, 7))
     await replaceFile(file, (fh) => writeFully(fh, bytes(8), 0), { temp: `${file}.tmp` })
     expect(await readdir(dir)).toEqual(['h.car'])
-    expect([...await readFile(file)]).toEqual([8])
+    expect([...(await readFile(file))]).toEqual([8])
   })
 })
 

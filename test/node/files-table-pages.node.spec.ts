@@ -23,14 +23,12 @@ function blocksOf(n: number, tag: string): BlockRecord[] {
   return Array.from({ length: n }, (_, i) => encodeValue({ tag, i, pad: 'p'.repeat(i % 30) }))
 }
 
-
 /** A store whose table holds `blocks` (written on close). */
 async function tabled(dir: string, blocks: readonly BlockRecord[], options: FileStorageOptions = {}): Promise<void> {
   const s = await openFileStorage(dir, { ...options, tableOnClose: 1 })
   await commitAll(s, blocks, 500)
   await s.close()
 }
-
 
 /** Every block `blocks()` lists, checking none comes twice. */
 async function listed(s: FileStorage): Promise<Set<string>> {
@@ -60,7 +58,13 @@ async function tablePages(dir: string): Promise<string[][]> {
     const keys: string[] = []
     for (let i = 0; i < Math.min(perPage, count - p * perPage); i++) {
       const at = (p + 1) * PAGE + i * 20
-      keys.push(view.getUint32(at, true).toString(16).padStart(8, '0') + view.getUint32(at + 4, true).toString(16).padStart(8, '0'))
+      keys.push(
+        view.getUint32(at, true).toString(16).padStart(8, '0') +
+          view
+            .getUint32(at + 4, true)
+            .toString(16)
+            .padStart(8, '0'),
+      )
     }
     pages.push(keys)
   }
@@ -137,7 +141,9 @@ describe('files engine: block table pages', () => {
     if (typeof run !== 'object') throw new Error(String(run))
     const find = (key: string): number[] => {
       const out: number[] = []
-      run.find(Number.parseInt(key.slice(0, 8), 16), Number.parseInt(key.slice(8), 16), (_, offset) => { out.push(offset) })
+      run.find(Number.parseInt(key.slice(0, 8), 16), Number.parseInt(key.slice(8), 16), (_, offset) => {
+        out.push(offset)
+      })
       return out
     }
     for (let round = 0; round < 3; round++) {
@@ -195,7 +201,11 @@ describe('files engine: block table pages', () => {
     await s.close()
   })
 
-  for (const [what, at] of [['an entry', 100], ['its checksum', PAGE - 2], ['the zeros after the entries', PAGE - 8]] as const) {
+  for (const [what, at] of [
+    ['an entry', 100],
+    ['its checksum', PAGE - 2],
+    ['the zeros after the entries', PAGE - 8],
+  ] as const) {
     test(`a damaged page (${what}) found by a lookup: the table is dropped, its blocks rescanned, a new one written; nothing fails`, async () => {
       const dir = await freshDir()
       const blocks = blocksOf(3000, 'damage')
@@ -210,7 +220,10 @@ describe('files engine: block table pages', () => {
       expect(s.stats).toMatchObject({ openedFromTable: 3000, scannedOnOpen: 50, tableIgnored: undefined, tableDamaged: undefined })
       await expectPresent(s, [...blocks, ...tail])
       expect(s.stats.tableDamaged).toMatch(/page 3 of the block table fails its checksum/)
-      await expectAbsent(s, blocksOf(50, 'never').map((b) => b.cid))
+      await expectAbsent(
+        s,
+        blocksOf(50, 'never').map((b) => b.cid),
+      )
       expect((await listed(s)).size).toBe(3050)
       await until(() => s.stats.tablesWritten === 1)
       expect(s.stats).toMatchObject({ tableBlocks: 3050, tailBlocks: 0 })
@@ -280,10 +293,7 @@ describe('files engine: block table pages', () => {
     expect(s.stats.tablesWritten).toBe(0)
     const second = blocksOf(300, 'second')
     const sample = [...blocks.filter((_, i) => i % 40 === 0), ...first.filter((_, i) => i % 10 === 0)]
-    const [, results] = await Promise.all([
-      s.commit({ blocks: second, heads: [second[0]!.cid] }),
-      Promise.all(sample.map(async (b) => equalBytes((await s.get(b.cid)) ?? new Uint8Array(0), b.bytes))),
-    ])
+    const [, results] = await Promise.all([s.commit({ blocks: second, heads: [second[0]!.cid] }), Promise.all(sample.map(async (b) => equalBytes((await s.get(b.cid)) ?? new Uint8Array(0), b.bytes)))])
     expect(results.every(Boolean)).toBe(true)
     await expectPresent(s, second.slice(0, 50))
     await until(() => s.stats.tablesWritten === 1)
@@ -293,7 +303,7 @@ describe('files engine: block table pages', () => {
     await s.close()
   })
 
-  test('a block stored twice is listed once: its later copy is in the table\'s skip list, also after a rescan', async () => {
+  test("a block stored twice is listed once: its later copy is in the table's skip list, also after a rescan", async () => {
     const dir = await freshDir()
     const filler = blocksOf(1100, 'filler')
     const twice = encodeValue({ stored: 'twice' })

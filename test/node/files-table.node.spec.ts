@@ -78,7 +78,7 @@ describe('files engine: block table', () => {
     await s.close()
   })
 
-  test('blocks committed after the table are scanned as the tail, and found together with the table\'s', async () => {
+  test("blocks committed after the table are scanned as the tail, and found together with the table's", async () => {
     const dir = await freshDir()
     const { a, b, heads } = await tableAndTail(dir, 2000, 300)
     const s = await openFileStorage(dir)
@@ -143,16 +143,66 @@ describe('files engine: block table', () => {
   const damages: [string, (bytes: Uint8Array) => Uint8Array][] = [
     // Damage to the header or the meta section (fence, skip list, key filter) is found on open
     // by their digest; damage to a page only when it is read (files-table-pages.node.spec.ts).
-    ['a flipped bit in the header\'s counts', (x) => { const y = x.slice(); y[64 + 1]! ^= 0x10; return y }],
-    ['a flipped bit in the fence', (x) => { const y = x.slice(); y[(Math.ceil(new DataView(y.buffer).getUint32(12, true) / 204) + 1) * 4096 + 3]! ^= 0x10; return y }],
-    ['a flipped bit in the key filter', (x) => { const y = x.slice(); y[y.length - 5]! ^= 0x01; return y }],
-    ['an older format', (x) => { const y = x.slice(); y[7] = 0x31; y[8] = 1; return y }],
-    ['a flipped bit in the header', (x) => { const y = x.slice(); y[20]! ^= 0x01; return y }],
-    ['a flipped bit in the checksum', (x) => { const y = x.slice(); y[80 + 31]! ^= 0x80; return y }],
+    [
+      "a flipped bit in the header's counts",
+      (x) => {
+        const y = x.slice()
+        y[64 + 1]! ^= 0x10
+        return y
+      },
+    ],
+    [
+      'a flipped bit in the fence',
+      (x) => {
+        const y = x.slice()
+        y[(Math.ceil(new DataView(y.buffer).getUint32(12, true) / 204) + 1) * 4096 + 3]! ^= 0x10
+        return y
+      },
+    ],
+    [
+      'a flipped bit in the key filter',
+      (x) => {
+        const y = x.slice()
+        y[y.length - 5]! ^= 0x01
+        return y
+      },
+    ],
+    [
+      'an older format',
+      (x) => {
+        const y = x.slice()
+        y[7] = 0x31
+        y[8] = 1
+        return y
+      },
+    ],
+    [
+      'a flipped bit in the header',
+      (x) => {
+        const y = x.slice()
+        y[20]! ^= 0x01
+        return y
+      },
+    ],
+    [
+      'a flipped bit in the checksum',
+      (x) => {
+        const y = x.slice()
+        y[80 + 31]! ^= 0x80
+        return y
+      },
+    ],
     ['cut short', (x) => x.slice(0, x.length - 100)],
     ['cut to nothing', () => new Uint8Array(0)],
     ['zeroed', (x) => new Uint8Array(x.length)],
-    ['wrong magic', (x) => { const y = x.slice(); y[0] = 0x41; return y }],
+    [
+      'wrong magic',
+      (x) => {
+        const y = x.slice()
+        y[0] = 0x41
+        return y
+      },
+    ],
   ]
   for (const [what, damage] of damages) {
     test(`a damaged table (${what}) is ignored and replaced: everything is scanned, results are right`, async () => {
@@ -249,18 +299,22 @@ describe('files engine: block table', () => {
   test('kill -9 while tables are rewritten every few commits: acknowledged commits survive, the table is used', async () => {
     const dir = await freshDir()
     const script = join(dir, 'writer.mts')
-    await writeFile(script, [
-      `import { openFileStorage } from ${JSON.stringify(pathToFileURL(join(ROOT, 'src/storage/files/engine.ts')).href)}`,
-      `import { encodeValue } from ${JSON.stringify(pathToFileURL(join(ROOT, 'src/block/codec.ts')).href)}`,
-      `const batchOf = ${BATCH_SOURCE}`,
-      'const [dir, first] = process.argv.slice(2)',
-      `const s = await openFileStorage(dir, ${JSON.stringify(KILL_OPTIONS)})`,
-      'for (let round = Number(first); ; round++) {',
-      '  const batch = batchOf(encodeValue, round)',
-      '  await s.commit({ blocks: batch, heads: [batch.at(-1).cid] })',
-      '  process.stdout.write(`ack ${round} ${batch.at(-1).cid}\\n`)',
-      '}',
-    ].join('\n'))
+    await writeFile(
+      script,
+      [
+        `import { openFileStorage } from ${JSON.stringify(pathToFileURL(join(ROOT, 'src/storage/files/engine.ts')).href)}`,
+        `import { encodeValue } from ${JSON.stringify(pathToFileURL(join(ROOT, 'src/block/codec.ts')).href)}`,
+        `const batchOf = ${BATCH_SOURCE}`,
+        'const [dir, first] = process.argv.slice(2)',
+        `const s = await openFileStorage(dir, ${JSON.stringify(KILL_OPTIONS)})`,
+        'for (let round = Number(first); ; round++) {',
+        '  const batch = batchOf(encodeValue, round)',
+        '  await s.commit({ blocks: batch, heads: [batch.at(-1).cid] })',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: source text of the child script
+        '  process.stdout.write(`ack ${round} ${batch.at(-1).cid}\\n`)',
+        '}',
+      ].join('\n'),
+    )
     const store = join(dir, 'store')
     let next = 0
     let fromTable = 0
@@ -273,7 +327,9 @@ describe('files engine: block table', () => {
       const s = await openFileStorage(store, KILL_OPTIONS)
       fromTable += s.stats.openedFromTable
       const heads = str(await s.heads())
-      const ahead = batchOf(last + 1).at(-1)!.cid.toString()
+      const ahead = batchOf(last + 1)
+        .at(-1)!
+        .cid.toString()
       expect([[batchOf(last).at(-1)!.cid.toString()], [ahead]]).toContainEqual(heads)
       const upTo = heads[0] === ahead ? last + 1 : last
       const all: BlockRecord[] = []
@@ -311,7 +367,13 @@ describe('files engine: index lookups', () => {
     s = await openFileStorage(dir, { tableOnClose: 1000 })
     expect(s.stats.openedFromTable).toBe(1102)
     for (const cid of [asV0, lookalike, shorter]) expect(await s.has(cid), String(cid)).toBe(false)
-    await s.commit({ blocks: [{ cid: asV0, bytes: bytesB }, { cid: lookalike, bytes: bytesC }], heads: [base.cid] })
+    await s.commit({
+      blocks: [
+        { cid: asV0, bytes: bytesB },
+        { cid: lookalike, bytes: bytesC },
+      ],
+      heads: [base.cid],
+    })
     // Then an honest commit: open re-hashes the last commit's blocks, and these bytes do not match their CIDs.
     const honest = encodeValue({ honest: true })
     await s.commit({ blocks: [honest], heads: [honest.cid] })
@@ -397,6 +459,9 @@ const makeBatch = new Function(`return ${BATCH_SOURCE}`)() as (encode: typeof en
 const batchCache = new Map<number, BlockRecord[]>()
 function batchOf(round: number): BlockRecord[] {
   let batch = batchCache.get(round)
-  if (batch === undefined) batchCache.set(round, (batch = makeBatch(encodeValue, round)))
+  if (batch === undefined) {
+    batch = makeBatch(encodeValue, round)
+    batchCache.set(round, batch)
+  }
   return batch
 }

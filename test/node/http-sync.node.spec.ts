@@ -22,14 +22,23 @@ async function serve(store: CairnStore, options: SyncHandlerOptions = {}): Promi
   const server = createServer(toNodeListener(createSyncHandler(store, options)))
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  cleanups.push(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  )
   return { url: `${origin}/cairn`, origin }
 }
 
 async function fileStore(): Promise<CairnStore> {
   const dir = await tempDir()
   const store = await openStore({ path: dir })
-  cleanups.push(async () => { await store.close(); await removeDir(dir) })
+  cleanups.push(async () => {
+    await store.close()
+    await removeDir(dir)
+  })
   return store
 }
 
@@ -44,7 +53,6 @@ const keys = (store: CairnStore): string[] => store.heads.map(String)
 async function readAll(store: CairnStore, stream: string): Promise<unknown[]> {
   return (await collect(store.read(stream))).map((e) => ({ cid: String(e.cid), version: e.version, type: e.type, data: e.data, ts: e.ts }))
 }
-
 
 /** CID → [payload bytes, CAR frame bytes (length prefix + CID + payload)] of every block a full export of `store` carries. */
 async function blockSizes(store: CairnStore): Promise<Map<string, [number, number]>> {
@@ -69,7 +77,7 @@ async function appendNotes(store: CairnStore, from: number, count: number, who: 
 
 async function postRaw(url: string, body: Uint8Array, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(url, { method: 'POST', body: body as Uint8Array<ArrayBuffer>, headers })
-  return { status: res.status, json: await res.json() as Record<string, unknown> }
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> }
 }
 
 describe('HTTP sync, Node ↔ Node over loopback', () => {
@@ -123,7 +131,7 @@ describe('HTTP sync, Node ↔ Node over loopback', () => {
     expect(keys(server)).toEqual(keys(client))
     expect(await readAll(server, 'orders')).toEqual(await readAll(client, 'orders'))
 
-    const heads = await (await fetch(`${origin}/cairn/heads`)).json() as { heads: string[] }
+    const heads = (await (await fetch(`${origin}/cairn/heads`)).json()) as { heads: string[] }
     expect(heads.heads).toEqual(keys(client))
   })
 
@@ -218,7 +226,10 @@ describe('HTTP sync, Node ↔ Node over loopback', () => {
     const dropped: string[] = []
     const flaky: typeof fetch = async (input, init) => {
       const path = String(input).split('/').pop()!
-      if (!dropped.includes(path)) { dropped.push(path); throw new TypeError('fetch failed') }
+      if (!dropped.includes(path)) {
+        dropped.push(path)
+        throw new TypeError('fetch failed')
+      }
       return fetch(input, init)
     }
     const report = await sync(client, url, { fetch: flaky })
@@ -243,7 +254,10 @@ describe('HTTP sync, Node ↔ Node over loopback', () => {
       if (!String(input).endsWith('/pull')) return res
       const bytes = new Uint8Array(await res.arrayBuffer())
       const body = new ReadableStream<Uint8Array>({
-        start(c) { c.enqueue(bytes.subarray(0, bytes.length >> 1)); c.error(new TypeError('terminated')) },
+        start(c) {
+          c.enqueue(bytes.subarray(0, bytes.length >> 1))
+          c.error(new TypeError('terminated'))
+        },
       })
       return new Response(body, { status: res.status, headers: res.headers })
     }
@@ -255,7 +269,10 @@ describe('HTTP sync, Node ↔ Node over loopback', () => {
     //    holds the pull, the server is unchanged.
     let pushFailures = 2
     const noPush: typeof fetch = async (input, init) => {
-      if (String(input).endsWith('/push') && pushFailures > 0) { pushFailures--; throw new TypeError('fetch failed') }
+      if (String(input).endsWith('/push') && pushFailures > 0) {
+        pushFailures--
+        throw new TypeError('fetch failed')
+      }
       return fetch(input, init)
     }
     const e2 = await sync(client, url, { fetch: noPush }).catch((e: unknown) => e)
@@ -268,7 +285,10 @@ describe('HTTP sync, Node ↔ Node over loopback', () => {
     let answersLost = 2
     const lostAnswer: typeof fetch = async (input, init) => {
       const res = await fetch(input, init)
-      if (String(input).endsWith('/push') && answersLost > 0) { answersLost--; throw new TypeError('socket hang up') }
+      if (String(input).endsWith('/push') && answersLost > 0) {
+        answersLost--
+        throw new TypeError('socket hang up')
+      }
       return res
     }
     await appendNotes(client, 200, 3, 'client')
@@ -306,8 +326,16 @@ describe('HTTP sync, Node ↔ Node over loopback', () => {
         let missing = 0
         let framed = 0
         let missingBlocks = 0
-        for (const [x, y] of [[a, b], [b, a]] as const) {
-          for (const [cid, [size, frame]] of x) if (!y.has(cid)) { missing += size; framed += frame; missingBlocks++ }
+        for (const [x, y] of [
+          [a, b],
+          [b, a],
+        ] as const) {
+          for (const [cid, [size, frame]] of x)
+            if (!y.has(cid)) {
+              missing += size
+              framed += frame
+              missingBlocks++
+            }
         }
 
         const report = await sync(client, url, { gzip })
@@ -316,7 +344,9 @@ describe('HTTP sync, Node ↔ Node over loopback', () => {
         expect(report.pushed.events).toBe(200)
         expect(missingBlocks).toBe(400)
         const wire = report.bytesSent + report.bytesReceived
-        rows.push(`${remembered ? 'agreed heads' : 'hints only  '} ${gzip ? 'gzip' : 'raw '}: wire ${wire} B (sent ${report.bytesSent}, received ${report.bytesReceived}) ÷ missing blocks ${missing} B = ${(wire / missing).toFixed(3)}; ÷ their CAR frames ${framed} B = ${(wire / framed).toFixed(3)}`)
+        rows.push(
+          `${remembered ? 'agreed heads' : 'hints only  '} ${gzip ? 'gzip' : 'raw '}: wire ${wire} B (sent ${report.bytesSent}, received ${report.bytesReceived}) ÷ missing blocks ${missing} B = ${(wire / missing).toFixed(3)}; ÷ their CAR frames ${framed} B = ${(wire / framed).toFixed(3)}`,
+        )
         if (remembered) expect(wire / missing).toBeLessThan(gzip ? 1.05 : 1.35)
         forgetSyncPeer(client)
       }

@@ -35,7 +35,10 @@ const MiB = 1024 * 1024
 function bytesOf(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n)
   let x = seed >>> 0
-  for (let i = 0; i < n; i++) { x = (x * 1664525 + 1013904223) >>> 0; out[i] = x >>> 24 }
+  for (let i = 0; i < n; i++) {
+    x = (x * 1664525 + 1013904223) >>> 0
+    out[i] = x >>> 24
+  }
   return out
 }
 
@@ -44,7 +47,10 @@ async function concat(it: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Pro
   for await (const p of it) parts.push(p)
   const out = new Uint8Array(parts.reduce((k, p) => k + p.length, 0))
   let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
   return out
 }
 
@@ -54,7 +60,11 @@ async function populated(): Promise<{ store: CairnStore; files: { cid: CID; byte
   await store.append({ stream: 'user-1', type: 'user.created', data: { name: 'Ada', tags: ['a', 'b'], n: -3, f: 1.5, ok: true, nil: null } })
   await store.appendMany(Array.from({ length: 40 }, (_, i) => ({ stream: `order-${i % 5}`, type: 'line.added', data: { i, bytes: new Uint8Array([i, i + 1]) } })))
   const files = []
-  for (const [n, seed] of [[10, 1], [300_000, 2], [1_200_000, 3]] as const) {
+  for (const [n, seed] of [
+    [10, 1],
+    [300_000, 2],
+    [1_200_000, 3],
+  ] as const) {
     const bytes = bytesOf(n, seed)
     files.push({ cid: await store.putFile(bytes), bytes })
   }
@@ -81,13 +91,16 @@ async function checkWithIpldCar(store: CairnStore, carBytes: Uint8Array): Promis
     const digest = await sha256.digest(bytes)
     expect(equalBytes(digest.bytes, cid.multihash.bytes)).toBe(true)
     const mine = await store.get(cid)
-    if (cid.code === raw.code) expect(sameBytes(raw.decode(bytes), mine as Uint8Array)).toBe(true) // toEqual crawls on big arrays
+    if (cid.code === raw.code)
+      expect(sameBytes(raw.decode(bytes), mine as Uint8Array)).toBe(true) // toEqual crawls on big arrays
     else expect(decodeBy(cid, bytes)).toEqual(mine)
     expect(seen.has(cid.toString())).toBe(false) // no block twice
     seen.add(cid.toString())
   }
   // The streaming reader, fed odd-sized pieces, agrees with the buffering one.
-  const pieces = async function* (): AsyncGenerator<Uint8Array> { for (let i = 0; i < carBytes.length; i += 4093) yield carBytes.subarray(i, i + 4093) }
+  const pieces = async function* (): AsyncGenerator<Uint8Array> {
+    for (let i = 0; i < carBytes.length; i += 4093) yield carBytes.subarray(i, i + 4093)
+  }
   const streamed: string[] = []
   for await (const { cid } of await CarBlockIterator.fromIterable(pieces())) streamed.push(cid.toString())
   expect(streamed).toEqual([...seen])
@@ -97,7 +110,11 @@ async function checkWithIpldCar(store: CairnStore, carBytes: Uint8Array): Promis
 /** The minimum @helia/car needs from a Helia node: a blockstore, a logger and codecs. */
 function heliaLike(blockstore: MemoryBlockstore): Parameters<typeof heliaCar>[0] {
   const log = Object.assign(() => {}, { error: () => {}, trace: () => {}, newScope: () => log, enabled: false })
-  const codecs = new Map<number, unknown>([[dagCbor.code, dagCbor], [dagPb.code, dagPb], [raw.code, raw]])
+  const codecs = new Map<number, unknown>([
+    [dagCbor.code, dagCbor],
+    [dagPb.code, dagPb],
+    [raw.code, raw],
+  ])
   return {
     blockstore,
     logger: { forComponent: () => log },
@@ -121,7 +138,13 @@ const ipfsDefaults = UnixFS.configure({
 async function ipfsCarPack(bytes: Uint8Array, settings?: UnixFS.EncoderSettings): Promise<{ root: CID; car: Uint8Array }> {
   const blocks: UnixFS.Block[] = []
   const blob = new Blob([bytes as Uint8Array<ArrayBuffer>])
-  await createFileEncoderStream(blob, settings).pipeTo(new WritableStream({ write: (b) => { blocks.push(b) } }))
+  await createFileEncoderStream(blob, settings).pipeTo(
+    new WritableStream({
+      write: (b) => {
+        blocks.push(b)
+      },
+    }),
+  )
   const root = CID.decode(blocks.at(-1)!.cid.bytes)
   const parts: Uint8Array[] = []
   await new ReadableStream<UnixFS.Block>({
@@ -130,7 +153,15 @@ async function ipfsCarPack(bytes: Uint8Array, settings?: UnixFS.EncoderSettings)
       if (b === undefined) controller.close()
       else controller.enqueue(b)
     },
-  }).pipeThrough(new CAREncoderStream([blocks.at(-1)!.cid])).pipeTo(new WritableStream({ write: (c: Uint8Array) => { parts.push(c) } }))
+  })
+    .pipeThrough(new CAREncoderStream([blocks.at(-1)!.cid]))
+    .pipeTo(
+      new WritableStream({
+        write: (c: Uint8Array) => {
+          parts.push(c)
+        },
+      }),
+    )
   return { root, car: await concat(parts) }
 }
 
@@ -198,7 +229,7 @@ describe('@helia/car', () => {
 describe('UnixFS CIDs', () => {
   const sizes = [0, 1, 262144, 262145, 3 * MiB]
 
-  test.each(sizes)('putFile of %i bytes gives ipfs-unixfs-importer\'s CID and ipfs-car\'s with the IPFS defaults', async (size) => {
+  test.each(sizes)("putFile of %i bytes gives ipfs-unixfs-importer's CID and ipfs-car's with the IPFS defaults", async (size) => {
     const bytes = bytesOf(size, size + 11)
     const store = await memoryStore()
     const ours = await store.putFile(bytes)
@@ -221,23 +252,26 @@ describe('UnixFS CIDs', () => {
 })
 
 describe('ipfs-car CARs import into Cairn', () => {
-  test.each([[3 * MiB, 'ipfs-car defaults'], [3 * MiB, 'IPFS defaults'], [5, 'ipfs-car defaults']] as const)(
-    'a %i-byte file packed with %s becomes a foreign object whose cat returns the bytes', async (size, how) => {
-      const bytes = bytesOf(size, 42)
-      const { root, car } = await ipfsCarPack(bytes, how === 'IPFS defaults' ? ipfsDefaults : undefined)
-      const store = await memoryStore()
-      const report = await store.import(car)
-      expect(report.roots.map(String)).toEqual([root.toString()])
-      expect(report.foreign.map(String)).toEqual([root.toString()])
-      expect(report.events).toBe(0)
-      expect(sameBytes(await concat(store.cat(root)), bytes)).toBe(true)
-      const objects = await collect(store.objects({ type: 'car' }))
-      expect(objects.map((o) => o.cid.toString())).toEqual([root.toString()])
-      await store.verify()
+  test.each([
+    [3 * MiB, 'ipfs-car defaults'],
+    [3 * MiB, 'IPFS defaults'],
+    [5, 'ipfs-car defaults'],
+  ] as const)('a %i-byte file packed with %s becomes a foreign object whose cat returns the bytes', async (size, how) => {
+    const bytes = bytesOf(size, 42)
+    const { root, car } = await ipfsCarPack(bytes, how === 'IPFS defaults' ? ipfsDefaults : undefined)
+    const store = await memoryStore()
+    const report = await store.import(car)
+    expect(report.roots.map(String)).toEqual([root.toString()])
+    expect(report.foreign.map(String)).toEqual([root.toString()])
+    expect(report.events).toBe(0)
+    expect(sameBytes(await concat(store.cat(root)), bytes)).toBe(true)
+    const objects = await collect(store.objects({ type: 'car' }))
+    expect(objects.map((o) => o.cid.toString())).toEqual([root.toString()])
+    await store.verify()
 
-      // The foreign object travels on in Cairn's own CARs.
-      const copy = await memoryStore()
-      await copy.import(store.export())
-      expect(sameBytes(await concat(copy.cat(root)), bytes)).toBe(true)
-    })
+    // The foreign object travels on in Cairn's own CARs.
+    const copy = await memoryStore()
+    await copy.import(store.export())
+    expect(sameBytes(await concat(copy.cat(root)), bytes)).toBe(true)
+  })
 })

@@ -61,10 +61,13 @@ describe('blockstore adapter', () => {
     ['garbage', (_bytes: Uint8Array) => new TextEncoder().encode('not cbor at all \u00ff')],
     ['a torn write (truncated)', (bytes: Uint8Array) => bytes.slice(0, Math.floor(bytes.length / 2))],
     ['an empty file', (_bytes: Uint8Array) => new Uint8Array(0)],
-    ['a record whose check does not match', (bytes: Uint8Array) => {
-      const record = dagCbor.decode<{ seq: number; heads: CID[]; log: CID | null; check: Uint8Array }>(bytes)
-      return dagCbor.encode({ ...record, heads: [] })
-    }],
+    [
+      'a record whose check does not match',
+      (bytes: Uint8Array) => {
+        const record = dagCbor.decode<{ seq: number; heads: CID[]; log: CID | null; check: Uint8Array }>(bytes)
+        return dagCbor.encode({ ...record, heads: [] })
+      },
+    ],
     ['a valid record of the other slot', (_bytes: Uint8Array, other?: Uint8Array) => other!],
   ] as const) {
     test(`the newest slot holding ${what} falls back to the previous heads`, async () => {
@@ -136,8 +139,7 @@ describe('blockstore adapter', () => {
       expect(await s.has(slot)).toBe(false)
       expect(await s.get(slot)).toBeUndefined()
     }
-    await expect(s.commit({ blocks: [{ cid: SLOT_A, bytes: new Uint8Array(1) }], heads: [] }))
-      .rejects.toMatchObject({ code: 'CAIRN_INVALID_BLOCK' })
+    await expect(s.commit({ blocks: [{ cid: SLOT_A, bytes: new Uint8Array(1) }], heads: [] })).rejects.toMatchObject({ code: 'CAIRN_INVALID_BLOCK' })
     await s.close()
   })
 
@@ -170,7 +172,7 @@ describe('blockstore adapter', () => {
     const bs = new FlakyBlockstore()
     const s = await openBlockstoreStorage(bs)
     const blocks = blocksOf(3, 'last')
-    bs.failOn = 3 + 1 + 1   // three blocks, one block list, then the heads record
+    bs.failOn = 3 + 1 + 1 // three blocks, one block list, then the heads record
     await expect(s.commit({ blocks, heads: [blocks[0]!.cid] })).rejects.toMatchObject({ code: 'CAIRN_STORAGE' })
     expect(await s.heads()).toEqual([])
     expect(await (await openBlockstoreStorage(bs)).heads()).toEqual([])
@@ -191,7 +193,11 @@ describe('blockstore adapter', () => {
   test('close waits for pending commits, calls onClose once, then every method is CAIRN_CLOSED', async () => {
     const bs = new MemoryBlockstore()
     let closes = 0
-    const s = await openBlockstoreStorage(bs, { onClose: () => { closes++ } })
+    const s = await openBlockstoreStorage(bs, {
+      onClose: () => {
+        closes++
+      },
+    })
     const [a] = blocksOf(1, 'x')
     const pending = s.commit({ blocks: [a!], heads: [a!.cid] })
     await s.close()

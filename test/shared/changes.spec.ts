@@ -30,12 +30,18 @@ function pull<T>(it: AsyncIterator<T>): { items: T[]; done: Promise<void>; take(
   })()
   let taken = 0
   let finished = false
-  void done.then(() => { finished = true })
+  void done.then(() => {
+    finished = true
+  })
   return {
     items,
     done,
     async take(n: number): Promise<T[]> {
-      while (items.length < taken + n && !finished) await new Promise<void>((resolve) => { wake = resolve; setTimeout(resolve, 50) })
+      while (items.length < taken + n && !finished)
+        await new Promise<void>((resolve) => {
+          wake = resolve
+          setTimeout(resolve, 50)
+        })
       const out = items.slice(taken, taken + n)
       taken += out.length
       return out
@@ -61,7 +67,10 @@ for (const kind of kinds) {
         a!.store.subscribe({ streamPrefix: '$' }, (e) => sys.push(e))
         a!.clock.set(T0 + 100)
         const u1 = await a!.store.append({ stream: 'user-1', type: 'created' })
-        const [u2, u1r] = await a!.store.appendMany([{ stream: 'user-2', type: 'created' }, { stream: 'user-1', type: 'renamed' }])
+        const [u2, u1r] = await a!.store.appendMany([
+          { stream: 'user-2', type: 'created' },
+          { stream: 'user-1', type: 'renamed' },
+        ])
         await a!.store.put({ doc: 1 }, { type: 'doc' })
         expect(cids(all)).toEqual(cids([u1, u2!, u1r!]))
         expect(cids(users)).toEqual(cids([u1, u2!, u1r!]))
@@ -71,7 +80,10 @@ for (const kind of kinds) {
         expect(all[1]!.version).toBe(1)
         // b wrote older events offline: they arrive in one import, in canonical order, once each
         const bEvents: StoredEvent[] = []
-        for (const at of [30, 10, 20]) { b!.clock.set(T0 + at); bEvents.push(await b!.store.append({ stream: `user-b${at}`, type: 't' })) }
+        for (const at of [30, 10, 20]) {
+          b!.clock.set(T0 + at)
+          bEvents.push(await b!.store.append({ stream: `user-b${at}`, type: 't' }))
+        }
         await b!.store.put({ doc: 'b' })
         all.length = 0
         objects.length = 0
@@ -107,7 +119,10 @@ for (const kind of kinds) {
         expect(cids(await it.take(1))).toEqual(cids([local]))
         // older events from b: delivered as they land, in canonical order
         const older: StoredEvent[] = []
-        for (const at of [50, 20, 40]) { b!.clock.set(T0 + at); older.push(await b!.store.append({ stream: `b${at}`, type: 't' })) }
+        for (const at of [50, 20, 40]) {
+          b!.clock.set(T0 + at)
+          older.push(await b!.store.append({ stream: `b${at}`, type: 't' }))
+        }
         await send(b!.store, a!.store)
         expect(cids(await it.take(3))).toEqual(cids([...older].sort(compareEvents)))
         // puts are not delivered without a filter naming $objects
@@ -164,20 +179,48 @@ describe('live changes (memory)', () => {
     const store = await CairnStore.open(new MemoryStorage())
     const errors: unknown[] = []
     const heard: StoredEvent[] = []
-    store.subscribe({}, () => { throw new Error('boom') }, { onError: (err, e) => errors.push([(err as Error).message, e.stream]) })
+    store.subscribe(
+      {},
+      () => {
+        throw new Error('boom')
+      },
+      { onError: (err, e) => errors.push([(err as Error).message, e.stream]) },
+    )
     store.subscribe({}, (e) => heard.push(e))
     const e1 = await store.append({ stream: 's', type: 't' })
     const e2 = await store.append({ stream: 's', type: 't' })
-    expect(errors).toEqual([['boom', 's'], ['boom', 's']])
+    expect(errors).toEqual([
+      ['boom', 's'],
+      ['boom', 's'],
+    ])
     expect(cids(heard)).toEqual(cids([e1, e2]))
     expect(store.version('s')).toBe(2)
     // a throwing onError is reported in a microtask; catch it here as the runtime would
     const rethrown: unknown[] = []
     const original = globalThis.queueMicrotask
-    globalThis.queueMicrotask = (fn: () => void): void => original(() => { try { fn() } catch (err) { rethrown.push(err) } })
+    globalThis.queueMicrotask = (fn: () => void): void =>
+      original(() => {
+        try {
+          fn()
+        } catch (err) {
+          rethrown.push(err)
+        }
+      })
     try {
-      store.subscribe({}, () => { throw new Error('loud') })
-      store.subscribe({}, () => { throw new Error('first') }, { onError: () => { throw new Error('second') } })
+      store.subscribe({}, () => {
+        throw new Error('loud')
+      })
+      store.subscribe(
+        {},
+        () => {
+          throw new Error('first')
+        },
+        {
+          onError: () => {
+            throw new Error('second')
+          },
+        },
+      )
       await store.append({ stream: 's', type: 't' })
       await tick()
     } finally {
@@ -197,7 +240,10 @@ describe('live changes (memory)', () => {
       store.subscribe({ stream: 'b' }, (f) => seen.push(`b:${f.type}`))
       void store.append({ stream: 'b', type: 'echo' })
     })
-    await store.appendMany([{ stream: 'a', type: 'one' }, { stream: 'a', type: 'two' }])
+    await store.appendMany([
+      { stream: 'a', type: 'one' },
+      { stream: 'a', type: 'two' },
+    ])
     await store.append({ stream: 'a', type: 'three' })
     expect(seen).toEqual(['once:one', 'b:echo'])
     await store.close()

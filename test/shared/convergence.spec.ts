@@ -39,8 +39,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ op: fc.constant('clock' as const), r: replica, delta: fc.oneof(fc.integer({ min: -3, max: 3 }), fc.integer({ min: -5_000, max: 5_000 })) }) },
   { weight: 5, arbitrary: fc.record({ op: fc.constant('sync' as const), from: replica, to: replica, since: fc.constantFrom('exact' as const, 'full' as const, 'stale' as const), pick: fc.nat(50) }) },
 )
-const scenarioArb = (maxOps: number): fc.Arbitrary<{ n: number; ops: Op[] }> =>
-  fc.record({ n: fc.integer({ min: 3, max: 4 }), ops: fc.array(opArb, { minLength: 1, maxLength: maxOps, size: 'max' }) })
+const scenarioArb = (maxOps: number): fc.Arbitrary<{ n: number; ops: Op[] }> => fc.record({ n: fc.integer({ min: 3, max: 4 }), ops: fc.array(opArb, { minLength: 1, maxLength: maxOps, size: 'max' }) })
 
 interface Replica {
   store: CairnStore
@@ -99,9 +98,7 @@ async function run(kind: EngineKind, scenario: { n: number; ops: Op[] }): Promis
           const from = rs[step.from % rs.length]!
           const to = rs[step.to % rs.length]!
           if (from === to) break
-          const since = step.since === 'exact' ? to.store.heads
-            : step.since === 'full' ? []
-              : to.history[step.pick % to.history.length]!
+          const since = step.since === 'exact' ? to.store.heads : step.since === 'full' ? [] : to.history[step.pick % to.history.length]!
           await exchange(from, to, since)
           break
         }
@@ -122,7 +119,9 @@ async function run(kind: EngineKind, scenario: { n: number; ops: Op[] }): Promis
       await fresh.import(hub.store.export())
       expect(await stateOf(fresh)).toEqual(reference)
       await fresh.close()
-    } finally { await fx.dispose() }
+    } finally {
+      await fx.dispose()
+    }
     if (kind.persistent) {
       const last = rs.at(-1)!
       await last.store.close()
@@ -131,7 +130,10 @@ async function run(kind: EngineKind, scenario: { n: number; ops: Op[] }): Promis
     }
     expect((await hub.store.verify()).dangling).toEqual([])
   } finally {
-    for (const r of rs) { await r.store.close().catch(() => {}); await r.fx.dispose() }
+    for (const r of rs) {
+      await r.store.close().catch(() => {})
+      await r.fx.dispose()
+    }
   }
 }
 
@@ -154,10 +156,16 @@ async function stateOf(store: CairnStore): Promise<unknown> {
 
 describe('convergence', () => {
   test('memory replicas: random appends, puts, files, clocks and exchanges converge', async () => {
-    await fc.assert(fc.asyncProperty(scenarioArb(50), (s) => run(memory, s)), { numRuns: 100 })
+    await fc.assert(
+      fc.asyncProperty(scenarioArb(50), (s) => run(memory, s)),
+      { numRuns: 100 },
+    )
   })
 
   test(`${persistent.name} replicas: the same property, fewer runs`, async () => {
-    await fc.assert(fc.asyncProperty(scenarioArb(25), (s) => run(persistent, s)), { numRuns: 20 })
+    await fc.assert(
+      fc.asyncProperty(scenarioArb(25), (s) => run(persistent, s)),
+      { numRuns: 20 },
+    )
   })
 })

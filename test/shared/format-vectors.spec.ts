@@ -14,10 +14,7 @@ import { compareBytes } from '../../src/block/codec.ts'
 import { DAG_CBOR, DAG_PB, RAW } from '../../src/block/interface.ts'
 import { decodeEvent, encodeEvent } from '../../src/log/event/format.ts'
 import { openStore } from '../../src/index.ts'
-import {
-  buildVectors, carContents, describeStore, FORMAT, largeFileBytes, LARGE_FILE_SIZE, sha256Hex, smallFileBytes,
-  type CarVector, type Vectors,
-} from '../fixtures/v1/build.ts'
+import { buildVectors, carContents, describeStore, FORMAT, largeFileBytes, LARGE_FILE_SIZE, sha256Hex, smallFileBytes, type CarVector, type Vectors } from '../fixtures/v1/build.ts'
 import { importServerOnly } from '../support/runtime.ts'
 import { collect, sameBytes } from '../support/stores.ts'
 
@@ -73,7 +70,10 @@ async function cidOf(code: number, bytes: Uint8Array): Promise<CID> {
 /** A protobuf varint, for building a UnixFS node by hand. */
 function varint(n: number): number[] {
   const out: number[] = []
-  while (n >= 0x80) { out.push((n & 0x7f) | 0x80); n = Math.floor(n / 128) }
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80)
+    n = Math.floor(n / 128)
+  }
   out.push(n)
   return out
 }
@@ -123,7 +123,10 @@ describe('format v1 vectors', () => {
         }
         const joined = new Uint8Array(cids.reduce((n, c) => n + c.bytes.length, 0))
         let at = 0
-        for (const c of cids) { joined.set(c.bytes, at); at += c.bytes.length }
+        for (const c of cids) {
+          joined.set(c.bytes, at)
+          at += c.bytes.length
+        }
         expect((await cidOf(RAW, joined)).toString()).toBe(v.stateHash)
       })
 
@@ -187,7 +190,10 @@ describe('format v1 vectors', () => {
     expect(root.toString()).toBe(large!.cid)
     expect(large!.blocks).toEqual([root, ...leafCids].map(String))
     // And ipfs-unixfs-importer with the IPFS defaults for CIDv1.
-    for (const [bytes, vector] of [[smallBytes, small!], [largeBytes, large!]] as const) {
+    for (const [bytes, vector] of [
+      [smallBytes, small!],
+      [largeBytes, large!],
+    ] as const) {
       let theirs: CID | undefined
       for await (const entry of importer([{ content: [bytes] }], { put: async (c: CID) => c }, { cidVersion: 1, rawLeaves: true })) theirs = entry.cid
       expect(theirs?.toString()).toBe(vector.cid)
@@ -203,15 +209,26 @@ describe('format v1 vectors', () => {
     const imported = await openStore({ memory: true })
     try {
       await imported.import(car('objects.car'))
-      for (const [bytes, vector] of [[smallBytes, small!], [largeBytes, large!]] as const) {
+      for (const [bytes, vector] of [
+        [smallBytes, small!],
+        [largeBytes, large!],
+      ] as const) {
         const parts = await collect(imported.cat(CID.parse(vector.cid)))
         const joined = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
         let at = 0
-        for (const p of parts) { joined.set(p, at); at += p.length }
+        for (const p of parts) {
+          joined.set(p, at)
+          at += p.length
+        }
         expect(sameBytes(joined, bytes), `${vector.name} reads back`).toBe(true)
       }
       const objects = await collect(imported.objects())
-      expect(objects.filter((o) => o.cid.toString() === small!.cid || o.cid.toString() === large!.cid).map((o) => o.size).sort((a, b) => a - b)).toEqual([small!.size, large!.size])
+      expect(
+        objects
+          .filter((o) => o.cid.toString() === small!.cid || o.cid.toString() === large!.cid)
+          .map((o) => o.size)
+          .sort((a, b) => a - b),
+      ).toEqual([small!.size, large!.size])
     } finally {
       await imported.close()
     }
@@ -225,7 +242,10 @@ describe('format v1 vectors', () => {
     for (const [name, bytes] of built.cars) {
       if (!sameBytes(bytes, car(name))) {
         // Say what moved (a CID, the block order, a stamp) before saying that the bytes differ.
-        expect(built.vectors.cars.find((v) => v.name === name), name).toEqual(vectors.cars.find((v) => v.name === name))
+        expect(
+          built.vectors.cars.find((v) => v.name === name),
+          name,
+        ).toEqual(vectors.cars.find((v) => v.name === name))
       }
       expect(sameBytes(bytes, car(name)), `${name}: ${firstDifference(bytes, car(name))}`).toBe(true)
     }

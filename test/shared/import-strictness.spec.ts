@@ -24,7 +24,10 @@ type Item = Uint8Array
 const cat = (...parts: Uint8Array[]): Uint8Array => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
   let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
   return out
 }
 function head(major: number, n: number): Uint8Array {
@@ -38,9 +41,17 @@ function head(major: number, n: number): Uint8Array {
   return b
 }
 const uint = (n: number): Item => head(0, n)
-const text = (s: string): Item => { const b = new TextEncoder().encode(s); return cat(head(3, b.length), b) }
+const text = (s: string): Item => {
+  const b = new TextEncoder().encode(s)
+  return cat(head(3, b.length), b)
+}
 const rawText = (b: Uint8Array): Item => cat(head(3, b.length), b)
-const float64 = (n: number): Item => { const b = new Uint8Array(9); b[0] = 0xfb; new DataView(b.buffer).setFloat64(1, n); return b }
+const float64 = (n: number): Item => {
+  const b = new Uint8Array(9)
+  b[0] = 0xfb
+  new DataView(b.buffer).setFloat64(1, n)
+  return b
+}
 const negZero16: Item = Uint8Array.of(0xf9, 0x80, 0x00)
 const nul: Item = Uint8Array.of(0xf6)
 const undef: Item = Uint8Array.of(0xf7)
@@ -67,20 +78,30 @@ async function blockOf(bytes: Uint8Array): Promise<BlockRecord> {
 }
 
 async function carOf(roots: CID[], blocks: BlockRecord[]): Promise<Uint8Array> {
-  return bytesOf(writeCar(roots, (async function* () { yield* blocks })()))
+  return bytesOf(
+    writeCar(
+      roots,
+      (async function* () {
+        yield* blocks
+      })(),
+    ),
+  )
 }
 
 /** Imports `car` into `store` and returns the error; checks that nothing changed. */
 async function refused(store: CairnStore, car: Uint8Array): Promise<unknown> {
   const before = { heads: store.heads.map(String), stats: await store.stats(), objects: (await collect(store.objects())).length }
-  const err = await store.import(car).then(() => undefined, (e: unknown) => e)
+  const err = await store.import(car).then(
+    () => undefined,
+    (e: unknown) => e,
+  )
   expect(err, 'the import was accepted').toBeDefined()
   expect({ heads: store.heads.map(String), stats: await store.stats(), objects: (await collect(store.objects())).length }).toEqual(before)
   return err
 }
 
 describe('imports refuse malformed events', () => {
-  test('the hand-made CBOR of a valid event is dag-cbor\'s own bytes, and imports', async () => {
+  test("the hand-made CBOR of a valid event is dag-cbor's own bytes, and imports", async () => {
     const bytes = map(eventEntries())
     const block = await blockOf(bytes)
     expect(block.cid.equals(encodeEvent({ v: 1, stream: 's', type: 't', ts: NOW, tc: 0, prev: null, parents: [], data: null }).cid)).toBe(true)
@@ -134,10 +155,17 @@ describe('imports refuse malformed events', () => {
   })
 
   test(`a local append nested deeper than ${MAX_DEPTH} levels is CAIRN_INVALID_VALUE naming the path`, async () => {
-    const nest = (n: number): unknown => { let v: unknown = null; for (let i = 0; i < n; i++) v = [v]; return v }
+    const nest = (n: number): unknown => {
+      let v: unknown = null
+      for (let i = 0; i < n; i++) v = [v]
+      return v
+    }
     const store = await open()
     for (const depth of [MAX_DEPTH + 1, 20_000]) {
-      const err = await store.append({ stream: 's', type: 't', data: nest(depth) }).then(() => undefined, (e: unknown) => e)
+      const err = await store.append({ stream: 's', type: 't', data: nest(depth) }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
       expect(isCairnError(err, 'CAIRN_INVALID_VALUE'), String(err)).toBe(true)
       expect((err as { path?: string }).path).toMatch(/^data\[0\]/)
       expect(await store.stats()).toMatchObject({ events: 0 })
@@ -167,13 +195,23 @@ describe('imports refuse non-canonical object blocks', () => {
   }
 
   test('a recorded object whose dag-cbor bytes are not canonical is CAIRN_INVALID_BLOCK; the canonical one imports', async () => {
-    const unsorted = await blockOf(map([['zz', uint(1)], ['a', uint(2)]]))
+    const unsorted = await blockOf(
+      map([
+        ['zz', uint(1)],
+        ['a', uint(2)],
+      ]),
+    )
     const store = await open()
     const err = await refused(store, await objectCar(unsorted))
     expect(isCairnError(err, 'CAIRN_INVALID_BLOCK'), String(err)).toBe(true)
     expect((err as { cid?: CID }).cid?.equals(unsorted.cid)).toBe(true)
 
-    const sorted = await blockOf(map([['a', uint(2)], ['zz', uint(1)]]))
+    const sorted = await blockOf(
+      map([
+        ['a', uint(2)],
+        ['zz', uint(1)],
+      ]),
+    )
     expect(sorted.cid.equals(encodeValue({ zz: 1, a: 2 }).cid)).toBe(true)
     await store.import(await objectCar(sorted))
     expect(await store.get(sorted.cid)).toEqual({ a: 2, zz: 1 })

@@ -59,10 +59,14 @@ async function openStore(fx: EngineFixture, options: StoreOptions & { dropSnapsh
 async function fill(store: CairnStore, n: number, tag: string): Promise<void> {
   const note = await store.put({ tag, n }, { type: 'note' })
   for (let i = 0; i < n; i += 10) {
-    await store.appendMany(Array.from({ length: Math.min(10, n - i) }, (_, j) => ({
-      stream: `s${(i + j) % 4}`, type: `t${(i + j) % 3}`, data: (i + j) % 7 === 0 ? { tag, i: i + j, note } : { tag, i: i + j },
-      meta: { correlation: `corr-${(i + j) % 2}`, causation: `cause-${(i + j) % 3}`, id: `${tag}-${i + j}` },
-    })))
+    await store.appendMany(
+      Array.from({ length: Math.min(10, n - i) }, (_, j) => ({
+        stream: `s${(i + j) % 4}`,
+        type: `t${(i + j) % 3}`,
+        data: (i + j) % 7 === 0 ? { tag, i: i + j, note } : { tag, i: i + j },
+        meta: { correlation: `corr-${(i + j) % 2}`, causation: `cause-${(i + j) % 3}`, id: `${tag}-${i + j}` },
+      })),
+    )
   }
 }
 
@@ -130,7 +134,13 @@ for (const kind of kinds) {
         const writer = await CairnStore.open(wrapEngine(source, { close: async () => {} }))
         const x = encodeValue({ linked: 'only' })
         const ev = await writer.append({ stream: 'docs', type: 'linked', data: { x: x.cid } })
-        const car = writeCar([ev.cid], (async function* () { yield { cid: ev.cid, bytes: (await source.get(ev.cid))! }; yield x })())
+        const car = writeCar(
+          [ev.cid],
+          (async function* () {
+            yield { cid: ev.cid, bytes: (await source.get(ev.cid))! }
+            yield x
+          })(),
+        )
         const store = await openStore(fx)
         await store.import(car)
         await store.close()
@@ -173,7 +183,14 @@ for (const kind of kinds) {
         await second.close()
         const inner = await fx.open()
         let gets = 0
-        const third = await CairnStore.open(wrapEngine(inner, { get: (cid) => { gets++; return inner.get(cid) } }))
+        const third = await CairnStore.open(
+          wrapEngine(inner, {
+            get: (cid) => {
+              gets++
+              return inner.get(cid)
+            },
+          }),
+        )
         expect(third.indexStatus()).toMatchObject({ fromSnapshot: true, indexedOnOpen: 2500 })
         if (!kind.name.startsWith('blockstore')) expect(gets).toBeLessThan(2100)
         expect(await fingerprint(third)).toEqual(expected)

@@ -13,7 +13,9 @@ import { wrapEngine } from '../support/engines.ts'
 import { collect } from '../support/stores.ts'
 import { T0 } from '../support/replicas.ts'
 
-async function* one<T>(x: T): AsyncGenerator<T> { yield x }
+async function* one<T>(x: T): AsyncGenerator<T> {
+  yield x
+}
 
 describe('index regressions', () => {
   test('an imported event with a counter beyond 32 bits keeps its order: appends stamp above it, peers and rebuilds agree', async () => {
@@ -43,7 +45,10 @@ describe('index regressions', () => {
     let fail = true
     const engine = wrapEngine(inner, {
       get: async (cid) => {
-        if (fail && cid.equals(missing)) { fail = false; throw new Error('EIO') }
+        if (fail && cid.equals(missing)) {
+          fail = false
+          throw new Error('EIO')
+        }
         return inner.get(cid)
       },
     })
@@ -64,11 +69,13 @@ describe('index regressions', () => {
 
   test('a snapshot that passes its checksum but is inconsistent is refused (never a hang, never phantom events)', async () => {
     const events: EventBlock[] = []
-    const views = viewsOf(Array.from({ length: 20 }, (_, i) => {
-      const e: EventBlock = { v: 1, stream: `s${i % 3}`, type: 't', ts: T0 + i, tc: 0, prev: null, parents: [], data: i }
-      events.push(e)
-      return e
-    }))
+    const views = viewsOf(
+      Array.from({ length: 20 }, (_, i) => {
+        const e: EventBlock = { v: 1, stream: `s${i % 3}`, type: 't', ts: T0 + i, tc: 0, prev: null, parents: [], data: i }
+        events.push(e)
+        return e
+      }),
+    )
     const head = encodeEvent(events.at(-1)!).cid
     const good = views.columns()
     expect(await decodeSnapshot(await encodeSnapshot(views, [head]))).toBeDefined()
@@ -91,7 +98,14 @@ describe('index regressions', () => {
   test('close twice closes storage once; project() after close began is refused', async () => {
     const inner = new MemoryStorage()
     let closes = 0
-    const store = await CairnStore.open(wrapEngine(inner, { close: async () => { closes++; await inner.close() } }))
+    const store = await CairnStore.open(
+      wrapEngine(inner, {
+        close: async () => {
+          closes++
+          await inner.close()
+        },
+      }),
+    )
     await store.append({ stream: 's', type: 't' })
     const first = store.close()
     await expect(store.project('late', { initial: 0, reducer: (n: number) => n })).rejects.toMatchObject({ code: 'CAIRN_CLOSED' })
@@ -102,9 +116,11 @@ describe('index regressions', () => {
 
 function viewsOf(events: readonly EventBlock[]): LogViews {
   const views = new LogViews()
-  views.addEvents(events.map((event) => {
-    const block = encodeEvent(event)
-    return { cid: block.cid, event, size: block.bytes.length }
-  }))
+  views.addEvents(
+    events.map((event) => {
+      const block = encodeEvent(event)
+      return { cid: block.cid, event, size: block.bytes.length }
+    }),
+  )
   return views
 }

@@ -40,7 +40,9 @@ for (const kind of kinds) {
         const got = await store.getEvent(a2.cid)
         expect(got).toEqual(a2)
         await store.close()
-      } finally { await fx.dispose() }
+      } finally {
+        await fx.dispose()
+      }
     })
 
     test('HLC stamps: a child is above its parents even when the wall clock goes back', async () => {
@@ -54,11 +56,18 @@ for (const kind of kinds) {
         const e3 = await store.append({ stream: 's', type: 't' })
         clock.set(9_000)
         const e4 = await store.append({ stream: 's', type: 't' })
-        expect([e1, e2, e3, e4].map((e) => [e.ts, e.tc])).toEqual([[5000, 0], [5000, 1], [5000, 2], [9000, 0]])
+        expect([e1, e2, e3, e4].map((e) => [e.ts, e.tc])).toEqual([
+          [5000, 0],
+          [5000, 1],
+          [5000, 2],
+          [9000, 0],
+        ])
         const all = [e4, e2, e1, e3].sort(compareEvents)
         expect(all.map((e) => e.cid.toString())).toEqual([e1, e2, e3, e4].map((e) => e.cid.toString()))
         await store.close()
-      } finally { await fx.dispose() }
+      } finally {
+        await fx.dispose()
+      }
     })
 
     test('appendMany is atomic: a conflict in the last input writes none of them', async () => {
@@ -67,11 +76,13 @@ for (const kind of kinds) {
         const store = await openOn(fx)
         await store.append({ stream: 'acct', type: 'opened' })
         const heads = store.heads
-        await expect(store.appendMany([
-          { stream: 'acct', type: 'deposited', data: 10, expectedVersion: 1 },
-          { stream: 'other', type: 'x' },
-          { stream: 'acct', type: 'deposited', data: 20, expectedVersion: 1 }, // is at 2 by now
-        ])).rejects.toMatchObject({ code: 'CAIRN_VERSION_CONFLICT', stream: 'acct', expectedVersion: 1, actualVersion: 2 })
+        await expect(
+          store.appendMany([
+            { stream: 'acct', type: 'deposited', data: 10, expectedVersion: 1 },
+            { stream: 'other', type: 'x' },
+            { stream: 'acct', type: 'deposited', data: 20, expectedVersion: 1 }, // is at 2 by now
+          ]),
+        ).rejects.toMatchObject({ code: 'CAIRN_VERSION_CONFLICT', stream: 'acct', expectedVersion: 1, actualVersion: 2 })
         expect(store.heads).toEqual(heads)
         expect(store.version('acct')).toBe(1)
         expect(store.version('other')).toBe(0)
@@ -87,21 +98,24 @@ for (const kind of kinds) {
         expect(await store.reduce('acct', (sum: number, e) => sum + (typeof e.data === 'number' ? e.data : 0), 0)).toBe(30)
         expect(await store.appendMany([])).toEqual([])
         await store.close()
-      } finally { await fx.dispose() }
+      } finally {
+        await fx.dispose()
+      }
     })
 
     test('wrong expectedVersion is a typed error and writes nothing', async () => {
       const fx = await kind.create()
       try {
         const store = await openOn(fx)
-        await expect(store.append({ stream: 'x', type: 't' }, { expectedVersion: 1 }))
-          .rejects.toMatchObject({ code: 'CAIRN_VERSION_CONFLICT', expectedVersion: 1, actualVersion: 0 })
+        await expect(store.append({ stream: 'x', type: 't' }, { expectedVersion: 1 })).rejects.toMatchObject({ code: 'CAIRN_VERSION_CONFLICT', expectedVersion: 1, actualVersion: 0 })
         expect(store.heads).toEqual([])
         const e = await store.append({ stream: 'x', type: 't' }, { expectedVersion: 0 })
         await expect(store.append({ stream: 'x', type: 't' }, { expectedVersion: 0 })).rejects.toMatchObject({ code: 'CAIRN_VERSION_CONFLICT' })
         expect(store.heads.map(String)).toEqual([e.cid.toString()])
         await store.close()
-      } finally { await fx.dispose() }
+      } finally {
+        await fx.dispose()
+      }
     })
 
     test('meta.id makes a retried append idempotent; different content under the same id is refused', async () => {
@@ -112,8 +126,7 @@ for (const kind of kinds) {
         const retry = await store.append({ stream: 'o', type: 'placed', data: { n: 1 }, meta: { id: 'req-1' } }, { expectedVersion: 0 })
         expect(retry.cid.equals(first.cid)).toBe(true)
         expect(store.version('o')).toBe(1)
-        await expect(store.append({ stream: 'o', type: 'placed', data: { n: 2 }, meta: { id: 'req-1' } }))
-          .rejects.toMatchObject({ code: 'CAIRN_DUPLICATE_ID', stream: 'o' })
+        await expect(store.append({ stream: 'o', type: 'placed', data: { n: 2 }, meta: { id: 'req-1' } })).rejects.toMatchObject({ code: 'CAIRN_DUPLICATE_ID', stream: 'o' })
         const batch = await store.appendMany([
           { stream: 'o', type: 'paid', meta: { id: 'req-2' } },
           { stream: 'o', type: 'paid', meta: { id: 'req-2' } },
@@ -121,7 +134,9 @@ for (const kind of kinds) {
         expect(batch[0]!.cid.equals(batch[1]!.cid)).toBe(true)
         expect(store.version('o')).toBe(2)
         await store.close()
-      } finally { await fx.dispose() }
+      } finally {
+        await fx.dispose()
+      }
     })
 
     test('bad input: TypeError/RangeError naming the argument, typed errors for non-IPLD data; nothing written', async () => {
@@ -139,18 +154,22 @@ for (const kind of kinds) {
           await expect(store.append(input as never)).rejects.toThrow(message)
         }
         await expect(store.append({ stream: 's', type: 't' }, { expectedVersion: -1 })).rejects.toBeInstanceOf(RangeError)
-        await expect(store.append({ stream: 's', type: 't', data: { when: new Date() } }))
-          .rejects.toMatchObject({ code: 'CAIRN_INVALID_VALUE', path: 'data.when' })
-        await expect(store.append({ stream: 's', type: 't', data: { x: undefined } }))
-          .rejects.toMatchObject({ code: 'CAIRN_INVALID_VALUE', path: 'data.x' })
-        await expect(store.appendMany([{ stream: 's', type: 't' }, { stream: 's', type: 't', data: NaN }]))
-          .rejects.toMatchObject({ code: 'CAIRN_INVALID_VALUE', path: 'data' })
+        await expect(store.append({ stream: 's', type: 't', data: { when: new Date() } })).rejects.toMatchObject({ code: 'CAIRN_INVALID_VALUE', path: 'data.when' })
+        await expect(store.append({ stream: 's', type: 't', data: { x: undefined } })).rejects.toMatchObject({ code: 'CAIRN_INVALID_VALUE', path: 'data.x' })
+        await expect(
+          store.appendMany([
+            { stream: 's', type: 't' },
+            { stream: 's', type: 't', data: NaN },
+          ]),
+        ).rejects.toMatchObject({ code: 'CAIRN_INVALID_VALUE', path: 'data' })
         await expect(store.getEvent('bafy' as never)).rejects.toBeInstanceOf(TypeError)
         await expect(store.getEvent(CID.parse('bafyreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku'))).rejects.toMatchObject({ code: 'CAIRN_NOT_FOUND' })
         expect(store.heads).toEqual([])
         expect(store.version('s')).toBe(0)
         await store.close()
-      } finally { await fx.dispose() }
+      } finally {
+        await fx.dispose()
+      }
     })
 
     test('a closed store refuses every call with CAIRN_CLOSED', async () => {
@@ -166,7 +185,9 @@ for (const kind of kinds) {
         await expect(store.put({ a: 1 })).rejects.toMatchObject({ code: 'CAIRN_CLOSED' })
         await expect(store.get(e.cid)).rejects.toMatchObject({ code: 'CAIRN_CLOSED' })
         expect(() => store.version('s')).toThrow(expect.objectContaining({ code: 'CAIRN_CLOSED' }))
-      } finally { await fx.dispose() }
+      } finally {
+        await fx.dispose()
+      }
     })
 
     test('concurrent appends are serialized: every one lands, each sees the one before', async () => {
@@ -178,7 +199,9 @@ for (const kind of kinds) {
         expect(store.heads).toHaveLength(1)
         expect((await collect(store.read('c'))).map((e) => e.data)).toEqual(Array.from({ length: 20 }, (_, i) => i))
         await store.close()
-      } finally { await fx.dispose() }
+      } finally {
+        await fx.dispose()
+      }
     })
 
     test.runIf(kind.persistent)('reopen gives the same heads, events and versions', async () => {
@@ -186,7 +209,10 @@ for (const kind of kinds) {
       try {
         let store = await openOn(fx)
         for (let i = 0; i < 30; i++) await store.append({ stream: `s${i % 3}`, type: 'tick', data: { i }, meta: { id: `k${i}` } })
-        await store.appendMany([{ stream: 's0', type: 'batch' }, { stream: 's1', type: 'batch' }])
+        await store.appendMany([
+          { stream: 's0', type: 'batch' },
+          { stream: 's1', type: 'batch' },
+        ])
         const heads = store.heads.map(String)
         const before = await collect(store.read('s0'))
         await store.close()
@@ -202,7 +228,9 @@ for (const kind of kinds) {
         expect(next.parents.map(String)).toEqual(heads)
         expect(await store.verify()).toMatchObject({ blocks: 33, dangling: [] })
         await store.close()
-      } finally { await fx.dispose() }
+      } finally {
+        await fx.dispose()
+      }
     })
   })
 }

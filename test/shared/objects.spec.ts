@@ -1,6 +1,6 @@
 // The object store, run on every engine that exists in the current runtime.
 import { describe, expect, test } from 'vitest'
-import { CID } from 'multiformats/cid'
+import type { CID } from 'multiformats/cid'
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { importer } from 'ipfs-unixfs-importer'
 import { engineKinds } from '../support/engines.ts'
@@ -12,7 +12,10 @@ const kinds = await engineKinds()
 function pattern(size: number, seed = 1): Uint8Array {
   const out = new Uint8Array(size)
   let x = seed
-  for (let i = 0; i < size; i++) { x = (x * 1103515245 + 12345) >>> 0; out[i] = x >>> 24 }
+  for (let i = 0; i < size; i++) {
+    x = (x * 1103515245 + 12345) >>> 0
+    out[i] = x >>> 24
+  }
   return out
 }
 
@@ -21,7 +24,6 @@ async function referenceCid(bytes: Uint8Array): Promise<CID> {
   for await (const e of importer([{ content: [bytes] }], new MemoryBlockstore(), { cidVersion: 1, rawLeaves: true })) last = e.cid
   return last!
 }
-
 
 for (const kind of kinds) {
   describe(`object store on ${kind.name}`, () => {
@@ -42,7 +44,9 @@ for (const kind of kinds) {
         expect(event).toMatchObject({ type: 'object.put', data: { type: 'doc', size: encodeValue(value).bytes.length } })
         expect((event!.data as { cid: CID }).cid.equals(cid)).toBe(true)
         await store.close()
-      } finally { await fx.dispose() }
+      } finally {
+        await fx.dispose()
+      }
     })
 
     test('objects({ type }) and referrers() from objects and events', async () => {
@@ -61,7 +65,9 @@ for (const kind of kinds) {
         expect(refs.map((r) => `${r.kind}:${r.cid}`).sort()).toEqual([`event:${ev.cid}`, `object:${note}`].sort())
         expect((await collect(store.referrers(file))).map((r) => r.cid.toString())).toEqual([doc.toString()])
         await store.close()
-      } finally { await fx.dispose() }
+      } finally {
+        await fx.dispose()
+      }
     })
 
     test('putFile gives the CID ipfs-unixfs-importer gives (CIDv1, raw leaves) and cat returns the bytes', async () => {
@@ -73,7 +79,11 @@ for (const kind of kinds) {
         expect(hello.toString()).toBe('bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e')
         const big = pattern(1_500_000)
         const chunks = [big.subarray(0, 100_000), big.subarray(100_000, 1_000_001), big.subarray(1_000_001)]
-        const cid = await store.putFile((async function* () { yield* chunks })())
+        const cid = await store.putFile(
+          (async function* () {
+            yield* chunks
+          })(),
+        )
         expect(cid.equals(await referenceCid(big))).toBe(true)
         expect(cid.code).toBe(0x70)
         expect(sameBytes(concatBytes(await collect(store.cat(cid))), big)).toBe(true)
@@ -84,7 +94,9 @@ for (const kind of kinds) {
         expect(empty.equals(await referenceCid(new Uint8Array(0)))).toBe(true)
         expect(concatBytes(await collect(store.cat(empty)))).toEqual(new Uint8Array(0))
         await store.close()
-      } finally { await fx.dispose() }
+      } finally {
+        await fx.dispose()
+      }
     })
 
     test('bad input: non-IPLD values and bad sources are typed errors and write nothing', async () => {
@@ -105,7 +117,9 @@ for (const kind of kinds) {
         const doc = await store.put({ not: 'a file' })
         await expect(collect(store.cat(doc))).rejects.toMatchObject({ code: 'CAIRN_INVALID_VALUE' })
         await store.close()
-      } finally { await fx.dispose() }
+      } finally {
+        await fx.dispose()
+      }
     })
 
     test('a block whose bytes do not match its CID is refused on read', async () => {
@@ -120,7 +134,9 @@ for (const kind of kinds) {
         const store = await CairnStore.open(engine)
         await expect(store.get(good.cid)).rejects.toMatchObject({ code: 'CAIRN_INVALID_BLOCK', cid: good.cid })
         await store.close()
-      } finally { await fx.dispose() }
+      } finally {
+        await fx.dispose()
+      }
     })
 
     test.runIf(kind.persistent)('reopen keeps objects, files, types and referrers', async () => {
@@ -142,7 +158,9 @@ for (const kind of kinds) {
         expect(report.dangling).toEqual([])
         expect(report.blocks).toBeGreaterThan(5) // 2 events, doc, file root and its leaves
         await store.close()
-      } finally { await fx.dispose() }
+      } finally {
+        await fx.dispose()
+      }
     })
   })
 }

@@ -28,7 +28,13 @@ type Items = string[]
 /** An order-sensitive reducer that counts its calls: `type:data` per event. */
 function counting(): { calls: { n: number }; reducer: (s: Items, e: StoredEvent) => Items } {
   const calls = { n: 0 }
-  return { calls, reducer: (s: Items, e: StoredEvent): Items => { calls.n++; return [...s, `${e.type}:${String(e.data)}`] } }
+  return {
+    calls,
+    reducer: (s: Items, e: StoredEvent): Items => {
+      calls.n++
+      return [...s, `${e.type}:${String(e.data)}`]
+    },
+  }
 }
 const plain = (s: Items, e: StoredEvent): Items => [...s, `${e.type}:${String(e.data)}`]
 
@@ -82,13 +88,10 @@ function slotted(fx: EngineFixture): { open(): Promise<StorageEngine>; writes: s
 }
 
 /** Runs `body` on one store of `kind` whose engine keeps derived values, reopenable with `reopen()`. */
-async function withPersistentStore(kind: EngineKind, body: (ctx: {
-  store: () => CairnStore
-  reopen(): Promise<CairnStore>
-  engine(): Promise<StorageEngine>
-  clock: ReturnType<typeof manualClock>
-  writes: string[]
-}) => Promise<void>): Promise<void> {
+async function withPersistentStore(
+  kind: EngineKind,
+  body: (ctx: { store: () => CairnStore; reopen(): Promise<CairnStore>; engine(): Promise<StorageEngine>; clock: ReturnType<typeof manualClock>; writes: string[] }) => Promise<void>,
+): Promise<void> {
   const fx = await kind.create()
   const slots = slotted(fx)
   const clock = manualClock(T0)
@@ -154,7 +157,10 @@ for (const kind of kinds) {
         expect(await carts.get('cart-2')).toEqual(['add:cart-2@4'])
         await Promise.all([
           store.append({ stream: 'cart-1', type: 'note', data: 'x' }),
-          store.appendMany([{ stream: 'cart-3', type: 'add', data: 'y' }, { stream: 'cart-1', type: 'add', data: 'z' }]),
+          store.appendMany([
+            { stream: 'cart-3', type: 'add', data: 'y' },
+            { stream: 'cart-1', type: 'add', data: 'z' },
+          ]),
           store.put({ doc: 2 }),
         ])
         expect(await carts.get('cart-1')).toEqual(['add:cart-1@1', 'add:cart-1@2', 'note:x', 'add:z'])
@@ -317,7 +323,11 @@ for (const kind of persistentKinds) {
         const spec = (reducer: (s: Items, e: StoredEvent) => Items): ProjectionSpec<Items> => ({ initial: [], reducer, snapshotEvery: 10 })
         let counted = counting()
         let p = await store().project('log', spec(counted.reducer))
-        const s1 = await appendAt({ store: store(), clock }, 's1', range(1, 100).map((i) => i * 10))
+        const s1 = await appendAt(
+          { store: store(), clock },
+          's1',
+          range(1, 100).map((i) => i * 10),
+        )
         await appendAt({ store: store(), clock }, 's2', [1001, 1002, 1003])
         expect(counted.calls.n).toBe(103)
         expect(await p.get('s1')).toHaveLength(100)
@@ -357,7 +367,14 @@ for (const kind of persistentKinds) {
         // A changed reducer (or snapshotEvery) invalidates what was persisted: rebuilt
         await reopen()
         const other = { n: 0 }
-        const p2 = await store().project<Items>('log', { initial: [], reducer: (s, e) => { other.n++; return [...s, `${e.type}:${String(e.data)}`] }, snapshotEvery: 10 })
+        const p2 = await store().project<Items>('log', {
+          initial: [],
+          reducer: (s, e) => {
+            other.n++
+            return [...s, `${e.type}:${String(e.data)}`]
+          },
+          snapshotEvery: 10,
+        })
         expect(other.n).toBe(105)
         expect(await p2.get('s1')).toEqual(await expected(store(), 's1'))
         await reopen()
@@ -372,7 +389,11 @@ for (const kind of persistentKinds) {
       await withPersistentStore(kind, async ({ store, reopen, clock }) => {
         const spec = (reducer: (s: Items, e: StoredEvent) => Items): ProjectionSpec<Items> => ({ initial: [], reducer, snapshotEvery: 8 })
         await store().project('log', spec(counting().reducer))
-        await appendAt({ store: store(), clock }, 's', range(1, 40).map((i) => i * 10))
+        await appendAt(
+          { store: store(), clock },
+          's',
+          range(1, 40).map((i) => i * 10),
+        )
         const other = await CairnStore.open(new MemoryStorage(), { clock: () => T0 + 305 })
         await other.append({ stream: 's', type: 'add', data: 'other@305' })
         await reopen() // persists with 5 snapshots (after events 8, 16, 24, 32, 40)
@@ -411,7 +432,12 @@ for (const kind of persistentKinds) {
           await e.close()
         }
         let good: Uint8Array | undefined
-        await tamper((bytes) => { good = new Uint8Array(bytes); const b = new Uint8Array(bytes); b[Math.floor(b.length * 0.7)]! ^= 0x55; return b })
+        await tamper((bytes) => {
+          good = new Uint8Array(bytes)
+          const b = new Uint8Array(bytes)
+          b[Math.floor(b.length * 0.7)]! ^= 0x55
+          return b
+        })
         const cases: [string, Uint8Array][] = [
           ['truncated', good!.subarray(0, good!.length - 9)],
           ['not cbor', new Uint8Array([0xff, 0x00, 0x13, 0x37])],
@@ -498,7 +524,7 @@ describe('projections: catch-up persistence, errors and arguments', () => {
     // get's arguments
     await expect(p.get(5 as unknown as string)).rejects.toThrow(TypeError)
     await expect(p.get('')).rejects.toThrow(TypeError)
-    await expect(p.get('s', null as unknown as {})).rejects.toThrow(TypeError)
+    await expect(p.get('s', null as unknown as object)).rejects.toThrow(TypeError)
     await expect(p.get('s', { asOf: 'yesterday' as unknown as number })).rejects.toThrow(TypeError)
     await expect(p.get('s', { asOf: new Date(NaN) })).rejects.toThrow(RangeError)
     const unknown = CID.createV1(0x71, await sha256.digest(new Uint8Array([1])))
@@ -525,7 +551,10 @@ describe('projections: catch-up persistence, errors and arguments', () => {
   test('a reducer that throws stops the projection with a CairnError; the store carries on', async () => {
     const store = await CairnStore.open(new MemoryStorage())
     const boom = new Error('boom')
-    const reducer = (n: number, e: StoredEvent): number => { if (e.type === 'boom') throw boom; return n + 1 }
+    const reducer = (n: number, e: StoredEvent): number => {
+      if (e.type === 'boom') throw boom
+      return n + 1
+    }
     const bad = await store.append({ stream: 's', type: 'boom' })
     // during catch-up: project() rejects, and the name stays free
     const err = await store.project('p', { initial: 0, reducer }).catch((e: unknown) => e)
@@ -575,62 +604,68 @@ describe('projections: property', () => {
   const STREAMS = ['k-0', 'k-1']
 
   test('any appends, syncs and reopens: states, asOf and stateHash equal fresh folds', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 30 }), fc.integer({ min: 1, max: 3 }), async (ops, every) => {
-      const specs: [string, ProjectionSpec<Items>, string | undefined][] = [
-        ['all', { filter: { streamPrefix: 'k-' }, initial: [], reducer: plain, snapshotEvery: every }, undefined],
-        ['adds', { filter: { streamPrefix: 'k-', type: 'add' }, initial: [], reducer: plain, snapshotEvery: 2 }, 'add'],
-      ]
-      const rs: { fx: EngineFixture; open(): Promise<StorageEngine>; clock: ReturnType<typeof manualClock>; store: CairnStore; ps: Projection<Items>[] }[] = []
-      const project = (store: CairnStore): Promise<Projection<Items>[]> => Promise.all(specs.map(([name, spec]) => store.project(name, spec)))
-      try {
-        for (let i = 0; i < 3; i++) {
-          const fx = await kind.create()
-          const slots = slotted(fx)
-          const clock = manualClock(T0)
-          const store = await CairnStore.open(await slots.open(), { clock: clock.now })
-          rs.push({ fx, open: () => slots.open(), clock, store, ps: await project(store) })
-        }
-        let seq = 0
-        for (const step of ops) {
-          if (step.op === 'append') {
-            await rs[step.r]!.store.append({ stream: STREAMS[step.stream]!, type: step.add ? 'add' : 'note', data: `${step.n}.${seq++}` })
-          } else if (step.op === 'many') {
-            await rs[step.r]!.store.appendMany(step.items.map((it) => ({ stream: STREAMS[it.stream]!, type: it.add ? 'add' : 'note', data: `${seq++}` })))
-          } else if (step.op === 'clock') {
-            rs[step.r]!.clock.set(rs[step.r]!.clock.now() + step.delta)
-          } else if (step.op === 'sync') {
-            if (step.from === step.to) continue
-            await send(rs[step.from]!.store, rs[step.to]!.store)
-            const to = rs[step.to]!
-            for (const [i, [, , type]] of specs.entries()) {
-              for (const key of STREAMS) expect(await to.ps[i]!.get(key)).toEqual(await expected(to.store, key, undefined, type))
-            }
-          } else {
-            const x = rs[step.r]!
-            await x.store.close()
-            x.store = await CairnStore.open(await x.open(), { clock: x.clock.now })
-            x.ps = await project(x.store)
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 30 }), fc.integer({ min: 1, max: 3 }), async (ops, every) => {
+        const specs: [string, ProjectionSpec<Items>, string | undefined][] = [
+          ['all', { filter: { streamPrefix: 'k-' }, initial: [], reducer: plain, snapshotEvery: every }, undefined],
+          ['adds', { filter: { streamPrefix: 'k-', type: 'add' }, initial: [], reducer: plain, snapshotEvery: 2 }, 'add'],
+        ]
+        const rs: { fx: EngineFixture; open(): Promise<StorageEngine>; clock: ReturnType<typeof manualClock>; store: CairnStore; ps: Projection<Items>[] }[] = []
+        const project = (store: CairnStore): Promise<Projection<Items>[]> => Promise.all(specs.map(([name, spec]) => store.project(name, spec)))
+        try {
+          for (let i = 0; i < 3; i++) {
+            const fx = await kind.create()
+            const slots = slotted(fx)
+            const clock = manualClock(T0)
+            const store = await CairnStore.open(await slots.open(), { clock: clock.now })
+            rs.push({ fx, open: () => slots.open(), clock, store, ps: await project(store) })
           }
-        }
-        for (const x of rs) {
-          for (const [i, [, , type]] of specs.entries()) {
-            const p = x.ps[i]!
-            const pairs: [string, Items][] = []
-            for (const key of STREAMS) {
-              const want = await expected(x.store, key, undefined, type)
-              expect(await p.get(key)).toEqual(want)
-              if (want.length > 0) pairs.push([key, want])
-              for (const e of await collect(x.store.read(key))) {
-                expect(await p.get(key, { asOf: e.cid })).toEqual(await expected(x.store, key, e.cid, type))
-                expect(await p.get(key, { asOf: e.ts })).toEqual(await expected(x.store, key, e.ts, type))
+          let seq = 0
+          for (const step of ops) {
+            if (step.op === 'append') {
+              await rs[step.r]!.store.append({ stream: STREAMS[step.stream]!, type: step.add ? 'add' : 'note', data: `${step.n}.${seq++}` })
+            } else if (step.op === 'many') {
+              await rs[step.r]!.store.appendMany(step.items.map((it) => ({ stream: STREAMS[it.stream]!, type: it.add ? 'add' : 'note', data: `${seq++}` })))
+            } else if (step.op === 'clock') {
+              rs[step.r]!.clock.set(rs[step.r]!.clock.now() + step.delta)
+            } else if (step.op === 'sync') {
+              if (step.from === step.to) continue
+              await send(rs[step.from]!.store, rs[step.to]!.store)
+              const to = rs[step.to]!
+              for (const [i, [, , type]] of specs.entries()) {
+                for (const key of STREAMS) expect(await to.ps[i]!.get(key)).toEqual(await expected(to.store, key, undefined, type))
               }
+            } else {
+              const x = rs[step.r]!
+              await x.store.close()
+              x.store = await CairnStore.open(await x.open(), { clock: x.clock.now })
+              x.ps = await project(x.store)
             }
-            expect((await p.stateHash()).toString()).toBe(CID.createV1(0x55, await sha256.digest(dagCbor.encode(pairs))).toString())
+          }
+          for (const x of rs) {
+            for (const [i, [, , type]] of specs.entries()) {
+              const p = x.ps[i]!
+              const pairs: [string, Items][] = []
+              for (const key of STREAMS) {
+                const want = await expected(x.store, key, undefined, type)
+                expect(await p.get(key)).toEqual(want)
+                if (want.length > 0) pairs.push([key, want])
+                for (const e of await collect(x.store.read(key))) {
+                  expect(await p.get(key, { asOf: e.cid })).toEqual(await expected(x.store, key, e.cid, type))
+                  expect(await p.get(key, { asOf: e.ts })).toEqual(await expected(x.store, key, e.ts, type))
+                }
+              }
+              expect((await p.stateHash()).toString()).toBe(CID.createV1(0x55, await sha256.digest(dagCbor.encode(pairs))).toString())
+            }
+          }
+        } finally {
+          for (const x of rs) {
+            await x.store.close().catch(() => {})
+            await x.fx.dispose()
           }
         }
-      } finally {
-        for (const x of rs) { await x.store.close().catch(() => {}); await x.fx.dispose() }
-      }
-    }), { numRuns: 60 })
+      }),
+      { numRuns: 60 },
+    )
   })
 })

@@ -53,7 +53,7 @@ for (const kind of kinds) {
         // asOf a time: ts <= asOf, ms or Date
         expect((await collect(store.read('acct', { asOf: T0 + 20 }))).map((e) => e.data)).toEqual([0, 1, 2])
         expect((await collect(store.read('acct', { asOf: new Date(T0 + 29) }))).map((e) => e.data)).toEqual([0, 1, 2])
-        expect((await collect(store.read('acct', { asOf: T0 - 1 })))).toEqual([])
+        expect(await collect(store.read('acct', { asOf: T0 - 1 }))).toEqual([])
         expect((await collect(store.read('acct', { asOf: T0 + 40, reverse: true, limit: 2 }))).map((e) => e.version)).toEqual([5, 4])
         expect((await collect(store.read('acct', { asOf: T0 + 40, fromVersion: 4 }))).map((e) => e.version)).toEqual([4, 5])
         // asOf an event: what the stream held when it was appended, even one of another stream
@@ -62,7 +62,7 @@ for (const kind of kinds) {
         expect((await collect(store.read('acct', { asOf: s[4]!.cid, reverse: true, limit: 2 }))).map((e) => e.version)).toEqual([5, 4])
         expect((await collect(store.read('acct', { asOf: s[4]!.cid, fromVersion: 2, toVersion: 3 }))).map((e) => e.version)).toEqual([2, 3])
         expect(await collect(store.read('other', { asOf: s[0]!.cid }))).toEqual([])
-        expect(await store.reduce('acct', (sum, e) => sum + (e.data as number ?? 0), 0, { asOf: s[3]!.cid })).toBe(0 + 1 + 2 + 3)
+        expect(await store.reduce('acct', (sum, e) => sum + ((e.data as number) ?? 0), 0, { asOf: s[3]!.cid })).toBe(0 + 1 + 2 + 3)
         expect(await store.reduce('acct', (n) => n + 1, 0, { asOf: T0 + 10 })).toBe(2)
         expect(await store.reduce('acct', (n) => n + 1, 0)).toBe(7)
       })
@@ -145,7 +145,7 @@ for (const kind of kinds) {
         await expectQuery({ since: T0 + 4999.5, until: T0 + 9000.5 }, (e) => e.ts >= T0 + 4999.5 && e.ts < T0 + 9000.5)
         await expectQuery({ type: 'created', since: T0 + 10_000 }, (e) => e.type === 'created' && e.ts >= T0 + 10_000)
         // versions are the stream's
-        for (const e of await collect(store.query({ stream: 'user-2' }))) expect(e.version).toBe((e.data as number - 1) / 4 + 1)
+        for (const e of await collect(store.query({ stream: 'user-2' }))) expect(e.version).toBe(((e.data as number) - 1) / 4 + 1)
         // $objects: left out unless the filter names it
         const puts = await collect(store.query({ stream: '$objects' }))
         expect(puts.map((e) => e.type)).toEqual(['object.put', 'object.put', 'object.put'])
@@ -161,8 +161,14 @@ for (const kind of kinds) {
         const base = await a!.store.append({ stream: 'x', type: 't', data: 'base' })
         await send(a!.store, b!.store)
         // b writes offline with a clock between a's stamps
-        for (const at of [5, 15, 25, 35]) { b!.clock.set(T0 + at); await b!.store.append({ stream: `b-${at}`, type: 't', data: `b${at}` }) }
-        for (const at of [10, 20, 30, 40]) { a!.clock.set(T0 + at); await a!.store.append({ stream: `a-${at}`, type: 't', data: `a${at}` }) }
+        for (const at of [5, 15, 25, 35]) {
+          b!.clock.set(T0 + at)
+          await b!.store.append({ stream: `b-${at}`, type: 't', data: `b${at}` })
+        }
+        for (const at of [10, 20, 30, 40]) {
+          a!.clock.set(T0 + at)
+          await a!.store.append({ stream: `a-${at}`, type: 't', data: `a${at}` })
+        }
         const data = (es: StoredEvent[]): unknown[] => es.map((e) => e.data)
         // page 1 on a, then an append, then page 2 from the cursor
         const page1 = await collect(a!.store.query({ type: 't', limit: 3 }))
@@ -190,8 +196,14 @@ for (const kind of kinds) {
       await withReplicas(kind, 2, async ([a, b]) => {
         await a!.store.append({ stream: 's', type: 't', data: 0 })
         await send(a!.store, b!.store)
-        for (let i = 1; i <= 6; i++) { b!.clock.set(T0 + i * 10 - 5); await b!.store.append({ stream: 's', type: 't', data: `b${i}` }) }
-        for (let i = 1; i <= 6; i++) { a!.clock.set(T0 + i * 10); await a!.store.append({ stream: 's', type: 't', data: `a${i}` }) }
+        for (let i = 1; i <= 6; i++) {
+          b!.clock.set(T0 + i * 10 - 5)
+          await b!.store.append({ stream: 's', type: 't', data: `b${i}` })
+        }
+        for (let i = 1; i <= 6; i++) {
+          a!.clock.set(T0 + i * 10)
+          await a!.store.append({ stream: 's', type: 't', data: `a${i}` })
+        }
         const before = await collect(a!.store.read('s'))
         const q = a!.store.query({ type: 't' })
         const r = a!.store.read('s')
@@ -306,7 +318,10 @@ describe('queries (memory)', () => {
       return { cid: block.cid, event, size: block.bytes.length }
     })
     let seed = 42
-    const shuffled = [...events].sort(() => ((seed = (seed * 16807) % 2147483647) / 2147483647) - 0.5)
+    const shuffled = [...events].sort(() => {
+      seed = (seed * 16807) % 2147483647
+      return seed / 2147483647 - 0.5
+    })
     const one = new LogViews()
     for (const e of shuffled) one.addEvents([e])
     const batched = new LogViews()
@@ -356,7 +371,10 @@ describe('queries (memory)', () => {
     expect(snap1.order().isIdentity).toBe(true)
     // A merge event with two parents, one of them with a sha2-512 CID, then an older event mid-order.
     const odd = make(50, [linear[49]!.cid], true)
-    const merge = make(51, [linear[49]!.cid, odd.cid].sort((a, b) => compareBytesOf(a, b)))
+    const merge = make(
+      51,
+      [linear[49]!.cid, odd.cid].sort((a, b) => compareBytesOf(a, b)),
+    )
     const older = make(7, [linear[5]!.cid])
     older.event.tc = 5
     const olderBlock = encodeEvent(older.event)
@@ -418,21 +436,32 @@ describe('queries (memory)', () => {
     const [a, b, c] = await Promise.all(clocks.map((k) => CairnStore.open(new MemoryStorage(), { clock: k.now })))
     const empty = await a!.stateHash()
     expect(empty.toString()).toBe(CID.createV1(0x55, Digest.create(0x12, sha256(new Uint8Array()))).toString())
-    for (let i = 0; i < 5; i++) { clocks[0]!.set(T0 + i * 2); await a!.append({ stream: 'a', type: 't', data: i }) }
-    for (let i = 0; i < 5; i++) { clocks[1]!.set(T0 + i * 2 + 1); await b!.append({ stream: 'b', type: 't', data: i }) }
+    for (let i = 0; i < 5; i++) {
+      clocks[0]!.set(T0 + i * 2)
+      await a!.append({ stream: 'a', type: 't', data: i })
+    }
+    for (let i = 0; i < 5; i++) {
+      clocks[1]!.set(T0 + i * 2 + 1)
+      await b!.append({ stream: 'b', type: 't', data: i })
+    }
     const h1 = await a!.stateHash()
     expect(h1.equals(empty)).toBe(false)
     expect((await a!.stateHash()).equals(h1)).toBe(true)
     // c gets a then b; b gets a; a gets b
-    await send(a!, c!); await send(b!, c!)
-    await send(a!, b!); await send(b!, a!)
+    await send(a!, c!)
+    await send(b!, c!)
+    await send(a!, b!)
+    await send(b!, a!)
     const [ha, hb, hc] = [await a!.stateHash(), await b!.stateHash(), await c!.stateHash()]
     expect(ha.equals(hb) && hb.equals(hc)).toBe(true)
     // by hand: sha2-256 over the CIDs' bytes in canonical order
-    const all = canonical([...await collect(a!.query({})), ...await collect(a!.query({ streamPrefix: '$' }))])
+    const all = canonical([...(await collect(a!.query({}))), ...(await collect(a!.query({ streamPrefix: '$' })))])
     const bytes = new Uint8Array(all.reduce((n, e) => n + e.cid.bytes.length, 0))
     let at = 0
-    for (const e of all) { bytes.set(e.cid.bytes, at); at += e.cid.bytes.length }
+    for (const e of all) {
+      bytes.set(e.cid.bytes, at)
+      at += e.cid.bytes.length
+    }
     expect(ha.toString()).toBe(CID.createV1(0x55, Digest.create(0x12, sha256(bytes))).toString())
     for (const s of [a!, b!, c!]) await s.close()
   })
@@ -468,15 +497,25 @@ describe('queries (memory)', () => {
     const builder = await CairnStore.open(wrapEngine(inner, { close: async () => {} }), { clock: clock.now })
     for (let batch = 0; batch < 12; batch++) {
       clock.set(T0 + batch * 1000)
-      await builder.appendMany(Array.from({ length: 500 }, (_, i) => {
-        const n = batch * 500 + i
-        return { stream: `user-${n % 100}`, type: n % 10 === 0 ? 'rare' : 'common', data: n, meta: { correlation: `c${n % 3}` } }
-      }))
+      await builder.appendMany(
+        Array.from({ length: 500 }, (_, i) => {
+          const n = batch * 500 + i
+          return { stream: `user-${n % 100}`, type: n % 10 === 0 ? 'rare' : 'common', data: n, meta: { correlation: `c${n % 3}` } }
+        }),
+      )
     }
     await builder.close()
     // Reopened: only the newest events are cached, the rest are read from storage on demand.
     let gets = 0
-    const store = await CairnStore.open(wrapEngine(inner, { get: (cid) => { gets++; return inner.get(cid) } }), { clock: clock.now })
+    const store = await CairnStore.open(
+      wrapEngine(inner, {
+        get: (cid) => {
+          gets++
+          return inner.get(cid)
+        },
+      }),
+      { clock: clock.now },
+    )
     const reads = async <T>(it: AsyncIterable<T>): Promise<{ n: number; items: T[]; gets: number }> => {
       const startGets = gets
       const items = await collect(it)
@@ -495,15 +534,30 @@ describe('queries (memory)', () => {
       const key = views.key(views.seqOf(after))
       return reverse === true ? { upper: { key, inclusive: false } } : { lower: { key, inclusive: false } }
     }
-    const queryScan = (q: EventFilter & { since?: number; until?: number; after?: CID; reverse?: boolean; limit: number }) => (onVisit: Visit): Iterable<number> =>
-      scan(views, { lists: listsFor(views, q), filter: (s) => matchesFilter(views, s, q), minTs: q.since, maxTs: q.until === undefined ? undefined : q.until - 1, ...afterCursor(q.after, q.reverse), reverse: q.reverse, limit: q.limit, onVisit })
-    const readScan = (stream: string, o: { fromVersion?: number; asOf?: number; reverse?: boolean; limit: number }) => (onVisit: Visit): Iterable<number> => {
-      const list = views.stream(stream)!
-      const from = o.fromVersion ?? 1
-      return scan(views, { lists: [list], maxTs: o.asOf, lower: from > 1 ? { key: views.key(list.at(from - 1)), inclusive: true } : undefined, reverse: o.reverse, limit: o.limit, onVisit })
-    }
-    const correlatedScan = (id: string, o: { after?: CID; limit: number }) => (onVisit: Visit): Iterable<number> =>
-      scan(views, { lists: [views.correlated(id)!], ...afterCursor(o.after, false), limit: o.limit, onVisit })
+    const queryScan =
+      (q: EventFilter & { since?: number; until?: number; after?: CID; reverse?: boolean; limit: number }) =>
+      (onVisit: Visit): Iterable<number> =>
+        scan(views, {
+          lists: listsFor(views, q),
+          filter: (s) => matchesFilter(views, s, q),
+          minTs: q.since,
+          maxTs: q.until === undefined ? undefined : q.until - 1,
+          ...afterCursor(q.after, q.reverse),
+          reverse: q.reverse,
+          limit: q.limit,
+          onVisit,
+        })
+    const readScan =
+      (stream: string, o: { fromVersion?: number; asOf?: number; reverse?: boolean; limit: number }) =>
+      (onVisit: Visit): Iterable<number> => {
+        const list = views.stream(stream)!
+        const from = o.fromVersion ?? 1
+        return scan(views, { lists: [list], maxTs: o.asOf, lower: from > 1 ? { key: views.key(list.at(from - 1)), inclusive: true } : undefined, reverse: o.reverse, limit: o.limit, onVisit })
+      }
+    const correlatedScan =
+      (id: string, o: { after?: CID; limit: number }) =>
+      (onVisit: Visit): Iterable<number> =>
+        scan(views, { lists: [views.correlated(id)!], ...afterCursor(o.after, false), limit: o.limit, onVisit })
     const mid = (await collect(store.query({ since: T0 + 6000, limit: 1 })))[0]!
     const cases: [string, AsyncIterable<StoredEvent>, (onVisit: Visit) => Iterable<number>][] = [
       ['query all', store.query({ limit: 10 }), queryScan({ limit: 10 })],
@@ -523,7 +577,11 @@ describe('queries (memory)', () => {
     for (const [name, it, scanOf] of cases) {
       const { n, gets, items } = await reads(it)
       let visited = 0
-      const scanned = [...scanOf(() => { visited++ })].map((seq) => views.cid(seq).toString())
+      const scanned = [
+        ...scanOf(() => {
+          visited++
+        }),
+      ].map((seq) => views.cid(seq).toString())
       expect({ name, n }).toEqual({ name, n: 10 })
       expect({ name, visited: visited <= 12 }).toEqual({ name, visited: true })
       expect({ name, gets: gets <= 12 }).toEqual({ name, gets: true })
@@ -562,7 +620,10 @@ describe('queries (memory)', () => {
       [() => store.replay(e.cid, { filter: { type: 3 } as never }), /"filter.type"/, TypeError],
     ]
     for (const [call, message, kind] of bad) {
-      const err = await collect(call()).then(() => undefined, (x: unknown) => x)
+      const err = await collect(call()).then(
+        () => undefined,
+        (x: unknown) => x,
+      )
       expect(err).toBeInstanceOf(kind)
       expect((err as Error).message).toMatch(message)
     }

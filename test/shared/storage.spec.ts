@@ -1,6 +1,6 @@
 // The storage contract, run against every engine that exists in the current runtime.
 import { describe, expect, test } from 'vitest'
-import { CID } from 'multiformats/cid'
+import type { CID } from 'multiformats/cid'
 import { encodeValue, encodeRaw } from '../../src/block/codec.ts'
 import type { BlockRecord } from '../../src/block/interface.ts'
 import { engineKinds } from '../support/engines.ts'
@@ -27,7 +27,9 @@ for (const kind of kinds) {
         expect(await s.has(missing.cid)).toBe(false)
         expect(await s.get(missing.cid)).toBeUndefined()
         await s.close()
-      } finally { await fx.dispose() }
+      } finally {
+        await fx.dispose()
+      }
     })
 
     test('commit makes blocks and heads visible together', async () => {
@@ -48,7 +50,9 @@ for (const kind of kinds) {
         for await (const b of s.blocks()) listed.push(b.cid.toString())
         expect(listed.sort()).toEqual([...first, ...second].map((b) => b.cid.toString()).sort())
         await s.close()
-      } finally { await fx.dispose() }
+      } finally {
+        await fx.dispose()
+      }
     })
 
     test('repeating a stored block in a later commit is harmless', async () => {
@@ -62,7 +66,9 @@ for (const kind of kinds) {
         for await (const x of s.blocks()) listed.push(x.cid.toString())
         expect(listed.sort()).toEqual([a!.cid.toString(), b!.cid.toString()].sort())
         await s.close()
-      } finally { await fx.dispose() }
+      } finally {
+        await fx.dispose()
+      }
     })
 
     test('getMany, where an engine offers it, returns blocks in the order asked, undefined for missing ones', async () => {
@@ -78,7 +84,9 @@ for (const kind of kinds) {
           expect(await s.getMany([])).toEqual([])
         }
         await s.close()
-      } finally { await fx.dispose() }
+      } finally {
+        await fx.dispose()
+      }
     })
 
     test('an empty commit only moves the heads', async () => {
@@ -90,7 +98,9 @@ for (const kind of kinds) {
         await s.commit({ blocks: [], heads: [b!.cid] })
         expect(sortCids(await s.heads())).toEqual([b!.cid.toString()])
         await s.close()
-      } finally { await fx.dispose() }
+      } finally {
+        await fx.dispose()
+      }
     })
 
     test('a closed engine refuses reads and writes with CAIRN_CLOSED', async () => {
@@ -102,7 +112,9 @@ for (const kind of kinds) {
         await expect(s.get(a!.cid)).rejects.toMatchObject({ code: 'CAIRN_CLOSED' })
         await expect(s.commit({ blocks: [a!], heads: [a!.cid] })).rejects.toMatchObject({ code: 'CAIRN_CLOSED' })
         await expect(s.heads()).rejects.toMatchObject({ code: 'CAIRN_CLOSED' })
-      } finally { await fx.dispose() }
+      } finally {
+        await fx.dispose()
+      }
     })
 
     test.runIf(kind.persistent)('reopen sees every committed block and the last heads', async () => {
@@ -129,7 +141,9 @@ for (const kind of kinds) {
         expect(sortCids(await s.heads())).toEqual([more[1]!.cid.toString()])
         expect(await s.get(all[0]!.cid)).toEqual(all[0]!.bytes)
         await s.close()
-      } finally { await fx.dispose() }
+      } finally {
+        await fx.dispose()
+      }
     })
   })
 }

@@ -23,7 +23,7 @@ describe('sync regressions', () => {
     expect(await b.verify()).toMatchObject({ dangling: [] })
   })
 
-  test('a block linked only from an event\'s meta travels with it: export sends it, import keeps it, verify walks it', async () => {
+  test("a block linked only from an event's meta travels with it: export sends it, import keeps it, verify walks it", async () => {
     const a = await open()
     const b = await open()
     const x = encodeValue({ in: 'meta' })
@@ -34,7 +34,15 @@ describe('sync regressions', () => {
     const inner = new MemoryStorage()
     const c = await CairnStore.open(inner)
     const ev = await c.append({ stream: 's', type: 't', meta: { attachment: x.cid } })
-    await a.import(writeCar([ev.cid], (async function* () { yield { cid: ev.cid, bytes: (await inner.get(ev.cid))! }; yield x })()))
+    await a.import(
+      writeCar(
+        [ev.cid],
+        (async function* () {
+          yield { cid: ev.cid, bytes: (await inner.get(ev.cid))! }
+          yield x
+        })(),
+      ),
+    )
     expect(await a.get(x.cid)).toEqual(x.value)
     await b.import(await bytesOf(a.export()))
     expect(await b.get(x.cid)).toEqual(x.value)
@@ -47,8 +55,13 @@ describe('sync regressions', () => {
     let cancelled = false
     let pulls = 0
     const stream = new ReadableStream<Uint8Array>({
-      pull(controller) { pulls++; controller.enqueue(new Uint8Array([0xff, 0xff, 0xff, 0xff])) },
-      cancel() { cancelled = true },
+      pull(controller) {
+        pulls++
+        controller.enqueue(new Uint8Array([0xff, 0xff, 0xff, 0xff]))
+      },
+      cancel() {
+        cancelled = true
+      },
     })
     await expect(store.import(stream)).rejects.toMatchObject({ code: 'CAIRN_INVALID_CAR' })
     expect(cancelled).toBe(true)
@@ -77,7 +90,14 @@ describe('sync regressions', () => {
     const t = Date.now()
     const link = encodeEvent({ v: 1, stream: 's', type: 't', ts: t, tc: 0, prev: null, parents: [], data: { ref: middle.cid } })
     const put = encodeEvent({ v: 1, stream: '$objects', type: 'object.put', ts: t + 1, tc: 0, prev: null, parents: [link.cid], data: { cid: doc.cid, type: 'doc', size: doc.bytes.length } })
-    const car = await bytesOf(writeCar([put.cid], (async function* () { yield* [put, link, doc, middle] })()))
+    const car = await bytesOf(
+      writeCar(
+        [put.cid],
+        (async function* () {
+          yield* [put, link, doc, middle]
+        })(),
+      ),
+    )
     const store = await open()
     await expect(store.import(car)).rejects.toMatchObject({ code: 'CAIRN_MISSING_BLOCK', cid: leaf.cid })
     expect(store.heads).toEqual([])
@@ -88,11 +108,16 @@ describe('sync regressions', () => {
     const b = await open()
     await b.import(await bytesOf(a.export()))
     let done = false
-    const writing = a.appendMany(Array.from({ length: 50 }, (_, i) => ({ stream: 's', type: 't', data: i }))).then(() => { done = true })
+    const writing = a.appendMany(Array.from({ length: 50 }, (_, i) => ({ stream: 's', type: 't', data: i }))).then(() => {
+      done = true
+    })
     let windows = 0
     while (!done) {
       await new Promise<void>((resolve) => setTimeout(resolve, 0))
-      for (const h of a.heads) await a.getEvent(h).catch(() => { windows++ })
+      for (const h of a.heads)
+        await a.getEvent(h).catch(() => {
+          windows++
+        })
       await b.import(await bytesOf(a.export({ since: b.heads })))
     }
     await writing
@@ -110,7 +135,16 @@ describe('sync regressions', () => {
     // B records the same CID with another size, in an event stamped later than A's.
     const t = Date.now() + 1000
     const other = encodeEvent({ v: 1, stream: '$objects', type: 'object.put', ts: t, tc: 0, prev: null, parents: [], data: { cid, type: 'doc', size: 999 } })
-    await b.import(await bytesOf(writeCar([other.cid], (async function* () { yield* [other, encodeValue(value)] })())))
+    await b.import(
+      await bytesOf(
+        writeCar(
+          [other.cid],
+          (async function* () {
+            yield* [other, encodeValue(value)]
+          })(),
+        ),
+      ),
+    )
     await b.import(await bytesOf(a.export()))
     await a.import(await bytesOf(b.export({ since: a.heads })))
     expect(a.heads.map(String).sort()).toEqual(b.heads.map(String).sort())

@@ -63,7 +63,10 @@ async function reopen(r: Replica): Promise<void> {
 function concat(chunks: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
   let at = 0
-  for (const c of chunks) { out.set(c, at); at += c.length }
+  for (const c of chunks) {
+    out.set(c, at)
+    at += c.length
+  }
   return out
 }
 
@@ -80,7 +83,10 @@ async function parseCar(bytes: Uint8Array): Promise<{ roots: CID[]; blocks: Bloc
 
 function varint(n: number): Uint8Array {
   const out: number[] = []
-  while (n >= 0x80) { out.push((n % 0x80) | 0x80); n = Math.floor(n / 0x80) }
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80)
+    n = Math.floor(n / 0x80)
+  }
   out.push(n)
   return Uint8Array.from(out)
 }
@@ -100,7 +106,10 @@ function encodeCar(roots: readonly CID[], blocks: readonly BlockRecord[]): Uint8
 function pattern(size: number, seed = 1): Uint8Array {
   const out = new Uint8Array(size)
   let x = seed
-  for (let i = 0; i < size; i++) { x = (x * 1103515245 + 12345) >>> 0; out[i] = x >>> 24 }
+  for (let i = 0; i < size; i++) {
+    x = (x * 1103515245 + 12345) >>> 0
+    out[i] = x >>> 24
+  }
   return out
 }
 
@@ -111,7 +120,10 @@ const keys = (cids: Iterable<CID | string>): string[] => [...cids].map(String).s
 function linksIn(value: unknown, out: CID[] = []): CID[] {
   if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return out
   const cid = CID.asCID(value)
-  if (cid !== null) { out.push(cid); return out }
+  if (cid !== null) {
+    out.push(cid)
+    return out
+  }
   for (const v of Array.isArray(value) ? value : Object.values(value)) linksIn(v, out)
   return out
 }
@@ -157,8 +169,15 @@ async function expectExactExport(r: Replica, since: readonly CID[]): Promise<{ c
 /** A plain view of an event for equality across replicas. */
 function plain(e: StoredEvent): unknown {
   return {
-    cid: e.cid.toString(), stream: e.stream, type: e.type, ts: e.ts, tc: e.tc, version: e.version,
-    prev: e.prev?.toString() ?? null, parents: e.parents.map(String), data: dagCbor.encode(e.data ?? null),
+    cid: e.cid.toString(),
+    stream: e.stream,
+    type: e.type,
+    ts: e.ts,
+    tc: e.tc,
+    version: e.version,
+    prev: e.prev?.toString() ?? null,
+    parents: e.parents.map(String),
+    data: dagCbor.encode(e.data ?? null),
   }
 }
 
@@ -168,7 +187,11 @@ async function streamsOf(store: CairnStore, streams: readonly string[]): Promise
   return out
 }
 
-interface Snapshot { heads: string[]; streams: Record<string, unknown[]>; blocks: BlockRecord[] }
+interface Snapshot {
+  heads: string[]
+  streams: Record<string, unknown[]>
+  blocks: BlockRecord[]
+}
 
 /** Heads, every stream's events and every block the engine holds: "byte-for-byte" state. */
 async function snapshot(r: Replica, streams: readonly string[]): Promise<Snapshot> {
@@ -180,7 +203,9 @@ function expectSameSnapshot(after: Snapshot, before: Snapshot): void {
   expect(after.heads).toEqual(before.heads)
   expect(after.streams).toEqual(before.streams)
   expect(after.blocks.map((b) => b.cid.toString())).toEqual(before.blocks.map((b) => b.cid.toString()))
-  after.blocks.forEach((b, i) => expect(sameBytes(b.bytes, before.blocks[i]!.bytes)).toBe(true))
+  after.blocks.forEach((b, i) => {
+    expect(sameBytes(b.bytes, before.blocks[i]!.bytes)).toBe(true)
+  })
 }
 
 /** Runs an import that must fail with `code` (naming `cid` when given) and leave `r` untouched. */
@@ -224,7 +249,10 @@ for (const kind of kinds) {
           a!.clock.set(T0 + (i % 4) * 10) // repeats and steps back: tc breaks the ties
           await a!.store.append({ stream: `cart-${i % 3}`, type: 'added', data: { n: i } })
         }
-        await a!.store.appendMany([{ stream: 'cart-0', type: 'closed', data: { n: 100 } }, { stream: 'cart-2', type: 'closed' }])
+        await a!.store.appendMany([
+          { stream: 'cart-0', type: 'closed', data: { n: 100 } },
+          { stream: 'cart-2', type: 'closed' },
+        ])
         const streams = ['cart-0', 'cart-1', 'cart-2', '$objects']
 
         const car = await carBytes(a!.store.export())
@@ -259,7 +287,10 @@ for (const kind of kinds) {
           expect(await b!.store.verify()).toEqual({ ...verifyA, dangling: [] })
         }
         await check()
-        if (kind.persistent) { await reopen(b!); await check() }
+        if (kind.persistent) {
+          await reopen(b!)
+          await check()
+        }
 
         // import also takes the export stream directly, and a second time it is a no-op
         const again = await b!.store.import(a!.store.export())
@@ -344,7 +375,13 @@ for (const kind of kinds) {
       const fx = await kind.create()
       try {
         let gets = 0
-        const counted = (inner: StorageEngine): StorageEngine => wrapEngine(inner, { get: (cid) => { gets++; return inner.get(cid) } })
+        const counted = (inner: StorageEngine): StorageEngine =>
+          wrapEngine(inner, {
+            get: (cid) => {
+              gets++
+              return inner.get(cid)
+            },
+          })
         let store = await CairnStore.open(counted(await fx.open()))
         const events = await store.appendMany(Array.from({ length: 2000 }, (_, i) => ({ stream: `s${i % 10}`, type: 'tick', data: { i } })))
         const since = [events[1994]!.cid]
@@ -368,7 +405,9 @@ for (const kind of kinds) {
           await incremental()
         }
         await store.close()
-      } finally { await fx.dispose() }
+      } finally {
+        await fx.dispose()
+      }
     })
 
     test('import is idempotent and order-independent (three CARs in every order give equal heads)', async () => {
@@ -386,7 +425,14 @@ for (const kind of kinds) {
         await c.store.putFile(pattern(1000, 5))
         await c.store.put({ by: 'a' }, { type: 'doc' }) // the same object as A's, recorded by C
         const cars = [await carBytes(a.store.export()), await carBytes(b.store.export()), await carBytes(c.store.export())]
-        const orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]]
+        const orders = [
+          [0, 1, 2],
+          [0, 2, 1],
+          [1, 0, 2],
+          [1, 2, 0],
+          [2, 0, 1],
+          [2, 1, 0],
+        ]
         const streams = ['shared', 'y', '$objects']
         const expectedHeads = keys([...b.store.heads, ...c.store.heads])
         let reference: Record<string, unknown[]> | undefined
@@ -441,8 +487,7 @@ for (const kind of kinds) {
         expect(a!.store.version('cart')).toBe(6)
         expect(await a!.store.reduce('cart', sumReducer, 0)).toBe(0 + 1 + 2 + 10 + 11 + 12)
 
-        await expect(a!.store.append({ stream: 'cart', type: 'late' }, { expectedVersion: 3 }))
-          .rejects.toMatchObject({ code: 'CAIRN_VERSION_CONFLICT', expectedVersion: 3, actualVersion: 6 })
+        await expect(a!.store.append({ stream: 'cart', type: 'late' }, { expectedVersion: 3 })).rejects.toMatchObject({ code: 'CAIRN_VERSION_CONFLICT', expectedVersion: 3, actualVersion: 6 })
         const headsBefore = a!.store.heads
         const after = await a!.store.append({ stream: 'cart', type: 'checked-out' }, { expectedVersion: 6 })
         expect(after.version).toBe(7)
@@ -460,7 +505,12 @@ for (const kind of kinds) {
         const content = pattern(600_000, 21)
         const blocks: BlockRecord[] = []
         let root: CID | undefined
-        const sink = { put: async (cid: CID, bytes: Uint8Array) => { blocks.push({ cid, bytes }); return cid } }
+        const sink = {
+          put: async (cid: CID, bytes: Uint8Array) => {
+            blocks.push({ cid, bytes })
+            return cid
+          },
+        }
         for await (const entry of importer([{ content: [content] }], sink, { cidVersion: 1, rawLeaves: true })) root = entry.cid as unknown as CID
         const { writer, out } = CarWriter.create([root! as never])
         const collecting = carBytes(out)
@@ -511,7 +561,7 @@ for (const kind of kinds) {
         const since = b!.store.heads
         const heads = a!.store.heads
         const theirs = await reachable(a!.engine, since)
-        const exact = keys([...await reachable(a!.engine, heads)].filter((k) => !theirs.has(k)))
+        const exact = keys([...(await reachable(a!.engine, heads))].filter((k) => !theirs.has(k)))
         const pending = a!.store.export({ since })
         const pendingFull = a!.store.export()
         await a!.store.append({ stream: 's', type: 'shared', data: { doc, file } }) // links the new objects again
@@ -535,7 +585,11 @@ for (const kind of kinds) {
         const heads = a!.store.heads.map(String)
         const ghost = encodeValue({ never: 'stored' }).cid
         let putError: unknown
-        try { await a!.store.put({ ref: ghost }, { type: 'doc' }) } catch (err) { putError = err }
+        try {
+          await a!.store.put({ ref: ghost }, { type: 'doc' })
+        } catch (err) {
+          putError = err
+        }
         if (putError !== undefined) {
           // refusing is fine, but then nothing may have been written
           expect(putError).toBeInstanceOf(CairnError)
@@ -546,7 +600,10 @@ for (const kind of kinds) {
         await b!.store.import(car)
         expect(b!.store.heads.map(String)).toEqual(a!.store.heads.map(String))
         await a!.store.verify()
-        if (kind.persistent) { await reopen(a!); expect(a!.store.heads.map(String)).toEqual(b!.store.heads.map(String)) }
+        if (kind.persistent) {
+          await reopen(a!)
+          expect(a!.store.heads.map(String)).toEqual(b!.store.heads.map(String))
+        }
       })
     })
 
@@ -564,14 +621,21 @@ for (const kind of kinds) {
         const reference = await list(c!.store)
         expect(await list(a!.store)).toEqual(reference)
         expect(await list(b!.store)).toEqual(reference)
-        if (kind.persistent) { await reopen(b!); expect(await list(b!.store)).toEqual(reference) }
+        if (kind.persistent) {
+          await reopen(b!)
+          expect(await list(b!.store)).toEqual(reference)
+        }
       })
     })
 
     test('an imported object.put whose data is not { cid, type: string, size: int } is refused: CAIRN_INVALID_EVENT', async () => {
       await withReplicas(kind, 1, async ([t]) => {
         const obj = encodeValue({ hi: 1 })
-        for (const data of [{ cid: obj.cid, type: 7, size: 1 }, { cid: obj.cid, type: 'doc', size: 'big' }, { cid: obj.cid, type: '', size: -1 }]) {
+        for (const data of [
+          { cid: obj.cid, type: 7, size: 1 },
+          { cid: obj.cid, type: 'doc', size: 'big' },
+          { cid: obj.cid, type: '', size: -1 },
+        ]) {
           const ev = encodeEvent({ v: 1, stream: '$objects', type: 'object.put', ts: T0, tc: 0, prev: null, parents: [], data })
           await expectRefused(t!, ['$objects'], () => t!.store.import(encodeCar([ev.cid], [ev, obj])), 'CAIRN_INVALID_EVENT', ev.cid)
         }
@@ -648,7 +712,10 @@ for (const kind of kinds) {
       test('events stamped at or below a parent or predecessor, or with a prev in another stream: CAIRN_INVALID_EVENT', async () => {
         await setup(async (t) => {
           const head = await t.store.getEvent(t.store.heads[0]!)
-          for (const over of [{ ts: head.ts, tc: head.tc }, { ts: head.ts - 1, tc: 5 }]) {
+          for (const over of [
+            { ts: head.ts, tc: head.tc },
+            { ts: head.ts - 1, tc: 5 },
+          ]) {
             const bad = encodeEvent(await nextEvent(t, over))
             await expectRefused(t, streams, () => t.store.import(encodeCar([bad.cid], [bad])), 'CAIRN_INVALID_EVENT', bad.cid, /stamped above its parent/)
           }
@@ -755,4 +822,3 @@ for (const kind of kinds) {
 async function encodeEventLike(tag: string): Promise<{ cid: CID }> {
   return encodeEvent({ v: 1, stream: tag, type: tag, ts: 1, tc: 0, prev: null, parents: [], data: null })
 }
-

@@ -64,7 +64,7 @@ export async function engineKinds(): Promise<EngineKind[]> {
     blockstoreKind('blockstore-core memory', async () => ({ blockstore: new MemoryBlockstore(), dispose: async () => {} })),
   ]
   if (runtime === 'browser') {
-    const idb = await import('../../src/storage/indexeddb.ts') as IdbModule
+    const idb = (await import('../../src/storage/indexeddb.ts')) as IdbModule
     kinds.push({
       name: 'indexeddb',
       persistent: true,
@@ -154,13 +154,13 @@ export function wrapEngine(inner: StorageEngine, overrides: Partial<StorageEngin
     ...(inner.scanPerBlock === undefined ? {} : { scanPerBlock: inner.scanPerBlock }),
     get: overrides.get ?? ((cid) => inner.get(cid)),
     // Batched reads pass through only when `get` is not overridden, so read counters see every read.
-    ...(overrides.getMany ?? (overrides.get === undefined ? inner.getMany : undefined)) === undefined ? {} : { getMany: overrides.getMany ?? ((cids) => inner.getMany!(cids)) },
+    ...((overrides.getMany ?? (overrides.get === undefined ? inner.getMany : undefined)) === undefined ? {} : { getMany: overrides.getMany ?? ((cids) => inner.getMany!(cids)) }),
     has: overrides.has ?? ((cid) => inner.has(cid)),
     blocks: overrides.blocks ?? (() => inner.blocks()),
     heads: overrides.heads ?? (() => inner.heads()),
     commit: overrides.commit ?? ((batch) => inner.commit(batch)),
     close: overrides.close ?? (() => inner.close()),
-    ...(overrides.readDerived ?? inner.readDerived) === undefined ? {} : { readDerived: overrides.readDerived ?? ((name) => inner.readDerived!(name)) },
-    ...(overrides.writeDerived ?? inner.writeDerived) === undefined ? {} : { writeDerived: overrides.writeDerived ?? ((name, bytes) => inner.writeDerived!(name, bytes)) },
+    ...((overrides.readDerived ?? inner.readDerived) === undefined ? {} : { readDerived: overrides.readDerived ?? ((name) => inner.readDerived!(name)) }),
+    ...((overrides.writeDerived ?? inner.writeDerived) === undefined ? {} : { writeDerived: overrides.writeDerived ?? ((name, bytes) => inner.writeDerived!(name, bytes)) }),
   }
 }

@@ -48,7 +48,9 @@ export async function expectAbsent(s: FileStorage, blocks: readonly (BlockRecord
 export async function killAfterAcks(script: string, args: readonly string[], target: number, maxDelayMs: number): Promise<{ acks: string[]; stderr: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString()
+  })
   const acks: string[] = []
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()))
   let buffered = ''

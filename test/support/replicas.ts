@@ -25,7 +25,10 @@ export async function withReplicas(kind: EngineKind, n: number, body: (r: Replic
     }
     await body(replicas)
   } finally {
-    for (const r of replicas) { await r.store.close().catch(() => {}); await r.fx.dispose() }
+    for (const r of replicas) {
+      await r.store.close().catch(() => {})
+      await r.fx.dispose()
+    }
   }
 }
 

@@ -18,7 +18,12 @@ export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 /** A clock the test moves by hand. */
 export function manualClock(start = 1_700_000_000_000): { now: () => number; set(ms: number): void } {
   let t = start
-  return { now: () => t, set(ms: number) { t = ms } }
+  return {
+    now: () => t,
+    set(ms: number) {
+      t = ms
+    },
+  }
 }
 
 /** Byte equality without a deep-equal walk (Vitest's toEqual is slow on megabyte arrays). */

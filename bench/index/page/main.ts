@@ -28,7 +28,10 @@ const api: BenchApi = {
     const s = await openStore({ name })
     let next = 0
     await fill(s, shape, batch, (done) => {
-      if (done >= next) { console.log(`build: ${done} / ${shape.events} events, ${((performance.now() - t) / 1000).toFixed(1)} s`); next += shape.events / 10 }
+      if (done >= next) {
+        console.log(`build: ${done} / ${shape.events} events, ${((performance.now() - t) / 1000).toFixed(1)} s`)
+        next += shape.events / 10
+      }
     })
     await s.close()
     return performance.now() - t

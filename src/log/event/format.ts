@@ -12,8 +12,14 @@ const META_STRINGS = ['id', 'correlation', 'causation'] as const
 /** Encodes an event as a dag-cbor block. The caller has checked `data` and `meta` with assertIpld. */
 export function encodeEvent(event: EventBlock): Block<EventBlock> {
   const value: Record<string, unknown> = {
-    v: 1, stream: event.stream, type: event.type, ts: event.ts, tc: event.tc,
-    prev: event.prev, parents: event.parents, data: event.data,
+    v: 1,
+    stream: event.stream,
+    type: event.type,
+    ts: event.ts,
+    tc: event.tc,
+    prev: event.prev,
+    parents: event.parents,
+    data: event.data,
   }
   if (event.meta !== undefined) value['meta'] = event.meta
   if (event.author !== undefined) value['author'] = event.author

@@ -8,6 +8,8 @@ import { CairnError } from '../../errors/cairn-error.ts'
 export function assertExpectedVersion(stream: string, expectedVersion: number | undefined, current: number): void {
   if (expectedVersion === undefined || expectedVersion === current) return
   throw new CairnError('CAIRN_VERSION_CONFLICT', `stream "${stream}" is at version ${current}, expected ${expectedVersion}`, {
-    stream, expectedVersion, actualVersion: current,
+    stream,
+    expectedVersion,
+    actualVersion: current,
   })
 }

@@ -18,8 +18,10 @@ export function nextStamp(parents: readonly Stamp[], now: number): Stamp {
   let maxTs = -1
   let maxTc = -1
   for (const p of parents) {
-    if (p.ts > maxTs) { maxTs = p.ts; maxTc = p.tc }
-    else if (p.ts === maxTs && p.tc > maxTc) maxTc = p.tc
+    if (p.ts > maxTs) {
+      maxTs = p.ts
+      maxTc = p.tc
+    } else if (p.ts === maxTs && p.tc > maxTc) maxTc = p.tc
   }
   const wall = Math.floor(now)
   if (wall > maxTs) return { ts: wall, tc: 0 }

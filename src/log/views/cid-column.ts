@@ -90,7 +90,10 @@ export class CidColumn {
 
   /** Feeds the CID's bytes to a hash. */
   update(hash: { update(bytes: Uint8Array): unknown }, seq: number): void {
-    if (this.#prefix === undefined) { hash.update(this.full(seq)); return }
+    if (this.#prefix === undefined) {
+      hash.update(this.full(seq))
+      return
+    }
     hash.update(this.#prefix)
     hash.update(this.#bytes.subarray(seq * this.#width, (seq + 1) * this.#width))
   }

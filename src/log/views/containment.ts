@@ -35,7 +35,10 @@ export class Containment {
   addContainer(child: CID, container: string): void {
     const key = child.toString()
     let set = this.#containers.get(key)
-    if (set === undefined) { set = new Set(); this.#containers.set(key, set) }
+    if (set === undefined) {
+      set = new Set()
+      this.#containers.set(key, set)
+    }
     set.add(container)
   }
 

@@ -112,8 +112,7 @@ export class EventColumns {
   }
 
   /** Canonical order between two events. */
-  readonly compare = (a: number, b: number): number =>
-    this.#ts[a]! - this.#ts[b]! || this.tc(a) - this.tc(b) || this.#cids.compare(a, b)
+  readonly compare = (a: number, b: number): number => this.#ts[a]! - this.#ts[b]! || this.tc(a) - this.tc(b) || this.#cids.compare(a, b)
 
   /** Canonical order between an event and a position key. */
   compareKey(seq: number, key: OrderKey): number {

@@ -122,7 +122,7 @@ export class EventLists {
   /** The earliest event of `stream` carrying `meta.id` = `id`, or -1. */
   byId(stream: string, id: string): number {
     const sid = this.#streamIds.get(stream)
-    return sid === undefined ? -1 : this.#ids.get(sid)?.get(id) ?? -1
+    return sid === undefined ? -1 : (this.#ids.get(sid)?.get(id) ?? -1)
   }
 
   /**
@@ -172,7 +172,10 @@ export class EventLists {
 
   #indexId(sid: number, seq: number, id: string): void {
     let ids = this.#ids.get(sid)
-    if (ids === undefined) { ids = new Map(); this.#ids.set(sid, ids) }
+    if (ids === undefined) {
+      ids = new Map()
+      this.#ids.set(sid, ids)
+    }
     const held = ids.get(id)
     // The first in canonical order wins, so replicas agree whatever the arrival order.
     if (held === undefined || this.#compare(seq, held) < 0) ids.set(id, seq)
@@ -188,7 +191,10 @@ export class EventLists {
       orderIsArrival: this.#order.isIdentity,
       streamNames: this.#streamNames,
       typeNames: this.#typeNames,
-      streamLists, streamListOffsets, typeLists, typeListOffsets,
+      streamLists,
+      streamListOffsets,
+      typeLists,
+      typeListOffsets,
       correlations: seqLists(this.#correlations),
       causations: seqLists(this.#causations),
       ids: [...this.#ids].map(([sid, m]) => [sid, [...m]]),
@@ -217,7 +223,10 @@ export class EventLists {
 
 function listIn(map: Map<string, SeqList>, key: string): SeqList {
   let list = map.get(key)
-  if (list === undefined) { list = new SeqList(); map.set(key, list) }
+  if (list === undefined) {
+    list = new SeqList()
+    map.set(key, list)
+  }
   return list
 }
 

@@ -67,7 +67,10 @@ export class EventReader {
     let batch: number[] = []
     let size = 8
     for (const seq of seqs) {
-      if (onFirst !== undefined) { onFirst(seq); onFirst = undefined }
+      if (onFirst !== undefined) {
+        onFirst(seq)
+        onFirst = undefined
+      }
       batch.push(seq)
       if (batch.length >= size) {
         check()
@@ -102,12 +105,20 @@ export class EventReader {
     if (missing.length === 0) return out
     const storage = this.#storage
     if (storage.getMany === undefined || missing.length === 1) {
-      await Promise.all(missing.map(async (i) => { out[i] = await this.load(seqs[i]!) }))
+      await Promise.all(
+        missing.map(async (i) => {
+          out[i] = await this.load(seqs[i]!)
+        }),
+      )
       return out
     }
     const cids = missing.map((i) => this.#views.cid(seqs[i]!))
     const blocks = await storage.getMany(cids)
-    await Promise.all(missing.map(async (i, k) => { out[i] = await this.#decode(seqs[i]!, cids[k]!, blocks[k]) }))
+    await Promise.all(
+      missing.map(async (i, k) => {
+        out[i] = await this.#decode(seqs[i]!, cids[k]!, blocks[k])
+      }),
+    )
     return out
   }
 }
@@ -116,7 +127,16 @@ export class EventReader {
 export function toStoredEvent<D = unknown>(loaded: { readonly cid: CID; readonly event: EventBlock }, version: number): StoredEvent<D> {
   const e = loaded.event
   return {
-    cid: loaded.cid, stream: e.stream, type: e.type, ts: e.ts, tc: e.tc, version,
-    prev: e.prev, parents: e.parents, data: e.data as D, meta: e.meta, author: e.author,
+    cid: loaded.cid,
+    stream: e.stream,
+    type: e.type,
+    ts: e.ts,
+    tc: e.tc,
+    version,
+    prev: e.prev,
+    parents: e.parents,
+    data: e.data as D,
+    meta: e.meta,
+    author: e.author,
   }
 }

@@ -22,7 +22,7 @@ export class Heap<T> {
   push(item: T): void {
     const a = this.#items
     a.push(item)
-    for (let i = a.length - 1; i > 0;) {
+    for (let i = a.length - 1; i > 0; ) {
       const p = (i - 1) >> 1
       if (!this.#before(a[i]!, a[p]!)) break
       ;[a[p], a[i]] = [a[i]!, a[p]!]
@@ -44,7 +44,7 @@ export class Heap<T> {
   /** Restores the order after the top item's key changed in place. */
   fixTop(): void {
     const a = this.#items
-    for (let i = 0; ;) {
+    for (let i = 0; ; ) {
       const l = 2 * i + 1
       const r = l + 1
       let m = i

@@ -53,7 +53,10 @@ export class ObjectCatalog {
 
   add(info: ObjectInfo): void {
     let byType = this.#objects.get(info.type)
-    if (byType === undefined) { byType = new Map(); this.#objects.set(info.type, byType) }
+    if (byType === undefined) {
+      byType = new Map()
+      this.#objects.set(info.type, byType)
+    }
     const key = info.cid.toString()
     const held = byType.get(key)
     const earlier = (a: CID, b: CID): boolean => this.#compare(this.#seqOf(a), this.#seqOf(b)) < 0
@@ -73,7 +76,10 @@ export class ObjectCatalog {
   addReferrer(target: CID, from: Referrer): void {
     const key = target.toString()
     let refs = this.#referrers.get(key)
-    if (refs === undefined) { refs = new Map(); this.#referrers.set(key, refs) }
+    if (refs === undefined) {
+      refs = new Map()
+      this.#referrers.set(key, refs)
+    }
     refs.set(from.cid.toString(), from)
   }
 

@@ -87,16 +87,21 @@ export async function collectNew(storage: StorageEngine, views: LogViews, heads:
     const next: CID[] = []
     for (let i = 0; i < frontier.length; i += FRONTIER) {
       const slice = frontier.slice(i, i + FRONTIER)
-      const events = await Promise.all(slice.map(async (cid) => {
-        const bytes = scanned?.get(cid.toString()) ?? await storage.get(cid)
-        if (bytes === undefined) throw new CairnError('CAIRN_CORRUPT', `event ${cid} is referenced by the log but missing from storage`, { cid })
-        return { cid, event: await decodeEvent(cid, bytes), size: bytes.length }
-      }))
+      const events = await Promise.all(
+        slice.map(async (cid) => {
+          const bytes = scanned?.get(cid.toString()) ?? (await storage.get(cid))
+          if (bytes === undefined) throw new CairnError('CAIRN_CORRUPT', `event ${cid} is referenced by the log but missing from storage`, { cid })
+          return { cid, event: await decodeEvent(cid, bytes), size: bytes.length }
+        }),
+      )
       for (const e of events) {
         found.set(e.cid.toString(), e)
         for (const p of e.event.parents) {
           const key = p.toString()
-          if (!queued.has(key) && !views.has(p)) { queued.add(key); next.push(p) }
+          if (!queued.has(key) && !views.has(p)) {
+            queued.add(key)
+            next.push(p)
+          }
         }
       }
     }

@@ -50,22 +50,31 @@ export function* scan(views: LogViews, spec: ScanSpec): Generator<number> {
   // Events appended later sort after today's last one: never walk into them.
   const last = views.order().last()
   const upper = spec.upper ?? (last === undefined ? undefined : { key: views.key(last), inclusive: true })
-  const aboveLow = (s: number): boolean =>
-    views.ts(s) >= minTs && (lower === undefined || (lower.inclusive ? views.compareKey(s, lower.key) >= 0 : views.compareKey(s, lower.key) > 0))
-  const belowHigh = (s: number): boolean =>
-    views.ts(s) <= maxTs && (upper === undefined || (upper.inclusive ? views.compareKey(s, upper.key) <= 0 : views.compareKey(s, upper.key) < 0))
+  const aboveLow = (s: number): boolean => views.ts(s) >= minTs && (lower === undefined || (lower.inclusive ? views.compareKey(s, lower.key) >= 0 : views.compareKey(s, lower.key) > 0))
+  const belowHigh = (s: number): boolean => views.ts(s) <= maxTs && (upper === undefined || (upper.inclusive ? views.compareKey(s, upper.key) <= 0 : views.compareKey(s, upper.key) < 0))
   const lists = spec.lists.filter((l) => l.length > 0)
   /** Index of the next event of list `l` to visit, after `after` when given. */
   const position = (l: SeqList, after: OrderKey | undefined): number => {
     if (!reverse) {
       const start = firstIndex(l.length, (i) => aboveLow(l.at(i)))
-      return after === undefined ? start : Math.max(start, firstIndex(l.length, (i) => views.compareKey(l.at(i), after) > 0))
+      return after === undefined
+        ? start
+        : Math.max(
+            start,
+            firstIndex(l.length, (i) => views.compareKey(l.at(i), after) > 0),
+          )
     }
     const end = firstIndex(l.length, (i) => !belowHigh(l.at(i)))
-    return (after === undefined ? end : Math.min(end, firstIndex(l.length, (i) => views.compareKey(l.at(i), after) >= 0))) - 1
+    return (
+      (after === undefined
+        ? end
+        : Math.min(
+            end,
+            firstIndex(l.length, (i) => views.compareKey(l.at(i), after) >= 0),
+          )) - 1
+    )
   }
-  const inRange = (l: SeqList, i: number): boolean =>
-    reverse ? i >= 0 && aboveLow(l.at(i)) : i < l.length && belowHigh(l.at(i))
+  const inRange = (l: SeqList, i: number): boolean => (reverse ? i >= 0 && aboveLow(l.at(i)) : i < l.length && belowHigh(l.at(i)))
   // A heap of list cursors, ordered by their current event (smallest first, or largest when reversed).
   const before = (a: Cursor, b: Cursor): boolean => {
     const c = views.compare(a.list.at(a.i), b.list.at(b.i))
@@ -120,7 +129,7 @@ const EMPTY = new SeqList(new Uint32Array(0))
  */
 export function listsFor(views: LogViews, f: EventFilter): SeqList[] {
   if (f.stream !== undefined) return [views.stream(f.stream) ?? EMPTY]
-  const byType = f.type === undefined ? undefined : views.ofType(f.type) ?? EMPTY
+  const byType = f.type === undefined ? undefined : (views.ofType(f.type) ?? EMPTY)
   const global = views.order()
   if (f.streamPrefix === undefined) return [byType ?? global]
   const streams = views.streamsWithPrefix(f.streamPrefix).map((s) => views.stream(s)!)

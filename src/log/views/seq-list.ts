@@ -36,7 +36,10 @@ export class SeqList {
   }
 
   push(seq: number): void {
-    if (this.#data === null && seq === this.length) { this.length++; return }
+    if (this.#data === null && seq === this.length) {
+      this.length++
+      return
+    }
     const data = this.#materialize()
     if (this.length === data.length) this.#grow(this.length + 1)
     this.#data![this.length++] = seq

@@ -43,19 +43,40 @@ interface Header {
 }
 
 const SECTIONS = ['cidBytes', 'cidOffsets', 'ts', 'tc', 'stream', 'type', 'parent', 'order', 'table', 'streamLists', 'streamListOffsets', 'typeLists', 'typeListOffsets'] as const
-type SectionName = typeof SECTIONS[number]
+type SectionName = (typeof SECTIONS)[number]
 type Section = Uint8Array | Uint32Array | Float64Array | Int32Array
 const KINDS: Record<SectionName, new (buffer: ArrayBuffer, offset: number, length: number) => Section> = {
-  cidBytes: Uint8Array, cidOffsets: Uint32Array, ts: Float64Array, tc: Uint32Array, stream: Uint32Array, type: Uint32Array,
-  parent: Uint32Array, order: Uint32Array, table: Int32Array,
-  streamLists: Uint32Array, streamListOffsets: Uint32Array, typeLists: Uint32Array, typeListOffsets: Uint32Array,
+  cidBytes: Uint8Array,
+  cidOffsets: Uint32Array,
+  ts: Float64Array,
+  tc: Uint32Array,
+  stream: Uint32Array,
+  type: Uint32Array,
+  parent: Uint32Array,
+  order: Uint32Array,
+  table: Int32Array,
+  streamLists: Uint32Array,
+  streamListOffsets: Uint32Array,
+  typeLists: Uint32Array,
+  typeListOffsets: Uint32Array,
 }
 
 /** The typed arrays of the columns, by section name. */
 function sectionsOf(c: ViewColumns): Record<SectionName, Section> {
   return {
-    cidBytes: c.cids.bytes, cidOffsets: c.cids.offsets, ts: c.ts, tc: c.tc, stream: c.stream, type: c.type, parent: c.parent,
-    order: c.order, table: c.table, streamLists: c.streamLists, streamListOffsets: c.streamListOffsets, typeLists: c.typeLists, typeListOffsets: c.typeListOffsets,
+    cidBytes: c.cids.bytes,
+    cidOffsets: c.cids.offsets,
+    ts: c.ts,
+    tc: c.tc,
+    stream: c.stream,
+    type: c.type,
+    parent: c.parent,
+    order: c.order,
+    table: c.table,
+    streamLists: c.streamLists,
+    streamListOffsets: c.streamListOffsets,
+    typeLists: c.typeLists,
+    typeListOffsets: c.typeListOffsets,
   }
 }
 
@@ -72,7 +93,19 @@ export async function encodeSnapshot(views: LogViews, heads: readonly CID[]): Pr
     sections.push([name, offset, len])
     offset = pad8(offset + len)
   }
-  const header: Header = { v: FORMAT, heads: [...heads], count: c.count, eventBytes: c.eventBytes, cidPrefix: c.cids.prefix ?? null, cidWidth: c.cids.width, orderIsArrival: c.orderIsArrival, streamNames: [...c.streamNames], typeNames: [...c.typeNames], sparse: c.sparse, sections }
+  const header: Header = {
+    v: FORMAT,
+    heads: [...heads],
+    count: c.count,
+    eventBytes: c.eventBytes,
+    cidPrefix: c.cids.prefix ?? null,
+    cidWidth: c.cids.width,
+    orderIsArrival: c.orderIsArrival,
+    streamNames: [...c.streamNames],
+    typeNames: [...c.typeNames],
+    sparse: c.sparse,
+    sections,
+  }
   const head = dagCbor.encode(header)
   const base = pad8(MAGIC.length + 4 + head.length)
   const out = new Uint8Array(base + offset + CHECKSUM)
@@ -109,11 +142,22 @@ export async function decodeSnapshot(bytes: Uint8Array): Promise<{ views: LogVie
     const columns: ViewColumns = {
       count: header.count,
       cids: { prefix: header.cidPrefix ?? undefined, width: header.cidWidth, bytes: arrays.cidBytes as Uint8Array, offsets: arrays.cidOffsets as Uint32Array },
-      ts: arrays.ts as Float64Array, tc: arrays.tc as Uint32Array, stream: arrays.stream as Uint32Array, type: arrays.type as Uint32Array,
-      parent: arrays.parent as Uint32Array, order: arrays.order as Uint32Array, orderIsArrival: header.orderIsArrival, table: arrays.table as Int32Array,
-      streamLists: arrays.streamLists as Uint32Array, streamListOffsets: arrays.streamListOffsets as Uint32Array,
-      typeLists: arrays.typeLists as Uint32Array, typeListOffsets: arrays.typeListOffsets as Uint32Array,
-      eventBytes: header.eventBytes, streamNames: header.streamNames, typeNames: header.typeNames, sparse: header.sparse,
+      ts: arrays.ts as Float64Array,
+      tc: arrays.tc as Uint32Array,
+      stream: arrays.stream as Uint32Array,
+      type: arrays.type as Uint32Array,
+      parent: arrays.parent as Uint32Array,
+      order: arrays.order as Uint32Array,
+      orderIsArrival: header.orderIsArrival,
+      table: arrays.table as Int32Array,
+      streamLists: arrays.streamLists as Uint32Array,
+      streamListOffsets: arrays.streamListOffsets as Uint32Array,
+      typeLists: arrays.typeLists as Uint32Array,
+      typeListOffsets: arrays.typeListOffsets as Uint32Array,
+      eventBytes: header.eventBytes,
+      streamNames: header.streamNames,
+      typeNames: header.typeNames,
+      sparse: header.sparse,
     }
     const heads = header.heads.map((h) => CID.asCID(h) ?? CID.decode(h as unknown as Uint8Array))
     if (heads.length === 0 || !consistent(columns)) return undefined

@@ -1,6 +1,6 @@
 import { CID } from 'multiformats/cid'
 import { CairnError } from '../../errors/cairn-error.ts'
-import type { EventBlock, EventMeta, Stamp } from '../event/interface.ts'
+import type { EventMeta, Stamp } from '../event/interface.ts'
 import { compareCidEvents } from '../event/order.ts'
 import type { ObjectInfo, Referrer } from '../../objects/interface.ts'
 import type { CidColumnParts } from './cid-column.ts'
@@ -78,7 +78,10 @@ export class LogViews {
   #events: EventColumns
   #lists: EventLists
   readonly #hash = new StateHash()
-  readonly #catalog = new ObjectCatalog((cid) => this.seqOf(cid), (a, b) => this.compare(a, b))
+  readonly #catalog = new ObjectCatalog(
+    (cid) => this.seqOf(cid),
+    (a, b) => this.compare(a, b),
+  )
   readonly #containment = new Containment()
 
   constructor(order: SeqList = SeqList.identity(0)) {
@@ -248,7 +251,12 @@ export class LogViews {
       metas.push(event.meta)
     }
     if (added.length === 0) return added
-    const at = lists.add(added, metas, (seq) => events.streamId(seq), (seq) => events.typeId(seq))
+    const at = lists.add(
+      added,
+      metas,
+      (seq) => events.streamId(seq),
+      (seq) => events.typeId(seq),
+    )
     this.#hash.orderChanged(at)
     return added
   }
@@ -344,7 +352,10 @@ export class LogViews {
       streamNames: l.streamNames,
       typeNames: l.typeNames,
       eventBytes: e.eventBytes,
-      streamLists: l.streamLists, streamListOffsets: l.streamListOffsets, typeLists: l.typeLists, typeListOffsets: l.typeListOffsets,
+      streamLists: l.streamLists,
+      streamListOffsets: l.streamListOffsets,
+      typeLists: l.typeLists,
+      typeListOffsets: l.typeListOffsets,
       sparse: {
         correlations: l.correlations,
         causations: l.causations,

@@ -187,7 +187,9 @@ export class FileStorage implements StorageEngine {
     await acquireLock(path)
     const store = new FileStorage(path, segmentBytes, tableEvery, tableOnClose, tableCacheBytes)
     try {
-      const opened = await recoverOnOpen(store.#segments, store.#locator, tableCacheBytes, (undo) => { store.#broken = undo })
+      const opened = await recoverOnOpen(store.#segments, store.#locator, tableCacheBytes, (undo) => {
+        store.#broken = undo
+      })
       store.#heads = opened.heads
       store.#derivedReady = opened.derivedReady
       store.#openedFromTable = opened.openedFromTable
@@ -252,8 +254,7 @@ export class FileStorage implements StorageEngine {
       for await (const { reader, frame } of this.#segments.blockFrames(segment, segment.size)) {
         if (skip.size > 0 && skip.has(framePosition(segment.number, frame.start))) continue
         const cid = CID.decode(reader.peek(frame.cidOffset, frame.cidLength)!.slice())
-        const data = reader.peek(frame.dataOffset, frame.dataLength)
-          ?? (await this.#gate.guard(() => reader.view(frame.dataOffset, frame.dataLength), `cannot read ${segment.file}`, segment.file))!
+        const data = reader.peek(frame.dataOffset, frame.dataLength) ?? (await this.#gate.guard(() => reader.view(frame.dataOffset, frame.dataLength), `cannot read ${segment.file}`, segment.file))!
         yield { cid, bytes: data.slice() }
       }
     }
@@ -294,10 +295,16 @@ export class FileStorage implements StorageEngine {
     this.#gate.check()
     expectDerivedName(name)
     const copy = new Uint8Array(expectDerivedBytes(bytes))
-    const write = this.#derivedQueue.then(() => this.#gate.guard(async () => {
-      await writeDerivedFile(this.path, name, copy, this.#derivedReady)
-      this.#derivedReady = true
-    }, `cannot write derived value "${name}" of ${this.path}`, this.path))
+    const write = this.#derivedQueue.then(() =>
+      this.#gate.guard(
+        async () => {
+          await writeDerivedFile(this.path, name, copy, this.#derivedReady)
+          this.#derivedReady = true
+        },
+        `cannot write derived value "${name}" of ${this.path}`,
+        this.path,
+      ),
+    )
     this.#derivedQueue = write.catch(() => {})
     return this.#track(write)
   }
@@ -320,7 +327,9 @@ export class FileStorage implements StorageEngine {
     if (this.#broken !== undefined) {
       throw new CairnError('CAIRN_STORAGE', `files storage ${this.path} failed an earlier write it could not undo; close and reopen it`, { cause: this.#broken, file: this.path })
     }
-    const { heads, segment, base, encoded } = await writeCommit(batch, this.#segments, this.#locator, this.#segmentLimit, (undo) => { this.#broken = undo })
+    const { heads, segment, base, encoded } = await writeCommit(batch, this.#segments, this.#locator, this.#segmentLimit, (undo) => {
+      this.#broken = undo
+    })
     segment.size = base + encoded.buffer.length
     this.#locator.committed(segment, base, encoded)
     this.#heads = heads
@@ -329,7 +338,9 @@ export class FileStorage implements StorageEngine {
 
   #track<T>(pending: Promise<T>): Promise<T> {
     this.#derivedPending.add(pending)
-    const forget = (): void => { this.#derivedPending.delete(pending) }
+    const forget = (): void => {
+      this.#derivedPending.delete(pending)
+    }
     pending.then(forget, forget)
     return pending
   }

@@ -144,10 +144,7 @@ export interface BlockFrame {
 }
 
 /** One parsed frame, or the reason the bytes at `start` are not one. */
-export type Frame =
-  | BlockFrame
-  | { readonly kind: 'record'; readonly start: number; readonly end: number; readonly record: CommitRecord }
-  | { readonly kind: 'bad'; readonly start: number; readonly reason: string }
+export type Frame = BlockFrame | { readonly kind: 'record'; readonly start: number; readonly end: number; readonly record: CommitRecord } | { readonly kind: 'bad'; readonly start: number; readonly reason: string }
 
 /** The index key of CID bytes: one char per byte (a compact one-byte string in V8). */
 export function keyOfBytes(bytes: Uint8Array): string {
@@ -193,7 +190,10 @@ export function varintAt(buf: Uint8Array, o: number, limit: number): number {
 function cidHeaderAt(buf: Uint8Array, o: number, limit: number): boolean {
   if (o + 1 < limit && buf[o] === 0x12 && buf[o + 1] === 0x20) {
     // CIDv0: a bare sha2-256 multihash.
-    cidPrefix = 2; cidCodec = 0x70; cidHash = 0x12; cidDigest = 32
+    cidPrefix = 2
+    cidCodec = 0x70
+    cidHash = 0x12
+    cidDigest = 32
     return true
   }
   let p = o
@@ -288,8 +288,15 @@ function parseWindowed(reader: WindowReader, pos: number): Frame | number {
   }
   if (reader.locate(contentStart, cidLength) < 0) return lenBytes + cidLength
   return {
-    kind: 'block', start: pos, end, cidOffset: contentStart, cidLength, hashCode: cidHash, digestLength: cidDigest,
-    dataOffset: contentStart + cidLength, dataLength: len - cidLength,
+    kind: 'block',
+    start: pos,
+    end,
+    cidOffset: contentStart,
+    cidLength,
+    hashCode: cidHash,
+    digestLength: cidDigest,
+    dataOffset: contentStart + cidLength,
+    dataLength: len - cidLength,
   }
 }
 

@@ -142,7 +142,10 @@ export class BlockLocator {
     let out: FramePosition[] | undefined
     if (run.mayHave(hi, lo)) {
       try {
-        run.find(hi, lo, (segment, offset, length) => { (out ??= []).push({ segment, offset, length }) })
+        run.find(hi, lo, (segment, offset, length) => {
+          out ??= []
+          out.push({ segment, offset, length })
+        })
       } catch (err) {
         if (!(err instanceof TableDamage)) throw err
         this.#gate.check()

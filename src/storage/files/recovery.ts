@@ -192,7 +192,8 @@ class Recovery implements Recovered {
       }
       lastCommit = { start: committedEnd, firstEntry: this.#locator.tail.count, headsBefore: this.heads, coverBefore: this.#locator.cover }
       for (let i = 0; i < pendingHi.length; i++) {
-        const hi = pendingHi[i]!, lo = pendingLo[i]!
+        const hi = pendingHi[i]!,
+          lo = pendingLo[i]!
         // A key already indexed is almost always a coincidence of digest ends; read to be sure.
         if (this.#locator.mayHaveKey(hi, lo) && (await this.#scannedBefore(segment, pendingCids.get(i), pendingOffsets[i]!, pendingLengths[i]!, pendingCidLengths[i]!))) {
           this.#locator.skip.add(framePosition(segment.number, pendingOffsets[i]!))
@@ -219,7 +220,7 @@ class Recovery implements Recovered {
     // on disk while some block bytes are not. Re-hash its blocks (in file order, through the
     // window). Commits a block table covers are never re-hashed: the table was written after
     // their fsync completed.
-    for (let at = lastCommit.start; at < committedEnd;) {
+    for (let at = lastCommit.start; at < committedEnd; ) {
       const frame = parseFrameInWindow(reader, at) ?? (await parseFrame(reader, at))
       if (frame.kind !== 'block') break // the record
       at = frame.end

@@ -118,7 +118,12 @@ export class EntryColumns {
     if (n < 2) return src
     let dst = new Uint32Array(n)
     const counts = new Uint32Array(65536)
-    for (const [column, shift] of [[this.loColumn, 0], [this.loColumn, 16], [this.hiColumn, 0], [this.hiColumn, 16]] as const) {
+    for (const [column, shift] of [
+      [this.loColumn, 0],
+      [this.loColumn, 16],
+      [this.hiColumn, 0],
+      [this.hiColumn, 16],
+    ] as const) {
       counts.fill(0)
       for (let i = 0; i < n; i++) counts[(column[src[i]!]! >>> shift) & 0xffff]!++
       let sum = 0
@@ -206,7 +211,8 @@ export class TailIndex extends EntryColumns {
       if (slot === 0) return out
       const e = slot - 1
       if (this.hiColumn[e] === hi && this.loColumn[e] === lo) {
-        (out ??= []).push({ segment: this.segmentColumn[e]!, offset: this.offsetColumn[e]!, length: this.lengthColumn[e]! })
+        out ??= []
+        out.push({ segment: this.segmentColumn[e]!, offset: this.offsetColumn[e]!, length: this.lengthColumn[e]! })
       }
     }
   }

@@ -13,21 +13,24 @@ import { CairnError, type CairnErrorCode } from '../../errors/cairn-error.ts'
 export function iterableToStream(it: AsyncIterator<Uint8Array>, first?: IteratorResult<Uint8Array>): ReadableStream<Uint8Array> {
   let pending = first
   let finished = false
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const next = pending ?? await it.next()
-      pending = undefined
-      if (next.done === true) {
-        finished = true
-        controller.close()
-      } else {
-        controller.enqueue(next.value)
-      }
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const next = pending ?? (await it.next())
+        pending = undefined
+        if (next.done === true) {
+          finished = true
+          controller.close()
+        } else {
+          controller.enqueue(next.value)
+        }
+      },
+      async cancel() {
+        if (!finished) await it.return?.()
+      },
     },
-    async cancel() {
-      if (!finished) await it.return?.()
-    },
-  }, { highWaterMark: 0 })
+    { highWaterMark: 0 },
+  )
 }
 
 /**
@@ -35,7 +38,7 @@ export function iterableToStream(it: AsyncIterator<Uint8Array>, first?: Iterator
  * become a CairnError with `code`, or the abort reason once `signal` aborted.
  */
 export function guardedChunks(stream: ReadableStream<Uint8Array>, code: CairnErrorCode, what: string, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
-  return chunksOf(stream, what, (cause) => signal?.aborted === true ? signal.reason : new CairnError(code, `${what} could not be read: ${messageOf(cause)}`, { cause }))
+  return chunksOf(stream, what, (cause) => (signal?.aborted === true ? signal.reason : new CairnError(code, `${what} could not be read: ${messageOf(cause)}`, { cause })))
 }
 
 /** Reads a request body, refusing it (CAIRN_TOO_LARGE) as soon as it passes `max` bytes. */

@@ -3,15 +3,12 @@
 // store, so the next sync's pull is exact.
 import type { CID } from 'multiformats/cid'
 import { CAR_MEDIA_TYPE } from '../../car/interface.ts'
-import { type ImportOptions, type ImportReport } from '../../store/options.ts'
+import type { ImportOptions, ImportReport } from '../../store/options.ts'
 import { CairnError } from '../../errors/cairn-error.ts'
 import { expectObject, expectString } from '../../errors/arguments.ts'
 import type { CairnStore } from '../../store/store.ts'
 import { counter, gatherBlob, guardedChunks, gunzip, gzipStream, iterableToStream, messageOf, responseBytes } from './body.ts'
-import {
-  ACCEPT_ENCODING_HEADER, CBOR_MEDIA_TYPE, ENCODING_HEADER, ROUTES, bodyEncoding, decodePushAnswer, encodePullBody,
-  errorOfAnswer, sortedCids, withoutTrailingSlashes,
-} from './protocol.ts'
+import { ACCEPT_ENCODING_HEADER, CBOR_MEDIA_TYPE, ENCODING_HEADER, ROUTES, bodyEncoding, decodePushAnswer, encodePullBody, errorOfAnswer, sortedCids, withoutTrailingSlashes } from './protocol.ts'
 
 /** Options of {@link sync}. */
 export interface SyncOptions {
@@ -130,7 +127,11 @@ export async function sync(store: CairnStore, url: string, options: SyncOptions 
     body: pullBody,
   }).then(async (response) => {
     if (response.body === null) throw new CairnError('CAIRN_SYNC', `${base}${ROUTES.pull.path} answered without a body`)
-    let stream = response.body.pipeThrough(counter((n) => { bytesReceived += n }))
+    let stream = response.body.pipeThrough(
+      counter((n) => {
+        bytesReceived += n
+      }),
+    )
     const header = response.headers.get(ENCODING_HEADER)
     const encoding = bodyEncoding(header)
     if (encoding === 'gzip') stream = gunzip(stream)
@@ -167,7 +168,10 @@ export async function sync(store: CairnStore, url: string, options: SyncOptions 
 
   // 3. Both sides now hold everything reachable from `ours`.
   let perUrl = agreed.get(store)
-  if (perUrl === undefined) agreed.set(store, perUrl = new Map())
+  if (perUrl === undefined) {
+    perUrl = new Map()
+    agreed.set(store, perUrl)
+  }
   perUrl.set(base, ours)
   return { pulled, pushed, heads: ours, roundTrips, bytesSent, bytesReceived }
 }

@@ -3,14 +3,27 @@
 // The wire format is in protocol.ts.
 import type { CID } from 'multiformats/cid'
 import { CAR_MEDIA_TYPE } from '../../car/interface.ts'
-import { type ImportOptions } from '../../store/options.ts'
+import type { ImportOptions } from '../../store/options.ts'
 import { CairnError, type CairnErrorCode } from '../../errors/cairn-error.ts'
 import { expectNonNegativeInteger, expectObject } from '../../errors/arguments.ts'
 import type { CairnStore } from '../../store/store.ts'
 import { guardedChunks, gunzip, gzipStream, iterableToStream, readLimited } from './body.ts'
 import {
-  ACCEPT_ENCODING_HEADER, ENCODING_HEADER, HEADS_HEADER, JSON_MEDIA_TYPE, ROUTES, acceptsGzip, bodyEncoding,
-  decodePullBody, errorAnswer, headsAnswer, headsHeader, pushAnswer, sortedCids, statusOf, withoutTrailingSlashes,
+  ACCEPT_ENCODING_HEADER,
+  ENCODING_HEADER,
+  HEADS_HEADER,
+  JSON_MEDIA_TYPE,
+  ROUTES,
+  acceptsGzip,
+  bodyEncoding,
+  decodePullBody,
+  errorAnswer,
+  headsAnswer,
+  headsHeader,
+  pushAnswer,
+  sortedCids,
+  statusOf,
+  withoutTrailingSlashes,
 } from './protocol.ts'
 
 /** Options of {@link createSyncHandler}. */
@@ -47,9 +60,7 @@ export interface NormalizedSyncHandlerOptions {
 export function normalizeSyncHandlerOptions(options: SyncHandlerOptions): NormalizedSyncHandlerOptions {
   expectObject('options', options)
   const basePath = normalizeBasePath(options.basePath ?? SYNC_HANDLER_DEFAULTS.basePath)
-  const maxRequestBytes = options.maxRequestBytes === undefined
-    ? SYNC_HANDLER_DEFAULTS.maxRequestBytes
-    : expectNonNegativeInteger('maxRequestBytes', options.maxRequestBytes)
+  const maxRequestBytes = options.maxRequestBytes === undefined ? SYNC_HANDLER_DEFAULTS.maxRequestBytes : expectNonNegativeInteger('maxRequestBytes', options.maxRequestBytes)
   const gzip = options.gzip === undefined ? SYNC_HANDLER_DEFAULTS.gzip : options.gzip !== false
   return { basePath, import: options.import, maxRequestBytes, gzip, onError: options.onError }
 }

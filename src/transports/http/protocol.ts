@@ -84,7 +84,8 @@ export function bodyEncoding(header: string | null): 'gzip' | 'identity' | undef
 
 /** Whether an `x-cairn-accept-encoding` value lists gzip. */
 export function acceptsGzip(header: string | null): boolean {
-  return header !== null && header.split(',').some((token) => token.split(';')[0]!.trim().toLowerCase() === 'gzip')
+  if (header === null) return false
+  return header.split(',').some((token) => token.split(';')[0]!.trim().toLowerCase() === 'gzip')
 }
 
 /** The `x-cairn-heads` value, or undefined when it would pass {@link MAX_HEADS_HEADER}. */

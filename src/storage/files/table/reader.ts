@@ -134,7 +134,9 @@ export class TableRun {
   retire(): Promise<void> {
     if (this.#fh === undefined) return Promise.resolve() // EMPTY
     this.#retired = true
-    this.#closed ??= new Promise<void>((resolve) => { this.#whenClosed = resolve })
+    this.#closed ??= new Promise<void>((resolve) => {
+      this.#whenClosed = resolve
+    })
     if (this.#users === 0) this.#close()
     return this.#closed
   }
@@ -175,7 +177,7 @@ export class TableRun {
     const at = free * PAGE_BYTES
     try {
       const fd = this.#fh!.fd
-      for (let done = 0; done < PAGE_BYTES;) {
+      for (let done = 0; done < PAGE_BYTES; ) {
         const n = readSync(fd, this.#slab, at + done, PAGE_BYTES - done, (page + 1) * PAGE_BYTES + done)
         if (n === 0) throw new Error(`unexpected end of file at ${(page + 1) * PAGE_BYTES + done}`)
         done += n
@@ -201,17 +203,22 @@ export class TableRun {
   /** Reads the entries in order, a chunk of pages at a time (asynchronously, not through the cache), for a rewrite. */
   cursor(): TableCursor {
     this.#users++
-    return new TableCursor(this.count, this.#perPage, async (buf, first, pages) => {
-      try {
-        await readFully(this.#fh!, buf.subarray(0, pages * PAGE_BYTES), (first + 1) * PAGE_BYTES)
-      } catch (err) {
-        throw new TableDamage(`cannot read page ${first + 1} of the block table: ${(err as Error)?.message ?? String(err)}`)
-      }
-      this.#pageReads += pages
-      this.#check(new DataView(buf.buffer, buf.byteOffset, buf.byteLength), 0, first, pages)
-    }, () => {
-      if (--this.#users === 0 && this.#retired) this.#close()
-    })
+    return new TableCursor(
+      this.count,
+      this.#perPage,
+      async (buf, first, pages) => {
+        try {
+          await readFully(this.#fh!, buf.subarray(0, pages * PAGE_BYTES), (first + 1) * PAGE_BYTES)
+        } catch (err) {
+          throw new TableDamage(`cannot read page ${first + 1} of the block table: ${(err as Error)?.message ?? String(err)}`)
+        }
+        this.#pageReads += pages
+        this.#check(new DataView(buf.buffer, buf.byteOffset, buf.byteLength), 0, first, pages)
+      },
+      () => {
+        if (--this.#users === 0 && this.#retired) this.#close()
+      },
+    )
   }
 
   /** Makes a run of a table just written: its entries are in `fh`, its fence and filter in memory. */

@@ -23,10 +23,14 @@ export async function writeTable(dir: string, base: TableRun, tail: EntryColumns
   const cursor = base.cursor()
   try {
     let written: { fence: Uint32Array; filter: KeyFilter; count: number } | undefined
-    const fh = await replaceFile(join(dir, TABLE_FILE), async (fh) => {
-      written = await writeEntries(fh, cursor, tail)
-      await writeMeta(fh, written, cover, skip)
-    }, { keepOpen: true })
+    const fh = await replaceFile(
+      join(dir, TABLE_FILE),
+      async (fh) => {
+        written = await writeEntries(fh, cursor, tail)
+        await writeMeta(fh, written, cover, skip)
+      },
+      { keepOpen: true },
+    )
     const { fence, filter, count } = written!
     return TableRun.written(fh, count, cover, skip, fence, filter, cacheBytes)
   } catch (err) {
@@ -143,10 +147,18 @@ class Merge {
       const e = j < order.length ? order[j]! : -1
       // Equal keys: the table's entries first, as in file order.
       if (base.left > 0 && (e < 0 || !less(tail.hi(e), tail.lo(e), base.hi, base.lo))) {
-        hi = base.hi; lo = base.lo; segment = base.segment; offset = base.offset; length = base.length
+        hi = base.hi
+        lo = base.lo
+        segment = base.segment
+        offset = base.offset
+        length = base.length
         base.next()
       } else {
-        hi = tail.hi(e); lo = tail.lo(e); segment = tail.segment(e); offset = tail.offset(e); length = tail.length(e)
+        hi = tail.hi(e)
+        lo = tail.lo(e)
+        segment = tail.segment(e)
+        offset = tail.offset(e)
+        length = tail.length(e)
         j++
       }
       const page = this.firstPage + this.pages
