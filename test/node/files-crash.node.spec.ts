@@ -312,7 +312,7 @@ describe('files engine: segments and lock', () => {
     await new Promise((resolve) => dead.on('close', resolve))
     await writeFile(join(dir, 'LOCK'), String(dead.pid))
     const s = await openFileStorage(dir)
-    expect(await readFile(join(dir, 'LOCK'), 'utf8')).toBe(String(process.pid))
+    expect(JSON.parse(await readFile(join(dir, 'LOCK'), 'utf8'))).toMatchObject({ pid: process.pid })
     await s.close()
   })
 

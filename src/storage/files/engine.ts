@@ -22,7 +22,7 @@ import { readDerivedFile, writeDerivedFile } from './derived.ts'
 import { Gate, storageError } from './errors.ts'
 import { CAR_HEADER } from './format.ts'
 import { BlockLocator } from './locator.ts'
-import { acquireLock, releaseLock } from './lock.ts'
+import { acquireLock, type HeldLock } from './lock.ts'
 import { recoverOnOpen } from './recovery.ts'
 import { MAX_SEGMENT, SegmentFiles } from './segments.ts'
 import { framePosition } from './table/format.ts'
@@ -161,8 +161,12 @@ export class FileStorage implements StorageEngine {
   /** Derived reads and writes in flight: close() waits for them before it gives up the lock. */
   readonly #derivedPending = new Set<Promise<unknown>>()
 
-  private constructor(path: string, segmentBytes: number, tableEvery: number, tableOnClose: number, tableCacheBytes: number) {
+  /** The folder's LOCK, held from open to close. */
+  readonly #lock: HeldLock
+
+  private constructor(path: string, segmentBytes: number, tableEvery: number, tableOnClose: number, tableCacheBytes: number, lock: HeldLock) {
     this.path = path
+    this.#lock = lock
     this.#segmentLimit = Math.min(segmentBytes, MAX_SEGMENT)
     this.#gate = new Gate(path)
     this.#segments = new SegmentFiles(path, this.#gate)
@@ -184,8 +188,8 @@ export class FileStorage implements StorageEngine {
     } catch (cause) {
       throw storageError(`cannot create ${path}`, cause, path)
     }
-    await acquireLock(path)
-    const store = new FileStorage(path, segmentBytes, tableEvery, tableOnClose, tableCacheBytes)
+    const lock = await acquireLock(path)
+    const store = new FileStorage(path, segmentBytes, tableEvery, tableOnClose, tableCacheBytes, lock)
     try {
       const opened = await recoverOnOpen(store.#segments, store.#locator, tableCacheBytes, (undo) => {
         store.#broken = undo
@@ -197,7 +201,7 @@ export class FileStorage implements StorageEngine {
       store.#tableIgnored = opened.tableIgnored
     } catch (err) {
       await store.#closeHandles()
-      await releaseLock(path)
+      await lock.release()
       throw err instanceof CairnError ? err : storageError(`cannot open ${path}`, err, path)
     }
     // A table found unusable is replaced at once (from tableOnClose blocks, as on close):
@@ -317,7 +321,7 @@ export class FileStorage implements StorageEngine {
       // Fold a tail worth saving so the next open need not scan it. Failure loses nothing.
       await this.#locator.finish()
       await this.#closeHandles()
-      await releaseLock(this.path)
+      await this.#lock.release()
     })()
     return this.#closed
   }
