@@ -218,6 +218,9 @@ export class IndexedDbStorage implements StorageEngine {
   /** True once close() was called (as opposed to a close forced by the browser). */
   #closing = false
   #tail: Promise<unknown> = Promise.resolve()
+  /** Tells the other connections of this origin (tabs, workers) that a commit landed. */
+  readonly #channel: BroadcastChannel | undefined
+  readonly #externalCommit = new Set<() => void>()
 
   /** Use {@link openIndexedDbStorage}. `seams` are for specs only (see IndexedDbSeams). */
   constructor(db: IDBDatabase, name: string, options: IndexedDbStorageOptions = {}, seams: IndexedDbSeams = {}) {
@@ -234,6 +237,32 @@ export class IndexedDbStorage implements StorageEngine {
     // The browser closed the connection itself (storage cleared, disk error).
     db.onclose = () => {
       this.#closed ??= `IndexedDB storage "${name}" was closed by the browser`
+    }
+    if (typeof BroadcastChannel === 'function') {
+      this.#channel = new BroadcastChannel(`cairn:${name}`)
+      this.#channel.onmessage = () => {
+        for (const listener of this.#externalCommit) listener()
+      }
+    }
+  }
+
+  /**
+   * Runs `task` holding this database's exclusive Web Lock (`cairn:<name>`), shared by every
+   * tab and worker of the origin: the log re-reads the heads inside it and catches up before
+   * it plans a commit, so two tabs never overwrite each other's heads. Where Web Locks are
+   * missing the task runs as it is (one writer per database is then the app's to ensure).
+   */
+  exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks
+    if (locks === undefined) return task()
+    return locks.request(`cairn:${this.name}`, { mode: 'exclusive' }, task) as Promise<T>
+  }
+
+  /** Calls `listener` when another connection to this database committed (BroadcastChannel). */
+  onExternalCommit(listener: () => void): () => void {
+    this.#externalCommit.add(listener)
+    return () => {
+      this.#externalCommit.delete(listener)
     }
   }
 
@@ -330,13 +359,15 @@ export class IndexedDbStorage implements StorageEngine {
     this.#closed ??= `IndexedDB storage "${this.name}" is closed`
     this.#closing = true
     await this.#tail
+    this.#channel?.close()
+    this.#externalCommit.clear()
     // IDBDatabase.close waits for running transactions itself and is safe to call twice.
     this.#db.close()
   }
 
   async #commit(batch: CommitBatch): Promise<void> {
     const tx = this.#transaction([BLOCKS, META], 'readwrite', true)
-    return this.#writeTransaction(tx, 'commit', () => {
+    await this.#writeTransaction(tx, 'commit', () => {
       const blocks = tx.objectStore(BLOCKS)
       for (const block of batch.blocks) blocks.put(ownBytes(block.bytes), block.cid.bytes)
       tx.objectStore(META).put(
@@ -345,6 +376,7 @@ export class IndexedDbStorage implements StorageEngine {
       )
       this.#seams.beforeComplete?.(tx)
     })
+    this.#channel?.postMessage('commit')
   }
 
   /**
