@@ -1,12 +1,12 @@
 import type { CID } from 'multiformats/cid'
-import type { Block } from '../block/interface.ts'
+import type { Block, BlockRecord } from '../block/interface.ts'
 import { linksInValue } from '../block/codec.ts'
 import type { ByteSource } from '../car/interface.ts'
 import type { CarReadLimits } from '../car/reader.ts'
 import { writeCar } from '../car/writer.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { assertCompleteDag } from '../objects/complete.ts'
-import { importFile } from '../objects/unixfs.ts'
+import { type ImportedFile, importFile } from '../objects/unixfs.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 import { ChangeHub } from './changes.ts'
 import type { StoredEvent } from './event/interface.ts'
@@ -17,7 +17,7 @@ import { IndexingQueue } from './indexing.ts'
 import { Mutex } from './mutex.ts'
 import { planAppend, type AppendBase } from './plan-append.ts'
 import { planImport, readVerifiedCar } from './plan-import.ts'
-import { objectDraft, writesSomething, type CommitPlan, type Draft } from './plan.ts'
+import { objectDraft, objectRecordOf, writesSomething, type CommitPlan, type Draft, type UnitOfWork } from './plan.ts'
 import { SNAPSHOT_MIN, SnapshotScheduler } from './snapshots.ts'
 import { verifyReachable, type VerifyReport } from './verify.ts'
 import { EventReader, toStoredEvent, type LoadedEvent } from './views/event-reader.ts'
@@ -165,12 +165,17 @@ export class EventLog {
   }
 
   /**
-   * Chunks a byte stream into a UnixFS file and records it. Full slices of blocks are committed
-   * as they are made, without moving the heads (a crash leaves only unreferenced blocks); the
-   * rest commits with the file's `object.put` event.
+   * Chunks a byte stream into a UnixFS file. Full slices of blocks are committed as they are
+   * made, without moving the heads (a crash leaves only unreferenced blocks); the rest comes
+   * back, to be committed with the file's `object.put` event.
    */
+  chunkFile(chunks: AsyncIterable<Uint8Array>): Promise<ImportedFile> {
+    return importFile(chunks, (blocks) => this.#locked(() => this.storage.commit({ blocks, heads: this.#heads })))
+  }
+
+  /** Chunks a byte stream into a UnixFS file (see chunkFile) and records it. */
   async putFile(chunks: AsyncIterable<Uint8Array>, type: string): Promise<CID> {
-    const file = await importFile(chunks, (blocks) => this.#locked(() => this.storage.commit({ blocks, heads: this.#heads })))
+    const file = await this.chunkFile(chunks)
     await this.#locked(async () => {
       if (this.views.hasObject(file.cid, type)) {
         if (file.rest.length > 0) await this.storage.commit({ blocks: file.rest, heads: this.#heads })
@@ -180,6 +185,45 @@ export class EventLog {
       await this.#apply(await this.#planAppend({ ...this.#base(), blocks: file.rest }, [draft]))
     })
     return file.cid
+  }
+
+  /**
+   * Commits a unit of work as one batch: appends and the records of values and files, in the
+   * order they were asked for, with the blocks they bring. Every rule is checked against the
+   * log as it stands now (expectedVersion, meta.id, the completeness of what values link to —
+   * within the work's own blocks or in storage); a value or file already recorded with its
+   * type adds no record. All of it becomes durable and visible at once, or none of it.
+   * Resolves to each draft's event, in order (undefined for a skipped record).
+   */
+  commitWork(work: UnitOfWork): Promise<(StoredEvent | undefined)[]> {
+    return this.#locked(async () => {
+      const own = new Map<string, BlockRecord>(work.blocks.map((b) => [b.cid.toString(), b]))
+      const visited = new Set<string>()
+      for (const { cid, value } of work.values) {
+        for (const link of linksInValue(value)) {
+          await assertCompleteDag(link, this.views, { car: own, storage: this.storage }, visited, `linked from the value ${cid}`, async () => {})
+        }
+      }
+      const recorded = new Set<string>()
+      const kept: Draft[] = []
+      const keptAt: number[] = []
+      work.drafts.forEach((draft, i) => {
+        const record = objectRecordOf(draft)
+        if (record !== undefined) {
+          const key = `${record.type}\u0000${record.cid}`
+          if (recorded.has(key) || this.views.hasObject(record.cid, record.type)) return
+          recorded.add(key)
+        }
+        kept.push(draft)
+        keptAt.push(i)
+      })
+      const stored = await this.#apply(await this.#planAppend({ ...this.#base(), blocks: work.blocks }, kept))
+      const out: (StoredEvent | undefined)[] = new Array(work.drafts.length).fill(undefined)
+      keptAt.forEach((at, k) => {
+        out[at] = stored[k]
+      })
+      return out
+    })
   }
 
   /**

@@ -52,6 +52,21 @@ export function objectDraft(cid: CID, type: string, size: number, object: { valu
   return { stream: OBJECTS_STREAM, type: OBJECT_PUT, data, meta: undefined, expectedVersion: undefined, ...(object === undefined ? {} : { object }) }
 }
 
+/** The object a draft records (an `object.put` draft), or undefined for an app event. */
+export function objectRecordOf(draft: Draft): ObjectPutData | undefined {
+  return draft.stream === OBJECTS_STREAM && draft.type === OBJECT_PUT ? (draft.data as ObjectPutData) : undefined
+}
+
+/** Several writes gathered to commit as one batch (a store transaction). */
+export interface UnitOfWork {
+  /** Appends and the object records of values and files, in the order they were asked for. */
+  readonly drafts: readonly Draft[]
+  /** Blocks they bring: the values' blocks and the files' blocks not flushed yet. */
+  readonly blocks: readonly BlockRecord[]
+  /** The values put, whose links must lead to complete DAGs. */
+  readonly values: readonly { readonly cid: CID; readonly value: unknown }[]
+}
+
 /** Whether applying the plan writes anything (a batch of retried appends writes nothing). */
 export function writesSomething(plan: CommitPlan): boolean {
   return plan.events.length > 0 || plan.blocks.length > 0

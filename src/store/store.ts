@@ -23,6 +23,7 @@ import { checkAppendInput, cursorBounds, expectOptionalSignal, replayFilter } fr
 import type { ChangeListener, ChangesOptions, IndexStatus, Reducer, ReduceOptions, StoreStats, SubscribeOptions } from './interface.ts'
 import { normalizeExportOptions, normalizeImportOptions, normalizeStoreOptions, type ExportOptions, type ImportOptions, type ImportReport, type StoreOptions } from './options.ts'
 import { projectionHost } from './projection-host.ts'
+import { type Transaction, TransactionBuilder, type TransactionResult } from './transaction.ts'
 
 /**
  * A Cairn store: an event log and an object store over one storage engine.
@@ -346,6 +347,36 @@ export class CairnStore {
     const after = options.after === undefined ? undefined : this.#keyOrThrow(expectCid('after', options.after))
     const signal = expectOptionalSignal('signal', options.signal)
     yield* changesOf(this.#log.views, this.#log.events, this.#log.hub, filter, after, signal) as AsyncGenerator<StoredEvent<D>>
+  }
+
+  /**
+   * Runs `body` with a transaction that gathers appends, puts and files, and commits them all
+   * as one atomic batch when the body returns: one storage commit, all durable and visible at
+   * once. Rules (`expectedVersion`, `meta.id`, what values link to) are checked at commit
+   * against the log as it stands then. If the body throws, or a check fails, nothing is
+   * committed and the error propagates (a file chunked meanwhile leaves only unreferenced
+   * blocks). Reads inside the body see the log without the transaction's writes. Writes made
+   * through the store itself (not `tx`) inside the body are not part of the transaction.
+   *
+   * @example
+   * const { events } = await store.transaction(async (tx) => {
+   *   const receipt = tx.put({ total: 42 }, { type: 'receipt' })
+   *   tx.append({ stream: 'order-7', type: 'order.paid', data: { receipt } }, { expectedVersion: 2 })
+   * })
+   */
+  async transaction<T>(body: (tx: Transaction) => Promise<T> | T): Promise<TransactionResult<T>> {
+    this.#log.check()
+    expectFunction('body', body)
+    const builder = new TransactionBuilder(this.#log)
+    let value: T
+    try {
+      value = await body(builder.api)
+    } catch (err) {
+      await builder.close().catch(() => {})
+      throw err
+    }
+    await builder.close()
+    return { value, events: await builder.commit() }
   }
 
   /**

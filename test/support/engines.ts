@@ -162,5 +162,7 @@ export function wrapEngine(inner: StorageEngine, overrides: Partial<StorageEngin
     close: overrides.close ?? (() => inner.close()),
     ...((overrides.readDerived ?? inner.readDerived) === undefined ? {} : { readDerived: overrides.readDerived ?? ((name) => inner.readDerived!(name)) }),
     ...((overrides.writeDerived ?? inner.writeDerived) === undefined ? {} : { writeDerived: overrides.writeDerived ?? ((name, bytes) => inner.writeDerived!(name, bytes)) }),
+    ...(inner.exclusive === undefined ? {} : { exclusive: <T>(task: () => Promise<T>) => inner.exclusive!(task) }),
+    ...(inner.onExternalCommit === undefined ? {} : { onExternalCommit: (listener: () => void) => inner.onExternalCommit!(listener) }),
   }
 }

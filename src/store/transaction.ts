@@ -1,0 +1,113 @@
+import type { CID } from 'multiformats/cid'
+import { encodeValue } from '../block/codec.ts'
+import type { BlockRecord } from '../block/interface.ts'
+import { chunksOf, expectByteSource } from '../car/source.ts'
+import { expectObject, expectString } from '../errors/arguments.ts'
+import type { AppendInput, AppendOptions, BatchAppendInput, StoredEvent } from '../log/event/interface.ts'
+import type { EventLog } from '../log/log.ts'
+import { type Draft, objectDraft, type UnitOfWork } from '../log/plan.ts'
+import type { PutFileOptions, PutOptions } from '../objects/interface.ts'
+import type { FileSource } from '../objects/unixfs.ts'
+import { checkAppendInput } from './arguments.ts'
+
+/**
+ * The writes of one `store.transaction`: gathered while its body runs, committed together when
+ * it returns. Nothing is written (beyond a file's unreferenced blocks) or visible before then.
+ */
+export interface Transaction {
+  /** Adds an append to the transaction. `expectedVersion` is checked at commit, counting earlier appends of the transaction. */
+  append<D = unknown>(input: AppendInput<D>, options?: AppendOptions): void
+  /** Adds several appends (each may carry `expectedVersion`). */
+  appendMany<D = unknown>(inputs: readonly BatchAppendInput<D>[]): void
+  /** Adds a value as an object; returns its CID at once. What it links to must be stored or put in this transaction. */
+  put(value: unknown, options?: PutOptions): CID
+  /** Chunks a file now and records it at commit; returns its CID. Await it before the body returns. */
+  putFile(source: FileSource, options?: PutFileOptions): Promise<CID>
+}
+
+/** What `store.transaction` resolves to. */
+export interface TransactionResult<T> {
+  /** What the body returned. */
+  readonly value: T
+  /** The events of the transaction's appends, in the order they were added (a retried `meta.id` gives the stored event). */
+  readonly events: StoredEvent[]
+}
+
+/** Gathers a transaction's writes (see Transaction) and commits them through the log. */
+export class TransactionBuilder {
+  readonly #log: EventLog
+  readonly #drafts: Draft[] = []
+  readonly #appends: number[] = []
+  readonly #blocks: BlockRecord[] = []
+  readonly #values: { cid: CID; value: unknown }[] = []
+  readonly #files: Promise<unknown>[] = []
+  #open = true
+
+  constructor(log: EventLog) {
+    this.#log = log
+  }
+
+  /** The object the body receives. */
+  readonly api: Transaction = {
+    append: (input, options = {}) => {
+      this.#check()
+      expectObject('options', options)
+      this.#append(checkAppendInput(input, 'input', options.expectedVersion))
+    },
+    appendMany: (inputs) => {
+      this.#check()
+      if (!Array.isArray(inputs)) throw new TypeError('"inputs" expected an array of events')
+      const drafts = inputs.map((input, i) => checkAppendInput(input, `inputs[${i}]`, (input as BatchAppendInput | undefined)?.expectedVersion))
+      for (const d of drafts) this.#append(d)
+    },
+    put: (value, options = {}) => {
+      this.#check()
+      expectObject('options', options)
+      const type = options.type === undefined ? 'object' : expectString('type', options.type)
+      const block = encodeValue(value, 'value')
+      this.#blocks.push(block)
+      this.#values.push({ cid: block.cid, value })
+      this.#drafts.push(objectDraft(block.cid, type, block.bytes.length, { value }))
+      return block.cid
+    },
+    putFile: (source, options = {}) => {
+      this.#check()
+      expectObject('options', options)
+      const type = options.type === undefined ? 'file' : expectString('type', options.type)
+      const chunks = chunksOf(expectByteSource('source', source))
+      // The record keeps its place among the transaction's writes; the chunking fills it in.
+      const at = this.#drafts.length
+      this.#drafts.push(undefined as unknown as Draft)
+      const done = this.#log.chunkFile(chunks).then((file) => {
+        this.#blocks.push(...file.rest)
+        this.#drafts[at] = objectDraft(file.cid, type, file.size, undefined)
+        return file.cid
+      })
+      this.#files.push(done)
+      return done
+    },
+  }
+
+  #append(draft: Draft): void {
+    this.#appends.push(this.#drafts.length)
+    this.#drafts.push(draft)
+  }
+
+  #check(): void {
+    if (!this.#open) throw new TypeError('the transaction is over: use its object only inside the body')
+    this.#log.check()
+  }
+
+  /** Ends the body: no more writes. Waits for files still being chunked (a failed one fails the transaction). */
+  async close(): Promise<void> {
+    this.#open = false
+    await Promise.all(this.#files)
+  }
+
+  /** Commits what was gathered; resolves to the appends' events. */
+  async commit(): Promise<StoredEvent[]> {
+    const work: UnitOfWork = { drafts: this.#drafts, blocks: this.#blocks, values: this.#values }
+    const stored = await this.#log.commitWork(work)
+    return this.#appends.map((i) => stored[i]!)
+  }
+}
