@@ -23,7 +23,14 @@ for (const kind of kinds) {
       await withFixture(kind, async (fx) => {
         let commits = 0
         const inner = await fx.open()
-        const store = await CairnStore.open(wrapEngine(inner, { commit: (b) => (commits++, inner.commit(b)) }))
+        const store = await CairnStore.open(
+          wrapEngine(inner, {
+            commit: (b) => {
+              commits++
+              return inner.commit(b)
+            },
+          }),
+        )
         await store.append({ stream: 'order-7', type: 'order.created' })
         const seen: StoredEvent[] = []
         store.subscribe({}, (e) => seen.push(e))
