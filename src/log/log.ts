@@ -2,7 +2,6 @@ import type { CID } from 'multiformats/cid'
 import type { Block, BlockRecord } from '../block/interface.ts'
 import { linksInValue } from '../block/codec.ts'
 import type { ByteSource } from '../car/interface.ts'
-import type { CarReadLimits } from '../car/reader.ts'
 import { writeCar } from '../car/writer.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { assertCompleteDag } from '../objects/complete.ts'
@@ -16,7 +15,7 @@ import { syncHints } from './hints.ts'
 import { IndexingQueue } from './indexing.ts'
 import { Mutex } from './mutex.ts'
 import { planAppend, type AppendBase } from './plan-append.ts'
-import { planImport, readVerifiedCar } from './plan-import.ts'
+import { planImport, readVerifiedCar, type StagingLimits } from './plan-import.ts'
 import { objectDraft, objectRecordOf, writesSomething, type CommitPlan, type Draft, type UnitOfWork } from './plan.ts'
 import { SNAPSHOT_MIN, SnapshotScheduler } from './snapshots.ts'
 import { verifyReachable, type VerifyReport } from './verify.ts'
@@ -42,7 +41,7 @@ export interface LogOpened {
 }
 
 /** An import's limits and rules, defaults applied. */
-export interface ImportRules extends CarReadLimits {
+export interface ImportRules extends StagingLimits {
   readonly maxClockDrift: number
   readonly foreignType: string
 }

@@ -50,6 +50,12 @@ export interface ImportOptions {
   maxBlockBytes?: number
   /** Largest CAR accepted, in bytes (an import is staged in memory to commit atomically). Default 1 GiB. */
   maxBytes?: number
+  /**
+   * The memory an import may stage, counted as each block's bytes plus 2 KiB of bookkeeping
+   * (CIDs, maps, decoded events), so that a CAR of millions of tiny blocks cannot take gigabytes:
+   * past it the import fails with CAIRN_TOO_LARGE and changes nothing. Default 1 GiB.
+   */
+  maxStagedBytes?: number
   /** Events stamped more than this many ms ahead of the local clock are refused. Default one day. */
   maxClockDrift?: number
   /** `$objects` type recorded for the roots of a CAR that holds no Cairn events. Default 'car'. */
@@ -60,6 +66,7 @@ export interface ImportOptions {
 export const IMPORT_DEFAULTS: Readonly<Required<ImportOptions>> = Object.freeze({
   maxBlockBytes: 4 * 1024 * 1024,
   maxBytes: 1024 * 1024 * 1024,
+  maxStagedBytes: 1024 * 1024 * 1024,
   maxClockDrift: 24 * 60 * 60 * 1000,
   foreignType: 'car',
 })
@@ -70,6 +77,7 @@ export function normalizeImportOptions(options: ImportOptions): ImportRules {
   return {
     maxBlockBytes: options.maxBlockBytes === undefined ? IMPORT_DEFAULTS.maxBlockBytes : expectNonNegativeInteger('maxBlockBytes', options.maxBlockBytes),
     maxBytes: options.maxBytes === undefined ? IMPORT_DEFAULTS.maxBytes : expectNonNegativeInteger('maxBytes', options.maxBytes),
+    maxStagedBytes: options.maxStagedBytes === undefined ? IMPORT_DEFAULTS.maxStagedBytes : expectNonNegativeInteger('maxStagedBytes', options.maxStagedBytes),
     maxClockDrift: options.maxClockDrift === undefined ? IMPORT_DEFAULTS.maxClockDrift : expectNonNegativeInteger('maxClockDrift', options.maxClockDrift),
     foreignType: options.foreignType === undefined ? IMPORT_DEFAULTS.foreignType : expectString('foreignType', options.foreignType),
   }
