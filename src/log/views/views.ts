@@ -3,9 +3,8 @@ import { CairnError } from '../../errors/cairn-error.ts'
 import type { EventMeta, Stamp } from '../event/interface.ts'
 import { compareCidEvents } from '../event/order.ts'
 import type { ObjectInfo, Referrer } from '../../objects/interface.ts'
-import type { CidColumnParts } from './cid-column.ts'
 import { Containment } from './containment.ts'
-import { EventColumns, type NewEvent, type OrderKey } from './event-columns.ts'
+import { type EventColumnParts, EventColumns, type NewEvent, type OrderKey } from './event-columns.ts'
 import { EventLists } from './event-lists.ts'
 import { ObjectCatalog } from './object-catalog.ts'
 import { firstIndex, SeqList } from './seq-list.ts'
@@ -14,23 +13,12 @@ import { StateHash } from './state-hash.ts'
 export type { NewEvent, OrderKey } from './event-columns.ts'
 
 /** The columns of a snapshot, as `LogViews.columns()` gives them and `LogViews.fromColumns` takes them. */
-export interface ViewColumns {
-  readonly count: number
-  readonly cids: CidColumnParts
-  readonly ts: Float64Array
-  readonly tc: Uint32Array
-  readonly stream: Uint32Array
-  readonly type: Uint32Array
-  /** First parent's arrival number, NO_PARENT for none; events with more parents are in `sparse.parents`. */
-  readonly parent: Uint32Array
+export interface ViewColumns extends Omit<EventColumnParts, 'parents' | 'bigTc'> {
   /** Empty when the global order is the arrival order (`orderIsArrival`). */
   readonly order: Uint32Array
   readonly orderIsArrival: boolean
-  readonly table: Int32Array
   readonly streamNames: readonly string[]
   readonly typeNames: readonly string[]
-  /** Sum of the event blocks' sizes. */
-  readonly eventBytes: number
   /** Per stream id, its events (canonical order), concatenated; `streamListOffsets` has count+1 entries. */
   readonly streamLists: Uint32Array
   readonly streamListOffsets: Uint32Array
