@@ -12,6 +12,8 @@ export type CairnErrorCode =
   | 'CAIRN_CORRUPT'
   | 'CAIRN_UNSUPPORTED'
   | 'CAIRN_STORAGE'
+  /** The browser refused a write because the origin is out of storage quota; nothing of it was written. Free space or ask for persistent storage, then retry. */
+  | 'CAIRN_QUOTA'
   /** The store is open in another process (the files engine's lock is held by a live holder). */
   | 'CAIRN_LOCKED'
   | 'CAIRN_MISSING_BLOCK'

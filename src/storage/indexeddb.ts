@@ -61,6 +61,35 @@ function storageError(what: string, cause: unknown): CairnError {
   return new CairnError('CAIRN_STORAGE', `IndexedDB ${what} failed: ${detail}`, { cause })
 }
 
+/** The browser's "origin out of storage quota" failure: a QuotaExceededError (legacy DOMException code 22). */
+function isQuotaExceeded(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false
+  const e = err as { name?: unknown; code?: unknown }
+  return e.name === 'QuotaExceededError' || (typeof DOMException !== 'undefined' && err instanceof DOMException && e.code === 22)
+}
+
+/** A write transaction named for error messages, with how much it writes (for CAIRN_QUOTA). */
+interface SizedWrite {
+  readonly what: string
+  readonly bytes: number
+  readonly blocks?: number
+}
+
+function quotaError(write: string | SizedWrite, cause: unknown): CairnError {
+  const mib = (n: number): string => `${(n / (1024 * 1024)).toFixed(n < 1024 * 1024 ? 3 : 1)} MiB`
+  const amount = typeof write === 'string' ? '' : ` of ${write.blocks === undefined ? '' : `${write.blocks} block${write.blocks === 1 ? '' : 's'}, `}${write.bytes} bytes (${mib(write.bytes)})`
+  return new CairnError(
+    'CAIRN_QUOTA',
+    `IndexedDB ${typeof write === 'string' ? write : write.what}${amount} was refused: the origin is out of storage quota (QuotaExceededError), and nothing of it was written. Free space (delete data this origin no longer needs) or ask for persistent storage with store.persist(), which some browsers reward with a larger quota, then retry`,
+    { cause },
+  )
+}
+
+/** The origin's StorageManager (`navigator.storage`), where the runtime has one. */
+function storageManager(): Partial<StorageManager> | undefined {
+  return (globalThis as { navigator?: { storage?: Partial<StorageManager> } }).navigator?.storage ?? undefined
+}
+
 /** Resolves with a request's result, rejects with its error. */
 function request<T>(req: IDBRequest<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -315,8 +344,9 @@ export class IndexedDbStorage implements StorageEngine {
 
   /**
    * Writes the batch's blocks and heads in one readwrite transaction. Resolves on the
-   * transaction's `complete`; on `error`/`abort` rejects with CAIRN_STORAGE and nothing of the
-   * batch is visible. Commits run one at a time in call order.
+   * transaction's `complete`; on `error`/`abort` rejects — with CAIRN_QUOTA when the origin is
+   * out of storage quota, CAIRN_STORAGE otherwise — and nothing of the batch is visible; the
+   * engine keeps serving later commits. Commits run one at a time in call order.
    */
   commit(batch: CommitBatch): Promise<void> {
     if (this.#closed !== undefined) return Promise.reject(new CairnError('CAIRN_CLOSED', this.#closed))
@@ -339,7 +369,8 @@ export class IndexedDbStorage implements StorageEngine {
    * Replaces the derived value `name`: one put in its own readwrite transaction (with the
    * engine's durability), resolved on `complete`. The bytes are cloned when the put is
    * queued, so changing them afterwards changes nothing. Large values (tens of MB) are one
-   * record; browsers keep those outside their database files.
+   * record; browsers keep those outside their database files. Out of quota: CAIRN_QUOTA, and
+   * the previous value stays.
    */
   writeDerived(name: string, bytes: Uint8Array): Promise<void> {
     let tx: IDBTransaction
@@ -350,9 +381,36 @@ export class IndexedDbStorage implements StorageEngine {
     } catch (err) {
       return Promise.reject(err)
     }
-    return this.#writeTransaction(tx, `write of derived value "${name}"`, () => {
+    return this.#writeTransaction(tx, { what: `write of derived value "${name}"`, bytes: bytes.length }, () => {
       tx.objectStore(DERIVED).put(ownBytes(bytes), name)
     })
+  }
+
+  /**
+   * Asks the browser to make this origin's storage persistent (`navigator.storage.persist()`:
+   * not evicted under storage pressure; Chromium decides from site engagement, Firefox may
+   * prompt). Resolves to whether it is persistent now; false where the API is missing (insecure
+   * contexts, workers, older runtimes). Rejects with CAIRN_STORAGE if the browser fails.
+   */
+  async persist(): Promise<boolean> {
+    const manager = storageManager()
+    if (typeof manager?.persist !== 'function') return false
+    try {
+      return (await manager.persist()) === true
+    } catch (cause) {
+      throw storageError('persist', cause)
+    }
+  }
+
+  /** Whether this origin's storage is persistent already (`navigator.storage.persisted()`); false where the API is missing. */
+  async persisted(): Promise<boolean> {
+    const manager = storageManager()
+    if (typeof manager?.persisted !== 'function') return false
+    try {
+      return (await manager.persisted()) === true
+    } catch (cause) {
+      throw storageError('persisted', cause)
+    }
   }
 
   async close(): Promise<void> {
@@ -367,7 +425,9 @@ export class IndexedDbStorage implements StorageEngine {
 
   async #commit(batch: CommitBatch): Promise<void> {
     const tx = this.#transaction([BLOCKS, META], 'readwrite', true)
-    await this.#writeTransaction(tx, 'commit', () => {
+    let bytes = 0
+    for (const block of batch.blocks) bytes += block.bytes.length
+    await this.#writeTransaction(tx, { what: 'commit', bytes, blocks: batch.blocks.length }, () => {
       const blocks = tx.objectStore(BLOCKS)
       for (const block of batch.blocks) blocks.put(ownBytes(block.bytes), block.cid.bytes)
       tx.objectStore(META).put(
@@ -380,17 +440,24 @@ export class IndexedDbStorage implements StorageEngine {
   }
 
   /**
-   * Runs `fill` (the puts) in the readwrite transaction `tx`; resolves on `complete`, rejects
-   * with CAIRN_STORAGE naming `what` when it aborts.
+   * Runs `fill` (the puts) in the readwrite transaction `tx`; resolves on `complete`. When it
+   * aborts, rejects naming `write` (and saying how much it wrote, when given): with CAIRN_QUOTA
+   * when the browser refused it for the origin's quota (at commit, where Chromium checks, or
+   * from a put), otherwise with CAIRN_STORAGE; the DOMException is the `cause` of both.
    */
-  #writeTransaction(tx: IDBTransaction, what: string, fill: () => void): Promise<void> {
+  #writeTransaction(tx: IDBTransaction, write: string | SizedWrite, fill: () => void): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let firstError: unknown
       tx.oncomplete = () => resolve()
       tx.onerror = () => {
         firstError ??= tx.error
       }
-      tx.onabort = () => reject(storageError(what, tx.error ?? firstError ?? new Error('transaction aborted')))
+      tx.onabort = () => {
+        // An abort by tx.abort() (ours after a throwing put, or a caller's) leaves tx.error null.
+        const cause = tx.error ?? firstError ?? new DOMException('the transaction was aborted', 'AbortError')
+        const quota = isQuotaExceeded(cause) ? cause : isQuotaExceeded(firstError) ? firstError : undefined
+        reject(quota === undefined ? storageError(typeof write === 'string' ? write : write.what, cause) : quotaError(write, quota))
+      }
       try {
         fill()
       } catch (cause) {

@@ -57,6 +57,15 @@ export interface StorageEngine {
   onExternalCommit?(listener: () => void): () => void
   /** Replaces the derived value `name` (see `readDerived`). Names are `[a-z0-9._-]{1,64}`. */
   writeDerived?(name: string, bytes: Uint8Array): Promise<void>
+  /**
+   * Asks the runtime to keep this storage persistent: exempt from eviction under storage
+   * pressure, and in some browsers allowed a larger quota (IndexedDB:
+   * `navigator.storage.persist()`, which may prompt the user or decide from site engagement).
+   * Resolves to whether the storage is persistent now; false where the runtime cannot say.
+   */
+  persist?(): Promise<boolean>
+  /** Whether this storage is persistent already (`navigator.storage.persisted()`), without asking; false where the runtime cannot say. */
+  persisted?(): Promise<boolean>
 }
 
 /** Names accepted by `readDerived`/`writeDerived`: safe as file names and object-store keys. */
