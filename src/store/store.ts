@@ -471,6 +471,23 @@ export class CairnStore {
     return this.#log.hints()
   }
 
+  /**
+   * Asks the browser to keep this store's storage when space runs low (IndexedDB:
+   * `navigator.storage.persist()`; some browsers also grant more quota). Resolves to whether
+   * the storage is persistent now; false on engines without the notion (files and memory
+   * engines are as persistent as their disk, or not at all).
+   */
+  async persist(): Promise<boolean> {
+    this.#log.check()
+    return (await this.#log.storage.persist?.()) ?? false
+  }
+
+  /** Whether the browser has granted persistent storage to this store (see `persist`). */
+  async persisted(): Promise<boolean> {
+    this.#log.check()
+    return (await this.#log.storage.persisted?.()) ?? false
+  }
+
   /** Walks every block reachable from the heads and re-hashes it. Throws CAIRN_CORRUPT on a missing link. */
   async verify(): Promise<VerifyReport> {
     this.#log.check()

@@ -147,7 +147,8 @@ export function statusOf(code: CairnErrorCode): number {
   if (code === 'CAIRN_TOO_LARGE') return 413
   if (code === 'CAIRN_VERSION_CONFLICT' || code === 'CAIRN_DUPLICATE_ID') return 409
   if (code === 'CAIRN_UNSUPPORTED') return 415
-  if (code === 'CAIRN_CLOSED') return 503
+  if (code === 'CAIRN_CLOSED' || code === 'CAIRN_LOCKED') return 503
+  if (code === 'CAIRN_QUOTA') return 507
   return 500
 }
 
