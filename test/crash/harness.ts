@@ -5,14 +5,14 @@
 // committed work ends. An op in flight at a kill that turns out committed is retried by the next
 // child when it is idempotent (append with meta.id, put, putFile, import), so retries after a
 // crash are exercised too; a committed appendMany is not retried (it has no idempotency key).
-import { spawn } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { equalBytes } from '../../src/block/codec.ts'
 import { type CairnStore, CID, encodeValue, type ObjectInfo, openStore, type StoredEvent } from '../../src/index.node.ts'
 import type { DonorRound } from './donor.ts'
 import { type CrashEngine, openCrashStore } from './engines.ts'
+import type { WriterInput } from './writer.ts'
 import { batchSize, between, FILE_TYPE, fileBytes, fileSize, mix, OP_KINDS, type OpEventData, type OpKind, Plan, PUT_TYPE, rng } from './plan.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -74,10 +74,13 @@ export function summary(stats: CrashStats, seed: number): string {
   return lines.join('\n')
 }
 
-/** CIDs of file ops, computed once per (seed, op) by putting the same bytes into a memory store. */
+/**
+ * CIDs of file ops, computed once per (seed, op) by putting the same bytes into a memory store
+ * (the engines run the same seeds side by side and share them).
+ */
 export class FileCids {
   readonly #cids = new Map<string, CID>()
-  #store: Promise<CairnStore> | undefined
+  readonly #pending = new Map<string, Promise<void>>()
 
   get(seed: number, n: number): CID | undefined {
     return this.#cids.get(`${seed}:${n}`)
@@ -86,15 +89,20 @@ export class FileCids {
   /** Makes sure every file op below `end` has its CID. */
   async ensure(plan: Plan, end: number): Promise<void> {
     for (let n = 0; n < end; n++) {
-      if (plan.kind(n) !== 'putFile' || this.get(plan.seed, n) !== undefined) continue
-      this.#store ??= openStore({ memory: true })
-      const cid = await (await this.#store).putFile(fileBytes(plan.seed, n), { type: FILE_TYPE })
-      this.#cids.set(`${plan.seed}:${n}`, cid)
+      const key = `${plan.seed}:${n}`
+      if (plan.kind(n) !== 'putFile' || this.#cids.has(key)) continue
+      let pending = this.#pending.get(key)
+      if (pending === undefined) {
+        pending = (async () => {
+          // A memory store per file, so the bytes are not kept.
+          const store = await openStore({ memory: true })
+          this.#cids.set(key, await store.putFile(fileBytes(plan.seed, n), { type: FILE_TYPE }))
+          await store.close()
+        })()
+        this.#pending.set(key, pending)
+      }
+      await pending
     }
-  }
-
-  async close(): Promise<void> {
-    if (this.#store !== undefined) await (await this.#store).close()
   }
 }
 
@@ -103,50 +111,93 @@ interface WriterRun {
   lines: string[]
   /** How much later than asked the kill was sent (this process's event loop was busy), ms. */
   late: number
+  /** How long the run waited for the writer to finish loading, ms. */
+  waited: number
   stderr: string
   signal: NodeJS.Signals | null
   code: number | null
 }
 
-/**
- * Runs the writer (`node --import tsx`, as killAfterAcks does: the tsx CLI would run it in a
- * grandchild that SIGKILL misses) and SIGKILLs it `delayMs` after the first line `trigger` accepts.
- */
-function runWriter(args: readonly string[], trigger: (line: string) => boolean, delayMs: number): Promise<WriterRun> {
-  const child = spawn(process.execPath, ['--import', 'tsx', WRITER, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stderr = ''
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString()
-  })
-  const lines: string[] = []
-  let buffered = ''
-  let armed = false
-  let late = 0
-  // A writer that never reaches its trigger (stuck, or far slower than expected) is killed anyway; the run then fails its checks.
-  const guard = setTimeout(() => child.kill('SIGKILL'), 120_000)
-  child.stdout.on('data', (d: Buffer) => {
-    buffered += d.toString()
-    const parts = buffered.split('\n')
-    buffered = parts.pop()!
-    for (const line of parts) {
-      lines.push(line)
-      if (!armed && trigger(line)) {
-        armed = true
-        const due = performance.now() + delayMs
-        setTimeout(() => {
-          late = performance.now() - due
-          child.kill('SIGKILL')
-        }, delayMs)
-      }
-    }
-  })
-  return new Promise((resolve) => {
-    child.on('close', (code, signal) => {
-      clearTimeout(guard)
-      if (buffered !== '') lines.push(buffered)
-      resolve({ lines, late, stderr, signal, code })
+/** A writer process, started ahead of its run: it loads its modules and waits for its input. */
+class Writer {
+  readonly child: ChildProcessWithoutNullStreams
+  readonly lines: string[] = []
+  stderr = ''
+  readonly closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  onLine: ((line: string) => void) | undefined
+  readyAt: number | undefined
+
+  constructor() {
+    // `node --import tsx`, as killAfterAcks does: the tsx CLI would run the script in a grandchild that SIGKILL misses.
+    this.child = spawn(process.execPath, ['--import', 'tsx', WRITER], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
+    this.child.stderr.on('data', (d: Buffer) => {
+      this.stderr += d.toString()
     })
-  })
+    // A writer that died while loading fails its run by its exit code, not by an EPIPE here.
+    this.child.stdin.on('error', () => {})
+    let buffered = ''
+    this.child.stdout.on('data', (d: Buffer) => {
+      buffered += d.toString()
+      const parts = buffered.split('\n')
+      buffered = parts.pop()!
+      for (const line of parts) {
+        if (line === 'ready') this.readyAt = performance.now()
+        this.lines.push(line)
+        this.onLine?.(line)
+      }
+    })
+    this.closed = new Promise((resolve) => {
+      this.child.on('close', (code, signal) => {
+        if (buffered !== '') this.lines.push(buffered)
+        resolve({ code, signal })
+      })
+    })
+  }
+
+  /**
+   * Sends the input and SIGKILLs the writer `delayMs` after the first line `trigger` accepts.
+   * Resolves when it exited.
+   */
+  async run(input: WriterInput, trigger: (line: string) => boolean, delayMs: number): Promise<WriterRun> {
+    let late = 0
+    const sent = performance.now()
+    // A writer that never reaches its trigger (stuck, or far slower than expected) is killed anyway; the run then fails its checks.
+    const guard = setTimeout(() => this.child.kill('SIGKILL'), 120_000)
+    this.onLine = (line) => {
+      if (!trigger(line)) return
+      this.onLine = undefined
+      const due = performance.now() + delayMs
+      setTimeout(() => {
+        late = performance.now() - due
+        this.child.kill('SIGKILL')
+      }, delayMs)
+    }
+    this.child.stdin.end(`${JSON.stringify(input)}\n`)
+    const { code, signal } = await this.closed
+    clearTimeout(guard)
+    const waited = Math.max(0, (this.readyAt ?? sent) - sent)
+    return { lines: this.lines.filter((l) => l !== 'ready'), late, waited, stderr: this.stderr, signal, code }
+  }
+}
+
+/** One spare writer kept loading while the current one runs and while its store is checked. */
+export class WriterPool {
+  #spare: Writer | undefined
+
+  take(): Writer {
+    const writer = this.#spare ?? new Writer()
+    this.#spare = new Writer()
+    return writer
+  }
+
+  /** Ends the spare: its stdin closes and it exits (it never opened a store). */
+  async close(): Promise<void> {
+    const spare = this.#spare
+    this.#spare = undefined
+    if (spare === undefined) return
+    spare.child.stdin.end()
+    await spare.closed
+  }
 }
 
 /**
@@ -256,6 +307,15 @@ async function catBytes(store: CairnStore, cid: CID): Promise<Uint8Array> {
   return out
 }
 
+/** Opens the store in this process; a store that no longer opens fails the check, saying so. */
+async function reopen(engine: CrashEngine, dir: string, when: string): Promise<CairnStore> {
+  try {
+    return await openCrashStore(engine, dir)
+  } catch (err) {
+    throw new CheckError(`the store does not open ${when}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+  }
+}
+
 /** Options of one episode: a fresh store on `engine`, `kills` kills in a row. */
 export interface EpisodeOptions {
   engine: CrashEngine
@@ -267,6 +327,7 @@ export interface EpisodeOptions {
   fileCids: FileCids
   /** Shared by the episodes of one engine. */
   timing: Timing
+  writers: WriterPool
   stats: CrashStats
   log?: (line: string) => void
 }
@@ -334,12 +395,10 @@ class Episode {
     await o.fileCids.ensure(plan, this.start)
     const files: [number, string][] = []
     for (let j = 0; j < this.start; j++) if (plan.kind(j) === 'putFile') files.push([j, String(o.fileCids.get(o.seed, j))])
-    const filesJson = join(o.dir, 'files.json')
-    await writeFile(filesJson, JSON.stringify(files))
 
     const trigger = target === 0 ? (l: string) => l === 'opening' : (l: string) => l.startsWith(`ack ${this.start + target - 1} `)
     const t0 = performance.now()
-    const run = await runWriter([o.engine, this.storeDir, String(o.seed), String(this.start), filesJson, o.carsDir], trigger, delay)
+    const run = await o.writers.take().run({ engine: o.engine, dir: this.storeDir, seed: o.seed, start: this.start, files, carsDir: o.carsDir }, trigger, delay)
     this.lastRun = run
     o.timing.learn(plan, run)
     o.stats.late.push(run.late)
@@ -368,7 +427,7 @@ class Episode {
 
     const t1 = performance.now()
     // First reopen: every acknowledged op whole, the op in flight all or nothing.
-    let store = await openCrashStore(o.engine, this.storeDir)
+    let store = await reopen(o.engine, this.storeDir, 'after the kill')
     let outcome: Outcome
     let heads: string[]
     try {
@@ -384,7 +443,7 @@ class Episode {
     if (wasCommitted) outcome = 'retried'
     const t2 = performance.now()
     // Second reopen, without a kill: it opens (from the snapshot the clean close wrote) and holds the same.
-    store = await openCrashStore(o.engine, this.storeDir)
+    store = await reopen(o.engine, this.storeDir, 'after a clean close')
     try {
       await this.verifyStore(store, undefined, false)
       check(show(store.heads.map(String)) === show(heads), () => `the heads after a clean reopen are ${store.heads}, they were ${heads}`)
@@ -393,7 +452,7 @@ class Episode {
     }
     count(o.stats, o.engine, inFlight, inFlight === 'open' || inFlight === 'none' ? 'absent' : outcome)
     o.log?.(
-      `${o.engine} seed ${o.seed} kill ${k + 1}: ops ${this.start}…${f - 1} acked, ${inFlight} ${inFlight === 'open' || inFlight === 'none' ? '' : `op ${f} `}in flight: ${outcome} [writer ${(t1 - t0) | 0} ms, check ${(t2 - t1) | 0} ms, recheck ${(performance.now() - t2) | 0} ms; target ${target} delay ${delay}] ${run.lines.slice(-3).join(' | ')}`,
+      `${o.engine} seed ${o.seed} kill ${k + 1}: ops ${this.start}…${f - 1} acked, ${inFlight} ${inFlight === 'open' || inFlight === 'none' ? '' : `op ${f} `}in flight: ${outcome} [writer ${(t1 - t0) | 0} ms (${run.waited | 0} loading), check ${(t2 - t1) | 0} ms, recheck ${(performance.now() - t2) | 0} ms; target ${target} delay ${delay}] ${run.lines.slice(-3).join(' | ')}`,
     )
 
     // Where the next writer starts: retry an idempotent op that committed unacknowledged; never an appendMany.

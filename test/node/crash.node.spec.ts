@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { prepareCars, type DonorRound } from '../crash/donor.ts'
 import { CRASH_ENGINES } from '../crash/engines.ts'
-import { FileCids, newStats, runEpisode, summary, Timing } from '../crash/harness.ts'
+import { FileCids, newStats, runEpisode, summary, Timing, WriterPool } from '../crash/harness.ts'
 import { removeDir, tempDir } from '../support/tmp.server.ts'
 
 const KILLS = Number(process.env['CAIRN_CRASH_KILLS'] ?? 10)
@@ -40,7 +40,6 @@ describe(`crash suite (seed ${SEED}, ${KILLS} kills per engine)`, () => {
 
   afterAll(async () => {
     console.info(summary(stats, SEED))
-    await fileCids.close()
     if (!keep) await removeDir(root)
   })
 
@@ -50,17 +49,22 @@ describe(`crash suite (seed ${SEED}, ${KILLS} kills per engine)`, () => {
       const started = performance.now()
       const failures: string[] = []
       const timing = new Timing()
-      for (let e = 0; e * PER_STORE < KILLS; e++) {
-        const seed = (SEED + e) % 2 ** 31
-        const dir = join(root, `${engine}-${seed}`)
-        await mkdir(dir)
-        try {
-          await runEpisode({ engine, seed, kills: Math.min(PER_STORE, KILLS - e * PER_STORE), dir, carsDir, donor, fileCids, timing, stats, ...(VERBOSE ? { log: console.info } : {}) })
-          await removeDir(dir)
-        } catch (err) {
-          keep = true // the failed store stays for inspection
-          failures.push(err instanceof Error ? err.message : String(err))
+      const writers = new WriterPool()
+      try {
+        for (let e = 0; e * PER_STORE < KILLS; e++) {
+          const seed = (SEED + e) % 2 ** 31
+          const dir = join(root, `${engine}-${seed}`)
+          await mkdir(dir)
+          try {
+            await runEpisode({ engine, seed, kills: Math.min(PER_STORE, KILLS - e * PER_STORE), dir, carsDir, donor, fileCids, timing, writers, stats, ...(VERBOSE ? { log: console.info } : {}) })
+            await removeDir(dir)
+          } catch (err) {
+            keep = true // the failed store stays for inspection
+            failures.push(err instanceof Error ? err.message : String(err))
+          }
         }
+      } finally {
+        await writers.close()
       }
       stats.ms.set(engine, performance.now() - started)
       expect(failures, failures.join('\n\n')).toEqual([])
