@@ -11,7 +11,7 @@
 //   CAIRN_CRASH_VERBOSE one line per kill
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, beforeAll, describe, test } from 'vitest'
 import { prepareCars, type DonorRound } from '../crash/donor.ts'
 import { CRASH_ENGINES } from '../crash/engines.ts'
 import { FileCids, newStats, runEpisode, summary, Timing, WriterPool } from '../crash/harness.ts'
@@ -19,6 +19,8 @@ import { removeDir, tempDir } from '../support/tmp.server.ts'
 
 const KILLS = Number(process.env['CAIRN_CRASH_KILLS'] ?? 10)
 const SEED = process.env['CAIRN_CRASH_SEED'] === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env['CAIRN_CRASH_SEED'])
+if (!Number.isSafeInteger(KILLS) || KILLS < 1) throw new Error(`CAIRN_CRASH_KILLS expected a positive integer, got ${process.env['CAIRN_CRASH_KILLS']}`)
+if (!Number.isSafeInteger(SEED) || SEED < 0) throw new Error(`CAIRN_CRASH_SEED expected a non-negative integer, got ${process.env['CAIRN_CRASH_SEED']}`)
 const VERBOSE = process.env['CAIRN_CRASH_VERBOSE'] !== undefined
 /** Kills per store: each store starts empty, so early commits (a first heads slot, a first segment) are killed often too. */
 const PER_STORE = 5
@@ -45,7 +47,7 @@ describe(`crash suite (seed ${SEED}, ${KILLS} kills per engine)`, () => {
 
   // The engines run side by side (one writer child each at a time); each runs its stores in turn.
   for (const engine of CRASH_ENGINES) {
-    test.concurrent(`${engine}: ${KILLS} SIGKILLs`, { timeout: 60_000 + KILLS * 20_000 }, async () => {
+    test.concurrent(`${engine}: ${KILLS} SIGKILLs`, { timeout: 60_000 + KILLS * 20_000 }, async ({ expect }) => {
       const started = performance.now()
       const failures: string[] = []
       const timing = new Timing()
