@@ -9,7 +9,7 @@ export type { ObjectInfo, ObjectsQuery, PutFileOptions, PutOptions, Referrer } f
 export type { ObjectPutData } from './log/event/object-record.ts'
 export { OBJECTS_STREAM, OBJECT_PUT } from './log/event/object-record.ts'
 export type { FileSource } from './objects/unixfs.ts'
-export type { CommitBatch, StorageEngine } from './storage/interface.ts'
+export type { CommitBatch, CompactOptions, CompactReport, StorageEngine } from './storage/interface.ts'
 export { DERIVED_NAME } from './storage/interface.ts'
 export type { Projection, ProjectionGetOptions, ProjectionReducer, ProjectionSpec } from './projections/interface.ts'
 export { MemoryStorage } from './storage/memory.ts'

@@ -6,7 +6,12 @@ import { writeCar } from '../car/writer.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { assertCompleteDag } from '../objects/complete.ts'
 import { type ImportedFile, importFile } from '../objects/unixfs.ts'
-import type { StorageEngine } from '../storage/interface.ts'
+
+/** A file chunked into blocks but not recorded yet: `release` once it is recorded or abandoned. */
+export interface ChunkedFile extends ImportedFile {
+  release(): void
+}
+import type { CompactOptions, CompactReport, StorageEngine } from '../storage/interface.ts'
 import { ChangeHub } from './changes.ts'
 import type { StoredEvent } from './event/interface.ts'
 import { sortCids } from './event/order.ts'
@@ -78,6 +83,8 @@ export class EventLog {
   readonly #snapshots: SnapshotScheduler
   #heads: CID[]
   #closed = false
+  /** Blocks of files still being chunked or not yet recorded (keys by CID string, with a count): compaction keeps them. */
+  readonly #unrecorded = new Map<string, number>()
   readonly #stopListening: () => void
 
   private constructor(storage: StorageEngine, views: LogViews, heads: CID[], options: LogOpenOptions, opened: LogOpened) {
@@ -168,14 +175,53 @@ export class EventLog {
    * made, without moving the heads (a crash leaves only unreferenced blocks); the rest comes
    * back, to be committed with the file's `object.put` event.
    */
-  chunkFile(chunks: AsyncIterable<Uint8Array>): Promise<ImportedFile> {
-    return importFile(chunks, (blocks) => this.#locked(() => this.storage.commit({ blocks, heads: this.#heads })))
+  chunkFile(chunks: AsyncIterable<Uint8Array>): Promise<ChunkedFile> {
+    const flushed: string[] = []
+    const release = (): void => {
+      for (const key of flushed.splice(0)) {
+        const n = (this.#unrecorded.get(key) ?? 1) - 1
+        if (n === 0) this.#unrecorded.delete(key)
+        else this.#unrecorded.set(key, n)
+      }
+    }
+    const pending = new Set<Promise<void>>()
+    const flush = (blocks: BlockRecord[]): Promise<void> => {
+      const done = this.#locked(async () => {
+        await this.storage.commit({ blocks, heads: this.#heads })
+        for (const b of blocks) {
+          const key = b.cid.toString()
+          flushed.push(key)
+          this.#unrecorded.set(key, (this.#unrecorded.get(key) ?? 0) + 1)
+        }
+      })
+      pending.add(done)
+      void done.finally(() => pending.delete(done)).catch(() => {})
+      return done
+    }
+    return importFile(chunks, flush).then(
+      (file) => ({ ...file, release }),
+      async (err: unknown) => {
+        // The importer may give up while a flush is still queued: let it land, then release it.
+        await Promise.allSettled([...pending])
+        release()
+        throw err
+      },
+    )
   }
 
   /** Chunks a byte stream into a UnixFS file (see chunkFile) and records it. */
   async putFile(chunks: AsyncIterable<Uint8Array>, type: string): Promise<CID> {
     const file = await this.chunkFile(chunks)
-    await this.#locked(async () => {
+    try {
+      await this.#recordFile(file, type)
+    } finally {
+      file.release()
+    }
+    return file.cid
+  }
+
+  #recordFile(file: ImportedFile, type: string): Promise<void> {
+    return this.#locked(async () => {
       if (this.views.hasObject(file.cid, type)) {
         if (file.rest.length > 0) await this.storage.commit({ blocks: file.rest, heads: this.#heads })
         return
@@ -183,7 +229,6 @@ export class EventLog {
       const draft = objectDraft(file.cid, type, file.size, undefined)
       await this.#apply(await this.#planAppend({ ...this.#base(), blocks: file.rest }, [draft]))
     })
-    return file.cid
   }
 
   /**
@@ -245,6 +290,32 @@ export class EventLog {
         roots: car.roots,
         foreign: imported.foreign.map((f) => f.cid),
       }
+    })
+  }
+
+  /**
+   * Reclaims the blocks no head reaches (a refused or aborted import's, an interrupted file's,
+   * a failed transaction's): the engine removes every stored block that is not an event of the
+   * log, not in the DAG of a recorded object or file, not linked from an event, and not a block
+   * of a file still being put. Runs under the write lock, after indexing caught up, so the
+   * views' containment index knows every DAG the log reaches. Engines without compaction keep
+   * every block.
+   */
+  compact(options: CompactOptions): Promise<CompactReport> {
+    return this.#locked(async () => {
+      if (this.storage.compact === undefined) return { blocksRemoved: 0, bytesReclaimed: 0 }
+      await this.#indexing.run()
+      if (this.#indexing.pending > 0) {
+        throw new CairnError('CAIRN_STORAGE', 'cannot compact now: committed events are still waiting to be indexed (a block read failed); retry later')
+      }
+      const views = this.views
+      const unrecorded = this.#unrecorded
+      const live = (cid: CID): boolean => {
+        if (views.has(cid)) return true
+        const key = cid.toString()
+        return views.containers(key) !== undefined || unrecorded.has(key)
+      }
+      return this.storage.compact(live, options)
     })
   }
 

@@ -5,7 +5,7 @@ import { concatBytes, equalBytes } from '../block/codec.ts'
 import { sha256Sync } from '../block/hash.ts'
 import { DAG_CBOR, RAW, type BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
-import { DERIVED_NAME, type CommitBatch, type StorageEngine } from './interface.ts'
+import { checkCompactArguments, DERIVED_NAME, type CommitBatch, type CompactOptions, type CompactReport, type StorageEngine } from './interface.ts'
 import { expectDerivedBytes, expectDerivedName } from './derived.ts'
 
 /*
@@ -40,6 +40,16 @@ import { expectDerivedBytes, expectDerivedName } from './derived.ts'
  *   A put replaces the value whole (blockstore-fs writes a temporary file and renames it), so
  *   a crash leaves the old value or the new one. They are not in the block lists, so
  *   `blocks()` and exports never see them.
+ * - Compaction (compact()) rewrites the chain of block lists with the live blocks only, under a
+ *   heads record with the same heads (the next seq), then deletes the dead blocks and the old
+ *   lists. Before the record it puts an intent under a reserved key made like the others
+ *   ('cairn:compaction'): dag-cbor `{ cairn: 'compaction', old: CID | null, new: CID | null }`,
+ *   the newest lists of the chain being replaced and of the new one. A compaction that finds an
+ *   intent (one a crash interrupted) first finishes it: it walks the old chain as far as it
+ *   still exists and deletes what it lists that the current chain does not (blocks the caller
+ *   also calls dead; lists), and the new chain's lists if the current chain is not it, then
+ *   removes the intent. Nothing listed by the current chain is ever deleted, and nothing whose
+ *   multihash a listed block shares (the blockstore keys by multihash).
  */
 
 const slotKey = (label: string): CID => CID.createV1(RAW, sha256Sync(new TextEncoder().encode(label)))
@@ -49,6 +59,9 @@ const slotKey = (label: string): CID => CID.createV1(RAW, sha256Sync(new TextEnc
  */
 export const BLOCKSTORE_HEADS_SLOTS: readonly [CID, CID] = [slotKey('cairn:heads:a'), slotKey('cairn:heads:b')]
 const HEADS_SLOTS = BLOCKSTORE_HEADS_SLOTS
+/** The reserved key of a compaction's intent (see the layout above). Exported for tools that share the blockstore. */
+export const BLOCKSTORE_COMPACTION_KEY: CID = slotKey('cairn:compaction')
+const RESERVED: readonly CID[] = [...HEADS_SLOTS, BLOCKSTORE_COMPACTION_KEY]
 const DERIVED_PREFIX = 'cairn:derived:'
 /** The reserved key of derived value `name` (see the layout above). Exported for tools that share the blockstore. */
 export function blockstoreDerivedKey(name: string): CID {
@@ -80,12 +93,28 @@ interface BlockList {
   cids: CID[]
 }
 
+/** What a compaction puts under BLOCKSTORE_COMPACTION_KEY before its heads record: the newest lists of the chain it replaces and of the one it writes. */
+interface CompactionIntent {
+  cairn: 'compaction'
+  old: CID | null
+  new: CID | null
+}
+
+/** Every CID a chain of block lists holds (each once, in `blocks()` order) and the lists themselves, newest first. */
+interface Chain {
+  readonly cids: CID[]
+  readonly lists: CID[]
+}
+
+/** A key per multihash: what the blockstore keys blocks by. */
+const multihashKey = (cid: CID): string => String.fromCharCode(...cid.multihash.bytes)
+
 function slotFor(seq: number): 0 | 1 {
   return seq % 2 === 1 ? 0 : 1
 }
 
 function isReserved(cid: CID): boolean {
-  return HEADS_SLOTS.some((slot) => equalBytes(slot.multihash.bytes, cid.multihash.bytes))
+  return RESERVED.some((slot) => equalBytes(slot.multihash.bytes, cid.multihash.bytes))
 }
 
 /**
@@ -235,17 +264,28 @@ export class BlockstoreStorage implements StorageEngine {
   async *blocks(): AsyncIterable<BlockRecord> {
     this.#open()
     const seen = new Set<string>()
-    let next = this.#record.log
+    let record = this.#record
+    let next = record.log
     while (next !== null) {
       this.#open()
-      const list = await this.#list(next)
+      const list = await this.#readList(next)
+      if (list === undefined) {
+        if (record === this.#record) throw new CairnError('CAIRN_CORRUPT', `block list ${next} of the heads record is missing`, { cid: next })
+        // A compaction replaced the chain meanwhile: walk the new one (`seen` skips what was listed).
+        record = this.#record
+        next = record.log
+        continue
+      }
       for (const cid of list.cids) {
         const key = cid.toString()
         if (seen.has(key)) continue
         seen.add(key)
         this.#open()
         const bytes = await this.get(cid)
-        if (bytes === undefined) throw new CairnError('CAIRN_CORRUPT', `block ${cid} was committed but the blockstore no longer has it`, { cid })
+        if (bytes === undefined) {
+          if (record !== this.#record) continue // removed by a compaction meanwhile: a dead block
+          throw new CairnError('CAIRN_CORRUPT', `block ${cid} was committed but the blockstore no longer has it`, { cid })
+        }
         yield { cid, bytes }
       }
       next = list.prev
@@ -265,6 +305,31 @@ export class BlockstoreStorage implements StorageEngine {
       return Promise.reject(err)
     }
     const run = (): Promise<void> => this.#commit(batch)
+    const result = this.#tail.then(run, run)
+    this.#tail = result.catch(() => undefined)
+    return result
+  }
+
+  /**
+   * Deletes every listed block `live` rejects (see StorageEngine.compact and the layout above;
+   * `minDeadRatio` does not apply): rewrites the block lists with the live blocks, puts the
+   * intent, then a heads record with the same heads, then deletes the dead blocks, the old
+   * lists and the intent. A crash before the record leaves the old lists, all blocks and the
+   * old record; after it, the new lists list every live block, and what is left to delete is
+   * deleted by the next compaction. Runs in the commit queue.
+   *
+   * Only blocks committed through Cairn are candidates (those the lists name): blocks a crashed
+   * commit put before its heads record are unknown to the adapter and stay. A blockstore shared
+   * with other code loses the dead blocks even if that code put the same blocks too.
+   */
+  compact(live: (cid: CID) => boolean, options?: CompactOptions): Promise<CompactReport> {
+    try {
+      checkCompactArguments(live, options)
+      this.#open()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const run = (): Promise<CompactReport> => this.#compact(live)
     const result = this.#tail.then(run, run)
     this.#tail = result.catch(() => undefined)
     return result
@@ -338,6 +403,154 @@ export class BlockstoreStorage implements StorageEngine {
     this.#record = record
   }
 
+  async #compact(live: (cid: CID) => boolean): Promise<CompactReport> {
+    const report = { blocksRemoved: 0, bytesReclaimed: 0 }
+    const chain = await this.#walk(this.#record.log, false)
+    const intent = await this.#readIntent()
+    if (intent !== undefined) await this.#finishIntent(intent, chain, live, report)
+    const liveCids: CID[] = []
+    const dead: CID[] = []
+    for (const cid of chain.cids) (live(cid) ? liveCids : dead).push(cid)
+    if (dead.length === 0) return report
+    // The new chain lists the live blocks in the order blocks() listed them: its newest list
+    // holds the first LIST_CHUNK, its oldest (prev null) the last ones.
+    const lists: BlockRecord[] = []
+    let log: CID | null = null
+    for (let end = liveCids.length; end > 0; ) {
+      const start = end - (end % LIST_CHUNK || LIST_CHUNK)
+      const value: BlockList = { cairn: 'blocks', prev: log, cids: liveCids.slice(start, end) }
+      const bytes = dagCbor.encode(value)
+      log = CID.createV1(DAG_CBOR, sha256Sync(bytes))
+      lists.push({ cid: log, bytes })
+      end = start
+    }
+    await this.#putAll(lists)
+    const intentValue: CompactionIntent = { cairn: 'compaction', old: this.#record.log, new: log }
+    try {
+      await this.#blockstore.put(BLOCKSTORE_COMPACTION_KEY, dagCbor.encode(intentValue))
+    } catch (cause) {
+      throw storageError('write of the compaction intent', cause)
+    }
+    const record: BlockstoreHeadsRecord = { seq: this.#record.seq + 1, heads: [...this.#record.heads], log }
+    try {
+      await this.#blockstore.put(HEADS_SLOTS[slotFor(record.seq)], encodeRecord(record))
+    } catch (cause) {
+      throw storageError('write of the heads record', cause)
+    }
+    this.#record = record
+    // From here on the new lists are the store's: delete what they do not keep.
+    const kept = new Set<string>([...liveCids, ...lists.map((l) => l.cid)].map(multihashKey))
+    await this.#deleteDead(dead, kept, report)
+    await this.#deleteLists(chain.lists, kept)
+    await this.#delete(BLOCKSTORE_COMPACTION_KEY)
+    return report
+  }
+
+  /**
+   * Finishes the compaction that left `intent`: deletes what its old chain (as far as it still
+   * exists) lists and the current chain does not, if `live` rejects it, then the lists of both
+   * its chains that the current one does not use, and the intent. Safe however far that
+   * compaction got: were its heads record never written, the old chain is the current one and
+   * only the new lists it put go.
+   */
+  async #finishIntent(intent: CompactionIntent, current: Chain, live: (cid: CID) => boolean, report: { blocksRemoved: number; bytesReclaimed: number }): Promise<void> {
+    const old = await this.#walk(intent.old, true)
+    const kept = new Set<string>([...current.cids, ...current.lists].map(multihashKey))
+    await this.#deleteDead(
+      old.cids.filter((cid) => !live(cid)),
+      kept,
+      report,
+    )
+    await this.#deleteLists(old.lists, kept)
+    await this.#deleteLists((await this.#walk(intent.new, true)).lists, kept)
+    await this.#delete(BLOCKSTORE_COMPACTION_KEY)
+  }
+
+  /** Deletes the blocks `dead` whose multihash is not in `kept`, `concurrency` at a time, counting those that were there. */
+  async #deleteDead(dead: readonly CID[], kept: ReadonlySet<string>, report: { blocksRemoved: number; bytesReclaimed: number }): Promise<void> {
+    const doomed = new Map<string, CID>()
+    for (const cid of dead) {
+      const key = multihashKey(cid)
+      if (!kept.has(key) && !isReserved(cid)) doomed.set(key, cid)
+    }
+    const all = [...doomed.values()]
+    for (let i = 0; i < all.length; i += this.#concurrency) {
+      await Promise.all(
+        all.slice(i, i + this.#concurrency).map(async (cid) => {
+          let bytes: Uint8Array | undefined
+          try {
+            bytes = await readBlock(this.#blockstore, cid)
+          } catch (cause) {
+            throw storageError(`get of ${cid}`, cause)
+          }
+          if (bytes === undefined) return
+          await this.#delete(cid)
+          report.blocksRemoved++
+          report.bytesReclaimed += bytes.length
+        }),
+      )
+    }
+  }
+
+  /** Deletes the lists `lists` (newest first) not in `kept`, oldest first: a chain cut short by a crash still starts where it did. */
+  async #deleteLists(lists: readonly CID[], kept: ReadonlySet<string>): Promise<void> {
+    for (let i = lists.length - 1; i >= 0; i--) if (!kept.has(multihashKey(lists[i]!))) await this.#delete(lists[i]!)
+  }
+
+  async #delete(cid: CID): Promise<void> {
+    try {
+      await this.#blockstore.delete(cid)
+    } catch (cause) {
+      if (!isNotFound(cause)) throw storageError(`delete of ${cid}`, cause)
+    }
+  }
+
+  /** The intent a compaction left (see the layout above); undefined when there is none. One that does not decode is finished as having nothing to delete. */
+  async #readIntent(): Promise<CompactionIntent | undefined> {
+    let bytes: Uint8Array | undefined
+    try {
+      bytes = await readBlock(this.#blockstore, BLOCKSTORE_COMPACTION_KEY)
+    } catch (cause) {
+      throw storageError('read of the compaction intent', cause)
+    }
+    if (bytes === undefined) return undefined
+    try {
+      const value = dagCbor.decode<CompactionIntent>(bytes)
+      const isLog = (v: unknown): v is CID | null => v === null || CID.asCID(v) !== null
+      if (value !== null && typeof value === 'object' && value.cairn === 'compaction' && isLog(value.old) && isLog(value.new)) return value
+    } catch {
+      // torn: nothing to finish but the intent itself
+    }
+    return { cairn: 'compaction', old: null, new: null }
+  }
+
+  /**
+   * The chain of lists from `log`: every CID it lists (once each, in blocks() order) and its
+   * lists. A missing list is CAIRN_CORRUPT, unless `partial` (the old chain of a compaction a
+   * crash interrupted, whose oldest lists may be deleted already): then the walk stops there.
+   */
+  async #walk(log: CID | null, partial: boolean): Promise<Chain> {
+    const seen = new Set<string>()
+    const chain: Chain = { cids: [], lists: [] }
+    for (let next = log; next !== null; ) {
+      this.#open()
+      const list = await this.#readList(next)
+      if (list === undefined) {
+        if (partial) break
+        throw new CairnError('CAIRN_CORRUPT', `block list ${next} of the heads record is missing`, { cid: next })
+      }
+      chain.lists.push(next)
+      for (const cid of list.cids) {
+        const key = cid.toString()
+        if (seen.has(key)) continue
+        seen.add(key)
+        chain.cids.push(cid)
+      }
+      next = list.prev
+    }
+    return chain
+  }
+
   /** Puts the blocks the blockstore lacks, `concurrency` at a time; fails after all settled. */
   async #putAll(blocks: readonly BlockRecord[]): Promise<void> {
     const bs = this.#blockstore
@@ -352,9 +565,10 @@ export class BlockstoreStorage implements StorageEngine {
     }
   }
 
-  async #list(cid: CID): Promise<BlockList> {
+  /** The block list `cid`; undefined when the blockstore does not have it. */
+  async #readList(cid: CID): Promise<BlockList | undefined> {
     const bytes = await this.get(cid)
-    if (bytes === undefined) throw new CairnError('CAIRN_CORRUPT', `block list ${cid} of the heads record is missing`, { cid })
+    if (bytes === undefined) return undefined
     try {
       const value = dagCbor.decode<BlockList>(bytes)
       if (value.cairn === 'blocks' && Array.isArray(value.cids)) return value

@@ -2,7 +2,7 @@ import { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { expectString } from '../errors/arguments.ts'
-import type { CommitBatch, StorageEngine } from './interface.ts'
+import { checkCompactArguments, type CommitBatch, type CompactOptions, type CompactReport, type StorageEngine } from './interface.ts'
 import { expectDerivedBytes, expectDerivedName } from './derived.ts'
 
 /**
@@ -357,6 +357,28 @@ export class IndexedDbStorage implements StorageEngine {
     return result
   }
 
+  /**
+   * Deletes every block `live` rejects (see StorageEngine.compact; `minDeadRatio` does not
+   * apply). The keys of `blocks` are read `pageSize` at a time, each page in its own readonly
+   * transaction, and each page's dead blocks are deleted in one readwrite transaction (with the
+   * engine's durability). `meta` is never touched, so a crash between transactions leaves the
+   * heads as they were and only some dead blocks, which the next compaction removes. Runs in
+   * the commit queue. The caller holds the store's lock (`exclusive`), so no other tab commits
+   * meanwhile.
+   */
+  compact(live: (cid: CID) => boolean, options?: CompactOptions): Promise<CompactReport> {
+    try {
+      checkCompactArguments(live, options)
+      if (this.#closed !== undefined) throw new CairnError('CAIRN_CLOSED', this.#closed)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const run = (): Promise<CompactReport> => this.#compact(live)
+    const result = this.#tail.then(run, run)
+    this.#tail = result.catch(() => undefined)
+    return result
+  }
+
   /** The derived value `name` (see StorageEngine.readDerived); a fresh copy on every read (structured clone). */
   async readDerived(name: string): Promise<Uint8Array | undefined> {
     expectDerivedName(name)
@@ -437,6 +459,39 @@ export class IndexedDbStorage implements StorageEngine {
       this.#seams.beforeComplete?.(tx)
     })
     this.#channel?.postMessage('commit')
+  }
+
+  async #compact(live: (cid: CID) => boolean): Promise<CompactReport> {
+    let blocksRemoved = 0
+    let bytesReclaimed = 0
+    let after: IDBValidKey | undefined
+    for (;;) {
+      const store = this.#transaction(BLOCKS, 'readonly', true).objectStore(BLOCKS)
+      const keys = await this.#read('compaction', request(store.getAllKeys(after === undefined ? null : IDBKeyRange.lowerBound(after, true), this.#pageSize)))
+      const dead = keys.filter((key) => !live(keyCid(key)))
+      if (dead.length > 0) {
+        const tx = this.#transaction(BLOCKS, 'readwrite', true)
+        let removed = 0
+        let bytes = 0
+        await this.#writeTransaction(tx, 'compaction', () => {
+          const blocks = tx.objectStore(BLOCKS)
+          for (const key of dead) {
+            // Read in the same transaction, so the count is of blocks this transaction deleted.
+            const get = blocks.get(key)
+            get.onsuccess = () => {
+              if (get.result === undefined) return
+              removed++
+              bytes += toBytes(get.result).byteLength
+            }
+            blocks.delete(key)
+          }
+        })
+        blocksRemoved += removed
+        bytesReclaimed += bytes
+      }
+      if (keys.length < this.#pageSize) return { blocksRemoved, bytesReclaimed }
+      after = keys[keys.length - 1]
+    }
   }
 
   /**

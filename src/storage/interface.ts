@@ -66,6 +66,68 @@ export interface StorageEngine {
   persist?(): Promise<boolean>
   /** Whether this storage is persistent already (`navigator.storage.persisted()`), without asking; false where the runtime cannot say. */
   persisted?(): Promise<boolean>
+  /**
+   * Reclaims the space of blocks no head reaches (left by a refused or interrupted import, an
+   * interrupted `putFile`, ...): removes stored blocks for which `live` answers false, and only
+   * those. The caller guarantees that no commit runs until the returned promise settles (it
+   * holds the log's write lock) and that `live` answers true for every block any head reaches
+   * (and every block it still means to reference); `live` must be synchronous, cheap and give
+   * the same answer every time for one compaction. The heads never change.
+   *
+   * Crash safety: a crash (SIGKILL, power loss) at any point during compaction leaves every
+   * block `live` accepts readable after a reopen, and the heads unchanged; at worst some dead
+   * blocks are still there (a later compaction reclaims them). A failed compaction rejects
+   * (CAIRN_STORAGE, CAIRN_CLOSED) with the same guarantee.
+   *
+   * Reads may run during a compaction and see a dead block or not; `blocks()` may or may not
+   * list the dead blocks, never a live one twice or not at all. A second compaction with the
+   * same `live` reclaims nothing. Throws TypeError/RangeError for bad arguments, before
+   * anything is touched. Optional: engines without it keep every block.
+   */
+  compact?(live: (cid: CID) => boolean, options?: CompactOptions): Promise<CompactReport>
+}
+
+/** Options of {@link StorageEngine.compact}. */
+export interface CompactOptions {
+  /**
+   * For engines that rewrite storage in units holding many blocks (the files engine's
+   * segments): a unit is rewritten only when at least this share of its bytes (0 … 1) is dead;
+   * 0 rewrites every unit holding any dead block, so that every dead block goes. Engines that
+   * delete blocks one by one (memory, IndexedDB, blockstore) remove every dead block whatever
+   * it says. Default {@link DEFAULT_MIN_DEAD_RATIO}.
+   */
+  readonly minDeadRatio?: number
+}
+
+/** What {@link StorageEngine.compact} did. */
+export interface CompactReport {
+  /** Blocks removed: distinct CIDs no longer stored. */
+  readonly blocksRemoved: number
+  /**
+   * Bytes the engine freed, as it counts them: the removed blocks' bytes (memory, IndexedDB,
+   * blockstore), or the decrease of the segment files' total size (files engine, which also
+   * drops framing and commit records of rewritten segments).
+   */
+  readonly bytesReclaimed: number
+  /** Files engine: segments rewritten. Absent for engines that delete blocks one by one. */
+  readonly segmentsRewritten?: number
+}
+
+/** Default of {@link CompactOptions.minDeadRatio}: rewrite a segment once half of it is dead. */
+export const DEFAULT_MIN_DEAD_RATIO = 0.5
+
+/**
+ * Checks the arguments of `compact` (TypeError/RangeError naming the argument) and returns the
+ * dead ratio to use.
+ */
+export function checkCompactArguments(live: unknown, options: unknown): number {
+  if (typeof live !== 'function') throw new TypeError(`"live" expected a function, got ${live === null ? 'null' : typeof live}`)
+  if (options === undefined) return DEFAULT_MIN_DEAD_RATIO
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError('"options" expected an object')
+  const ratio = (options as CompactOptions).minDeadRatio ?? DEFAULT_MIN_DEAD_RATIO
+  if (typeof ratio !== 'number') throw new TypeError(`"minDeadRatio" expected a number, got ${typeof ratio}`)
+  if (!(ratio >= 0 && ratio <= 1)) throw new RangeError(`"minDeadRatio" expected a number from 0 to 1, got ${ratio}`)
+  return ratio
 }
 
 /** Names accepted by `readDerived`/`writeDerived`: safe as file names and object-store keys. */

@@ -1,7 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
-import type { CommitBatch, StorageEngine } from './interface.ts'
+import { checkCompactArguments, type CommitBatch, type CompactOptions, type CompactReport, type StorageEngine } from './interface.ts'
 import { expectDerivedBytes, expectDerivedName } from './derived.ts'
 
 /**
@@ -42,6 +42,21 @@ export class MemoryStorage implements StorageEngine {
     this.#open()
     for (const block of batch.blocks) this.#blocks.set(block.cid.toString(), { cid: block.cid, bytes: block.bytes })
     this.#heads = [...batch.heads]
+  }
+
+  /** Deletes every block `live` rejects (see StorageEngine.compact); `minDeadRatio` does not apply. */
+  async compact(live: (cid: CID) => boolean, options?: CompactOptions): Promise<CompactReport> {
+    checkCompactArguments(live, options)
+    this.#open()
+    let blocksRemoved = 0
+    let bytesReclaimed = 0
+    for (const [key, block] of [...this.#blocks]) {
+      if (live(block.cid)) continue
+      this.#blocks.delete(key)
+      blocksRemoved++
+      bytesReclaimed += block.bytes.length
+    }
+    return { blocksRemoved, bytesReclaimed }
   }
 
   async readDerived(name: string): Promise<Uint8Array | undefined> {

@@ -18,7 +18,7 @@ import type { ObjectInfo, ObjectsQuery, PutFileOptions, PutOptions, Referrer } f
 import { catFile, type FileSource } from '../objects/unixfs.ts'
 import { openProjection } from '../projections/projection.ts'
 import type { Projection, ProjectionSpec } from '../projections/interface.ts'
-import { DERIVED_NAME, type StorageEngine } from '../storage/interface.ts'
+import { type CompactOptions, type CompactReport, DERIVED_NAME, type StorageEngine } from '../storage/interface.ts'
 import { checkAppendInput, cursorBounds, expectOptionalSignal, replayFilter } from './arguments.ts'
 import type { ChangeListener, ChangesOptions, IndexStatus, Reducer, ReduceOptions, StoreStats, SubscribeOptions } from './interface.ts'
 import { normalizeExportOptions, normalizeImportOptions, normalizeStoreOptions, type ExportOptions, type ImportOptions, type ImportReport, type StoreOptions } from './options.ts'
@@ -373,9 +373,15 @@ export class CairnStore {
       value = await body(builder.api)
     } catch (err) {
       await builder.close().catch(() => {})
+      builder.release()
       throw err
     }
-    await builder.close()
+    try {
+      await builder.close()
+    } catch (err) {
+      builder.release()
+      throw err
+    }
     return { value, events: await builder.commit() }
   }
 
@@ -486,6 +492,23 @@ export class CairnStore {
   async persisted(): Promise<boolean> {
     this.#log.check()
     return (await this.#log.storage.persisted?.()) ?? false
+  }
+
+  /**
+   * Reclaims the space of blocks no head reaches — left by a refused or interrupted import, an
+   * interrupted `putFile`, a failed transaction — and never touches a block the log reaches:
+   * events, the DAGs of recorded objects and files, blocks linked from events, files still being
+   * put. Crash-safe on every engine: a crash at any point leaves every reachable block readable.
+   * The files engine rewrites segments in which at least `minDeadRatio` (default 0.5) of the
+   * bytes are dead; the other engines delete every dead block.
+   *
+   * @example
+   * const { blocksRemoved, bytesReclaimed } = await store.compact()
+   */
+  async compact(options: CompactOptions = {}): Promise<CompactReport> {
+    this.#log.check()
+    expectObject('options', options)
+    return this.#log.compact(options)
   }
 
   /** Walks every block reachable from the heads and re-hashes it. Throws CAIRN_CORRUPT on a missing link. */

@@ -41,6 +41,7 @@ export class TransactionBuilder {
   readonly #blocks: BlockRecord[] = []
   readonly #values: { cid: CID; value: unknown }[] = []
   readonly #files: Promise<unknown>[] = []
+  readonly #releases: (() => void)[] = []
   #open = true
 
   constructor(log: EventLog) {
@@ -79,6 +80,7 @@ export class TransactionBuilder {
       const at = this.#drafts.length
       this.#drafts.push(undefined as unknown as Draft)
       const done = this.#log.chunkFile(chunks).then((file) => {
+        this.#releases.push(file.release)
         this.#blocks.push(...file.rest)
         this.#drafts[at] = objectDraft(file.cid, type, file.size, undefined)
         return file.cid
@@ -107,7 +109,16 @@ export class TransactionBuilder {
   /** Commits what was gathered; resolves to the appends' events. */
   async commit(): Promise<StoredEvent[]> {
     const work: UnitOfWork = { drafts: this.#drafts, blocks: this.#blocks, values: this.#values }
-    const stored = await this.#log.commitWork(work)
-    return this.#appends.map((i) => stored[i]!)
+    try {
+      const stored = await this.#log.commitWork(work)
+      return this.#appends.map((i) => stored[i]!)
+    } finally {
+      this.release()
+    }
+  }
+
+  /** Lets compaction reclaim the blocks of files this transaction chunked (recorded or given up). */
+  release(): void {
+    for (const release of this.#releases.splice(0)) release()
   }
 }

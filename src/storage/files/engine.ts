@@ -4,6 +4,7 @@
 //   segments.ts    the segment files: listing, creating, reading frames, cutting back
 //   recovery.ts    crash recovery on open: adopting the block table, scanning the rest, cutting a torn tail
 //   commit.ts      one commit: checking a batch, framing it, one write and one datasync
+//   compact.ts     compaction: rewriting segments without their dead blocks, crash-safely
 //   locator.ts     the block locator: CID to frame position, folding the tail into a new table
 //   tail-index.ts  index entries and the in-memory tail
 //   table/         the block table file: format.ts, reader.ts, writer.ts, key-filter.ts
@@ -15,9 +16,10 @@ import { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../../block/interface.ts'
 import { expectNonNegativeInteger, expectPositiveInteger, expectString } from '../../errors/arguments.ts'
 import { CairnError } from '../../errors/cairn-error.ts'
-import type { CommitBatch, StorageEngine } from '../interface.ts'
+import { checkCompactArguments, type CommitBatch, type CompactOptions, type CompactReport, type StorageEngine } from '../interface.ts'
 import { expectDerivedBytes, expectDerivedName } from '../derived.ts'
 import { writeCommit } from './commit.ts'
+import { type CompactHooks, compactSegments } from './compact.ts'
 import { readDerivedFile, writeDerivedFile } from './derived.ts'
 import { Gate, storageError } from './errors.ts'
 import { CAR_HEADER } from './format.ts'
@@ -99,6 +101,25 @@ const DEFAULT_TABLE_ON_CLOSE = 1024
  */
 export async function openFileStorage(path: string, options?: FileStorageOptions): Promise<FileStorage> {
   return FileStorage.open(path, options)
+}
+
+/**
+ * Seams for specs, not part of the public API (the entry points do not export them): a spec
+ * opens the engine with {@link openFileStorageWith} to follow, or stop at, the steps of a
+ * compaction.
+ */
+export interface FileStorageSeams {
+  /** Awaited after each step of a compaction (see compact.ts). */
+  readonly onCompactStep?: (step: string) => void | Promise<void>
+}
+
+const seamsOf = new WeakMap<FileStorage, FileStorageSeams>()
+
+/** {@link openFileStorage} with seams for specs (not exported by the entry points). */
+export async function openFileStorageWith(path: string, options: FileStorageOptions, seams: FileStorageSeams): Promise<FileStorage> {
+  const storage = await FileStorage.open(path, options)
+  seamsOf.set(storage, seams)
+  return storage
 }
 
 /**
@@ -231,36 +252,59 @@ export class FileStorage implements StorageEngine {
   async get(cid: CID): Promise<Uint8Array | undefined> {
     this.#gate.check()
     const bytes = cid.bytes
-    for (const position of await this.#locator.candidates(bytes)) {
-      const data = await this.#segments.readBlock(position, bytes)
-      if (data !== undefined) return data
+    // A compaction swapping segments between finding a position and reading it makes the
+    // position stale (or its file closed): ask again then.
+    for (;;) {
+      const generation = this.#segments.generation
+      try {
+        for (const position of await this.#locator.candidates(bytes)) {
+          const data = await this.#segments.readBlock(position, bytes)
+          if (data !== undefined) return data
+        }
+        if (generation === this.#segments.generation) return undefined
+      } catch (err) {
+        if (generation === this.#segments.generation) throw err
+      }
     }
-    return undefined
   }
 
   async has(cid: CID): Promise<boolean> {
     this.#gate.check()
-    return this.#locator.contains(cid.bytes)
+    for (;;) {
+      const generation = this.#segments.generation
+      try {
+        if (await this.#locator.contains(cid.bytes)) return true
+        if (generation === this.#segments.generation) return false
+      } catch (err) {
+        if (generation === this.#segments.generation) throw err
+      }
+    }
   }
 
   /**
    * Every block, in segment order: the segments' frames parsed in MiB windows (no read per
    * block). Later copies of a block stored twice (the skip list) are left out, so each block
-   * comes once; no index lookup per block.
+   * comes once; no index lookup per block. Reads the segments as they were when it started:
+   * a compaction meanwhile keeps their old files open for it (so dead blocks may be listed).
    */
   async *blocks(): AsyncIterable<BlockRecord> {
     this.#gate.check()
-    const list = this.#segments.list
-    const skip = this.#locator.skip
-    for (let i = 0; i < list.length; i++) {
-      const segment = list[i]!
-      // Everything below `size` is committed; a commit running meanwhile writes beyond it.
-      for await (const { reader, frame } of this.#segments.blockFrames(segment, segment.size)) {
-        if (skip.size > 0 && skip.has(framePosition(segment.number, frame.start))) continue
-        const cid = CID.decode(reader.peek(frame.cidOffset, frame.cidLength)!.slice())
-        const data = reader.peek(frame.dataOffset, frame.dataLength) ?? (await this.#gate.guard(() => reader.view(frame.dataOffset, frame.dataLength), `cannot read ${segment.file}`, segment.file))!
-        yield { cid, bytes: data.slice() }
+    const list = [...this.#segments.list]
+    const skip = this.#locator.skip.size === 0 ? this.#locator.skip : new Set(this.#locator.skip)
+    this.#segments.beginRead()
+    try {
+      for (let i = 0; i < list.length; i++) {
+        const segment = list[i]!
+        // Everything below `size` is committed; a commit running meanwhile writes beyond it.
+        for await (const { reader, frame } of this.#segments.blockFrames(segment, segment.size)) {
+          if (skip.size > 0 && skip.has(framePosition(segment.number, frame.start))) continue
+          const cid = CID.decode(reader.peek(frame.cidOffset, frame.cidLength)!.slice())
+          const data = reader.peek(frame.dataOffset, frame.dataLength) ?? (await this.#gate.guard(() => reader.view(frame.dataOffset, frame.dataLength), `cannot read ${segment.file}`, segment.file))!
+          yield { cid, bytes: data.slice() }
+        }
       }
+    } finally {
+      this.#segments.endRead()
     }
   }
 
@@ -277,6 +321,31 @@ export class FileStorage implements StorageEngine {
     }
     const run = this.#queue.then(() => this.#commit(batch))
     this.#queue = run.catch(() => {})
+    return run
+  }
+
+  /**
+   * Reclaims the space of blocks `live` rejects (see StorageEngine.compact): every segment
+   * whose dead bytes (frames of dead blocks, and later copies of blocks stored twice) are at
+   * least `minDeadRatio` of its bytes (default 0.5; 0: every segment with any) is rewritten
+   * without them and replaced atomically, then a new block table is written. Dead blocks in
+   * segments left alone stay readable. Runs in the commit queue; reads go on meanwhile. A
+   * SIGKILL at any moment leaves a store that reopens with every live block and the same
+   * heads (docs/storage-formats.md, 1.7).
+   */
+  compact(live: (cid: CID) => boolean, options?: CompactOptions): Promise<CompactReport> {
+    let minDeadRatio: number
+    try {
+      minDeadRatio = checkCompactArguments(live, options)
+      this.#gate.check()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const run = this.#queue.then(() => this.#compact(live, minDeadRatio))
+    this.#queue = run.then(
+      () => {},
+      () => {},
+    )
     return run
   }
 
@@ -338,6 +407,28 @@ export class FileStorage implements StorageEngine {
     this.#locator.committed(segment, base, encoded)
     this.#heads = heads
     this.#locator.maybeFold()
+  }
+
+  async #compact(live: (cid: CID) => boolean, minDeadRatio: number): Promise<CompactReport> {
+    this.#gate.check()
+    if (this.#broken !== undefined) {
+      throw new CairnError('CAIRN_STORAGE', `files storage ${this.path} failed an earlier write it could not undo; close and reopen it`, { cause: this.#broken, file: this.path })
+    }
+    const hooks: CompactHooks = { onStep: seamsOf.get(this)?.onCompactStep }
+    return compactSegments(
+      {
+        segments: this.#segments,
+        locator: this.#locator,
+        gate: this.#gate,
+        heads: this.#heads,
+        hooks,
+        onBroken: (cause) => {
+          this.#broken = cause
+        },
+      },
+      live,
+      minDeadRatio,
+    )
   }
 
   #track<T>(pending: Promise<T>): Promise<T> {

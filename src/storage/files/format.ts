@@ -53,6 +53,19 @@ export interface EncodedCommit {
   readonly recordOffset: number
 }
 
+/** The record frame (length varint included) of a commit of `blocks` block frames, `bytes` long together, leaving `heads`. */
+export function encodeRecordFrame(heads: readonly CID[], blocks: number, bytes: number): Uint8Array {
+  const payload = dagCbor.encode({ heads: [...heads], blocks, bytes })
+  const recordCid = CID.createV1(DAG_CBOR, Digest.create(IDENTITY, payload))
+  const recordLen = recordCid.bytes.length + payload.length
+  const head = varint.encodingLength(recordLen)
+  const frame = new Uint8Array(head + recordLen)
+  varint.encodeTo(recordLen, frame, 0)
+  frame.set(recordCid.bytes, head)
+  frame.set(payload, head + recordCid.bytes.length)
+  return frame
+}
+
 /** Builds the single buffer of one commit: a frame per block, then the record frame. */
 export function encodeCommit(blocks: readonly BlockRecord[], heads: readonly CID[]): EncodedCommit {
   let blockBytes = 0
@@ -60,10 +73,8 @@ export function encodeCommit(blocks: readonly BlockRecord[], heads: readonly CID
     const len = b.cid.bytes.length + b.bytes.length
     blockBytes += varint.encodingLength(len) + len
   }
-  const payload = dagCbor.encode({ heads: [...heads], blocks: blocks.length, bytes: blockBytes })
-  const recordCid = CID.createV1(DAG_CBOR, Digest.create(IDENTITY, payload))
-  const recordLen = recordCid.bytes.length + payload.length
-  const buffer = new Uint8Array(blockBytes + varint.encodingLength(recordLen) + recordLen)
+  const record = encodeRecordFrame(heads, blocks.length, blockBytes)
+  const buffer = new Uint8Array(blockBytes + record.length)
   let pos = 0
   const placed: EncodedBlock[] = []
   for (const b of blocks) {
@@ -78,10 +89,7 @@ export function encodeCommit(blocks: readonly BlockRecord[], heads: readonly CID
     pos += b.bytes.length
   }
   const recordOffset = pos
-  varint.encodeTo(recordLen, buffer, pos)
-  pos += varint.encodingLength(recordLen)
-  buffer.set(recordCid.bytes, pos)
-  buffer.set(payload, pos + recordCid.bytes.length)
+  buffer.set(record, pos)
   return { buffer, blocks: placed, recordOffset }
 }
 

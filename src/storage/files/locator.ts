@@ -57,6 +57,12 @@ export class BlockLocator {
   tablesWritten = 0
   tableWriteError: string | undefined
   tableDamaged: string | undefined
+  /**
+   * The highest segment a `blocks.table` file on disk may cover: the adopted table's, or one a
+   * fold began writing (which may have reached the disk even when the fold failed). Compaction
+   * removes the file before it replaces a segment at or below this. 0: no table file.
+   */
+  tableFileCover = 0
   readonly #dir: string
   readonly #segments: SegmentFiles
   readonly #gate: Gate
@@ -69,6 +75,9 @@ export class BlockLocator {
   #rebuild: Promise<void> | undefined
   /** After a failed table write: the number of unfolded blocks below which no fold is tried again (a failure repeated at every commit would reread the table each time). */
   #retryFoldAt = 0
+  /** While a compaction runs: no fold or rescan starts, and this resolves when it ends. */
+  #paused: Promise<void> | undefined
+  #unpause: (() => void) | undefined
 
   constructor(segments: SegmentFiles, gate: Gate, options: FoldOptions) {
     this.#dir = segments.dir
@@ -89,6 +98,51 @@ export class BlockLocator {
     this.run = table
     for (const position of table.skip) this.skip.add(position)
     this.cover = { ...table.cover! }
+    this.tableFileCover = table.cover!.segment
+  }
+
+  /**
+   * For a compaction: waits for a table write or rescan in progress, then keeps any new one
+   * from starting until {@link resume}, so the index changes only through {@link install}.
+   */
+  async pause(): Promise<void> {
+    while (this.#rebuild !== undefined || this.#tableWrite !== undefined) {
+      await this.#rebuild?.catch(() => {})
+      await this.#tableWrite
+    }
+    this.#paused = new Promise<void>((resolve) => {
+      this.#unpause = resolve
+    })
+  }
+
+  /**
+   * Ends the pause of a compaction and writes a block table when enough blocks are unfolded
+   * (from `tableOnClose` blocks when `eager`, as after a table was dropped). Resolves when that
+   * write is done; a failure loses nothing and is not thrown.
+   */
+  async resume(eager: boolean): Promise<void> {
+    this.#paused = undefined
+    this.#unpause?.()
+    this.#unpause = undefined
+    this.maybeFold(eager)
+    await this.#tableWrite
+  }
+
+  /**
+   * Compaction swaps its index in, in the same synchronous step as the segment files: `tail`
+   * holds every block not in the table kept (all of them when `dropTable`); the skipped copies
+   * in the rewritten segments are gone with them, and those in `unskip` are indexed now (their
+   * first copy went); `cover` is the newest record.
+   */
+  install(tail: TailIndex, dropTable: boolean, rewritten: ReadonlySet<number>, unskip: ReadonlySet<number>, cover: Cover | undefined): void {
+    if (dropTable) {
+      void this.run.retire()
+      this.run = TableRun.EMPTY
+    }
+    this.pending = []
+    this.tail = tail
+    for (const position of [...this.skip]) if (unskip.has(position) || rewritten.has(Math.floor(position / 2 ** 32))) this.skip.delete(position)
+    this.cover = cover
   }
 
   /** Forgets skipped copies at or after `size` in segment `segment`: bytes cut off, where new frames will be written. */
@@ -200,6 +254,7 @@ export class BlockLocator {
     // Earlier segments are durable: a segment is only started by a commit after the fsync of
     // every commit before it.
     const last = cover.segment === this.#segments.list.length ? this.#segments.list[cover.segment - 1] : undefined
+    this.tableFileCover = Math.max(this.tableFileCover, cover.segment)
     const write = (async () => {
       if (last !== undefined) await datasync(last.fh)
       const run = await writeTable(this.#dir, base, EntryColumns.concat(parts), tableCover, skip, this.#tableCacheBytes)
@@ -238,7 +293,7 @@ export class BlockLocator {
    * threshold instead.
    */
   maybeFold(eager = false): void {
-    if (this.#tableWrite !== undefined || this.#rebuild !== undefined || this.loading || this.#gate.closing) return
+    if (this.#tableWrite !== undefined || this.#rebuild !== undefined || this.#paused !== undefined || this.loading || this.#gate.closing) return
     const unfolded = this.unfolded()
     const threshold = eager ? this.#tableOnClose : Math.max(this.#foldThreshold(), this.#retryFoldAt)
     if (unfolded === 0 || unfolded < threshold) return
@@ -253,6 +308,8 @@ export class BlockLocator {
    */
   #rebuildDamaged(run: TableRun, reason: string): Promise<void> {
     if (run !== this.run) return Promise.resolve() // already replaced
+    // A compaction may drop this table or rewrite what it covers: decide after it.
+    if (this.#paused !== undefined) return this.#paused.then(() => this.#rebuildDamaged(run, reason))
     this.#rebuild ??= (async () => {
       this.tableDamaged = reason
       const rebuilt = new TailIndex()

@@ -12,7 +12,7 @@ import { readFully, removeTemps } from '../../fs/durable.ts'
 import { cleanDerived } from './derived.ts'
 import { CAR_HEADER, findRecords, parseFrame, parseFrameInWindow, WindowReader } from './format.ts'
 import type { BlockLocator, Cover } from './locator.ts'
-import { corrupt, MAX_SEGMENT, segmentName, segmentNumbers, type Segment, type SegmentFiles } from './segments.ts'
+import { corrupt, MAX_SEGMENT, removeSegmentTemps, segmentName, segmentNumbers, type Segment, type SegmentFiles } from './segments.ts'
 import { keyHi, keyLo } from './tail-index.ts'
 import { framePosition, TABLE_FILE } from './table/format.ts'
 import { openTable } from './table/reader.ts'
@@ -67,6 +67,7 @@ class Recovery implements Recovered {
   async load(): Promise<void> {
     const numbers = await segmentNumbers(this.#dir)
     await removeTemps(this.#dir, TABLE_FILE) // table writes a crash cut short
+    await removeSegmentTemps(this.#dir) // segments a compaction wrote but had not renamed yet
     this.derivedReady = await cleanDerived(this.#dir)
     numbers.sort((a, b) => a - b)
     if (numbers.length === 0) {

@@ -1,12 +1,13 @@
 // The segment files of a files store: `seg-000001.car`, `seg-000002.car`, ... in the store
 // folder, each a CARv1 file of block frames and commit records (format.ts), only ever appended
-// to, the last one only. Listing them, creating the next one durably, reading a block's frame
-// at a known position, walking a segment's frames, cutting a segment back.
+// to, the last one only, or replaced whole by compaction (compact.ts). Listing them, creating
+// the next one durably, reading a block's frame at a known position, walking a segment's
+// frames, cutting a segment back, swapping in a compacted one.
 import { open, readdir, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { varint } from 'multiformats'
 import { CairnError } from '../../errors/cairn-error.ts'
-import { datasync, readFully, syncDir, writeFully } from '../../fs/durable.ts'
+import { datasync, errCode, readFully, syncDir, writeFully } from '../../fs/durable.ts'
 import { storageError, type Gate } from './errors.ts'
 import { CAR_HEADER, type BlockFrame, parseFrame, parseFrameInWindow, varintAt, WindowReader } from './format.ts'
 import type { FramePosition } from './tail-index.ts'
@@ -16,6 +17,8 @@ export const MAX_SEGMENT: number = 2 ** 32 - 1
 /** Blocks up to this size are read with their frame header in one read and handed out as a view; larger ones read twice to get a buffer of their own. */
 const ONE_READ_LIMIT = 64 * 1024
 const SEGMENT_RE = /^seg-(\d{6,})\.car$/
+/** Temporary files of a compaction: `seg-<n>.car.<random>.tmp` (tempName of the segment's file). */
+const SEGMENT_TEMP_RE = /^seg-\d{6,}\.car\.[a-z0-9]*\.tmp$/
 
 /** File name of segment `n`. */
 export const segmentName = (n: number): string => `seg-${String(n).padStart(6, '0')}.car`
@@ -43,11 +46,40 @@ export async function segmentNumbers(dir: string): Promise<number[]> {
   return numbers
 }
 
+/**
+ * Removes the temporary files of a compaction that a crash interrupted before it renamed them
+ * over their segments (their segments are intact: nothing else of the compaction happened to
+ * them). Returns how many it removed.
+ */
+export async function removeSegmentTemps(dir: string): Promise<number> {
+  let removed = 0
+  for (const name of await readdir(dir)) {
+    if (!SEGMENT_TEMP_RE.test(name)) continue
+    try {
+      await unlink(join(dir, name))
+      removed++
+    } catch (err) {
+      if (errCode(err) !== 'ENOENT') throw err
+    }
+  }
+  return removed
+}
+
 /** The open segments of a store, in order: `list[n - 1]` is segment n, and the last is the one appended to. */
 export class SegmentFiles {
   readonly dir: string
   readonly list: Segment[] = []
+  /**
+   * Bumped each time compaction swaps segment files (and, with them, the block index): a
+   * position found before may then name another frame, so a read that found nothing, or
+   * failed, while it changed is asked again.
+   */
+  generation = 0
   readonly #gate: Gate
+  /** Iterations of whole segments (blocks()) running: they read segments they captured, so a replaced file stays open for them. */
+  #readers = 0
+  /** Handles of replaced segment files, closed once no iteration that may read them runs. */
+  readonly #retired: FileHandle[] = []
 
   constructor(dir: string, gate: Gate) {
     this.dir = dir
@@ -109,6 +141,33 @@ export class SegmentFiles {
     return segment
   }
 
+  /**
+   * Compaction: makes `fh` (a file of `size` bytes already renamed to segment `number`'s name)
+   * segment `number`, and retires the old file's handle. Synchronous, so that the caller swaps
+   * the block index in the same step.
+   */
+  replace(number: number, fh: FileHandle, size: number): void {
+    const old = this.list[number - 1]!
+    this.list[number - 1] = { number, file: old.file, fh, size }
+    this.generation++
+    this.#retired.push(old.fh)
+    if (this.#readers === 0) this.#closeRetired()
+  }
+
+  /** An iteration of segments starts: retired handles stay open until it ends ({@link endRead}). */
+  beginRead(): void {
+    this.#readers++
+  }
+
+  endRead(): void {
+    if (--this.#readers === 0) this.#closeRetired()
+  }
+
+  #closeRetired(): void {
+    // FileHandle.close waits for reads in flight on the handle.
+    for (const fh of this.#retired.splice(0)) void fh.close().catch(() => {})
+  }
+
   /** Cuts `segment` back to `size` bytes (to a bare header when 0) and syncs it. */
   async truncate(segment: Segment, size: number): Promise<void> {
     await segment.fh.truncate(size)
@@ -122,6 +181,7 @@ export class SegmentFiles {
 
   async closeAll(): Promise<void> {
     for (const s of this.list) await s.fh.close().catch(() => {})
+    for (const fh of this.#retired.splice(0)) await fh.close().catch(() => {})
   }
 
   /**
@@ -135,29 +195,31 @@ export class SegmentFiles {
   async readBlock(position: FramePosition, cid: Uint8Array): Promise<Uint8Array | undefined> {
     const dataLength = position.length - cid.length
     if (dataLength < 0) return undefined
+    // One segment object for both reads: a compaction may swap the file in between.
+    const segment = this.list[position.segment - 1]
+    if (segment === undefined) return undefined
     if (dataLength > ONE_READ_LIMIT) {
-      if (!(await this.holds(position, cid))) return undefined
-      const segment = this.list[position.segment - 1]!
+      if ((await this.#readFrame(segment, position, cid, cid.length)) === undefined) return undefined
       const data = new Uint8Array(dataLength)
       const at = position.offset + varint.encodingLength(position.length) + cid.length
       await this.#gate.guard(() => readFully(segment.fh, data, at), `cannot read ${segment.file}`, segment.file)
       return data
     }
-    const frame = await this.#readFrame(position, cid, position.length)
+    const frame = await this.#readFrame(segment, position, cid, position.length)
     return frame?.subarray(frame.length - dataLength)
   }
 
   /** True when the frame at `position` holds the block `cid`. */
   async holds(position: FramePosition, cid: Uint8Array): Promise<boolean> {
-    return (await this.#readFrame(position, cid, cid.length)) !== undefined
+    const segment = this.list[position.segment - 1]
+    return segment !== undefined && (await this.#readFrame(segment, position, cid, cid.length)) !== undefined
   }
 
-  /** The first `content` bytes of the frame at `position` after its varint, with the varint, if the frame holds `cid`. */
-  async #readFrame(position: FramePosition, cid: Uint8Array, content: number): Promise<Uint8Array | undefined> {
-    const segment = this.list[position.segment - 1]
+  /** The first `content` bytes of the frame at `position` of `segment` after its varint, with the varint, if the frame holds `cid`. */
+  async #readFrame(segment: Segment, position: FramePosition, cid: Uint8Array, content: number): Promise<Uint8Array | undefined> {
     const head = varint.encodingLength(position.length)
     const n = head + content
-    if (segment === undefined || position.offset + n > segment.size) return undefined
+    if (position.offset + n > segment.size) return undefined
     const buf = new Uint8Array(n)
     await this.#gate.guard(() => readFully(segment.fh, buf, position.offset), `cannot read ${segment.file}`, segment.file)
     // Read no further than `head` bytes: the shortest encoding of the length is the only one that fits.

@@ -110,6 +110,17 @@ export class EntryColumns {
     return out
   }
 
+  /** Appends an entry (no hash table: for a list that is only read back in order, or sorted). */
+  push(hi: number, lo: number, segment: number, offset: number, length: number): void {
+    if (this.entries === this.hiColumn.length) this.grow()
+    const e = this.entries++
+    this.hiColumn[e] = hi
+    this.loColumn[e] = lo
+    this.segmentColumn[e] = segment
+    this.offsetColumn[e] = offset
+    this.lengthColumn[e] = length
+  }
+
   /** Entry numbers in key order: LSD radix sort, four 16-bit digits (stable, O(n)). */
   sortedOrder(): Uint32Array {
     const n = this.entries
@@ -177,15 +188,9 @@ export class TailIndex extends EntryColumns {
   }
 
   add(hi: number, lo: number, segment: number, offset: number, length: number): void {
-    if (this.entries === this.hiColumn.length) this.grow()
-    const e = this.entries++
-    this.hiColumn[e] = hi
-    this.loColumn[e] = lo
-    this.segmentColumn[e] = segment
-    this.offsetColumn[e] = offset
-    this.lengthColumn[e] = length
+    this.push(hi, lo, segment, offset, length)
     if (this.entries * 2 > this.#buckets.length) this.#rehash(this.#buckets.length * 2)
-    else this.#place(e)
+    else this.#place(this.entries - 1)
   }
 
   /** True when some entry has the key (hi, lo). */
