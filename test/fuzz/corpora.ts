@@ -152,6 +152,20 @@ async function foreignCorpus(): Promise<Uint8Array> {
   })
 }
 
+/**
+ * A store holding part of a DAG: an app event links a block whose child never came (app links
+ * may dangle). Recording that block as an object later must still find the child missing.
+ */
+async function partialCorpus(logCar: Uint8Array): Promise<Corpus> {
+  const missing = await cidOf(new TextEncoder().encode('a child that never came'), 0x55)
+  const partBytes = dagCbor.encode({ part: 1, child: missing })
+  const part = await cidOf(partBytes)
+  const eventBytes = dagCbor.encode({ v: 1, tc: 0, ts: T0 + 500, data: { doc: part }, prev: null, type: 'linked', stream: 'app-1', parents: [] })
+  const event = await cidOf(eventBytes)
+  const prep = writeParts({ header: headerBytes([event]), frames: [{ cid: event.bytes, bytes: eventBytes }, { cid: part.bytes, bytes: partBytes }] })
+  return { name: 'partial', prep: [prep], car: logCar }
+}
+
 export async function buildCorpora(): Promise<Corpus[]> {
   const log = await logCorpus()
   const logCar = log.car
@@ -163,6 +177,7 @@ export async function buildCorpora(): Promise<Corpus[]> {
     await incrementalCorpus(),
     { name: 'foreign', prep: [], car: await foreignCorpus() },
     { name: 'held', prep: [logCar], car: logCar },
+    await partialCorpus(logCar),
   ]
 }
 

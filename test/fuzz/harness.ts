@@ -220,7 +220,7 @@ export interface RunOptions {
 const SLOW_MS = 30_000
 const SLOW_TINY_CHUNKS_MS = 2_000
 
-const CORPUS_WEIGHTS: Record<string, number> = { log: 3, file: 1, merge: 2, 'merge-incremental': 2, incremental: 2, foreign: 2, held: 2 }
+const CORPUS_WEIGHTS: Record<string, number> = { log: 3, file: 1, merge: 2, 'merge-incremental': 2, incremental: 2, foreign: 2, held: 2, partial: 1 }
 
 const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
 
@@ -234,57 +234,85 @@ export async function variantOf(seed: number, index: number, infos: readonly Cor
 /** Runs the variants of one seed on one engine, adding to the tally. Never throws for a failing variant: see `tally.failures`. */
 export async function runSeed(o: RunOptions, tally: Tally): Promise<void> {
   if (!tally.seeds.includes(o.seed)) tally.seeds.push(o.seed)
-  if (!tally.engines.includes(o.engine.name)) tally.engines.push(o.engine.name)
-  const live = new Map<string, Live>()
   const first = o.only ?? o.start ?? 0
   const end = o.only === undefined ? o.count : o.only + 1
+  const runner = new Runner(o.engine, tally, o.log)
   try {
     for (let index = first; index < end; index++) {
       const { info, variant } = await variantOf(o.seed, index, o.infos)
       const where = `seed ${o.seed} variant ${index} (engine ${o.engine.name}, corpus ${info.corpus.name}, ${variant.mutators.join('+')}: ${variant.note})`
       o.trace?.(index, where)
-      let failures: Failure[]
-      try {
-        let l = live.get(info.corpus.name)
-        if (l === undefined) {
-          l = await openLive(o.engine, info)
-          live.set(info.corpus.name, l)
-        }
-        const { failures: found, dirty, accepted, code } = await runVariant(l, info, variant)
-        failures = found
-        tally.variants++
-        const m = (tally.mutators[variant.mutators[0]!] ??= [0, 0])
-        m[0]++
-        if (accepted) { tally.accepted++; m[1]++ }
-        if (accepted && !dirty) tally.noops++
-        if (code !== undefined) tally.refused[code] = (tally.refused[code] ?? 0) + 1
-        if (dirty) {
-          live.delete(info.corpus.name)
-          await l.dispose()
-        }
-      } catch (err) {
-        failures = [{ kind: 'harness', message: `the harness failed: ${(err as Error).stack ?? String(err)}`, rules: [] }]
-        const l = live.get(info.corpus.name)
-        live.delete(info.corpus.name)
-        await l?.dispose().catch(() => {})
-      }
-      for (const f of failures) {
-        const known = KNOWN_FINDINGS.find((k) => k.matches(f, variant))
-        const line = `${where}: ${f.kind}: ${f.message}\n    re-run: ${o.repro(o.seed, index)}`
-        const detail = `${Object.keys(variant.options).length > 0 ? `\n    options: ${JSON.stringify(variant.options)}` : ''}${variant.chunks === undefined ? '' : `\n    read in chunks of ${variant.chunks.join(', ')}`}\n    bytes (${variant.bytes.length}): ${variant.bytes.length <= 8192 ? hex(variant.bytes) : `${hex(variant.bytes.subarray(0, 512))}…`}`
-        if (known !== undefined) {
-          const k = (tally.known[known.id] ??= { count: 0, first: line })
-          k.count++
-          o.log?.(`known finding ${known.id}: ${line}${detail}`)
-        } else {
-          tally.failures.push(line)
-          o.log?.(`FAILURE ${line}${detail}`)
-        }
-      }
+      await runner.run(info, variant, where, o.repro(o.seed, index))
     }
   } finally {
-    for (const l of live.values()) await l.dispose().catch(() => {})
+    await runner.close()
   }
+}
+
+/** Runs variants one by one, keeping a store per corpus in its starting state while imports are refused. */
+export class Runner {
+  readonly #live = new Map<string, Live>()
+
+  constructor(readonly engine: EngineTarget, readonly tally: Tally, readonly log?: (line: string) => void) {
+    if (!tally.engines.includes(engine.name)) tally.engines.push(engine.name)
+  }
+
+  /** Runs one variant against a store in `info`'s starting state; failures go to the tally (`where` and `repro` name it). */
+  async run(info: CorpusInfo, variant: Variant, where: string, repro: string): Promise<void> {
+    const tally = this.tally
+    let failures: Failure[]
+    const name = info.corpus.name
+    try {
+      let l = this.#live.get(name)
+      if (l === undefined) {
+        l = await openLive(this.engine, info)
+        this.#live.set(name, l)
+      }
+      const { failures: found, dirty, accepted, code } = await runVariant(l, info, variant)
+      failures = found
+      tally.variants++
+      const m = (tally.mutators[variant.mutators[0] ?? '(none)'] ??= [0, 0])
+      m[0]++
+      if (accepted) { tally.accepted++; m[1]++ }
+      if (accepted && !dirty) tally.noops++
+      if (code !== undefined) tally.refused[code] = (tally.refused[code] ?? 0) + 1
+      if (dirty) {
+        this.#live.delete(name)
+        await l.dispose()
+      }
+    } catch (err) {
+      failures = [{ kind: 'harness', message: `the harness failed: ${(err as Error).stack ?? String(err)}`, rules: [] }]
+      const l = this.#live.get(name)
+      this.#live.delete(name)
+      await l?.dispose().catch(() => {})
+    }
+    for (const f of failures) {
+      const known = KNOWN_FINDINGS.find((k) => k.matches(f, variant))
+      const line = `${where}: ${f.kind}: ${f.message}\n    re-run: ${repro}`
+      const detail = `${Object.keys(variant.options).length > 0 ? `\n    options: ${JSON.stringify(variant.options)}` : ''}${variant.chunks === undefined ? '' : `\n    read in chunks of ${variant.chunks.join(', ')}`}\n    bytes (${variant.bytes.length}): ${variant.bytes.length <= 8192 ? hex(variant.bytes) : `${hex(variant.bytes.subarray(0, 512))}…`}`
+      if (known !== undefined) {
+        const k = (tally.known[known.id] ??= { count: 0, first: line })
+        k.count++
+        this.log?.(`known finding ${known.id}: ${line}${detail}`)
+      } else {
+        tally.failures.push(line)
+        this.log?.(`FAILURE ${line}${detail}`)
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const l of this.#live.values()) await l.dispose().catch(() => {})
+    this.#live.clear()
+  }
+}
+
+/** The corpus's CAR cut at every boundary between sections (and one byte either side): prefix varints, header, each frame's prefix, CID and block. */
+export function truncations(info: CorpusInfo): Variant[] {
+  const car = info.corpus.car
+  const cuts = new Set<number>()
+  for (const b of info.layout.boundaries) for (const d of [-1, 0, 1]) if (b + d >= 0 && b + d < car.length) cuts.add(b + d)
+  return [...cuts].sort((a, b) => a - b).map((cut) => ({ bytes: car.subarray(0, cut), options: {}, mutators: ['truncation-sweep'], note: `cut at ${cut} of ${car.length}` }))
 }
 
 async function runVariant(live: Live, info: CorpusInfo, variant: Variant): Promise<{ failures: Failure[]; dirty: boolean; accepted: boolean; code?: string }> {
@@ -333,7 +361,7 @@ async function runVariant(live: Live, info: CorpusInfo, variant: Variant): Promi
 export function summary(t: Tally, ms: number): string {
   const refused = Object.values(t.refused).reduce((a, b) => a + b, 0)
   const lines = [
-    `fuzz: ${t.variants} variants on ${t.engines.join(', ')} with seeds ${t.seeds.join(', ')} in ${(ms / 1000).toFixed(1)} s`,
+    `fuzz: ${t.variants} variants on ${t.engines.join(', ')}${t.seeds.length > 0 ? ` with seeds ${t.seeds.join(', ')}` : ''} in ${(ms / 1000).toFixed(1)} s`,
     `  accepted ${t.accepted} (${t.noops} changed nothing), refused ${refused}:`,
     ...Object.entries(t.refused).sort((a, b) => b[1] - a[1]).map(([code, n]) => `    ${code}: ${n}`),
     `  by mutator (run / accepted): ${Object.entries(t.mutators).map(([m, [n, a]]) => `${m} ${n}/${a}`).join(', ')}`,

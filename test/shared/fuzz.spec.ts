@@ -10,9 +10,9 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, test } from 'vitest'
 import { MemoryStorage } from '../../src/storage/memory.ts'
 import { headerBytes, writeParts } from '../fuzz/car.ts'
-import { buildCorpora, describeCorpus, NOW } from '../fuzz/corpora.ts'
+import { buildCorpora, describeCorpus, NOW, type CorpusInfo } from '../fuzz/corpora.ts'
 import { envInt } from '../fuzz/env.ts'
-import { newTally, runSeed, summary } from '../fuzz/harness.ts'
+import { newTally, Runner, runSeed, summary, truncations } from '../fuzz/harness.ts'
 import { DEFAULT_LIMITS, judge, Model, type Verdict } from '../fuzz/oracle.ts'
 import { Rng } from '../fuzz/prng.ts'
 import { cborShape, encodeCbor, nested, RawCbor } from '../support/cbor.ts'
@@ -79,10 +79,15 @@ describe('the fuzzer\'s own tools', () => {
   })
 })
 
+const memory = { name: 'memory', open: async () => ({ storage: new MemoryStorage(), dispose: async () => {} }) }
+let corpora: Promise<CorpusInfo[]> | undefined
+/** The corpora and what the oracle knows of them, built once for both tests. */
+const infosOnce = (): Promise<CorpusInfo[]> => (corpora ??= buildCorpora().then((cs) => Promise.all(cs.map(describeCorpus))))
+
 describe('hostile CARs (fuzz, fast subset)', () => {
   test(`${ONLY === undefined ? COUNT : 1} seeded variants are refused with a code and no change, or accepted only when valid`, async () => {
     const started = Date.now()
-    const infos = await Promise.all((await buildCorpora()).map(describeCorpus))
+    const infos = await infosOnce()
     const tally = newTally()
     const lines: string[] = []
     await runSeed({
@@ -90,7 +95,7 @@ describe('hostile CARs (fuzz, fast subset)', () => {
       count: COUNT,
       only: ONLY,
       infos,
-      engine: { name: 'memory', open: async () => ({ storage: new MemoryStorage(), dispose: async () => {} }) },
+      engine: memory,
       repro: (seed, index) => `CAIRN_FUZZ_SEED=${seed} CAIRN_FUZZ_ONLY=${index} npx vitest run --project node test/shared/fuzz.spec.ts`,
       log: (line) => lines.push(line),
     }, tally)
@@ -98,5 +103,23 @@ describe('hostile CARs (fuzz, fast subset)', () => {
     if (ONLY !== undefined) for (const l of lines) console.log(l)
     expect(tally.failures, tally.failures.join('\n\n')).toEqual([])
     expect(tally.variants).toBe(ONLY === undefined ? COUNT : 1)
+  }, 300_000)
+
+  test.skipIf(ONLY !== undefined)('every corpus cut at every section boundary (and a byte either side) is refused, or is a valid shorter CAR', async () => {
+    const started = Date.now()
+    const infos = await infosOnce()
+    const tally = newTally()
+    const lines: string[] = []
+    const runner = new Runner(memory, tally, (line) => lines.push(line))
+    try {
+      for (const info of infos) {
+        for (const v of truncations(info)) await runner.run(info, v, `corpus ${info.corpus.name}, ${v.note}`, 'npx vitest run --project node test/shared/fuzz.spec.ts -t "section boundary"')
+      }
+    } finally {
+      await runner.close()
+    }
+    console.log(summary(tally, Date.now() - started))
+    expect(tally.failures, lines.join('\n\n')).toEqual([])
+    expect(tally.refused['CAIRN_INVALID_CAR']).toBeGreaterThan(100)
   }, 300_000)
 })
