@@ -190,7 +190,7 @@ async function checkAccepted(live: Live, model: Model, verdict: Accepted, report
     fail(`verify() failed after the import: ${String(err)}`, 'verify')
   }
   try {
-    const again = await live.store.import(sourceOf(variant), variant.options)
+    const again = await live.store.import(variant.bytes, variant.options)
     const state = await stateOf(live.store, live.storage)
     if (again.events !== 0 || again.blocks !== 0 || !same(state, after)) fail(`importing the same CAR again changed the store: ${again.events} events, ${again.blocks} blocks; ${diff(after, state)}`, 'idempotent')
   } catch (err) {
@@ -329,7 +329,7 @@ async function runVariant(live: Live, info: CorpusInfo, variant: Variant): Promi
   const ms = Date.now() - started
   const failures: Failure[] = []
   const rules = verdict.ok ? [] : verdict.problems.map((p) => p.rule)
-  const tiny = variant.chunks !== undefined && Math.min(...variant.chunks) <= 16 && variant.bytes.length > 50_000
+  const tiny = variant.chunks !== undefined && Math.min(...variant.chunks) <= 8 && variant.bytes.length > 50_000
   if (ms > (tiny ? SLOW_TINY_CHUNKS_MS : SLOW_MS)) {
     failures.push({ kind: 'slow', message: `the import took ${ms} ms for ${variant.bytes.length} bytes${variant.chunks === undefined ? '' : ` read in chunks of ${variant.chunks.join(', ')}`}`, rules: [tiny ? 'slow.tiny-chunks' : 'slow'] })
   }

@@ -772,7 +772,7 @@ export async function makeVariant(rng: Rng, info: CorpusInfo): Promise<Variant> 
   let out = writeParts({ header: w.header ?? headerBytes(w.roots), ...(w.headerPrefix === undefined ? {} : { headerPrefix: w.headerPrefix }), frames: w.frames })
   for (const p of w.post) out = p(out)
   // Large CARs in tiny chunks are rare: Cairn's reader is quadratic in the chunks of a frame (finding F6)
-  const sizes = out.length <= 50_000 ? [1, 2, 3, 7, 64, 1000, 4096, 65536] : rng.chance(0.03) ? [16] : [1000, 4096, 65536]
+  const sizes = out.length <= 50_000 ? [1, 2, 3, 7, 64, 1000, 4096, 65536] : rng.chance(0.02) ? [4] : [1000, 4096, 65536]
   const chunks = rng.chance(0.3) ? Array.from({ length: rng.range(1, 4) }, () => rng.pick(sizes)) : undefined
   return { bytes: out, options: w.options, mutators: names, note: w.notes.join('; '), ...(chunks === undefined ? {} : { chunks }) }
 }

@@ -322,6 +322,7 @@ export function eventFormatProblem(v: unknown): string | undefined {
   if (!Object.hasOwn(v, 'data')) return 'no data'
   if (Object.hasOwn(v, 'meta')) {
     const meta = v['meta']
+    if (meta instanceof Uint8Array) return 'meta is a byte string, not a map'
     if (!isMap(meta)) return 'meta is not a map'
     for (const k of ['id', 'correlation', 'causation']) if (Object.hasOwn(meta, k) && !nonEmpty(meta[k])) return `meta.${k}`
   }

@@ -69,7 +69,7 @@ describe('the fuzzer\'s own tools', () => {
     }
     expect(await rules({ ...event, tc: 2 ** 40 + 1 })).toEqual(['clock.tc'])
     expect(await rules({ ...event, ts: NOW + DEFAULT_LIMITS.maxClockDrift + 1 })).toEqual(['clock.drift'])
-    expect(await rules({ ...event, meta: new Uint8Array(1) })).toEqual(['event.format: meta is not a map'])
+    expect(await rules({ ...event, meta: new Uint8Array(1) })).toEqual(['event.format: meta is a byte string, not a map'])
     expect(await rules(event, encodeCbor(event, { keys: 'reverse' }))).toEqual(['event.noncanonical'])
     // 512 lists and an empty one inside: the block nests 513 filled levels (allowed), the value 513 (not)
     expect(await rules(event, encodeCbor({ ...event, data: new RawCbor(nested(512, Uint8Array.of(0x80))) }))).toEqual(['event.format: data or meta too deep'])
