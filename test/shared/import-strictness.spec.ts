@@ -14,49 +14,11 @@ import type { EventBlock } from '../../src/log/event/interface.ts'
 import { MAX_TC } from '../../src/log/rules/stamp.ts'
 import { MemoryStorage } from '../../src/storage/memory.ts'
 import { CairnStore } from '../../src/store/store.ts'
+import { arr, cat, float64, map, negZero16, nul, rawText, text, uint, undef, type Item } from '../support/cbor.ts'
 import { bytesOf, collect } from '../support/stores.ts'
 
 const NOW = 1_700_000_000_000
 const open = (clock: () => number = () => NOW): Promise<CairnStore> => CairnStore.open(new MemoryStorage(), { clock })
-
-// ---- a tiny CBOR writer that can write what dag-cbor's encoder never would ----
-type Item = Uint8Array
-const cat = (...parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}
-function head(major: number, n: number): Uint8Array {
-  if (n < 24) return Uint8Array.of((major << 5) | n)
-  if (n < 256) return Uint8Array.of((major << 5) | 24, n)
-  if (n < 65536) return Uint8Array.of((major << 5) | 25, n >> 8, n & 255)
-  if (n < 2 ** 32) return Uint8Array.of((major << 5) | 26, n >>> 24, (n >> 16) & 255, (n >> 8) & 255, n & 255)
-  const b = new Uint8Array(9)
-  b[0] = (major << 5) | 27
-  new DataView(b.buffer).setBigUint64(1, BigInt(n))
-  return b
-}
-const uint = (n: number): Item => head(0, n)
-const text = (s: string): Item => {
-  const b = new TextEncoder().encode(s)
-  return cat(head(3, b.length), b)
-}
-const rawText = (b: Uint8Array): Item => cat(head(3, b.length), b)
-const float64 = (n: number): Item => {
-  const b = new Uint8Array(9)
-  b[0] = 0xfb
-  new DataView(b.buffer).setFloat64(1, n)
-  return b
-}
-const negZero16: Item = Uint8Array.of(0xf9, 0x80, 0x00)
-const nul: Item = Uint8Array.of(0xf6)
-const undef: Item = Uint8Array.of(0xf7)
-const arr = (items: Item[]): Item => cat(head(4, items.length), ...items)
-const map = (entries: [string | Item, Item][]): Item => cat(head(5, entries.length), ...entries.map(([k, v]) => cat(typeof k === 'string' ? text(k) : k, v)))
 
 /** The fields of a first event (no parents, no prev), canonical key order: length first, then bytes. */
 function eventEntries(o: { stream?: Item; type?: Item; ts?: Item; tc?: Item; data?: Item } = {}): [string, Item][] {
