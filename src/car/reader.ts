@@ -29,6 +29,8 @@ function bad(message: string): CairnError {
 class ByteQueue {
   readonly #source: AsyncIterator<Uint8Array>
   #chunks: Uint8Array[] = []
+  /** Index of the first unread chunk: chunks before it are spent (Array.shift would make tiny chunks quadratic). */
+  #head = 0
   #buffered = 0
   #done = false
   consumed = 0
@@ -46,6 +48,10 @@ class ByteQueue {
         break
       }
       if (next.value.length > 0) {
+        if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {
+          this.#chunks = this.#chunks.slice(this.#head)
+          this.#head = 0
+        }
         this.#chunks.push(next.value)
         this.#buffered += next.value.length
       }
@@ -65,10 +71,10 @@ class ByteQueue {
 
   /** The next buffered byte (the caller made sure there is one). */
   #take(): number {
-    const first = this.#chunks[0]!
+    const first = this.#chunks[this.#head]!
     const b = first[0]!
-    if (first.length === 1) this.#chunks.shift()
-    else this.#chunks[0] = first.subarray(1)
+    if (first.length === 1) this.#head++
+    else this.#chunks[this.#head] = first.subarray(1)
     this.#buffered--
     this.consumed++
     return b
@@ -79,12 +85,12 @@ class ByteQueue {
     const out = new Uint8Array(n)
     let at = 0
     while (at < n) {
-      const first = this.#chunks[0]!
+      const first = this.#chunks[this.#head]!
       const take = Math.min(first.length, n - at)
       out.set(first.subarray(0, take), at)
       at += take
-      if (take === first.length) this.#chunks.shift()
-      else this.#chunks[0] = first.subarray(take)
+      if (take === first.length) this.#head++
+      else this.#chunks[this.#head] = first.subarray(take)
     }
     this.#buffered -= n
     this.consumed += n
@@ -165,6 +171,10 @@ export async function readCar(source: ByteSource, limits: CarReadLimits): Promis
           ;[cid, bytes] = CID.decodeFirst(frame)
         } catch (cause) {
           throw new CairnError('CAIRN_INVALID_CAR', `the frame at byte ${start} does not start with a CID`, { cause })
+        }
+        // A CIDv0 is a bare sha2-256 multihash (0x12 0x20 …); `0x00 codec multihash` is no CID at all.
+        if (cid.version === 0 && frame[0] !== 0x12) {
+          throw new CairnError('CAIRN_INVALID_CAR', `the frame at byte ${start} starts with an explicit version 0, which is not a CID`)
         }
         if (bytes.length > limits.maxBlockBytes) {
           throw new CairnError('CAIRN_TOO_LARGE', `block ${cid} has ${bytes.length} bytes; the limit is ${limits.maxBlockBytes}`, { cid })

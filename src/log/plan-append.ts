@@ -2,6 +2,7 @@ import type { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
 import type { EventBlock, Stamp } from './event/interface.ts'
 import { encodeEvent } from './event/format.ts'
+import { compareEvents } from './event/order.ts'
 import type { CommitPlan, Draft, PlannedEvent } from './plan.ts'
 import { assertExpectedVersion } from './rules/expected-version.ts'
 import { resolveRetry } from './rules/idempotency.ts'
@@ -17,6 +18,20 @@ export interface AppendBase {
   /** Blocks the base writes before the drafts' events (an import's, an object's value). */
   readonly blocks: readonly BlockRecord[]
   readonly verified?: ReadonlyMap<string, BlockRecord> | undefined
+}
+
+/**
+ * The stream's last event in canonical order: the later of the views' last one and the last
+ * one the base brings (an import may bring events of the stream, e.g. `$objects` records).
+ */
+function lastOfStream(views: LogViews, baseEvents: readonly PlannedEvent[], stream: string): CID | null {
+  const lastSeq = views.stream(stream)?.last()
+  const held = lastSeq === undefined ? undefined : { cid: views.cid(lastSeq), ...views.stamp(lastSeq) }
+  let brought: PlannedEvent | undefined
+  for (let i = baseEvents.length - 1; i >= 0 && brought === undefined; i--) if (baseEvents[i]!.event.stream === stream) brought = baseEvents[i]
+  if (brought === undefined) return held?.cid ?? null
+  if (held === undefined) return brought.cid
+  return compareEvents(held, { cid: brought.cid, ts: brought.event.ts, tc: brought.event.tc }) > 0 ? held.cid : brought.cid
 }
 
 /**
@@ -48,9 +63,7 @@ export async function planAppend(views: LogViews, reader: EventReader, base: App
     }
     const pending = pendingByStream.get(draft.stream) ?? []
     assertExpectedVersion(draft.stream, draft.expectedVersion, views.streamLength(draft.stream) + pending.length)
-    const lastSeq = views.stream(draft.stream)?.last()
-    // Drafts on top of an import are only `$objects` puts, whose predecessor the views hold.
-    const prev = pending.at(-1)?.cid ?? (lastSeq === undefined ? null : views.cid(lastSeq))
+    const prev = pending.at(-1)?.cid ?? lastOfStream(views, base.events, draft.stream)
     const stamp = nextStamp(parentStamps, now)
     const event: EventBlock = {
       v: 1,

@@ -195,7 +195,10 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
     }
   }
   const foreign: { cid: CID; size: number }[] = []
-  for (const root of foreignRoots) foreign.push({ cid: root, size: await takeDag(root, `part of the DAG under root ${root}`) })
+  for (const root of new Map(foreignRoots.map((r) => [r.toString(), r])).values()) {
+    // Its own walk: blocks already walked for an object of the CAR still count toward its size.
+    foreign.push({ cid: root, size: await assertCompleteDag(root, views, source, new Set(), `part of the DAG under root ${root}`, take) })
+  }
 
   const superseded = new Set<string>()
   for (const { event } of events) for (const p of event.parents) superseded.add(p.toString())

@@ -60,7 +60,7 @@ export function assertEvent(value: unknown, cid?: CID): asserts value is EventBl
 }
 
 function assertMeta(meta: unknown, cid: CID | undefined): asserts meta is EventMeta {
-  if (meta === null || typeof meta !== 'object' || Array.isArray(meta) || isCid(meta)) invalid(cid, '"meta" must be a map')
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta) || meta instanceof Uint8Array || isCid(meta)) invalid(cid, '"meta" must be a map')
   for (const key of META_STRINGS) {
     const v = (meta as Record<string, unknown>)[key]
     if (v !== undefined && (typeof v !== 'string' || v === '')) invalid(cid, `"meta.${key}" must be a non-empty string`)

@@ -1,0 +1,78 @@
+// Regressions for what the hostile-CAR fuzzer found (test/fuzz): each CAR below was accepted,
+// or recorded wrongly, before its fix.
+import { describe, expect, test } from 'vitest'
+import { isCairnError } from '../../src/errors/cairn-error.ts'
+import { MemoryStorage } from '../../src/storage/memory.ts'
+import { CairnStore } from '../../src/store/store.ts'
+import { readCar } from '../../src/car/reader.ts'
+import { writeCar } from '../../src/car/writer.ts'
+import type { BlockRecord } from '../../src/block/interface.ts'
+import { bytesOf, collect } from '../support/stores.ts'
+
+const hex = (s: string): Uint8Array => Uint8Array.from(s.match(/../g)!.map((b) => Number.parseInt(b, 16)))
+const open = (): Promise<CairnStore> => CairnStore.open(new MemoryStorage())
+
+async function refusedWith(store: CairnStore, car: Uint8Array, code: string): Promise<void> {
+  const before = { heads: store.heads.map(String), stats: await store.stats() }
+  const err = await store.import(car).then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  expect(isCairnError(err) && err.code === code, String(err)).toBe(true)
+  expect({ heads: store.heads.map(String), stats: await store.stats() }).toEqual(before)
+}
+
+describe('fuzzer findings', () => {
+  test('F4: an event whose meta is a byte string is refused', async () => {
+    const car = hex(
+      '3aa265726f6f747381d82a58250001711220316839305705e3a318d554144bb78f0262bf011b75ae557b68d4afabf8483da16776657273696f6e016501711220316839305705e3a318d554144bb78f0262bf011b75ae557b68d4afabf8483da1a9617601627463006274731b0000019b76daa8006464617461f6646d6574614201026470726576f6647479706561746673747265616d617367706172656e747380',
+    )
+    await refusedWith(await open(), car, 'CAIRN_INVALID_EVENT')
+  })
+
+  test('F5: a foreign root listed three times in the header is recorded once', async () => {
+    const car = hex(
+      '8c01a265726f6f747383d82a582500015512205891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03d82a582500015512205891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03d82a582500015512205891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be036776657273696f6e012a015512205891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be0368656c6c6f0a',
+    )
+    const store = await open()
+    const report = await store.import(car)
+    expect(report.foreign.length).toBe(1)
+    expect((await store.stats()).events).toBe(1)
+  })
+
+  test('F3: a frame whose CID carries an explicit version 0 is not a CID: CAIRN_INVALID_CAR', async () => {
+    const car = hex('38a265726f6f747381d82a582300122059948439065f29619ef41280cbb932be52c56d99c5966b65e0111239f098bbef6776657273696f6e01280070122059948439065f29619ef41280cbb932be52c56d99c5966b65e0111239f098bbef0a020801')
+    await refusedWith(await open(), car, 'CAIRN_INVALID_CAR')
+  })
+
+  test('F1 and F2: a foreign root that is also an object of the same CAR gets its full size and the last $objects event as prev', async () => {
+    const a = await open()
+    const obj = await a.put({ title: 'Notes' }, { type: 'doc' })
+    const original = await bytesOf(a.export())
+    const parsed = await readCar(original, { maxBlockBytes: 1 << 22, maxBytes: 1 << 30 })
+    const blocks: BlockRecord[] = []
+    for await (const b of parsed.blocks) blocks.push(b)
+    // The same blocks, with the object also listed as a root: a foreign root beside the events.
+    const car = await bytesOf(
+      writeCar(
+        [...a.heads, obj],
+        (async function* (): AsyncGenerator<BlockRecord> {
+          yield* blocks
+        })(),
+      ),
+    )
+    const b = await open()
+    const report = await b.import(car)
+    expect(report.foreign.map(String)).toEqual([String(obj)])
+    const objects = await collect(b.objects())
+    expect(objects.map((o) => [o.type, o.size])).toEqual([
+      ['doc', 13],
+      ['car', 13],
+    ])
+    // The local record of the foreign root follows the imported object.put in $objects.
+    const records = await collect(b.read('$objects'))
+    expect(records.length).toBe(2)
+    expect(String(records[1]!.prev)).toBe(String(records[0]!.cid))
+    expect(await b.verify()).toMatchObject({ dangling: [] })
+  })
+})
