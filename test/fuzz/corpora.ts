@@ -37,7 +37,12 @@ export interface CorpusInfo {
 
 function writer(start = T0): { store: Promise<CairnStore>; tick(ms?: number): void } {
   let t = start
-  return { store: CairnStore.open(new MemoryStorage(), { clock: () => t }), tick(ms = 1) { t += ms } }
+  return {
+    store: CairnStore.open(new MemoryStorage(), { clock: () => t }),
+    tick(ms = 1) {
+      t += ms
+    },
+  }
 }
 
 /** Deterministic bytes (a file's content). */
@@ -45,9 +50,11 @@ function content(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n)
   let x = seed >>> 0
   for (let i = 0; i < n; i++) {
-    x ^= x << 13; x >>>= 0
+    x ^= x << 13
+    x >>>= 0
     x ^= x >>> 17
-    x ^= x << 5; x >>>= 0
+    x ^= x << 5
+    x >>>= 0
     out[i] = x & 255
   }
   return out
@@ -133,7 +140,7 @@ async function incrementalCorpus(): Promise<Corpus> {
 
 /** A CAR packed by other tools: a dag-cbor commit-like root over a tree and a raw leaf, and a raw root. */
 async function foreignCorpus(): Promise<Uint8Array> {
-  const leafBytes = new TextEncoder().encode('a leaf of someone else\'s tree')
+  const leafBytes = new TextEncoder().encode("a leaf of someone else's tree")
   const leaf = await cidOf(leafBytes, 0x55)
   const treeBytes = dagCbor.encode({ entries: [{ k: 'a', v: leaf }], n: 1 })
   const tree = await cidOf(treeBytes)
@@ -162,7 +169,13 @@ async function partialCorpus(logCar: Uint8Array): Promise<Corpus> {
   const part = await cidOf(partBytes)
   const eventBytes = dagCbor.encode({ v: 1, tc: 0, ts: T0 + 500, data: { doc: part }, prev: null, type: 'linked', stream: 'app-1', parents: [] })
   const event = await cidOf(eventBytes)
-  const prep = writeParts({ header: headerBytes([event]), frames: [{ cid: event.bytes, bytes: eventBytes }, { cid: part.bytes, bytes: partBytes }] })
+  const prep = writeParts({
+    header: headerBytes([event]),
+    frames: [
+      { cid: event.bytes, bytes: eventBytes },
+      { cid: part.bytes, bytes: partBytes },
+    ],
+  })
   return { name: 'partial', prep: [prep], car: logCar }
 }
 

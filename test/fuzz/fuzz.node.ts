@@ -47,15 +47,20 @@ for (const seed of seeds) {
   for (const { target, count: defaultCount } of engines) {
     const t = Date.now()
     const before = tally.variants
-    await runSeed({
-      seed,
-      count: count ?? defaultCount,
-      only,
-      infos,
-      engine: target,
-      repro: (s, i) => `CAIRN_FUZZ_SEED=${s} CAIRN_FUZZ_ONLY=${i} CAIRN_FUZZ_ENGINE=${target.name} npx tsx test/fuzz/fuzz.node.ts`,
-      log: (line) => { if (verbose || line.startsWith('FAILURE')) console.log(line) },
-    }, tally)
+    await runSeed(
+      {
+        seed,
+        count: count ?? defaultCount,
+        only,
+        infos,
+        engine: target,
+        repro: (s, i) => `CAIRN_FUZZ_SEED=${s} CAIRN_FUZZ_ONLY=${i} CAIRN_FUZZ_ENGINE=${target.name} npx tsx test/fuzz/fuzz.node.ts`,
+        log: (line) => {
+          if (verbose || line.startsWith('FAILURE')) console.log(line)
+        },
+      },
+      tally,
+    )
     console.log(`seed ${seed} on ${target.name}: ${tally.variants - before} variants in ${((Date.now() - t) / 1000).toFixed(1)} s`)
   }
 }

@@ -99,7 +99,15 @@ async function openLive(engine: EngineTarget, info: CorpusInfo): Promise<Live> {
   if (events !== m.events.size) throw new Error(`corpus ${name}: the model holds ${m.events.size} events, the store ${events}`)
   const held = new Set(state.blocks)
   if (held.size !== m.blocks.size || [...m.blocks.keys()].some((k) => !held.has(k))) throw new Error(`corpus ${name}: the model's blocks are not the store's`)
-  return { store, storage, dispose: async () => { await store.close(); await dispose() }, state }
+  return {
+    store,
+    storage,
+    dispose: async () => {
+      await store.close()
+      await dispose()
+    },
+    state,
+  }
 }
 
 function latestObjectsEvent(model: Model, verdict: Accepted): CID | null {
@@ -116,7 +124,9 @@ function latestObjectsEvent(model: Model, verdict: Accepted): CID | null {
 /** Checks an accepted import against the oracle's prediction. Returns what differs. */
 async function checkAccepted(live: Live, model: Model, verdict: Accepted, report: { events: number; blocks: number; foreign: CID[] }, variant: Variant, limits: Limits): Promise<Failure[]> {
   const failures: Failure[] = []
-  const fail = (message: string, rule: string): void => { failures.push({ kind: 'inconsistent', message, rules: [rule] }) }
+  const fail = (message: string, rule: string): void => {
+    failures.push({ kind: 'inconsistent', message, rules: [rule] })
+  }
   const after = await stateOf(live.store, live.storage)
   const stats = after.stats as { events: number }
   const foreign = verdict.foreign.map(String)
@@ -140,7 +150,11 @@ async function checkAccepted(live: Live, model: Model, verdict: Accepted, report
   for (const k of extra) {
     const bytes = await live.storage.get(CID.parse(k))
     let value: Record<string, unknown> | undefined
-    try { value = dagCbor.decode(bytes!) as Record<string, unknown> } catch { value = undefined }
+    try {
+      value = dagCbor.decode(bytes!) as Record<string, unknown>
+    } catch {
+      value = undefined
+    }
     const data = value?.['data'] as { cid?: unknown; type?: unknown } | undefined
     if (value?.['stream'] !== '$objects' || value['type'] !== 'object.put' || data?.type !== limits.foreignType || !foreign.includes(String(data.cid))) {
       fail(`block ${k} was stored, but nothing new reaches it`, 'blocks.extra')
@@ -156,7 +170,7 @@ async function checkAccepted(live: Live, model: Model, verdict: Accepted, report
   } else {
     // The records chain from the import's heads: the first names them, each next names the one before.
     const chain: [string, Record<string, unknown>][] = []
-    for (let k: string | undefined = after.heads[0]; k !== undefined && records.has(k);) {
+    for (let k: string | undefined = after.heads[0]; k !== undefined && records.has(k); ) {
       const r = records.get(k)!
       chain.unshift([k, r])
       const ps = (r['parents'] as CID[]).map(String)
@@ -253,7 +267,11 @@ export async function runSeed(o: RunOptions, tally: Tally): Promise<void> {
 export class Runner {
   readonly #live = new Map<string, Live>()
 
-  constructor(readonly engine: EngineTarget, readonly tally: Tally, readonly log?: (line: string) => void) {
+  constructor(
+    readonly engine: EngineTarget,
+    readonly tally: Tally,
+    readonly log?: (line: string) => void,
+  ) {
     if (!tally.engines.includes(engine.name)) tally.engines.push(engine.name)
   }
 
@@ -271,9 +289,14 @@ export class Runner {
       const { failures: found, dirty, accepted, code } = await runVariant(l, info, variant)
       failures = found
       tally.variants++
-      const m = (tally.mutators[variant.mutators[0] ?? '(none)'] ??= [0, 0])
+      const mutator = variant.mutators[0] ?? '(none)'
+      tally.mutators[mutator] ??= [0, 0]
+      const m = tally.mutators[mutator]
       m[0]++
-      if (accepted) { tally.accepted++; m[1]++ }
+      if (accepted) {
+        tally.accepted++
+        m[1]++
+      }
       if (accepted && !dirty) tally.noops++
       if (code !== undefined) tally.refused[code] = (tally.refused[code] ?? 0) + 1
       if (dirty) {
@@ -291,7 +314,8 @@ export class Runner {
       const line = `${where}: ${f.kind}: ${f.message}\n    re-run: ${repro}`
       const detail = `${Object.keys(variant.options).length > 0 ? `\n    options: ${JSON.stringify(variant.options)}` : ''}${variant.chunks === undefined ? '' : `\n    read in chunks of ${variant.chunks.join(', ')}`}\n    bytes (${variant.bytes.length}): ${variant.bytes.length <= 8192 ? hex(variant.bytes) : `${hex(variant.bytes.subarray(0, 512))}…`}`
       if (known !== undefined) {
-        const k = (tally.known[known.id] ??= { count: 0, first: line })
+        tally.known[known.id] ??= { count: 0, first: line }
+        const k = tally.known[known.id]!
         k.count++
         this.log?.(`known finding ${known.id}: ${line}${detail}`)
       } else {
@@ -352,7 +376,7 @@ async function runVariant(live: Live, info: CorpusInfo, variant: Variant): Promi
     failures.push({ kind: 'accepted-invalid', message: `accepted (${report.events} events, ${report.blocks} blocks), but: ${verdict.problems.map((p) => `${p.rule}: ${p.why}`).join('; ')}`, rules })
     return { failures, dirty: true, accepted: true }
   }
-  failures.push(...await checkAccepted(live, info.model, verdict, report, variant, limits))
+  failures.push(...(await checkAccepted(live, info.model, verdict, report, variant, limits)))
   const dirty = report.events > 0 || report.blocks > 0 || failures.length > 0
   return { failures, dirty, accepted: true }
 }
@@ -363,8 +387,12 @@ export function summary(t: Tally, ms: number): string {
   const lines = [
     `fuzz: ${t.variants} variants on ${t.engines.join(', ')}${t.seeds.length > 0 ? ` with seeds ${t.seeds.join(', ')}` : ''} in ${(ms / 1000).toFixed(1)} s`,
     `  accepted ${t.accepted} (${t.noops} changed nothing), refused ${refused}:`,
-    ...Object.entries(t.refused).sort((a, b) => b[1] - a[1]).map(([code, n]) => `    ${code}: ${n}`),
-    `  by mutator (run / accepted): ${Object.entries(t.mutators).map(([m, [n, a]]) => `${m} ${n}/${a}`).join(', ')}`,
+    ...Object.entries(t.refused)
+      .sort((a, b) => b[1] - a[1])
+      .map(([code, n]) => `    ${code}: ${n}`),
+    `  by mutator (run / accepted): ${Object.entries(t.mutators)
+      .map(([m, [n, a]]) => `${m} ${n}/${a}`)
+      .join(', ')}`,
   ]
   const known = Object.entries(t.known)
   if (known.length > 0) {

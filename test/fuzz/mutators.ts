@@ -6,10 +6,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import * as dagPb from '@ipld/dag-pb'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
-import {
-  arr, bytes, cat, cborShape, encodeCbor, float64, head, indefArr, map, nested, nul, RawCbor, rawText, text, uint,
-  type CborStyle,
-} from '../support/cbor.ts'
+import { arr, bytes, cat, cborShape, encodeCbor, float64, head, indefArr, map, nested, nul, RawCbor, rawText, text, uint, type CborStyle } from '../support/cbor.ts'
 import { cidOf, headerBytes, varint, writeParts, type Frame } from './car.ts'
 import { NOW, T0, type CorpusInfo } from './corpora.ts'
 import { claimsToBeEvent, compareBytes, compareStamps, DEFAULT_LIMITS, MAX_TC, sortCids } from './oracle.ts'
@@ -87,7 +84,12 @@ function eventFrames(w: Work): EventFrame[] {
   return out
 }
 
-interface Facts { cid: CID; ts: number; tc: number; stream: string }
+interface Facts {
+  cid: CID
+  ts: number
+  tc: number
+  stream: string
+}
 
 /** Stamps and streams of every event known: the store's and the CAR's as it now stands. */
 function allEvents(w: Work): Map<string, Facts> {
@@ -146,7 +148,10 @@ function linksIn(value: unknown): CID[] {
     const v = stack.pop()
     if (v === null || typeof v !== 'object' || v instanceof Uint8Array) continue
     const cid = CID.asCID(v)
-    if (cid !== null) { out.push(cid); continue }
+    if (cid !== null) {
+      out.push(cid)
+      continue
+    }
     for (const c of Array.isArray(v) ? v : Object.values(v)) stack.push(c)
   }
   return out
@@ -179,7 +184,11 @@ async function relink(w: Work, swap: Map<string, CID>, keepOrder = false): Promi
       const fresh = await cidOf(bytesOut, cid.code)
       swap.set(cid.toString(), fresh)
       // Every copy of the old frame (duplicates) is replaced
-      for (const g of w.frames) if (compareBytes(g.cid, cid.bytes) === 0) { g.cid = fresh.bytes; g.bytes = bytesOut }
+      for (const g of w.frames)
+        if (compareBytes(g.cid, cid.bytes) === 0) {
+          g.cid = fresh.bytes
+          g.bytes = bytesOut
+        }
       changed = true
     }
   }
@@ -190,14 +199,25 @@ async function relink(w: Work, swap: Map<string, CID>, keepOrder = false): Promi
 
 /** Encodings of an event's value: canonical, or one of the ways dag-cbor's encoder never writes. */
 const STYLES: readonly (readonly [number, string])[] = [
-  [80, 'canonical'], [3, 'unsorted'], [3, 'insertion'], [3, 'wide-ints'], [2, 'ints-as-floats'], [2, 'indefinite'],
-  [2, 'trailing-byte'], [2, 'truncated'], [1, 'two-items'],
+  [80, 'canonical'],
+  [3, 'unsorted'],
+  [3, 'insertion'],
+  [3, 'wide-ints'],
+  [2, 'ints-as-floats'],
+  [2, 'indefinite'],
+  [2, 'trailing-byte'],
+  [2, 'truncated'],
+  [1, 'two-items'],
 ]
 
 function encodeStyled(value: Record<string, unknown>, style: string): Uint8Array {
   const styles: Record<string, CborStyle> = {
-    canonical: {}, unsorted: { keys: 'reverse' }, insertion: { keys: 'insertion' }, 'wide-ints': { wideInts: true },
-    'ints-as-floats': { intsAsFloats: true }, indefinite: { indefinite: true },
+    canonical: {},
+    unsorted: { keys: 'reverse' },
+    insertion: { keys: 'insertion' },
+    'wide-ints': { wideInts: true },
+    'ints-as-floats': { intsAsFloats: true },
+    indefinite: { indefinite: true },
   }
   const base = encodeCbor(value, styles[style] ?? {})
   if (style === 'trailing-byte') return cat(base, Uint8Array.of(0x00))
@@ -226,103 +246,679 @@ const deepValue = (depth: number, emptyInside = false): RawCbor => new RawCbor(e
 /** Defects of an event's value (each re-hashed under a correct CID by the caller). `none` keeps it valid. */
 const DEFECTS: readonly (readonly [number, string, Defect])[] = [
   [30, 'none', () => {}],
-  [6, 'touch-data', (w, e) => { e['data'] = { fz: w.rng.int(1e6), list: [1, 'two', null] } }],
-  [3, 'ts-backwards', (w, e, f) => { const p = parentMax(e, f); e['ts'] = Math.max(0, (p?.ts ?? T0) - w.rng.range(1, 5000)); e['tc'] = 0 }],
-  [3, 'stamp-equals-parent', (_w, e, f) => { const p = parentMax(e, f); if (p !== undefined) { e['ts'] = p.ts; e['tc'] = p.tc } }],
-  [2, 'stamp-equals-prev', (_w, e, f) => { const p = e['prev'] === null ? undefined : f.get(String(e['prev'])); if (p !== undefined) { e['ts'] = p.ts; e['tc'] = p.tc } }],
-  [3, 'ts-ahead', (w, e) => { e['ts'] = NOW + DRIFT + w.rng.range(1, 10_000_000) }],
-  [2, 'ts-ahead-edge', (_w, e) => { e['ts'] = NOW + DRIFT }],
-  [1, 'ts-max-safe', (_w, e) => { e['ts'] = Number.MAX_SAFE_INTEGER }],
-  [1, 'ts-negative', (_w, e) => { e['ts'] = -5 }],
-  [2, 'tc-near-2^53', (w, e) => { e['tc'] = 2 ** 53 - 1 - w.rng.int(3) }],
-  [1, 'tc-2^53', (_w, e) => { e['tc'] = 2n ** 53n }],
-  [1, 'tc-2^64-1', (_w, e) => { e['tc'] = 2n ** 64n - 1n }],
-  [2, 'tc-over-max', (w, e) => { e['tc'] = MAX_TC + 1 + w.rng.int(1000) }],
-  [2, 'tc-at-max', (_w, e) => { e['tc'] = MAX_TC }],
-  [1, 'tc-negative', (_w, e) => { e['tc'] = -1 }],
-  [1, 'tc-float', (_w, e) => { e['tc'] = 1.5 }],
-  [1, 'no-stream', (_w, e) => { delete e['stream'] }],
-  [1, 'stream-empty', (_w, e) => { e['stream'] = '' }],
-  [1, 'stream-number', (_w, e) => { e['stream'] = 42 }],
-  [1, 'no-type', (_w, e) => { delete e['type'] }],
-  [1, 'type-empty', (_w, e) => { e['type'] = '' }],
-  [1, 'no-data', (_w, e) => { delete e['data'] }],
-  [1, 'no-ts', (_w, e) => { delete e['ts'] }],
-  [1, 'no-prev', (_w, e) => { delete e['prev'] }],
-  [1, 'no-parents', (_w, e) => { delete e['parents'] }],
-  [1, 'v-2', (_w, e) => { e['v'] = 2 }],
-  [1, 'v-missing', (_w, e) => { delete e['v'] }],
-  [1, 'unknown-key', (w, e) => { e[w.rng.pick(['x', 'id', 'cid', '__proto__', 'constructor'])] = 1 }],
-  [2, 'prev-other-stream', (_w, e, f) => { const other = [...f.values()].find((x) => x.stream !== e['stream']); if (other !== undefined) e['prev'] = other.cid }],
-  [2, 'prev-missing', async (w, e) => { e['prev'] = await randomCid(w) }],
-  [1, 'prev-raw-codec', (_w, e) => { if (e['prev'] !== null && CID.asCID(e['prev']) !== null) e['prev'] = relabel(CID.asCID(e['prev'])!, 0x55) }],
-  [1, 'prev-string', (_w, e) => { e['prev'] = 'bafy' }],
-  [2, 'parent-missing', async (w, e) => { e['parents'] = sortCids([...(e['parents'] as CID[]), await randomCid(w)]) }],
-  [2, 'parents-unsorted', (_w, e) => { const ps = e['parents'] as CID[]; e['parents'] = ps.length > 1 ? [...ps].reverse() : [...ps, ...ps] }],
-  [1, 'parent-duplicate', (_w, e) => { const ps = e['parents'] as CID[]; if (ps.length > 0) e['parents'] = [ps[0]!, ...ps] }],
-  [1, 'parent-raw-codec', (_w, e) => { const ps = e['parents'] as CID[]; if (ps.length > 0) e['parents'] = sortCids([relabel(ps[0]!, 0x55), ...ps.slice(1)]) }],
-  [1, 'parents-not-list', (_w, e) => { const ps = e['parents'] as CID[]; e['parents'] = ps[0] ?? null }],
-  [2, 'parents-empty', (_w, e) => { e['parents'] = [] }],
-  [1, 'meta-bytes', (_w, e) => { e['meta'] = new Uint8Array([1, 2]) }],
-  [1, 'meta-empty-bytes', (_w, e) => { e['meta'] = new Uint8Array(0) }],
-  [1, 'meta-null', (_w, e) => { e['meta'] = null }],
-  [1, 'meta-list', (_w, e) => { e['meta'] = ['id'] }],
-  [1, 'meta-cid', async (w, e) => { e['meta'] = await randomCid(w) }],
-  [1, 'meta-id-empty', (_w, e) => { e['meta'] = { id: '' } }],
-  [1, 'meta-id-number', (_w, e) => { e['meta'] = { correlation: 7 } }],
-  [2, 'meta-ok', (w, e) => { e['meta'] = { id: `fz-${w.rng.int(100)}`, causation: 'x', extra: [1, { deep: true }] } }],
-  [1, 'author-number', (_w, e) => { e['author'] = 1 }],
-  [1, 'author-null', (_w, e) => { e['author'] = null }],
-  [1, 'author-ok', (_w, e) => { e['author'] = 'did:key:z6Mk' }],
-  [1, 'sig-string', (_w, e) => { e['sig'] = 'sig' }],
-  [1, 'sig-ok', (_w, e) => { e['sig'] = new Uint8Array(64) }],
-  [2, 'data-deep-512', (_w, e) => { e['data'] = deepValue(512) }],
-  [1, 'data-deep-512-empty-inside', (_w, e) => { e['data'] = deepValue(512, true) }],
-  [2, 'data-deep-513', (_w, e) => { e['data'] = deepValue(513) }],
-  [1, 'data-deep-513-empty-inside', (_w, e) => { e['data'] = deepValue(513, true) }],
-  [2, 'data-deep-6000', (_w, e) => { e['data'] = deepValue(6000) }],
-  [1, 'meta-deep-513', (_w, e) => { e['meta'] = { x: deepValue(512) } }],
-  [1, 'data-map-deep-600', (_w, e) => { e['data'] = new RawCbor(cat(...Array.from({ length: 600 }, () => Uint8Array.of(0xa1, 0x61, 0x6b)), nul)) }],
-  [1, 'data-big-array', (_w, e) => { e['data'] = new RawCbor(cat(head(4, 100_000), new Uint8Array(100_000).fill(0xf6))) }],
-  [1, 'data-claims-10^6-items', (_w, e) => { e['data'] = new RawCbor(cat(head(4, 1_000_000), nul, nul)) }],
-  [1, 'data-claims-2^53-bytes', (_w, e) => { e['data'] = new RawCbor(head(2, 2 ** 53 - 1)) }],
-  [1, 'parents-claim-10^6', (_w, e) => { e['parents'] = new RawCbor(cat(head(4, 1_000_000), ...(e['parents'] as CID[]).map((p) => encodeCbor(p)))) }],
-  [2, 'data-link-missing', async (w, e) => { e['data'] = { gone: await randomCid(w, w.rng.pick([0x71, 0x55, 0x70])) } }],
-  [2, 'data-link-car-block', (w, e) => { const o = w.info.others; if (o.length > 0) e['data'] = { l: w.rng.pick(o).cid } }],
-  [1, 'data-undefined', (_w, e) => { e['data'] = { x: undefined } }],
-  [1, 'data-nan', (_w, e) => { e['data'] = new RawCbor(float64(NaN)) }],
-  [1, 'data-infinity', (_w, e) => { e['data'] = new RawCbor(float64(Infinity)) }],
-  [1, 'data-float-int', (_w, e) => { e['data'] = new RawCbor(float64(3)) }],
-  [1, 'data-float-ok', (_w, e) => { e['data'] = 1.25 }],
-  [1, 'data-neg-zero', (_w, e) => { e['data'] = new RawCbor(Uint8Array.of(0xf9, 0x80, 0x00)) }],
-  [1, 'data-bigint-ok', (w, e) => { e['data'] = w.rng.chance(0.5) ? 2n ** 64n - 1n : -(2n ** 64n) }],
-  [1, 'data-tag-43', (_w, e) => { e['data'] = new RawCbor(cat(head(6, 43), uint(1))) }],
-  [1, 'data-cid-no-00', async (w, e) => { e['data'] = new RawCbor(cat(head(6, 42), bytes((await randomCid(w)).bytes))) }],
-  [1, 'data-cid-explicit-v0', async (w, e) => { const c = await randomCid(w, 0x70); e['data'] = new RawCbor(cat(head(6, 42), bytes(cat(Uint8Array.of(0, 0, 0x70), c.multihash.bytes)))) }],
-  [1, 'data-cid-garbage', (w, e) => { e['data'] = new RawCbor(cat(head(6, 42), bytes(cat(Uint8Array.of(0), w.rng.bytes(w.rng.range(0, 40)))))) }],
-  [1, 'data-dup-key', (_w, e) => { e['data'] = new RawCbor(map([['a', uint(1)], ['a', uint(2)]])) }],
-  [1, 'data-int-key', (_w, e) => { e['data'] = new RawCbor(map([[uint(1), uint(2)]])) }],
-  [1, 'data-simple-value', (_w, e) => { e['data'] = new RawCbor(Uint8Array.of(0xf0)) }],
-  [1, 'data-bad-utf8', (_w, e) => { e['data'] = new RawCbor(rawText(Uint8Array.of(0x61, 0xff, 0xfe))) }],
-  [1, 'type-bad-utf8', (_w, e) => { e['type'] = new RawCbor(rawText(Uint8Array.of(0x74, 0xc3))) }],
-  [1, 'data-indefinite', (_w, e) => { e['data'] = new RawCbor(indefArr([uint(1)])) }],
-  [1, 'data-reserved-info', (_w, e) => { e['data'] = new RawCbor(Uint8Array.of(0x1c)) }],
+  [
+    6,
+    'touch-data',
+    (w, e) => {
+      e['data'] = { fz: w.rng.int(1e6), list: [1, 'two', null] }
+    },
+  ],
+  [
+    3,
+    'ts-backwards',
+    (w, e, f) => {
+      const p = parentMax(e, f)
+      e['ts'] = Math.max(0, (p?.ts ?? T0) - w.rng.range(1, 5000))
+      e['tc'] = 0
+    },
+  ],
+  [
+    3,
+    'stamp-equals-parent',
+    (_w, e, f) => {
+      const p = parentMax(e, f)
+      if (p !== undefined) {
+        e['ts'] = p.ts
+        e['tc'] = p.tc
+      }
+    },
+  ],
+  [
+    2,
+    'stamp-equals-prev',
+    (_w, e, f) => {
+      const p = e['prev'] === null ? undefined : f.get(String(e['prev']))
+      if (p !== undefined) {
+        e['ts'] = p.ts
+        e['tc'] = p.tc
+      }
+    },
+  ],
+  [
+    3,
+    'ts-ahead',
+    (w, e) => {
+      e['ts'] = NOW + DRIFT + w.rng.range(1, 10_000_000)
+    },
+  ],
+  [
+    2,
+    'ts-ahead-edge',
+    (_w, e) => {
+      e['ts'] = NOW + DRIFT
+    },
+  ],
+  [
+    1,
+    'ts-max-safe',
+    (_w, e) => {
+      e['ts'] = Number.MAX_SAFE_INTEGER
+    },
+  ],
+  [
+    1,
+    'ts-negative',
+    (_w, e) => {
+      e['ts'] = -5
+    },
+  ],
+  [
+    2,
+    'tc-near-2^53',
+    (w, e) => {
+      e['tc'] = 2 ** 53 - 1 - w.rng.int(3)
+    },
+  ],
+  [
+    1,
+    'tc-2^53',
+    (_w, e) => {
+      e['tc'] = 2n ** 53n
+    },
+  ],
+  [
+    1,
+    'tc-2^64-1',
+    (_w, e) => {
+      e['tc'] = 2n ** 64n - 1n
+    },
+  ],
+  [
+    2,
+    'tc-over-max',
+    (w, e) => {
+      e['tc'] = MAX_TC + 1 + w.rng.int(1000)
+    },
+  ],
+  [
+    2,
+    'tc-at-max',
+    (_w, e) => {
+      e['tc'] = MAX_TC
+    },
+  ],
+  [
+    1,
+    'tc-negative',
+    (_w, e) => {
+      e['tc'] = -1
+    },
+  ],
+  [
+    1,
+    'tc-float',
+    (_w, e) => {
+      e['tc'] = 1.5
+    },
+  ],
+  [
+    1,
+    'no-stream',
+    (_w, e) => {
+      delete e['stream']
+    },
+  ],
+  [
+    1,
+    'stream-empty',
+    (_w, e) => {
+      e['stream'] = ''
+    },
+  ],
+  [
+    1,
+    'stream-number',
+    (_w, e) => {
+      e['stream'] = 42
+    },
+  ],
+  [
+    1,
+    'no-type',
+    (_w, e) => {
+      delete e['type']
+    },
+  ],
+  [
+    1,
+    'type-empty',
+    (_w, e) => {
+      e['type'] = ''
+    },
+  ],
+  [
+    1,
+    'no-data',
+    (_w, e) => {
+      delete e['data']
+    },
+  ],
+  [
+    1,
+    'no-ts',
+    (_w, e) => {
+      delete e['ts']
+    },
+  ],
+  [
+    1,
+    'no-prev',
+    (_w, e) => {
+      delete e['prev']
+    },
+  ],
+  [
+    1,
+    'no-parents',
+    (_w, e) => {
+      delete e['parents']
+    },
+  ],
+  [
+    1,
+    'v-2',
+    (_w, e) => {
+      e['v'] = 2
+    },
+  ],
+  [
+    1,
+    'v-missing',
+    (_w, e) => {
+      delete e['v']
+    },
+  ],
+  [
+    1,
+    'unknown-key',
+    (w, e) => {
+      e[w.rng.pick(['x', 'id', 'cid', '__proto__', 'constructor'])] = 1
+    },
+  ],
+  [
+    2,
+    'prev-other-stream',
+    (_w, e, f) => {
+      const other = [...f.values()].find((x) => x.stream !== e['stream'])
+      if (other !== undefined) e['prev'] = other.cid
+    },
+  ],
+  [
+    2,
+    'prev-missing',
+    async (w, e) => {
+      e['prev'] = await randomCid(w)
+    },
+  ],
+  [
+    1,
+    'prev-raw-codec',
+    (_w, e) => {
+      if (e['prev'] !== null && CID.asCID(e['prev']) !== null) e['prev'] = relabel(CID.asCID(e['prev'])!, 0x55)
+    },
+  ],
+  [
+    1,
+    'prev-string',
+    (_w, e) => {
+      e['prev'] = 'bafy'
+    },
+  ],
+  [
+    2,
+    'parent-missing',
+    async (w, e) => {
+      e['parents'] = sortCids([...(e['parents'] as CID[]), await randomCid(w)])
+    },
+  ],
+  [
+    2,
+    'parents-unsorted',
+    (_w, e) => {
+      const ps = e['parents'] as CID[]
+      e['parents'] = ps.length > 1 ? [...ps].reverse() : [...ps, ...ps]
+    },
+  ],
+  [
+    1,
+    'parent-duplicate',
+    (_w, e) => {
+      const ps = e['parents'] as CID[]
+      if (ps.length > 0) e['parents'] = [ps[0]!, ...ps]
+    },
+  ],
+  [
+    1,
+    'parent-raw-codec',
+    (_w, e) => {
+      const ps = e['parents'] as CID[]
+      if (ps.length > 0) e['parents'] = sortCids([relabel(ps[0]!, 0x55), ...ps.slice(1)])
+    },
+  ],
+  [
+    1,
+    'parents-not-list',
+    (_w, e) => {
+      const ps = e['parents'] as CID[]
+      e['parents'] = ps[0] ?? null
+    },
+  ],
+  [
+    2,
+    'parents-empty',
+    (_w, e) => {
+      e['parents'] = []
+    },
+  ],
+  [
+    1,
+    'meta-bytes',
+    (_w, e) => {
+      e['meta'] = new Uint8Array([1, 2])
+    },
+  ],
+  [
+    1,
+    'meta-empty-bytes',
+    (_w, e) => {
+      e['meta'] = new Uint8Array(0)
+    },
+  ],
+  [
+    1,
+    'meta-null',
+    (_w, e) => {
+      e['meta'] = null
+    },
+  ],
+  [
+    1,
+    'meta-list',
+    (_w, e) => {
+      e['meta'] = ['id']
+    },
+  ],
+  [
+    1,
+    'meta-cid',
+    async (w, e) => {
+      e['meta'] = await randomCid(w)
+    },
+  ],
+  [
+    1,
+    'meta-id-empty',
+    (_w, e) => {
+      e['meta'] = { id: '' }
+    },
+  ],
+  [
+    1,
+    'meta-id-number',
+    (_w, e) => {
+      e['meta'] = { correlation: 7 }
+    },
+  ],
+  [
+    2,
+    'meta-ok',
+    (w, e) => {
+      e['meta'] = { id: `fz-${w.rng.int(100)}`, causation: 'x', extra: [1, { deep: true }] }
+    },
+  ],
+  [
+    1,
+    'author-number',
+    (_w, e) => {
+      e['author'] = 1
+    },
+  ],
+  [
+    1,
+    'author-null',
+    (_w, e) => {
+      e['author'] = null
+    },
+  ],
+  [
+    1,
+    'author-ok',
+    (_w, e) => {
+      e['author'] = 'did:key:z6Mk'
+    },
+  ],
+  [
+    1,
+    'sig-string',
+    (_w, e) => {
+      e['sig'] = 'sig'
+    },
+  ],
+  [
+    1,
+    'sig-ok',
+    (_w, e) => {
+      e['sig'] = new Uint8Array(64)
+    },
+  ],
+  [
+    2,
+    'data-deep-512',
+    (_w, e) => {
+      e['data'] = deepValue(512)
+    },
+  ],
+  [
+    1,
+    'data-deep-512-empty-inside',
+    (_w, e) => {
+      e['data'] = deepValue(512, true)
+    },
+  ],
+  [
+    2,
+    'data-deep-513',
+    (_w, e) => {
+      e['data'] = deepValue(513)
+    },
+  ],
+  [
+    1,
+    'data-deep-513-empty-inside',
+    (_w, e) => {
+      e['data'] = deepValue(513, true)
+    },
+  ],
+  [
+    2,
+    'data-deep-6000',
+    (_w, e) => {
+      e['data'] = deepValue(6000)
+    },
+  ],
+  [
+    1,
+    'meta-deep-513',
+    (_w, e) => {
+      e['meta'] = { x: deepValue(512) }
+    },
+  ],
+  [
+    1,
+    'data-map-deep-600',
+    (_w, e) => {
+      e['data'] = new RawCbor(cat(...Array.from({ length: 600 }, () => Uint8Array.of(0xa1, 0x61, 0x6b)), nul))
+    },
+  ],
+  [
+    1,
+    'data-big-array',
+    (_w, e) => {
+      e['data'] = new RawCbor(cat(head(4, 100_000), new Uint8Array(100_000).fill(0xf6)))
+    },
+  ],
+  [
+    1,
+    'data-claims-10^6-items',
+    (_w, e) => {
+      e['data'] = new RawCbor(cat(head(4, 1_000_000), nul, nul))
+    },
+  ],
+  [
+    1,
+    'data-claims-2^53-bytes',
+    (_w, e) => {
+      e['data'] = new RawCbor(head(2, 2 ** 53 - 1))
+    },
+  ],
+  [
+    1,
+    'parents-claim-10^6',
+    (_w, e) => {
+      e['parents'] = new RawCbor(cat(head(4, 1_000_000), ...(e['parents'] as CID[]).map((p) => encodeCbor(p))))
+    },
+  ],
+  [
+    2,
+    'data-link-missing',
+    async (w, e) => {
+      e['data'] = { gone: await randomCid(w, w.rng.pick([0x71, 0x55, 0x70])) }
+    },
+  ],
+  [
+    2,
+    'data-link-car-block',
+    (w, e) => {
+      const o = w.info.others
+      if (o.length > 0) e['data'] = { l: w.rng.pick(o).cid }
+    },
+  ],
+  [
+    1,
+    'data-undefined',
+    (_w, e) => {
+      e['data'] = { x: undefined }
+    },
+  ],
+  [
+    1,
+    'data-nan',
+    (_w, e) => {
+      e['data'] = new RawCbor(float64(NaN))
+    },
+  ],
+  [
+    1,
+    'data-infinity',
+    (_w, e) => {
+      e['data'] = new RawCbor(float64(Infinity))
+    },
+  ],
+  [
+    1,
+    'data-float-int',
+    (_w, e) => {
+      e['data'] = new RawCbor(float64(3))
+    },
+  ],
+  [
+    1,
+    'data-float-ok',
+    (_w, e) => {
+      e['data'] = 1.25
+    },
+  ],
+  [
+    1,
+    'data-neg-zero',
+    (_w, e) => {
+      e['data'] = new RawCbor(Uint8Array.of(0xf9, 0x80, 0x00))
+    },
+  ],
+  [
+    1,
+    'data-bigint-ok',
+    (w, e) => {
+      e['data'] = w.rng.chance(0.5) ? 2n ** 64n - 1n : -(2n ** 64n)
+    },
+  ],
+  [
+    1,
+    'data-tag-43',
+    (_w, e) => {
+      e['data'] = new RawCbor(cat(head(6, 43), uint(1)))
+    },
+  ],
+  [
+    1,
+    'data-cid-no-00',
+    async (w, e) => {
+      e['data'] = new RawCbor(cat(head(6, 42), bytes((await randomCid(w)).bytes)))
+    },
+  ],
+  [
+    1,
+    'data-cid-explicit-v0',
+    async (w, e) => {
+      const c = await randomCid(w, 0x70)
+      e['data'] = new RawCbor(cat(head(6, 42), bytes(cat(Uint8Array.of(0, 0, 0x70), c.multihash.bytes))))
+    },
+  ],
+  [
+    1,
+    'data-cid-garbage',
+    (w, e) => {
+      e['data'] = new RawCbor(cat(head(6, 42), bytes(cat(Uint8Array.of(0), w.rng.bytes(w.rng.range(0, 40))))))
+    },
+  ],
+  [
+    1,
+    'data-dup-key',
+    (_w, e) => {
+      e['data'] = new RawCbor(
+        map([
+          ['a', uint(1)],
+          ['a', uint(2)],
+        ]),
+      )
+    },
+  ],
+  [
+    1,
+    'data-int-key',
+    (_w, e) => {
+      e['data'] = new RawCbor(map([[uint(1), uint(2)]]))
+    },
+  ],
+  [
+    1,
+    'data-simple-value',
+    (_w, e) => {
+      e['data'] = new RawCbor(Uint8Array.of(0xf0))
+    },
+  ],
+  [
+    1,
+    'data-bad-utf8',
+    (_w, e) => {
+      e['data'] = new RawCbor(rawText(Uint8Array.of(0x61, 0xff, 0xfe)))
+    },
+  ],
+  [
+    1,
+    'type-bad-utf8',
+    (_w, e) => {
+      e['type'] = new RawCbor(rawText(Uint8Array.of(0x74, 0xc3)))
+    },
+  ],
+  [
+    1,
+    'data-indefinite',
+    (_w, e) => {
+      e['data'] = new RawCbor(indefArr([uint(1)]))
+    },
+  ],
+  [
+    1,
+    'data-reserved-info',
+    (_w, e) => {
+      e['data'] = new RawCbor(Uint8Array.of(0x1c))
+    },
+  ],
 ]
 
 /** Defects for an `object.put` record. */
 const RECORD_DEFECTS: readonly (readonly [number, string, Defect])[] = [
   [40, 'none', () => {}],
-  [2, 'size-negative', (_w, e) => { (e['data'] as Record<string, unknown>)['size'] = -1 }],
-  [2, 'size-float', (_w, e) => { (e['data'] as Record<string, unknown>)['size'] = 1.5 }],
-  [2, 'size-huge', (_w, e) => { (e['data'] as Record<string, unknown>)['size'] = 2 ** 53 }],
-  [2, 'type-empty', (_w, e) => { (e['data'] as Record<string, unknown>)['type'] = '' }],
-  [2, 'no-cid', (_w, e) => { delete (e['data'] as Record<string, unknown>)['cid'] }],
-  [2, 'cid-string', (_w, e) => { const d = e['data'] as Record<string, unknown>; d['cid'] = String(d['cid']) }],
-  [3, 'cid-missing', async (w, e) => { (e['data'] as Record<string, unknown>)['cid'] = await randomCid(w, w.rng.pick([0x71, 0x55, 0x70])) }],
-  [2, 'data-null', (_w, e) => { e['data'] = null }],
-  [2, 'data-list', (_w, e) => { e['data'] = [e['data']] }],
-  [2, 'other-type', (_w, e) => { e['type'] = 'object.removed' }],
-  [2, 'cid-is-an-event', (_w, e, f) => { const any = [...f.values()][0]; if (any !== undefined) (e['data'] as Record<string, unknown>)['cid'] = any.cid }],
+  [
+    2,
+    'size-negative',
+    (_w, e) => {
+      ;(e['data'] as Record<string, unknown>)['size'] = -1
+    },
+  ],
+  [
+    2,
+    'size-float',
+    (_w, e) => {
+      ;(e['data'] as Record<string, unknown>)['size'] = 1.5
+    },
+  ],
+  [
+    2,
+    'size-huge',
+    (_w, e) => {
+      ;(e['data'] as Record<string, unknown>)['size'] = 2 ** 53
+    },
+  ],
+  [
+    2,
+    'type-empty',
+    (_w, e) => {
+      ;(e['data'] as Record<string, unknown>)['type'] = ''
+    },
+  ],
+  [
+    2,
+    'no-cid',
+    (_w, e) => {
+      delete (e['data'] as Record<string, unknown>)['cid']
+    },
+  ],
+  [
+    2,
+    'cid-string',
+    (_w, e) => {
+      const d = e['data'] as Record<string, unknown>
+      d['cid'] = String(d['cid'])
+    },
+  ],
+  [
+    3,
+    'cid-missing',
+    async (w, e) => {
+      ;(e['data'] as Record<string, unknown>)['cid'] = await randomCid(w, w.rng.pick([0x71, 0x55, 0x70]))
+    },
+  ],
+  [
+    2,
+    'data-null',
+    (_w, e) => {
+      e['data'] = null
+    },
+  ],
+  [
+    2,
+    'data-list',
+    (_w, e) => {
+      e['data'] = [e['data']]
+    },
+  ],
+  [
+    2,
+    'other-type',
+    (_w, e) => {
+      e['type'] = 'object.removed'
+    },
+  ],
+  [
+    2,
+    'cid-is-an-event',
+    (_w, e, f) => {
+      const any = [...f.values()][0]
+      if (any !== undefined) (e['data'] as Record<string, unknown>)['cid'] = any.cid
+    },
+  ],
 ]
 
 /** A new event above the CAR's heads (stamped validly; `stream` picks its stream). */
@@ -334,7 +930,10 @@ function eventOnTop(w: Work, facts: Map<string, Facts>, stream?: string): Record
   const prev = latest([...facts.values()].filter((f) => f.stream === s))
   let ts = top?.ts ?? T0 + w.rng.int(1000)
   let tc = top === undefined ? 0 : top.tc + 1
-  if (top !== undefined && w.rng.chance(0.5)) { ts = Math.min(NOW, ts + w.rng.range(1, 1000)); tc = ts === top.ts ? top.tc + 1 : 0 }
+  if (top !== undefined && w.rng.chance(0.5)) {
+    ts = Math.min(NOW, ts + w.rng.range(1, 1000))
+    tc = ts === top.ts ? top.tc + 1 : 0
+  }
   return { v: 1, tc, ts, data: { fz: w.rng.int(1000) }, prev: prev?.cid ?? null, type: 'fz.event', stream: s, parents }
 }
 
@@ -348,7 +947,11 @@ async function placeEvent(w: Work, e: Record<string, unknown>, old: EventFrame |
   w.notes.push(`style=${style}${codec === 0x71 ? '' : ` codec=0x${codec.toString(16)}`} -> ${cid}`)
   if (old !== undefined) {
     const oldCid = old.cid
-    for (const g of w.frames) if (compareBytes(g.cid, oldCid.bytes) === 0) { g.cid = cid.bytes; g.bytes = b }
+    for (const g of w.frames)
+      if (compareBytes(g.cid, oldCid.bytes) === 0) {
+        g.cid = cid.bytes
+        g.bytes = b
+      }
     await relink(w, new Map([[oldCid.toString(), cid]]), w.rng.chance(0.05))
   } else {
     w.frames.splice(w.rng.int(w.frames.length + 1), 0, { cid: cid.bytes, bytes: b })
@@ -374,32 +977,64 @@ const eventEdit: Mutator = async (w) => {
 const objectNew: Mutator = async (w) => {
   const facts = allEvents(w)
   const kind = w.rng.weighted<string>([
-    [8, 'none'], [3, 'drop-child'], [3, 'child-noncanonical'], [2, 'child-malformed'], [2, 'child-deep-514'], [2, 'child-deep-513'],
-    [1, 'child-deep-513-empty-inside'], [2, 'parent-noncanonical'], [2, 'parent-missing'], [2, 'child-held'], [2, 'pb-garbage'],
-    [2, 'pb-node'], [2, 'pb-link-missing'], [2, 'raw-object'], [1, 'child-wrong-codec'], [1, 'child-v0'], [1, 'child-event'],
+    [8, 'none'],
+    [3, 'drop-child'],
+    [3, 'child-noncanonical'],
+    [2, 'child-malformed'],
+    [2, 'child-deep-514'],
+    [2, 'child-deep-513'],
+    [1, 'child-deep-513-empty-inside'],
+    [2, 'parent-noncanonical'],
+    [2, 'parent-missing'],
+    [2, 'child-held'],
+    [2, 'pb-garbage'],
+    [2, 'pb-node'],
+    [2, 'pb-link-missing'],
+    [2, 'raw-object'],
+    [1, 'child-wrong-codec'],
+    [1, 'child-v0'],
+    [1, 'child-event'],
   ])
   let child: CID
   const childValue = { leaf: w.rng.int(1e6), s: 'x' }
   switch (kind) {
-    case 'drop-child': child = await cidOf(dagCbor.encode(childValue)); break
-    case 'child-noncanonical': child = await addFrame(w, encodeCbor({ zz: 1, a: childValue.leaf }, { keys: 'reverse' })); break
-    case 'child-malformed': child = await addFrame(w, cat(dagCbor.encode(childValue), Uint8Array.of(0))); break
-    case 'child-deep-514': child = await addFrame(w, nested(514)); break
-    case 'child-deep-513': child = await addFrame(w, nested(513)); break
-    case 'child-deep-513-empty-inside': child = await addFrame(w, nested(513, Uint8Array.of(0x80))); break
+    case 'drop-child':
+      child = await cidOf(dagCbor.encode(childValue))
+      break
+    case 'child-noncanonical':
+      child = await addFrame(w, encodeCbor({ zz: 1, a: childValue.leaf }, { keys: 'reverse' }))
+      break
+    case 'child-malformed':
+      child = await addFrame(w, cat(dagCbor.encode(childValue), Uint8Array.of(0)))
+      break
+    case 'child-deep-514':
+      child = await addFrame(w, nested(514))
+      break
+    case 'child-deep-513':
+      child = await addFrame(w, nested(513))
+      break
+    case 'child-deep-513-empty-inside':
+      child = await addFrame(w, nested(513, Uint8Array.of(0x80)))
+      break
     case 'child-held': {
       const held = [...w.info.model.blocks.values()]
       child = held.length > 0 ? w.rng.pick(held).cid : await addFrame(w, dagCbor.encode(childValue))
       break
     }
-    case 'pb-garbage': child = await addFrame(w, w.rng.bytes(w.rng.range(1, 40)), 0x70); break
+    case 'pb-garbage':
+      child = await addFrame(w, w.rng.bytes(w.rng.range(1, 40)), 0x70)
+      break
     case 'pb-node': {
       const leaf = await addFrame(w, w.rng.bytes(100), 0x55)
       child = await addFrame(w, dagPb.encode(dagPb.prepare({ Data: new Uint8Array([8, 2]), Links: [{ Hash: leaf, Name: 'a', Tsize: 100 }] })), 0x70)
       break
     }
-    case 'pb-link-missing': child = await addFrame(w, dagPb.encode(dagPb.prepare({ Links: [{ Hash: await randomCid(w, 0x55), Name: 'x', Tsize: 1 }] })), 0x70); break
-    case 'raw-object': child = await addFrame(w, w.rng.bytes(w.rng.range(0, 64)), 0x55); break
+    case 'pb-link-missing':
+      child = await addFrame(w, dagPb.encode(dagPb.prepare({ Links: [{ Hash: await randomCid(w, 0x55), Name: 'x', Tsize: 1 }] })), 0x70)
+      break
+    case 'raw-object':
+      child = await addFrame(w, w.rng.bytes(w.rng.range(0, 64)), 0x55)
+      break
     case 'child-wrong-codec': {
       const b = dagCbor.encode(childValue)
       await addFrame(w, b)
@@ -413,8 +1048,11 @@ const objectNew: Mutator = async (w) => {
       w.frames.push({ cid: child.bytes, bytes: b })
       break
     }
-    case 'child-event': child = [...facts.values()][0]?.cid ?? await addFrame(w, dagCbor.encode(childValue)); break
-    default: child = await addFrame(w, dagCbor.encode(childValue))
+    case 'child-event':
+      child = [...facts.values()][0]?.cid ?? (await addFrame(w, dagCbor.encode(childValue)))
+      break
+    default:
+      child = await addFrame(w, dagCbor.encode(childValue))
   }
   const parentValue = { title: 'fz', child, n: w.rng.int(1000) }
   let parentBytes = dagCbor.encode(parentValue)
@@ -429,7 +1067,10 @@ const objectNew: Mutator = async (w) => {
   const asApp = w.rng.chance(0.25)
   const e = asApp ? eventOnTop(w, facts) : eventOnTop(w, facts, '$objects')
   if (asApp) e['data'] = { doc: parent }
-  else { e['type'] = 'object.put'; e['data'] = { cid: parent, size: parentBytes.length, type: 'doc' } }
+  else {
+    e['type'] = 'object.put'
+    e['data'] = { cid: parent, size: parentBytes.length, type: 'doc' }
+  }
   const [, defectName, defect] = asApp ? RECORD_DEFECTS[0]! : w.rng.weighted(RECORD_DEFECTS.map((d) => [d[0], d] as const))
   await defect(w, e, facts)
   w.notes.push(`new ${asApp ? 'app link to an' : 'recorded'} object: ${kind}, record: ${defectName}`)
@@ -446,22 +1087,40 @@ const objectEdit: Mutator = async (w) => {
   const how = w.rng.pick(['unsorted', 'wide-ints', 'ints-as-floats', 'indefinite', 'trailing', 'deep-wrap-514', 'deep-wrap-513', 'undefined', 'bad-utf8'])
   let b: Uint8Array
   switch (how) {
-    case 'trailing': b = cat(f.bytes, Uint8Array.of(0xf6)); break
-    case 'deep-wrap-514': b = nested(514, f.bytes); break
-    case 'deep-wrap-513': b = nested(513 - cborShape(f.bytes).depth, f.bytes); break
-    case 'undefined': b = encodeCbor(typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && CID.asCID(v) === null ? { ...v, zz: undefined } : [v, undefined]); break
-    case 'bad-utf8': b = arr([encodeCbor(v), rawText(Uint8Array.of(0xed, 0xa0, 0x80))]); break
-    default: b = encodeCbor(v, how === 'unsorted' ? { keys: 'reverse' } : how === 'wide-ints' ? { wideInts: true } : how === 'ints-as-floats' ? { intsAsFloats: true } : { indefinite: true })
+    case 'trailing':
+      b = cat(f.bytes, Uint8Array.of(0xf6))
+      break
+    case 'deep-wrap-514':
+      b = nested(514, f.bytes)
+      break
+    case 'deep-wrap-513':
+      b = nested(513 - cborShape(f.bytes).depth, f.bytes)
+      break
+    case 'undefined':
+      b = encodeCbor(typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && CID.asCID(v) === null ? { ...v, zz: undefined } : [v, undefined])
+      break
+    case 'bad-utf8':
+      b = arr([encodeCbor(v), rawText(Uint8Array.of(0xed, 0xa0, 0x80))])
+      break
+    default:
+      b = encodeCbor(v, how === 'unsorted' ? { keys: 'reverse' } : how === 'wide-ints' ? { wideInts: true } : how === 'ints-as-floats' ? { intsAsFloats: true } : { indefinite: true })
   }
   const fresh = await cidOf(b, old.code)
   w.notes.push(`object ${old} re-encoded ${how} -> ${fresh}${compareBytes(b, f.bytes) === 0 ? ' (same bytes)' : ''}`)
-  for (const g of w.frames) if (compareBytes(g.cid, old.bytes) === 0) { g.cid = fresh.bytes; g.bytes = b }
+  for (const g of w.frames)
+    if (compareBytes(g.cid, old.bytes) === 0) {
+      g.cid = fresh.bytes
+      g.bytes = b
+    }
   await relink(w, new Map([[old.toString(), fresh]]))
 }
 
 // ---- frames and roots ----
 
-const framesShuffle: Mutator = (w) => { w.frames = w.rng.shuffle(w.frames); w.notes.push('frames shuffled') }
+const framesShuffle: Mutator = (w) => {
+  w.frames = w.rng.shuffle(w.frames)
+  w.notes.push('frames shuffled')
+}
 
 const frameDuplicate: Mutator = (w) => {
   if (w.frames.length === 0) return
@@ -512,18 +1171,45 @@ const cidRelabel: Mutator = async (w) => {
   let next: CID | undefined
   const digest = old.multihash.digest
   switch (how) {
-    case 'codec-raw': next = relabel(old, 0x55); break
-    case 'codec-pb': next = relabel(old, 0x70); break
-    case 'codec-cbor': next = relabel(old, 0x71); break
-    case 'codec-json': next = relabel(old, 0x0129); break
-    case 'codec-identity': next = relabel(old, 0x00); break
-    case 'v0': next = CID.createV0(Digest.create(0x12, digest) as never); break
-    case 'digest-bit': { const d = digest.slice(); const at = w.rng.int(d.length); d[at] = d[at]! ^ (1 << w.rng.int(8)); next = CID.createV1(old.code, Digest.create(0x12, d)); break }
-    case 'hash-sha512': next = CID.createV1(old.code, Digest.create(0x13, digest)); break
-    case 'hash-identity': next = CID.createV1(old.code, Digest.create(0x00, f.bytes.slice(0, 64))); break
-    case 'digest-short': next = CID.createV1(old.code, Digest.create(0x12, digest.slice(0, 31))); break
-    case 'digest-long': next = CID.createV1(old.code, Digest.create(0x12, cat(digest, Uint8Array.of(0)))); break
-    default: break
+    case 'codec-raw':
+      next = relabel(old, 0x55)
+      break
+    case 'codec-pb':
+      next = relabel(old, 0x70)
+      break
+    case 'codec-cbor':
+      next = relabel(old, 0x71)
+      break
+    case 'codec-json':
+      next = relabel(old, 0x0129)
+      break
+    case 'codec-identity':
+      next = relabel(old, 0x00)
+      break
+    case 'v0':
+      next = CID.createV0(Digest.create(0x12, digest) as never)
+      break
+    case 'digest-bit': {
+      const d = digest.slice()
+      const at = w.rng.int(d.length)
+      d[at] = d[at]! ^ (1 << w.rng.int(8))
+      next = CID.createV1(old.code, Digest.create(0x12, d))
+      break
+    }
+    case 'hash-sha512':
+      next = CID.createV1(old.code, Digest.create(0x13, digest))
+      break
+    case 'hash-identity':
+      next = CID.createV1(old.code, Digest.create(0x00, f.bytes.slice(0, 64)))
+      break
+    case 'digest-short':
+      next = CID.createV1(old.code, Digest.create(0x12, digest.slice(0, 31)))
+      break
+    case 'digest-long':
+      next = CID.createV1(old.code, Digest.create(0x12, cat(digest, Uint8Array.of(0))))
+      break
+    default:
+      break
   }
   if (next !== undefined) cidBytes = next.bytes
   else if (how === 'explicit-v0') cidBytes = cat(Uint8Array.of(0x00, 0x70), old.multihash.bytes)
@@ -540,21 +1226,68 @@ const cidRelabel: Mutator = async (w) => {
 const rootsEdit: Mutator = async (w) => {
   const facts = allEvents(w)
   const how = w.rng.weighted<string>([
-    [3, 'add-missing'], [3, 'add-car-block'], [2, 'add-held-block'], [2, 'add-old-event'], [2, 'drop-one'], [2, 'empty'],
-    [2, 'duplicate'], [1, 'many-duplicates'], [2, 'reverse'], [1, 'add-raw-relabel'], [1, 'add-event-twice'],
+    [3, 'add-missing'],
+    [3, 'add-car-block'],
+    [2, 'add-held-block'],
+    [2, 'add-old-event'],
+    [2, 'drop-one'],
+    [2, 'empty'],
+    [2, 'duplicate'],
+    [1, 'many-duplicates'],
+    [2, 'reverse'],
+    [1, 'add-raw-relabel'],
+    [1, 'add-event-twice'],
   ])
   switch (how) {
-    case 'add-missing': w.roots.push(await randomCid(w, w.rng.pick([0x71, 0x55, 0x70]))); break
-    case 'add-car-block': { const o = w.frames.map(cidOfFrame).filter((c): c is CID => c !== undefined && !facts.has(c.toString())); if (o.length > 0) w.roots.push(w.rng.pick(o)); break }
-    case 'add-held-block': { const held = [...w.info.model.blocks.values()]; if (held.length > 0) w.roots.push(w.rng.pick(held).cid); break }
-    case 'add-old-event': { const all = [...facts.values()]; if (all.length > 0) w.roots.push(w.rng.pick(all).cid); break }
-    case 'drop-one': if (w.roots.length > 0) w.roots.splice(w.rng.int(w.roots.length), 1); break
-    case 'empty': w.roots = []; break
-    case 'duplicate': if (w.roots.length > 0) w.roots.push(w.rng.pick(w.roots)); break
-    case 'many-duplicates': if (w.roots.length > 0) { const r = w.rng.pick(w.roots); w.roots = [...w.roots, ...Array.from({ length: 1500 }, () => r)] } break
-    case 'reverse': w.roots = [...w.roots].reverse(); break
-    case 'add-raw-relabel': { const e = [...facts.values()]; if (e.length > 0) w.roots.push(relabel(w.rng.pick(e).cid, 0x55)); break }
-    case 'add-event-twice': { const o = w.frames.map(cidOfFrame).filter((c): c is CID => c !== undefined); if (o.length > 0) { const c = w.rng.pick(o); w.roots.push(c, c) } break }
+    case 'add-missing':
+      w.roots.push(await randomCid(w, w.rng.pick([0x71, 0x55, 0x70])))
+      break
+    case 'add-car-block': {
+      const o = w.frames.map(cidOfFrame).filter((c): c is CID => c !== undefined && !facts.has(c.toString()))
+      if (o.length > 0) w.roots.push(w.rng.pick(o))
+      break
+    }
+    case 'add-held-block': {
+      const held = [...w.info.model.blocks.values()]
+      if (held.length > 0) w.roots.push(w.rng.pick(held).cid)
+      break
+    }
+    case 'add-old-event': {
+      const all = [...facts.values()]
+      if (all.length > 0) w.roots.push(w.rng.pick(all).cid)
+      break
+    }
+    case 'drop-one':
+      if (w.roots.length > 0) w.roots.splice(w.rng.int(w.roots.length), 1)
+      break
+    case 'empty':
+      w.roots = []
+      break
+    case 'duplicate':
+      if (w.roots.length > 0) w.roots.push(w.rng.pick(w.roots))
+      break
+    case 'many-duplicates':
+      if (w.roots.length > 0) {
+        const r = w.rng.pick(w.roots)
+        w.roots = [...w.roots, ...Array.from({ length: 1500 }, () => r)]
+      }
+      break
+    case 'reverse':
+      w.roots = [...w.roots].reverse()
+      break
+    case 'add-raw-relabel': {
+      const e = [...facts.values()]
+      if (e.length > 0) w.roots.push(relabel(w.rng.pick(e).cid, 0x55))
+      break
+    }
+    case 'add-event-twice': {
+      const o = w.frames.map(cidOfFrame).filter((c): c is CID => c !== undefined)
+      if (o.length > 0) {
+        const c = w.rng.pick(o)
+        w.roots.push(c, c)
+      }
+      break
+    }
   }
   w.notes.push(`roots ${how}: ${w.roots.length} root(s)`)
 }
@@ -562,30 +1295,115 @@ const rootsEdit: Mutator = async (w) => {
 const headerEdit: Mutator = async (w) => {
   const roots = w.roots
   const how = w.rng.weighted<string>([
-    [2, 'version-2'], [1, 'version-string'], [1, 'version-float'], [2, 'no-version'], [2, 'no-roots'], [1, 'roots-map'], [2, 'roots-non-cid'],
-    [2, 'roots-claim-10^6'], [1, 'header-list'], [2, 'extra-key'], [2, 'unsorted-keys'], [1, 'carv2-pragma'], [1, 'header-cid'],
-    [1, 'header-deep'], [1, 'trailing-in-header'], [1, 'header-null'], [1, 'roots-v0-explicit'], [1, 'header-indefinite'],
+    [2, 'version-2'],
+    [1, 'version-string'],
+    [1, 'version-float'],
+    [2, 'no-version'],
+    [2, 'no-roots'],
+    [1, 'roots-map'],
+    [2, 'roots-non-cid'],
+    [2, 'roots-claim-10^6'],
+    [1, 'header-list'],
+    [2, 'extra-key'],
+    [2, 'unsorted-keys'],
+    [1, 'carv2-pragma'],
+    [1, 'header-cid'],
+    [1, 'header-deep'],
+    [1, 'trailing-in-header'],
+    [1, 'header-null'],
+    [1, 'roots-v0-explicit'],
+    [1, 'header-indefinite'],
   ])
   const rootItems = roots.map((r) => encodeCbor(r))
   switch (how) {
-    case 'version-2': w.header = map([['roots', arr(rootItems)], ['version', uint(2)]]); break
-    case 'version-string': w.header = map([['roots', arr(rootItems)], ['version', text('1')]]); break
-    case 'version-float': w.header = map([['roots', arr(rootItems)], ['version', float64(1)]]); break
-    case 'no-version': w.header = map([['roots', arr(rootItems)]]); break
-    case 'no-roots': w.header = map([['version', uint(1)]]); break
-    case 'roots-map': w.header = map([['roots', map([])], ['version', uint(1)]]); break
-    case 'roots-non-cid': w.header = map([['roots', arr([...rootItems, text('bafy')])], ['version', uint(1)]]); break
-    case 'roots-claim-10^6': w.header = map([['roots', cat(head(4, 1_000_000), ...rootItems)], ['version', uint(1)]]); break
-    case 'header-list': w.header = arr([arr(rootItems), uint(1)]); break
-    case 'extra-key': w.header = map([['x', nul], ['roots', arr(rootItems)], ['version', uint(1)]]); break
-    case 'unsorted-keys': w.header = map([['version', uint(1)], ['roots', arr(rootItems)]]); break
-    case 'carv2-pragma': w.header = map([['version', uint(2)]]); break
-    case 'header-cid': w.header = encodeCbor(roots[0] ?? await randomCid(w)); break
-    case 'header-deep': w.header = nested(w.rng.pick([600, 20_000]), map([['roots', arr([])], ['version', uint(1)]])); break
-    case 'trailing-in-header': w.header = cat(headerBytes(roots), Uint8Array.of(0)); break
-    case 'header-null': w.header = nul; break
-    case 'roots-v0-explicit': w.header = map([['roots', arr(roots.map((r) => cat(head(6, 42), bytes(cat(Uint8Array.of(0, 0, 0x70), r.multihash.bytes)))))], ['version', uint(1)]]); break
-    case 'header-indefinite': w.header = encodeCbor({ roots: [...roots], version: 1 }, { indefinite: true }); break
+    case 'version-2':
+      w.header = map([
+        ['roots', arr(rootItems)],
+        ['version', uint(2)],
+      ])
+      break
+    case 'version-string':
+      w.header = map([
+        ['roots', arr(rootItems)],
+        ['version', text('1')],
+      ])
+      break
+    case 'version-float':
+      w.header = map([
+        ['roots', arr(rootItems)],
+        ['version', float64(1)],
+      ])
+      break
+    case 'no-version':
+      w.header = map([['roots', arr(rootItems)]])
+      break
+    case 'no-roots':
+      w.header = map([['version', uint(1)]])
+      break
+    case 'roots-map':
+      w.header = map([
+        ['roots', map([])],
+        ['version', uint(1)],
+      ])
+      break
+    case 'roots-non-cid':
+      w.header = map([
+        ['roots', arr([...rootItems, text('bafy')])],
+        ['version', uint(1)],
+      ])
+      break
+    case 'roots-claim-10^6':
+      w.header = map([
+        ['roots', cat(head(4, 1_000_000), ...rootItems)],
+        ['version', uint(1)],
+      ])
+      break
+    case 'header-list':
+      w.header = arr([arr(rootItems), uint(1)])
+      break
+    case 'extra-key':
+      w.header = map([
+        ['x', nul],
+        ['roots', arr(rootItems)],
+        ['version', uint(1)],
+      ])
+      break
+    case 'unsorted-keys':
+      w.header = map([
+        ['version', uint(1)],
+        ['roots', arr(rootItems)],
+      ])
+      break
+    case 'carv2-pragma':
+      w.header = map([['version', uint(2)]])
+      break
+    case 'header-cid':
+      w.header = encodeCbor(roots[0] ?? (await randomCid(w)))
+      break
+    case 'header-deep':
+      w.header = nested(
+        w.rng.pick([600, 20_000]),
+        map([
+          ['roots', arr([])],
+          ['version', uint(1)],
+        ]),
+      )
+      break
+    case 'trailing-in-header':
+      w.header = cat(headerBytes(roots), Uint8Array.of(0))
+      break
+    case 'header-null':
+      w.header = nul
+      break
+    case 'roots-v0-explicit':
+      w.header = map([
+        ['roots', arr(roots.map((r) => cat(head(6, 42), bytes(cat(Uint8Array.of(0, 0, 0x70), r.multihash.bytes)))))],
+        ['version', uint(1)],
+      ])
+      break
+    case 'header-indefinite':
+      w.header = encodeCbor({ roots: [...roots], version: 1 }, { indefinite: true })
+      break
   }
   w.notes.push(`header ${how}`)
 }
@@ -596,24 +1414,57 @@ const varintEdit: Mutator = (w) => {
   const i = onHeader ? -1 : w.rng.int(w.frames.length)
   const length = onHeader ? (w.header ?? headerBytes(w.roots)).length : w.frames[i]!.cid.length + w.frames[i]!.bytes.length
   const how = w.rng.weighted<string>([
-    [4, 'non-minimal'], [2, 'ten-bytes'], [1, 'nine-bytes-minimal'], [2, 'claims-2^40'], [1, 'claims-2^53'], [2, 'over-limit'], [1, 'at-limit'],
-    [2, 'plus-one'], [2, 'minus-one'], [1, 'zero'], [1, 'header-65537'], [1, 'header-10^6'],
+    [4, 'non-minimal'],
+    [2, 'ten-bytes'],
+    [1, 'nine-bytes-minimal'],
+    [2, 'claims-2^40'],
+    [1, 'claims-2^53'],
+    [2, 'over-limit'],
+    [1, 'at-limit'],
+    [2, 'plus-one'],
+    [2, 'minus-one'],
+    [1, 'zero'],
+    [1, 'header-65537'],
+    [1, 'header-10^6'],
   ])
   let prefix: Uint8Array
   const limit = DEFAULT_LIMITS.maxBlockBytes + 128
   switch (how) {
-    case 'non-minimal': prefix = varint(length, w.rng.range(1, 3)); break
-    case 'ten-bytes': prefix = varint(length, Math.max(1, 10 - varint(length).length)); break
-    case 'nine-bytes-minimal': prefix = varint(2 ** 56 + length); break
-    case 'claims-2^40': prefix = varint(2 ** 40); break
-    case 'claims-2^53': prefix = varint(2 ** 53 - 1); break
-    case 'over-limit': prefix = varint(limit + 1); break
-    case 'at-limit': prefix = varint(limit); break
-    case 'plus-one': prefix = varint(length + 1); break
-    case 'minus-one': prefix = varint(Math.max(0, length - 1)); break
-    case 'zero': prefix = varint(0); break
-    case 'header-65537': prefix = varint(65537); break
-    default: prefix = varint(1_000_000)
+    case 'non-minimal':
+      prefix = varint(length, w.rng.range(1, 3))
+      break
+    case 'ten-bytes':
+      prefix = varint(length, Math.max(1, 10 - varint(length).length))
+      break
+    case 'nine-bytes-minimal':
+      prefix = varint(2 ** 56 + length)
+      break
+    case 'claims-2^40':
+      prefix = varint(2 ** 40)
+      break
+    case 'claims-2^53':
+      prefix = varint(2 ** 53 - 1)
+      break
+    case 'over-limit':
+      prefix = varint(limit + 1)
+      break
+    case 'at-limit':
+      prefix = varint(limit)
+      break
+    case 'plus-one':
+      prefix = varint(length + 1)
+      break
+    case 'minus-one':
+      prefix = varint(Math.max(0, length - 1))
+      break
+    case 'zero':
+      prefix = varint(0)
+      break
+    case 'header-65537':
+      prefix = varint(65537)
+      break
+    default:
+      prefix = varint(1_000_000)
   }
   if (onHeader) w.headerPrefix = prefix
   else w.frames[i] = { ...w.frames[i]!, prefix }
@@ -625,12 +1476,24 @@ const limitsEdit: Mutator = (w) => {
   const total = writeParts({ header: w.header ?? headerBytes(w.roots), frames: w.frames }).length
   const how = w.rng.pick(['block-just-under', 'block-exact', 'bytes-just-under', 'bytes-exact', 'drift-zero', 'block-zero'])
   switch (how) {
-    case 'block-just-under': w.options.maxBlockBytes = Math.max(0, largest - 1); break
-    case 'block-exact': w.options.maxBlockBytes = largest; break
-    case 'bytes-just-under': w.options.maxBytes = Math.max(0, total - 1 - w.rng.int(100)); break
-    case 'bytes-exact': w.options.maxBytes = total; break
-    case 'drift-zero': w.options.maxClockDrift = 0; break
-    case 'block-zero': w.options.maxBlockBytes = 0; break
+    case 'block-just-under':
+      w.options.maxBlockBytes = Math.max(0, largest - 1)
+      break
+    case 'block-exact':
+      w.options.maxBlockBytes = largest
+      break
+    case 'bytes-just-under':
+      w.options.maxBytes = Math.max(0, total - 1 - w.rng.int(100))
+      break
+    case 'bytes-exact':
+      w.options.maxBytes = total
+      break
+    case 'drift-zero':
+      w.options.maxClockDrift = 0
+      break
+    case 'block-zero':
+      w.options.maxBlockBytes = 0
+      break
   }
   w.notes.push(`limits ${how}: ${JSON.stringify(w.options)}`)
 }
@@ -713,12 +1576,23 @@ const spliceBytes: Mutator = (w) => {
     const pos = at < 0 || at > b.length ? w.rng.int(b.length + 1) : at
     let out: Uint8Array
     switch (how) {
-      case 'insert-random': out = cat(b.subarray(0, pos), w.rng.bytes(w.rng.range(1, 16)), b.subarray(pos)); break
-      case 'insert-zeros': out = cat(b.subarray(0, pos), new Uint8Array(w.rng.range(1, 4)), b.subarray(pos)); break
-      case 'delete': out = cat(b.subarray(0, pos), b.subarray(Math.min(b.length, pos + w.rng.range(1, 8)))); break
-      case 'append-garbage': out = cat(b, w.rng.bytes(w.rng.range(1, 64))); break
-      case 'append-frame-of-zero-length': out = cat(b, Uint8Array.of(0)); break
-      default: out = cat(b.subarray(0, pos), varint(w.rng.int(2 ** 20)), b.subarray(pos))
+      case 'insert-random':
+        out = cat(b.subarray(0, pos), w.rng.bytes(w.rng.range(1, 16)), b.subarray(pos))
+        break
+      case 'insert-zeros':
+        out = cat(b.subarray(0, pos), new Uint8Array(w.rng.range(1, 4)), b.subarray(pos))
+        break
+      case 'delete':
+        out = cat(b.subarray(0, pos), b.subarray(Math.min(b.length, pos + w.rng.range(1, 8))))
+        break
+      case 'append-garbage':
+        out = cat(b, w.rng.bytes(w.rng.range(1, 64)))
+        break
+      case 'append-frame-of-zero-length':
+        out = cat(b, Uint8Array.of(0))
+        break
+      default:
+        out = cat(b.subarray(0, pos), varint(w.rng.int(2 ** 20)), b.subarray(pos))
     }
     w.notes.push(`${how} at ${pos}`)
     return out
@@ -752,7 +1626,8 @@ const STRUCTURED = new Set(['event-edit', 'object-new', 'object-edit', 'frames-s
 /** Makes variant number `index` of a run from its own generator. */
 export async function makeVariant(rng: Rng, info: CorpusInfo): Promise<Variant> {
   const w: Work = {
-    info, rng,
+    info,
+    rng,
     frames: info.parts.frames.map((f) => ({ ...f })),
     roots: [...info.roots],
     post: [],
@@ -760,7 +1635,10 @@ export async function makeVariant(rng: Rng, info: CorpusInfo): Promise<Variant> 
     notes: [],
   }
   const names: string[] = []
-  const run = async (name: string, m: Mutator): Promise<void> => { names.push(name); await m(w) }
+  const run = async (name: string, m: Mutator): Promise<void> => {
+    names.push(name)
+    await m(w)
+  }
   const [, first, m] = rng.weighted(MUTATORS.map((x) => [x[0], x] as const))
   await run(first, m)
   // Sometimes a second and third structured mutation on top, and sometimes byte damage last.
@@ -791,4 +1669,3 @@ export function sourceOf(v: Variant): Uint8Array | AsyncIterable<Uint8Array> {
     }
   })()
 }
-

@@ -265,7 +265,10 @@ export function linksIn(value: unknown): CID[] {
     const v = stack.pop()
     if (v === null || typeof v !== 'object' || v instanceof Uint8Array) continue
     const cid = CID.asCID(v)
-    if (cid !== null) { out.push(cid); continue }
+    if (cid !== null) {
+      out.push(cid)
+      continue
+    }
     for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push(child)
   }
   return out
@@ -277,8 +280,7 @@ function blockLinksOf(cid: CID, value: unknown): CID[] {
   return []
 }
 
-const isMap = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array) && !isCid(v)
+const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array) && !isCid(v)
 
 const EVENT_KEYS = ['v', 'stream', 'type', 'ts', 'tc', 'prev', 'parents', 'data', 'meta', 'author', 'sig']
 const CLAIM_KEYS = ['stream', 'type', 'ts', 'tc', 'prev', 'parents']
@@ -336,12 +338,14 @@ function eventProblem(cid: CID, bytes: Uint8Array): { ev: EventValue } | Problem
   if (cid.code !== DAG_CBOR) return { codes: ['CAIRN_INVALID_EVENT'], rule: 'event.codec', why: `event ${cid} is not dag-cbor` }
   const decoded = decodeBlock(cid, bytes)
   if ('problem' in decoded) {
-    return decoded.problem === 'deep'
-      ? { codes: ['CAIRN_INVALID_EVENT'], rule: 'event.deep', why: `event ${cid} ${decoded.why}` }
-      : { codes: ['CAIRN_INVALID_BLOCK'], rule: 'event.undecodable', why: `event ${cid}: ${decoded.why}` }
+    return decoded.problem === 'deep' ? { codes: ['CAIRN_INVALID_EVENT'], rule: 'event.deep', why: `event ${cid} ${decoded.why}` } : { codes: ['CAIRN_INVALID_BLOCK'], rule: 'event.undecodable', why: `event ${cid}: ${decoded.why}` }
   }
   let canonical: Uint8Array | undefined
-  try { canonical = dagCbor.encode(decoded.value) } catch { canonical = undefined }
+  try {
+    canonical = dagCbor.encode(decoded.value)
+  } catch {
+    canonical = undefined
+  }
   if (canonical === undefined || !equal(canonical, bytes)) return { codes: ['CAIRN_INVALID_EVENT'], rule: 'event.noncanonical', why: `event ${cid} is not canonical dag-cbor` }
   const wrong = eventFormatProblem(decoded.value)
   if (wrong !== undefined) return { codes: ['CAIRN_INVALID_EVENT'], rule: `event.format: ${wrong}`, why: `event ${cid}: ${wrong}` }
@@ -357,7 +361,9 @@ export async function judge(model: Model, car: Uint8Array, limits: Limits): Prom
   if ('ok' in read) return read
   const { roots, blocks } = read
   const problems: Problem[] = []
-  const problem = (codes: string[], rule: string, why: string): void => { problems.push({ codes, rule, why }) }
+  const problem = (codes: string[], rule: string, why: string): void => {
+    problems.push({ codes, rule, why })
+  }
 
   const fresh = new Map<string, { cid: CID; ev: EventValue }>()
   const failed = new Set<string>()
@@ -381,8 +387,14 @@ export async function judge(model: Model, car: Uint8Array, limits: Limits): Prom
     }
     if (root.code === DAG_CBOR) {
       const decoded = decodeBlock(root, block.bytes)
-      if ('problem' in decoded) { problem(['CAIRN_INVALID_BLOCK'], `root.${decoded.problem}`, `root ${k}: ${decoded.why}`); continue }
-      if (claimsToBeEvent(decoded.value)) { stack.push(root); continue }
+      if ('problem' in decoded) {
+        problem(['CAIRN_INVALID_BLOCK'], `root.${decoded.problem}`, `root ${k}: ${decoded.why}`)
+        continue
+      }
+      if (claimsToBeEvent(decoded.value)) {
+        stack.push(root)
+        continue
+      }
     }
     addForeign(root)
   }
@@ -393,9 +405,17 @@ export async function judge(model: Model, car: Uint8Array, limits: Limits): Prom
     const k = cid.toString()
     if (fresh.has(k) || failed.has(k) || model.events.has(k)) continue
     const block = blocks.get(k)
-    if (block === undefined) { failed.add(k); problem(['CAIRN_MISSING_BLOCK'], 'event.missing', `event ${k} is not in the CAR`); continue }
+    if (block === undefined) {
+      failed.add(k)
+      problem(['CAIRN_MISSING_BLOCK'], 'event.missing', `event ${k} is not in the CAR`)
+      continue
+    }
     const checked = eventProblem(cid, block.bytes)
-    if (!('ev' in checked)) { failed.add(k); problems.push(checked); continue }
+    if (!('ev' in checked)) {
+      failed.add(k)
+      problems.push(checked)
+      continue
+    }
     fresh.set(k, { cid, ev: checked.ev })
     stack.push(...checked.ev.parents)
     if (checked.ev.prev !== null) stack.push(checked.ev.prev)
@@ -419,7 +439,10 @@ export async function judge(model: Model, car: Uint8Array, limits: Limits): Prom
 
   // Objects (§6, §8): every recorded object's DAG complete, from the CAR (canonical) and the store.
   const stored = new Map<string, Block>()
-  const keep = (b: Block): void => { const k = b.cid.toString(); if (!model.blocks.has(k)) stored.set(k, b) }
+  const keep = (b: Block): void => {
+    const k = b.cid.toString()
+    if (!model.blocks.has(k)) stored.set(k, b)
+  }
   const complete = new Set<string>()
   const visited = new Set<string>()
   const walkComplete = (root: CID, why: string): void => {
@@ -434,18 +457,31 @@ export async function judge(model: Model, car: Uint8Array, limits: Limits): Prom
       const fromCar = blocks.get(k)
       if (fromCar !== undefined) {
         const decoded = decodeBlock(cid, fromCar.bytes)
-        if ('problem' in decoded) { problem(['CAIRN_INVALID_BLOCK'], `dag.${decoded.problem}`, `${why}: block ${k} ${decoded.why}`); continue }
+        if ('problem' in decoded) {
+          problem(['CAIRN_INVALID_BLOCK'], `dag.${decoded.problem}`, `${why}: block ${k} ${decoded.why}`)
+          continue
+        }
         if (cid.code === DAG_CBOR) {
           let canonical: Uint8Array | undefined
-          try { canonical = dagCbor.encode(decoded.value) } catch { canonical = undefined }
-          if (canonical === undefined || !equal(canonical, fromCar.bytes)) { problem(['CAIRN_INVALID_BLOCK'], 'dag.noncanonical', `${why}: block ${k} is not canonical`); continue }
+          try {
+            canonical = dagCbor.encode(decoded.value)
+          } catch {
+            canonical = undefined
+          }
+          if (canonical === undefined || !equal(canonical, fromCar.bytes)) {
+            problem(['CAIRN_INVALID_BLOCK'], 'dag.noncanonical', `${why}: block ${k} is not canonical`)
+            continue
+          }
         }
         keep(fromCar)
         todo.push(...blockLinksOf(cid, decoded.value))
         continue
       }
       const held = model.blocks.get(k)
-      if (held === undefined) { problem(['CAIRN_MISSING_BLOCK'], 'dag.missing', `${why}: block ${k} is missing`); continue }
+      if (held === undefined) {
+        problem(['CAIRN_MISSING_BLOCK'], 'dag.missing', `${why}: block ${k} is missing`)
+        continue
+      }
       const decoded = decodeBlock(cid, held.bytes)
       if ('value' in decoded) todo.push(...blockLinksOf(cid, decoded.value))
     }
@@ -463,7 +499,10 @@ export async function judge(model: Model, car: Uint8Array, limits: Limits): Prom
       if (fromCar === undefined) continue
       keep(fromCar)
       const decoded = decodeBlock(cid, fromCar.bytes)
-      if ('problem' in decoded) { problem(['CAIRN_INVALID_BLOCK'], `app.${decoded.problem}`, `linked block ${k} ${decoded.why}`); continue }
+      if ('problem' in decoded) {
+        problem(['CAIRN_INVALID_BLOCK'], `app.${decoded.problem}`, `linked block ${k} ${decoded.why}`)
+        continue
+      }
       todo.push(...blockLinksOf(cid, decoded.value))
     }
   }

@@ -21,13 +21,39 @@ const SEED = envInt('CAIRN_FUZZ_SEED', 20260101)!
 const ONLY = envInt('CAIRN_FUZZ_ONLY')
 const COUNT = envInt('CAIRN_FUZZ_COUNT', 300)!
 
-describe('the fuzzer\'s own tools', () => {
-  test('the hand-made encoder writes dag-cbor\'s bytes, and its other styles do not', () => {
+describe("the fuzzer's own tools", () => {
+  test("the hand-made encoder writes dag-cbor's bytes, and its other styles do not", () => {
     const cid = CID.parse('bafyreie5k4gywcco6ggqn3xsj2nbyma7vqklshwjpf2mvvb5pcd57ibzpu')
     const values: unknown[] = [
-      null, true, false, 0, 23, 24, 255, 256, 65535, 65536, 2 ** 32, 2 ** 53 - 1, -1, -24, -25, -(2 ** 40), 1.5, -0.25,
-      2n ** 64n - 1n, -(2n ** 64n), '', 'é', 'x'.repeat(300), new Uint8Array([1, 2]), cid, [], [1, [2, [3]]],
-      { b: 1, a: 2, aa: 3, B: 4 }, { v: 1, tc: 0, ts: NOW, data: { cid }, prev: null, type: 't', stream: 's', parents: [cid] },
+      null,
+      true,
+      false,
+      0,
+      23,
+      24,
+      255,
+      256,
+      65535,
+      65536,
+      2 ** 32,
+      2 ** 53 - 1,
+      -1,
+      -24,
+      -25,
+      -(2 ** 40),
+      1.5,
+      -0.25,
+      2n ** 64n - 1n,
+      -(2n ** 64n),
+      '',
+      'é',
+      'x'.repeat(300),
+      new Uint8Array([1, 2]),
+      cid,
+      [],
+      [1, [2, [3]]],
+      { b: 1, a: 2, aa: 3, B: 4 },
+      { v: 1, tc: 0, ts: NOW, data: { cid }, prev: null, type: 't', stream: 's', parents: [cid] },
     ]
     const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
     for (const v of values) expect(hex(encodeCbor(v)), String(v)).toBe(hex(dagCbor.encode(v)))
@@ -90,36 +116,43 @@ describe('hostile CARs (fuzz, fast subset)', () => {
     const infos = await infosOnce()
     const tally = newTally()
     const lines: string[] = []
-    await runSeed({
-      seed: SEED,
-      count: COUNT,
-      only: ONLY,
-      infos,
-      engine: memory,
-      repro: (seed, index) => `CAIRN_FUZZ_SEED=${seed} CAIRN_FUZZ_ONLY=${index} npx vitest run --project node test/shared/fuzz.spec.ts`,
-      log: (line) => lines.push(line),
-    }, tally)
+    await runSeed(
+      {
+        seed: SEED,
+        count: COUNT,
+        only: ONLY,
+        infos,
+        engine: memory,
+        repro: (seed, index) => `CAIRN_FUZZ_SEED=${seed} CAIRN_FUZZ_ONLY=${index} npx vitest run --project node test/shared/fuzz.spec.ts`,
+        log: (line) => lines.push(line),
+      },
+      tally,
+    )
     console.log(summary(tally, Date.now() - started))
     if (ONLY !== undefined) for (const l of lines) console.log(l)
     expect(tally.failures, tally.failures.join('\n\n')).toEqual([])
     expect(tally.variants).toBe(ONLY === undefined ? COUNT : 1)
   }, 300_000)
 
-  test.skipIf(ONLY !== undefined)('every corpus cut at every section boundary (and a byte either side) is refused, or is a valid shorter CAR', async () => {
-    const started = Date.now()
-    const infos = await infosOnce()
-    const tally = newTally()
-    const lines: string[] = []
-    const runner = new Runner(memory, tally, (line) => lines.push(line))
-    try {
-      for (const info of infos) {
-        for (const v of truncations(info)) await runner.run(info, v, `corpus ${info.corpus.name}, ${v.note}`, 'npx vitest run --project node test/shared/fuzz.spec.ts -t "section boundary"')
+  test.skipIf(ONLY !== undefined)(
+    'every corpus cut at every section boundary (and a byte either side) is refused, or is a valid shorter CAR',
+    async () => {
+      const started = Date.now()
+      const infos = await infosOnce()
+      const tally = newTally()
+      const lines: string[] = []
+      const runner = new Runner(memory, tally, (line) => lines.push(line))
+      try {
+        for (const info of infos) {
+          for (const v of truncations(info)) await runner.run(info, v, `corpus ${info.corpus.name}, ${v.note}`, 'npx vitest run --project node test/shared/fuzz.spec.ts -t "section boundary"')
+        }
+      } finally {
+        await runner.close()
       }
-    } finally {
-      await runner.close()
-    }
-    console.log(summary(tally, Date.now() - started))
-    expect(tally.failures, lines.join('\n\n')).toEqual([])
-    expect(tally.refused['CAIRN_INVALID_CAR']).toBeGreaterThan(100)
-  }, 300_000)
+      console.log(summary(tally, Date.now() - started))
+      expect(tally.failures, lines.join('\n\n')).toEqual([])
+      expect(tally.refused['CAIRN_INVALID_CAR']).toBeGreaterThan(100)
+    },
+    300_000,
+  )
 })

@@ -11,7 +11,10 @@ export type Item = Uint8Array
 export const cat = (...parts: Uint8Array[]): Uint8Array => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
   let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
   return out
 }
 
@@ -32,11 +35,19 @@ export function head(major: number, n: number | bigint, width?: 0 | 1 | 2 | 4 | 
 export const uint = (n: number | bigint): Item => head(0, n)
 /** A negative integer `n` (< 0). */
 export const nint = (n: number | bigint): Item => head(1, -BigInt(n) - 1n)
-export const text = (s: string): Item => { const b = new TextEncoder().encode(s); return cat(head(3, b.length), b) }
+export const text = (s: string): Item => {
+  const b = new TextEncoder().encode(s)
+  return cat(head(3, b.length), b)
+}
 /** A text string holding exactly these bytes (which need not be UTF-8). */
 export const rawText = (b: Uint8Array): Item => cat(head(3, b.length), b)
 export const bytes = (b: Uint8Array): Item => cat(head(2, b.length), b)
-export const float64 = (n: number): Item => { const b = new Uint8Array(9); b[0] = 0xfb; new DataView(b.buffer).setFloat64(1, n); return b }
+export const float64 = (n: number): Item => {
+  const b = new Uint8Array(9)
+  b[0] = 0xfb
+  new DataView(b.buffer).setFloat64(1, n)
+  return b
+}
 export const negZero16: Item = Uint8Array.of(0xf9, 0x80, 0x00)
 export const nul: Item = Uint8Array.of(0xf6)
 export const undef: Item = Uint8Array.of(0xf7)
@@ -138,7 +149,10 @@ export function cborShape(b: Uint8Array, stopAbove: number = Infinity): CborShap
   let at = 0
   const bad = (): CborShape => ({ depth, filled, wellFormed: false })
   while (remaining > 0 || open.length > 0) {
-    if (remaining === 0) { remaining = open.pop()!; continue }
+    if (remaining === 0) {
+      remaining = open.pop()!
+      continue
+    }
     if (at >= b.length) return bad()
     const first = b[at++]!
     const major = first >> 5
