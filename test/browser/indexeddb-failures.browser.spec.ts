@@ -147,8 +147,8 @@ describe('indexeddb engine failures', () => {
     const big = await randomBlocks(8, 256 * 1024) // 2 MiB, more than the room left
     const after = await randomBlocks(4, 16 * 1024)
     const name = dbName()
-    const reopened = await inBucketWithQuota(3 * MiB, async () => {
-      const freeSpace = await ballast(2.25 * MiB)
+    const reopened = await inBucketWithQuota(4 * MiB, async () => {
+      const freeSpace = await ballast(2.75 * MiB)
       const s = await openIndexedDbStorage(name)
       await s.commit({ blocks: base, heads: [base[4]!.cid] })
 
@@ -178,8 +178,8 @@ describe('indexeddb engine failures', () => {
 
   test('a derived write over the quota rejects with CAIRN_QUOTA and keeps the previous value', async () => {
     const [huge] = await randomBlocks(1, 2 * MiB)
-    await inBucketWithQuota(3 * MiB, async () => {
-      const freeSpace = await ballast(2.25 * MiB)
+    await inBucketWithQuota(4 * MiB, async () => {
+      const freeSpace = await ballast(2.75 * MiB)
       const s = await openIndexedDbStorage(dbName())
       await s.writeDerived('index', new Uint8Array([1, 2, 3]))
       const err = await s.writeDerived('index', huge!.bytes).catch((e: unknown) => e)

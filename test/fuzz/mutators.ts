@@ -9,7 +9,7 @@ import * as Digest from 'multiformats/hashes/digest'
 import { arr, bytes, cat, cborShape, encodeCbor, float64, head, indefArr, map, nested, nul, RawCbor, rawText, text, uint, type CborStyle } from '../support/cbor.ts'
 import { cidOf, headerBytes, varint, writeParts, type Frame } from './car.ts'
 import { NOW, T0, type CorpusInfo } from './corpora.ts'
-import { claimsToBeEvent, compareBytes, compareStamps, DEFAULT_LIMITS, MAX_TC, sortCids } from './oracle.ts'
+import { claimsToBeEvent, compareBytes, compareStamps, DEFAULT_LIMITS, linksIn, MAX_TC, sortCids } from './oracle.ts'
 import type { Rng } from './prng.ts'
 
 /** Import options a variant may set. */
@@ -138,22 +138,6 @@ function replaceLinks(value: unknown, swap: Map<string, CID>): unknown {
   if (Array.isArray(value)) return value.map((v) => replaceLinks(v, swap))
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(value)) out[k] = replaceLinks(v, swap)
-  return out
-}
-
-function linksIn(value: unknown): CID[] {
-  const out: CID[] = []
-  const stack = [value]
-  while (stack.length > 0) {
-    const v = stack.pop()
-    if (v === null || typeof v !== 'object' || v instanceof Uint8Array) continue
-    const cid = CID.asCID(v)
-    if (cid !== null) {
-      out.push(cid)
-      continue
-    }
-    for (const c of Array.isArray(v) ? v : Object.values(v)) stack.push(c)
-  }
   return out
 }
 

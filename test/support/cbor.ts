@@ -4,19 +4,12 @@
 // measures nesting without decoding or recursing. Runtime-neutral: used by Node, Chromium and
 // Deno specs alike. Nothing here calls Cairn.
 import { CID } from 'multiformats/cid'
+import { concatBytes } from '../../src/block/codec.ts'
 
 /** Encoded CBOR bytes of one item. */
 export type Item = Uint8Array
 
-export const cat = (...parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}
+export const cat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts)
 
 /**
  * The head of an item: major type and argument, in the shortest form, or in `width` bytes
