@@ -1,3 +1,6 @@
+// The interface-blockstore adapter. Past 500 lines because its commit protocol, its heads slots, its
+// block-list chain and its compaction intent are one on-storage format (docs/storage-formats.md §3)
+// that must be read together to be kept crash-safe.
 import * as dagCbor from '@ipld/dag-cbor'
 import type { Blockstore } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'

@@ -1,3 +1,6 @@
+// The IndexedDB engine. Past 500 lines because one engine's parts share its connection and its
+// transaction helper: open and schema upgrade, reads, the commit transaction with its quota and abort
+// mapping, derived values, tab coordination (Web Lock, BroadcastChannel) and compaction.
 import { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'

@@ -1,3 +1,6 @@
+// CairnStore: the public methods, one each, with their doc comments and examples. Past 500 lines
+// because of those docs and argument checks, not logic: every write goes to the log (src/log/log.ts),
+// every read to its views; splitting the class would split the API a reader looks up in one place.
 import type { CID } from 'multiformats/cid'
 import { decodeBlock, encodeValue } from '../block/codec.ts'
 import type { ByteSource } from '../car/interface.ts'
