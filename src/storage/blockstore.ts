@@ -1,6 +1,7 @@
 // The interface-blockstore adapter. Past 500 lines because its commit protocol, its heads slots, its
 // block-list chain and its compaction intent are one on-storage format (docs/storage-formats.md §3)
 // that must be read together to be kept crash-safe.
+import { Mutex } from './mutex.ts'
 import * as dagCbor from '@ipld/dag-cbor'
 import type { Blockstore } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'
@@ -228,7 +229,8 @@ export class BlockstoreStorage implements StorageEngine {
   readonly #concurrency: number
   #record: BlockstoreHeadsRecord
   #closed = false
-  #tail: Promise<unknown> = Promise.resolve()
+  /** Commits and compactions, one at a time in call order. */
+  readonly #writes = new Mutex()
   /** Derived writes, one at a time in call order (so the last call wins), beside commits. */
   #derivedTail: Promise<unknown> = Promise.resolve()
 
@@ -307,10 +309,7 @@ export class BlockstoreStorage implements StorageEngine {
     } catch (err) {
       return Promise.reject(err)
     }
-    const run = (): Promise<void> => this.#commit(batch)
-    const result = this.#tail.then(run, run)
-    this.#tail = result.catch(() => undefined)
-    return result
+    return this.#writes.run(() => this.#commit(batch))
   }
 
   /**
@@ -332,10 +331,7 @@ export class BlockstoreStorage implements StorageEngine {
     } catch (err) {
       return Promise.reject(err)
     }
-    const run = (): Promise<CompactReport> => this.#compact(live)
-    const result = this.#tail.then(run, run)
-    this.#tail = result.catch(() => undefined)
-    return result
+    return this.#writes.run(() => this.#compact(live))
   }
 
   /** The derived value `name` (see StorageEngine.readDerived), copied out of the blockstore. */
@@ -378,7 +374,7 @@ export class BlockstoreStorage implements StorageEngine {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    await this.#tail
+    await this.#writes.idle()
     await this.#derivedTail
     await this.#onClose?.()
   }

@@ -1,6 +1,7 @@
 // The IndexedDB engine. Past 500 lines because one engine's parts share its connection and its
 // transaction helper: open and schema upgrade, reads, the commit transaction with its quota and abort
 // mapping, derived values, tab coordination (Web Lock, BroadcastChannel) and compaction.
+import { Mutex } from './mutex.ts'
 import { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
@@ -249,7 +250,8 @@ export class IndexedDbStorage implements StorageEngine {
   #closed: string | undefined
   /** True once close() was called (as opposed to a close forced by the browser). */
   #closing = false
-  #tail: Promise<unknown> = Promise.resolve()
+  /** Commits and compactions, one at a time in call order. */
+  readonly #writes = new Mutex()
   /** Tells the other connections of this origin (tabs, workers) that a commit landed. */
   readonly #channel: BroadcastChannel | undefined
   readonly #externalCommit = new Set<() => void>()
@@ -354,10 +356,7 @@ export class IndexedDbStorage implements StorageEngine {
   commit(batch: CommitBatch): Promise<void> {
     if (this.#closed !== undefined) return Promise.reject(new CairnError('CAIRN_CLOSED', this.#closed))
     // A commit accepted before close() still runs: close() waits for the queue.
-    const run = (): Promise<void> => this.#commit(batch)
-    const result = this.#tail.then(run, run)
-    this.#tail = result.catch(() => undefined)
-    return result
+    return this.#writes.run(() => this.#commit(batch))
   }
 
   /**
@@ -376,10 +375,7 @@ export class IndexedDbStorage implements StorageEngine {
     } catch (err) {
       return Promise.reject(err)
     }
-    const run = (): Promise<CompactReport> => this.#compact(live)
-    const result = this.#tail.then(run, run)
-    this.#tail = result.catch(() => undefined)
-    return result
+    return this.#writes.run(() => this.#compact(live))
   }
 
   /** The derived value `name` (see StorageEngine.readDerived); a fresh copy on every read (structured clone). */
@@ -441,7 +437,7 @@ export class IndexedDbStorage implements StorageEngine {
   async close(): Promise<void> {
     this.#closed ??= `IndexedDB storage "${this.name}" is closed`
     this.#closing = true
-    await this.#tail
+    await this.#writes.idle()
     this.#channel?.close()
     this.#externalCommit.clear()
     // IDBDatabase.close waits for running transactions itself and is safe to call twice.

@@ -5,7 +5,7 @@ import { compareCidEvents } from '../event/order.ts'
 import type { ObjectInfo, Referrer } from '../../objects/interface.ts'
 import { Containment } from './containment.ts'
 import { type EventColumnParts, EventColumns, type NewEvent, type OrderKey } from './event-columns.ts'
-import { EventLists } from './event-lists.ts'
+import { type EventListParts, EventLists } from './event-lists.ts'
 import { ObjectCatalog } from './object-catalog.ts'
 import { firstIndex, SeqList } from './seq-list.ts'
 import { StateHash } from './state-hash.ts'
@@ -13,17 +13,7 @@ import { StateHash } from './state-hash.ts'
 export type { NewEvent, OrderKey } from './event-columns.ts'
 
 /** The columns of a snapshot, as `LogViews.columns()` gives them and `LogViews.fromColumns` takes them. */
-export interface ViewColumns extends Omit<EventColumnParts, 'parents' | 'bigTc'> {
-  /** Empty when the global order is the arrival order (`orderIsArrival`). */
-  readonly order: Uint32Array
-  readonly orderIsArrival: boolean
-  readonly streamNames: readonly string[]
-  readonly typeNames: readonly string[]
-  /** Per stream id, its events (canonical order), concatenated; `streamListOffsets` has count+1 entries. */
-  readonly streamLists: Uint32Array
-  readonly streamListOffsets: Uint32Array
-  readonly typeLists: Uint32Array
-  readonly typeListOffsets: Uint32Array
+export interface ViewColumns extends Omit<EventColumnParts, 'parents' | 'bigTc'>, Omit<EventListParts, 'correlations' | 'causations' | 'ids'> {
   /** The sparse parts: correlation/causation lists, idempotency ids, objects, referrers, containment. */
   readonly sparse: SparseViews
 }

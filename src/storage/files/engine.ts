@@ -11,6 +11,7 @@
 //   format.ts      the segment byte format: block frames, commit records
 //   derived.ts     derived-data slots (`derived/`)
 //   errors.ts      CAIRN_STORAGE / CAIRN_CLOSED, and the closing flag the parts share
+import { Mutex } from '../mutex.ts'
 import { mkdir } from 'node:fs/promises'
 import { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../../block/interface.ts'
@@ -171,7 +172,8 @@ export class FileStorage implements StorageEngine {
   #openedFromTable = 0
   #scannedOnOpen = 0
   #tableIgnored: string | undefined
-  #queue: Promise<void> = Promise.resolve()
+  /** Commits and compactions, one at a time in call order. */
+  readonly #writes = new Mutex()
   #closed: Promise<void> | undefined
   /** Set when a failed write could not be undone: appending more would bury garbage mid-file. */
   #broken: unknown = undefined
@@ -319,9 +321,7 @@ export class FileStorage implements StorageEngine {
     } catch (err) {
       return Promise.reject(err)
     }
-    const run = this.#queue.then(() => this.#commit(batch))
-    this.#queue = run.catch(() => {})
-    return run
+    return this.#writes.run(() => this.#commit(batch))
   }
 
   /**
@@ -341,12 +341,7 @@ export class FileStorage implements StorageEngine {
     } catch (err) {
       return Promise.reject(err)
     }
-    const run = this.#queue.then(() => this.#compact(live, minDeadRatio))
-    this.#queue = run.then(
-      () => {},
-      () => {},
-    )
-    return run
+    return this.#writes.run(() => this.#compact(live, minDeadRatio))
   }
 
   /**
@@ -385,7 +380,7 @@ export class FileStorage implements StorageEngine {
   close(): Promise<void> {
     this.#gate.closing = true
     this.#closed ??= (async () => {
-      await this.#queue
+      await this.#writes.idle()
       await Promise.allSettled([...this.#derivedPending])
       // Fold a tail worth saving so the next open need not scan it. Failure loses nothing.
       await this.#locator.finish()
