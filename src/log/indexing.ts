@@ -21,7 +21,9 @@ interface Queued {
 export class IndexingQueue {
   readonly #views: LogViews
   readonly #storage: StorageEngine
-  readonly #queue: Queued[] = []
+  #queue: Queued[] = []
+  /** Index of the oldest event still to index (Array.shift would make a large import quadratic). */
+  #head = 0
 
   constructor(views: LogViews, storage: StorageEngine) {
     this.#views = views
@@ -30,12 +32,13 @@ export class IndexingQueue {
 
   /** Events committed but not yet indexed. */
   get pending(): number {
-    return this.#queue.length
+    return this.#queue.length - this.#head
   }
 
   /** Whether `cid` is a committed event still waiting (exports then decode it themselves). */
   has(cid: CID): boolean {
-    return this.#queue.some((q) => q.cid.equals(cid))
+    for (let i = this.#head; i < this.#queue.length; i++) if (this.#queue[i]!.cid.equals(cid)) return true
+    return false
   }
 
   push(cid: CID, event: EventBlock, value: { readonly value: unknown } | undefined, verified: ReadonlyMap<string, BlockRecord> | undefined): void {
@@ -44,16 +47,20 @@ export class IndexingQueue {
 
   /** Indexes queued events, oldest first, until the queue is empty or a read fails. */
   async run(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const { cid, event, value, verified } = this.#queue[0]!
+    while (this.#head < this.#queue.length) {
+      const { cid, event, value, verified } = this.#queue[this.#head]!
       try {
         await indexEvent(this.#views, this.#storage, cid, event, value, verified)
       } catch {
-        // Retried later from storage: do not keep an import's blocks alive meanwhile.
+        // Retried later from storage: do not keep an import's blocks (or the indexed events) alive meanwhile.
+        this.#queue = this.#queue.slice(this.#head)
+        this.#head = 0
         for (const item of this.#queue) item.verified = undefined
         return
       }
-      this.#queue.shift()
+      this.#head++
     }
+    this.#queue = []
+    this.#head = 0
   }
 }

@@ -2,11 +2,12 @@ import type { CID } from 'multiformats/cid'
 import { blockLinks, decodeCanonical, linksOf } from '../block/codec.ts'
 import { DAG_CBOR, DAG_PB, type BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
+import type { StorageEngine } from '../storage/interface.ts'
+
 /** What a completeness walk asks of the indexes: whether a block heads a DAG known to be complete (a recorded object). */
 export interface CompleteDags {
   isComplete(key: string): boolean
 }
-import type { StorageEngine } from '../storage/interface.ts'
 
 /** Where a completeness walk finds blocks: an import's CAR (verified) first, then storage. */
 export interface DagSource {

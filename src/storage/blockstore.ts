@@ -232,7 +232,8 @@ export class BlockstoreStorage implements StorageEngine {
   /** Commits and compactions, one at a time in call order. */
   readonly #writes = new Mutex()
   /** Derived writes, one at a time in call order (so the last call wins), beside commits. */
-  #derivedTail: Promise<unknown> = Promise.resolve()
+  /** Derived writes, one at a time, beside commits. */
+  readonly #derivedWrites = new Mutex()
 
   /** Use {@link openBlockstoreStorage}. */
   constructor(blockstore: Blockstore, record: BlockstoreHeadsRecord, options: BlockstoreStorageOptions = {}) {
@@ -366,16 +367,14 @@ export class BlockstoreStorage implements StorageEngine {
         throw storageError(`write of derived value "${name}"`, cause)
       }
     }
-    const result = this.#derivedTail.then(run, run)
-    this.#derivedTail = result.catch(() => undefined)
-    return result
+    return this.#derivedWrites.run(run)
   }
 
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     await this.#writes.idle()
-    await this.#derivedTail
+    await this.#derivedWrites.idle()
     await this.#onClose?.()
   }
 

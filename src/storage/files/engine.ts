@@ -180,7 +180,8 @@ export class FileStorage implements StorageEngine {
   /** True once the `derived/` folder is known to exist durably. */
   #derivedReady = false
   /** Derived writes, one at a time in call order (so the last call wins). */
-  #derivedQueue: Promise<void> = Promise.resolve()
+  /** Derived writes, one at a time, beside commits. */
+  readonly #derivedWrites = new Mutex()
   /** Derived reads and writes in flight: close() waits for them before it gives up the lock. */
   readonly #derivedPending = new Set<Promise<unknown>>()
 
@@ -363,7 +364,7 @@ export class FileStorage implements StorageEngine {
     this.#gate.check()
     expectDerivedName(name)
     const copy = new Uint8Array(expectDerivedBytes(bytes))
-    const write = this.#derivedQueue.then(() =>
+    const write = this.#derivedWrites.run(() =>
       this.#gate.guard(
         async () => {
           await writeDerivedFile(this.path, name, copy, this.#derivedReady)
@@ -373,7 +374,6 @@ export class FileStorage implements StorageEngine {
         this.path,
       ),
     )
-    this.#derivedQueue = write.catch(() => {})
     return this.#track(write)
   }
 
@@ -390,11 +390,16 @@ export class FileStorage implements StorageEngine {
     return this.#closed
   }
 
-  async #commit(batch: CommitBatch): Promise<void> {
+  /** Open, and no earlier write left the last segment in a state it could not undo. */
+  #checkWritable(): void {
     this.#gate.check()
     if (this.#broken !== undefined) {
       throw new CairnError('CAIRN_STORAGE', `files storage ${this.path} failed an earlier write it could not undo; close and reopen it`, { cause: this.#broken, file: this.path })
     }
+  }
+
+  async #commit(batch: CommitBatch): Promise<void> {
+    this.#checkWritable()
     const { heads, segment, base, encoded } = await writeCommit(batch, this.#segments, this.#locator, this.#segmentLimit, (undo) => {
       this.#broken = undo
     })
@@ -405,10 +410,7 @@ export class FileStorage implements StorageEngine {
   }
 
   async #compact(live: (cid: CID) => boolean, minDeadRatio: number): Promise<CompactReport> {
-    this.#gate.check()
-    if (this.#broken !== undefined) {
-      throw new CairnError('CAIRN_STORAGE', `files storage ${this.path} failed an earlier write it could not undo; close and reopen it`, { cause: this.#broken, file: this.path })
-    }
+    this.#checkWritable()
     const hooks: CompactHooks = { onStep: seamsOf.get(this)?.onCompactStep }
     return compactSegments(
       {
