@@ -23,6 +23,12 @@ export type CairnErrorCode =
   | 'CAIRN_SYNC'
   /** A projection's reducer threw or returned a state that is not an IPLD value: the projection stopped. */
   | 'CAIRN_PROJECTION'
+  /** A signed event whose signature does not verify (changed bytes, another key), or an unsigned event where signatures are required. */
+  | 'CAIRN_INVALID_SIGNATURE'
+  /** The access rules in the log do not let this author write this stream, or a sync request is unsigned, stale, replayed or from an unknown caller. */
+  | 'CAIRN_UNAUTHORIZED'
+  /** A policy gate refused an event; `reasons` says why. */
+  | 'CAIRN_REFUSED'
 
 /** Extra facts an error carries so callers and logs can act on it without parsing the message. */
 export interface CairnErrorDetails {
@@ -36,6 +42,10 @@ export interface CairnErrorDetails {
   path?: string
   /** The file or folder on disk the failure is about (Node/Deno storage and CAR files). */
   file?: string
+  /** Every event an import or append refused (access rules, gates), when there are several. */
+  refused?: readonly CID[]
+  /** What the policy gates said, one line per refusal. */
+  reasons?: readonly string[]
   cause?: unknown
 }
 
@@ -55,6 +65,8 @@ export class CairnError extends Error {
   readonly actualVersion: number | undefined
   readonly path: string | undefined
   readonly file: string | undefined
+  readonly refused: readonly CID[] | undefined
+  readonly reasons: readonly string[] | undefined
 
   constructor(code: CairnErrorCode, message: string, details: CairnErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause })
@@ -66,6 +78,8 @@ export class CairnError extends Error {
     this.actualVersion = details.actualVersion
     this.path = details.path
     this.file = details.file
+    this.refused = details.refused
+    this.reasons = details.reasons
   }
 }
 
