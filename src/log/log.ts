@@ -12,6 +12,7 @@ export interface ChunkedFile extends ImportedFile {
   release(): void
 }
 import type { CompactOptions, CompactReport, StorageEngine } from '../storage/interface.ts'
+import { Admission, type TrustRules } from './admission.ts'
 import { ChangeHub } from './changes.ts'
 import type { StoredEvent } from './event/interface.ts'
 import { sortCids } from './event/order.ts'
@@ -22,6 +23,7 @@ import { Mutex } from '../storage/mutex.ts'
 import { planAppend, type AppendBase } from './plan-append.ts'
 import { planImport, readVerifiedCar, type StagingLimits } from './plan-import.ts'
 import { objectDraft, objectRecordOf, writesSomething, type CommitPlan, type Draft, type UnitOfWork } from './plan.ts'
+import { assertSignatures } from './rules/signatures.ts'
 import { SNAPSHOT_MIN, SnapshotScheduler } from './snapshots.ts'
 import { verifyReachable, type VerifyReport } from './verify.ts'
 import { EventReader, toStoredEvent, type LoadedEvent } from './views/event-reader.ts'
@@ -37,6 +39,8 @@ export interface LogOpenOptions {
   readonly clock: () => number
   /** Ignore the persisted index snapshot and rebuild the views from the blocks. */
   readonly rebuildIndex: boolean
+  /** Signing, signature and access rules, policy gates. */
+  readonly trust: TrustRules
 }
 
 /** How open found the views (see `CairnStore.indexStatus`). */
@@ -81,6 +85,8 @@ export class EventLog {
   readonly #writes = new Mutex()
   readonly #indexing: IndexingQueue
   readonly #snapshots: SnapshotScheduler
+  /** Signatures, access rules and gates: what this replica signs and admits. */
+  readonly admission: Admission
   #heads: CID[]
   #closed = false
   /** Blocks of files still being chunked or not yet recorded (keys by CID string, with a count): compaction keeps them. */
@@ -95,6 +101,7 @@ export class EventLog {
     this.#heads = heads
     this.#clock = options.clock
     this.#indexing = new IndexingQueue(views, storage)
+    this.admission = new Admission(views, this.events, options.trust)
     this.#snapshots = new SnapshotScheduler(storage, views, opened.fromSnapshot ? views.size - opened.indexedOnOpen : 0)
     // Another writer on the same storage committed: catch up now, so subscribers see it live.
     this.#stopListening =
@@ -118,6 +125,7 @@ export class EventLog {
       const opened = await openViews(storage, heads, options.rebuildIndex)
       const log = new EventLog(storage, opened.views, heads, options, { fromSnapshot: opened.fromSnapshot, indexedOnOpen: opened.indexed })
       for (const e of opened.fresh.slice(-DEFAULT_WARM)) log.events.remember(e)
+      await log.admission.catchUp()
       // Persist what this open had to index, so the next one does not index it again.
       if (opened.indexed > 0) log.#snapshot(1, true)
       return log
@@ -279,9 +287,11 @@ export class EventLog {
     const car = await readVerifiedCar(source, rules)
     return this.#locked(async () => {
       const imported = await planImport(car, this.views, this.storage, this.#heads, { now: this.#clock(), maxClockDrift: rules.maxClockDrift, foreignType: rules.foreignType })
+      const trust = this.admission.rules
+      await assertSignatures(imported.events, trust.requireSignatures, trust.verify)
       const before = this.views.size
       const drafts = imported.foreign.map((f) => objectDraft(f.cid, rules.foreignType, f.size, undefined))
-      const plan = await this.#planAppend(imported, drafts)
+      const plan = await this.#planAppend(imported, drafts, imported.events.length)
       if (writesSomething(plan)) await this.#apply(plan)
       return {
         blocks: imported.blocks.length + imported.foreign.length,
@@ -392,8 +402,19 @@ export class EventLog {
     return { heads: this.#heads, events: [], blocks: [] }
   }
 
-  #planAppend(base: AppendBase, drafts: readonly Draft[]): Promise<CommitPlan> {
-    return planAppend(this.views, this.events, base, drafts, this.#clock())
+  /**
+   * Plans appends on a base (the log, or an import's plan whose first `imported` events came
+   * from the CAR), signed by this replica's signer, and checks every new event against the
+   * access rules and gates.
+   */
+  async #planAppend(base: AppendBase, drafts: readonly Draft[], imported = 0): Promise<CommitPlan> {
+    const { signer, requireSignatures } = this.admission.rules
+    if (signer === undefined && requireSignatures && drafts.length > 0) {
+      throw new CairnError('CAIRN_INVALID_SIGNATURE', 'this store requires signed events: open it with a signer; nothing was written')
+    }
+    const plan = await planAppend(this.views, this.events, base, drafts, this.#clock(), signer)
+    await this.admission.check(plan.events, imported)
+    return plan
   }
 
   /**
@@ -412,6 +433,8 @@ export class EventLog {
     const added: LoadedEvent[] = plan.events.map((e) => ({ seq: views.seqOf(e.cid), cid: e.cid, event: e.event }))
     if (moves) this.#heads = [...plan.heads]
     for (const e of added) this.events.remember(e)
+    // Access contexts follow the views; a failed read here is retried by the next check.
+    await this.admission.catchUp().catch(() => {})
     for (const e of plan.events) this.#indexing.push(e.cid, e.event, e.object, plan.verified)
     await this.#indexing.run()
     // Each new event's public shape is built once, for subscribers, commit listeners and the caller.

@@ -1,11 +1,13 @@
 import type { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
+import type { Signer } from '../identity/interface.ts'
 import type { EventBlock, Stamp } from './event/interface.ts'
 import { encodeEvent } from './event/format.ts'
 import { compareEvents } from './event/order.ts'
 import type { CommitPlan, Draft, PlannedEvent } from './plan.ts'
 import { assertExpectedVersion } from './rules/expected-version.ts'
 import { resolveRetry } from './rules/idempotency.ts'
+import { signEvent } from './rules/signatures.ts'
 import { nextStamp } from './rules/stamp.ts'
 import type { EventReader } from './views/event-reader.ts'
 import type { LogViews } from './views/views.ts'
@@ -38,9 +40,11 @@ function lastOfStream(views: LogViews, baseEvents: readonly PlannedEvent[], stre
  * Plans local appends: resolves retried `meta.id`s (idempotency), checks `expectedVersion`
  * against the stream as it stands before each draft, and stamps each new event above the heads
  * it names as parents (HLC), linking it to its stream's previous event. Each draft's event is
- * the next one's only parent, so a batch is a chain. Throws before anything is written.
+ * the next one's only parent, so a batch is a chain. With a signer, every new event names it as
+ * `author` and the chain's last event carries its signature, which covers the others through
+ * the parent links it hashes (format v1, "Signatures"). Throws before anything is written.
  */
-export async function planAppend(views: LogViews, reader: EventReader, base: AppendBase, drafts: readonly Draft[], now: number): Promise<CommitPlan> {
+export async function planAppend(views: LogViews, reader: EventReader, base: AppendBase, drafts: readonly Draft[], now: number, signer?: Signer): Promise<CommitPlan> {
   const results: CID[] = []
   const fresh: PlannedEvent[] = []
   const blocks: BlockRecord[] = [...base.blocks]
@@ -75,6 +79,7 @@ export async function planAppend(views: LogViews, reader: EventReader, base: App
       parents: [...heads],
       data: draft.data,
       ...(draft.meta === undefined ? {} : { meta: draft.meta }),
+      ...(signer === undefined ? {} : { author: signer.did }),
     }
     const block = encodeEvent(event)
     blocks.push(block)
@@ -86,6 +91,15 @@ export async function planAppend(views: LogViews, reader: EventReader, base: App
     if (id !== undefined) pendingIds.set(`${draft.stream}\u0000${id}`, planned)
     heads = [block.cid]
     parentStamps = [stamp]
+  }
+  if (signer !== undefined && fresh.length > 0) {
+    // The chain's last event carries the signature. Nothing links to it yet but the results and heads.
+    const last = fresh.at(-1)!
+    const block = encodeEvent(await signEvent(last.event, blocks.at(-1)!.bytes, signer))
+    blocks[blocks.length - 1] = block
+    fresh[fresh.length - 1] = { ...last, cid: block.cid, event: block.value, size: block.bytes.length }
+    const renamed = (cid: CID): CID => (cid.equals(last.cid) ? block.cid : cid)
+    return { blocks, events: [...base.events, ...fresh], heads: heads.map(renamed), results: results.map(renamed), verified: base.verified }
   }
   return { blocks, events: [...base.events, ...fresh], heads, results, verified: base.verified }
 }

@@ -19,6 +19,7 @@ export type OpenStore = (options: OpenStoreOptions) => Promise<CairnStore>
 export type PathOpener = (path: string) => Promise<StorageEngine>
 
 const LOCATIONS = ['memory', 'path', 'name', 'blockstore', 'storage'] as const
+const STORE_OPTION_KEYS = ['clock', 'rebuildIndex', 'signer', 'requireSignatures', 'access', 'gates'] as const satisfies readonly (keyof StoreOptions)[]
 
 /** Builds `openStore` for an entry point; `openPath` is the file engine where one exists. */
 export function createOpenStore(openPath: PathOpener | undefined): OpenStore {
@@ -62,9 +63,8 @@ export function createOpenStore(openPath: PathOpener | undefined): OpenStore {
         storage = s
       }
     }
-    return CairnStore.open(storage, {
-      ...(options.clock === undefined ? {} : { clock: options.clock }),
-      ...(options.rebuildIndex === undefined ? {} : { rebuildIndex: options.rebuildIndex }),
-    })
+    const storeOptions: StoreOptions = {}
+    for (const key of STORE_OPTION_KEYS) if (options[key] !== undefined) (storeOptions as Record<string, unknown>)[key] = options[key]
+    return CairnStore.open(storage, storeOptions)
   }
 }

@@ -1,6 +1,12 @@
 import type { CID } from 'multiformats/cid'
 import { expectCids, expectFunction, expectNonNegativeInteger, expectObject, expectOptionalBoolean, expectString } from '../errors/arguments.ts'
+import { CairnError } from '../errors/cairn-error.ts'
+import type { Signer } from '../identity/interface.ts'
+import { isDidKey } from '../identity/did-key.ts'
+import { verifySignature } from '../identity/verify.ts'
 import type { ImportRules, LogOpenOptions } from '../log/log.ts'
+import type { AccessConfig } from '../log/rules/access.ts'
+import type { Gate } from '../log/rules/gates.ts'
 
 // Each options type of the store sits here with its defaults and the one function that
 // checks it and applies them.
@@ -14,12 +20,29 @@ export interface StoreOptions {
    * the events committed after it.
    */
   rebuildIndex?: boolean
+  /**
+   * Signs every event this replica appends: each carries `author` (the signer's did:key) and
+   * the last event of each batch a signature that covers the batch (format v1, "Signatures").
+   */
+  signer?: Signer
+  /** Refuse unsigned events, on append (a store without `signer` cannot append) and on import. Default false. */
+  requireSignatures?: boolean
+  /**
+   * Access rules in the log: the store's root admins (every replica of one store is opened
+   * with the same list). Admins grant and revoke the rest (`grant`, `revoke`); an event is
+   * admitted iff its author held a grant for its stream in the event's own causal past.
+   */
+  access?: AccessConfig
+  /** Policy gates: each sees every candidate event on append and import and may refuse it (CAIRN_REFUSED). */
+  gates?: readonly Gate[]
 }
 
-/** Defaults of `StoreOptions`. */
-export const STORE_DEFAULTS: Readonly<Required<StoreOptions>> = Object.freeze({
+/** Defaults of `StoreOptions` (no signer, no access rules: see `StoreOptions`). */
+export const STORE_DEFAULTS: Readonly<Required<Omit<StoreOptions, 'signer' | 'access'>>> = Object.freeze({
   clock: () => Date.now(),
   rebuildIndex: false,
+  requireSignatures: false,
+  gates: Object.freeze([]) as readonly Gate[],
 })
 
 /** Checks `StoreOptions` and applies the defaults. */
@@ -27,7 +50,57 @@ export function normalizeStoreOptions(options: StoreOptions): LogOpenOptions {
   return {
     clock: options.clock === undefined ? STORE_DEFAULTS.clock : expectFunction<() => number>('clock', options.clock),
     rebuildIndex: options.rebuildIndex === undefined ? STORE_DEFAULTS.rebuildIndex : expectOptionalBoolean('rebuildIndex', options.rebuildIndex),
+    trust: {
+      signer: options.signer === undefined ? undefined : expectSigner(options.signer),
+      requireSignatures: expectOptionalBoolean('requireSignatures', options.requireSignatures),
+      access: options.access === undefined ? undefined : expectAccess(options.access),
+      gates: options.gates === undefined ? STORE_DEFAULTS.gates : expectGates(options.gates),
+      verify: verifySignature,
+      isDid: isDidKey,
+    },
   }
+}
+
+function expectSigner(signer: unknown): Signer {
+  const s = expectObject('signer', signer)
+  if (!isDidKey(s['did'])) throw new TypeError(`"signer.did" expected an Ed25519 did:key, got ${JSON.stringify(s['did'])}`)
+  expectFunction('signer.sign', s['sign'])
+  return signer as Signer
+}
+
+function expectAccess(access: unknown): AccessConfig {
+  const a = expectObject('access', access)
+  const admins = a['admins']
+  if (!Array.isArray(admins) || admins.length === 0) throw new TypeError('"access.admins" expected a non-empty array of did:key strings')
+  admins.forEach((did, i) => {
+    if (!isDidKey(did)) throw new TypeError(`"access.admins[${i}]" expected an Ed25519 did:key, got ${JSON.stringify(did)}`)
+  })
+  return { admins: Object.freeze([...(admins as string[])]) }
+}
+
+function expectGates(gates: unknown): readonly Gate[] {
+  if (!Array.isArray(gates)) throw new TypeError('"gates" expected an array of functions')
+  return Object.freeze(gates.map((g, i) => expectFunction<Gate>(`gates[${i}]`, g)))
+}
+
+/** What `grant` gives. */
+export interface GrantOptions {
+  /** A stream prefix the grantee may write (`'todo/'`), or `'*'` for every stream. */
+  streams: string
+  /** Whether the grantee may also grant and revoke (and write every stream). Default false. */
+  admin?: boolean
+}
+
+/** Checks a grant's arguments; returns the grant event's data. */
+export function normalizeGrant(did: unknown, options: GrantOptions): { did: string; streams: string; admin: boolean } {
+  if (!isDidKey(did)) throw new TypeError(`"did" expected an Ed25519 did:key, got ${JSON.stringify(did)}`)
+  const o = expectObject('options', options)
+  return { did, streams: expectString('streams', o['streams']), admin: expectOptionalBoolean('admin', o['admin']) }
+}
+
+/** Refuses grant/revoke on a store opened without access rules. */
+export function expectAccessRules(access: AccessConfig | undefined, what: string): void {
+  if (access === undefined) throw new CairnError('CAIRN_UNSUPPORTED', `${what} needs a store opened with access rules (openStore({ …, access: { admins } }))`)
 }
 
 export interface ExportOptions {

@@ -11,7 +11,9 @@ import { changesOf } from '../log/changes.ts'
 import { expectFilter } from '../log/event/filter.ts'
 import { decodeEvent } from '../log/event/format.ts'
 import type { AppendInput, AppendOptions, BatchAppendInput, EventBlock, EventFilter, PageOptions, QueryOptions, ReadOptions, ReplayOptions, StoredEvent } from '../log/event/interface.ts'
+import { isDidKey } from '../identity/did-key.ts'
 import { EventLog, type LogOpenOptions } from '../log/log.ts'
+import { ACCESS_GRANT, ACCESS_REVOKE, ACCESS_STREAM, type AccessConfig, type GrantData, type RevokeData } from '../log/rules/access.ts'
 import type { VerifyReport } from '../log/verify.ts'
 import { toStoredEvent, type LoadedEvent } from '../log/views/event-reader.ts'
 import { listsFor, matchesFilter, scan, streamAsOfEvent } from '../log/views/query.ts'
@@ -24,7 +26,7 @@ import type { Projection, ProjectionSpec } from '../projections/interface.ts'
 import { type CompactOptions, type CompactReport, DERIVED_NAME, type StorageEngine } from '../storage/interface.ts'
 import { checkAppendInput, cursorBounds, expectOptionalSignal, replayFilter } from './arguments.ts'
 import type { ChangeListener, ChangesOptions, IndexStatus, Reducer, ReduceOptions, StoreStats, SubscribeOptions } from './interface.ts'
-import { normalizeExportOptions, normalizeImportOptions, normalizeStoreOptions, type ExportOptions, type ImportOptions, type ImportReport, type StoreOptions } from './options.ts'
+import { expectAccessRules, type GrantOptions, normalizeExportOptions, normalizeGrant, normalizeImportOptions, normalizeStoreOptions, type ExportOptions, type ImportOptions, type ImportReport, type StoreOptions } from './options.ts'
 import { projectionHost } from './projection-host.ts'
 import { type Transaction, TransactionBuilder, type TransactionResult } from './transaction.ts'
 
@@ -111,6 +113,67 @@ export class CairnStore {
     const drafts = inputs.map((input, i) => checkAppendInput(input, `inputs[${i}]`, (input as BatchAppendInput | undefined)?.expectedVersion))
     if (drafts.length === 0) return []
     return (await this.#log.append(drafts)) as StoredEvent<D>[]
+  }
+
+  // ---- trust: who signs, who may write ----
+
+  /** The did:key this replica signs its events with, or undefined for an unsigned store. */
+  get author(): string | undefined {
+    return this.#log.admission.rules.signer?.did
+  }
+
+  /** The store's access rules (its root admins), or undefined when it was opened without any. */
+  get access(): AccessConfig | undefined {
+    return this.#log.admission.rules.access
+  }
+
+  /**
+   * Grants `did` the right to write the streams starting with `streams` (`'*'`: all), and with
+   * `admin: true` to grant and revoke too. Appends a signed `access.grant` event to `$access`;
+   * only an admin's signer may (else CAIRN_UNAUTHORIZED, nothing written). Replicas that import
+   * it admit the grantee's events that name it in their causal past.
+   *
+   * @example
+   * const store = await openStore({ memory: true, signer: admin, access: { admins: [admin.did] } })
+   * await store.grant(writer.did, { streams: 'todo/' })
+   */
+  async grant(did: string, options: GrantOptions): Promise<StoredEvent<GrantData>> {
+    this.#log.check()
+    expectAccessRules(this.access, 'grant')
+    const data = normalizeGrant(did, options)
+    const [event] = await this.#log.append([{ stream: ACCESS_STREAM, type: ACCESS_GRANT, data, meta: undefined, expectedVersion: undefined }])
+    return event as StoredEvent<GrantData>
+  }
+
+  /**
+   * Revokes every grant `did` holds. Its events that have this revocation in their causal past
+   * are refused on every replica; events it appended concurrently (without having seen it) stay,
+   * since no replica can tell them from events written before (see the README's threat model).
+   *
+   * @example
+   * await store.revoke(writer.did)
+   */
+  async revoke(did: string): Promise<StoredEvent<RevokeData>> {
+    this.#log.check()
+    expectAccessRules(this.access, 'revoke')
+    if (!isDidKey(did)) throw new TypeError(`"did" expected an Ed25519 did:key, got ${JSON.stringify(did)}`)
+    const [event] = await this.#log.append([{ stream: ACCESS_STREAM, type: ACCESS_REVOKE, data: { did }, meta: undefined, expectedVersion: undefined }])
+    return event as StoredEvent<RevokeData>
+  }
+
+  /**
+   * Whether `did` may write `stream` as the log stands now (its heads' past); without a stream,
+   * whether the rules know `did` at all (an admin, or any grant in force). Always true on a
+   * store without access rules.
+   *
+   * @example
+   * if (!store.can(peer.did, 'todo/1')) console.log('read-only peer')
+   */
+  can(did: string, stream?: string): boolean {
+    this.#log.check()
+    expectString('did', did)
+    if (stream !== undefined) expectString('stream', stream)
+    return this.#log.admission.can(did, stream)
   }
 
   /** Number of events in `stream` in this replica's view (0 for an unknown stream). */
