@@ -8,6 +8,7 @@ import { exporter } from 'ipfs-unixfs-exporter'
 import { importer } from 'ipfs-unixfs-importer'
 import { openStore, type CairnStore } from 'cairn'
 import { runSyncBench } from './sync.ts'
+import { runTrustBench } from './trust.ts'
 import { runIndexBench } from './index/bench.ts'
 import { fmt, median, timed } from './measure.ts'
 
@@ -178,10 +179,13 @@ function row(what: string, cairn: string, baseline: string, ratio: number, basel
 // 5. CAR export/import, incremental export and HTTP sync (bench/sync.ts).
 await runSyncBench(row, ROUNDS)
 
+// 6. Signed appends and signed verified imports beside unsigned ones (bench/trust.ts).
+await runTrustBench(row, ROUNDS)
+
 console.log(`\n| what | Cairn | baseline | Cairn ÷ baseline speed | baseline |\n|---|---|---|---|---|`)
 for (const r of rows) console.log(`| ${r.join(' | ')} |`)
 console.log(`\n${new Date().toISOString().slice(0, 10)}, Node ${process.versions.node}, median of ${ROUNDS} rounds`)
 
-// 6. Index and query (issue 4): open, memory, reads, queries and reduces on 1M events (files)
+// 7. Index and query (issue 4): open, memory, reads, queries and reduces on 1M events (files)
 //    and 100k (IndexedDB), with its own table (bench/index/bench.ts; alone: npx tsx bench/index.ts).
 await runIndexBench()
