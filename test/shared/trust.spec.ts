@@ -64,7 +64,7 @@ async function pass(from: CairnStore, to: CairnStore): Promise<void> {
 }
 
 async function rawEvent(storage: MemoryStorage, cid: CID): Promise<EventBlock> {
-  return dagCbor.decode(await storage.get(cid)) as EventBlock
+  return dagCbor.decode((await storage.get(cid))!) as EventBlock
 }
 
 async function identities(n: number): Promise<Identity[]> {
