@@ -9,6 +9,7 @@ const SRC = new URL('../src/', import.meta.url).pathname
 const LAYERS = [
   ['errors'],
   ['block'],
+  ['identity'],
   ['car', 'fs'],
   ['storage', 'storage/files'],
   ['objects'],
