@@ -9,6 +9,7 @@
 import { createOpenStore, type OpenStore } from './store/open.ts'
 
 export * from './exports.ts'
+export { loadIdentity, type LoadIdentityOptions } from './identity/browser.ts'
 
 /** Opens a store: `{ name }` (IndexedDB), `{ memory: true }`, `{ blockstore }` or `{ storage }`. */
 export const openStore: OpenStore = createOpenStore(undefined)
