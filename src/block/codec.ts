@@ -1,5 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import * as dagPb from '@ipld/dag-pb'
+import { scanCanonical } from './canonical.ts'
 import { CID } from 'multiformats/cid'
 import { CairnError } from '../errors/cairn-error.ts'
 import { sha256, sha256Sync } from './hash.ts'
@@ -122,8 +123,9 @@ export function* linksInValue(value: unknown): Generator<CID> {
  * otherwise. Other codecs decode as with decodeTrusted (dag-pb's decoder is strict already).
  */
 export function decodeCanonical<T = unknown>(cid: CID, bytes: Uint8Array): T {
+  const verdict = cid.code === DAG_CBOR ? scanCanonical(bytes, Number.POSITIVE_INFINITY) : 'canonical'
   const value = decodeTrusted<T>(cid, bytes)
-  if (cid.code === DAG_CBOR && !isCanonicalDagCbor(bytes, value)) {
+  if (verdict === 'not-canonical' || (verdict === 'unsure' && !isCanonicalDagCbor(bytes, value))) {
     throw new CairnError('CAIRN_INVALID_BLOCK', `block ${cid} is not canonical dag-cbor (re-encoding what it decodes to gives other bytes)`, { cid })
   }
   return value

@@ -1,6 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import { CID as CIDClass } from 'multiformats/cid'
 import { cborNestsDeeperThan, compareBytes, decodeTrusted, encodeChecked, isCanonicalDagCbor, MAX_BLOCK_DEPTH, verify } from '../../block/codec.ts'
+import { scanCanonical } from '../../block/canonical.ts'
 import { MAX_DEPTH, nestsDeeperThan } from '../../block/validate.ts'
 import { DAG_CBOR, type Block } from '../../block/interface.ts'
 import { CairnError } from '../../errors/cairn-error.ts'
@@ -85,9 +86,13 @@ export async function decodeEvent(cid: CID, bytes: Uint8Array): Promise<EventBlo
  */
 export function decodeStrictEvent(cid: CID, bytes: Uint8Array): EventBlock {
   if (cid.code !== DAG_CBOR) invalid(cid, 'events are dag-cbor blocks')
-  if (cborNestsDeeperThan(bytes, MAX_BLOCK_DEPTH)) invalid(cid, `"data" or "meta" nests deeper than ${MAX_DEPTH} levels`)
+  // One pass decides canonical form for most events; the re-encoding check covers the rest.
+  const verdict = scanCanonical(bytes, MAX_BLOCK_DEPTH)
+  if (verdict === 'too-deep' || (verdict === 'not-canonical' && cborNestsDeeperThan(bytes, MAX_BLOCK_DEPTH))) invalid(cid, `"data" or "meta" nests deeper than ${MAX_DEPTH} levels`)
   const value = decodeTrusted(cid, bytes)
-  if (!isCanonicalDagCbor(bytes, value)) invalid(cid, 'its bytes are not canonical dag-cbor (re-encoding what they decode to gives other bytes)')
+  if (verdict === 'not-canonical' || (verdict === 'unsure' && !isCanonicalDagCbor(bytes, value))) {
+    invalid(cid, 'its bytes are not canonical dag-cbor (re-encoding what they decode to gives other bytes)')
+  }
   assertEvent(value, cid)
   if (nestsDeeperThan(value.data, MAX_DEPTH) || (value.meta !== undefined && nestsDeeperThan(value.meta, MAX_DEPTH))) {
     invalid(cid, `"data" or "meta" nests deeper than ${MAX_DEPTH} levels`)
