@@ -29,5 +29,6 @@ export type { OpenStore, OpenStoreOptions, StoreLocation } from './store/open.ts
 export { exportToBlob, importFromBlob } from './transports/blob.ts'
 export { CAR_MEDIA_TYPE, type ByteSource } from './car/interface.ts'
 export type { ExportOptions, ImportOptions, ImportReport } from './store/options.ts'
-export { createSyncHandler, type SyncHandler, type SyncHandlerOptions } from './transports/http/handler.ts'
+export { createSyncHandler, type SyncAuthOptions, type SyncCorsOptions, type SyncHandler, type SyncHandlerOptions } from './transports/http/handler.ts'
+export { bodyDigest, signRequest, signingString, type SignedRequestFields } from './transports/http/protocol.ts'
 export { sync, forgetSyncPeer, type SyncOptions, type SyncReport } from './transports/http/client.ts'

@@ -2,6 +2,7 @@
 // (De)CompressionStream, bodies read whole under a size cap or gathered into a Blob, chunks
 // whose read failures become CairnErrors, and byte counting.
 import { concatBytes } from '../../block/codec.ts'
+import { sha256Stream } from '../../block/hash.ts'
 import { chunksOf } from '../../car/source.ts'
 import { CairnError, type CairnErrorCode } from '../../errors/cairn-error.ts'
 
@@ -95,6 +96,25 @@ export function counter(count: (n: number) => void): TransformStream<Uint8Array,
     transform(chunk, controller) {
       count(chunk.length)
       controller.enqueue(chunk)
+    },
+  })
+}
+
+/**
+ * A pass-through that hashes the bytes going by (sha-256) and hands the digest to `end` once
+ * the stream ends; when `end` throws, the stream fails with that error instead of ending, so a
+ * consumer that reads to the end (an import) never sees a clean end of a body whose digest is
+ * wrong.
+ */
+export function digesting(end: (digest: Uint8Array) => void): TransformStream<Uint8Array, Uint8Array> {
+  const hash = sha256Stream()
+  return new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      hash.update(chunk)
+      controller.enqueue(chunk)
+    },
+    flush() {
+      end(hash.digest())
     },
   })
 }

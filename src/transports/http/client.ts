@@ -6,9 +6,10 @@ import { CAR_MEDIA_TYPE } from '../../car/interface.ts'
 import type { ImportOptions, ImportReport } from '../../store/options.ts'
 import { CairnError } from '../../errors/cairn-error.ts'
 import { expectObject, expectString } from '../../errors/arguments.ts'
+import type { Signer } from '../../identity/interface.ts'
 import type { CairnStore } from '../../store/store.ts'
-import { counter, gatherBlob, guardedChunks, gunzip, gzipStream, iterableToStream, messageOf, responseBytes } from './body.ts'
-import { ACCEPT_ENCODING_HEADER, CBOR_MEDIA_TYPE, ENCODING_HEADER, ROUTES, bodyEncoding, decodePushAnswer, encodePullBody, errorOfAnswer, sortedCids, withoutTrailingSlashes } from './protocol.ts'
+import { counter, digesting, gatherBlob, guardedChunks, gunzip, gzipStream, iterableToStream, messageOf, responseBytes } from './body.ts'
+import { ACCEPT_ENCODING_HEADER, CBOR_MEDIA_TYPE, ENCODING_HEADER, ROUTES, bodyDigest, bodyEncoding, decodePushAnswer, encodePullBody, errorOfAnswer, signRequest, sortedCids, toBase64url, withoutTrailingSlashes } from './protocol.ts'
 
 /** Options of {@link sync}. */
 export interface SyncOptions {
@@ -22,6 +23,13 @@ export interface SyncOptions {
   headers?: Record<string, string>
   /** Limits applied to the pulled CAR. */
   import?: ImportOptions
+  /**
+   * Signs every request (its method, path, body digest, time and a fresh nonce; see
+   * `signRequest`), so the server knows the caller's did. A server with access rules refuses
+   * unsigned requests. The push body is gathered whole before it is sent either way (see
+   * {@link sync}), so signing costs a sha-256 pass over it and no extra memory.
+   */
+  signer?: Signer
 }
 
 /** The defaults of {@link SyncOptions}: the global fetch (looked up at each call), gzip on, no extra headers. */
@@ -38,6 +46,7 @@ export interface NormalizedSyncOptions {
   signal: AbortSignal | undefined
   headers: Readonly<Record<string, string>>
   import: ImportOptions | undefined
+  signer: Signer | undefined
 }
 
 /** Checks the options of {@link sync} and applies {@link SYNC_DEFAULTS}. */
@@ -49,7 +58,16 @@ export function normalizeSyncOptions(options: SyncOptions): NormalizedSyncOption
     signal: options.signal,
     headers: options.headers ?? SYNC_DEFAULTS.headers,
     import: options.import,
+    signer: options.signer === undefined ? undefined : expectSigner(options.signer),
   }
+}
+
+function expectSigner(signer: unknown): Signer {
+  const s = expectObject('signer', signer) as unknown as Signer
+  if (typeof s.did !== 'string' || !s.did.startsWith('did:') || typeof s.sign !== 'function') {
+    throw new TypeError('"signer" expected { did: string, sign(bytes): Promise<Uint8Array> }')
+  }
+  return s
 }
 
 /** What one {@link sync} did. */
@@ -77,27 +95,39 @@ const agreed = new WeakMap<CairnStore, Map<string, CID[]>>()
  * server lacks, now known exactly from its heads. A failure leaves both sides consistent
  * (each import is all or nothing) and running `sync` again finishes the job.
  *
+ * With a `signer`, every request is signed (a fresh nonce and time for each attempt). A 401
+ * or 403 answer (unsigned, stale, replayed, an unknown caller, or events the server's access
+ * rules refuse) is a CairnError `CAIRN_UNAUTHORIZED` with the server's message.
+ *
+ * The push body (a CAR, gzipped by default) is gathered into a Blob before it is sent, signed
+ * or not: browsers stream request bodies over HTTP/2 only, and a Blob has an exact length. So
+ * a push holds the whole (compressed) CAR in memory once; a signed push hashes it as it is
+ * gathered, which adds no copy.
+ *
  * @example
- * const report = await sync(store, 'https://example.org/cairn')
+ * const report = await sync(store, 'https://example.org/cairn', { signer: identity })
  * console.log(report.pulled.events, report.pushed.events, report.bytesReceived)
  */
 export async function sync(store: CairnStore, url: string, options: SyncOptions = {}): Promise<SyncReport> {
   expectString('url', url)
-  const { fetch: doFetch, gzip, signal, headers: extraHeaders, import: importOptions } = normalizeSyncOptions(options)
+  const { fetch: doFetch, gzip, signal, headers: extraHeaders, import: importOptions, signer } = normalizeSyncOptions(options)
   const base = withoutTrailingSlashes(url)
   let bytesSent = 0
   let bytesReceived = 0
   let roundTrips = 0
 
-  const call = async (path: string, init: RequestInit): Promise<Response> => {
+  /** One request; `digest` is the body's, for the signature. */
+  const call = async (path: string, init: RequestInit & { method: string; headers: Record<string, string> }, digest: string): Promise<Response> => {
     signal?.throwIfAborted()
     roundTrips++
     let response: Response | undefined
     // Both calls are idempotent (a pull only reads, an import of the same CAR is a no-op), so
-    // one retry covers a kept-alive connection that the server closed while we were idle.
+    // one retry covers a kept-alive connection that the server closed while we were idle. Each
+    // attempt is signed anew: the server takes a nonce once.
     for (let attempt = 1; response === undefined; attempt++) {
       try {
-        response = await doFetch(`${base}${path}`, { ...init, ...(signal === undefined ? {} : { signal }) })
+        const signed = signer === undefined ? {} : await signRequest(signer, { method: init.method, url: `${base}${path}`, digest })
+        response = await doFetch(`${base}${path}`, { ...init, headers: { ...init.headers, ...signed }, ...(signal === undefined ? {} : { signal }) })
       } catch (cause) {
         if (signal?.aborted === true) throw signal.reason
         if (cause instanceof CairnError) throw cause
@@ -121,11 +151,15 @@ export async function sync(store: CairnStore, url: string, options: SyncOptions 
   const have = sortedCids([...store.syncHints(), ...remembered]).filter((c) => !headKeys.has(c.toString()))
   const pullBody = encodePullBody({ heads, have })
   bytesSent += pullBody.length
-  const pulled = await call(ROUTES.pull.path, {
-    method: ROUTES.pull.method,
-    headers: { ...extraHeaders, 'content-type': CBOR_MEDIA_TYPE, accept: CAR_MEDIA_TYPE, ...(gzip ? { [ACCEPT_ENCODING_HEADER]: 'gzip' } : {}) },
-    body: pullBody,
-  }).then(async (response) => {
+  const pulled = await call(
+    ROUTES.pull.path,
+    {
+      method: ROUTES.pull.method,
+      headers: { ...extraHeaders, 'content-type': CBOR_MEDIA_TYPE, accept: CAR_MEDIA_TYPE, ...(gzip ? { [ACCEPT_ENCODING_HEADER]: 'gzip' } : {}) },
+      body: pullBody,
+    },
+    signer === undefined ? '' : bodyDigest(pullBody),
+  ).then(async (response) => {
     if (response.body === null) throw new CairnError('CAIRN_SYNC', `${base}${ROUTES.pull.path} answered without a body`)
     let stream = response.body.pipeThrough(
       counter((n) => {
@@ -150,15 +184,19 @@ export async function sync(store: CairnStore, url: string, options: SyncOptions 
   // We hold every head of theirs, so they lack something exactly when our heads differ from theirs.
   const theirSorted = sortedCids(theirHeads)
   const inSync = ours.length === theirSorted.length && ours.every((c, i) => c.equals(theirSorted[i]!))
-  const pushBody = inSync ? null : await carBody(store.export({ since: theirHeads }), gzip)
+  const pushBody = inSync ? null : await carBody(store.export({ since: theirHeads }), gzip, signer !== undefined)
   let pushed = { blocks: 0, events: 0 }
   if (pushBody !== null) {
-    bytesSent += pushBody.size
-    const response = await call(ROUTES.push.path, {
-      method: ROUTES.push.method,
-      headers: { ...extraHeaders, 'content-type': CAR_MEDIA_TYPE, ...(gzip ? { [ENCODING_HEADER]: 'gzip' } : {}) },
-      body: pushBody,
-    })
+    bytesSent += pushBody.blob.size
+    const response = await call(
+      ROUTES.push.path,
+      {
+        method: ROUTES.push.method,
+        headers: { ...extraHeaders, 'content-type': CAR_MEDIA_TYPE, ...(gzip ? { [ENCODING_HEADER]: 'gzip' } : {}) },
+        body: pushBody.blob,
+      },
+      pushBody.digest,
+    )
     const bytes = await responseBytes(response, signal)
     bytesReceived += bytes.length
     const answer = decodePushAnswer(bytes)
@@ -182,9 +220,17 @@ export function forgetSyncPeer(store: CairnStore, url?: string): void {
   else agreed.get(store)?.delete(withoutTrailingSlashes(url))
 }
 
-/** The body of a push: the CAR, gzipped when asked, gathered into a Blob. */
-async function carBody(car: AsyncIterable<Uint8Array>, gzip: boolean): Promise<Blob> {
+/** The body of a push: the CAR, gzipped when asked, gathered into a Blob, with the digest of its bytes as on the wire when `hash` ('' otherwise). */
+async function carBody(car: AsyncIterable<Uint8Array>, gzip: boolean, hash: boolean): Promise<{ blob: Blob; digest: string }> {
   let stream = iterableToStream(car[Symbol.asyncIterator]())
   if (gzip) stream = gzipStream(stream)
-  return gatherBlob(stream, CAR_MEDIA_TYPE)
+  let digest = ''
+  if (hash) {
+    stream = stream.pipeThrough(
+      digesting((d) => {
+        digest = toBase64url(d)
+      }),
+    )
+  }
+  return { blob: await gatherBlob(stream, CAR_MEDIA_TYPE), digest }
 }

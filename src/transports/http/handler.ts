@@ -5,24 +5,35 @@ import type { CID } from 'multiformats/cid'
 import { CAR_MEDIA_TYPE } from '../../car/interface.ts'
 import type { ImportOptions } from '../../store/options.ts'
 import { CairnError, type CairnErrorCode } from '../../errors/cairn-error.ts'
-import { expectNonNegativeInteger, expectObject } from '../../errors/arguments.ts'
+import { expectFunction, expectNonNegativeInteger, expectObject, expectOptionalBoolean, expectPositiveInteger } from '../../errors/arguments.ts'
+import { verifySignature } from '../../identity/verify.ts'
 import type { CairnStore } from '../../store/store.ts'
-import { guardedChunks, gunzip, gzipStream, iterableToStream, readLimited } from './body.ts'
+import { digesting, guardedChunks, gunzip, gzipStream, iterableToStream, readLimited } from './body.ts'
 import {
   ACCEPT_ENCODING_HEADER,
+  ANSWER_HEADERS,
+  DIGEST_HEADER,
+  EMPTY_BODY_DIGEST,
   ENCODING_HEADER,
   HEADS_HEADER,
   JSON_MEDIA_TYPE,
+  REQUEST_HEADERS,
   ROUTES,
+  SIGNED_REQUEST_DOMAIN,
   acceptsGzip,
+  bodyDigest,
   bodyEncoding,
   decodePullBody,
   errorAnswer,
   headsAnswer,
   headsHeader,
   pushAnswer,
+  readSignatureClaim,
+  signedPath,
+  signingString,
   sortedCids,
   statusOf,
+  toBase64url,
   withoutTrailingSlashes,
 } from './protocol.ts'
 
@@ -36,15 +47,70 @@ export interface SyncHandlerOptions {
   maxRequestBytes?: number
   /** Whether to gzip pull answers for clients that accept it. Default true. */
   gzip?: boolean
+  /** Who may call: request signatures and the checks on the caller's did. See {@link SyncAuthOptions}. */
+  auth?: SyncAuthOptions
+  /** Lets browser apps on other origins sync: preflights answered, CORS headers on every answer. Default: no CORS. */
+  cors?: SyncCorsOptions
+  /** The handler's clock in ms, against which request times are checked. Default `Date.now`. */
+  now?: () => number
   /** Called with any failure that is not a CairnError (answered 500 with a generic message). */
   onError?: (error: unknown, request: Request) => void
 }
 
-/** The defaults of {@link SyncHandlerOptions}. */
-export const SYNC_HANDLER_DEFAULTS: Readonly<{ basePath: string; maxRequestBytes: number; gzip: boolean }> = Object.freeze({
+/**
+ * Request signatures (docs/format-v1.md, section 12.6). A request that carries signature
+ * headers is always checked: a malformed, stale, replayed or wrong signature, or a body whose
+ * digest differs from the signed one, is 401 `CAIRN_UNAUTHORIZED`.
+ *
+ * Signatures are required (an unsigned request is 401) when the store has access rules
+ * (`store.access` is set) or when `requireSignedRequests` is on. The caller's did must then
+ * be admitted before any body is read, or the answer is 403 `CAIRN_UNAUTHORIZED`:
+ * - pull and heads: a did the access rules know (`store.can(did)`), or one `canRead` admits;
+ * - push: a did the access rules know, or one `canPush` admits; every pushed event then still
+ *   passes the store's import rules.
+ * Without access rules, a missing hook admits any verified did.
+ */
+export interface SyncAuthOptions {
+  /** Refuse unsigned requests even when the store has no access rules. Default false. */
+  requireSignedRequests?: boolean
+  /** How far a request's signed time may be from the handler's clock, either way, in ms. Default 5 minutes. */
+  maxSkewMs?: number
+  /** Admits a caller to pull and heads beyond those the access rules know. */
+  canRead?: (did: string) => boolean | Promise<boolean>
+  /** Admits a caller to push beyond those the access rules know. */
+  canPush?: (did: string) => boolean | Promise<boolean>
+  /**
+   * Most nonces remembered at once (each for `maxSkewMs` after its request's time); past it,
+   * signed requests are answered 503 until older nonces expire. Default 100 000 (a few MiB).
+   */
+  maxNonces?: number
+}
+
+/** CORS for browser apps on other origins. */
+export interface SyncCorsOptions {
+  /** Origins allowed (`https://app.example.org`), or '*' for any. */
+  origins: '*' | readonly string[]
+  /** How long a browser may cache a preflight answer, in seconds. Default 600. */
+  maxAge?: number
+  /** Request headers allowed besides the protocol's own (e.g. `authorization` for `SyncOptions.headers`). */
+  headers?: readonly string[]
+}
+
+/** The defaults of {@link SyncHandlerOptions}, of {@link SyncAuthOptions} (`auth`) and of {@link SyncCorsOptions} (`cors`). */
+export const SYNC_HANDLER_DEFAULTS: Readonly<{
+  basePath: string
+  maxRequestBytes: number
+  gzip: boolean
+  now: () => number
+  auth: Readonly<{ requireSignedRequests: boolean; maxSkewMs: number; maxNonces: number }>
+  cors: Readonly<{ maxAge: number }>
+}> = Object.freeze({
   basePath: '/cairn',
   maxRequestBytes: 1024 * 1024,
   gzip: true,
+  now: () => Date.now(),
+  auth: Object.freeze({ requireSignedRequests: false, maxSkewMs: 5 * 60 * 1000, maxNonces: 100_000 }),
+  cors: Object.freeze({ maxAge: 600 }),
 })
 
 /** {@link SyncHandlerOptions} with defaults applied; `basePath` has a leading and no trailing slash ('' for the root). */
@@ -53,16 +119,44 @@ export interface NormalizedSyncHandlerOptions {
   import: ImportOptions | undefined
   maxRequestBytes: number
   gzip: boolean
+  auth: {
+    requireSignedRequests: boolean
+    maxSkewMs: number
+    maxNonces: number
+    canRead: ((did: string) => boolean | Promise<boolean>) | undefined
+    canPush: ((did: string) => boolean | Promise<boolean>) | undefined
+  }
+  /** Allowed origins ('*' or a set of `URL.origin` values), the max age and the allowed request headers joined; undefined without CORS. */
+  cors: { origins: '*' | ReadonlySet<string>; maxAge: number; headers: string } | undefined
+  now: () => number
   onError: ((error: unknown, request: Request) => void) | undefined
 }
 
 /** Checks the options of {@link createSyncHandler} and applies {@link SYNC_HANDLER_DEFAULTS}. */
 export function normalizeSyncHandlerOptions(options: SyncHandlerOptions): NormalizedSyncHandlerOptions {
   expectObject('options', options)
-  const basePath = normalizeBasePath(options.basePath ?? SYNC_HANDLER_DEFAULTS.basePath)
-  const maxRequestBytes = options.maxRequestBytes === undefined ? SYNC_HANDLER_DEFAULTS.maxRequestBytes : expectNonNegativeInteger('maxRequestBytes', options.maxRequestBytes)
-  const gzip = options.gzip === undefined ? SYNC_HANDLER_DEFAULTS.gzip : options.gzip !== false
-  return { basePath, import: options.import, maxRequestBytes, gzip, onError: options.onError }
+  const d = SYNC_HANDLER_DEFAULTS
+  const basePath = normalizeBasePath(options.basePath ?? d.basePath)
+  const maxRequestBytes = options.maxRequestBytes === undefined ? d.maxRequestBytes : expectNonNegativeInteger('maxRequestBytes', options.maxRequestBytes)
+  const gzip = options.gzip === undefined ? d.gzip : options.gzip !== false
+  const auth = expectObject('auth', options.auth ?? {}) as SyncAuthOptions
+  const hook = (name: string, f: unknown): ((did: string) => boolean | Promise<boolean>) | undefined => (f === undefined ? undefined : expectFunction(name, f))
+  return {
+    basePath,
+    import: options.import,
+    maxRequestBytes,
+    gzip,
+    auth: {
+      requireSignedRequests: auth.requireSignedRequests === undefined ? d.auth.requireSignedRequests : expectOptionalBoolean('auth.requireSignedRequests', auth.requireSignedRequests),
+      maxSkewMs: auth.maxSkewMs === undefined ? d.auth.maxSkewMs : expectNonNegativeInteger('auth.maxSkewMs', auth.maxSkewMs),
+      maxNonces: auth.maxNonces === undefined ? d.auth.maxNonces : expectPositiveInteger('auth.maxNonces', auth.maxNonces),
+      canRead: hook('auth.canRead', auth.canRead),
+      canPush: hook('auth.canPush', auth.canPush),
+    },
+    cors: options.cors === undefined ? undefined : normalizeCors(options.cors),
+    now: options.now === undefined ? d.now : expectFunction<() => number>('now', options.now),
+    onError: options.onError,
+  }
 }
 
 function normalizeBasePath(basePath: string): string {
@@ -71,52 +165,163 @@ function normalizeBasePath(basePath: string): string {
   return trimmed === '' || trimmed.startsWith('/') ? trimmed : `/${trimmed}`
 }
 
+function normalizeCors(cors: SyncCorsOptions): NonNullable<NormalizedSyncHandlerOptions['cors']> {
+  expectObject('cors', cors)
+  let origins: '*' | Set<string>
+  if (cors.origins === '*') origins = '*'
+  else if (Array.isArray(cors.origins)) {
+    origins = new Set(
+      cors.origins.map((o: unknown, i) => {
+        let origin: string | undefined
+        try {
+          origin = typeof o === 'string' ? new URL(o).origin : undefined
+        } catch {
+          origin = undefined
+        }
+        if (origin === undefined || origin === 'null') throw new TypeError(`"cors.origins[${i}]" expected an origin such as "https://app.example.org", got ${JSON.stringify(o)}`)
+        return origin
+      }),
+    )
+  } else throw new TypeError('"cors.origins" expected "*" or an array of origins')
+  const maxAge = cors.maxAge === undefined ? SYNC_HANDLER_DEFAULTS.cors.maxAge : expectNonNegativeInteger('cors.maxAge', cors.maxAge)
+  const extra = cors.headers ?? []
+  if (!Array.isArray(extra) || !extra.every((h) => typeof h === 'string' && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(h))) {
+    throw new TypeError('"cors.headers" expected an array of header names')
+  }
+  const headers = [...new Set([...REQUEST_HEADERS, ...extra.map((h) => h.toLowerCase())])].join(', ')
+  return { origins, maxAge, headers }
+}
+
 /** A fetch-API request handler. */
 export type SyncHandler = (request: Request) => Promise<Response>
 
-type Route = { method: string; run: (request: Request) => Promise<Response> }
+/** Who called, once the signature checks passed: the did, and the digest the body must have (both undefined for an unsigned request). */
+type Caller = { did: string | undefined; digest: string | undefined }
+
+type Route = { method: string; access: 'read' | 'push'; run: (request: Request, caller: Caller) => Promise<Response> }
+
+/** Statuses of refusals that are not {@link statusOf} their code: 401 for request signatures, 503 for a full nonce cache. */
+const statusOfRefusal = new WeakMap<CairnError, number>()
+
+function refusal(status: number, code: CairnErrorCode, message: string): CairnError {
+  const err = new CairnError(code, message)
+  statusOfRefusal.set(err, status)
+  return err
+}
+
+/** A 401: the request's signature is missing, malformed, stale, replayed or wrong, or its body is not the one signed. */
+function unauthenticated(message: string): CairnError {
+  return refusal(401, 'CAIRN_UNAUTHORIZED', message)
+}
 
 /**
  * A fetch-API handler serving a store to {@link sync} clients: `POST {base}/pull`,
- * `POST {base}/push`, `GET {base}/heads`.
+ * `POST {base}/push`, `GET {base}/heads`; request signatures and the caller's did checked
+ * as {@link SyncAuthOptions} says, before any body is read; CORS when `cors` is given.
  *
  * @example
  * Deno.serve(createSyncHandler(store))                            // Deno
  * http.createServer(toNodeListener(createSyncHandler(store)))     // Node
  * export default { fetch: createSyncHandler(store) }              // workers
+ * createSyncHandler(store, { auth: { requireSignedRequests: true, canRead: (did) => readers.has(did) }, cors: { origins: ['https://app.example.org'] } })
  */
 export function createSyncHandler(store: CairnStore, options: SyncHandlerOptions = {}): SyncHandler {
   const settings = normalizeSyncHandlerOptions(options)
   const base = settings.basePath
+  const nonces = new NonceCache(settings.auth.maxNonces)
   const routes: Record<string, Route> = {
-    [ROUTES.pull.path]: { method: ROUTES.pull.method, run: (request) => pull(store, request, settings.maxRequestBytes, settings.gzip) },
-    [ROUTES.push.path]: { method: ROUTES.push.method, run: (request) => push(store, request, settings.import) },
-    [ROUTES.heads.path]: { method: ROUTES.heads.method, run: async () => json(200, headsAnswer(store.heads)) },
+    [ROUTES.pull.path]: { method: ROUTES.pull.method, access: 'read', run: (request, caller) => pull(store, request, caller, settings.maxRequestBytes, settings.gzip) },
+    [ROUTES.push.path]: { method: ROUTES.push.method, access: 'push', run: (request, caller) => push(store, request, caller, settings.import) },
+    [ROUTES.heads.path]: {
+      method: ROUTES.heads.method,
+      access: 'read',
+      run: async (request, caller) => {
+        await checkedBytes(request, caller, 0) // no body: a signed digest must be that of no bytes
+        return json(200, headsAnswer(store.heads))
+      },
+    },
   }
+
+  /** Checks the signature headers, the time window and the nonce; then, where signatures are required, that the caller is admitted. */
+  const authenticate = async (request: Request, url: URL, access: Route['access']): Promise<Caller> => {
+    const required = store.access !== undefined || settings.auth.requireSignedRequests
+    const claim = readSignatureClaim(request.headers)
+    if (claim === undefined) {
+      if (required) throw unauthenticated('this server takes signed requests only (sync with a signer)')
+      return { did: undefined, digest: undefined }
+    }
+    if (typeof claim === 'string') throw unauthenticated(claim)
+    const { maxSkewMs } = settings.auth
+    const skew = claim.time - settings.now()
+    if (Math.abs(skew) > maxSkewMs) {
+      throw unauthenticated(`the request was signed ${Math.round(Math.abs(skew) / 1000)} s ${skew < 0 ? 'before' : 'after'} the server's time, more than the ${maxSkewMs / 1000} s allowed (stale, or a clock off)`)
+    }
+    const signed = new TextEncoder().encode(signingString({ method: request.method, path: signedPath(url), digest: claim.digest, time: claim.time, nonce: claim.nonce }))
+    if (!(await verifySignature(claim.did, signed, claim.signature))) {
+      throw unauthenticated(`the request signature does not verify for ${claim.did} (${SIGNED_REQUEST_DOMAIN} over ${request.method} ${signedPath(url)})`)
+    }
+    // Synchronous from here to the record: two copies of one request racing cannot both pass.
+    const fresh = nonces.claim(`${claim.did} ${claim.nonce}`, claim.time + maxSkewMs, settings.now())
+    if (fresh === 'replayed') throw unauthenticated(`nonce ${claim.nonce} was already used: a replayed request`)
+    if (fresh === 'full') throw refusal(503, 'CAIRN_SYNC', 'too many signed requests within the time window; retry later')
+    if (required) await admit(claim.did, access)
+    return { did: claim.did, digest: claim.digest }
+  }
+
+  const admit = async (did: string, access: Route['access']): Promise<void> => {
+    const rules = store.access !== undefined
+    if (rules && store.can(did)) return
+    const hook = access === 'read' ? settings.auth.canRead : settings.auth.canPush
+    const admitted = hook === undefined ? !rules : (await hook(did)) === true
+    if (!admitted) throw new CairnError('CAIRN_UNAUTHORIZED', `${did} may not ${access === 'read' ? 'read from' : 'push to'} this store`)
+  }
+
   return async (request: Request): Promise<Response> => {
-    let path: string
+    const cors = corsHeaders(settings.cors, request.headers.get('origin'))
+    const answer = (response: Response): Response => {
+      for (const [key, value] of Object.entries(cors)) {
+        if (key === 'vary') response.headers.append(key, value)
+        else response.headers.set(key, value)
+      }
+      return response
+    }
+    let url: URL
     try {
-      path = new URL(request.url).pathname
+      url = new URL(request.url)
     } catch {
-      return errorResponse(400, 'CAIRN_INVALID_VALUE', `unparseable request url ${JSON.stringify(request.url)}`)
+      return answer(errorResponse(400, 'CAIRN_INVALID_VALUE', `unparseable request url ${JSON.stringify(request.url)}`))
     }
+    const path = url.pathname
     const route = path.startsWith(`${base}/`) ? routes[path.slice(base.length)] : undefined
-    if (route === undefined) return errorResponse(404, 'CAIRN_NOT_FOUND', `no sync route at ${path}`)
+    if (route === undefined) return answer(errorResponse(404, 'CAIRN_NOT_FOUND', `no sync route at ${path}`))
+    if (request.method === 'OPTIONS' && settings.cors !== undefined) return preflight(settings.cors, request, route.method, path)
     if (request.method !== route.method && !(route.method === 'GET' && request.method === 'HEAD')) {
-      return errorResponse(405, 'CAIRN_UNSUPPORTED', `${path} takes ${route.method}, got ${request.method}`, { allow: route.method })
+      return answer(errorResponse(405, 'CAIRN_UNSUPPORTED', `${path} takes ${route.method}, got ${request.method}`, { allow: route.method }))
     }
     try {
-      return await route.run(request)
+      const caller = await authenticate(request, url, route.access)
+      return answer(await route.run(request, caller))
     } catch (err) {
-      if (err instanceof CairnError) return errorResponse(statusOf(err.code), err.code, err.message, {}, err.cid)
+      // Whatever was not read of the body is left to the server: the answer goes out now.
+      if (err instanceof CairnError) {
+        const status = statusOfRefusal.get(err) ?? statusOf(err.code)
+        return answer(errorResponse(status, err.code, err.message, status === 401 ? { 'www-authenticate': SIGNED_REQUEST_DOMAIN } : status === 503 ? { 'retry-after': '1' } : {}, err.cid))
+      }
       settings.onError?.(err, request)
-      return errorResponse(500, 'CAIRN_SYNC', 'internal error')
+      return answer(errorResponse(500, 'CAIRN_SYNC', 'internal error'))
     }
   }
 }
 
-async function pull(store: CairnStore, request: Request, maxRequestBytes: number, gzipAllowed: boolean): Promise<Response> {
-  const body = await readLimited(request, maxRequestBytes)
+/** A request body read whole (at most `max` bytes), refused when it is not the one the caller signed. */
+async function checkedBytes(request: Request, caller: Caller, max: number): Promise<Uint8Array> {
+  const body = await readLimited(request, max)
+  if (caller.digest !== undefined && bodyDigest(body) !== caller.digest) throw unauthenticated(`the body is not the one signed (${DIGEST_HEADER} differs)`)
+  return body
+}
+
+async function pull(store: CairnStore, request: Request, caller: Caller, maxRequestBytes: number, gzipAllowed: boolean): Promise<Response> {
+  const body = await checkedBytes(request, caller, maxRequestBytes)
   const { heads, have } = decodePullBody(body)
   const serverHeads = store.heads
   const car = store.export({ since: sortedCids([...heads, ...have]) })[Symbol.asyncIterator]()
@@ -134,16 +339,95 @@ async function pull(store: CairnStore, request: Request, maxRequestBytes: number
   return new Response(stream, { status: 200, headers })
 }
 
-async function push(store: CairnStore, request: Request, importOptions: ImportOptions | undefined): Promise<Response> {
+async function push(store: CairnStore, request: Request, caller: Caller, importOptions: ImportOptions | undefined): Promise<Response> {
   const header = request.headers.get(ENCODING_HEADER)
   const encoding = bodyEncoding(header)
   if (encoding === undefined) {
     throw new CairnError('CAIRN_UNSUPPORTED', `${ENCODING_HEADER} ${JSON.stringify(header)} is not supported; use gzip or identity`)
   }
   let body: ReadableStream<Uint8Array> | null = request.body
+  let notSigned: CairnError | undefined
+  if (caller.digest !== undefined) {
+    const signed = caller.digest
+    if (body === null) {
+      if (signed !== EMPTY_BODY_DIGEST) throw unauthenticated(`the body is not the one signed (${DIGEST_HEADER} differs)`)
+    } else {
+      // The digest is known only at the end of the body; the import reads to the end before it
+      // commits, so a body that is not the one signed fails the import there and nothing of it is kept.
+      body = body.pipeThrough(
+        digesting((digest) => {
+          if (toBase64url(digest) === signed) return
+          notSigned = unauthenticated(`the body is not the one signed (${DIGEST_HEADER} differs); nothing of it was imported`)
+          throw notSigned
+        }),
+      )
+    }
+  }
   if (body !== null && encoding === 'gzip') body = gunzip(body)
-  const report = await store.import(body === null ? new Uint8Array(0) : guardedChunks(body, 'CAIRN_INVALID_CAR', 'the pushed body'), importOptions)
-  return json(200, pushAnswer(report))
+  try {
+    const report = await store.import(body === null ? new Uint8Array(0) : guardedChunks(body, 'CAIRN_INVALID_CAR', 'the pushed body'), importOptions)
+    return json(200, pushAnswer(report))
+  } catch (err) {
+    throw notSigned ?? err
+  }
+}
+
+/** The answer to a CORS preflight on a route: 204 with what may be sent, or 403 for an origin not allowed. */
+function preflight(cors: NonNullable<NormalizedSyncHandlerOptions['cors']>, request: Request, method: string, path: string): Response {
+  const origin = request.headers.get('origin')
+  const headers = corsHeaders(cors, origin)
+  if (headers['access-control-allow-origin'] === undefined) {
+    return errorResponse(403, 'CAIRN_UNAUTHORIZED', `origin ${JSON.stringify(origin)} may not call ${path}`, { vary: 'origin' })
+  }
+  return new Response(null, {
+    status: 204,
+    headers: {
+      ...headers,
+      'access-control-allow-methods': method === 'GET' ? 'GET, HEAD' : method,
+      'access-control-allow-headers': cors.headers,
+      'access-control-max-age': String(cors.maxAge),
+      'cache-control': 'no-store',
+    },
+  })
+}
+
+/** CORS headers of an answer to `origin`: none without CORS or for an origin not allowed. */
+function corsHeaders(cors: NormalizedSyncHandlerOptions['cors'], origin: string | null): Record<string, string> {
+  if (cors === undefined) return {}
+  const exposed = { 'access-control-expose-headers': ANSWER_HEADERS.join(', ') }
+  if (cors.origins === '*') return { 'access-control-allow-origin': '*', ...exposed }
+  if (origin === null || !cors.origins.has(origin)) return { vary: 'origin' }
+  return { 'access-control-allow-origin': origin, vary: 'origin', ...exposed }
+}
+
+/**
+ * Nonces seen within the time window, each kept until the window of its request's signed time
+ * has passed (a replay after that is stale anyway). Expired ones are swept when the cache is
+ * full, and at most once per second otherwise: memory stays within `max` entries.
+ */
+class NonceCache {
+  readonly #max: number
+  readonly #expiries = new Map<string, number>()
+  #sweptAt = Number.NEGATIVE_INFINITY
+
+  constructor(max: number) {
+    this.#max = max
+  }
+
+  /** Records `key` until `expiresAt`: 'fresh' when it was not there, 'replayed' when it was, 'full' when there is no room. */
+  claim(key: string, expiresAt: number, now: number): 'fresh' | 'replayed' | 'full' {
+    const known = this.#expiries.get(key)
+    if (known !== undefined && known >= now) return 'replayed'
+    if (this.#expiries.size >= this.#max || now - this.#sweptAt >= 1000) this.#sweep(now)
+    if (this.#expiries.size >= this.#max) return 'full'
+    this.#expiries.set(key, expiresAt)
+    return 'fresh'
+  }
+
+  #sweep(now: number): void {
+    this.#sweptAt = now
+    for (const [key, expiresAt] of this.#expiries) if (expiresAt < now) this.#expiries.delete(key)
+  }
 }
 
 function json(status: number, body: unknown, extra: Record<string, string> = {}): Response {

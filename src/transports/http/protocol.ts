@@ -1,5 +1,6 @@
-// The sync protocol on the wire: routes, headers, media types, the shapes of the bodies and the
-// mapping between HTTP statuses and CairnError codes. Shared by the handler and the client.
+// The sync protocol on the wire: routes, headers, media types, the shapes of the bodies, the
+// request signatures and the mapping between HTTP statuses and CairnError codes. Shared by the
+// handler and the client (docs/format-v1.md, section 12).
 //
 // One round trip, plus a push when the client holds something the server lacks:
 //   POST {base}/pull   body: dag-cbor { heads: CID[], have: CID[] }
@@ -10,9 +11,16 @@
 //   GET  {base}/heads  → 200 { heads }
 // Errors are JSON { code, message, cid? }. The encoding headers are custom on purpose: with
 // Content-Encoding, fetch would decompress transparently and hide the bytes on the wire.
+//
+// A signed request carries five headers (see signRequest): x-cairn-did, x-cairn-time,
+// x-cairn-nonce, x-cairn-digest and x-cairn-signature, an Ed25519 signature by the did's key over
+//   cairn-sync-v1\n{METHOD}\n{path?query}\n{digest}\n{time}\n{nonce}
 import * as dagCbor from '@ipld/dag-cbor'
+import { base64url } from 'multiformats/bases/base64'
 import { CID } from 'multiformats/cid'
 import { compareBytes } from '../../block/codec.ts'
+import { sha256Stream } from '../../block/hash.ts'
+import type { Signer } from '../../identity/interface.ts'
 import { CairnError, type CairnErrorCode } from '../../errors/cairn-error.ts'
 
 /** The routes under the base path, with the method each takes. */
@@ -30,6 +38,27 @@ export const ENCODING_HEADER = 'x-cairn-encoding'
 export const HEADS_HEADER = 'x-cairn-heads'
 /** Longest `x-cairn-heads` value sent; beyond it the header is left out (the CAR's roots say the same). */
 export const MAX_HEADS_HEADER: number = 8 * 1024
+
+/** Request header of a signed request: the caller's `did:key`. */
+export const DID_HEADER = 'x-cairn-did'
+/** Request header of a signed request: the caller's clock when it signed, in ms since the epoch (decimal digits). */
+export const TIME_HEADER = 'x-cairn-time'
+/** Request header of a signed request: 16 to 64 random bytes, base64url without padding, never used twice. */
+export const NONCE_HEADER = 'x-cairn-nonce'
+/** Request header of a signed request: sha-256 of the body bytes as sent on the wire (empty when no body), base64url. */
+export const DIGEST_HEADER = 'x-cairn-digest'
+/** Request header of a signed request: the Ed25519 signature (64 bytes, base64url) over {@link signingString}. */
+export const SIGNATURE_HEADER = 'x-cairn-signature'
+/** The headers of a signed request, in the order of the signed string's fields. */
+export const SIGNED_REQUEST_HEADERS: readonly string[] = Object.freeze([DID_HEADER, TIME_HEADER, NONCE_HEADER, DIGEST_HEADER, SIGNATURE_HEADER])
+/** First line of the signed string: it sets a request signature apart from any other Cairn signature (events sign dag-cbor bytes). */
+export const SIGNED_REQUEST_DOMAIN = 'cairn-sync-v1'
+/** Random bytes in a nonce made by {@link signRequest}. */
+export const NONCE_BYTES = 16
+/** Request headers a cross-origin sync client sends (answered in a CORS preflight). */
+export const REQUEST_HEADERS: readonly string[] = Object.freeze(['content-type', ACCEPT_ENCODING_HEADER, ENCODING_HEADER, ...SIGNED_REQUEST_HEADERS])
+/** Answer headers a cross-origin sync client reads (exposed through CORS). */
+export const ANSWER_HEADERS: readonly string[] = Object.freeze([HEADS_HEADER, ENCODING_HEADER])
 
 /** Media type of a pull request body. */
 export const CBOR_MEDIA_TYPE = 'application/cbor'
@@ -141,8 +170,13 @@ export function errorAnswer(code: CairnErrorCode, message: string, cid?: CID): E
   return cid === undefined ? { code, message } : { code, message, cid: cid.toString() }
 }
 
-/** HTTP status of a CairnError code. */
+/**
+ * HTTP status of a CairnError code. CAIRN_UNAUTHORIZED is 403 (a known signature that the
+ * access rules refuse); the handler answers 401 itself for a missing, malformed, stale,
+ * replayed or wrong request signature.
+ */
 export function statusOf(code: CairnErrorCode): number {
+  if (code === 'CAIRN_UNAUTHORIZED' || code === 'CAIRN_REFUSED') return 403
   if (code.startsWith('CAIRN_INVALID_') || code === 'CAIRN_MISSING_BLOCK') return 400
   if (code === 'CAIRN_TOO_LARGE') return 413
   if (code === 'CAIRN_VERSION_CONFLICT' || code === 'CAIRN_DUPLICATE_ID') return 409
@@ -154,7 +188,8 @@ export function statusOf(code: CairnErrorCode): number {
 
 /**
  * The CairnError a failed answer stands for: the server's own code and message when the body
- * is an error answer, else CAIRN_SYNC naming the status. `where` is the url asked.
+ * is an error answer; else CAIRN_UNAUTHORIZED for a 401 or 403 (a proxy's refusal, say), and
+ * CAIRN_SYNC naming the status for anything else. `where` is the url asked.
  */
 export function errorOfAnswer(status: number, statusText: string, bytes: Uint8Array, where: string): CairnError {
   const body = parseJson(bytes) as { code?: unknown; message?: unknown; cid?: unknown } | undefined
@@ -168,6 +203,7 @@ export function errorOfAnswer(status: number, statusText: string, bytes: Uint8Ar
     const message = typeof body.message === 'string' ? body.message : `${where} answered ${status}`
     return new CairnError(body.code as CairnErrorCode, `${where} refused: ${message}`, cid === undefined ? {} : { cid })
   }
+  if (status === 401 || status === 403) return new CairnError('CAIRN_UNAUTHORIZED', `${where} answered ${status} ${statusText}`.trimEnd())
   return new CairnError('CAIRN_SYNC', `${where} answered ${status} ${statusText}`.trimEnd())
 }
 
@@ -179,4 +215,115 @@ function parseJson(bytes: Uint8Array): unknown {
   } catch {
     return undefined
   }
+}
+
+/** base64url without padding (RFC 4648 section 5), as the signed-request headers carry bytes. */
+export function toBase64url(bytes: Uint8Array): string {
+  return base64url.baseEncode(bytes)
+}
+
+/** The bytes of an unpadded base64url string, or undefined when it is not one. */
+export function fromBase64url(text: string): Uint8Array | undefined {
+  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return undefined
+  try {
+    const bytes = base64url.baseDecode(text)
+    // Only the canonical spelling: the unused low bits of the last character are zero.
+    return toBase64url(bytes) === text ? bytes : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The `x-cairn-digest` of a body: sha-256 of its bytes as sent on the wire, base64url. */
+export function bodyDigest(body: Uint8Array): string {
+  return toBase64url(sha256Stream().update(body).digest())
+}
+
+/** The `x-cairn-digest` of a request without a body (sha-256 of no bytes). */
+export const EMPTY_BODY_DIGEST: string = bodyDigest(new Uint8Array(0))
+
+/** What a request signature covers. */
+export interface SignedRequestFields {
+  /** The HTTP method, upper case as sent (`POST`, `GET`). */
+  method: string
+  /** The path with its query (`/cairn/pull`, `/x?y=1`), as the URL spells it, without scheme or host. */
+  path: string
+  /** {@link bodyDigest} of the body as sent. */
+  digest: string
+  /** The signer's clock in ms since the epoch. */
+  time: number
+  /** The nonce, base64url. */
+  nonce: string
+}
+
+/**
+ * The exact string a request signature covers, one field a line, UTF-8 encoded before signing:
+ * `cairn-sync-v1\n{METHOD}\n{path?query}\n{digest}\n{time}\n{nonce}`. The first line keeps a
+ * request signature from ever standing for another message (an event is signed as dag-cbor,
+ * which never starts with these bytes).
+ */
+export function signingString(fields: SignedRequestFields): string {
+  return [SIGNED_REQUEST_DOMAIN, fields.method, fields.path, fields.digest, String(fields.time), fields.nonce].join('\n')
+}
+
+/** The path with query of a URL, as a signature covers it. */
+export function signedPath(url: string | URL): string {
+  const u = typeof url === 'string' ? new URL(url) : url
+  return `${u.pathname}${u.search}`
+}
+
+/**
+ * The five headers that sign one request: `signer` signs {@link signingString} over the
+ * method, the URL's path and query, the body's digest, the time (default now) and a fresh
+ * random nonce (16 bytes unless given). Sign again for every attempt: a server accepts each
+ * nonce once.
+ *
+ * @example
+ * const body = encodePullBody({ heads, have: [] })
+ * const headers = await signRequest(identity, { method: 'POST', url: 'https://example.org/cairn/pull', digest: bodyDigest(body) })
+ */
+export async function signRequest(signer: Signer, request: { method: string; url: string | URL; digest: string; time?: number; nonce?: string }): Promise<Record<string, string>> {
+  const time = request.time ?? Date.now()
+  const nonce = request.nonce ?? toBase64url(crypto.getRandomValues(new Uint8Array(NONCE_BYTES)))
+  const fields: SignedRequestFields = { method: request.method, path: signedPath(request.url), digest: request.digest, time, nonce }
+  const signature = await signer.sign(new TextEncoder().encode(signingString(fields)))
+  return {
+    [DID_HEADER]: signer.did,
+    [TIME_HEADER]: String(time),
+    [NONCE_HEADER]: nonce,
+    [DIGEST_HEADER]: request.digest,
+    [SIGNATURE_HEADER]: toBase64url(signature),
+  }
+}
+
+/** The signature headers of a request, read but not yet verified. */
+export interface SignatureClaim {
+  did: string
+  time: number
+  nonce: string
+  digest: string
+  signature: Uint8Array
+}
+
+/** Longest `x-cairn-did` taken (a did:key of Ed25519 is 56 characters). */
+const MAX_DID_LENGTH = 256
+
+/**
+ * The signature headers of a request: undefined when it carries none of them, the claim when
+ * all five are well formed, else a string saying what is wrong (the request is then refused).
+ */
+export function readSignatureClaim(headers: Headers): SignatureClaim | undefined | string {
+  const values = SIGNED_REQUEST_HEADERS.map((name) => headers.get(name))
+  if (values.every((v) => v === null)) return undefined
+  const absent = SIGNED_REQUEST_HEADERS.filter((_, i) => values[i] === null)
+  if (absent.length > 0) return `the request signature lacks ${absent.join(', ')}`
+  const [did, time, nonce, digest, signature] = values as string[] as [string, string, string, string, string]
+  if (did.length > MAX_DID_LENGTH || !did.startsWith('did:')) return `${DID_HEADER} is not a did`
+  if (!/^\d{1,15}$/.test(time)) return `${TIME_HEADER} is not a time in ms`
+  const nonceBytes = fromBase64url(nonce)
+  if (nonceBytes === undefined || nonceBytes.length < 16 || nonceBytes.length > 64) return `${NONCE_HEADER} is not 16 to 64 bytes in base64url`
+  if (fromBase64url(digest)?.length !== 32) return `${DIGEST_HEADER} is not a sha-256 digest in base64url`
+  const sig = fromBase64url(signature)
+  if (sig?.length !== 64) return `${SIGNATURE_HEADER} is not an Ed25519 signature in base64url`
+  return { did, time: Number(time), nonce, digest, signature: sig }
 }
