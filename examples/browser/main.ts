@@ -1,11 +1,16 @@
 // A browser app on Cairn: notes kept in IndexedDB, surviving reloads; files stored as UnixFS;
 // a Sync button exchanges CARs with a sync server (examples/sync-server.ts, proxied at /cairn).
-import { isCairnError, openStore, sync, type CairnStore } from 'cairn'
+// `?sync=https://other.origin/cairn` syncs with a server on another origin (its `cors` option
+// must allow this one); `?sign` signs each sync request with a key made for this page, whose
+// did is shown (a server with access rules or `requireSignedRequests` takes signed requests only).
+import { createIdentity, isCairnError, openStore, sync, type CairnStore, type Identity } from 'cairn'
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T
 const params = new URLSearchParams(location.search)
 const dbName = params.get('db') ?? 'cairn-notes'
 const syncUrl = params.get('sync') ?? '/cairn'
+const signer: Identity | undefined = params.has('sign') ? await createIdentity() : undefined
+if (signer !== undefined) $('did').textContent = signer.did
 
 async function render(store: CairnStore): Promise<void> {
   const list = $<HTMLOListElement>('notes')
@@ -46,7 +51,7 @@ $<HTMLButtonElement>('sync').addEventListener('click', async () => {
   button.disabled = true
   $('sync-status').textContent = 'syncing…'
   try {
-    const r = await sync(store, syncUrl)
+    const r = await sync(store, syncUrl, signer === undefined ? {} : { signer })
     await render(store)
     $('sync-status').textContent = `synced: pulled ${r.pulled.events} and pushed ${r.pushed.events} events (${r.bytesReceived + r.bytesSent} bytes, ${r.roundTrips} round trips)`
   } catch (err) {
