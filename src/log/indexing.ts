@@ -1,3 +1,4 @@
+import type { BlockLookup } from '../block/cid-map.ts'
 import type { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
 import type { StorageEngine } from '../storage/interface.ts'
@@ -9,7 +10,7 @@ interface Queued {
   readonly cid: CID
   readonly event: EventBlock
   readonly value: { readonly value: unknown } | undefined
-  verified: ReadonlyMap<string, BlockRecord> | undefined
+  verified: BlockLookup<BlockRecord> | undefined
 }
 
 /**
@@ -41,7 +42,7 @@ export class IndexingQueue {
     return false
   }
 
-  push(cid: CID, event: EventBlock, value: { readonly value: unknown } | undefined, verified: ReadonlyMap<string, BlockRecord> | undefined): void {
+  push(cid: CID, event: EventBlock, value: { readonly value: unknown } | undefined, verified: BlockLookup<BlockRecord> | undefined): void {
     this.#queue.push({ cid, event, value, verified })
   }
 

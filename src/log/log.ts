@@ -1,3 +1,4 @@
+import { CidMap } from '../block/cid-map.ts'
 import type { CID } from 'multiformats/cid'
 import type { Block, BlockRecord } from '../block/interface.ts'
 import { linksInValue } from '../block/codec.ts'
@@ -249,7 +250,7 @@ export class EventLog {
    */
   commitWork(work: UnitOfWork): Promise<(StoredEvent | undefined)[]> {
     return this.#locked(async () => {
-      const own = new Map<string, BlockRecord>(work.blocks.map((b) => [b.cid.toString(), b]))
+      const own = new CidMap<BlockRecord>(work.blocks.map((b) => [b.cid, b]))
       const visited = new Set<string>()
       for (const { cid, value } of work.values) {
         for (const link of linksInValue(value)) {

@@ -1,3 +1,4 @@
+import type { BlockLookup } from '../block/cid-map.ts'
 import type { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
 import type { Signer } from '../identity/interface.ts'
@@ -19,7 +20,7 @@ export interface AppendBase {
   readonly events: readonly PlannedEvent[]
   /** Blocks the base writes before the drafts' events (an import's, an object's value). */
   readonly blocks: readonly BlockRecord[]
-  readonly verified?: ReadonlyMap<string, BlockRecord> | undefined
+  readonly verified?: BlockLookup<BlockRecord> | undefined
 }
 
 /**

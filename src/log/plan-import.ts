@@ -1,4 +1,5 @@
 import { CID } from 'multiformats/cid'
+import { type BlockLookup, CidMap, CidSet } from '../block/cid-map.ts'
 import { blockLinks, decodeTrusted, verify } from '../block/codec.ts'
 import { DAG_CBOR, type BlockRecord } from '../block/interface.ts'
 import type { ByteSource } from '../car/interface.ts'
@@ -20,7 +21,7 @@ import type { LogViews } from './views/views.ts'
 /** A CAR read into memory with every block verified against its CID. */
 export interface VerifiedCar {
   roots: CID[]
-  blocks: Map<string, BlockRecord>
+  blocks: CidMap<BlockRecord>
 }
 
 /**
@@ -37,7 +38,7 @@ export interface ImportPlan extends AppendBase {
   /** Roots of foreign DAGs to record as objects, with the bytes of their DAG. */
   readonly foreign: readonly { cid: CID; size: number }[]
   /** The CAR's blocks, verified: indexing reads the new objects' blocks from here, not back from storage. */
-  readonly verified: ReadonlyMap<string, BlockRecord>
+  readonly verified: BlockLookup<BlockRecord>
 }
 
 export interface PlanOptions {
@@ -71,19 +72,18 @@ export interface StagingLimits extends CarReadLimits {
 
 export async function readVerifiedCar(source: ByteSource, limits: StagingLimits): Promise<VerifiedCar> {
   const car = await readCar(source, limits)
-  const blocks = new Map<string, BlockRecord>()
+  const blocks = new CidMap<BlockRecord>()
   let staged = 0
   for await (const block of car.blocks) {
     await verify(block.cid, block.bytes)
-    const key = block.cid.toString()
-    if (!blocks.has(key)) staged += block.bytes.length + STAGED_BLOCK_OVERHEAD
+    if (!blocks.has(block.cid)) staged += block.bytes.length + STAGED_BLOCK_OVERHEAD
     if (staged > limits.maxStagedBytes) {
       throw new CairnError(
         'CAIRN_TOO_LARGE',
         `the import's working set passed its ${limits.maxStagedBytes}-byte budget (maxStagedBytes) after ${blocks.size} blocks (each block counts its bytes plus ${STAGED_BLOCK_OVERHEAD} of bookkeeping); raise it or send smaller CARs`,
       )
     }
-    blocks.set(key, block)
+    blocks.set(block.cid, block)
   }
   return { roots: car.roots, blocks }
 }
@@ -110,12 +110,12 @@ function claimsToBeEvent(value: unknown): boolean {
  * problem; the store is not touched.
  */
 export async function planImport(car: VerifiedCar, views: LogViews, storage: StorageEngine, currentHeads: readonly CID[], options: PlanOptions): Promise<ImportPlan> {
-  const fresh = new Map<string, { cid: CID; event: EventBlock }>()
+  const fresh = new CidMap<{ cid: CID; event: EventBlock }>()
   const foreignRoots: CID[] = []
   const stack: { cid: CID; why: string }[] = []
   for (const root of car.roots) {
     if (views.has(root)) continue
-    const block = car.blocks.get(root.toString())
+    const block = car.blocks.get(root)
     if (block === undefined) {
       if (await storage.has(root)) {
         if (!views.hasObject(root, options.foreignType)) foreignRoots.push(root)
@@ -130,19 +130,18 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
 
   while (stack.length > 0) {
     const { cid, why } = stack.pop()!
-    const key = cid.toString()
-    if (fresh.has(key) || views.has(cid)) continue
-    const block = car.blocks.get(key)
+    if (fresh.has(cid) || views.has(cid)) continue
+    const block = car.blocks.get(cid)
     if (block === undefined) throw missingBlock(cid, why)
     const value = decodeStrictEvent(cid, block.bytes)
-    fresh.set(key, { cid, event: value })
+    fresh.set(cid, { cid, event: value })
     for (const p of value.parents) stack.push({ cid: p, why: `a parent of event ${cid}` })
     if (value.prev !== null) stack.push({ cid: value.prev, why: `the stream predecessor of event ${cid}` })
   }
 
   /** Stamp and stream of a new event or a stored one. */
   const factsOf = (cid: CID): CausalFacts => {
-    const held = fresh.get(cid.toString())
+    const held = fresh.get(cid)
     if (held !== undefined) return held.event
     const seq = views.seqOf(cid)
     return { ts: views.ts(seq), tc: views.tc(seq), stream: views.streamOf(seq) }
@@ -154,16 +153,15 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
 
   const blocks: BlockRecord[] = []
   const events = [...fresh.values()].sort(compareCidEvents).map((e) => {
-    const block = car.blocks.get(e.cid.toString())!
+    const block = car.blocks.get(e.cid)!
     blocks.push(block)
     return { ...e, size: block.bytes.length }
   })
-  const taken = new Set<string>(fresh.keys())
+  const taken = new CidSet(fresh.keys())
   /** Queues a CAR block for storing, once, unless storage has it. */
   const take = async (block: BlockRecord): Promise<void> => {
-    const key = block.cid.toString()
-    if (taken.has(key)) return
-    taken.add(key)
+    if (taken.has(block.cid)) return
+    taken.add(block.cid)
     if (!(await storage.has(block.cid))) blocks.push(block)
   }
   const checked = new Set<string>()
@@ -171,15 +169,14 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
   /** An object's DAG: must be complete, from the CAR and storage together. */
   const takeDag = (root: CID, why: string): Promise<number> => assertCompleteDag(root, views, source, checked, why, take)
   /** An app link's DAG: whatever of it the CAR holds is kept; missing parts are dangling. One walk per import. */
-  const seen = new Set<string>()
+  const seen = new CidSet()
   const takeLinked = async (root: CID): Promise<void> => {
     const dag = [root]
     while (dag.length > 0) {
       const cid = dag.pop()!
-      const key = cid.toString()
-      if (seen.has(key)) continue
-      seen.add(key)
-      const block = car.blocks.get(key)
+      if (seen.has(cid)) continue
+      seen.add(cid)
+      const block = car.blocks.get(cid)
       if (block === undefined) continue
       await take(block)
       dag.push(...blockLinks(cid, block.bytes))
@@ -195,13 +192,13 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
     }
   }
   const foreign: { cid: CID; size: number }[] = []
-  for (const root of new Map(foreignRoots.map((r) => [r.toString(), r])).values()) {
+  for (const root of new CidSet(foreignRoots).values()) {
     // Its own walk: blocks already walked for an object of the CAR still count toward its size.
     foreign.push({ cid: root, size: await assertCompleteDag(root, views, source, new Set(), `part of the DAG under root ${root}`, take) })
   }
 
-  const superseded = new Set<string>()
-  for (const { event } of events) for (const p of event.parents) superseded.add(p.toString())
-  const heads = sortCids([...currentHeads, ...events.map((e) => e.cid)].filter((c) => !superseded.has(c.toString())))
+  const superseded = new CidSet()
+  for (const { event } of events) for (const p of event.parents) superseded.add(p)
+  const heads = sortCids([...currentHeads, ...events.map((e) => e.cid)].filter((c) => !superseded.has(c)))
   return { events, blocks, heads, foreign, verified: car.blocks }
 }

@@ -1,3 +1,4 @@
+import type { BlockLookup } from '../block/cid-map.ts'
 import type { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
 import type { EventBlock, EventMeta } from './event/interface.ts'
@@ -43,7 +44,7 @@ export interface CommitPlan {
   /** Per draft, the event it resolved to: a new one, or one stored earlier (a retried `meta.id`). */
   readonly results: readonly CID[]
   /** An import's verified CAR blocks: indexing decodes new objects from here instead of reading them back. */
-  readonly verified?: ReadonlyMap<string, BlockRecord> | undefined
+  readonly verified?: BlockLookup<BlockRecord> | undefined
 }
 
 /** The draft of an `object.put` record in `$objects`. */

@@ -1,4 +1,5 @@
 import type { CID } from 'multiformats/cid'
+import type { BlockLookup } from '../block/cid-map.ts'
 import { blockLinks, decodeCanonical, linksOf } from '../block/codec.ts'
 import { DAG_CBOR, DAG_PB, type BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
@@ -11,7 +12,7 @@ export interface CompleteDags {
 
 /** Where a completeness walk finds blocks: an import's CAR (verified) first, then storage. */
 export interface DagSource {
-  readonly car?: ReadonlyMap<string, BlockRecord>
+  readonly car?: BlockLookup<BlockRecord>
   readonly storage: StorageEngine
 }
 
@@ -31,7 +32,7 @@ export async function assertCompleteDag(root: CID, views: CompleteDags, source: 
     const key = cid.toString()
     if (visited.has(key) || views.isComplete(key)) continue
     visited.add(key)
-    const fromCar = source.car?.get(key)
+    const fromCar = source.car?.get(cid)
     let bytes: Uint8Array | undefined
     if (fromCar !== undefined) {
       // A block from elsewhere: dag-cbor must be canonical, so its CID is the one a put of its value gives.

@@ -1,4 +1,5 @@
 import type { CID } from 'multiformats/cid'
+import { CidMap } from '../block/cid-map.ts'
 import type { BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { checkCompactArguments, type CommitBatch, type CompactOptions, type CompactReport, type StorageEngine } from './interface.ts'
@@ -12,7 +13,7 @@ import { expectDerivedBytes, expectDerivedName } from './derived.ts'
  */
 export class MemoryStorage implements StorageEngine {
   readonly kind: string = 'memory'
-  readonly #blocks = new Map<string, BlockRecord>()
+  readonly #blocks = new CidMap<BlockRecord>()
   /** Derived values, each a private copy: callers can neither change what is stored nor what they read. */
   readonly #derived = new Map<string, Uint8Array>()
   #heads: CID[] = []
@@ -20,12 +21,12 @@ export class MemoryStorage implements StorageEngine {
 
   async get(cid: CID): Promise<Uint8Array | undefined> {
     this.#open()
-    return this.#blocks.get(cid.toString())?.bytes
+    return this.#blocks.get(cid)?.bytes
   }
 
   async has(cid: CID): Promise<boolean> {
     this.#open()
-    return this.#blocks.has(cid.toString())
+    return this.#blocks.has(cid)
   }
 
   async *blocks(): AsyncIterable<BlockRecord> {
@@ -40,7 +41,7 @@ export class MemoryStorage implements StorageEngine {
 
   async commit(batch: CommitBatch): Promise<void> {
     this.#open()
-    for (const block of batch.blocks) this.#blocks.set(block.cid.toString(), { cid: block.cid, bytes: block.bytes })
+    for (const block of batch.blocks) this.#blocks.set(block.cid, { cid: block.cid, bytes: block.bytes })
     this.#heads = [...batch.heads]
   }
 
@@ -50,9 +51,9 @@ export class MemoryStorage implements StorageEngine {
     this.#open()
     let blocksRemoved = 0
     let bytesReclaimed = 0
-    for (const [key, block] of [...this.#blocks]) {
+    for (const block of [...this.#blocks.values()]) {
       if (live(block.cid)) continue
-      this.#blocks.delete(key)
+      this.#blocks.delete(block.cid)
       blocksRemoved++
       bytesReclaimed += block.bytes.length
     }

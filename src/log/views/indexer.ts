@@ -1,4 +1,5 @@
 import type { CID } from 'multiformats/cid'
+import type { BlockLookup } from '../../block/cid-map.ts'
 import { decodeBlock, decodeTrusted, linksOf } from '../../block/codec.ts'
 import { DAG_CBOR, DAG_PB, type BlockRecord } from '../../block/interface.ts'
 import { CairnError } from '../../errors/cairn-error.ts'
@@ -14,7 +15,7 @@ import type { LogViews } from './views.ts'
  * has it; blocks in `verified` (an import's CAR, already checked) are decoded from there;
  * others are read back from storage and verified.
  */
-export async function indexEvent(views: LogViews, storage: StorageEngine, cid: CID, event: EventBlock, objectValue: { value: unknown } | undefined, verified?: ReadonlyMap<string, BlockRecord>): Promise<void> {
+export async function indexEvent(views: LogViews, storage: StorageEngine, cid: CID, event: EventBlock, objectValue: { value: unknown } | undefined, verified?: BlockLookup<BlockRecord>): Promise<void> {
   const key = cid.toString()
   if (event.stream === OBJECTS_STREAM) {
     if (event.type !== OBJECT_PUT) return
@@ -39,7 +40,7 @@ export async function indexEvent(views: LogViews, storage: StorageEngine, cid: C
  * object's DAG, checked complete before it was committed) a missing block is corruption and
  * every block is marked complete; otherwise (an app link) missing blocks are dangling.
  */
-async function indexDag(views: LogViews, storage: StorageEngine, root: CID, rootValue: { value: unknown } | undefined, required: boolean, verified: ReadonlyMap<string, BlockRecord> | undefined): Promise<void> {
+async function indexDag(views: LogViews, storage: StorageEngine, root: CID, rootValue: { value: unknown } | undefined, required: boolean, verified: BlockLookup<BlockRecord> | undefined): Promise<void> {
   const stack: { cid: CID; value: { value: unknown } | undefined }[] = [{ cid: root, value: rootValue }]
   while (stack.length > 0) {
     const { cid, value } = stack.pop()!
@@ -49,7 +50,7 @@ async function indexDag(views: LogViews, storage: StorageEngine, root: CID, root
     }
     if (required ? views.isComplete(cid.toString()) : views.walked(cid)) continue
     let decoded: unknown
-    const fromCar = value === undefined ? verified?.get(cid.toString()) : undefined
+    const fromCar = value === undefined ? verified?.get(cid) : undefined
     if (value !== undefined) decoded = value.value
     else if (fromCar !== undefined) decoded = decodeTrusted(cid, fromCar.bytes)
     else {

@@ -1,3 +1,4 @@
+import { CidSet } from '../../block/cid-map.ts'
 import { CID } from 'multiformats/cid'
 import { CairnError } from '../../errors/cairn-error.ts'
 import type { EventMeta, Stamp } from '../event/interface.ts'
@@ -206,16 +207,15 @@ export class LogViews {
     // Check the whole batch before changing anything: every parent is indexed or comes earlier
     // in the batch (canonical order is topological when children stamp above parents).
     const fresh: NewEvent[] = []
-    const inBatch = new Set<string>()
+    const inBatch = new CidSet()
     for (const item of sorted) {
-      const key = item.cid.toString()
-      if (inBatch.has(key) || this.seqOf(item.cid) >= 0) continue
+      if (inBatch.has(item.cid) || this.seqOf(item.cid) >= 0) continue
       for (const parent of item.event.parents) {
-        if (!inBatch.has(parent.toString()) && this.seqOf(parent) < 0) {
+        if (!inBatch.has(parent) && this.seqOf(parent) < 0) {
           throw new CairnError('CAIRN_CORRUPT', `event ${item.cid} names parent ${parent}, which is neither indexed nor stamped below it`, { cid: item.cid })
         }
       }
-      inBatch.add(key)
+      inBatch.add(item.cid)
       fresh.push(item)
     }
     const events = this.#events

@@ -1,0 +1,133 @@
+import type { CID } from 'multiformats/cid'
+
+/** A block looked up by CID: what import planning, completeness walks and indexing read. */
+export interface BlockLookup<V> {
+  get(cid: CID): V | undefined
+  has(cid: CID): boolean
+}
+
+interface Entry<V> {
+  readonly cid: CID
+  value: V
+  next: Entry<V> | undefined
+}
+
+/** A 32-bit key from the last four bytes of the CID (inside its digest): uniform for sha2-256. */
+function hashOf(bytes: Uint8Array): number {
+  const n = bytes.length
+  return (bytes[n - 1]! | (bytes[n - 2]! << 8) | (bytes[n - 3]! << 16) | (bytes[n - 4]! << 24)) >>> 0
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/**
+ * A map keyed by CID bytes, without making CID strings: a CID's base32 string costs a few
+ * microseconds per call, which hot paths (an import of 100k events looks each one up several
+ * times) pay in full since every decoded link is a new CID object. Two CIDs are the same key
+ * when their bytes are equal, as with `cid.equals`.
+ */
+export class CidMap<V> implements BlockLookup<V> {
+  readonly #buckets = new Map<number, Entry<V>>()
+  #size = 0
+
+  constructor(entries?: Iterable<readonly [CID, V]>) {
+    if (entries !== undefined) for (const [cid, v] of entries) this.set(cid, v)
+  }
+
+  get size(): number {
+    return this.#size
+  }
+
+  #find(cid: CID): Entry<V> | undefined {
+    const bytes = cid.bytes
+    for (let e = this.#buckets.get(hashOf(bytes)); e !== undefined; e = e.next) if (sameBytes(e.cid.bytes, bytes)) return e
+    return undefined
+  }
+
+  get(cid: CID): V | undefined {
+    return this.#find(cid)?.value
+  }
+
+  has(cid: CID): boolean {
+    return this.#find(cid) !== undefined
+  }
+
+  set(cid: CID, value: V): this {
+    const found = this.#find(cid)
+    if (found !== undefined) {
+      found.value = value
+      return this
+    }
+    const h = hashOf(cid.bytes)
+    this.#buckets.set(h, { cid, value, next: this.#buckets.get(h) })
+    this.#size++
+    return this
+  }
+
+  delete(cid: CID): boolean {
+    const bytes = cid.bytes
+    const h = hashOf(bytes)
+    let prev: Entry<V> | undefined
+    for (let e = this.#buckets.get(h); e !== undefined; prev = e, e = e.next) {
+      if (!sameBytes(e.cid.bytes, bytes)) continue
+      if (prev === undefined) {
+        if (e.next === undefined) this.#buckets.delete(h)
+        else this.#buckets.set(h, e.next)
+      } else prev.next = e.next
+      this.#size--
+      return true
+    }
+    return false
+  }
+
+  clear(): void {
+    this.#buckets.clear()
+    this.#size = 0
+  }
+
+  *entries(): IterableIterator<[CID, V]> {
+    for (let e of this.#buckets.values()) for (; e !== undefined; e = e.next!) yield [e.cid, e.value]
+  }
+
+  *values(): IterableIterator<V> {
+    for (const [, v] of this.entries()) yield v
+  }
+
+  *keys(): IterableIterator<CID> {
+    for (const [cid] of this.entries()) yield cid
+  }
+}
+
+/** A set of CIDs by their bytes (see CidMap). */
+export class CidSet {
+  readonly #map = new CidMap<true>()
+
+  constructor(cids?: Iterable<CID>) {
+    if (cids !== undefined) for (const c of cids) this.add(c)
+  }
+
+  get size(): number {
+    return this.#map.size
+  }
+
+  has(cid: CID): boolean {
+    return this.#map.has(cid)
+  }
+
+  add(cid: CID): this {
+    this.#map.set(cid, true)
+    return this
+  }
+
+  delete(cid: CID): boolean {
+    return this.#map.delete(cid)
+  }
+
+  values(): IterableIterator<CID> {
+    return this.#map.keys()
+  }
+}
