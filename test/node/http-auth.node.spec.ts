@@ -1,6 +1,9 @@
-// Node only: signed sync over real loopback HTTP (node:http + toNodeListener). A signed round
-// trip with a file-engine server; unsigned, unknown, stale and tampered requests refused with
-// the server unchanged; a captured connection replayed byte for byte on a new socket; canRead;
+// Node only: signed sync over real loopback HTTP (node:http + toNodeListener), against servers
+// with real access rules. A signed round trip with a file-engine server; a writer admitted
+// through a grant, and a caller's events outside its grant refused (403, `refused` over the
+// wire); unsigned, unknown, stale and tampered requests refused with the server unchanged; a
+// captured connection replayed byte for byte on a new socket; a request signed for one origin
+// forwarded to another server; auth.audience behind a proxy that changes the host; canRead;
 // CORS preflight and headers as a browser would send them.
 import { createServer } from 'node:http'
 import { connect, createServer as createTcpServer, type Socket } from 'node:net'
@@ -12,6 +15,8 @@ import { createSyncHandler, type SyncHandlerOptions } from '../../src/transports
 import { sync } from '../../src/transports/http/client.ts'
 import { toNodeListener } from '../../src/transports/node-http.ts'
 import { isCairnError, type CairnError } from '../../src/errors/cairn-error.ts'
+import type { Identity } from '../../src/identity/interface.ts'
+import type { StoreOptions } from '../../src/store/options.ts'
 import type { CairnStore } from '../../src/store/store.ts'
 import { bytesOf, collect, sameBytes } from '../support/stores.ts'
 import { removeDir, tempDir } from '../support/tmp.server.ts'
@@ -103,7 +108,43 @@ function sendRaw(port: number, bytes: Uint8Array, requests: number): Promise<str
   })
 }
 
-async function fileStore(options: { access?: { admins: string[] } } = {}): Promise<CairnStore> {
+/**
+ * An HTTP proxy in front of `port` that forwards each request through fetch, as a proxy that
+ * changes the host does: the server sees its own address in `Host`, not the one the client used.
+ */
+async function hostChangingProxy(port: number): Promise<{ url: string; origin: string; forwardTo: (port: number) => void }> {
+  let upstreamPort = port
+  const proxy = createServer(async (req, res) => {
+    const chunks: Buffer[] = []
+    for await (const chunk of req) chunks.push(chunk as Buffer)
+    const headers: Record<string, string> = {}
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && !['host', 'connection', 'content-length'].includes(k)) headers[k] = v
+    const upstream = await fetch(`http://127.0.0.1:${upstreamPort}${req.url}`, { method: req.method!, headers, ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}) })
+    res.writeHead(upstream.status, Object.fromEntries([...upstream.headers].filter(([k]) => !['connection', 'content-length', 'transfer-encoding', 'keep-alive'].includes(k))))
+    res.end(Buffer.from(await upstream.arrayBuffer()))
+  })
+  const proxyPort = await listen(proxy)
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        proxy.closeAllConnections()
+        proxy.close(() => resolve())
+      }),
+  )
+  const origin = `http://localhost:${proxyPort}`
+  return {
+    url: `${origin}/cairn`,
+    origin,
+    forwardTo: (p) => {
+      upstreamPort = p
+    },
+  }
+}
+
+/** Options of a server store whose root admin is `admin`, signing its own events as `admin`. */
+const ruledBy = (admin: Identity): StoreOptions => ({ signer: admin, access: { admins: [admin.did] } })
+
+async function fileStore(options: StoreOptions = {}): Promise<CairnStore> {
   const dir = await tempDir()
   const store = await openStore({ path: dir, ...options })
   cleanups.push(async () => {
@@ -113,7 +154,7 @@ async function fileStore(options: { access?: { admins: string[] } } = {}): Promi
   return store
 }
 
-async function memoryStore(options: { access?: { admins: string[] } } = {}): Promise<CairnStore> {
+async function memoryStore(options: StoreOptions = {}): Promise<CairnStore> {
   const store = await openStore({ memory: true, ...options })
   cleanups.push(() => store.close())
   return store
@@ -138,10 +179,10 @@ describe('signed HTTP sync, Node ↔ Node over loopback', () => {
   test('a signed sync round trip with a file-engine server, a file included; unsigned and unknown callers refused with the server unchanged', async () => {
     const me = await createIdentity()
     const stranger = await createIdentity()
-    const server = await fileStore({ access: { admins: [me.did] } })
+    const server = await fileStore(ruledBy(me))
     const { url } = await serve(server)
     await notes(server, 'server', 20)
-    const client = await memoryStore()
+    const client = await memoryStore({ signer: me }) // the admin's other replica
     await notes(client, 'client', 30)
     const fileBytes = new Uint8Array(600_000).map((_, i) => (i * 7919) % 251)
     const file = await client.putFile(fileBytes, { type: 'upload' })
@@ -163,9 +204,60 @@ describe('signed HTTP sync, Node ↔ Node over loopback', () => {
     expect([again.pulled.events, again.pushed.events, again.roundTrips]).toEqual([0, 0, 1])
   })
 
+  test('a writer granted by the admin pulls its grant, then pushes over HTTP; a caller writing outside its grant gets 403 with the refused events', async () => {
+    const admin = await createIdentity()
+    const writer = await createIdentity()
+    const server = await fileStore(ruledBy(admin))
+    await notes(server, 'server', 3)
+    await server.grant(writer.did, { streams: 'notes-writer' })
+    const { url } = await serve(server)
+
+    const laptop = await memoryStore({ signer: writer })
+    expect((await sync(laptop, url, { signer: writer })).pulled.events).toBe(4) // the grant came with the notes
+    await notes(laptop, 'writer', 10)
+    expect((await sync(laptop, url, { signer: writer })).pushed.events).toBe(10)
+    expect(keys(server)).toEqual(keys(laptop))
+    expect((await collect(server.read('notes-writer'))).every((e) => e.author === writer.did)).toBe(true)
+
+    const outside = await laptop.appendMany([
+      { stream: 'elsewhere/1', type: 'note.added' },
+      { stream: 'elsewhere/2', type: 'note.added' },
+    ]) // streams its grant does not cover
+    const before = keys(server)
+    const err = await refused(sync(laptop, url, { signer: writer }))
+    expect(err.message).toContain(`${writer.did} holds no grant for stream "elsewhere/1"`)
+    expect(err.refused?.map(String).sort()).toEqual(outside.map((e) => String(e.cid)).sort())
+    expect(keys(server)).toEqual(before)
+    await server.verify()
+  })
+
+  test('a request signed for one server and forwarded by it to another is refused (401); auth.audience admits requests through a proxy that changes the host', async () => {
+    const me = await createIdentity()
+    const server = await memoryStore(ruledBy(me))
+    await notes(server, 'server', 3)
+    const plain = await serve(server)
+    // The client addresses the proxy (http://localhost:<proxy port>), which forwards to the
+    // server: the server sees Host 127.0.0.1:<its port>, an origin the client did not sign for.
+    const proxy = await hostChangingProxy(plain.port)
+    const client = await memoryStore({ signer: me })
+    const forwarded = await refused(sync(client, proxy.url, { signer: me }))
+    expect(forwarded.message).toContain(`for http://127.0.0.1:${plain.port}, over POST /cairn/pull): signed for another origin`)
+    expect(client.heads).toEqual([])
+
+    // The server told the origin clients address: served through the proxy, both ways.
+    const named = await serve(server, { auth: { audience: proxy.origin } })
+    proxy.forwardTo(named.port)
+    await notes(client, 'client', 2)
+    const report = await sync(client, proxy.url, { signer: me })
+    expect([report.pulled.events, report.pushed.events]).toEqual([3, 2])
+    expect(keys(server)).toEqual(keys(client))
+    // Addressed directly, its own origin is not one that handler takes.
+    expect((await refused(sync(client, named.url, { signer: me }))).message).toContain('signed for another origin')
+  })
+
   test("a client whose clock is off by more than the window is refused; the server's window is its option", async () => {
     const me = await createIdentity()
-    const server = await memoryStore({ access: { admins: [me.did] } })
+    const server = await memoryStore(ruledBy(me))
     await notes(server, 'server', 3)
     const skew = 10 * 60_000 // the server's clock runs 10 minutes ahead of the client's
     const strict = await serve(server, { now: () => Date.now() + skew })
@@ -179,11 +271,11 @@ describe('signed HTTP sync, Node ↔ Node over loopback', () => {
 
   test('a captured connection replayed byte for byte on a new socket is refused, and the push it carried lands once', async () => {
     const me = await createIdentity()
-    const server = await memoryStore({ access: { admins: [me.did] } })
+    const server = await memoryStore(ruledBy(me))
     await notes(server, 'server', 5)
     const { port } = await serve(server)
     const proxy = await recordingProxy(port)
-    const client = await memoryStore()
+    const client = await memoryStore({ signer: me })
     await notes(client, 'client', 5)
     const report = await sync(client, proxy.url, { signer: me })
     expect(report.pushed.events).toBe(5)
@@ -218,10 +310,10 @@ describe('signed HTTP sync, Node ↔ Node over loopback', () => {
 
   test('a push whose bytes were changed after signing is refused and the server keeps nothing of it', async () => {
     const me = await createIdentity()
-    const server = await fileStore({ access: { admins: [me.did] } })
+    const server = await fileStore(ruledBy(me))
     await notes(server, 'server', 2)
     const { url } = await serve(server)
-    const client = await memoryStore()
+    const client = await memoryStore({ signer: me })
     await sync(client, url, { signer: me })
     await notes(client, 'client', 40)
     const before = keys(server)
@@ -241,7 +333,7 @@ describe('signed HTTP sync, Node ↔ Node over loopback', () => {
       expect(keys(server)).toEqual(before)
     }
     // A valid CAR of other events in place of the signed one: only the digest can catch it.
-    const other = await memoryStore()
+    const other = await memoryStore({ signer: me })
     await other.import(server.export())
     await notes(other, 'other', 3)
     const otherCar = await bytesOf(other.export({ since: server.heads }))
@@ -256,10 +348,10 @@ describe('signed HTTP sync, Node ↔ Node over loopback', () => {
   test('canRead lets a caller the rules do not know pull, not push', async () => {
     const admin = await createIdentity()
     const reader = await createIdentity()
-    const server = await memoryStore({ access: { admins: [admin.did] } })
+    const server = await memoryStore(ruledBy(admin))
     await notes(server, 'server', 4)
     const { url } = await serve(server, { auth: { canRead: (did) => did === reader.did } })
-    const client = await memoryStore()
+    const client = await memoryStore({ signer: reader })
     const report = await sync(client, url, { signer: reader })
     expect(report.pulled.events).toBe(4)
     await notes(client, 'reader', 1)
@@ -269,7 +361,7 @@ describe('signed HTTP sync, Node ↔ Node over loopback', () => {
 
   test('CORS over HTTP: a preflight is answered with the headers a browser checks, and a cross-origin answer carries Access-Control-Allow-Origin', async () => {
     const me = await createIdentity()
-    const server = await memoryStore({ access: { admins: [me.did] } })
+    const server = await memoryStore(ruledBy(me))
     await notes(server, 'server', 2)
     const app = 'http://localhost:5173'
     const { url } = await serve(server, { cors: { origins: [app], maxAge: 300 } })
@@ -291,7 +383,7 @@ describe('signed HTTP sync, Node ↔ Node over loopback', () => {
       expect(res.headers.get('access-control-expose-headers')).toBe('x-cairn-heads, x-cairn-encoding')
       return res
     }
-    const client = await memoryStore()
+    const client = await memoryStore({ signer: me })
     await sync(client, url, { signer: me, fetch: withOrigin })
     expect(keys(client)).toEqual(keys(server))
     await refused(sync(client, url, { fetch: withOrigin })) // the 401 carries the CORS headers too

@@ -1,30 +1,36 @@
 // Signed sync requests, run against the fetch-API handler directly (no socket), so every runtime
 // checks them: the signed string, a signed round trip, and each refusal (unsigned, unknown
 // caller, stale, replayed, another body than the one signed, a signature moved to another
-// route), with the server's store unchanged after each; canRead/canPush; the nonce cache's
+// route or made for another origin), with the server's store unchanged after each; the real
+// access rules deciding who is admitted and which pushed events are kept (a writer admitted
+// through a grant, a reader writing outside its grant, a revoked writer), their `refused` and a
+// gate's `reasons` reaching the client; canRead/canPush; auth.audience; the nonce cache's
 // bound; CORS preflights and headers. Real WebCrypto Ed25519 keys throughout.
 import { describe, expect, test } from 'vitest'
 import { CairnError } from '../../src/errors/cairn-error.ts'
 import { createIdentity } from '../../src/identity/create.ts'
 import type { Identity } from '../../src/identity/interface.ts'
+import { verifySignature } from '../../src/identity/verify.ts'
 import { MemoryStorage } from '../../src/storage/memory.ts'
+import type { StoreOptions } from '../../src/store/options.ts'
 import { CairnStore } from '../../src/store/store.ts'
 import { sync } from '../../src/transports/http/client.ts'
 import { createSyncHandler, type SyncHandler, type SyncHandlerOptions } from '../../src/transports/http/handler.ts'
-import { EMPTY_BODY_DIGEST, bodyDigest, encodePullBody, fromBase64url, readSignatureClaim, signRequest, signingString, statusOf } from '../../src/transports/http/protocol.ts'
+import { EMPTY_BODY_DIGEST, bodyDigest, encodePullBody, errorAnswer, errorOfAnswer, fromBase64url, readSignatureClaim, signRequest, signingString, statusOf } from '../../src/transports/http/protocol.ts'
 import { runtime } from '../support/runtime.ts'
-import { bytesOf } from '../support/stores.ts'
+import { bytesOf, collect } from '../support/stores.ts'
 
 const URL_BASE = 'http://sync.test/cairn'
 const MINUTE = 60_000
 
-/** A store whose access rules name `admins` (the one place that knows how rules are set up). */
-function storeWithAccess(admins: readonly string[]): Promise<CairnStore> {
-  return CairnStore.open(new MemoryStorage(), { access: { admins } })
+/** A server store with access rules whose root admin is `admin`; it signs its own events as `admin`. */
+function ruledServer(admin: Identity, options: StoreOptions = {}): Promise<CairnStore> {
+  return CairnStore.open(new MemoryStorage(), { signer: admin, access: { admins: [admin.did] }, ...options })
 }
 
-function openStore(): Promise<CairnStore> {
-  return CairnStore.open(new MemoryStorage())
+/** A store without access rules; its events are signed by `signer` when given. */
+function openStore(signer?: Identity, options: StoreOptions = {}): Promise<CairnStore> {
+  return CairnStore.open(new MemoryStorage(), { ...(signer === undefined ? {} : { signer }), ...options })
 }
 
 /** A fetch that hands each request to `handler`, recording what was sent and answered. */
@@ -58,22 +64,40 @@ async function answer(response: Response): Promise<[number, string, string]> {
   return [response.status, body.code, body.message]
 }
 
-/** A request signed by `signer` for `path`, with `body` (digest of it unless `digest` says otherwise). */
-async function signed(signer: Identity, method: string, path: string, body: Uint8Array | null, extra: { time?: number; nonce?: string; digest?: string } = {}): Promise<Request> {
-  const url = `${URL_BASE}${path}`
+/** A request signed by `signer` for `path` under `base` (default URL_BASE), with `body` (digest of it unless `digest` says otherwise). */
+async function signed(signer: Identity, method: string, path: string, body: Uint8Array | null, { base = URL_BASE, ...extra }: { base?: string; time?: number; nonce?: string; digest?: string } = {}): Promise<Request> {
+  const url = `${base}${path}`
   const digest = extra.digest ?? (body === null ? EMPTY_BODY_DIGEST : bodyDigest(body))
   const headers = await signRequest(signer, { method, url, digest, ...extra })
   return new Request(url, { method, headers, ...(body === null ? {} : { body: body as Uint8Array<ArrayBuffer> }) })
 }
 
 describe('signed requests: the scheme', () => {
-  test('the signed string is exactly the six lines; the headers carry what it names', async () => {
-    expect(signingString({ method: 'POST', path: '/cairn/pull?x=1', digest: EMPTY_BODY_DIGEST, time: 1_700_000_000_123, nonce: 'AAAAAAAAAAAAAAAAAAAAAA' })).toBe(
-      'cairn-sync-v1\nPOST\n/cairn/pull?x=1\n47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU\n1700000000123\nAAAAAAAAAAAAAAAAAAAAAA',
+  test('the signed string is exactly the seven lines, the origin second; the headers carry what it names', async () => {
+    expect(signingString({ audience: 'https://sync.example.org', method: 'POST', path: '/cairn/pull?x=1', digest: EMPTY_BODY_DIGEST, time: 1_700_000_000_123, nonce: 'AAAAAAAAAAAAAAAAAAAAAA' })).toBe(
+      'cairn-sync-v1\nhttps://sync.example.org\nPOST\n/cairn/pull?x=1\n47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU\n1700000000123\nAAAAAAAAAAAAAAAAAAAAAA',
     )
+    // The example of docs/format-v1.md, section 12.6.
+    expect(signingString({ audience: 'https://sync.example.org', method: 'GET', path: '/cairn/heads', digest: EMPTY_BODY_DIGEST, time: 1_700_000_000_123, nonce: 'AAAAAAAAAAAAAAAAAAAAAA' }).split('\n')).toEqual([
+      'cairn-sync-v1',
+      'https://sync.example.org',
+      'GET',
+      '/cairn/heads',
+      '47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU',
+      '1700000000123',
+      'AAAAAAAAAAAAAAAAAAAAAA',
+    ])
     const id = await createIdentity()
     const body = encodePullBody({ heads: [], have: [] })
     const headers = await signRequest(id, { method: 'POST', url: `${URL_BASE}/pull?x=1`, digest: bodyDigest(body), time: 42 })
+    // The audience is the URL's origin as URL.origin spells it: scheme and host lower case, no default port.
+    const spelled = await signRequest(id, { method: 'GET', url: 'HTTPS://Sync.Example.ORG:443/cairn/heads', digest: EMPTY_BODY_DIGEST, time: 7 })
+    const fields = { method: 'GET', path: '/cairn/heads', digest: EMPTY_BODY_DIGEST, time: 7, nonce: spelled['x-cairn-nonce']! }
+    const sig = fromBase64url(spelled['x-cairn-signature']!)!
+    const over = (audience: string): Uint8Array => new TextEncoder().encode(signingString({ audience, ...fields }))
+    expect(await verifySignature(id.did, over('https://sync.example.org'), sig)).toBe(true)
+    expect(await verifySignature(id.did, over('https://sync.example.org:443'), sig)).toBe(false)
+    await expect(signRequest(id, { method: 'GET', url: 'ftp://sync.example.org/cairn/heads', digest: EMPTY_BODY_DIGEST })).rejects.toThrow(TypeError)
     expect(Object.keys(headers).sort()).toEqual(['x-cairn-did', 'x-cairn-digest', 'x-cairn-nonce', 'x-cairn-signature', 'x-cairn-time'])
     expect(headers['x-cairn-did']).toBe(id.did)
     expect(headers['x-cairn-time']).toBe('42')
@@ -102,13 +126,31 @@ describe('signed requests: the scheme', () => {
     expect(readSignatureClaim(new Headers({ 'content-type': 'x' }))).toBeUndefined()
     expect(statusOf('CAIRN_UNAUTHORIZED')).toBe(403)
   })
+
+  test('an error answer carries cid, refused and reasons, and the client gets them back; malformed ones are left out', async () => {
+    const store = await openStore()
+    const [a, b] = await store.appendMany([
+      { stream: 's', type: 't', data: 1 },
+      { stream: 's', type: 't', data: 2 },
+    ])
+    const sent = errorAnswer('CAIRN_REFUSED', 'no', { cid: a!.cid, refused: [a!.cid, b!.cid], reasons: ['one', 'two'] })
+    expect(sent).toEqual({ code: 'CAIRN_REFUSED', message: 'no', cid: String(a!.cid), refused: [String(a!.cid), String(b!.cid)], reasons: ['one', 'two'] })
+    expect(errorAnswer('CAIRN_SYNC', 'x')).toEqual({ code: 'CAIRN_SYNC', message: 'x' })
+    const bytes = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value))
+    const back = errorOfAnswer(403, 'Forbidden', bytes(sent), 'http://x/cairn/push')
+    expect([back.code, back.message, String(back.cid)]).toEqual(['CAIRN_REFUSED', 'http://x/cairn/push refused: no', String(a!.cid)])
+    expect(back.refused?.map(String)).toEqual([String(a!.cid), String(b!.cid)])
+    expect(back.reasons).toEqual(['one', 'two'])
+    const bad = errorOfAnswer(403, 'Forbidden', bytes({ ...sent, cid: 'nope', refused: [String(a!.cid), 'nope'], reasons: ['one', 2] }), 'http://x/cairn/push')
+    expect([bad.code, bad.cid, bad.refused, bad.reasons]).toEqual(['CAIRN_REFUSED', undefined, undefined, undefined])
+  })
 })
 
 describe('signed sync through the handler', () => {
-  test('a known caller syncs both ways with signed requests; every request carried a signature', async () => {
+  test("the admin's other replica syncs both ways with signed requests; every request carried a signature", async () => {
     const id = await createIdentity()
-    const server = await storeWithAccess([id.did])
-    const client = await openStore()
+    const server = await ruledServer(id)
+    const client = await openStore(id)
     await seeded(server, 'server', 3)
     await seeded(client, 'client', 4)
     const log: { request: Request; bytes: Uint8Array; status: number }[] = []
@@ -129,10 +171,10 @@ describe('signed sync through the handler', () => {
   test('unsigned requests and unknown callers are refused before anything is read or stored', async () => {
     const id = await createIdentity()
     const stranger = await createIdentity()
-    const server = await storeWithAccess([id.did])
+    const server = await ruledServer(id)
     await seeded(server, 'server', 2)
     const before = keys(server)
-    const client = await openStore()
+    const client = await openStore(id) // its events are the admin's: only the requests are at fault
     await seeded(client, 'client', 2)
     const handler = createSyncHandler(server)
 
@@ -165,14 +207,128 @@ describe('signed sync through the handler', () => {
     expect(keys(server)).not.toEqual(before)
   })
 
-  test('canRead lets a caller pull and canPush lets one push; without them the rules decide', async () => {
+  test('a writer the admin granted is admitted once the grant is on the server; what it writes after pulling the grant lands, what it wrote before is refused', async () => {
+    const admin = await createIdentity()
+    const writer = await createIdentity()
+    const server = await ruledServer(admin)
+    await seeded(server, 'server', 2)
+    const handler = createSyncHandler(server)
+    const early = await openStore(writer)
+    const before = await early.append({ stream: 'todo/1', type: 'added', data: { early: true } })
+
+    // Not yet granted: refused at the door, nothing read.
+    expect((await refusal(sync(early, URL_BASE, { fetch: fetchOf(handler), signer: writer }))).message).toContain(`${writer.did} may not read`)
+    const grant = await server.grant(writer.did, { streams: 'todo/' })
+    const atGrant = keys(server)
+
+    // Granted: the pull is served (the grant comes with it), but the event written before the
+    // writer held the grant has no grant in its past: the import rules refuse the push (403),
+    // naming it, and the server keeps nothing of it.
+    const err = await refusal(sync(early, URL_BASE, { fetch: fetchOf(handler), signer: writer }))
+    expect(err.code).toBe('CAIRN_UNAUTHORIZED')
+    expect(err.message).toContain(`${writer.did} holds no grant for stream "todo/1"`)
+    expect(String(err.cid)).toBe(String(before.cid))
+    expect(err.refused?.map(String)).toEqual([String(before.cid)])
+    expect(keys(server)).toEqual(atGrant)
+    expect((await early.getEvent(grant.cid)).type).toBe('access.grant')
+
+    // A replica of the writer that pulls first: its events have the grant in their past.
+    const laptop = await openStore(writer)
+    expect((await sync(laptop, URL_BASE, { fetch: fetchOf(handler), signer: writer })).pulled.events).toBe(3)
+    await laptop.append({ stream: 'todo/1', type: 'added', data: { title: 'milk' } })
+    await laptop.append({ stream: 'todo/2', type: 'added', data: { title: 'eggs' } })
+    const report = await sync(laptop, URL_BASE, { fetch: fetchOf(handler), signer: writer })
+    expect(report.pushed.events).toBe(2)
+    expect(keys(server)).toEqual(keys(laptop))
+    expect((await collect(server.read('todo/1'))).map((e) => e.author)).toEqual([writer.did])
+  })
+
+  test('a known caller pushing events the import rules refuse — outside its grant, or after its revocation — gets 403 listing them; the server is unchanged', async () => {
+    const admin = await createIdentity()
     const reader = await createIdentity()
     const writer = await createIdentity()
-    const server = await storeWithAccess([])
-    await seeded(server, 'server', 2)
-    const handler = createSyncHandler(server, { auth: { canRead: (did) => did === reader.did || did === writer.did, canPush: async (did) => did === writer.did } })
+    const server = await ruledServer(admin)
+    await server.grant(reader.did, { streams: 'a/' })
+    await server.grant(writer.did, { streams: 'w/' })
+    const handler = createSyncHandler(server)
 
-    const readerStore = await openStore()
+    // A caller granted 'a/' writes 'a/1' and 'b/x': the handler admits it (the rules know it),
+    // the import refuses the CAR for the 'b/x' event, and keeps the 'a/1' event neither.
+    const readerStore = await openStore(reader)
+    await sync(readerStore, URL_BASE, { fetch: fetchOf(handler), signer: reader })
+    await readerStore.append({ stream: 'a/1', type: 'noted' })
+    const outside = await readerStore.append({ stream: 'b/x', type: 'noted' })
+    const before = keys(server)
+    const err = await refusal(sync(readerStore, URL_BASE, { fetch: fetchOf(handler), signer: reader }))
+    expect(err.code).toBe('CAIRN_UNAUTHORIZED')
+    expect(err.message).toContain(`${reader.did} holds no grant for stream "b/x"`)
+    expect(err.refused?.map(String)).toEqual([String(outside.cid)])
+    expect(err.reasons).toBeUndefined()
+    expect(keys(server)).toEqual(before)
+    expect(await collect(server.read('a/1'))).toEqual([])
+    // On the wire: 403 with the refused CIDs as strings.
+    const car = await bytesOf(readerStore.export({ since: server.heads }))
+    const res = await handler(await signed(reader, 'POST', '/push', car))
+    expect(res.status).toBe(403)
+    expect(await res.json()).toEqual({ code: 'CAIRN_UNAUTHORIZED', message: expect.stringContaining('"b/x"'), cid: String(outside.cid), refused: [String(outside.cid)] })
+    expect(keys(server)).toEqual(before)
+    // The control: a replica of the reader that writes inside its grant lands.
+    const inGrant = await openStore(reader)
+    await sync(inGrant, URL_BASE, { fetch: fetchOf(handler), signer: reader })
+    await inGrant.append({ stream: 'a/2', type: 'noted' })
+    expect((await sync(inGrant, URL_BASE, { fetch: fetchOf(handler), signer: reader })).pushed.events).toBe(1)
+    expect(keys(server)).toEqual(keys(inGrant))
+
+    // A writer, revoked: the rules no longer know it, so the handler refuses it at the door.
+    const writerStore = await openStore(writer)
+    await sync(writerStore, URL_BASE, { fetch: fetchOf(handler), signer: writer })
+    await writerStore.append({ stream: 'w/1', type: 'noted' })
+    expect((await sync(writerStore, URL_BASE, { fetch: fetchOf(handler), signer: writer })).pushed.events).toBe(1)
+    await server.revoke(writer.did)
+    const concurrent = await writerStore.append({ stream: 'w/2', type: 'noted' }) // not seen the revocation
+    const atRevoke = keys(server)
+    expect((await refusal(sync(writerStore, URL_BASE, { fetch: fetchOf(handler), signer: writer }))).message).toContain(`${writer.did} may not read`)
+    expect(keys(server)).toEqual(atRevoke)
+    // A server that lets every signed caller in leaves it to the import rules: the event written
+    // concurrently with the revocation stays (as on every replica), one written after the writer
+    // pulled the revocation is refused, named in `refused`.
+    const open = createSyncHandler(server, { auth: { canRead: () => true, canPush: () => true } })
+    expect((await sync(writerStore, URL_BASE, { fetch: fetchOf(open), signer: writer })).pushed.events).toBe(1)
+    expect((await server.getEvent(concurrent.cid)).author).toBe(writer.did)
+    const late = await writerStore.append({ stream: 'w/3', type: 'noted' })
+    const afterConcurrent = keys(server)
+    const revoked = await refusal(sync(writerStore, URL_BASE, { fetch: fetchOf(open), signer: writer }))
+    expect(revoked.code).toBe('CAIRN_UNAUTHORIZED')
+    expect(revoked.refused?.map(String)).toEqual([String(late.cid)])
+    expect(keys(server)).toEqual(afterConcurrent)
+  })
+
+  test("a policy gate's refusal of pushed events reaches the client as CAIRN_REFUSED (403) with its reasons", async () => {
+    const positive = (e: { type: string; data: unknown }): string | undefined => (e.type === 'paid' && !((e.data as { amount: number }).amount > 0) ? 'a payment needs a positive amount' : undefined)
+    const server = await openStore(undefined, { gates: [positive] })
+    const handler = createSyncHandler(server)
+    const client = await openStore()
+    await client.append({ stream: 'acct', type: 'paid', data: { amount: 5 } })
+    const bad = await client.append({ stream: 'acct', type: 'paid', data: { amount: -5 } })
+    const err = await refusal(sync(client, URL_BASE, { fetch: fetchOf(handler) }))
+    expect(err.code).toBe('CAIRN_REFUSED')
+    expect(err.refused?.map(String)).toEqual([String(bad.cid)])
+    expect(err.reasons).toEqual([`${bad.cid}: a payment needs a positive amount`])
+    expect(server.heads).toEqual([])
+    const res = await handler(new Request(`${URL_BASE}/push`, { method: 'POST', body: (await bytesOf(client.export())) as Uint8Array<ArrayBuffer> }))
+    expect(res.status).toBe(403)
+    expect(await res.json()).toMatchObject({ code: 'CAIRN_REFUSED', refused: [String(bad.cid)], reasons: [`${bad.cid}: a payment needs a positive amount`] })
+  })
+
+  test('canRead and canPush admit callers the rules do not know; their pushed events still pass the import rules', async () => {
+    const admin = await createIdentity()
+    const reader = await createIdentity()
+    const relay = await createIdentity()
+    const server = await ruledServer(admin)
+    await seeded(server, 'server', 2)
+    const handler = createSyncHandler(server, { auth: { canRead: (did) => did === reader.did || did === relay.did, canPush: async (did) => did === relay.did } })
+
+    const readerStore = await openStore(reader)
     const pulled = await sync(readerStore, URL_BASE, { fetch: fetchOf(handler), signer: reader })
     expect(pulled.pulled.events).toBe(2)
     expect(keys(readerStore)).toEqual(keys(server))
@@ -182,16 +338,27 @@ describe('signed sync through the handler', () => {
     expect(refused.message).toContain(`${reader.did} may not push`)
     expect(keys(server)).toEqual(before)
 
-    const writerStore = await openStore()
-    await seeded(writerStore, 'writer', 2)
-    const report = await sync(writerStore, URL_BASE, { fetch: fetchOf(handler), signer: writer })
+    // A relay carries events the admin signed on another replica: canPush lets it push them, and
+    // the import rules admit them (their author is the admin).
+    const adminReplica = await openStore(admin)
+    await adminReplica.import(server.export())
+    await seeded(adminReplica, 'admin', 2)
+    const carrier = await openStore()
+    await carrier.import(adminReplica.export())
+    const report = await sync(carrier, URL_BASE, { fetch: fetchOf(handler), signer: relay })
     expect(report.pushed.events).toBe(2)
-    expect(keys(writerStore)).toEqual(keys(server))
+    expect(keys(carrier)).toEqual(keys(server))
+    // Its own unsigned events: let in by canPush, refused by the import rules.
+    const own = await carrier.append({ stream: 'notes-relay', type: 'note.added' })
+    const err = await refusal(sync(carrier, URL_BASE, { fetch: fetchOf(handler), signer: relay }))
+    expect(err.message).toContain('an unsigned event holds no grant')
+    expect(err.refused?.map(String)).toEqual([String(own.cid)])
+    expect(keys(server)).toEqual(keys(adminReplica))
   })
 
   test('a request signed too long ago or too far ahead is refused (401), within the window it is served', async () => {
     const id = await createIdentity()
-    const server = await storeWithAccess([id.did])
+    const server = await ruledServer(id)
     await seeded(server, 'server', 1)
     let clock = Date.now()
     const handler = createSyncHandler(server, { now: () => clock, auth: { maxSkewMs: 2 * MINUTE } })
@@ -220,10 +387,10 @@ describe('signed sync through the handler', () => {
 
   test('a replayed request is refused the second time, a pull and a push alike, and the push lands once', async () => {
     const id = await createIdentity()
-    const server = await storeWithAccess([id.did])
+    const server = await ruledServer(id)
     await seeded(server, 'server', 2)
     const handler = createSyncHandler(server)
-    const client = await openStore()
+    const client = await openStore(id)
     await seeded(client, 'client', 3)
     const log: { request: Request; bytes: Uint8Array; status: number }[] = []
     await sync(client, URL_BASE, { fetch: fetchOf(handler, log), signer: id })
@@ -246,13 +413,13 @@ describe('signed sync through the handler', () => {
 
   test('a body other than the one signed is refused (401) and nothing of a push is imported', async () => {
     const id = await createIdentity()
-    const server = await storeWithAccess([id.did])
+    const server = await ruledServer(id)
     await seeded(server, 'server', 1)
     const handler = createSyncHandler(server)
-    const client = await openStore()
+    const client = await openStore(id)
     await sync(client, URL_BASE, { fetch: fetchOf(handler), signer: id })
     await seeded(client, 'client', 2)
-    const other = await openStore()
+    const other = await openStore(id)
     await other.import(server.export())
     await seeded(other, 'other', 2)
     const before = keys(server)
@@ -293,7 +460,8 @@ describe('signed sync through the handler', () => {
   test('a signature binds the method and path: moved to another route or query, or re-signed by another key, it fails', async () => {
     const id = await createIdentity()
     const mallory = await createIdentity()
-    const server = await storeWithAccess([id.did, mallory.did])
+    const server = await ruledServer(id)
+    await server.grant(mallory.did, { streams: '*' }) // admitted too: only the signature is at fault below
     const handler = createSyncHandler(server)
     const body = encodePullBody({ heads: [], have: [] })
     const good = await signed(id, 'POST', '/pull', body)
@@ -305,6 +473,46 @@ describe('signed sync through the handler', () => {
     expect((await answer(await handler(moved(`${URL_BASE}/pull`, asMallory))))[2]).toContain('does not verify')
     // The original, untouched, is still fresh: the failures above did not burn its nonce.
     expect((await handler(moved(`${URL_BASE}/pull`, good.headers))).status).toBe(200)
+  })
+
+  test('a signature names the origin it was made for: a handler at another origin refuses it (401); auth.audience names the origins clients address', async () => {
+    const id = await createIdentity()
+    const server = await ruledServer(id)
+    await seeded(server, 'server', 1)
+    const handler = createSyncHandler(server) // its origin: that of each request's URL
+    const A = 'http://a.test'
+    const deliverAt = (origin: string, req: Request): Request => new Request(req.url.replace(/^https?:\/\/[^/]+/, origin), { method: req.method, headers: req.headers })
+
+    // Signed for origin A, delivered to the handler at origin B (another host, scheme or port): 401.
+    for (const B of ['http://b.test', 'https://a.test', 'http://a.test:8080']) {
+      const [status, code, message] = await answer(await handler(deliverAt(B, await signed(id, 'GET', '/heads', null, { base: `${A}/cairn` }))))
+      expect([status, code]).toEqual([401, 'CAIRN_UNAUTHORIZED'])
+      expect(message).toContain(`for ${B}, over GET /cairn/heads): signed for another origin`)
+    }
+    expect((await handler(deliverAt(A, await signed(id, 'GET', '/heads', null, { base: `${A}/cairn` })))).status).toBe(200)
+    // A whole sync addressed to A that another server forwards to B: refused, nothing pulled.
+    const client = await openStore(id)
+    const forwarding: typeof fetch = (input, init) => fetchOf(handler)(String(input).replace(A, 'http://b.test'), init)
+    expect((await refusal(sync(client, `${A}/cairn`, { fetch: forwarding, signer: id }))).message).toContain('signed for another origin')
+    expect(client.heads).toEqual([])
+
+    // Behind a proxy: the handler sees http://10.0.0.5:8787, clients address the public names.
+    const inside = 'http://10.0.0.5:8787'
+    const proxied = createSyncHandler(server, { auth: { audience: ['https://sync.example.org/', 'HTTPS://Sync.Example.NET:443'] } })
+    for (const publicOrigin of ['https://sync.example.org', 'https://sync.example.net']) {
+      expect((await proxied(deliverAt(inside, await signed(id, 'GET', '/heads', null, { base: `${publicOrigin}/cairn` })))).status).toBe(200)
+    }
+    // With audience set, only it counts: not the URL's own origin, nor any other.
+    for (const other of [inside, 'https://evil.example', 'http://sync.example.org']) {
+      expect((await proxied(deliverAt(inside, await signed(id, 'GET', '/heads', null, { base: `${other}/cairn` })))).status).toBe(401)
+    }
+    const viaProxy: typeof fetch = (input, init) => fetchOf(proxied)(String(input).replace('https://sync.example.org', inside), init)
+    await sync(client, 'https://sync.example.org/cairn', { fetch: viaProxy, signer: id })
+    expect(keys(client)).toEqual(keys(server))
+
+    for (const bad of ['not a url', 'ftp://sync.example.org', [], ['https://ok.example', 42]]) {
+      expect(() => createSyncHandler(server, { auth: { audience: bad as never } })).toThrow(TypeError)
+    }
   })
 
   test('without access rules unsigned requests are served as before, but bad signature headers are refused; requireSignedRequests turns signatures on', async () => {
@@ -333,7 +541,7 @@ describe('signed sync through the handler', () => {
 
   test('the nonce cache keeps at most maxNonces, answers 503 when full, and forgets nonces once their window passed', async () => {
     const id = await createIdentity()
-    const server = await storeWithAccess([id.did])
+    const server = await ruledServer(id)
     let clock = Date.now()
     const handler = createSyncHandler(server, { now: () => clock, auth: { maxNonces: 3, maxSkewMs: MINUTE } })
     const at = clock
@@ -392,7 +600,7 @@ describe('CORS', () => {
 
   corsTest('every answer to an allowed origin carries the CORS headers, errors included; a signed cross-origin sync works', async () => {
     const id = await createIdentity()
-    const server = await storeWithAccess([id.did])
+    const server = await ruledServer(id)
     await seeded(server, 'server', 2)
     const handler = createSyncHandler(server, options)
     const withOrigin =
@@ -403,7 +611,7 @@ describe('CORS', () => {
         if (origin === APP) expect(response.headers.get('access-control-expose-headers')).toBe('x-cairn-heads, x-cairn-encoding')
         return response
       }
-    const client = await openStore()
+    const client = await openStore(id)
     await seeded(client, 'client', 1)
     await sync(client, URL_BASE, { fetch: withOrigin(APP), signer: id })
     expect(keys(client)).toEqual(keys(server))

@@ -95,9 +95,11 @@ const agreed = new WeakMap<CairnStore, Map<string, CID[]>>()
  * server lacks, now known exactly from its heads. A failure leaves both sides consistent
  * (each import is all or nothing) and running `sync` again finishes the job.
  *
- * With a `signer`, every request is signed (a fresh nonce and time for each attempt). A 401
- * or 403 answer (unsigned, stale, replayed, an unknown caller, or events the server's access
- * rules refuse) is a CairnError `CAIRN_UNAUTHORIZED` with the server's message.
+ * With a `signer`, every request is signed for the url's origin (a fresh nonce and time for
+ * each attempt). A 401 or 403 answer (unsigned, stale, replayed, signed for another origin, an
+ * unknown caller, or events the server's access rules refuse) is a CairnError
+ * `CAIRN_UNAUTHORIZED` with the server's message; a refusal of pushed events carries the
+ * server's `cid`, `refused` and (from policy gates, `CAIRN_REFUSED`) `reasons`.
  *
  * The push body (a CAR, gzipped by default) is gathered into a Blob before it is sent, signed
  * or not: browsers stream request bodies over HTTP/2 only, and a Blob has an exact length. So
@@ -125,8 +127,8 @@ export async function sync(store: CairnStore, url: string, options: SyncOptions 
     // one retry covers a kept-alive connection that the server closed while we were idle. Each
     // attempt is signed anew: the server takes a nonce once.
     for (let attempt = 1; response === undefined; attempt++) {
+      const signed = signer === undefined ? {} : await signRequest(signer, { method: init.method, url: `${base}${path}`, digest })
       try {
-        const signed = signer === undefined ? {} : await signRequest(signer, { method: init.method, url: `${base}${path}`, digest })
         response = await doFetch(`${base}${path}`, { ...init, headers: { ...init.headers, ...signed }, ...(signal === undefined ? {} : { signal }) })
       } catch (cause) {
         if (signal?.aborted === true) throw signal.reason

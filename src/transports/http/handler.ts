@@ -27,6 +27,7 @@ import {
   errorAnswer,
   headsAnswer,
   headsHeader,
+  originOf,
   pushAnswer,
   readSignatureClaim,
   signedPath,
@@ -59,8 +60,9 @@ export interface SyncHandlerOptions {
 
 /**
  * Request signatures (docs/format-v1.md, section 12.6). A request that carries signature
- * headers is always checked: a malformed, stale, replayed or wrong signature, or a body whose
- * digest differs from the signed one, is 401 `CAIRN_UNAUTHORIZED`.
+ * headers is always checked: a malformed, stale, replayed or wrong signature, one made for
+ * another origin than this server's (see `audience`), or a body whose digest differs from the
+ * signed one, is 401 `CAIRN_UNAUTHORIZED`.
  *
  * Signatures are required (an unsigned request is 401) when the store has access rules
  * (`store.access` is set) or when `requireSignedRequests` is on. The caller's did must then
@@ -73,6 +75,15 @@ export interface SyncHandlerOptions {
 export interface SyncAuthOptions {
   /** Refuse unsigned requests even when the store has no access rules. Default false. */
   requireSignedRequests?: boolean
+  /**
+   * The origin or origins (`https://sync.example.org`) clients address this server by: a
+   * request signature must name one of them (each is tried in turn, so keep the list short).
+   * Default: the origin of the request's own URL —
+   * which a proxy that changes the host, or a server that builds the URL from the `Host` header
+   * a caller sent (Node's `toNodeListener`, `Deno.serve`), does not pin down. Set it behind a
+   * proxy, and wherever a server answers any `Host`.
+   */
+  audience?: string | readonly string[]
   /** How far a request's signed time may be from the handler's clock, either way, in ms. Default 5 minutes. */
   maxSkewMs?: number
   /** Admits a caller to pull and heads beyond those the access rules know. */
@@ -121,6 +132,8 @@ export interface NormalizedSyncHandlerOptions {
   gzip: boolean
   auth: {
     requireSignedRequests: boolean
+    /** The origins a signature may name; undefined: the request URL's own. */
+    audience: readonly string[] | undefined
     maxSkewMs: number
     maxNonces: number
     canRead: ((did: string) => boolean | Promise<boolean>) | undefined
@@ -148,6 +161,7 @@ export function normalizeSyncHandlerOptions(options: SyncHandlerOptions): Normal
     gzip,
     auth: {
       requireSignedRequests: auth.requireSignedRequests === undefined ? d.auth.requireSignedRequests : expectOptionalBoolean('auth.requireSignedRequests', auth.requireSignedRequests),
+      audience: auth.audience === undefined ? undefined : normalizeAudience(auth.audience),
       maxSkewMs: auth.maxSkewMs === undefined ? d.auth.maxSkewMs : expectNonNegativeInteger('auth.maxSkewMs', auth.maxSkewMs),
       maxNonces: auth.maxNonces === undefined ? d.auth.maxNonces : expectPositiveInteger('auth.maxNonces', auth.maxNonces),
       canRead: hook('auth.canRead', auth.canRead),
@@ -163,6 +177,20 @@ function normalizeBasePath(basePath: string): string {
   if (typeof basePath !== 'string') throw new TypeError('"basePath" expected a string')
   const trimmed = withoutTrailingSlashes(basePath)
   return trimmed === '' || trimmed.startsWith('/') ? trimmed : `/${trimmed}`
+}
+
+function normalizeAudience(audience: unknown): readonly string[] {
+  const list: unknown[] = typeof audience === 'string' ? [audience] : Array.isArray(audience) ? audience : []
+  if (list.length === 0) throw new TypeError('"auth.audience" expected an origin such as "https://sync.example.org", or a non-empty array of them')
+  return [
+    ...new Set(
+      list.map((o, i) => {
+        const origin = typeof o === 'string' ? originOf(o) : undefined
+        if (origin === undefined) throw new TypeError(`"auth.audience${typeof audience === 'string' ? '' : `[${i}]`}" expected an http(s) origin such as "https://sync.example.org", got ${JSON.stringify(o)}`)
+        return origin
+      }),
+    ),
+  ]
 }
 
 function normalizeCors(cors: SyncCorsOptions): NonNullable<NormalizedSyncHandlerOptions['cors']> {
@@ -224,6 +252,7 @@ function unauthenticated(message: string): CairnError {
  * http.createServer(toNodeListener(createSyncHandler(store)))     // Node
  * export default { fetch: createSyncHandler(store) }              // workers
  * createSyncHandler(store, { auth: { requireSignedRequests: true, canRead: (did) => readers.has(did) }, cors: { origins: ['https://app.example.org'] } })
+ * createSyncHandler(store, { auth: { audience: 'https://sync.example.org' } })    // behind a proxy that changes the host
  */
 export function createSyncHandler(store: CairnStore, options: SyncHandlerOptions = {}): SyncHandler {
   const settings = normalizeSyncHandlerOptions(options)
@@ -256,9 +285,20 @@ export function createSyncHandler(store: CairnStore, options: SyncHandlerOptions
     if (Math.abs(skew) > maxSkewMs) {
       throw unauthenticated(`the request was signed ${Math.round(Math.abs(skew) / 1000)} s ${skew < 0 ? 'before' : 'after'} the server's time, more than the ${maxSkewMs / 1000} s allowed (stale, or a clock off)`)
     }
-    const signed = new TextEncoder().encode(signingString({ method: request.method, path: signedPath(url), digest: claim.digest, time: claim.time, nonce: claim.nonce }))
-    if (!(await verifySignature(claim.did, signed, claim.signature))) {
-      throw unauthenticated(`the request signature does not verify for ${claim.did} (${SIGNED_REQUEST_DOMAIN} over ${request.method} ${signedPath(url)})`)
+    // The audience: the origins this server is addressed by, each tried (a short list).
+    const audiences = settings.auth.audience ?? [url.origin]
+    let verified = false
+    for (const audience of audiences) {
+      const signed = new TextEncoder().encode(signingString({ audience, method: request.method, path: signedPath(url), digest: claim.digest, time: claim.time, nonce: claim.nonce }))
+      if (await verifySignature(claim.did, signed, claim.signature)) {
+        verified = true
+        break
+      }
+    }
+    if (!verified) {
+      throw unauthenticated(
+        `the request signature does not verify for ${claim.did} (${SIGNED_REQUEST_DOMAIN} for ${audiences.join(' or ')}, over ${request.method} ${signedPath(url)}): signed for another origin, changed since, or by another key`,
+      )
     }
     // Synchronous from here to the record: two copies of one request racing cannot both pass.
     const fresh = nonces.claim(`${claim.did} ${claim.nonce}`, claim.time + maxSkewMs, settings.now())
@@ -305,7 +345,7 @@ export function createSyncHandler(store: CairnStore, options: SyncHandlerOptions
       // Whatever was not read of the body is left to the server: the answer goes out now.
       if (err instanceof CairnError) {
         const status = statusOfRefusal.get(err) ?? statusOf(err.code)
-        return answer(errorResponse(status, err.code, err.message, status === 401 ? { 'www-authenticate': SIGNED_REQUEST_DOMAIN } : status === 503 ? { 'retry-after': '1' } : {}, err.cid))
+        return answer(errorResponse(status, err.code, err.message, status === 401 ? { 'www-authenticate': SIGNED_REQUEST_DOMAIN } : status === 503 ? { 'retry-after': '1' } : {}, err))
       }
       settings.onError?.(err, request)
       return answer(errorResponse(500, 'CAIRN_SYNC', 'internal error'))
@@ -434,6 +474,12 @@ function json(status: number, body: unknown, extra: Record<string, string> = {})
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': JSON_MEDIA_TYPE, 'cache-control': 'no-store', ...extra } })
 }
 
-function errorResponse(status: number, code: CairnErrorCode, message: string, extra: Record<string, string> = {}, cid?: CID): Response {
-  return json(status, errorAnswer(code, message, cid), extra)
+function errorResponse(
+  status: number,
+  code: CairnErrorCode,
+  message: string,
+  extra: Record<string, string> = {},
+  details: { cid?: CID | undefined; refused?: readonly CID[] | undefined; reasons?: readonly string[] | undefined } = {},
+): Response {
+  return json(status, errorAnswer(code, message, details), extra)
 }

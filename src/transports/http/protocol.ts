@@ -9,12 +9,14 @@
 //                      `x-cairn-accept-encoding: gzip`; the answer then says `x-cairn-encoding: gzip`.
 //   POST {base}/push   body: CAR (gzip when `x-cairn-encoding: gzip`) → 200 { blocks, events, heads }
 //   GET  {base}/heads  → 200 { heads }
-// Errors are JSON { code, message, cid? }. The encoding headers are custom on purpose: with
-// Content-Encoding, fetch would decompress transparently and hide the bytes on the wire.
+// Errors are JSON { code, message, cid?, refused?, reasons? }. The encoding headers are custom
+// on purpose: with Content-Encoding, fetch would decompress transparently and hide the bytes on
+// the wire.
 //
 // A signed request carries five headers (see signRequest): x-cairn-did, x-cairn-time,
 // x-cairn-nonce, x-cairn-digest and x-cairn-signature, an Ed25519 signature by the did's key over
-//   cairn-sync-v1\n{METHOD}\n{path?query}\n{digest}\n{time}\n{nonce}
+//   cairn-sync-v1\n{origin}\n{METHOD}\n{path?query}\n{digest}\n{time}\n{nonce}
+// where {origin} is the scheme://host[:port] the client addressed (the request's audience).
 import * as dagCbor from '@ipld/dag-cbor'
 import { base64url } from 'multiformats/bases/base64'
 import { CID } from 'multiformats/cid'
@@ -87,7 +89,12 @@ export interface HeadsAnswer {
 export interface ErrorAnswer {
   code: CairnErrorCode
   message: string
+  /** The block or event at fault. */
   cid?: string
+  /** Every event an import refused (access rules, policy gates), as CID strings. */
+  refused?: string[]
+  /** What the policy gates said, one line per refused event. */
+  reasons?: string[]
 }
 
 /** Base paths and peer urls are compared without trailing slashes. */
@@ -166,8 +173,13 @@ export function headsAnswer(heads: readonly CID[]): HeadsAnswer {
   return { heads: heads.map(String) }
 }
 
-export function errorAnswer(code: CairnErrorCode, message: string, cid?: CID): ErrorAnswer {
-  return cid === undefined ? { code, message } : { code, message, cid: cid.toString() }
+/** The error answer of a failure: its code and message, and the CIDs and reasons it names when it has them. */
+export function errorAnswer(code: CairnErrorCode, message: string, details: { cid?: CID | undefined; refused?: readonly CID[] | undefined; reasons?: readonly string[] | undefined } = {}): ErrorAnswer {
+  const answer: ErrorAnswer = { code, message }
+  if (details.cid !== undefined) answer.cid = details.cid.toString()
+  if (details.refused !== undefined) answer.refused = details.refused.map(String)
+  if (details.reasons !== undefined) answer.reasons = [...details.reasons]
+  return answer
 }
 
 /**
@@ -188,23 +200,33 @@ export function statusOf(code: CairnErrorCode): number {
 
 /**
  * The CairnError a failed answer stands for: the server's own code and message when the body
- * is an error answer; else CAIRN_UNAUTHORIZED for a 401 or 403 (a proxy's refusal, say), and
- * CAIRN_SYNC naming the status for anything else. `where` is the url asked.
+ * is an error answer, with its `cid`, `refused` and `reasons` (each left out when malformed);
+ * else CAIRN_UNAUTHORIZED for a 401 or 403 (a proxy's refusal, say), and CAIRN_SYNC naming the
+ * status for anything else. `where` is the url asked.
  */
 export function errorOfAnswer(status: number, statusText: string, bytes: Uint8Array, where: string): CairnError {
-  const body = parseJson(bytes) as { code?: unknown; message?: unknown; cid?: unknown } | undefined
+  const body = parseJson(bytes) as { code?: unknown; message?: unknown; cid?: unknown; refused?: unknown; reasons?: unknown } | undefined
   if (body !== undefined && typeof body.code === 'string' && /^CAIRN_[A-Z_]+$/.test(body.code)) {
-    let cid: CID | undefined
-    try {
-      cid = typeof body.cid === 'string' ? CID.parse(body.cid) : undefined
-    } catch {
-      cid = undefined
-    }
+    const cid = typeof body.cid === 'string' ? parseCid(body.cid) : undefined
+    const refused = Array.isArray(body.refused) ? body.refused.map((c: unknown) => (typeof c === 'string' ? parseCid(c) : undefined)) : undefined
+    const reasons = Array.isArray(body.reasons) && body.reasons.every((r: unknown) => typeof r === 'string') ? (body.reasons as string[]) : undefined
     const message = typeof body.message === 'string' ? body.message : `${where} answered ${status}`
-    return new CairnError(body.code as CairnErrorCode, `${where} refused: ${message}`, cid === undefined ? {} : { cid })
+    return new CairnError(body.code as CairnErrorCode, `${where} refused: ${message}`, {
+      ...(cid === undefined ? {} : { cid }),
+      ...(refused === undefined || refused.some((c) => c === undefined) ? {} : { refused: refused as CID[] }),
+      ...(reasons === undefined ? {} : { reasons }),
+    })
   }
   if (status === 401 || status === 403) return new CairnError('CAIRN_UNAUTHORIZED', `${where} answered ${status} ${statusText}`.trimEnd())
   return new CairnError('CAIRN_SYNC', `${where} answered ${status} ${statusText}`.trimEnd())
+}
+
+function parseCid(text: string): CID | undefined {
+  try {
+    return CID.parse(text)
+  } catch {
+    return undefined
+  }
 }
 
 /** A JSON object, or undefined when the bytes are not one. */
@@ -244,6 +266,8 @@ export const EMPTY_BODY_DIGEST: string = bodyDigest(new Uint8Array(0))
 
 /** What a request signature covers. */
 export interface SignedRequestFields {
+  /** The origin the client addressed (`https://sync.example.org`, `http://127.0.0.1:8787`), as `URL.origin` spells it: the server it means. */
+  audience: string
   /** The HTTP method, upper case as sent (`POST`, `GET`). */
   method: string
   /** The path with its query (`/cairn/pull`, `/x?y=1`), as the URL spells it, without scheme or host. */
@@ -258,12 +282,13 @@ export interface SignedRequestFields {
 
 /**
  * The exact string a request signature covers, one field a line, UTF-8 encoded before signing:
- * `cairn-sync-v1\n{METHOD}\n{path?query}\n{digest}\n{time}\n{nonce}`. The first line keeps a
- * request signature from ever standing for another message (an event is signed as dag-cbor,
- * which never starts with these bytes).
+ * `cairn-sync-v1\n{origin}\n{METHOD}\n{path?query}\n{digest}\n{time}\n{nonce}`. The first line
+ * keeps a request signature from ever standing for another message (an event is signed as
+ * dag-cbor, which never starts with these bytes); the origin keeps a server from replaying the
+ * request to another server.
  */
 export function signingString(fields: SignedRequestFields): string {
-  return [SIGNED_REQUEST_DOMAIN, fields.method, fields.path, fields.digest, String(fields.time), fields.nonce].join('\n')
+  return [SIGNED_REQUEST_DOMAIN, fields.audience, fields.method, fields.path, fields.digest, String(fields.time), fields.nonce].join('\n')
 }
 
 /** The path with query of a URL, as a signature covers it. */
@@ -273,19 +298,35 @@ export function signedPath(url: string | URL): string {
 }
 
 /**
- * The five headers that sign one request: `signer` signs {@link signingString} over the
- * method, the URL's path and query, the body's digest, the time (default now) and a fresh
- * random nonce (16 bytes unless given). Sign again for every attempt: a server accepts each
- * nonce once.
+ * The origin of an http(s) URL (`scheme://host[:port]`, lower case, default port left out), as
+ * a signature's audience; undefined for anything else (another scheme, not a URL).
+ */
+export function originOf(url: string | URL): string | undefined {
+  let u: URL
+  try {
+    u = typeof url === 'string' ? new URL(url) : url
+  } catch {
+    return undefined
+  }
+  return u.protocol === 'http:' || u.protocol === 'https:' ? u.origin : undefined
+}
+
+/**
+ * The five headers that sign one request: `signer` signs {@link signingString} over the URL's
+ * origin (the server meant), the method, the URL's path and query, the body's digest, the time
+ * (default now) and a fresh random nonce (16 bytes unless given). Sign again for every attempt:
+ * a server accepts each nonce once. A URL that is not http(s) is a TypeError.
  *
  * @example
  * const body = encodePullBody({ heads, have: [] })
  * const headers = await signRequest(identity, { method: 'POST', url: 'https://example.org/cairn/pull', digest: bodyDigest(body) })
  */
 export async function signRequest(signer: Signer, request: { method: string; url: string | URL; digest: string; time?: number; nonce?: string }): Promise<Record<string, string>> {
+  const audience = originOf(request.url)
+  if (audience === undefined) throw new TypeError(`"url" expected an http or https URL, got ${JSON.stringify(String(request.url))}`)
   const time = request.time ?? Date.now()
   const nonce = request.nonce ?? toBase64url(crypto.getRandomValues(new Uint8Array(NONCE_BYTES)))
-  const fields: SignedRequestFields = { method: request.method, path: signedPath(request.url), digest: request.digest, time, nonce }
+  const fields: SignedRequestFields = { audience, method: request.method, path: signedPath(request.url), digest: request.digest, time, nonce }
   const signature = await signer.sign(new TextEncoder().encode(signingString(fields)))
   return {
     [DID_HEADER]: signer.did,
