@@ -262,7 +262,11 @@ describe('files engine: block table pages', () => {
     expect((await listed(s)).size).toBe(3400)
     await s.close()
     s = await openFileStorage(dir)
-    expect(s.stats).toMatchObject({ openedFromTable: 3400, scannedOnOpen: 0, tableDamaged: undefined })
+    // A healthy table again. Whether close folded the last commits in depends on when the
+    // background rewrite finished (timing, under load), so the tail may be scanned instead.
+    expect(s.stats.tableDamaged).toBeUndefined()
+    expect(s.stats.openedFromTable + s.stats.scannedOnOpen).toBe(3400)
+    expect(s.stats.openedFromTable).toBeGreaterThanOrEqual(3000)
     await expectPresent(s, [...blocks.slice(0, 500), ...more])
     await s.close()
   })
