@@ -1,12 +1,13 @@
 // `npm run bench`: Cairn's figures beside a baseline measured in the same run.
 // Medians of several rounds; the machine is shared and noisy, so read the ratios.
-import { mkdtemp, open, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { importer } from 'ipfs-unixfs-importer'
 import { openStore, type CairnStore } from 'cairn'
+import { runAppendBench } from './append.ts'
 import { runSyncBench } from './sync.ts'
 import { runTrustBench } from './trust.ts'
 import { runIndexBench } from './index/bench.ts'
@@ -35,56 +36,10 @@ function row(what: string, cairn: string, baseline: string, ratio: number, basel
   console.log(`${what}: ${cairn} | ${baselineName}: ${baseline} | ratio ${ratio.toFixed(2)}`)
 }
 
-// 1. Single appends on the file engine: one fsync per append. Baseline: the same number of
-//    ~300-byte writes each followed by fsync on a raw file (the durability floor).
-{
-  const N = 300
-  const cairnMs = await rounds(() =>
-    withDir(async (dir) => {
-      const store = await openStore({ path: dir })
-      const ms = await timed(async () => {
-        for (let i = 0; i < N; i++) await store.append({ stream: `s${i % 10}`, type: 'tick', data: { i, note: 'x'.repeat(64) } })
-      })
-      await store.close()
-      return ms
-    }),
-  )
-  const floorMs = await rounds(() =>
-    withDir(async (dir) => {
-      const fh = await open(join(dir, 'raw'), 'a')
-      const buf = new Uint8Array(300).fill(1)
-      const ms = await timed(async () => {
-        for (let i = 0; i < N; i++) {
-          await fh.write(buf)
-          await fh.sync()
-        }
-      })
-      await fh.close()
-      return ms
-    }),
-  )
-  row('append, files engine (1 fsync each)', fmt((N / cairnMs) * 1000, 'events/s'), fmt((N / floorMs) * 1000, 'writes/s'), floorMs / cairnMs, 'write+fsync floor')
-}
-
-// 2. Batched appends: appendMany of 1,000 events per commit. Baseline: the memory engine.
-{
-  const N = 20_000
-  const batch = (k: number) => Array.from({ length: 1000 }, (_, i) => ({ stream: `s${i % 100}`, type: 'tick', data: { k, i } }))
-  const run = (make: (dir: string) => Promise<CairnStore>) =>
-    rounds(() =>
-      withDir(async (dir) => {
-        const store = await make(dir)
-        const ms = await timed(async () => {
-          for (let k = 0; k < N / 1000; k++) await store.appendMany(batch(k))
-        })
-        await store.close()
-        return ms
-      }),
-    )
-  const filesMs = await run((dir) => openStore({ path: dir }))
-  const memMs = await run(() => openStore({ memory: true }))
-  row('appendMany ×1000, files engine', fmt((N / filesMs) * 1000, 'events/s'), fmt((N / memMs) * 1000, 'events/s'), memMs / filesMs, 'memory engine')
-}
+// 1–2. Appends on the files engine beside same-run floors, interleaved (bench/append.ts):
+//    single awaited appends vs write+fsync, appendMany ×1000 vs the durable floor (encode +
+//    sha-256 + CAR frames + one write and one fdatasync per 1000), 16 in flight vs one at a time.
+await runAppendBench(row, ROUNDS)
 
 // 3. Opening a store of 20,000 events: from the index snapshot, and rebuilding the indexes
 //    from blocks. Baseline: reading every block of it through the engine without decoding.

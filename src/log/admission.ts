@@ -72,17 +72,18 @@ export class Admission {
   /**
    * Checks a plan's new events, canonical order; the first `imported` came from an import.
    * Throws CAIRN_UNAUTHORIZED listing every event the access rule refuses, then
-   * CAIRN_REFUSED with every gate's reasons. Writes nothing either way.
+   * CAIRN_REFUSED with every gate's reasons. Writes nothing either way. `pasts`: the access
+   * pasts of events planned but not stored yet that these may name as parents (the callers
+   * before this one in a group commit); this check adds its events' to it.
    */
-  async check(events: readonly PlannedEvent[], imported: number): Promise<void> {
+  async check(events: readonly PlannedEvent[], imported: number, pasts?: PendingPasts): Promise<void> {
     if (!this.active || events.length === 0) return
-    if (this.#contexts !== undefined) await this.#checkAccess(this.#contexts, events, imported)
+    if (this.#contexts !== undefined) await this.#checkAccess(this.#contexts, events, imported, pasts ?? new Map())
     if (this.rules.gates.length > 0) await this.#checkGates(events, imported)
   }
 
-  async #checkAccess(contexts: AccessContexts, events: readonly PlannedEvent[], imported: number): Promise<void> {
+  async #checkAccess(contexts: AccessContexts, events: readonly PlannedEvent[], imported: number, pending: PendingPasts): Promise<void> {
     await contexts.catchUp()
-    const pending: PendingPasts = new Map()
     const memo = new Map<ReadonlySet<AccessEvent>, Map<string, Standing>>()
     const refused: { cid: CID; why: string }[] = []
     for (const { cid, event } of events) {

@@ -16,18 +16,22 @@ import type { CompactOptions, CompactReport, StorageEngine } from '../storage/in
 import { Admission, type TrustRules } from './admission.ts'
 import { ChangeHub } from './changes.ts'
 import type { StoredEvent } from './event/interface.ts'
+import { eventLinks } from './event/links.ts'
+import { OBJECTS_STREAM } from './event/object-record.ts'
 import { sortCids } from './event/order.ts'
 import { diffBlocks, newEvents } from './export.ts'
+import { AppendQueue, GroupPlan, type WaitingAppend } from './group-commit.ts'
 import { syncHints } from './hints.ts'
 import { IndexingQueue } from './indexing.ts'
 import { Mutex } from '../storage/mutex.ts'
-import { planAppend, type AppendBase } from './plan-append.ts'
+import { planAppend, type AppendBase, type PlannedBefore } from './plan-append.ts'
 import { planImport, readVerifiedCar, type StagingLimits } from './plan-import.ts'
 import { objectDraft, objectRecordOf, writesSomething, type CommitPlan, type Draft, type UnitOfWork } from './plan.ts'
 import { assertSignatures } from './rules/signatures.ts'
 import { SNAPSHOT_MIN, SnapshotScheduler } from './snapshots.ts'
 import { verifyReachable, type VerifyReport } from './verify.ts'
 import { EventReader, toStoredEvent, type LoadedEvent } from './views/event-reader.ts'
+import type { PendingPasts } from './views/access-contexts.ts'
 import { collectNew, openViews } from './views/open.ts'
 import type { LogViews } from './views/views.ts'
 
@@ -72,7 +76,8 @@ export interface ImportOutcome {
  * CommitPlan, with every rule checked and nothing written; then `#apply` makes it durable in
  * one storage commit and updates, in this order and without an await between the first two,
  * the views and the heads; then the derived indexing, the change feed, and the snapshot
- * schedule. Writes run one at a time under a mutex.
+ * schedule. Writes run one at a time under a mutex; appends that arrive while another write
+ * holds it share the next commit (group commit, group-commit.ts).
  */
 export class EventLog {
   readonly storage: StorageEngine
@@ -84,6 +89,8 @@ export class EventLog {
   readonly opened: LogOpened
   readonly #clock: () => number
   readonly #writes = new Mutex()
+  /** Appends waiting for the write lock, committed together on its next turn. */
+  readonly #appends: AppendQueue = new AppendQueue((group) => this.#exclusive(() => this.#commitGroup(group)))
   readonly #indexing: IndexingQueue
   readonly #snapshots: SnapshotScheduler
   /** Signatures, access rules and gates: what this replica signs and admits. */
@@ -157,9 +164,15 @@ export class EventLog {
 
   // ---- writes: plan, then apply ----
 
-  /** Appends drafts as one atomic batch. Resolves to each draft's event (stored or new). */
+  /**
+   * Appends drafts as one atomic batch. Resolves to each draft's event (stored or new) once
+   * they are durable. Appends that arrive while another write holds the lock are committed
+   * together on its next turn (group commit): each planned on top of the ones before it, with
+   * its own rules (expectedVersion and meta.id count the events planned before it) and its
+   * own signature; one that a rule refuses fails alone, the others go on in one storage commit.
+   */
   append(drafts: readonly Draft[]): Promise<StoredEvent[]> {
-    return this.#locked(async () => this.#apply(await this.#planAppend(this.#base(), drafts)))
+    return this.#appends.add(drafts)
   }
 
   /**
@@ -356,6 +369,7 @@ export class EventLog {
 
   /** Waits for writes in flight, finishes indexing, writes a last snapshot, closes the engine. */
   close(): Promise<void> {
+    this.#appends.seal()
     return this.#writes.run(async () => {
       if (this.#closed) return
       await this.#indexing.run()
@@ -372,11 +386,20 @@ export class EventLog {
   // ---- internals ----
 
   /**
+   * Runs a write other than an append, after the appends asked for before it (which it seals
+   * off from later ones): see #exclusive.
+   */
+  #locked<T>(task: () => Promise<T>): Promise<T> {
+    this.#appends.seal()
+    return this.#exclusive(task)
+  }
+
+  /**
    * Runs a write: one at a time in this log (the mutex) and, on storage that other writers
    * share, holding the storage's exclusive lock after catching up with their commits — so
    * every plan is made against the latest heads and no commit overwrites another's.
    */
-  #locked<T>(task: () => Promise<T>): Promise<T> {
+  #exclusive<T>(task: () => Promise<T>): Promise<T> {
     return this.#writes.run(async () => {
       this.check()
       if (this.storage.exclusive === undefined) return task()
@@ -406,16 +429,51 @@ export class EventLog {
   /**
    * Plans appends on a base (the log, or an import's plan whose first `imported` events came
    * from the CAR), signed by this replica's signer, and checks every new event against the
-   * access rules and gates.
+   * access rules and gates. In a group commit, `before` and `pasts` carry what the callers
+   * before this one planned (see #commitGroup).
    */
-  async #planAppend(base: AppendBase, drafts: readonly Draft[], imported = 0): Promise<CommitPlan> {
+  async #planAppend(base: AppendBase, drafts: readonly Draft[], imported = 0, before?: PlannedBefore, pasts?: PendingPasts): Promise<CommitPlan> {
     const { signer, requireSignatures } = this.admission.rules
     if (signer === undefined && requireSignatures && drafts.length > 0) {
       throw new CairnError('CAIRN_INVALID_SIGNATURE', 'this store requires signed events: open it with a signer; nothing was written')
     }
-    const plan = await planAppend(this.views, this.events, base, drafts, this.#clock(), signer)
-    await this.admission.check(plan.events, imported)
+    const plan = await planAppend(this.views, this.events, base, drafts, this.#clock(), signer, before)
+    await this.admission.check(plan.events, imported, pasts)
     return plan
+  }
+
+  /**
+   * One turn of the write lock for a group of appends: plans each caller's drafts on top of
+   * the callers before it (its own rules, its own signature at the end of its own chain, its
+   * events admitted in the context of the ones before), leaves out — rejecting it — a caller
+   * whose plan throws, applies the rest as one storage commit, and resolves each caller with
+   * its own events once that commit is durable. A failed commit fails every caller in it.
+   */
+  async #commitGroup(queued: WaitingAppend[]): Promise<void> {
+    const callers = this.#appends.take(queued)
+    const group = new GroupPlan(this.#heads)
+    const pasts: PendingPasts = new Map()
+    const planned: WaitingAppend[] = []
+    for (const caller of callers) {
+      try {
+        group.add(await this.#planAppend({ heads: group.heads, events: [], blocks: [] }, caller.drafts, 0, group.before, pasts))
+        planned.push(caller)
+      } catch (err) {
+        caller.reject(err)
+      }
+    }
+    if (planned.length === 0) return
+    let stored: StoredEvent[]
+    try {
+      stored = await this.#apply(group.merged())
+    } catch (err) {
+      for (const caller of planned) caller.reject(err)
+      return
+    }
+    planned.forEach((caller, i) => {
+      const { from, to } = group.spans[i]!
+      caller.resolve(stored.slice(from, to))
+    })
   }
 
   /**
@@ -436,7 +494,8 @@ export class EventLog {
     for (const e of added) this.events.remember(e)
     // Access contexts follow the views; a failed read here is retried by the next check.
     await this.admission.catchUp().catch(() => {})
-    for (const e of plan.events) this.#indexing.push(e.cid, e.event, e.object, plan.verified)
+    // An event that records no object and links to nothing has nothing to index.
+    for (const e of plan.events) if (e.event.stream === OBJECTS_STREAM || eventLinks(e.event).roots.length > 0) this.#indexing.push(e.cid, e.event, e.object, plan.verified)
     await this.#indexing.run()
     // Each new event's public shape is built once, for subscribers, commit listeners and the caller.
     const stored: (StoredEvent | undefined)[] = new Array(added.length)

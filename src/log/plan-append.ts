@@ -24,16 +24,34 @@ export interface AppendBase {
 }
 
 /**
+ * What the callers planned before this one in the same group commit (group-commit.ts) put on
+ * top of the log: events not in the views yet, which this caller's plan goes on top of. Its
+ * rules count them — `expectedVersion` sees their events in its stream, a `meta.id` one of
+ * them used resolves to it — and its first event names their last as its only parent.
+ */
+export interface PlannedBefore {
+  /** Per stream, how many events the group planned in it so far, and the last one. */
+  readonly streams: ReadonlyMap<string, { readonly count: number; readonly last: CID }>
+  /** The group's events that carry a `meta.id`, by `stream \0 id`. */
+  readonly ids: ReadonlyMap<string, PlannedEvent>
+  /** The stamps of the base's heads (the group's last event's). */
+  readonly stamps: readonly Stamp[]
+}
+
+/**
  * The stream's last event in canonical order: the later of the views' last one and the last
  * one the base brings (an import may bring events of the stream, e.g. `$objects` records).
+ * The views' one comes from the event cache when it is there (decoding its CID from the
+ * views' bytes costs more than the rest of the lookup).
  */
-function lastOfStream(views: LogViews, baseEvents: readonly PlannedEvent[], stream: string): CID | null {
+function lastOfStream(views: LogViews, reader: EventReader, baseEvents: readonly PlannedEvent[], stream: string): CID | null {
   const lastSeq = views.stream(stream)?.last()
-  const held = lastSeq === undefined ? undefined : { cid: views.cid(lastSeq), ...views.stamp(lastSeq) }
+  const heldCid = (seq: number): CID => reader.cached(seq)?.cid ?? views.cid(seq)
   let brought: PlannedEvent | undefined
   for (let i = baseEvents.length - 1; i >= 0 && brought === undefined; i--) if (baseEvents[i]!.event.stream === stream) brought = baseEvents[i]
-  if (brought === undefined) return held?.cid ?? null
-  if (held === undefined) return brought.cid
+  if (brought === undefined) return lastSeq === undefined ? null : heldCid(lastSeq)
+  if (lastSeq === undefined) return brought.cid
+  const held = { cid: heldCid(lastSeq), ...views.stamp(lastSeq) }
   return compareEvents(held, { cid: brought.cid, ts: brought.event.ts, tc: brought.event.tc }) > 0 ? held.cid : brought.cid
 }
 
@@ -43,32 +61,38 @@ function lastOfStream(views: LogViews, baseEvents: readonly PlannedEvent[], stre
  * it names as parents (HLC), linking it to its stream's previous event. Each draft's event is
  * the next one's only parent, so a batch is a chain. With a signer, every new event names it as
  * `author` and the chain's last event carries its signature, which covers the others through
- * the parent links it hashes (format v1, "Signatures"). Throws before anything is written.
+ * the parent links it hashes (format v1, "Signatures"). With `before`, the plan goes on top of
+ * events other callers planned earlier in the same group commit (see PlannedBefore; `base`
+ * then names their heads). Throws before anything is written.
  */
-export async function planAppend(views: LogViews, reader: EventReader, base: AppendBase, drafts: readonly Draft[], now: number, signer?: Signer): Promise<CommitPlan> {
+export async function planAppend(views: LogViews, reader: EventReader, base: AppendBase, drafts: readonly Draft[], now: number, signer?: Signer, before?: PlannedBefore): Promise<CommitPlan> {
   const results: CID[] = []
   const fresh: PlannedEvent[] = []
   const blocks: BlockRecord[] = [...base.blocks]
   const pendingByStream = new Map<string, PlannedEvent[]>()
   const pendingIds = new Map<string, PlannedEvent>()
   let heads: readonly CID[] = base.heads
-  let parentStamps: Stamp[] = heads.map((h) => {
-    const seq = views.seqOf(h)
-    return seq >= 0 ? views.stamp(seq) : base.events.find((e) => e.cid.equals(h))!.event
-  })
+  let parentStamps: readonly Stamp[] =
+    before?.stamps ??
+    heads.map((h) => {
+      const seq = views.seqOf(h)
+      return seq >= 0 ? views.stamp(seq) : base.events.find((e) => e.cid.equals(h))!.event
+    })
   for (const draft of drafts) {
     const id = draft.meta?.id
     if (id !== undefined) {
       const storedSeq = views.byId(draft.stream, id)
-      const prior = storedSeq >= 0 ? await reader.load(storedSeq) : pendingIds.get(`${draft.stream}\u0000${id}`)
+      const key = `${draft.stream}\u0000${id}`
+      const prior = storedSeq >= 0 ? await reader.load(storedSeq) : (before?.ids.get(key) ?? pendingIds.get(key))
       if (prior !== undefined) {
         results.push(resolveRetry(prior, draft, id))
         continue
       }
     }
     const pending = pendingByStream.get(draft.stream) ?? []
-    assertExpectedVersion(draft.stream, draft.expectedVersion, views.streamLength(draft.stream) + pending.length)
-    const prev = pending.at(-1)?.cid ?? lastOfStream(views, base.events, draft.stream)
+    const earlier = before?.streams.get(draft.stream)
+    assertExpectedVersion(draft.stream, draft.expectedVersion, views.streamLength(draft.stream) + (earlier?.count ?? 0) + pending.length)
+    const prev = pending.at(-1)?.cid ?? earlier?.last ?? lastOfStream(views, reader, base.events, draft.stream)
     const stamp = nextStamp(parentStamps, now)
     const event: EventBlock = {
       v: 1,

@@ -3,14 +3,16 @@
 // with one write and one datasync at the end of the last segment, or as a new segment (header
 // and commit in one write) when the last one is full. The caller indexes the blocks after.
 import { CID } from 'multiformats/cid'
+import { CidSet } from '../../block/cid-map.ts'
 import type { BlockRecord } from '../../block/interface.ts'
 import { CairnError } from '../../errors/cairn-error.ts'
 import { datasync, writeFully } from '../../fs/durable.ts'
 import type { CommitBatch } from '../interface.ts'
 import { storageError } from './errors.ts'
-import { CAR_HEADER, encodeCommit, IDENTITY, keyOfBytes, MAX_FRAME, type EncodedCommit } from './format.ts'
+import { CAR_HEADER, encodeCommit, IDENTITY, MAX_FRAME, type EncodedCommit } from './format.ts'
 import type { BlockLocator } from './locator.ts'
 import { MAX_SEGMENT, type Segment, type SegmentFiles } from './segments.ts'
+import { keyHi, keyLo } from './tail-index.ts'
 
 /** A commit on disk: its heads, and where its encoding was written (`base` in `segment`). */
 export interface WrittenCommit {
@@ -38,11 +40,16 @@ export async function writeCommit(batch: CommitBatch, segments: SegmentFiles, lo
   return { heads, segment, base, encoded }
 }
 
-/** The batch's blocks the store does not hold, each once, in batch order. */
+/**
+ * The batch's blocks the store does not hold, each once, in batch order. A block whose key no
+ * index entry can have (the usual case: a new block) costs no await and no string.
+ */
 async function newBlocks(batch: CommitBatch, locator: BlockLocator): Promise<BlockRecord[]> {
   const fresh: BlockRecord[] = []
-  const seen = new Set<string>()
-  for (const [i, block] of batch.blocks.entries()) {
+  const seen = new CidSet()
+  const blocks = batch.blocks
+  for (let i = 0; i < blocks.length; i++) {
+    const block = blocks[i]!
     const cid = CID.asCID(block.cid)
     if (cid === null) throw new TypeError(`"blocks[${i}].cid" expected a CID`)
     if (!(block.bytes instanceof Uint8Array)) throw new TypeError(`"blocks[${i}].bytes" expected a Uint8Array`)
@@ -52,12 +59,14 @@ async function newBlocks(batch: CommitBatch, locator: BlockLocator): Promise<Blo
     if (cid.bytes.length + block.bytes.length > MAX_FRAME) {
       throw new CairnError('CAIRN_INVALID_BLOCK', `block ${cid} is ${block.bytes.length} bytes; the files engine stores blocks up to ${MAX_FRAME - 64}`, { cid })
     }
-    const key = keyOfBytes(cid.bytes)
-    if (seen.has(key)) continue
-    seen.add(key)
-    // Only a key match costs a read (to tell a stored block from another CID with the same key).
-    const candidates = await locator.candidates(cid.bytes)
-    if (candidates.length > 0 && (await locator.contains(cid.bytes, candidates))) continue
+    if (seen.has(cid)) continue
+    seen.add(cid)
+    const c = cid.bytes
+    if (locator.mayHaveKey(keyHi(c, 0, c.length), keyLo(c, 0, c.length))) {
+      // Only a key match costs a read (to tell a stored block from another CID with the same key).
+      const candidates = await locator.candidates(c)
+      if (candidates.length > 0 && (await locator.contains(c, candidates))) continue
+    }
     fresh.push({ cid, bytes: block.bytes })
   }
   return fresh

@@ -1,0 +1,116 @@
+import type { CID } from 'multiformats/cid'
+import type { BlockRecord } from '../block/interface.ts'
+import type { Stamp, StoredEvent } from './event/interface.ts'
+import type { PlannedBefore } from './plan-append.ts'
+import type { CommitPlan, Draft, PlannedEvent } from './plan.ts'
+
+/** An append waiting for its group's commit: its drafts, and how to answer its caller. */
+export interface WaitingAppend {
+  readonly drafts: readonly Draft[]
+  resolve(events: StoredEvent[]): void
+  reject(err: unknown): void
+}
+
+/**
+ * Group commit: appends that arrive while a write holds the log's lock wait together, and the
+ * next turn of the lock commits them all at once. `add` puts an append in the open group,
+ * opening one (and asking `schedule` for a turn of the lock) when there is none; the turn
+ * `take`s its group, so appends arriving meanwhile open the next. `seal` closes the open group
+ * when another kind of write is queued, so no append overtakes a write asked for before it.
+ */
+export class AppendQueue {
+  readonly #schedule: (group: WaitingAppend[]) => Promise<void>
+  #open: WaitingAppend[] | undefined
+
+  constructor(schedule: (group: WaitingAppend[]) => Promise<void>) {
+    this.#schedule = schedule
+  }
+
+  /** Queues an append; resolves to its events once the commit that holds them is durable. */
+  add(drafts: readonly Draft[]): Promise<StoredEvent[]> {
+    return new Promise<StoredEvent[]>((resolve, reject) => {
+      const waiting: WaitingAppend = { drafts, resolve, reject }
+      if (this.#open !== undefined) {
+        this.#open.push(waiting)
+        return
+      }
+      const group = [waiting]
+      this.#open = group
+      // A turn that fails as a whole (the log closed) fails every append still in it.
+      this.#schedule(group).catch((err: unknown) => {
+        for (const w of this.take(group)) w.reject(err)
+      })
+    })
+  }
+
+  /** The group's appends, now closed to newcomers (call once its turn of the lock came). */
+  take(group: WaitingAppend[]): WaitingAppend[] {
+    if (this.#open === group) this.#open = undefined
+    return group.splice(0)
+  }
+
+  /** Later appends go to a new group, committed after the write being queued now. */
+  seal(): void {
+    this.#open = undefined
+  }
+}
+
+/**
+ * The plans of one group's appends, each made on top of the ones before it (see
+ * PlannedBefore), merged into one CommitPlan: the blocks and events of each in turn (each
+ * caller's events are stamped above the previous caller's, so the whole stays in canonical
+ * order), the last plan's heads, and each caller's results.
+ */
+export class GroupPlan {
+  readonly #blocks: BlockRecord[] = []
+  readonly #events: PlannedEvent[] = []
+  readonly #results: CID[] = []
+  readonly #streams = new Map<string, { count: number; last: CID }>()
+  readonly #ids = new Map<string, PlannedEvent>()
+  #heads: readonly CID[]
+  #stamps: readonly Stamp[] | undefined
+  /** Per caller planned so far, its results' span in the merged results. */
+  readonly spans: { readonly from: number; readonly to: number }[] = []
+
+  constructor(heads: readonly CID[]) {
+    this.#heads = heads
+  }
+
+  /** The heads the next caller plans on. */
+  get heads(): readonly CID[] {
+    return this.#heads
+  }
+
+  /** What the next caller's plan goes on top of; undefined while nothing was planned (the log itself). */
+  get before(): PlannedBefore | undefined {
+    return this.#stamps === undefined ? undefined : { streams: this.#streams, ids: this.#ids, stamps: this.#stamps }
+  }
+
+  /** Adds a caller's plan (made on `heads` with `before`). */
+  add(plan: CommitPlan): void {
+    for (const b of plan.blocks) this.#blocks.push(b)
+    for (const e of plan.events) {
+      this.#events.push(e)
+      const { stream, meta } = e.event
+      const known = this.#streams.get(stream)
+      if (known === undefined) this.#streams.set(stream, { count: 1, last: e.cid })
+      else {
+        known.count++
+        known.last = e.cid
+      }
+      if (meta?.id !== undefined) this.#ids.set(`${stream}\u0000${meta.id}`, e)
+    }
+    const from = this.#results.length
+    for (const r of plan.results) this.#results.push(r)
+    this.spans.push({ from, to: this.#results.length })
+    if (plan.events.length > 0) {
+      this.#heads = plan.heads
+      this.#stamps = [plan.events.at(-1)!.event]
+    }
+  }
+
+  /** The one plan the group commits. */
+  merged(): CommitPlan {
+    return { blocks: this.#blocks, events: this.#events, heads: this.#heads, results: this.#results }
+  }
+}
