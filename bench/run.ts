@@ -11,6 +11,7 @@ import { runAppendBench } from './append.ts'
 import { runSyncBench } from './sync.ts'
 import { runTrustBench } from './trust.ts'
 import { runIndexBench } from './index/bench.ts'
+import { runBrowserBench } from './browser/run.ts'
 import { fmt, median, timed } from './measure.ts'
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5)
@@ -137,10 +138,14 @@ await runSyncBench(row, ROUNDS)
 // 6. Signed appends and signed verified imports beside unsigned ones (bench/trust.ts).
 await runTrustBench(row, ROUNDS)
 
+// 7. Chromium: appendMany ×1000 into IndexedDB and a verified CAR import, each beside raw
+//    IndexedDB puts in one strict transaction (bench/browser/run.ts; alone: npx tsx bench/browser/run.ts).
+await runBrowserBench(row, ROUNDS)
+
 console.log(`\n| what | Cairn | baseline | Cairn ÷ baseline speed | baseline |\n|---|---|---|---|---|`)
 for (const r of rows) console.log(`| ${r.join(' | ')} |`)
-console.log(`\n${new Date().toISOString().slice(0, 10)}, Node ${process.versions.node}, median of ${ROUNDS} rounds`)
+console.log(`\n${new Date().toISOString().slice(0, 10)}, Node ${process.versions.node}, median of ${ROUNDS} rounds (Chromium rows: at least 3)`)
 
-// 7. Index and query (issue 4): open, memory, reads, queries and reduces on 1M events (files)
+// 8. Index and query (issue 4): open, memory, reads, queries and reduces on 1M events (files)
 //    and 100k (IndexedDB), with its own table (bench/index/bench.ts; alone: npx tsx bench/index.ts).
 await runIndexBench()

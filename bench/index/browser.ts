@@ -3,63 +3,17 @@
 // performance.now()), builds the store in one page, then opens it in fresh pages — indexed and
 // with `rebuildIndex: true` — reading the JS heap through the DevTools protocol after a forced
 // GC, and measures the read figures in the first indexed page.
-import { access, mkdtemp, readFile, rm } from 'node:fs/promises'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { access, mkdtemp, rm } from 'node:fs/promises'
+import type { Server } from 'node:http'
 import { tmpdir } from 'node:os'
-import { extname, join, normalize } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { chromium, type BrowserContext, type CDPSession, type Page } from 'playwright'
-import { build } from 'vite'
 import { chromiumLaunch } from '../../chromium.ts'
+import { bundlePage, repoRoot, servePage } from '../page-server.ts'
 import { envInt, measureConfig, slowOpenMs, stepTimeoutMs } from './config.ts'
 import type { BenchApi } from './page/main.ts'
 import { mb, ms, type Report } from './report.ts'
 import { stat, type Figures, type MeasureConfig, type WorkloadShape } from './workload.ts'
-
-const root = fileURLToPath(new URL('../../', import.meta.url))
-
-async function bundle(outDir: string): Promise<void> {
-  await build({
-    configFile: false,
-    root: join(root, 'bench', 'index', 'page'),
-    logLevel: 'warn',
-    resolve: { alias: [{ find: /^cairn$/, replacement: join(root, 'dist', 'index.js') }] },
-    build: { outDir, emptyOutDir: true, target: 'es2022', reportCompressedSize: false },
-  })
-}
-
-const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.map': 'application/json', '.css': 'text/css' }
-
-/** A static server for the bundle, cross-origin isolated so performance.now() is not coarsened to 100 µs. */
-async function serve(dir: string): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^([/\\])+/, '')
-    const file = join(dir, path === '' ? 'index.html' : path)
-    if (!file.startsWith(dir)) {
-      res.writeHead(403).end()
-      return
-    }
-    readFile(file).then(
-      (body) => {
-        res
-          .writeHead(200, {
-            'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
-            'cross-origin-opener-policy': 'same-origin',
-            'cross-origin-embedder-policy': 'require-corp',
-            'cross-origin-resource-policy': 'same-origin',
-            'cache-control': 'no-store',
-          })
-          .end(body)
-      },
-      () => {
-        res.writeHead(404).end()
-      },
-    )
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/index.html` }
-}
 
 function withTimeout<T>(what: string, p: Promise<T>): Promise<T> {
   const timeout = stepTimeoutMs()
@@ -168,8 +122,8 @@ export async function runBrowserIndexBench(report: Report): Promise<string[]> {
     headless: true,
   })
   try {
-    await bundle(work)
-    const served = await serve(work)
+    await bundlePage(join(repoRoot, 'bench', 'index', 'page'), work)
+    const served = await servePage(work)
     server = served.server
     const context = await browser.newContext()
     const name = `cairn-bench-index-${Date.now()}`
