@@ -7,12 +7,7 @@ import { join } from 'node:path'
 import { createIdentity, openStore, type CairnStore, type Signer, verifySignature } from 'cairn'
 import { fmt, median, timed } from './measure.ts'
 import type { RowFn } from './sync.ts'
-
-const EVENTS = 20_000
-const BATCH = 1_000
-
-/** A deterministic event of the workload: ~300 bytes encoded. */
-const eventAt = (i: number) => ({ stream: `acct-${i % 1000}`, type: 'entry.posted', data: { i, memo: `payment ${i} `.padEnd(200, '.'), amount: i % 977 } })
+import { BATCH, EVENTS, eventAt } from './workload.ts'
 
 async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'cairn-bench-trust-'))

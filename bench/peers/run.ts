@@ -1,0 +1,361 @@
+// `npm run bench:peers`: Cairn beside Fireproof and the atproto repo on Cairn's deterministic
+// workload (bench/workload.ts), in one process and one run. Each round runs every measurement of
+// both sides, alternating which side goes first; the figures are medians over the rounds and
+// every sample is kept in results.json. Writes results.json and results.md beside this file.
+// Needs the root package built (`npm run build`); BENCH_ROUNDS sets the rounds (default 3).
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Secp256k1Keypair } from '@atproto/crypto'
+import { getFullRepo, MemoryBlockstore, Repo, verifyRepoCar, WriteOpAction } from '@atproto/repo'
+import { fireproof } from '@fireproof/core'
+import { createIdentity, openStore } from '../../dist/index.node.js'
+import { fmt, median, timed } from '../measure.ts'
+import { BATCH, EVENTS, eventAt, type WorkloadEvent } from '../workload.ts'
+
+/** Node's collector when run with --expose-gc (the npm script does): called between sides. */
+const gc = (globalThis as { gc?: () => void }).gc
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3)
+const SINGLE = Number(process.env['BENCH_SINGLE'] ?? 300)
+const READS = 50 // streams read (Cairn) / queried (Fireproof) per round, warm
+const HERE = fileURLToPath(new URL('.', import.meta.url))
+const COLLECTION = 'com.example.entry' as const
+
+// ---------- the workload, mapped to each peer's natural record ----------
+
+/** Fireproof: one document per event, the event's data at the top level. */
+const docOf = (e: WorkloadEvent) => ({ _id: `e${String(e.data.i).padStart(6, '0')}`, ...e.data, stream: e.stream, type: e.type })
+/** atproto: one record per event in one collection, rkey from i. */
+const createOf = (e: WorkloadEvent) => ({
+  action: WriteOpAction.Create as const,
+  collection: COLLECTION,
+  rkey: `e${String(e.data.i).padStart(6, '0')}`,
+  record: { $type: COLLECTION, stream: e.stream, type: e.type, ...e.data },
+})
+const batch = (k: number): WorkloadEvent[] => Array.from({ length: Math.min(BATCH, EVENTS - k) }, (_, j) => eventAt(k + j))
+
+// ---------- helpers ----------
+
+async function withDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  try {
+    return await fn(dir)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+async function duBytes(dir: string): Promise<number> {
+  let n = 0
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) n += (await stat(join(e.parentPath, e.name))).size
+  }
+  return n
+}
+
+async function bytesOf(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  for await (const c of it) parts.push(c)
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
+}
+
+/** Fireproof on its Node file storage, everything (data, index, keybag) under `dir`. */
+function openFireproof(dir: string) {
+  process.env['FP_KEYBAG_URL'] = `file://${dir}/keybag`
+  return fireproof('bench', { storeUrls: { base: `file://${dir}/db` } })
+}
+
+const samples: Record<string, number[]> = {}
+const sizes: Record<string, number> = {}
+const note = (key: string, ms: number): void => {
+  samples[key] ??= []
+  samples[key].push(ms)
+}
+
+// ---------- one round of each side ----------
+
+const signer = await createIdentity()
+const atKey = await Secp256k1Keypair.create()
+const atDid = 'did:example:cairn-bench'
+
+async function cairnFilesBatched(): Promise<void> {
+  await withDir('cairn-peers-', async (dir) => {
+    const store = await openStore({ path: dir })
+    note(
+      'cairn.files.batched',
+      await timed(async () => {
+        for (let k = 0; k < EVENTS; k += BATCH) await store.appendMany(batch(k))
+      }),
+    )
+    // Warm reads: one stream (20 events) at a time, each event verified against its CID.
+    const per: number[] = []
+    for (let s = 0; s < READS; s++) {
+      let n = 0
+      per.push(
+        await timed(async () => {
+          for await (const _ of store.read(`acct-${s}`)) n++
+        }),
+      )
+      if (n !== EVENTS / 1000) throw new Error(`cairn read acct-${s}: ${n} events`)
+    }
+    note('cairn.read', median(per))
+    await store.close()
+    sizes['cairn.files'] = await duBytes(dir)
+  })
+}
+
+async function fireproofBulk(): Promise<void> {
+  await withDir('fireproof-peers-', async (dir) => {
+    const db = openFireproof(dir)
+    note(
+      'fireproof.bulk',
+      await timed(async () => {
+        for (let k = 0; k < EVENTS; k += BATCH) await db.bulk(batch(k).map(docOf))
+      }),
+    )
+    // The first query builds the index over every document; later ones reuse it.
+    let rows = 0
+    note(
+      'fireproof.query.first',
+      await timed(async () => {
+        rows = (await db.query('stream', { key: 'acct-999', includeDocs: true })).rows.length
+      }),
+    )
+    if (rows !== EVENTS / 1000) throw new Error(`fireproof first query: ${rows} rows`)
+    const per: number[] = []
+    for (let s = 0; s < READS; s++) {
+      per.push(
+        await timed(async () => {
+          rows = (await db.query('stream', { key: `acct-${s}`, includeDocs: true })).rows.length
+        }),
+      )
+      if (rows !== EVENTS / 1000) throw new Error(`fireproof query acct-${s}: ${rows} rows`)
+    }
+    note('fireproof.query', median(per))
+    await db.close()
+    sizes['fireproof.files'] = await duBytes(dir)
+  })
+}
+
+let cairnCar: Uint8Array = new Uint8Array()
+async function cairnMemorySigned(): Promise<void> {
+  const store = await openStore({ memory: true, signer })
+  note(
+    'cairn.memory.signed.batched',
+    await timed(async () => {
+      for (let k = 0; k < EVENTS; k += BATCH) await store.appendMany(batch(k))
+    }),
+  )
+  note(
+    'cairn.export',
+    await timed(async () => {
+      cairnCar = await bytesOf(store.export())
+    }),
+  )
+  await store.close()
+  sizes['cairn.car'] = cairnCar.length
+}
+
+async function cairnImport(): Promise<void> {
+  const store = await openStore({ memory: true, requireSignatures: true })
+  note('cairn.import.signed', await timed(() => store.import(cairnCar)))
+  let n = 0
+  for await (const _ of store.read('acct-0')) n++
+  if (n !== EVENTS / 1000) throw new Error(`cairn import: ${n} events in acct-0`)
+  await store.close()
+}
+
+async function cairnMemoryUnsigned(): Promise<void> {
+  const store = await openStore({ memory: true })
+  note(
+    'cairn.memory.batched',
+    await timed(async () => {
+      for (let k = 0; k < EVENTS; k += BATCH) await store.appendMany(batch(k))
+    }),
+  )
+  await store.close()
+}
+
+let atCar: Uint8Array = new Uint8Array()
+async function atprotoApplyWrites(): Promise<void> {
+  const storage = new MemoryBlockstore()
+  let repo = await Repo.create(storage, atDid, atKey)
+  note(
+    'atproto.applyWrites',
+    await timed(async () => {
+      for (let k = 0; k < EVENTS; k += BATCH) repo = await repo.applyWrites(batch(k).map(createOf), atKey)
+    }),
+  )
+  note(
+    'atproto.getFullRepo',
+    await timed(async () => {
+      atCar = await bytesOf(getFullRepo(storage, repo.cid))
+    }),
+  )
+  sizes['atproto.car'] = atCar.length
+}
+
+async function atprotoVerify(): Promise<void> {
+  let n = 0
+  note(
+    'atproto.verifyRepoCar',
+    await timed(async () => {
+      n = (await verifyRepoCar(atCar, atDid, atKey.did())).creates.length
+    }),
+  )
+  if (n !== EVENTS) throw new Error(`verifyRepoCar: ${n} records`)
+}
+
+async function cairnSingle(): Promise<void> {
+  await withDir('cairn-peers-', async (dir) => {
+    const store = await openStore({ path: dir })
+    note(
+      'cairn.files.single',
+      await timed(async () => {
+        for (let i = 0; i < SINGLE; i++) await store.append(eventAt(i))
+      }),
+    )
+    await store.close()
+  })
+}
+
+async function fireproofPut(): Promise<void> {
+  await withDir('fireproof-peers-', async (dir) => {
+    const db = openFireproof(dir)
+    note(
+      'fireproof.put',
+      await timed(async () => {
+        for (let i = 0; i < SINGLE; i++) await db.put(docOf(eventAt(i)))
+      }),
+    )
+    await db.close()
+  })
+}
+
+// Pairs run back to back; odd rounds run the peer first.
+const pairs: [string, () => Promise<void>, () => Promise<void>][] = [
+  ['batched append + reads (files)', cairnFilesBatched, fireproofBulk],
+  ['batched append + export (memory, signed)', cairnMemorySigned, atprotoApplyWrites],
+  ['verified import', cairnImport, atprotoVerify],
+  ['single appends (files)', cairnSingle, fireproofPut],
+]
+
+const load0 = loadavg()
+const t0 = performance.now()
+for (let r = 0; r < ROUNDS; r++) {
+  for (const [name, cairn, peer] of pairs) {
+    const order = r % 2 === 0 ? [cairn, peer] : [peer, cairn]
+    for (const fn of order) {
+      gc?.()
+      await fn()
+    }
+    process.stderr.write(`round ${r + 1}/${ROUNDS}: ${name} done (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`)
+  }
+  await cairnMemoryUnsigned()
+}
+const load1 = loadavg()
+
+// ---------- the table ----------
+
+const med = (k: string): number => median(samples[k]!)
+const perSec = (n: number, k: string): number => (n / med(k)) * 1000
+const kind = (k: string): string => {
+  const xs = samples[k]!
+  return `${fmt(Math.min(...xs), 'ms')}–${fmt(Math.max(...xs), 'ms')}`
+}
+
+type Row = { what: string; cairn: string; peer: string; peerName: string; ratio: number; target?: number; met?: boolean; cairnKey: string; peerKey: string }
+const rows: Row[] = []
+function row(what: string, cairnKey: string, cairn: string, peerName: string, peerKey: string, peer: string, target?: number): void {
+  const ratio = med(peerKey) / med(cairnKey)
+  rows.push({ what, cairn, peer, peerName, ratio, cairnKey, peerKey, ...(target === undefined ? {} : { target, met: ratio >= target }) })
+}
+const evs = (k: string, n = EVENTS): string => fmt(perSec(n, k), 'events/s')
+const recs = (k: string, n = EVENTS): string => fmt(perSec(n, k), 'records/s')
+const docs = (k: string, n = EVENTS): string => fmt(perSec(n, k), 'docs/s')
+const usPer = (k: string, n = EVENTS): string => fmt((med(k) * 1000) / n, 'µs/record')
+
+row('batched append, 20 × 1,000 (Cairn files engine, fsync per batch)', 'cairn.files.batched', evs('cairn.files.batched'), 'Fireproof `bulk` (file storage)', 'fireproof.bulk', docs('fireproof.bulk'), 10)
+row(
+  'batched append, 20 × 1,000, signed (Cairn memory, 1 signature per batch)',
+  'cairn.memory.signed.batched',
+  evs('cairn.memory.signed.batched'),
+  'atproto `applyWrites` (MemoryBlockstore, 1 signed commit per batch)',
+  'atproto.applyWrites',
+  recs('atproto.applyWrites'),
+  50,
+)
+row(`single awaited append ×${SINGLE} (Cairn files engine, fsync each)`, 'cairn.files.single', evs('cairn.files.single', SINGLE), 'Fireproof `put` (file storage)', 'fireproof.put', docs('fireproof.put', SINGLE), 20)
+row('verified import of 20k, signatures required, per record', 'cairn.import.signed', usPer('cairn.import.signed'), 'atproto `verifyRepoCar`', 'atproto.verifyRepoCar', usPer('atproto.verifyRepoCar'), 10)
+row(
+  'full export of 20k to a CAR (memory)',
+  'cairn.export',
+  `${fmt(med('cairn.export'), 'ms')} (${(sizes['cairn.car']! / 1e6).toFixed(1)} MB)`,
+  'atproto `getFullRepo`',
+  'atproto.getFullRepo',
+  `${fmt(med('atproto.getFullRepo'), 'ms')} (${(sizes['atproto.car']! / 1e6).toFixed(1)} MB)`,
+)
+row(`read one stream of 20 events, warm, median of ${READS}`, 'cairn.read', fmt(med('cairn.read'), 'ms'), 'Fireproof `query("stream", { key, includeDocs })`, index built', 'fireproof.query', fmt(med('fireproof.query'), 'ms'))
+
+const versions: Record<string, string> = {}
+for (const p of ['@fireproof/core', '@atproto/repo', '@atproto/crypto']) versions[p] = JSON.parse(await readFile(join(HERE, 'node_modules', p, 'package.json'), 'utf8')).version
+versions['cairn'] = JSON.parse(await readFile(join(HERE, '..', '..', 'package.json'), 'utf8')).version
+
+const date = new Date().toISOString().slice(0, 10)
+const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU'
+const machine = `Node ${process.version.slice(1)}, ${cpu}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${process.platform}`
+/** The ratio within each round (the two sides ran back to back): shows how noisy the machine was. */
+const paired = (r: Row): number[] => samples[r.peerKey]!.map((p, i) => p / samples[r.cairnKey]![i]!)
+const mark = (r: Row): string => (r.target === undefined ? '' : `≥ ${r.target}× ${r.met ? '✓' : '✗'}`)
+const md = [
+  `Measured ${date}, ${machine}; medians of ${ROUNDS} rounds, sides interleaved; load average ${load0[0]!.toFixed(2)} before, ${load1[0]!.toFixed(2)} after.`,
+  `Versions: cairn ${versions['cairn']}, @fireproof/core ${versions['@fireproof/core']}, @atproto/repo ${versions['@atproto/repo']}, @atproto/crypto ${versions['@atproto/crypto']}.`,
+  '',
+  '| what | Cairn | peer | peer is | ratio of medians | each round | target |',
+  '|---|---|---|---|---|---|---|',
+  ...rows.map(
+    (r) =>
+      `| ${r.what} | ${r.cairn} | ${r.peer} | ${r.peerName} | ${r.ratio.toFixed(1)}× | ${paired(r)
+        .map((x) => x.toFixed(1))
+        .join(', ')} | ${mark(r)} |`,
+  ),
+  '',
+  `Also measured: Cairn memory engine, unsigned, batched ${evs('cairn.memory.batched')}; Fireproof's first \`query\` on the fresh 20k database (builds the index) ${fmt(med('fireproof.query.first'), 'ms')}.`,
+  `Storage after 20k events: Cairn files engine ${(sizes['cairn.files']! / 1e6).toFixed(1)} MB, Fireproof files (data, index, keybag) ${(sizes['fireproof.files']! / 1e6).toFixed(1)} MB.`,
+  '',
+  'What each side does:',
+  '- Workload: `eventAt(i)` of bench/workload.ts, 20,000 events (~300-byte blocks) over 1,000 streams, batches of 1,000. Fireproof stores each as the doc `{ _id, i, memo, amount, stream, type }`; atproto as a record of `com.example.entry` with rkey `e000123`.',
+  "- Cairn files engine: a fresh temp dir per round; each append/`appendMany` returns after its blocks and head are on disk (fdatasync). Memory engine: nothing written. Signed: an Ed25519 did:key identity, one signature per batch (at its last event). Reads (`store.read(stream)`) verify each event's block against its CID.",
+  '- Fireproof: Node file storage (data CARs, WAL, meta, index and keybag) pointed at a fresh temp dir (`storeUrls.base` and `FP_KEYBAG_URL`); blocks encrypted with AES-GCM (its default); `put`/`bulk` await their CAR and head written with `writeFile`, no fsync; not signed. `query` builds a map index on first use, then updates it.',
+  '- atproto: `Repo.create` on a `MemoryBlockstore` (nothing written), a secp256k1 keypair from @atproto/crypto; each `applyWrites` of 1,000 creates updates the MST and signs one commit. `getFullRepo` streams the latest commit, MST nodes and records as a CAR. `verifyRepoCar` rehashes every block, checks the one commit signature and the DID, walks the MST and returns every record.',
+  '- Cairn verified import: `openStore({ memory: true, requireSignatures: true }).import(car)` of the signed CAR: every block rehashed, every event decoded strictly, re-encoded and validated, each of the 20 batch signatures verified, indexes built.',
+  '',
+].join('\n')
+
+const results = {
+  date,
+  node: process.version,
+  cpu,
+  cores: cpus().length,
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  platform: process.platform,
+  loadavg: { before: load0, after: load1 },
+  versions,
+  workload: { events: EVENTS, batch: BATCH, streams: 1000, single: SINGLE, reads: READS, eventAt: 'bench/workload.ts' },
+  rounds: ROUNDS,
+  seconds: Math.round((performance.now() - t0) / 1000),
+  rows: rows.map((r) => ({ ...r, cairnMedianMs: med(r.cairnKey), peerMedianMs: med(r.peerKey), eachRound: paired(r) })),
+  spread: Object.fromEntries(Object.keys(samples).map((k) => [k, kind(k)])),
+  samplesMs: samples,
+  sizes,
+}
+await writeFile(join(HERE, 'results.json'), `${JSON.stringify(results, null, 2)}\n`)
+await writeFile(join(HERE, 'results.md'), `# Cairn beside its peers\n\n${md}`)
+console.log(`\n${md}`)
