@@ -1,5 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import * as dagPb from '@ipld/dag-pb'
+import * as cborg from 'cborg'
 import { scanCanonical } from './canonical.ts'
 import { CID } from 'multiformats/cid'
 import { CairnError } from '../errors/cairn-error.ts'
@@ -73,13 +74,47 @@ export async function decodeBlock<T = unknown>(cid: CID, bytes: Uint8Array): Pro
   return { cid, bytes, value: decodeTrusted<T>(cid, bytes) }
 }
 
-/** Decodes bytes already known to match `cid`. Throws CAIRN_INVALID_BLOCK when the codec rejects them. */
-export function decodeTrusted<T = unknown>(cid: CID, bytes: Uint8Array): T {
-  if (cid.code === DAG_CBOR && bytes.length > MAX_BLOCK_DEPTH && cborNestsDeeperThan(bytes, MAX_BLOCK_DEPTH)) {
+/** Links are decoded into slabs of this size (see cidFromTag). */
+const CID_SLAB = 64 * 1024
+let cidSlab = new Uint8Array(CID_SLAB)
+let cidSlabAt = 0
+
+/**
+ * Tag 42 as @ipld/dag-cbor decodes it (`0x00` ‖ CID bytes), but the CID's bytes are copied
+ * into a shared 64 KiB slab first: cborg hands a tag's bytes over as a fresh copy of a few
+ * dozen bytes, which V8 keeps on its heap, and multiformats asks each such array for its
+ * `.buffer` — forcing V8 to move it off-heap, ~2 µs per link. A view into a slab is already
+ * off-heap. A slab lives as long as any CID in it.
+ */
+function cidFromTag(decode: () => unknown): CID {
+  const bytes = decode() as Uint8Array
+  if (!(bytes instanceof Uint8Array) || bytes[0] !== 0) throw new Error('Invalid CID for CBOR tag 42; expected leading 0x00')
+  const n = bytes.length - 1
+  if (cidSlabAt + n > CID_SLAB) {
+    cidSlab = new Uint8Array(Math.max(CID_SLAB, n))
+    cidSlabAt = 0
+  }
+  const at = cidSlabAt
+  for (let i = 0; i < n; i++) cidSlab[at + i] = bytes[i + 1]!
+  cidSlabAt += n
+  return CID.decode(cidSlab.subarray(at, at + n))
+}
+
+const cidTags: cborg.TagDecoder[] = []
+cidTags[42] = cidFromTag
+/** @ipld/dag-cbor's decoding rules, with tag 42 decoded by cidFromTag. */
+const DAG_CBOR_DECODE: cborg.DecodeOptions = { ...dagCbor.decodeOptions, tags: cidTags }
+
+/**
+ * Decodes bytes already known to match `cid`. Throws CAIRN_INVALID_BLOCK when the codec rejects
+ * them. `depthChecked`: the caller already bounded the nesting (the import's canonical scan).
+ */
+export function decodeTrusted<T = unknown>(cid: CID, bytes: Uint8Array, depthChecked = false): T {
+  if (!depthChecked && cid.code === DAG_CBOR && bytes.length > MAX_BLOCK_DEPTH && cborNestsDeeperThan(bytes, MAX_BLOCK_DEPTH)) {
     throw new CairnError('CAIRN_INVALID_BLOCK', `block ${cid} nests maps and lists deeper than ${MAX_BLOCK_DEPTH} levels`, { cid })
   }
   try {
-    if (cid.code === DAG_CBOR) return dagCbor.decode<T>(bytes)
+    if (cid.code === DAG_CBOR) return cborg.decode(bytes, DAG_CBOR_DECODE) as T
     if (cid.code === DAG_PB) return dagPb.decode(bytes) as T
     return bytes as T
   } catch (cause) {

@@ -89,7 +89,7 @@ export function decodeStrictEvent(cid: CID, bytes: Uint8Array): EventBlock {
   // One pass decides canonical form for most events; the re-encoding check covers the rest.
   const verdict = scanCanonical(bytes, MAX_BLOCK_DEPTH)
   if (verdict === 'too-deep' || (verdict === 'not-canonical' && cborNestsDeeperThan(bytes, MAX_BLOCK_DEPTH))) invalid(cid, `"data" or "meta" nests deeper than ${MAX_DEPTH} levels`)
-  const value = decodeTrusted(cid, bytes)
+  const value = decodeTrusted(cid, bytes, verdict !== 'not-canonical')
   if (verdict === 'not-canonical' || (verdict === 'unsure' && !isCanonicalDagCbor(bytes, value))) {
     invalid(cid, 'its bytes are not canonical dag-cbor (re-encoding what they decode to gives other bytes)')
   }
