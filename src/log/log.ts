@@ -25,7 +25,7 @@ import { syncHints } from './hints.ts'
 import { IndexingQueue } from './indexing.ts'
 import { Mutex } from '../storage/mutex.ts'
 import { planAppend, type AppendBase, type PlannedBefore } from './plan-append.ts'
-import { planImport, readVerifiedCar, type StagingLimits } from './plan-import.ts'
+import type { StagingLimits } from './plan-import.ts'
 import { objectDraft, objectRecordOf, writesSomething, type CommitPlan, type Draft, type UnitOfWork } from './plan.ts'
 import { assertSignatures } from './rules/signatures.ts'
 import { SNAPSHOT_MIN, SnapshotScheduler } from './snapshots.ts'
@@ -298,6 +298,8 @@ export class EventLog {
    * and applies it all as one commit. Throws, naming the CID, with the store unchanged.
    */
   async import(source: ByteSource, rules: ImportRules): Promise<ImportOutcome> {
+    // The import path (CAR reader, planner) loads on first use: apps that never import do not ship it.
+    const { planImport, readVerifiedCar } = await import('./plan-import.ts')
     const car = await readVerifiedCar(source, rules)
     return this.#locked(async () => {
       const imported = await planImport(car, this.views, this.storage, this.#heads, { now: this.#clock(), maxClockDrift: rules.maxClockDrift, foreignType: rules.foreignType })

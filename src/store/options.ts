@@ -3,7 +3,7 @@ import { expectCids, expectFunction, expectNonNegativeInteger, expectObject, exp
 import { CairnError } from '../errors/cairn-error.ts'
 import type { Signer } from '../identity/interface.ts'
 import { isDidKey } from '../identity/did-key.ts'
-import { verifySignature } from '../identity/verify.ts'
+import type { VerifyFn } from '../log/rules/signatures.ts'
 import type { ImportRules, LogOpenOptions } from '../log/log.ts'
 import type { AccessConfig } from '../log/rules/access.ts'
 import type { Gate } from '../log/rules/gates.ts'
@@ -55,11 +55,15 @@ export function normalizeStoreOptions(options: StoreOptions): LogOpenOptions {
       requireSignatures: expectOptionalBoolean('requireSignatures', options.requireSignatures),
       access: options.access === undefined ? undefined : expectAccess(options.access),
       gates: options.gates === undefined ? STORE_DEFAULTS.gates : expectGates(options.gates),
-      verify: verifySignature,
+      verify: lazyVerify,
       isDid: isDidKey,
     },
   }
 }
+
+let verifier: Promise<VerifyFn> | undefined
+/** verifySignature, loaded on the first signed event an import meets: apps that never import signed events do not ship it. */
+const lazyVerify: VerifyFn = async (did, bytes, sig) => (await (verifier ??= import('../identity/verify.ts').then((m) => m.verifySignature)))(did, bytes, sig)
 
 function expectSigner(signer: unknown): Signer {
   const s = expectObject('signer', signer)
