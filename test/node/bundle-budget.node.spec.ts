@@ -12,7 +12,7 @@ import { describe, expect, test } from 'vitest'
 
 /** The target: 40 KiB of gzip (zlib's default level 6, as a server compressing on the fly would). Not met yet. */
 const TARGET = 40 * 1024
-/** The ceiling this spec enforces until the target is met: a ratchet at today's size (54.4 KiB), lowered as it shrinks. */
+/** The ceiling this spec enforces until the target is met: a ratchet just above today's size (53.9 KiB on 2026-12-02), lowered as it shrinks. */
 const BUDGET = 56 * 1024
 
 /** One chunk of Vite's build manifest (.vite/manifest.json). */
