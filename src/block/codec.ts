@@ -74,30 +74,35 @@ export async function decodeBlock<T = unknown>(cid: CID, bytes: Uint8Array): Pro
   return { cid, bytes, value: decodeTrusted<T>(cid, bytes) }
 }
 
-/** Links are decoded into slabs of this size (see cidFromTag). */
+/** CIDs are decoded from slabs of this size (see cidFromBytes). */
 const CID_SLAB = 64 * 1024
 let cidSlab = new Uint8Array(CID_SLAB)
 let cidSlabAt = 0
 
 /**
- * Tag 42 as @ipld/dag-cbor decodes it (`0x00` ‖ CID bytes), but the CID's bytes are copied
- * into a shared 64 KiB slab first: cborg hands a tag's bytes over as a fresh copy of a few
- * dozen bytes, which V8 keeps on its heap, and multiformats asks each such array for its
- * `.buffer` — forcing V8 to move it off-heap, ~2 µs per link. A view into a slab is already
- * off-heap. A slab lives as long as any CID in it.
+ * A CID from `bytes[start, end)`, decoded from a copy in a shared 64 KiB slab. Small arrays
+ * (a CID's few dozen bytes, as cborg hands a tag's bytes over, or as a column copies them out)
+ * live on V8's heap, and multiformats asks each for its `.buffer`, forcing V8 to move it
+ * off-heap: ~2 µs per CID. A view into a slab is off-heap already. A slab lives as long as any
+ * CID in it.
  */
-function cidFromTag(decode: () => unknown): CID {
-  const bytes = decode() as Uint8Array
-  if (!(bytes instanceof Uint8Array) || bytes[0] !== 0) throw new Error('Invalid CID for CBOR tag 42; expected leading 0x00')
-  const n = bytes.length - 1
+export function cidFromBytes(bytes: Uint8Array, start = 0, end: number = bytes.length): CID {
+  const n = end - start
   if (cidSlabAt + n > CID_SLAB) {
     cidSlab = new Uint8Array(Math.max(CID_SLAB, n))
     cidSlabAt = 0
   }
   const at = cidSlabAt
-  for (let i = 0; i < n; i++) cidSlab[at + i] = bytes[i + 1]!
+  for (let i = 0; i < n; i++) cidSlab[at + i] = bytes[start + i]!
   cidSlabAt += n
   return CID.decode(cidSlab.subarray(at, at + n))
+}
+
+/** Tag 42 as @ipld/dag-cbor decodes it (`0x00` ‖ CID bytes), through cidFromBytes. */
+function cidFromTag(decode: () => unknown): CID {
+  const bytes = decode() as Uint8Array
+  if (!(bytes instanceof Uint8Array) || bytes[0] !== 0) throw new Error('Invalid CID for CBOR tag 42; expected leading 0x00')
+  return cidFromBytes(bytes, 1)
 }
 
 const cidTags: cborg.TagDecoder[] = []

@@ -63,7 +63,10 @@ export function normalizeStoreOptions(options: StoreOptions): LogOpenOptions {
 
 let verifier: Promise<VerifyFn> | undefined
 /** verifySignature, loaded on the first signed event an import meets: apps that never import signed events do not ship it. */
-const lazyVerify: VerifyFn = async (did, bytes, sig) => (await (verifier ??= import('../identity/verify.ts').then((m) => m.verifySignature)))(did, bytes, sig)
+const lazyVerify: VerifyFn = async (did, bytes, sig) => {
+  verifier ??= import('../identity/verify.ts').then((m) => m.verifySignature)
+  return (await verifier)(did, bytes, sig)
+}
 
 function expectSigner(signer: unknown): Signer {
   const s = expectObject('signer', signer)

@@ -1,5 +1,6 @@
 import { CidSet } from '../../block/cid-map.ts'
-import { CID } from 'multiformats/cid'
+import { cidFromBytes } from '../../block/codec.ts'
+import type { CID } from 'multiformats/cid'
 import { CairnError } from '../../errors/cairn-error.ts'
 import type { EventMeta, Stamp } from '../event/interface.ts'
 import { compareCidEvents } from '../event/order.ts'
@@ -94,7 +95,7 @@ export class LogViews {
   }
 
   cid(seq: number): CID {
-    return CID.decode(this.cidBytes(seq))
+    return cidFromBytes(this.cidBytes(seq))
   }
 
   ts(seq: number): number {
