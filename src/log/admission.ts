@@ -1,4 +1,5 @@
 import type { CID } from 'multiformats/cid'
+import { CidMap } from '../block/cid-map.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { Signer } from '../identity/interface.ts'
 import type { PlannedEvent } from './plan.ts'
@@ -78,7 +79,7 @@ export class Admission {
    */
   async check(events: readonly PlannedEvent[], imported: number, pasts?: PendingPasts): Promise<void> {
     if (!this.active || events.length === 0) return
-    if (this.#contexts !== undefined) await this.#checkAccess(this.#contexts, events, imported, pasts ?? new Map())
+    if (this.#contexts !== undefined) await this.#checkAccess(this.#contexts, events, imported, pasts ?? new CidMap())
     if (this.rules.gates.length > 0) await this.#checkGates(events, imported)
   }
 
@@ -89,7 +90,7 @@ export class Admission {
     for (const { cid, event } of events) {
       const past = pastOfParents(event.parents, contexts, this.#views, pending)
       const self = event.stream === ACCESS_STREAM ? readAccessEvent(cid, event.type, event.data, past, this.rules.isDid) : undefined
-      pending.set(cid.toString(), { past, self })
+      pending.set(cid, { past, self })
       const author = event.author
       let byAuthor = memo.get(past)
       if (byAuthor === undefined) {

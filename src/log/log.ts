@@ -454,7 +454,7 @@ export class EventLog {
   async #commitGroup(queued: WaitingAppend[]): Promise<void> {
     const callers = this.#appends.take(queued)
     const group = new GroupPlan(this.#heads)
-    const pasts: PendingPasts = new Map()
+    const pasts: PendingPasts = new CidMap()
     const planned: WaitingAppend[] = []
     for (const caller of callers) {
       try {

@@ -1,4 +1,5 @@
 import type { CID } from 'multiformats/cid'
+import { CidMap, CidSet } from '../../block/cid-map.ts'
 import { CairnError } from '../../errors/cairn-error.ts'
 import type { Signer } from '../../identity/interface.ts'
 import { encodeEvent } from '../event/format.ts'
@@ -44,8 +45,8 @@ const refuse = (cid: CID, why: string): never => {
  * new events in canonical order.
  */
 export async function assertSignatures(events: readonly SignedCandidate[], requireSignatures: boolean, verify: VerifyFn): Promise<void> {
-  /** Per author, the events whose only parent is a given event: key `author\0parent CID`. */
-  const successors = new Map<string, SignedCandidate[]>()
+  /** The events whose only parent is a given event (any author: the walk below matches authors). */
+  const successors = new CidMap<SignedCandidate[]>()
   const signed: SignedCandidate[] = []
   for (const c of events) {
     const { author, sig, parents } = c.event
@@ -56,9 +57,8 @@ export async function assertSignatures(events: readonly SignedCandidate[], requi
     }
     if (sig !== undefined) signed.push(c)
     if (parents.length === 1) {
-      const key = `${author}\u0000${parents[0]!.toString()}`
-      const list = successors.get(key)
-      if (list === undefined) successors.set(key, [c])
+      const list = successors.get(parents[0]!)
+      if (list === undefined) successors.set(parents[0]!, [c])
       else list.push(c)
     }
   }
@@ -70,14 +70,13 @@ export async function assertSignatures(events: readonly SignedCandidate[], requi
     })
   }
   // Children come after their parents in canonical order: walk back, so each event's successors are decided first.
-  const vouched = new Set<string>()
+  const vouched = new CidSet()
   for (let i = events.length - 1; i >= 0; i--) {
     const c = events[i]!
     const { author, sig } = c.event
     if (author === undefined) continue
-    const key = c.cid.toString()
-    if (sig !== undefined || successors.get(`${author}\u0000${key}`)?.some((s) => vouched.has(s.cid.toString()))) {
-      vouched.add(key)
+    if (sig !== undefined || successors.get(c.cid)?.some((s) => s.event.author === author && vouched.has(s.cid))) {
+      vouched.add(c.cid)
       continue
     }
     refuse(c.cid, `names ${author} as its author but is neither signed nor the only parent of a signed event by that author in this import`)

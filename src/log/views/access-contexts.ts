@@ -1,4 +1,5 @@
 import type { CID } from 'multiformats/cid'
+import type { CidMap } from '../../block/cid-map.ts'
 import type { EventBlock } from '../event/interface.ts'
 import { ACCESS_STREAM, type AccessEvent, readAccessEvent } from '../rules/access.ts'
 import type { LogViews } from './views.ts'
@@ -107,14 +108,14 @@ export function union(sets: readonly ReadonlySet<AccessEvent>[]): ReadonlySet<Ac
   return out
 }
 
-/** Type guard used by the planner: a CID-keyed set of pasts for events not stored yet. */
-export type PendingPasts = Map<string, { readonly past: ReadonlySet<AccessEvent>; readonly self: AccessEvent | undefined }>
+/** The pasts of events a plan adds, not stored yet, by CID. */
+export type PendingPasts = CidMap<{ readonly past: ReadonlySet<AccessEvent>; readonly self: AccessEvent | undefined }>
 
 /** The past of an event's parents, stored or pending, each with itself when it is an access event. */
 export function pastOfParents(parents: readonly CID[], contexts: AccessContexts, views: LogViews, pending: PendingPasts): ReadonlySet<AccessEvent> {
   const sets: ReadonlySet<AccessEvent>[] = []
   for (const p of parents) {
-    const held = pending.get(p.toString())
+    const held = pending.get(p)
     if (held !== undefined) {
       sets.push(held.self === undefined ? held.past : new Set([...held.past, held.self]))
       continue
