@@ -1,35 +1,36 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
+import { varint } from 'multiformats'
 
 /** Frames leave in chunks of at least this size (a larger block makes a larger chunk). */
 const CHUNK_BYTES = 64 * 1024
 
-/** Bytes of `n` as an unsigned LEB128 varint. */
-function varintLength(n: number): number {
-  let bytes = 1
-  while (n >= 0x80) {
-    n = Math.floor(n / 128)
-    bytes++
-  }
-  return bytes
-}
-
-function writeVarint(out: Uint8Array, at: number, n: number): number {
-  while (n >= 0x80) {
-    out[at++] = (n & 0x7f) | 0x80
-    n = Math.floor(n / 128)
-  }
-  out[at++] = n
-  return at
-}
-
 /** The CARv1 header: varint(length) ‖ dag-cbor `{ roots, version: 1 }`, as @ipld/car writes it. */
 export function carHeader(roots: readonly CID[]): Uint8Array {
   const header = dagCbor.encode({ version: 1, roots: [...roots] })
-  const out = new Uint8Array(varintLength(header.length) + header.length)
-  out.set(header, writeVarint(out, 0, header.length))
+  const out = new Uint8Array(varint.encodingLength(header.length) + header.length)
+  varint.encodeTo(header.length, out, 0)
+  out.set(header, out.length - header.length)
   return out
+}
+
+/** Bytes of a block's CARv1 frame: varint(length of CID and bytes) ‖ CID bytes ‖ block bytes. */
+export function frameLength(block: BlockRecord): number {
+  const length = block.cid.bytes.length + block.bytes.length
+  return varint.encodingLength(length) + length
+}
+
+/** Writes a block's frame into `out` at `at`; returns where its bytes start (the frame ends after them). */
+export function writeFrame(out: Uint8Array, at: number, block: BlockRecord): number {
+  const cidBytes = block.cid.bytes
+  const length = cidBytes.length + block.bytes.length
+  varint.encodeTo(length, out, at)
+  at += varint.encodingLength(length)
+  out.set(cidBytes, at)
+  at += cidBytes.length
+  out.set(block.bytes, at)
+  return at
 }
 
 /**
@@ -46,20 +47,14 @@ export async function* writeCar(roots: readonly CID[], blocks: AsyncIterable<Blo
   const header = carHeader(roots)
   chunk.set(header)
   let at = header.length
-  for await (const { cid, bytes } of blocks) {
-    const cidBytes = cid.bytes
-    const length = cidBytes.length + bytes.length
-    const frame = varintLength(length) + length
+  for await (const block of blocks) {
+    const frame = frameLength(block)
     if (at + frame > chunk.length) {
       const bigger = new Uint8Array(Math.max(chunk.length * 2, at + frame))
       bigger.set(chunk.subarray(0, at))
       chunk = bigger
     }
-    at = writeVarint(chunk, at, length)
-    chunk.set(cidBytes, at)
-    at += cidBytes.length
-    chunk.set(bytes, at)
-    at += bytes.length
+    at = writeFrame(chunk, at, block) + block.bytes.length
     if (at >= CHUNK_BYTES) {
       yield chunk.subarray(0, at)
       chunk = new Uint8Array(CHUNK_BYTES * 2)

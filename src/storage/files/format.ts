@@ -5,6 +5,7 @@ import * as Digest from 'multiformats/hashes/digest'
 import { varint } from 'multiformats'
 import type { FileHandle } from 'node:fs/promises'
 import type { BlockRecord } from '../../block/interface.ts'
+import { carHeader, frameLength, writeFrame } from '../../car/writer.ts'
 import { readFully } from '../../fs/durable.ts'
 import { equalBytes } from '../../block/codec.ts'
 import { DAG_CBOR } from '../../block/interface.ts'
@@ -16,13 +17,7 @@ export const IDENTITY: 0x00 = 0x00
 export const MAX_FRAME: number = 256 * 1024 * 1024
 
 /** Every segment starts with these bytes: a CARv1 header `{ version: 1, roots: [] }`. */
-export const CAR_HEADER: Uint8Array = (() => {
-  const header = dagCbor.encode({ version: 1, roots: [] })
-  const out = new Uint8Array(varint.encodingLength(header.length) + header.length)
-  varint.encodeTo(header.length, out, 0)
-  out.set(header, out.length - header.length)
-  return out
-})()
+export const CAR_HEADER: Uint8Array = carHeader([])
 
 /** What a commit record says: the heads after the commit and the block frames just before it. */
 export interface CommitRecord {
@@ -69,23 +64,15 @@ export function encodeRecordFrame(heads: readonly CID[], blocks: number, bytes: 
 /** Builds the single buffer of one commit: a frame per block, then the record frame. */
 export function encodeCommit(blocks: readonly BlockRecord[], heads: readonly CID[]): EncodedCommit {
   let blockBytes = 0
-  for (const b of blocks) {
-    const len = b.cid.bytes.length + b.bytes.length
-    blockBytes += varint.encodingLength(len) + len
-  }
+  for (const b of blocks) blockBytes += frameLength(b)
   const record = encodeRecordFrame(heads, blocks.length, blockBytes)
   const buffer = new Uint8Array(blockBytes + record.length)
   let pos = 0
   const placed: EncodedBlock[] = []
   for (const b of blocks) {
-    const len = b.cid.bytes.length + b.bytes.length
     const start = pos
-    varint.encodeTo(len, buffer, pos)
-    pos += varint.encodingLength(len)
-    buffer.set(b.cid.bytes, pos)
-    pos += b.cid.bytes.length
-    buffer.set(b.bytes, pos)
-    placed.push({ cid: b.cid, start, frameLength: len, offset: pos, length: b.bytes.length })
+    pos = writeFrame(buffer, pos, b)
+    placed.push({ cid: b.cid, start, frameLength: b.cid.bytes.length + b.bytes.length, offset: pos, length: b.bytes.length })
     pos += b.bytes.length
   }
   const recordOffset = pos
