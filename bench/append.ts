@@ -15,6 +15,7 @@ import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { openStore } from 'cairn'
 import { fmt, median, timed } from './measure.ts'
+import { withDir } from './scratch.ts'
 import type { RowFn } from './sync.ts'
 
 const EVENTS = 20_000
@@ -28,15 +29,6 @@ export const eventAt = (i: number): { stream: string; type: string; data: { i: n
   type: 'entry.posted',
   data: { i, memo: `payment ${i} `.padEnd(200, '.'), amount: i % 977 },
 })
-
-async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'cairn-bench-append-'))
-  try {
-    return await fn(dir)
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
-}
 
 const varint = (n: number, out: number[]): void => {
   while (n >= 0x80) {
@@ -101,7 +93,7 @@ async function alternate(turns: number, a: (turn: number) => Promise<unknown>, b
 
 /** One round of appendMany ×BATCH on the files engine beside the durable floor; [cairn ms, floor ms] for EVENTS events. */
 export function batchedRound(): Promise<[number, number]> {
-  return withDir(async (dir) => {
+  return withDir('cairn-bench-append-', async (dir) => {
     const store = await openStore({ path: join(dir, 'store') })
     const fh = await open(join(dir, 'floor.car'), 'a')
     const floor = new FloorLog(fh)
@@ -118,7 +110,7 @@ export function batchedRound(): Promise<[number, number]> {
 
 /** One round of single awaited appends beside writes of 300 bytes each followed by fsync; [cairn ms, floor ms] for SINGLE each. */
 export function singleRound(): Promise<[number, number]> {
-  return withDir(async (dir) => {
+  return withDir('cairn-bench-append-', async (dir) => {
     const store = await openStore({ path: join(dir, 'store') })
     const fh = await open(join(dir, 'raw'), 'a')
     const buf = new Uint8Array(300).fill(1)
@@ -143,7 +135,7 @@ export function singleRound(): Promise<[number, number]> {
 
 /** One round of appends by IN_FLIGHT writers at once beside the same number awaited one at a time; [in flight ms, one at a time ms] for SINGLE each. */
 export function inFlightRound(): Promise<[number, number]> {
-  return withDir(async (dir) => {
+  return withDir('cairn-bench-append-', async (dir) => {
     const store = await openStore({ path: dir })
     const CHUNK = IN_FLIGHT * 2
     let at = 0

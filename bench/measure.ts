@@ -13,3 +13,20 @@ export async function timed(fn: () => Promise<unknown>): Promise<number> {
 }
 
 export const fmt = (n: number, unit: string): string => `${n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2)} ${unit}`
+
+/** A byte stream gathered into one array. */
+export async function bytesOf(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  let n = 0
+  for await (const c of it) {
+    parts.push(c)
+    n += c.length
+  }
+  const out = new Uint8Array(n)
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
+}

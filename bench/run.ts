@@ -13,6 +13,7 @@ import { runTrustBench } from './trust.ts'
 import { runIndexBench } from './index/bench.ts'
 import { runBrowserBench } from './browser/run.ts'
 import { fmt, median, timed } from './measure.ts'
+import { withDir } from './scratch.ts'
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5)
 
@@ -20,15 +21,6 @@ async function rounds(fn: () => Promise<number>): Promise<number> {
   const xs: number[] = []
   for (let i = 0; i < ROUNDS; i++) xs.push(await fn())
   return median(xs)
-}
-
-async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'cairn-bench-'))
-  try {
-    return await fn(dir)
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
 }
 
 const rows: string[][] = []
@@ -45,7 +37,7 @@ await runAppendBench(row, ROUNDS)
 // 3. Opening a store of 20,000 events: from the index snapshot, and rebuilding the indexes
 //    from blocks. Baseline: reading every block of it through the engine without decoding.
 {
-  await withDir(async (dir) => {
+  await withDir('cairn-bench-', async (dir) => {
     let store = await openStore({ path: dir })
     for (let k = 0; k < 20; k++) await store.appendMany(Array.from({ length: 1000 }, (_, i) => ({ stream: `s${i % 100}`, type: 'tick', data: { k, i } })))
     await store.close()
@@ -89,7 +81,7 @@ await runAppendBench(row, ROUNDS)
   }
   let fileCid: unknown
   const putMs = await rounds(() =>
-    withDir(async (dir) => {
+    withDir('cairn-bench-', async (dir) => {
       const store = await openStore({ path: dir })
       const ms = await timed(async () => {
         fileCid = await store.putFile(chunks())
@@ -108,7 +100,7 @@ await runAppendBench(row, ROUNDS)
   if (String(fileCid) !== String(refCid)) throw new Error(`putFile CID ${fileCid} differs from the importer's ${refCid}`)
   row('putFile 32 MiB, files engine', fmt(size / putMs / 1000, 'MB/s'), fmt(size / impMs / 1000, 'MB/s'), impMs / putMs, 'importer → MemoryBlockstore')
 
-  await withDir(async (dir) => {
+  await withDir('cairn-bench-', async (dir) => {
     const store = await openStore({ path: dir })
     const cid = await store.putFile(chunks())
     const catMs = await rounds(() =>

@@ -8,7 +8,7 @@ import { CarBlockIterator, CarWriter } from '@ipld/car'
 import type { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createSyncHandler, forgetSyncPeer, MemoryStorage, openStore, sync, toNodeListener, type CairnStore, type SyncReport } from 'cairn'
-import { fmt, median, timed } from './measure.ts'
+import { bytesOf, fmt, median, timed } from './measure.ts'
 
 /** Adds one row to the printed table: what, Cairn's figure, the baseline's, the ratio, the baseline's name. */
 export type RowFn = (what: string, cairn: string, baseline: string, ratio: number, baselineName: string) => void
@@ -24,22 +24,6 @@ async function drain(it: AsyncIterable<Uint8Array>): Promise<number> {
   let n = 0
   for await (const c of it) n += c.length
   return n
-}
-
-async function bytesOf(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = []
-  let n = 0
-  for await (const c of it) {
-    parts.push(c)
-    n += c.length
-  }
-  const out = new Uint8Array(n)
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
 }
 
 /** A CAR as a stream of 64 KiB pieces, as it would arrive from a socket or a file. */

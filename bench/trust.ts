@@ -5,34 +5,14 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createIdentity, openStore, type CairnStore, type Signer, verifySignature } from 'cairn'
-import { fmt, median, timed } from './measure.ts'
+import { bytesOf, fmt, median, timed } from './measure.ts'
+import { withDir } from './scratch.ts'
 import type { RowFn } from './sync.ts'
 import { BATCH, EVENTS, eventAt } from './workload.ts'
 
-async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'cairn-bench-trust-'))
-  try {
-    return await fn(dir)
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
-}
-
-async function bytesOf(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = []
-  for await (const c of it) parts.push(c)
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}
-
 /** appendMany of EVENTS events in batches of BATCH on the files engine; ms. */
 async function batchedAppend(signer: Signer | undefined): Promise<number> {
-  return withDir(async (dir) => {
+  return withDir('cairn-bench-trust-', async (dir) => {
     const store = await openStore({ path: dir, ...(signer === undefined ? {} : { signer }) })
     const ms = await timed(async () => {
       for (let k = 0; k < EVENTS; k += BATCH) await store.appendMany(Array.from({ length: BATCH }, (_, i) => eventAt(k + i)))
@@ -44,7 +24,7 @@ async function batchedAppend(signer: Signer | undefined): Promise<number> {
 
 /** Single awaited appends on the files engine (one fsync each); ms for n. */
 async function singleAppends(signer: Signer | undefined, n: number): Promise<number> {
-  return withDir(async (dir) => {
+  return withDir('cairn-bench-trust-', async (dir) => {
     const store = await openStore({ path: dir, ...(signer === undefined ? {} : { signer }) })
     const ms = await timed(async () => {
       for (let i = 0; i < n; i++) await store.append(eventAt(i))

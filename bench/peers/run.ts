@@ -3,15 +3,16 @@
 // both sides, alternating which side goes first; the figures are medians over the rounds and
 // every sample is kept in results.json. Writes results.json and results.md beside this file.
 // Needs the root package built (`npm run build`); BENCH_ROUNDS sets the rounds (default 3).
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { cpus, loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Secp256k1Keypair } from '@atproto/crypto'
 import { getFullRepo, MemoryBlockstore, Repo, verifyRepoCar, WriteOpAction } from '@atproto/repo'
 import { fireproof } from '@fireproof/core'
 import { createIdentity, openStore } from '../../dist/index.node.js'
-import { fmt, median, timed } from '../measure.ts'
+import { bytesOf, fmt, median, timed } from '../measure.ts'
+import { withDir } from '../scratch.ts'
 import { BATCH, EVENTS, eventAt, type WorkloadEvent } from '../workload.ts'
 
 /** Node's collector when run with --expose-gc (the npm script does): called between sides. */
@@ -37,33 +38,12 @@ const batch = (k: number): WorkloadEvent[] => Array.from({ length: Math.min(BATC
 
 // ---------- helpers ----------
 
-async function withDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), prefix))
-  try {
-    return await fn(dir)
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
-}
-
 async function duBytes(dir: string): Promise<number> {
   let n = 0
   for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
     if (e.isFile()) n += (await stat(join(e.parentPath, e.name))).size
   }
   return n
-}
-
-async function bytesOf(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = []
-  for await (const c of it) parts.push(c)
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
 }
 
 /** Fireproof on its Node file storage, everything (data, index, keybag) under `dir`. */
