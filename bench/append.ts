@@ -7,8 +7,7 @@
 //      one write and one fdatasync per 1,000
 //   3. 16 appends in flight        vs one at a time (group commit: the ratio is the point)
 import { createHash } from 'node:crypto'
-import { type FileHandle, mkdtemp, open, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { type FileHandle, open } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'

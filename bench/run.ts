@@ -1,8 +1,3 @@
-// `npm run bench`: Cairn's figures beside a baseline measured in the same run.
-// Medians of several rounds; the machine is shared and noisy, so read the ratios.
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { importer } from 'ipfs-unixfs-importer'

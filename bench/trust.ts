@@ -1,9 +1,3 @@
-// Trust figures for `npm run bench` (issue 10): signed appends and signed verified imports
-// beside the unsigned figures of the same run, on the same workload (~300-byte events over
-// 1,000 streams). Target: signed ≥ 0.7× unsigned. Alone: `npx tsx bench/trust.ts` after a build.
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { createIdentity, openStore, type CairnStore, type Signer, verifySignature } from 'cairn'
 import { bytesOf, fmt, median, timed } from './measure.ts'
 import { withDir } from './scratch.ts'
