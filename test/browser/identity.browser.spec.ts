@@ -6,18 +6,10 @@ import { exportIdentity, importIdentity } from '../../src/identity/create.ts'
 import { didKeyOf } from '../../src/identity/did-key.ts'
 import { ed25519Backends, setEd25519BackendForTests } from '../../src/identity/ed25519.ts'
 import { verifySignature } from '../../src/identity/verify.ts'
+import { rejection } from '../support/stores.ts'
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text)
 const uniqueName = (what: string): string => `${what}-${crypto.randomUUID()}`
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a rejection')
-}
 
 /** Runs one request on the keys store of the identities database, outside Cairn's code. */
 async function onStore<T>(mode: IDBTransactionMode, fn: (store: IDBObjectStore) => IDBRequest<T>): Promise<T> {

@@ -3,6 +3,7 @@ import { describe, expect, test } from 'vitest'
 import { encodeValue, equalBytes } from '../../src/block/codec.ts'
 import type { StorageEngine } from '../../src/storage/interface.ts'
 import { engineKinds, withFixture } from '../support/engines.ts'
+import { rejection } from '../support/stores.ts'
 
 const kinds = await engineKinds()
 
@@ -29,15 +30,6 @@ function expectBytes(actual: Uint8Array | undefined, expected: Uint8Array): void
   expect(actual).toBeInstanceOf(Uint8Array)
   expect(actual!.length).toBe(expected.length)
   expect(equalBytes(actual!, expected)).toBe(true)
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a rejection')
 }
 
 for (const kind of kinds) {

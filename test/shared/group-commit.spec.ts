@@ -3,7 +3,6 @@
 // would give; a caller a rule refuses fails alone; a signed store's events all verify; the
 // access rule sees each caller's events in the context of the callers before it.
 import { describe, expect, test } from 'vitest'
-import { isCairnError } from '../../src/errors/cairn-error.ts'
 import { createIdentity } from '../../src/identity/create.ts'
 import type { StoredEvent } from '../../src/log/event/interface.ts'
 import type { CommitBatch, StorageEngine } from '../../src/storage/interface.ts'
@@ -11,7 +10,7 @@ import { MemoryStorage } from '../../src/storage/memory.ts'
 import type { StoreOptions } from '../../src/store/options.ts'
 import { CairnStore } from '../../src/store/store.ts'
 import { engineKinds, withFixture, wrapEngine } from '../support/engines.ts'
-import { bytesOf } from '../support/stores.ts'
+import { bytesOf, cairnFailure } from '../support/stores.ts'
 
 const kinds = await engineKinds()
 
@@ -30,16 +29,6 @@ function counting(inner: StorageEngine): { engine: StorageEngine; commits: () =>
     },
   })
   return { engine, commits: () => commits, durable }
-}
-
-async function failure(p: Promise<unknown>): Promise<{ code?: string; message: string }> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  expect(err, 'expected a refusal').toBeDefined()
-  expect(isCairnError(err), String(err)).toBe(true)
-  return err as never
 }
 
 const open = (storage: StorageEngine, options: StoreOptions = {}): Promise<CairnStore> => CairnStore.open(storage, { clock, ...options })
@@ -124,9 +113,9 @@ for (const kind of kinds) {
           { stream: 'acct', type: 'debited', data: 2, expectedVersion: 9 },
         ])
         const d = store.append({ stream: 'acct', type: 'closed' })
-        expect((await failure(conflict)).code).toBe('CAIRN_VERSION_CONFLICT')
-        expect((await failure(clash)).code).toBe('CAIRN_DUPLICATE_ID')
-        expect((await failure(batch)).code).toBe('CAIRN_VERSION_CONFLICT')
+        expect((await cairnFailure(conflict)).code).toBe('CAIRN_VERSION_CONFLICT')
+        expect((await cairnFailure(clash)).code).toBe('CAIRN_DUPLICATE_ID')
+        expect((await cairnFailure(batch)).code).toBe('CAIRN_VERSION_CONFLICT')
         const [ea, eb, ec, er, ed] = await Promise.all([a, b, c, retry, d])
         expect([ea!.version, eb!.version, ed!.version]).toEqual([1, 2, 3])
         expect(String(er!.cid)).toBe(String(ec!.cid))
@@ -172,7 +161,7 @@ describe('group commit and trust', () => {
     const ok = Array.from({ length: 12 }, (_, i) => W.append({ stream: `todo/${i % 3}`, type: 'added', data: { i } }))
     const denied = W.append({ stream: 'notes/1', type: 'added' })
     const late = W.append({ stream: 'todo/9', type: 'added' })
-    expect((await failure(denied)).code).toBe('CAIRN_UNAUTHORIZED')
+    expect((await cairnFailure(denied)).code).toBe('CAIRN_UNAUTHORIZED')
     const events = await Promise.all([...ok, late])
     expect(events.map((e) => e.stream)).toEqual([...Array.from({ length: 12 }, (_, i) => `todo/${i % 3}`), 'todo/9'])
     expect(commits() - before).toBe(1)

@@ -9,6 +9,7 @@ import { type Backend, ed25519Backend, ed25519Backends } from '../../src/identit
 import type { Identity, Signer } from '../../src/identity/interface.ts'
 import { identityOf } from '../../src/identity/key-identity.ts'
 import { VERIFY_KEY_CACHE_SIZE, verifyKeyCacheSize, verifySignature } from '../../src/identity/verify.ts'
+import { rejection } from '../support/stores.ts'
 
 const hex = (text: string): Uint8Array => Uint8Array.from(text.match(/../g) ?? [], (b) => Number.parseInt(b, 16))
 const toHex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
@@ -91,15 +92,6 @@ async function backendsHere(): Promise<[string, Backend][]> {
         ['webcrypto', webcrypto],
         ['noble', noble],
       ]
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a rejection')
 }
 
 function flip(bytes: Uint8Array, at: number): Uint8Array {

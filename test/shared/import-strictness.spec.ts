@@ -7,7 +7,6 @@ import { describe, expect, test } from 'vitest'
 import { encodeValue } from '../../src/block/codec.ts'
 import type { BlockRecord } from '../../src/block/interface.ts'
 import { MAX_DEPTH } from '../../src/block/validate.ts'
-import { writeCar } from '../../src/car/writer.ts'
 import { isCairnError } from '../../src/errors/cairn-error.ts'
 import { encodeEvent } from '../../src/log/event/format.ts'
 import type { EventBlock } from '../../src/log/event/interface.ts'
@@ -15,7 +14,7 @@ import { MAX_TC } from '../../src/log/rules/stamp.ts'
 import { MemoryStorage } from '../../src/storage/memory.ts'
 import { CairnStore } from '../../src/store/store.ts'
 import { arr, cat, float64, map, negZero16, nul, rawText, text, uint, undef, type Item } from '../support/cbor.ts'
-import { bytesOf, collect } from '../support/stores.ts'
+import { bytesOf, carOf, collect } from '../support/stores.ts'
 
 const NOW = 1_700_000_000_000
 const open = (clock: () => number = () => NOW): Promise<CairnStore> => CairnStore.open(new MemoryStorage(), { clock })
@@ -37,17 +36,6 @@ function eventEntries(o: { stream?: Item; type?: Item; ts?: Item; tc?: Item; dat
 
 async function blockOf(bytes: Uint8Array): Promise<BlockRecord> {
   return { cid: CID.createV1(0x71, await sha256.digest(bytes)), bytes }
-}
-
-async function carOf(roots: CID[], blocks: BlockRecord[]): Promise<Uint8Array> {
-  return bytesOf(
-    writeCar(
-      roots,
-      (async function* () {
-        yield* blocks
-      })(),
-    ),
-  )
 }
 
 /** Imports `car` into `store` and returns the error; checks that nothing changed. */

@@ -4,9 +4,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
 import { describe, expect, test } from 'vitest'
-import type { BlockRecord } from '../../src/block/interface.ts'
-import { writeCar } from '../../src/car/writer.ts'
-import { isCairnError } from '../../src/errors/cairn-error.ts'
 import { createIdentity } from '../../src/identity/create.ts'
 import type { Identity } from '../../src/identity/interface.ts'
 import { encodeEvent } from '../../src/log/event/format.ts'
@@ -17,7 +14,7 @@ import { MemoryStorage } from '../../src/storage/memory.ts'
 import type { StoreOptions } from '../../src/store/options.ts'
 import { CairnStore } from '../../src/store/store.ts'
 import { engineKinds, withFixture } from '../support/engines.ts'
-import { bytesOf, collect } from '../support/stores.ts'
+import { bytesOf, cairnFailure, carOf, collect } from '../support/stores.ts'
 
 const persistentKinds = (await engineKinds()).filter((k) => k.persistent)
 
@@ -28,31 +25,10 @@ async function open(options: StoreOptions = {}, storage = new MemoryStorage()): 
   return CairnStore.open(storage, { clock, ...options })
 }
 
-async function carOf(roots: CID[], blocks: BlockRecord[]): Promise<Uint8Array> {
-  return bytesOf(
-    writeCar(
-      roots,
-      (async function* () {
-        yield* blocks
-      })(),
-    ),
-  )
-}
-
-async function failure(p: Promise<unknown>): Promise<{ code?: string; message: string; cid?: CID; refused?: readonly CID[]; reasons?: readonly string[] }> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  expect(err, 'expected a refusal').toBeDefined()
-  expect(isCairnError(err), String(err)).toBe(true)
-  return err as never
-}
-
 /** Imports `car`, expecting `code`; the store's heads, stats and state hash are unchanged. */
-async function refusedImport(store: CairnStore, car: Uint8Array, code: string): Promise<Awaited<ReturnType<typeof failure>>> {
+async function refusedImport(store: CairnStore, car: Uint8Array, code: string): Promise<Awaited<ReturnType<typeof cairnFailure>>> {
   const before = { heads: store.heads.map(String), stats: await store.stats(), hash: String(await store.stateHash()) }
-  const err = await failure(store.import(car))
+  const err = await cairnFailure(store.import(car))
   expect(err.code, err.message).toBe(code)
   expect({ heads: store.heads.map(String), stats: await store.stats(), hash: String(await store.stateHash()) }).toEqual(before)
   return err
@@ -157,7 +133,7 @@ describe('signed events', () => {
     const strict = await open({ requireSignatures: true })
     const err = await refusedImport(strict, await bytesOf(plain.export()), 'CAIRN_INVALID_SIGNATURE')
     expect(err.message).toMatch(/not signed/)
-    expect((await failure(strict.append({ stream: 's', type: 't' }))).code).toBe('CAIRN_INVALID_SIGNATURE')
+    expect((await cairnFailure(strict.append({ stream: 's', type: 't' }))).code).toBe('CAIRN_INVALID_SIGNATURE')
     expect(await strict.stats()).toMatchObject({ events: 0 })
   })
 
@@ -167,7 +143,7 @@ describe('signed events', () => {
     await expect(open({ access: { admins: ['bob'] } })).rejects.toThrow(TypeError)
     await expect(open({ gates: [42 as unknown as Gate] })).rejects.toThrow(TypeError)
     const plain = await open()
-    expect((await failure(plain.grant((await createIdentity()).did, { streams: '*' }))).code).toBe('CAIRN_UNSUPPORTED')
+    expect((await cairnFailure(plain.grant((await createIdentity()).did, { streams: '*' }))).code).toBe('CAIRN_UNSUPPORTED')
     expect(plain.can('did:key:whatever', 's')).toBe(true)
   })
 })
@@ -186,7 +162,7 @@ describe('access rules in the log', () => {
     const { admin, writer, A, W, C } = await setup()
     expect(A.can(admin.did, 'anything')).toBe(true)
     expect(W.can(writer.did, 'todo/1')).toBe(false)
-    expect((await failure(W.append({ stream: 'todo/1', type: 'added' }))).code).toBe('CAIRN_UNAUTHORIZED')
+    expect((await cairnFailure(W.append({ stream: 'todo/1', type: 'added' }))).code).toBe('CAIRN_UNAUTHORIZED')
     expect(await W.stats()).toMatchObject({ events: 0 })
 
     await A.grant(writer.did, { streams: 'todo/' })
@@ -195,11 +171,11 @@ describe('access rules in the log', () => {
     expect(W.can(writer.did, 'notes/1')).toBe(false)
     expect(W.can(writer.did)).toBe(true)
     await W.append({ stream: 'todo/1', type: 'added', data: { title: 'milk' } })
-    const denied = await failure(W.append({ stream: 'notes/1', type: 'added' }))
+    const denied = await cairnFailure(W.append({ stream: 'notes/1', type: 'added' }))
     expect(denied.code).toBe('CAIRN_UNAUTHORIZED')
     expect(denied.message).toMatch(/no grant for stream "notes\/1"/)
     // A writer is not an admin: it cannot grant.
-    expect((await failure(W.grant(writer.did, { streams: '*' }))).code).toBe('CAIRN_UNAUTHORIZED')
+    expect((await cairnFailure(W.grant(writer.did, { streams: '*' }))).code).toBe('CAIRN_UNAUTHORIZED')
 
     await pass(W, C)
     expect(await collect(C.read('todo/1'))).toHaveLength(1)
@@ -236,7 +212,7 @@ describe('access rules in the log', () => {
     expect(A.can(writer.did, 'todo/1')).toBe(false)
     expect(A.can(writer.did)).toBe(false)
     await pass(A, W)
-    expect((await failure(W.append({ stream: 'todo/1', type: 'again' }))).code).toBe('CAIRN_UNAUTHORIZED')
+    expect((await cairnFailure(W.append({ stream: 'todo/1', type: 'again' }))).code).toBe('CAIRN_UNAUTHORIZED')
     // A replica with the same history but no rules lets the writer append after the revocation…
     const lawless = await open({ signer: writer })
     await pass(W, lawless)
@@ -271,7 +247,7 @@ describe('access rules in the log', () => {
     expect(String(await A.stateHash())).toBe(String(await C.stateHash()))
     // Once the writer has seen the revocation, it can write nothing more.
     await pass(A, W)
-    expect((await failure(W.append({ stream: 'todo/1', type: 'later' }))).code).toBe('CAIRN_UNAUTHORIZED')
+    expect((await cairnFailure(W.append({ stream: 'todo/1', type: 'later' }))).code).toBe('CAIRN_UNAUTHORIZED')
   })
 
   test('admin grants: a granted admin grants and revokes; a revoked admin’s later grants are refused', async () => {
@@ -284,8 +260,8 @@ describe('access rules in the log', () => {
     expect(C.can(stranger.did, 'y/1')).toBe(true)
     await A.revoke(writer.did)
     await pass(A, W)
-    expect((await failure(W.grant(stranger.did, { streams: '*' }))).code).toBe('CAIRN_UNAUTHORIZED')
-    expect((await failure(W.revoke(stranger.did))).code).toBe('CAIRN_UNAUTHORIZED')
+    expect((await cairnFailure(W.grant(stranger.did, { streams: '*' }))).code).toBe('CAIRN_UNAUTHORIZED')
+    expect((await cairnFailure(W.revoke(stranger.did))).code).toBe('CAIRN_UNAUTHORIZED')
   })
 
   test('malformed access events are refused on import', async () => {
@@ -331,7 +307,7 @@ describe('policy gates', () => {
     const guarded = await open({ gates: [amountsArePositive] })
     await guarded.append({ stream: 'acct-1', type: 'payment.made', data: { amount: 5 } })
     const before = await guarded.stats()
-    const err = await failure(
+    const err = await cairnFailure(
       guarded.appendMany([
         { stream: 'acct-1', type: 'payment.made', data: { amount: 3 } },
         { stream: 'acct-1', type: 'payment.made', data: { amount: -3 } },
@@ -355,7 +331,7 @@ describe('policy gates', () => {
     const ownPrefix: Gate = (e) => (e.stream.startsWith('user/') && e.stream !== `user/${e.author}` ? `only ${e.stream.slice(5)} writes ${e.stream}` : undefined)
     const a = await open({ signer: alice!, gates: [ownPrefix] })
     await a.append({ stream: `user/${alice!.did}`, type: 'profile' })
-    expect((await failure(a.append({ stream: `user/${bob!.did}`, type: 'profile' }))).code).toBe('CAIRN_REFUSED')
+    expect((await cairnFailure(a.append({ stream: `user/${bob!.did}`, type: 'profile' }))).code).toBe('CAIRN_REFUSED')
     const seen: string[] = []
     const throwing = await open({
       gates: [

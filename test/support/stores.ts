@@ -1,4 +1,9 @@
+import type { CID } from 'multiformats/cid'
+import { expect } from 'vitest'
 import { concatBytes } from '../../src/block/codec.ts'
+import type { BlockRecord } from '../../src/block/interface.ts'
+import { writeCar } from '../../src/car/writer.ts'
+import { isCairnError } from '../../src/errors/cairn-error.ts'
 import { CairnStore } from '../../src/store/store.ts'
 import type { StoreOptions } from '../../src/store/options.ts'
 import type { EngineFixture } from './engines.ts'
@@ -36,4 +41,37 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 /** Every chunk of a byte stream, joined. */
 export async function bytesOf(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   return concatBytes(await collect(it))
+}
+
+/** The error a promise rejects with; throws when it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise
+  } catch (err) {
+    return err
+  }
+  throw new Error('expected a rejection')
+}
+
+/** The CairnError a promise rejects with (asserted to be one), with the details specs look at. */
+export async function cairnFailure(p: Promise<unknown>): Promise<{ code?: string; message: string; cid?: CID; refused?: readonly CID[]; reasons?: readonly string[] }> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  expect(err, 'expected a refusal').toBeDefined()
+  expect(isCairnError(err), String(err)).toBe(true)
+  return err as never
+}
+
+/** A CARv1 of `blocks` under `roots`, as bytes. */
+export function carOf(roots: CID[], blocks: BlockRecord[]): Promise<Uint8Array> {
+  return bytesOf(
+    writeCar(
+      roots,
+      (async function* () {
+        yield* blocks
+      })(),
+    ),
+  )
 }
