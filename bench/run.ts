@@ -7,6 +7,7 @@ import { runSyncBench } from './sync.ts'
 import { runTrustBench } from './trust.ts'
 import { runIndexBench } from './index/bench.ts'
 import { runBrowserBench } from './browser/run.ts'
+import { runImportMemoryBench } from './import-memory.ts'
 import { fmt, median, timed } from './measure.ts'
 import { withDir } from './scratch.ts'
 
@@ -129,10 +130,14 @@ await runTrustBench(row, ROUNDS)
 //    IndexedDB puts in one strict transaction (bench/browser/run.ts; alone: npx tsx bench/browser/run.ts).
 await runBrowserBench(row, ROUNDS)
 
+// 8. Import memory: a 2 GiB CAR of one file into the files engine, peak RSS of the importing
+//    process beside the streaming floor's (bench/import-memory.ts; CAIRN_BENCH_IMPORT_MB sets the size).
+await runImportMemoryBench(row, Number(process.env['CAIRN_BENCH_IMPORT_MB'] ?? 2048))
+
 console.log(`\n| what | Cairn | baseline | Cairn ÷ baseline speed | baseline |\n|---|---|---|---|---|`)
 for (const r of rows) console.log(`| ${r.join(' | ')} |`)
 console.log(`\n${new Date().toISOString().slice(0, 10)}, Node ${process.versions.node}, median of ${ROUNDS} rounds (Chromium rows: at least 3)`)
 
-// 8. Index and query (issue 4): open, memory, reads, queries and reduces on 1M events (files)
+// 9. Index and query (issue 4): open, memory, reads, queries and reduces on 1M events (files)
 //    and 100k (IndexedDB), with its own table (bench/index/bench.ts; alone: npx tsx bench/index.ts).
 await runIndexBench()

@@ -1,5 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
+import { cidFromBytes } from '../block/codec.ts'
 import type { BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { ByteSource } from './interface.ts'
@@ -20,6 +21,7 @@ export interface CarStream {
 }
 
 const MAX_HEADER = 64 * 1024
+const EMPTY = new Uint8Array(0)
 
 function bad(message: string): CairnError {
   return new CairnError('CAIRN_INVALID_CAR', message)
@@ -28,6 +30,7 @@ function bad(message: string): CairnError {
 /** Pulls exact byte counts out of a chunk stream, holding no more than the frame it reads. */
 class ByteQueue {
   readonly #source: AsyncIterator<Uint8Array>
+  /** Buffered chunks; slots before #head are spent and emptied, so a spent chunk is not kept alive. */
   #chunks: Uint8Array[] = []
   /** Index of the first unread chunk: chunks before it are spent (Array.shift would make tiny chunks quadratic). */
   #head = 0
@@ -69,11 +72,16 @@ class ByteQueue {
     return this.#take()
   }
 
+  /** Drops the first chunk, read to its end. */
+  #spend(): void {
+    this.#chunks[this.#head++] = EMPTY
+  }
+
   /** The next buffered byte (the caller made sure there is one). */
   #take(): number {
     const first = this.#chunks[this.#head]!
     const b = first[0]!
-    if (first.length === 1) this.#head++
+    if (first.length === 1) this.#spend()
     else this.#chunks[this.#head] = first.subarray(1)
     this.#buffered--
     this.consumed++
@@ -89,7 +97,7 @@ class ByteQueue {
       const take = Math.min(first.length, n - at)
       out.set(first.subarray(0, take), at)
       at += take
-      if (take === first.length) this.#head++
+      if (take === first.length) this.#spend()
       else this.#chunks[this.#head] = first.subarray(take)
     }
     this.#buffered -= n
@@ -168,7 +176,11 @@ export async function readCar(source: ByteSource, limits: CarReadLimits): Promis
         let cid: CID
         let bytes: Uint8Array
         try {
-          ;[cid, bytes] = CID.decodeFirst(frame)
+          // The CID gets bytes of its own (cidFromBytes): one sharing the frame's buffer would keep
+          // the whole block alive for as long as the CID lives, long after a staged block's bytes went.
+          const size = CID.inspectBytes(frame).size
+          cid = cidFromBytes(frame, 0, size)
+          bytes = frame.subarray(size)
         } catch (cause) {
           throw new CairnError('CAIRN_INVALID_CAR', `the frame at byte ${start} does not start with a CID`, { cause })
         }

@@ -60,6 +60,15 @@ export interface ImportRules extends StagingLimits {
   readonly foreignType: string
 }
 
+/** Writes blocks ahead of the commit that references them (see EventLog's #staging). */
+interface Staging {
+  write(blocks: readonly BlockRecord[], skipHeld: boolean): Promise<boolean[]>
+  /** Lets compaction reclaim the written blocks again (once referenced, or abandoned). */
+  release(): void
+  /** Waits for every write still queued. */
+  settle(): Promise<void>
+}
+
 /** What an import added (the store's `ImportReport`). */
 export interface ImportOutcome {
   readonly blocks: number
@@ -198,37 +207,58 @@ export class EventLog {
    * back, to be committed with the file's `object.put` event.
    */
   chunkFile(chunks: AsyncIterable<Uint8Array>): Promise<ChunkedFile> {
-    const flushed: string[] = []
-    const release = (): void => {
-      for (const key of flushed.splice(0)) {
-        const n = (this.#unrecorded.get(key) ?? 1) - 1
-        if (n === 0) this.#unrecorded.delete(key)
-        else this.#unrecorded.set(key, n)
-      }
+    const staging = this.#staging()
+    const flush = async (blocks: BlockRecord[]): Promise<void> => {
+      await staging.write(blocks, false)
     }
-    const pending = new Set<Promise<void>>()
-    const flush = (blocks: BlockRecord[]): Promise<void> => {
+    return importFile(chunks, flush).then(
+      (file) => ({ ...file, release: staging.release }),
+      async (err: unknown) => {
+        // The importer may give up while a flush is still queued: let it land, then release it.
+        await staging.settle()
+        staging.release()
+        throw err
+      },
+    )
+  }
+
+  /**
+   * Writes blocks ahead of the commit that will reference them (a file's chunks, an import's
+   * file blocks): each slice is committed under the write lock without moving the heads, so a
+   * crash leaves only unreferenced blocks, and compaction keeps them until `release` (once the
+   * referencing commit landed, or failed). With `skipHeld`, blocks storage holds already are
+   * not written again; `write` resolves to whether each block was new.
+   */
+  #staging(): Staging {
+    const kept: string[] = []
+    const pending = new Set<Promise<unknown>>()
+    const write = (blocks: readonly BlockRecord[], skipHeld: boolean): Promise<boolean[]> => {
       const done = this.#locked(async () => {
-        await this.storage.commit({ blocks, heads: this.#heads })
+        const fresh = skipHeld ? await Promise.all(blocks.map(async (b) => !(await this.storage.has(b.cid)))) : blocks.map(() => true)
+        const writes = skipHeld ? blocks.filter((_, i) => fresh[i]) : blocks
+        if (writes.length > 0) await this.storage.commit({ blocks: writes, heads: this.#heads })
         for (const b of blocks) {
           const key = b.cid.toString()
-          flushed.push(key)
+          kept.push(key)
           this.#unrecorded.set(key, (this.#unrecorded.get(key) ?? 0) + 1)
         }
+        return fresh
       })
       pending.add(done)
       void done.finally(() => pending.delete(done)).catch(() => {})
       return done
     }
-    return importFile(chunks, flush).then(
-      (file) => ({ ...file, release }),
-      async (err: unknown) => {
-        // The importer may give up while a flush is still queued: let it land, then release it.
-        await Promise.allSettled([...pending])
-        release()
-        throw err
-      },
-    )
+    const release = (): void => {
+      for (const key of kept.splice(0)) {
+        const n = (this.#unrecorded.get(key) ?? 1) - 1
+        if (n === 0) this.#unrecorded.delete(key)
+        else this.#unrecorded.set(key, n)
+      }
+    }
+    const settle = async (): Promise<void> => {
+      await Promise.allSettled([...pending])
+    }
+    return { write, release, settle }
   }
 
   /** Chunks a byte stream into a UnixFS file (see chunkFile) and records it. */
@@ -300,23 +330,30 @@ export class EventLog {
   async import(source: ByteSource, rules: ImportRules): Promise<ImportOutcome> {
     // The import path (CAR reader, planner) loads on first use: apps that never import do not ship it.
     const { planImport, readVerifiedCar } = await import('./plan-import.ts')
-    const car = await readVerifiedCar(source, rules)
-    return this.#locked(async () => {
-      const imported = await planImport(car, this.views, this.storage, this.#heads, { now: this.#clock(), maxClockDrift: rules.maxClockDrift, foreignType: rules.foreignType })
-      const trust = this.admission.rules
-      await assertSignatures(imported.events, trust.requireSignatures, trust.verify)
-      const before = this.views.size
-      const drafts = imported.foreign.map((f) => objectDraft(f.cid, rules.foreignType, f.size, undefined))
-      const plan = await this.#planAppend(imported, drafts, imported.events.length)
-      if (writesSomething(plan)) await this.#apply(plan)
-      return {
-        blocks: imported.blocks.length + imported.foreign.length,
-        events: this.views.size - before - imported.foreign.length,
-        heads: [...this.#heads],
-        roots: car.roots,
-        foreign: imported.foreign.map((f) => f.cid),
-      }
-    })
+    // File blocks past a slice are staged to storage, unreferenced, as the CAR streams in.
+    const staging = this.#staging()
+    try {
+      const car = await readVerifiedCar(source, rules, (blocks) => staging.write(blocks, true))
+      return await this.#locked(async () => {
+        const imported = await planImport(car, this.views, this.storage, this.#heads, { now: this.#clock(), maxClockDrift: rules.maxClockDrift, foreignType: rules.foreignType })
+        const trust = this.admission.rules
+        await assertSignatures(imported.events, trust.requireSignatures, trust.verify)
+        const before = this.views.size
+        const drafts = imported.foreign.map((f) => objectDraft(f.cid, rules.foreignType, f.size, undefined))
+        const plan = await this.#planAppend(imported, drafts, imported.events.length)
+        if (writesSomething(plan)) await this.#apply(plan)
+        return {
+          blocks: imported.blocks.length + imported.stagedBlocks + imported.foreign.length,
+          events: this.views.size - before - imported.foreign.length,
+          heads: [...this.#heads],
+          roots: car.roots,
+          foreign: imported.foreign.map((f) => f.cid),
+        }
+      })
+    } finally {
+      await staging.settle()
+      staging.release()
+    }
   }
 
   /**

@@ -1,11 +1,11 @@
 import { CID } from 'multiformats/cid'
 import { type BlockLookup, CidMap, CidSet } from '../block/cid-map.ts'
 import { blockLinks, decodeTrusted, verify } from '../block/codec.ts'
-import { DAG_CBOR, type BlockRecord } from '../block/interface.ts'
+import { DAG_CBOR, DAG_PB, type BlockRecord } from '../block/interface.ts'
 import type { ByteSource } from '../car/interface.ts'
 import { readCar, type CarReadLimits } from '../car/reader.ts'
 import { CairnError } from '../errors/cairn-error.ts'
-import { assertCompleteDag, missingBlock } from '../objects/complete.ts'
+import { assertCompleteDag, missingBlock, type StagedBlock } from '../objects/complete.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 import { decodeStrictEvent } from './event/format.ts'
 import type { EventBlock } from './event/interface.ts'
@@ -18,10 +18,13 @@ import { assertCausality, type CausalFacts } from './rules/causality.ts'
 import { assertClock } from './rules/clock.ts'
 import type { LogViews } from './views/views.ts'
 
-/** A CAR read into memory with every block verified against its CID. */
+/** A CAR read with every block verified against its CID: some blocks in memory, the rest staged. */
 export interface VerifiedCar {
   roots: CID[]
+  /** Verified blocks held in memory: every dag-cbor block (events among them) and small CARs whole. */
   blocks: CidMap<BlockRecord>
+  /** Verified blocks written to storage during the read, unreferenced until the import commits. */
+  staged: CidMap<StagedBlock>
 }
 
 /**
@@ -31,8 +34,10 @@ export interface VerifiedCar {
 export interface ImportPlan extends AppendBase {
   /** New events in canonical order, with their block's size. */
   readonly events: readonly PlannedEvent[]
-  /** Blocks to store: the new events and every new block their objects and files reach. */
+  /** Blocks to store: the new events and every new block their objects and files reach, except those staged already. */
   readonly blocks: readonly BlockRecord[]
+  /** Staged blocks the new events and objects reach that storage did not hold before: written already, made reachable by this commit. */
+  readonly stagedBlocks: number
   /** The log's heads once the new events are in. */
   readonly heads: readonly CID[]
   /** Roots of foreign DAGs to record as objects, with the bytes of their DAG. */
@@ -48,44 +53,80 @@ export interface PlanOptions {
 }
 
 /**
- * What staging one block costs beyond its bytes, as counted against `maxBytes`: its CID, the
- * map entry, and — for an event — its decoded form and its planning. Measured: an import of
- * 100k small events peaks at ~7 KB of RSS per event (garbage included), so counting 2 KiB keeps
- * the peak within a few times `maxStagedBytes` whatever the CAR's shape; without it a CAR of a million
- * tiny blocks (43 MB) took 3 GB.
+ * What holding one block in memory costs beyond its bytes, as counted against `maxStagedBytes`:
+ * its CID, the map entry, and — for an event — its decoded form and its planning. Measured: an
+ * import of 100k small events peaks at ~7 KB of RSS per event (garbage included), so counting
+ * 2 KiB keeps the peak within a few times `maxStagedBytes` whatever the CAR's shape; without it a
+ * CAR of a million tiny blocks (43 MB) took 3 GB.
  */
 export const STAGED_BLOCK_OVERHEAD: number = 2048
 
+/** What a block staged to storage still costs in memory (its CID, a map entry, a key that protects it from compaction). */
+export const STORED_BLOCK_OVERHEAD: number = 512
+
 /**
- * Streams a CAR in, verifying each block's bytes against its CID as it arrives (the CAR
- * readers of the field do not). Blocks are staged in memory so that the commit can be
- * atomic; `limits` bound that: a frame over `maxBlockBytes` is refused from its length prefix,
- * a CAR over `maxBytes` when it gets there, and the staged working set — each block's bytes
- * plus STAGED_BLOCK_OVERHEAD — may not pass `maxStagedBytes` (CAIRN_TOO_LARGE), so memory
- * follows the budget, not the block count.
+ * Non-dag-cbor blocks (file chunks and UnixFS nodes) collect in memory up to this many bytes;
+ * once there they are written to storage as one slice, unreferenced, and dropped from memory.
+ * A CAR whose file blocks stay under it is imported from memory with a single commit.
  */
-/** How much an import may read and stage. */
+export const STAGE_SLICE_BYTES: number = 8 * 1024 * 1024
+
+/** Writes blocks to storage without moving the heads (they stay unreferenced until the import commits). */
+export type StageBlocks = (blocks: readonly BlockRecord[]) => Promise<readonly boolean[]>
+
+/** How much an import may read and hold. */
 export interface StagingLimits extends CarReadLimits {
-  /** Bytes of blocks plus STAGED_BLOCK_OVERHEAD per block that may be staged at once. */
+  /** Bytes of blocks held in memory plus their overhead (see STAGED_BLOCK_OVERHEAD, STORED_BLOCK_OVERHEAD). */
   readonly maxStagedBytes: number
 }
 
-export async function readVerifiedCar(source: ByteSource, limits: StagingLimits): Promise<VerifiedCar> {
+/**
+ * Streams a CAR in, verifying each block's bytes against its CID as it arrives (the CAR
+ * readers of the field do not). The import must commit atomically, so nothing it brings is
+ * reachable before that commit; meanwhile dag-cbor blocks (events, small objects) are held in
+ * memory, and file blocks (raw, dag-pb) beyond STAGE_SLICE_BYTES are written to storage through
+ * `stage`, unreferenced, and forgotten but for their CID and size. So a CAR of files imports in
+ * bounded memory whatever its size. `limits` bound the rest: a frame over `maxBlockBytes` is
+ * refused from its length prefix, a CAR over `maxBytes` when it gets there, and the working set
+ * — each held block's bytes plus STAGED_BLOCK_OVERHEAD, STORED_BLOCK_OVERHEAD per staged one —
+ * may not pass `maxStagedBytes` (CAIRN_TOO_LARGE). Blocks staged before a failure stay in
+ * storage unreferenced, for compaction to reclaim.
+ */
+export async function readVerifiedCar(source: ByteSource, limits: StagingLimits, stage?: StageBlocks): Promise<VerifiedCar> {
   const car = await readCar(source, limits)
   const blocks = new CidMap<BlockRecord>()
-  let staged = 0
+  const staged = new CidMap<StagedBlock>()
+  let held = 0
+  let slice: BlockRecord[] = []
+  let sliceBytes = 0
+  const flush = async (): Promise<void> => {
+    const fresh = await stage!(slice)
+    slice.forEach((block, i) => {
+      blocks.delete(block.cid)
+      staged.set(block.cid, { cid: block.cid, size: block.bytes.length, fresh: fresh[i]! })
+      held += STORED_BLOCK_OVERHEAD - block.bytes.length - STAGED_BLOCK_OVERHEAD
+    })
+    slice = []
+    sliceBytes = 0
+  }
   for await (const block of car.blocks) {
     await verify(block.cid, block.bytes)
-    if (!blocks.has(block.cid)) staged += block.bytes.length + STAGED_BLOCK_OVERHEAD
-    if (staged > limits.maxStagedBytes) {
+    if (blocks.has(block.cid) || staged.has(block.cid)) continue
+    held += block.bytes.length + STAGED_BLOCK_OVERHEAD
+    blocks.set(block.cid, block)
+    if (stage !== undefined && block.cid.code !== DAG_CBOR) {
+      slice.push(block)
+      sliceBytes += block.bytes.length
+      if (sliceBytes >= STAGE_SLICE_BYTES) await flush()
+    }
+    if (held > limits.maxStagedBytes) {
       throw new CairnError(
         'CAIRN_TOO_LARGE',
-        `the import's working set passed its ${limits.maxStagedBytes}-byte budget (maxStagedBytes) after ${blocks.size} blocks (each block counts its bytes plus ${STAGED_BLOCK_OVERHEAD} of bookkeeping); raise it or send smaller CARs`,
+        `the import's working set passed its ${limits.maxStagedBytes}-byte budget (maxStagedBytes) after ${blocks.size + staged.size} blocks (each block held in memory counts its bytes plus ${STAGED_BLOCK_OVERHEAD} of bookkeeping, each staged to storage ${STORED_BLOCK_OVERHEAD}); raise it or send smaller CARs`,
       )
     }
-    blocks.set(block.cid, block)
   }
-  return { roots: car.roots, blocks }
+  return { roots: car.roots, blocks, staged }
 }
 
 /** Fields only a Cairn event has together: a root holding two of them claims to be one. */
@@ -110,6 +151,8 @@ function claimsToBeEvent(value: unknown): boolean {
  * problem; the store is not touched.
  */
 export async function planImport(car: VerifiedCar, views: LogViews, storage: StorageEngine, currentHeads: readonly CID[], options: PlanOptions): Promise<ImportPlan> {
+  /** A CAR block's bytes, held or staged (read back from storage). */
+  const bytesOf = async (cid: CID): Promise<Uint8Array | undefined> => car.blocks.get(cid)?.bytes ?? (car.staged.has(cid) ? storage.get(cid) : undefined)
   const fresh = new CidMap<{ cid: CID; event: EventBlock }>()
   const foreignRoots: CID[] = []
   const stack: { cid: CID; why: string }[] = []
@@ -117,7 +160,8 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
     if (views.has(root)) continue
     const block = car.blocks.get(root)
     if (block === undefined) {
-      if (await storage.has(root)) {
+      // Staged roots are file blocks (never dag-cbor), stored already: foreign like any held root.
+      if (car.staged.has(root) || (await storage.has(root))) {
         if (!views.hasObject(root, options.foreignType)) foreignRoots.push(root)
         continue
       }
@@ -131,9 +175,9 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
   while (stack.length > 0) {
     const { cid, why } = stack.pop()!
     if (fresh.has(cid) || views.has(cid)) continue
-    const block = car.blocks.get(cid)
-    if (block === undefined) throw missingBlock(cid, why)
-    const value = decodeStrictEvent(cid, block.bytes)
+    const bytes = await bytesOf(cid)
+    if (bytes === undefined) throw missingBlock(cid, why)
+    const value = decodeStrictEvent(cid, bytes)
     fresh.set(cid, { cid, event: value })
     for (const p of value.parents) stack.push({ cid: p, why: `a parent of event ${cid}` })
     if (value.prev !== null) stack.push({ cid: value.prev, why: `the stream predecessor of event ${cid}` })
@@ -158,14 +202,17 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
     return { ...e, size: block.bytes.length }
   })
   const taken = new CidSet(fresh.keys())
-  /** Queues a CAR block for storing, once, unless storage has it. */
-  const take = async (block: BlockRecord): Promise<void> => {
+  let stagedBlocks = 0
+  /** Queues a held CAR block for storing, once, unless storage has it; counts a staged one (stored already). */
+  const take = async (block: BlockRecord | StagedBlock): Promise<void> => {
     if (taken.has(block.cid)) return
     taken.add(block.cid)
-    if (!(await storage.has(block.cid))) blocks.push(block)
+    if (!('bytes' in block)) {
+      if (block.fresh) stagedBlocks++
+    } else if (!(await storage.has(block.cid))) blocks.push(block)
   }
   const checked = new Set<string>()
-  const source = { car: car.blocks, storage }
+  const source = { car: car.blocks, staged: car.staged, storage }
   /** An object's DAG: must be complete, from the CAR and storage together. */
   const takeDag = (root: CID, why: string): Promise<number> => assertCompleteDag(root, views, source, checked, why, take)
   /** An app link's DAG: whatever of it the CAR holds is kept; missing parts are dangling. One walk per import. */
@@ -176,10 +223,11 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
       const cid = dag.pop()!
       if (seen.has(cid)) continue
       seen.add(cid)
-      const block = car.blocks.get(cid)
+      const block = car.blocks.get(cid) ?? car.staged.get(cid)
       if (block === undefined) continue
       await take(block)
-      dag.push(...blockLinks(cid, block.bytes))
+      const bytes = 'bytes' in block ? block.bytes : cid.code === DAG_CBOR || cid.code === DAG_PB ? await storage.get(cid) : undefined
+      if (bytes !== undefined) dag.push(...blockLinks(cid, bytes))
     }
   }
   for (const { cid, event } of events) {
@@ -200,5 +248,5 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
   const superseded = new CidSet()
   for (const { event } of events) for (const p of event.parents) superseded.add(p)
   const heads = sortCids([...currentHeads, ...events.map((e) => e.cid)].filter((c) => !superseded.has(c)))
-  return { events, blocks, heads, foreign, verified: car.blocks }
+  return { events, blocks, stagedBlocks, heads, foreign, verified: car.blocks }
 }

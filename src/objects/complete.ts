@@ -1,7 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import type { BlockLookup } from '../block/cid-map.ts'
 import { blockLinks, decodeCanonical, linksOf } from '../block/codec.ts'
-import { DAG_CBOR, DAG_PB, type BlockRecord } from '../block/interface.ts'
+import { DAG_CBOR, DAG_PB, RAW, type BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 
@@ -10,9 +10,21 @@ export interface CompleteDags {
   isComplete(key: string): boolean
 }
 
-/** Where a completeness walk finds blocks: an import's CAR (verified) first, then storage. */
+/**
+ * A block an import wrote to storage before its commit (staged), verified, not yet reachable
+ * from a head: known by CID and size, its bytes left in storage.
+ */
+export interface StagedBlock {
+  readonly cid: CID
+  readonly size: number
+  /** False when storage held the block before the import staged it (it adds nothing new). */
+  readonly fresh: boolean
+}
+
+/** Where a completeness walk finds blocks: an import's CAR (verified, in memory or staged) first, then storage. */
 export interface DagSource {
   readonly car?: BlockLookup<BlockRecord>
+  readonly staged?: BlockLookup<StagedBlock>
   readonly storage: StorageEngine
 }
 
@@ -21,10 +33,11 @@ export interface DagSource {
  * being imported or in storage. Blocks the views know head complete DAGs (recorded objects) end
  * the walk; any other stored block is walked through, since a block stored as the target of a
  * dangling-tolerant app link, or put into a shared blockstore by someone else, may lack
- * children. `take` receives each CAR block of the DAG once. Returns the bytes found in the CAR.
+ * children. `take` receives each CAR block of the DAG once, held or staged. Returns the bytes
+ * found in the CAR.
  * Throws CAIRN_MISSING_BLOCK naming the first missing block.
  */
-export async function assertCompleteDag(root: CID, views: CompleteDags, source: DagSource, visited: Set<string>, why: string, take: (block: BlockRecord) => Promise<void>): Promise<number> {
+export async function assertCompleteDag(root: CID, views: CompleteDags, source: DagSource, visited: Set<string>, why: string, take: (block: BlockRecord | StagedBlock) => Promise<void>): Promise<number> {
   let size = 0
   const stack = [root]
   while (stack.length > 0) {
@@ -33,7 +46,6 @@ export async function assertCompleteDag(root: CID, views: CompleteDags, source: 
     if (visited.has(key) || views.isComplete(key)) continue
     visited.add(key)
     const fromCar = source.car?.get(cid)
-    let bytes: Uint8Array | undefined
     if (fromCar !== undefined) {
       // A block from elsewhere: dag-cbor must be canonical, so its CID is the one a put of its value gives.
       const links = [...linksOf(cid, decodeCanonical(cid, fromCar.bytes))]
@@ -41,13 +53,24 @@ export async function assertCompleteDag(root: CID, views: CompleteDags, source: 
       size += fromCar.bytes.length
       stack.push(...links)
       continue
-    } else if (cid.code !== DAG_CBOR && cid.code !== DAG_PB) {
+    }
+    const staged = source.staged?.get(cid)
+    if (staged !== undefined) {
+      await take(staged)
+      size += staged.size
+      if (cid.code === RAW) continue
+      // Verified when staged; read back for its links, checked canonical as CAR blocks are.
+      const stored = await source.storage.get(cid)
+      if (stored === undefined) throw missingBlock(cid, why)
+      stack.push(...linksOf(cid, decodeCanonical(cid, stored)))
+      continue
+    }
+    if (cid.code !== DAG_CBOR && cid.code !== DAG_PB) {
       if (!(await source.storage.has(cid))) throw missingBlock(cid, why)
       continue
-    } else {
-      bytes = await source.storage.get(cid)
-      if (bytes === undefined) throw missingBlock(cid, why)
     }
+    const bytes = await source.storage.get(cid)
+    if (bytes === undefined) throw missingBlock(cid, why)
     stack.push(...blockLinks(cid, bytes))
   }
   return size

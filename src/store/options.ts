@@ -128,12 +128,14 @@ export function normalizeExportOptions(options: ExportOptions): CID[] {
 export interface ImportOptions {
   /** Largest block accepted, in bytes; a longer frame is refused before it is buffered. Default 4 MiB. */
   maxBlockBytes?: number
-  /** Largest CAR accepted, in bytes (an import is staged in memory to commit atomically). Default 1 GiB. */
+  /** Largest CAR accepted, in bytes. Default 1 GiB. */
   maxBytes?: number
   /**
-   * The memory an import may stage, counted as each block's bytes plus 2 KiB of bookkeeping
-   * (CIDs, maps, decoded events), so that a CAR of millions of tiny blocks cannot take gigabytes:
-   * past it the import fails with CAIRN_TOO_LARGE and changes nothing. Default 1 GiB.
+   * The memory an import may hold until its commit, counted as each block's bytes plus 2 KiB
+   * of bookkeeping (CIDs, maps, decoded events), so that a CAR of millions of tiny blocks cannot
+   * take gigabytes: past it the import fails with CAIRN_TOO_LARGE and changes nothing visible.
+   * File blocks (raw, dag-pb) are written to storage in 8 MiB slices as they arrive,
+   * unreferenced until the commit, and then count 512 bytes each. Default 1 GiB.
    */
   maxStagedBytes?: number
   /** Events stamped more than this many ms ahead of the local clock are refused. Default one day. */

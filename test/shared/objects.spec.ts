@@ -4,20 +4,10 @@ import type { CID } from 'multiformats/cid'
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { importer } from 'ipfs-unixfs-importer'
 import { engineKinds } from '../support/engines.ts'
-import { collect, openOn, sameBytes } from '../support/stores.ts'
+import { collect, openOn, pattern, sameBytes } from '../support/stores.ts'
 import { concatBytes, encodeValue } from '../../src/block/codec.ts'
 
 const kinds = await engineKinds()
-
-function pattern(size: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(size)
-  let x = seed
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) >>> 0
-    out[i] = x >>> 24
-  }
-  return out
-}
 
 async function referenceCid(bytes: Uint8Array): Promise<CID> {
   let last: CID | undefined

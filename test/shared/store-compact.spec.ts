@@ -10,22 +10,9 @@ import type { StorageEngine } from '../../src/storage/interface.ts'
 import { MemoryStorage } from '../../src/storage/memory.ts'
 import { CairnStore } from '../../src/store/store.ts'
 import { engineKinds, withFixture } from '../support/engines.ts'
-import { bytesOf, collect } from '../support/stores.ts'
+import { bytesOf, catBytes, collect, pattern } from '../support/stores.ts'
 
 const kinds = await engineKinds()
-
-/** Deterministic bytes that do not repeat (so no two chunks share a block). */
-function pattern(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n)
-  let x = seed * 2654435761 + 1
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = x & 255
-  }
-  return out
-}
 
 /** A source that yields `bytes` in 1 MiB chunks, then fails (or waits for `gate`) after `at` bytes. */
 async function* source(bytes: Uint8Array, at: number, gate?: Promise<void>): AsyncGenerator<Uint8Array> {
@@ -43,12 +30,6 @@ async function storedKeys(engine: StorageEngine): Promise<Set<string>> {
   const out = new Set<string>()
   for await (const b of engine.blocks()) out.add(b.cid.toString())
   return out
-}
-
-async function catBytes(store: CairnStore, cid: Parameters<CairnStore['cat']>[0]): Promise<number> {
-  let n = 0
-  for await (const c of store.cat(cid)) n += c.length
-  return n
 }
 
 for (const kind of kinds) {

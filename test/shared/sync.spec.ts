@@ -8,7 +8,7 @@ import { CarReader } from '@ipld/car/reader'
 import { CarWriter } from '@ipld/car/writer'
 import { importer } from 'ipfs-unixfs-importer'
 import { engineKinds, wrapEngine, type EngineFixture, type EngineKind } from '../support/engines.ts'
-import { collect, manualClock, sameBytes } from '../support/stores.ts'
+import { collect, manualClock, pattern, sameBytes } from '../support/stores.ts'
 import { CairnStore } from '../../src/store/store.ts'
 import type { StorageEngine } from '../../src/storage/interface.ts'
 import type { BlockRecord } from '../../src/block/interface.ts'
@@ -101,16 +101,6 @@ function encodeCar(roots: readonly CID[], blocks: readonly BlockRecord[]): Uint8
   const parts = [carHeader(roots)]
   for (const b of blocks) parts.push(varint(b.cid.bytes.length + b.bytes.length), b.cid.bytes, b.bytes)
   return concat(parts)
-}
-
-function pattern(size: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(size)
-  let x = seed
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) >>> 0
-    out[i] = x >>> 24
-  }
-  return out
 }
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)

@@ -164,5 +164,6 @@ export function wrapEngine(inner: StorageEngine, overrides: Partial<StorageEngin
     ...((overrides.writeDerived ?? inner.writeDerived) === undefined ? {} : { writeDerived: overrides.writeDerived ?? ((name, bytes) => inner.writeDerived!(name, bytes)) }),
     ...(inner.exclusive === undefined ? {} : { exclusive: <T>(task: () => Promise<T>) => inner.exclusive!(task) }),
     ...(inner.onExternalCommit === undefined ? {} : { onExternalCommit: (listener: () => void) => inner.onExternalCommit!(listener) }),
+    ...((overrides.compact ?? inner.compact) === undefined ? {} : { compact: overrides.compact ?? ((live, options) => inner.compact!(live, options)) }),
   }
 }

@@ -38,6 +38,24 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true
 }
 
+/** Deterministic bytes that do not repeat within gigabytes (so no two file chunks share a block). */
+export function pattern(size: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(size)
+  let x = seed
+  for (let i = 0; i < size; i++) {
+    x = (x * 1103515245 + 12345) >>> 0
+    out[i] = x >>> 24
+  }
+  return out
+}
+
+/** How many bytes `store.cat(cid)` yields. */
+export async function catBytes(store: CairnStore, cid: CID): Promise<number> {
+  let n = 0
+  for await (const c of store.cat(cid)) n += c.length
+  return n
+}
+
 /** Every chunk of a byte stream, joined. */
 export async function bytesOf(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   return concatBytes(await collect(it))
