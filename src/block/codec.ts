@@ -4,7 +4,8 @@ import * as cborg from 'cborg'
 import { scanCanonical } from './canonical.ts'
 import { CID } from 'multiformats/cid'
 import { CairnError } from '../errors/cairn-error.ts'
-import { sha256, sha256Sync } from './hash.ts'
+import { Digest } from 'multiformats/hashes/digest'
+import { sha256Digest, sha256DigestSync } from './hash.ts'
 import { DAG_CBOR, DAG_PB, RAW, SHA2_256, type Block } from './interface.ts'
 import { assertIpld, MAX_DEPTH } from './validate.ts'
 
@@ -28,12 +29,12 @@ export function encodeChecked<T>(value: T, path = 'value'): Block<T> {
   } catch (cause) {
     throw new CairnError('CAIRN_INVALID_VALUE', `${path}: ${(cause as Error).message}`, { path, cause })
   }
-  return { cid: CID.createV1(DAG_CBOR, sha256Sync(bytes)), bytes, value }
+  return { cid: sha256Cid(DAG_CBOR, sha256DigestSync(bytes)), bytes, value }
 }
 
 /** Wraps bytes as a raw block (CIDv1, codec raw, sha2-256). */
 export async function encodeRaw(bytes: Uint8Array): Promise<Block<Uint8Array>> {
-  return { cid: CID.createV1(RAW, await sha256(bytes)), bytes, value: bytes }
+  return { cid: sha256Cid(RAW, await sha256Digest(bytes)), bytes, value: bytes }
 }
 
 /**
@@ -45,8 +46,7 @@ export async function encodeRaw(bytes: Uint8Array): Promise<Block<Uint8Array>> {
  */
 export async function verify(cid: CID, bytes: Uint8Array): Promise<void> {
   checkFormat(cid)
-  const digest = await sha256(bytes)
-  if (!equalBytes(digest.digest, cid.multihash.digest)) {
+  if (!equalBytes(await sha256Digest(bytes), cid.multihash.digest)) {
     throw new CairnError('CAIRN_INVALID_BLOCK', `block ${cid} does not match its bytes`, { cid })
   }
 }
@@ -54,7 +54,7 @@ export async function verify(cid: CID, bytes: Uint8Array): Promise<void> {
 /** Synchronous `verify`, for small blocks on hot paths. */
 export function verifySync(cid: CID, bytes: Uint8Array): void {
   checkFormat(cid)
-  if (!equalBytes(sha256Sync(bytes).digest, cid.multihash.digest)) {
+  if (!equalBytes(sha256DigestSync(bytes), cid.multihash.digest)) {
     throw new CairnError('CAIRN_INVALID_BLOCK', `block ${cid} does not match its bytes`, { cid })
   }
 }
@@ -87,6 +87,7 @@ let cidSlabAt = 0
  * CID in it.
  */
 export function cidFromBytes(bytes: Uint8Array, start = 0, end: number = bytes.length): CID {
+  if (start < 0 || end > bytes.length || end < start) throw new Error('Incorrect length')
   const n = end - start
   if (cidSlabAt + n > CID_SLAB) {
     cidSlab = new Uint8Array(Math.max(CID_SLAB, n))
@@ -95,7 +96,39 @@ export function cidFromBytes(bytes: Uint8Array, start = 0, end: number = bytes.l
   const at = cidSlabAt
   for (let i = 0; i < n; i++) cidSlab[at + i] = bytes[start + i]!
   cidSlabAt += n
-  return CID.decode(cidSlab.subarray(at, at + n))
+  return cidOver(cidSlab.subarray(at, at + n))
+}
+
+/**
+ * The CIDv1 of a sha2-256 digest under `code` (a codec below 128: dag-cbor, dag-pb, raw), its
+ * bytes written into the CID slab (see cidFromBytes).
+ */
+export function sha256Cid(code: number, digest: Uint8Array): CID {
+  if (cidSlabAt + 36 > CID_SLAB) {
+    cidSlab = new Uint8Array(CID_SLAB)
+    cidSlabAt = 0
+  }
+  const at = cidSlabAt
+  cidSlab[at] = 1
+  cidSlab[at + 1] = code
+  cidSlab[at + 2] = SHA2_256
+  cidSlab[at + 3] = 32
+  cidSlab.set(digest, at + 4)
+  cidSlabAt += 36
+  return cidOver(cidSlab.subarray(at, at + 36))
+}
+
+/**
+ * A CID whose bytes are `view`, with CID.decode's checks. multiformats' decode builds a CIDv1's
+ * bytes anew (a small array on V8's heap, which its `.buffer` check then moves off-heap, ~1 µs
+ * per CID); this keeps the view, already off-heap in a slab.
+ */
+function cidOver(view: Uint8Array): CID {
+  const specs = CID.inspectBytes(view)
+  if (specs.size !== view.length) throw new Error('Incorrect length')
+  const multihash = view.subarray(specs.size - specs.multihashSize)
+  const digest = new Digest(specs.multihashCode, specs.digestSize, multihash.subarray(specs.multihashSize - specs.digestSize), multihash)
+  return specs.version === 0 ? CID.createV0(digest as Digest<typeof SHA2_256, number>) : new CID(1, specs.codec, digest, view)
 }
 
 /** Tag 42 as @ipld/dag-cbor decodes it (`0x00` ‖ CID bytes), through cidFromBytes. */

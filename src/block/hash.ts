@@ -23,6 +23,11 @@ export function useSyncSha256(fn: SyncSha256): void {
   syncSha256 = fn
 }
 
+/** The 32-byte sha2-256 digest of `bytes`, computed synchronously (@noble/hashes, or the native one installed). */
+export function sha256DigestSync(bytes: Uint8Array): Uint8Array {
+  return syncSha256(bytes)
+}
+
 /** sha2-256 multihash of `bytes`, computed synchronously (@noble/hashes, or the native one installed). */
 export function sha256Sync(bytes: Uint8Array): MultihashDigest<typeof SHA2_256> {
   return Digest.create(SHA2_256, syncSha256(bytes))
@@ -47,9 +52,14 @@ function subtle(): Subtle | undefined {
   return c?.subtle
 }
 
+/** The 32-byte sha2-256 digest of `bytes`: sync for small blocks, WebCrypto for large ones when present. */
+export async function sha256Digest(bytes: Uint8Array): Promise<Uint8Array> {
+  const s = bytes.length > SYNC_HASH_LIMIT ? subtle() : undefined
+  if (s === undefined) return syncSha256(bytes)
+  return new Uint8Array(await s.digest('SHA-256', bytes))
+}
+
 /** sha2-256 multihash of `bytes`: sync for small blocks, WebCrypto for large ones when present. */
 export async function sha256(bytes: Uint8Array): Promise<MultihashDigest<typeof SHA2_256>> {
-  const s = bytes.length > SYNC_HASH_LIMIT ? subtle() : undefined
-  if (s === undefined) return sha256Sync(bytes)
-  return Digest.create(SHA2_256, new Uint8Array(await s.digest('SHA-256', bytes)))
+  return Digest.create(SHA2_256, await sha256Digest(bytes))
 }

@@ -151,11 +151,12 @@ function claimsToBeEvent(value: unknown): boolean {
  * problem; the store is not touched.
  */
 export async function planImport(car: VerifiedCar, views: LogViews, storage: StorageEngine, currentHeads: readonly CID[], options: PlanOptions): Promise<ImportPlan> {
-  /** A CAR block's bytes, held or staged (read back from storage). */
-  const bytesOf = async (cid: CID): Promise<Uint8Array | undefined> => car.blocks.get(cid)?.bytes ?? (car.staged.has(cid) ? storage.get(cid) : undefined)
+  /** A staged CAR block's bytes, read back from storage. */
+  const stagedBytes = async (cid: CID): Promise<Uint8Array | undefined> => (car.staged.has(cid) ? storage.get(cid) : undefined)
   const fresh = new CidMap<{ cid: CID; event: EventBlock }>()
   const foreignRoots: CID[] = []
-  const stack: { cid: CID; why: string }[] = []
+  /** Events to visit, with the event that named each (undefined: a root), for the message if one is missing. */
+  const stack: { cid: CID; from: CID | undefined; prev: boolean }[] = []
   for (const root of car.roots) {
     if (views.has(root)) continue
     const block = car.blocks.get(root)
@@ -168,19 +169,20 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
       throw missingBlock(root, 'a root of the CAR')
     }
     const value = root.code === DAG_CBOR ? decodeTrusted(root, block.bytes) : undefined
-    if (value !== undefined && claimsToBeEvent(value)) stack.push({ cid: root, why: 'a root of the CAR' })
+    if (value !== undefined && claimsToBeEvent(value)) stack.push({ cid: root, from: undefined, prev: false })
     else if (!views.hasObject(root, options.foreignType)) foreignRoots.push(root)
   }
 
   while (stack.length > 0) {
-    const { cid, why } = stack.pop()!
+    const { cid, from, prev } = stack.pop()!
     if (fresh.has(cid) || views.has(cid)) continue
-    const bytes = await bytesOf(cid)
-    if (bytes === undefined) throw missingBlock(cid, why)
+    // Events are dag-cbor, held in memory: no await unless a hostile CAR names a staged block.
+    const bytes = car.blocks.get(cid)?.bytes ?? (await stagedBytes(cid))
+    if (bytes === undefined) throw missingBlock(cid, from === undefined ? 'a root of the CAR' : `${prev ? 'the stream predecessor' : 'a parent'} of event ${from}`)
     const value = decodeStrictEvent(cid, bytes)
     fresh.set(cid, { cid, event: value })
-    for (const p of value.parents) stack.push({ cid: p, why: `a parent of event ${cid}` })
-    if (value.prev !== null) stack.push({ cid: value.prev, why: `the stream predecessor of event ${cid}` })
+    for (const p of value.parents) stack.push({ cid: p, from: cid, prev: false })
+    if (value.prev !== null) stack.push({ cid: value.prev, from: cid, prev: true })
   }
 
   /** Stamp and stream of a new event or a stored one. */

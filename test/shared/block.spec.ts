@@ -3,10 +3,43 @@ import { CID } from 'multiformats/cid'
 import { sha256 as mfSha256 } from 'multiformats/hashes/sha2'
 import * as dagCbor from '@ipld/dag-cbor'
 import * as raw from 'multiformats/codecs/raw'
-import { decodeBlock, encodeRaw, encodeValue, linksInValue, verify, verifySync } from '../../src/block/codec.ts'
+import fc from 'fast-check'
+import * as Digest from 'multiformats/hashes/digest'
+import { cidFromBytes, decodeBlock, encodeRaw, encodeValue, linksInValue, sha256Cid, verify, verifySync } from '../../src/block/codec.ts'
 import { sha256, sha256Sync } from '../../src/block/hash.ts'
 
 describe('block layer', () => {
+  test('CIDs built over slab bytes (cidFromBytes, sha256Cid) equal what multiformats decodes and creates', () => {
+    const cid = fc.oneof(
+      fc
+        .tuple(fc.constantFrom(0x55, 0x70, 0x71, 0x0129, 0x300001), fc.constantFrom(0x12, 0x00, 0x1e), fc.uint8Array({ minLength: 0, maxLength: 40 }))
+        .map(([code, hash, digest]) => CID.createV1(code, Digest.create(hash, hash === 0x12 ? new Uint8Array(32).map((_, i) => digest[i] ?? i) : digest))),
+      fc.uint8Array({ minLength: 32, maxLength: 32 }).map((d) => CID.createV0(Digest.create(0x12, d))),
+    )
+    fc.assert(
+      fc.property(cid, fc.uint8Array({ maxLength: 8 }), (expected, junk) => {
+        const framed = new Uint8Array([...junk, ...expected.bytes, ...junk])
+        const got = cidFromBytes(framed, junk.length, junk.length + expected.bytes.length)
+        expect(got.equals(expected)).toBe(true)
+        expect(got.toString()).toBe(expected.toString())
+        expect([got.version, got.code, got.multihash.code, got.multihash.size]).toEqual([expected.version, expected.code, expected.multihash.code, expected.multihash.size])
+        expect([...got.multihash.digest]).toEqual([...expected.multihash.digest])
+        expect([...got.multihash.bytes]).toEqual([...expected.multihash.bytes])
+        expect(CID.asCID(got)).toBe(got)
+        if (expected.version === 1 && expected.multihash.code === 0x12 && expected.code < 128) {
+          expect(sha256Cid(expected.code, expected.multihash.digest).equals(expected)).toBe(true)
+        }
+      }),
+      { numRuns: 300 },
+    )
+    // Cut short or with bytes past its end, it is no CID.
+    const one = CID.createV1(0x71, Digest.create(0x12, new Uint8Array(32)))
+    expect(() => cidFromBytes(one.bytes, 0, one.bytes.length - 1)).toThrow()
+    expect(() => cidFromBytes(new Uint8Array([...one.bytes, 0]))).toThrow()
+    // A range past the bytes given (a CID whose digest a CAR frame cuts short) is no CID either.
+    expect(() => cidFromBytes(one.bytes.subarray(0, 20), 0, one.bytes.length)).toThrow()
+  })
+
   test('dag-cbor blocks get the CIDv1/sha2-256 that multiformats computes', async () => {
     const value = { b: 2, a: [1, 'x', null, true, new Uint8Array([1, 2])], n: -5, f: 1.5 }
     const block = encodeValue(value)
