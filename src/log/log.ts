@@ -1,7 +1,7 @@
 import { CidMap } from '../block/cid-map.ts'
 import type { CID } from 'multiformats/cid'
 import type { Block, BlockRecord } from '../block/interface.ts'
-import { linksInValue } from '../block/codec.ts'
+import { linksInValue, loadDagPb } from '../block/codec.ts'
 import type { ByteSource } from '../car/interface.ts'
 import { writeCar } from '../car/writer.ts'
 import { CairnError } from '../errors/cairn-error.ts'
@@ -351,7 +351,7 @@ export class EventLog {
   export(since: readonly CID[]): AsyncIterable<Uint8Array> {
     const heads = [...this.#heads]
     const blocks = diffBlocks(this.views, this.storage, heads, since, this.views.size, (cid) => this.#indexing.has(cid))
-    return writeCar(heads, blocks)
+    return writeCar(heads, afterDagPb(blocks))
   }
 
   /** Our heads plus ancestors at exponentially growing distances (see syncHints). */
@@ -519,4 +519,10 @@ export class EventLog {
   #snapshot(min: number, always = false): void {
     if (this.#indexing.pending === 0) this.#snapshots.maybe(this.#heads, min, always)
   }
+}
+
+/** `blocks`, once the dag-pb decoder is loaded (an export walks the DAGs of files synchronously). */
+async function* afterDagPb(blocks: AsyncIterable<BlockRecord>): AsyncGenerator<BlockRecord> {
+  await loadDagPb()
+  yield* blocks
 }

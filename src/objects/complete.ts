@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import type { BlockLookup } from '../block/cid-map.ts'
-import { blockLinks, decodeCanonical, linksOf } from '../block/codec.ts'
+import { blockLinks, decodeCanonical, linksOf, loadDagPb } from '../block/codec.ts'
 import { DAG_CBOR, DAG_PB, type BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { StorageEngine } from '../storage/interface.ts'
@@ -32,6 +32,7 @@ export async function assertCompleteDag(root: CID, views: CompleteDags, source: 
     const key = cid.toString()
     if (visited.has(key) || views.isComplete(key)) continue
     visited.add(key)
+    if (cid.code === DAG_PB) await loadDagPb()
     const fromCar = source.car?.get(cid)
     let bytes: Uint8Array | undefined
     if (fromCar !== undefined) {

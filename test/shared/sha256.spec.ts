@@ -6,7 +6,7 @@ import { Sha256, sha256 } from '../../src/block/sha256.ts'
 
 const hex = (bytes: Uint8Array): string => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('')
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text)
-const webcrypto = async (bytes: Uint8Array): Promise<string> => hex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)))
+const webcrypto = async (bytes: Uint8Array): Promise<string> => hex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)))
 /** Deterministic bytes, different for each length. */
 const bytesOf = (n: number): Uint8Array => new Uint8Array(n).map((_, i) => (i * 131 + n * 7 + (i >> 8)) & 255)
 
