@@ -1,9 +1,8 @@
 import { CidMap } from '../block/cid-map.ts'
 import type { CID } from 'multiformats/cid'
 import type { Block, BlockRecord } from '../block/interface.ts'
-import { linksInValue, loadDagPb } from '../block/codec.ts'
+import { linksInValue } from '../block/codec.ts'
 import type { ByteSource } from '../car/interface.ts'
-import { writeCar } from '../car/writer.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { assertCompleteDag } from '../objects/complete.ts'
 import { type ImportedFile, importFile } from '../objects/unixfs.ts'
@@ -19,7 +18,6 @@ import type { StoredEvent } from './event/interface.ts'
 import { eventLinks } from './event/links.ts'
 import { OBJECTS_STREAM } from './event/object-record.ts'
 import { sortCids } from './event/order.ts'
-import { diffBlocks, newEvents } from './export.ts'
 import { AppendQueue, GroupPlan, type WaitingAppend } from './group-commit.ts'
 import { syncHints } from './hints.ts'
 import { IndexingQueue } from './indexing.ts'
@@ -29,7 +27,7 @@ import type { StagingLimits } from './plan-import.ts'
 import { objectDraft, objectRecordOf, writesSomething, type CommitPlan, type Draft, type UnitOfWork } from './plan.ts'
 import { assertSignatures } from './rules/signatures.ts'
 import { SNAPSHOT_MIN, SnapshotScheduler } from './snapshots.ts'
-import { verifyReachable, type VerifyReport } from './verify.ts'
+import type { VerifyReport } from './verify.ts'
 import { EventReader, toStoredEvent, type LoadedEvent } from './views/event-reader.ts'
 import type { PendingPasts } from './views/access-contexts.ts'
 import { collectNew, openViews } from './views/open.ts'
@@ -299,7 +297,7 @@ export class EventLog {
    */
   async import(source: ByteSource, rules: ImportRules): Promise<ImportOutcome> {
     // The import path (CAR reader, planner) loads on first use: apps that never import do not ship it.
-    const { planImport, readVerifiedCar } = await import('./plan-import.ts')
+    const { planImport, readVerifiedCar } = await import('./on-demand.ts')
     const car = await readVerifiedCar(source, rules)
     return this.#locked(async () => {
       const imported = await planImport(car, this.views, this.storage, this.#heads, { now: this.#clock(), maxClockDrift: rules.maxClockDrift, foreignType: rules.foreignType })
@@ -350,8 +348,7 @@ export class EventLog {
   /** A CARv1 of what the log holds beyond `since`, rooted at the current heads. Pull-based. */
   export(since: readonly CID[]): AsyncIterable<Uint8Array> {
     const heads = [...this.#heads]
-    const blocks = diffBlocks(this.views, this.storage, heads, since, this.views.size, (cid) => this.#indexing.has(cid))
-    return writeCar(heads, afterDagPb(blocks))
+    return lazyExport(this.views, this.storage, heads, since, this.views.size, (cid) => this.#indexing.has(cid))
   }
 
   /** Our heads plus ancestors at exponentially growing distances (see syncHints). */
@@ -360,13 +357,19 @@ export class EventLog {
   }
 
   /** The events reachable from the heads and not from `since`, oldest first, as arrival numbers. */
-  eventsSince(since: readonly CID[]): number[] {
-    return newEvents(this.views, this.#heads, since).reverse()
+  async eventsSince(since: readonly CID[]): Promise<number[]> {
+    const heads = this.#heads
+    // With the export path, loaded on first use (only projections catching up ask).
+    const { newEvents } = await import('./on-demand.ts')
+    return newEvents(this.views, heads, since).reverse()
   }
 
   /** Walks every block reachable from the heads and re-hashes it. */
-  verify(): Promise<VerifyReport> {
-    return verifyReachable(this.storage, this.#heads)
+  async verify(): Promise<VerifyReport> {
+    const heads = this.#heads
+    // Loaded on first use: most apps never verify a whole store.
+    const { verifyReachable } = await import('./on-demand.ts')
+    return verifyReachable(this.storage, heads)
   }
 
   /** Waits for writes in flight, finishes indexing, writes a last snapshot, closes the engine. */
@@ -521,8 +524,8 @@ export class EventLog {
   }
 }
 
-/** `blocks`, once the dag-pb decoder is loaded (an export walks the DAGs of files synchronously). */
-async function* afterDagPb(blocks: AsyncIterable<BlockRecord>): AsyncGenerator<BlockRecord> {
-  await loadDagPb()
-  yield* blocks
+/** `exportCar` (on-demand.ts), loaded on first use. */
+async function* lazyExport(...args: Parameters<typeof import('./on-demand.ts').exportCar>): AsyncGenerator<Uint8Array> {
+  const { exportCar } = await import('./on-demand.ts')
+  yield* exportCar(...args)
 }
