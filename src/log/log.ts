@@ -12,7 +12,7 @@ export interface ChunkedFile extends ImportedFile {
   release(): void
 }
 import type { CompactOptions, CompactReport, StorageEngine } from '../storage/interface.ts'
-import { Admission, type TrustRules } from './admission.ts'
+import { Admission, type AccessCheckClass, type TrustRules } from './admission.ts'
 import { ChangeHub } from './changes.ts'
 import type { StoredEvent } from './event/interface.ts'
 import { eventLinks } from './event/links.ts'
@@ -99,7 +99,7 @@ export class EventLog {
   readonly #unrecorded = new Map<string, number>()
   readonly #stopListening: () => void
 
-  private constructor(storage: StorageEngine, views: LogViews, heads: CID[], options: LogOpenOptions, opened: LogOpened) {
+  private constructor(storage: StorageEngine, views: LogViews, heads: CID[], options: LogOpenOptions, opened: LogOpened, accessCheck: AccessCheckClass | undefined) {
     this.storage = storage
     this.views = views
     this.events = new EventReader(storage, views)
@@ -107,7 +107,7 @@ export class EventLog {
     this.#heads = heads
     this.#clock = options.clock
     this.#indexing = new IndexingQueue(views, storage)
-    this.admission = new Admission(views, this.events, options.trust)
+    this.admission = new Admission(views, this.events, options.trust, accessCheck)
     this.#snapshots = new SnapshotScheduler(storage, views, opened.fromSnapshot ? views.size - opened.indexedOnOpen : 0)
     // Another writer on the same storage committed: catch up now, so subscribers see it live.
     this.#stopListening =
@@ -128,8 +128,8 @@ export class EventLog {
   static async open(storage: StorageEngine, options: LogOpenOptions): Promise<EventLog> {
     try {
       const heads = sortCids(await storage.heads())
-      const opened = await openViews(storage, heads, options.rebuildIndex)
-      const log = new EventLog(storage, opened.views, heads, options, { fromSnapshot: opened.fromSnapshot, indexedOnOpen: opened.indexed })
+      const [opened, accessCheck] = await Promise.all([openViews(storage, heads, options.rebuildIndex), Admission.load(options.trust)])
+      const log = new EventLog(storage, opened.views, heads, options, { fromSnapshot: opened.fromSnapshot, indexedOnOpen: opened.indexed }, accessCheck)
       for (const e of opened.fresh.slice(-DEFAULT_WARM)) log.events.remember(e)
       await log.admission.catchUp()
       // Persist what this open had to index, so the next one does not index it again.

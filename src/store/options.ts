@@ -5,7 +5,7 @@ import type { Signer } from '../identity/interface.ts'
 import { isDidKey } from '../identity/did-key.ts'
 import type { VerifyFn } from '../log/rules/signatures.ts'
 import type { ImportRules, LogOpenOptions } from '../log/log.ts'
-import type { AccessConfig } from '../log/rules/access.ts'
+import type { AccessConfig } from '../log/rules/access-names.ts'
 import type { Gate } from '../log/rules/gates.ts'
 
 // Each options type of the store sits here with its defaults and the one function that
