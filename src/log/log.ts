@@ -133,7 +133,10 @@ export class EventLog {
       for (const e of opened.fresh.slice(-DEFAULT_WARM)) log.events.remember(e)
       await log.admission.catchUp()
       // Persist what this open had to index, so the next one does not index it again.
-      if (opened.indexed > 0) log.#snapshot(1, true)
+      if (opened.indexed > 0) {
+        await log.#snapshots.ready()
+        log.#snapshot(1, true)
+      }
       return log
     } catch (err) {
       await storage.close().catch(() => {})
@@ -379,6 +382,7 @@ export class EventLog {
       if (this.#closed) return
       await this.#indexing.run()
       await this.#snapshots.settled()
+      await this.#snapshots.ready()
       this.#snapshot(1, true)
       await this.#snapshots.settled()
       this.#closed = true

@@ -1,7 +1,8 @@
-// Node only: the dag-pb decoder (UnixFS files) is not part of an app's first load; it loads on
-// first use (block/codec.ts loadDagPb). Every path that reads a file's dag-pb blocks must load it
-// itself: each test below runs in a fresh copy of Cairn's modules (vi.resetModules), so nothing
-// an earlier path loaded can hide a path that forgot to.
+// Node only: code that is not part of an app's first load and loads on first use — the dag-pb
+// decoder (UnixFS files, block/codec.ts loadDagPb) and the index snapshot's codec
+// (log/views/snapshot.ts). Every path that needs one must load it itself: each test below runs
+// in a fresh copy of Cairn's modules (vi.resetModules), so nothing an earlier path loaded can
+// hide a path that forgot to.
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { importer } from 'ipfs-unixfs-importer'
 import type { CID } from 'multiformats/cid'
@@ -194,6 +195,47 @@ describe('the dag-pb decoder loads on first use', () => {
     try {
       const cid = await store.put({ title: 'found in the blockstore', file }, { type: 'doc' })
       expect(await store.get(cid)).toMatchObject({ title: 'found in the blockstore' })
+    } finally {
+      await store.close()
+    }
+  })
+})
+
+describe("the index snapshot's codec loads on first use", () => {
+  test('a fresh copy writes the snapshot on close, and another reopens from it', async () => {
+    const dir = await newDir()
+    {
+      const { cairn } = await freshCairn()
+      const store = await cairn.openStore({ path: dir })
+      for (let i = 0; i < 5; i++) await store.append({ stream: 'notes', type: 'note.added', data: { i } })
+      expect(store.indexStatus().snapshotEvents).toBe(0)
+      await store.close()
+    }
+    const { cairn } = await freshCairn()
+    const store = await cairn.openStore({ path: dir })
+    try {
+      expect(store.indexStatus()).toEqual({ fromSnapshot: true, indexedOnOpen: 0, snapshotEvents: 5 })
+      const read: number[] = []
+      for await (const e of store.read<{ i: number }>('notes')) read.push(e.data.i)
+      expect(read).toEqual([0, 1, 2, 3, 4])
+    } finally {
+      await store.close()
+    }
+  })
+
+  test('the snapshot due before the codec has loaded is written by the next commit', async () => {
+    const { cairn } = await freshCairn()
+    const { SNAPSHOT_MIN } = await import('../../src/log/snapshots.ts')
+    const store = await cairn.openStore({ storage: new cairn.MemoryStorage() })
+    try {
+      await store.appendMany(Array.from({ length: SNAPSHOT_MIN }, (_, i) => ({ stream: `s${i % 16}`, type: 't', data: i })))
+      // Due now, but the codec was not loaded: skipped, and the codec starts loading.
+      expect(store.indexStatus().snapshotEvents).toBe(0)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      await store.append({ stream: 's0', type: 't', data: 'next' })
+      const deadline = Date.now() + 5000
+      while (store.indexStatus().snapshotEvents === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+      expect(store.indexStatus().snapshotEvents).toBe(SNAPSHOT_MIN + 1)
     } finally {
       await store.close()
     }
