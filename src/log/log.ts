@@ -25,7 +25,6 @@ import { Mutex } from '../storage/mutex.ts'
 import { planAppend, type AppendBase, type PlannedBefore } from './plan-append.ts'
 import type { StagingLimits } from './plan-import.ts'
 import { objectDraft, objectRecordOf, writesSomething, type CommitPlan, type Draft, type UnitOfWork } from './plan.ts'
-import { assertSignatures } from './rules/signatures.ts'
 import { SNAPSHOT_MIN, SnapshotScheduler } from './snapshots.ts'
 import type { VerifyReport } from './verify.ts'
 import { EventReader, toStoredEvent, type LoadedEvent } from './views/event-reader.ts'
@@ -300,7 +299,7 @@ export class EventLog {
    */
   async import(source: ByteSource, rules: ImportRules): Promise<ImportOutcome> {
     // The import path (CAR reader, planner) loads on first use: apps that never import do not ship it.
-    const { planImport, readVerifiedCar } = await import('./on-demand.ts')
+    const { planImport, readVerifiedCar, assertSignatures } = await onDemand()
     const car = await readVerifiedCar(source, rules)
     return this.#locked(async () => {
       const imported = await planImport(car, this.views, this.storage, this.#heads, { now: this.#clock(), maxClockDrift: rules.maxClockDrift, foreignType: rules.foreignType })
@@ -363,7 +362,7 @@ export class EventLog {
   async eventsSince(since: readonly CID[]): Promise<number[]> {
     const heads = this.#heads
     // With the export path, loaded on first use (only projections catching up ask).
-    const { newEvents } = await import('./on-demand.ts')
+    const { newEvents } = await onDemand()
     return newEvents(this.views, heads, since).reverse()
   }
 
@@ -371,7 +370,7 @@ export class EventLog {
   async verify(): Promise<VerifyReport> {
     const heads = this.#heads
     // Loaded on first use: most apps never verify a whole store.
-    const { verifyReachable } = await import('./on-demand.ts')
+    const { verifyReachable } = await onDemand()
     return verifyReachable(this.storage, heads)
   }
 
@@ -528,8 +527,13 @@ export class EventLog {
   }
 }
 
+/** The log's paths that load on first use (on-demand.ts): import, export, verify. */
+function onDemand(): Promise<typeof import('./on-demand.ts')> {
+  return import('./on-demand.ts')
+}
+
 /** `exportCar` (on-demand.ts), loaded on first use. */
 async function* lazyExport(...args: Parameters<typeof import('./on-demand.ts').exportCar>): AsyncGenerator<Uint8Array> {
-  const { exportCar } = await import('./on-demand.ts')
+  const { exportCar } = await onDemand()
   yield* exportCar(...args)
 }

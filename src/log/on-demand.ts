@@ -17,6 +17,7 @@ export { verifySignature } from '../identity/verify.ts'
 export { AccessCheck } from './access-check.ts'
 export { newEvents } from './export.ts'
 export { planImport, readVerifiedCar } from './plan-import.ts'
+export { assertSignatures } from './rules/signatures.ts'
 export { verifyReachable } from './verify.ts'
 
 /**
