@@ -5,7 +5,7 @@ import { linksInValue } from '../block/codec.ts'
 import type { ByteSource } from '../car/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { assertCompleteDag } from '../objects/complete.ts'
-import { type ImportedFile, importFile } from '../objects/unixfs.ts'
+import type { ImportedFile } from '../objects/unixfs.ts'
 
 /** A file chunked into blocks but not recorded yet: `release` once it is recorded or abandoned. */
 export interface ChunkedFile extends ImportedFile {
@@ -220,15 +220,17 @@ export class EventLog {
       void done.finally(() => pending.delete(done)).catch(() => {})
       return done
     }
-    return importFile(chunks, flush).then(
-      (file) => ({ ...file, release }),
-      async (err: unknown) => {
-        // The importer may give up while a flush is still queued: let it land, then release it.
-        await Promise.allSettled([...pending])
-        release()
-        throw err
-      },
-    )
+    return import('../objects/unixfs.ts')
+      .then(({ importFile }) => importFile(chunks, flush))
+      .then(
+        (file) => ({ ...file, release }),
+        async (err: unknown) => {
+          // The importer may give up while a flush is still queued: let it land, then release it.
+          await Promise.allSettled([...pending])
+          release()
+          throw err
+        },
+      )
   }
 
   /** Chunks a byte stream into a UnixFS file (see chunkFile) and records it. */

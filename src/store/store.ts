@@ -20,7 +20,7 @@ import { listsFor, matchesFilter, scan, streamAsOfEvent } from '../log/views/que
 import type { SeqList } from '../log/views/seq-list.ts'
 import type { OrderKey } from '../log/views/views.ts'
 import type { ObjectInfo, ObjectsQuery, PutFileOptions, PutOptions, Referrer } from '../objects/interface.ts'
-import { catFile, type FileSource } from '../objects/unixfs.ts'
+import type { FileSource } from '../objects/unixfs.ts'
 import { openProjection } from '../projections/projection.ts'
 import type { Projection, ProjectionSpec } from '../projections/interface.ts'
 import { type CompactOptions, type CompactReport, DERIVED_NAME, type StorageEngine } from '../storage/interface.ts'
@@ -490,7 +490,10 @@ export class CairnStore {
   /** Streams a file's bytes, verifying every block read. */
   async *cat(cid: CID): AsyncGenerator<Uint8Array> {
     this.#log.check()
-    yield* catFile(this.#log.storage, expectCid('cid', cid))
+    const checked = expectCid('cid', cid)
+    // Loaded on first use, with the UnixFS exporter it loads in turn.
+    const { catFile } = await import('../objects/unixfs.ts')
+    yield* catFile(this.#log.storage, checked)
   }
 
   /** Objects recorded in `$objects`, optionally of one type, in the order they were first put. */
