@@ -65,6 +65,27 @@ function compress(h: Int32Array, view: DataView, at: number): void {
   h[7] = (h[7]! + k) | 0
 }
 
+/** The padded last block or two, shared: `finish` never yields. */
+const TAIL = new Uint8Array(128)
+const TAIL_VIEW = new DataView(TAIL.buffer)
+
+/** Pads `rest` (under 64 bytes, after `length` bytes in all), folds it into `h`, and returns the digest. */
+function finish(h: Int32Array, rest: Uint8Array, length: number): Uint8Array {
+  TAIL.fill(0)
+  TAIL.set(rest)
+  TAIL[rest.length] = 0x80
+  const end = rest.length < 56 ? 64 : 128
+  // The length in bits, as a 64-bit big-endian integer.
+  TAIL_VIEW.setUint32(end - 8, Math.floor(length / 0x20000000))
+  TAIL_VIEW.setUint32(end - 4, (length * 8) >>> 0)
+  compress(h, TAIL_VIEW, 0)
+  if (end === 128) compress(h, TAIL_VIEW, 64)
+  const out = new Uint8Array(32)
+  const view = new DataView(out.buffer)
+  for (let i = 0; i < 8; i++) view.setInt32(i * 4, h[i]!)
+  return out
+}
+
 /**
  * An incremental sha2-256: `update` as often as needed, `clone` to checkpoint, `digest` for the
  * 32 bytes of what was fed so far (it does not end the stream: more `update`s may follow).
@@ -121,21 +142,7 @@ export class Sha256 {
 
   /** The 32-byte digest of everything fed so far, in a Uint8Array of its own. */
   digest(): Uint8Array {
-    const h = this.#h.slice()
-    const last = new Uint8Array(128)
-    last.set(this.#pending.subarray(0, this.#fill))
-    last[this.#fill] = 0x80
-    const end = this.#fill < 56 ? 64 : 128
-    const bits = this.#length * 8
-    const view = new DataView(last.buffer)
-    view.setUint32(end - 8, Math.floor(bits / 0x100000000))
-    view.setUint32(end - 4, bits >>> 0)
-    compress(h, view, 0)
-    if (end === 128) compress(h, view, 64)
-    const out = new Uint8Array(32)
-    const outView = new DataView(out.buffer)
-    for (let i = 0; i < 8; i++) outView.setInt32(i * 4, h[i]!)
-    return out
+    return finish(this.#h.slice(), this.#pending.subarray(0, this.#fill), this.#length)
   }
 
   /** An independent copy of the stream as it stands. */
@@ -144,7 +151,17 @@ export class Sha256 {
   }
 }
 
+/** The state of one-shot hashes, shared: `sha256` never yields. */
+const STATE = new Int32Array(8)
+
 /** The 32-byte sha2-256 digest of `bytes`. */
 export function sha256(bytes: Uint8Array): Uint8Array {
-  return new Sha256().update(bytes).digest()
+  STATE.set(IV)
+  const n = bytes.length
+  const full = n - (n % 64)
+  if (full > 0) {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, n)
+    for (let at = 0; at < full; at += 64) compress(STATE, view, at)
+  }
+  return finish(STATE, bytes.subarray(full), n)
 }

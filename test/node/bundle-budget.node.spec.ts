@@ -15,9 +15,9 @@ import { describe, expect, test } from 'vitest'
 
 /** The target: 40 KiB of gzip (zlib's default level 6, as a server compressing on the fly would). Met without top-level await, not yet with it. */
 const TARGET = 40 * 1024
-/** The ceiling this spec enforces until the target is met: a ratchet just above today's size (42.1 KiB on 2026-12-02, was 53.9), lowered as it shrinks. */
+/** The ceiling this spec enforces until the target is met: a ratchet just above today's size (42.2 KiB on 2026-12-02, was 53.9), lowered as it shrinks. */
 const BUDGET = 42.5 * 1024
-/** The ceiling of the app without top-level await (39.2 KiB on 2026-12-02): the target. */
+/** The ceiling of the app without top-level await (39.3 KiB on 2026-12-02): the target. */
 const BUDGET_ASYNC = TARGET
 
 /** One chunk of Vite's build manifest (.vite/manifest.json). */
