@@ -1,5 +1,5 @@
 import * as dagCbor from '@ipld/dag-cbor'
-import * as dagPb from '@ipld/dag-pb'
+import type { PBNode } from '@ipld/dag-pb'
 import * as cborg from 'cborg'
 import { scanCanonical } from './canonical.ts'
 import { CID } from 'multiformats/cid'
@@ -32,6 +32,19 @@ export function encodeChecked<T>(value: T, path = 'value'): Block<T> {
   return { cid: sha256Cid(DAG_CBOR, sha256DigestSync(bytes)), bytes, value }
 }
 
+/** @ipld/dag-pb's decoder, once loadDagPb has loaded it. */
+let dagPbDecode: ((bytes: Uint8Array) => PBNode) | undefined
+
+/**
+ * Loads the dag-pb decoder (UnixFS files and directories), which the first load of an app does
+ * not carry. Every async path that may meet a dag-pb block calls it first — `verify` and
+ * `decodeBlock` do on their own — so the synchronous `decodeTrusted`, `decodeCanonical`,
+ * `blockLinks` can decode one afterwards. Resolves at once when loaded.
+ */
+export async function loadDagPb(): Promise<void> {
+  dagPbDecode ??= (await import('@ipld/dag-pb')).decode
+}
+
 /** Wraps bytes as a raw block (CIDv1, codec raw, sha2-256). */
 export async function encodeRaw(bytes: Uint8Array): Promise<Block<Uint8Array>> {
   return { cid: sha256Cid(RAW, await sha256Digest(bytes)), bytes, value: bytes }
@@ -46,6 +59,7 @@ export async function encodeRaw(bytes: Uint8Array): Promise<Block<Uint8Array>> {
  */
 export async function verify(cid: CID, bytes: Uint8Array): Promise<void> {
   checkFormat(cid)
+  if (cid.code === DAG_PB) await loadDagPb()
   if (!equalBytes(await sha256Digest(bytes), cid.multihash.digest)) {
     throw new CairnError('CAIRN_INVALID_BLOCK', `block ${cid} does not match its bytes`, { cid })
   }
@@ -146,14 +160,18 @@ const DAG_CBOR_DECODE: cborg.DecodeOptions = { ...dagCbor.decodeOptions, tags: c
 /**
  * Decodes bytes already known to match `cid`. Throws CAIRN_INVALID_BLOCK when the codec rejects
  * them. `depthChecked`: the caller already bounded the nesting (the import's canonical scan).
+ * A dag-pb block needs loadDagPb first.
  */
 export function decodeTrusted<T = unknown>(cid: CID, bytes: Uint8Array, depthChecked = false): T {
   if (!depthChecked && cid.code === DAG_CBOR && bytes.length > MAX_BLOCK_DEPTH && cborNestsDeeperThan(bytes, MAX_BLOCK_DEPTH)) {
     throw new CairnError('CAIRN_INVALID_BLOCK', `block ${cid} nests maps and lists deeper than ${MAX_BLOCK_DEPTH} levels`, { cid })
   }
+  if (cid.code === DAG_PB && dagPbDecode === undefined) {
+    throw new Error(`cannot decode dag-pb block ${cid}: the dag-pb decoder is not loaded (await loadDagPb() first)`)
+  }
   try {
     if (cid.code === DAG_CBOR) return cborg.decode(bytes, DAG_CBOR_DECODE) as T
-    if (cid.code === DAG_PB) return dagPb.decode(bytes) as T
+    if (cid.code === DAG_PB) return dagPbDecode!(bytes) as T
     return bytes as T
   } catch (cause) {
     throw new CairnError('CAIRN_INVALID_BLOCK', `block ${cid} is not valid ${cid.code === DAG_PB ? 'dag-pb' : 'dag-cbor'}: ${(cause as Error).message}`, { cid, cause })
@@ -163,7 +181,7 @@ export function decodeTrusted<T = unknown>(cid: CID, bytes: Uint8Array, depthChe
 /** Every CID a decoded value links to, depth first, in encounter order. */
 export function* linksOf(cid: CID, value: unknown): Generator<CID> {
   if (cid.code === DAG_PB) {
-    for (const link of (value as dagPb.PBNode).Links) yield link.Hash
+    for (const link of (value as PBNode).Links) yield link.Hash
   } else if (cid.code === DAG_CBOR) {
     yield* linksInValue(value)
   }

@@ -1,8 +1,8 @@
-import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import type { MultihashDigest } from 'multiformats/hashes/interface'
 import { RAW, SHA2_256 } from './interface.ts'
+import { Sha256, sha256 as jsSha256 } from './sha256.ts'
 
 /**
  * Below this size a synchronous hash beats the per-call cost of crypto.subtle
@@ -13,31 +13,32 @@ export const SYNC_HASH_LIMIT: number = 32 * 1024
 /** A synchronous sha2-256: the 32-byte digest of `bytes`, in a Uint8Array of its own. */
 export type SyncSha256 = (bytes: Uint8Array) => Uint8Array
 
-let syncSha256: SyncSha256 = nobleSha256
+let syncSha256: SyncSha256 = jsSha256
 
 /**
- * Replaces the synchronous sha2-256 (@noble/hashes) with a native one: the Node/Deno entry
+ * Replaces the synchronous sha2-256 (plain JS, sha256.ts) with a native one: the Node/Deno entry
  * installs node:crypto's, about 2.5× faster on event-sized blocks. It must compute sha2-256.
  */
 export function useSyncSha256(fn: SyncSha256): void {
   syncSha256 = fn
 }
 
-/** The 32-byte sha2-256 digest of `bytes`, computed synchronously (@noble/hashes, or the native one installed). */
+/** The 32-byte sha2-256 digest of `bytes`, computed synchronously (plain JS, or the native one installed). */
 export function sha256DigestSync(bytes: Uint8Array): Uint8Array {
   return syncSha256(bytes)
 }
 
-/** sha2-256 multihash of `bytes`, computed synchronously (@noble/hashes, or the native one installed). */
+/** sha2-256 multihash of `bytes`, computed synchronously (plain JS, or the native one installed). */
 export function sha256Sync(bytes: Uint8Array): MultihashDigest<typeof SHA2_256> {
   return Digest.create(SHA2_256, syncSha256(bytes))
 }
 
-/** An incremental sha2-256 (@noble/hashes): `update` as often as needed, `clone` to checkpoint, `digest` once. */
-export type Sha256Stream = ReturnType<typeof nobleSha256.create>
+/** An incremental sha2-256: `update` as often as needed, `clone` to checkpoint, `digest` (see sha256.ts). */
+export type Sha256Stream = Sha256
 
+/** A new incremental sha2-256. */
 export function sha256Stream(): Sha256Stream {
-  return nobleSha256.create()
+  return new Sha256()
 }
 
 /** The CIDv1 (raw codec) naming a sha2-256 digest: the one-value form of a state hash. */

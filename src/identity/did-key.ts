@@ -1,10 +1,19 @@
-import { varint } from 'multiformats'
 import { base58btc } from 'multiformats/bases/base58'
 
 /** Multicodec `ed25519-pub`: its unsigned varint is the two bytes 0xed 0x01. */
 const ED25519_PUB = 0xed
 const PREFIX = 'did:key:'
 const KEY_BYTES = 32
+
+/** An unsigned varint at the start of `bytes`: [value, its length]. Throws RangeError when there is none. */
+function readVarint(bytes: Uint8Array): [number, number] {
+  let value = 0
+  for (let i = 0; i < bytes.length && i < 8; i++) {
+    value += (bytes[i]! & 0x7f) * 2 ** (7 * i)
+    if (bytes[i]! < 0x80) return [value, i + 1]
+  }
+  throw new RangeError('no varint')
+}
 
 /**
  * The `did:key` of a raw 32-byte Ed25519 public key: `did:key:` + base58btc multibase (`z…`) of
@@ -19,9 +28,9 @@ export function didKeyOf(publicKey: Uint8Array): string {
     const got = publicKey instanceof Uint8Array ? `${publicKey.length} bytes` : publicKey === null ? 'null' : typeof publicKey
     throw new TypeError(`"publicKey" expected the 32 bytes of an Ed25519 public key, got ${got}`)
   }
-  const bytes = new Uint8Array(varint.encodingLength(ED25519_PUB) + KEY_BYTES)
-  varint.encodeTo(ED25519_PUB, bytes, 0)
-  bytes.set(publicKey, bytes.length - KEY_BYTES)
+  const bytes = new Uint8Array(2 + KEY_BYTES)
+  bytes.set([0xed, 0x01]) // the varint of ED25519_PUB
+  bytes.set(publicKey, 2)
   return PREFIX + base58btc.encode(bytes)
 }
 
@@ -48,7 +57,7 @@ export function publicKeyOf(did: string): Uint8Array {
   let code: number
   let size: number
   try {
-    ;[code, size] = varint.decode(bytes)
+    ;[code, size] = readVarint(bytes)
   } catch {
     throw new TypeError(`${shown} is not a did:key: its key does not start with a multicodec varint`)
   }

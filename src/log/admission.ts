@@ -3,10 +3,12 @@ import { CidMap } from '../block/cid-map.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { Signer } from '../identity/interface.ts'
 import type { PlannedEvent } from './plan.ts'
-import { ACCESS_STREAM, type AccessConfig, type AccessEvent, permits, readAccessEvent, type Standing, standingOf } from './rules/access.ts'
+import type { AccessCheck } from './access-check.ts'
+import type { AccessConfig } from './rules/access-names.ts'
+import type { Standing } from './rules/access.ts'
 import type { Gate, GateEvent } from './rules/gates.ts'
 import type { VerifyFn } from './rules/signatures.ts'
-import { AccessContexts, type PendingPasts, pastOfParents } from './views/access-contexts.ts'
+import type { PendingPasts } from './views/access-contexts.ts'
 import type { EventReader } from './views/event-reader.ts'
 import type { LogViews } from './views/views.ts'
 
@@ -26,33 +28,43 @@ export interface TrustRules {
 /** Shown in a refusal: at most this many CIDs in the message (the error's `refused` has all). */
 const LISTED = 5
 
+/** The access rule's class, loaded by `Admission.load`; absent for a store without access rules. */
+export type AccessCheckClass = typeof AccessCheck
+
 /**
  * Decides which new events the log admits, before anything is written: the access rule (an
  * author may write a stream iff a grant covering it, not superseded by a revocation, lies in
- * the event's own causal past; see rules/access.ts), then the policy gates. Signatures are
- * checked before this (rules/signatures.ts), so an event's author is known to be its writer.
+ * the event's own causal past; see rules/access.ts and access-check.ts), then the policy gates.
+ * Signatures are checked before this (rules/signatures.ts), so an event's author is known to be
+ * its writer.
  */
 export class Admission {
   readonly rules: TrustRules
-  readonly #views: LogViews
-  readonly #contexts: AccessContexts | undefined
-  readonly #admins: ReadonlySet<string>
+  readonly #access: AccessCheck | undefined
 
-  constructor(views: LogViews, reader: EventReader, rules: TrustRules) {
+  /**
+   * The access rule's code when `rules` has access rules, loaded on demand: a store opened
+   * without them never ships it. Resolves to undefined otherwise.
+   */
+  static async load(rules: TrustRules): Promise<AccessCheckClass | undefined> {
+    return rules.access === undefined ? undefined : (await import('./on-demand.ts')).AccessCheck
+  }
+
+  /** `accessCheck`: what `load` gave for these rules (required when they have access rules). */
+  constructor(views: LogViews, reader: EventReader, rules: TrustRules, accessCheck: AccessCheckClass | undefined) {
     this.rules = rules
-    this.#views = views
-    this.#admins = new Set(rules.access?.admins ?? [])
-    this.#contexts = rules.access === undefined ? undefined : new AccessContexts(views, async (seq) => (await reader.load(seq)).event, rules.isDid)
+    if (rules.access !== undefined && accessCheck === undefined) throw new Error('Admission: the access rule was not loaded (Admission.load)')
+    this.#access = rules.access === undefined ? undefined : new accessCheck!(views, reader, rules)
   }
 
   /** Whether appends and imports are checked at all. */
   get active(): boolean {
-    return this.#contexts !== undefined || this.rules.gates.length > 0
+    return this.#access !== undefined || this.rules.gates.length > 0
   }
 
   /** Follows the views: the access contexts of events added since the last call. */
   catchUp(): Promise<void> {
-    return this.#contexts?.catchUp() ?? Promise.resolve()
+    return this.#access?.catchUp() ?? Promise.resolve()
   }
 
   /**
@@ -60,14 +72,12 @@ export class Admission {
    * holds). Without access rules everyone may write everything.
    */
   standing(did: string): Standing {
-    if (this.#contexts === undefined) return { admin: true, streams: ['*'] }
-    return standingOf(did, this.#contexts.all(), this.#admins)
+    return this.#access?.standing(did) ?? { admin: true, streams: ['*'] }
   }
 
-  /** Whether `did` may write `stream` now; without a stream, whether the rules know `did` at all. */
+  /** Whether `did` may write `stream` now; without a stream, whether the rules know `did` at all. Without access rules, always. */
   can(did: string, stream?: string): boolean {
-    const standing = this.standing(did)
-    return stream === undefined ? standing.admin || standing.streams.length > 0 : permits(standing, stream)
+    return this.#access?.can(did, stream) ?? true
   }
 
   /**
@@ -79,50 +89,8 @@ export class Admission {
    */
   async check(events: readonly PlannedEvent[], imported: number, pasts?: PendingPasts): Promise<void> {
     if (!this.active || events.length === 0) return
-    if (this.#contexts !== undefined) await this.#checkAccess(this.#contexts, events, imported, pasts ?? new CidMap())
+    if (this.#access !== undefined) await this.#access.check(events, imported, pasts ?? new CidMap())
     if (this.rules.gates.length > 0) await this.#checkGates(events, imported)
-  }
-
-  async #checkAccess(contexts: AccessContexts, events: readonly PlannedEvent[], imported: number, pending: PendingPasts): Promise<void> {
-    await contexts.catchUp()
-    const memo = new Map<ReadonlySet<AccessEvent>, Map<string, Standing>>()
-    const refused: { cid: CID; why: string }[] = []
-    for (const { cid, event } of events) {
-      const past = pastOfParents(event.parents, contexts, this.#views, pending)
-      const self = event.stream === ACCESS_STREAM ? readAccessEvent(cid, event.type, event.data, past, this.rules.isDid) : undefined
-      pending.set(cid, { past, self })
-      const author = event.author
-      let byAuthor = memo.get(past)
-      if (byAuthor === undefined) {
-        byAuthor = new Map()
-        memo.set(past, byAuthor)
-      }
-      const key = author ?? ''
-      let standing = byAuthor.get(key)
-      if (standing === undefined) {
-        standing = standingOf(author, past, this.#admins)
-        byAuthor.set(key, standing)
-      }
-      if (!permits(standing, event.stream)) {
-        const who = author === undefined ? 'an unsigned event' : author
-        refused.push({ cid, why: event.stream === ACCESS_STREAM ? `${who} is not an admin` : `${who} holds no grant for stream "${event.stream}"` })
-      }
-    }
-    if (refused.length === 0) return
-    const first = refused[0]!
-    const origin = imported > 0 ? 'the import' : 'the append'
-    const local = imported === 0 && this.rules.signer === undefined ? ' (this store has access rules: open it with a signer they admit)' : ''
-    const more =
-      refused.length > 1
-        ? `; ${refused.length} events refused: ${refused
-            .slice(0, LISTED)
-            .map((r) => r.cid.toString())
-            .join(', ')}${refused.length > LISTED ? ', …' : ''}`
-        : ''
-    throw new CairnError('CAIRN_UNAUTHORIZED', `the access rules refuse event ${first.cid}: ${first.why}${local}${more}; nothing of ${origin} was written`, {
-      cid: first.cid,
-      refused: refused.map((r) => r.cid),
-    })
   }
 
   async #checkGates(events: readonly PlannedEvent[], imported: number): Promise<void> {

@@ -3,23 +3,21 @@ import type { CID } from 'multiformats/cid'
 import type { Block, BlockRecord } from '../block/interface.ts'
 import { linksInValue } from '../block/codec.ts'
 import type { ByteSource } from '../car/interface.ts'
-import { writeCar } from '../car/writer.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { assertCompleteDag } from '../objects/complete.ts'
-import { type ImportedFile, importFile } from '../objects/unixfs.ts'
+import type { ImportedFile } from '../objects/unixfs.ts'
 
 /** A file chunked into blocks but not recorded yet: `release` once it is recorded or abandoned. */
 export interface ChunkedFile extends ImportedFile {
   release(): void
 }
 import type { CompactOptions, CompactReport, StorageEngine } from '../storage/interface.ts'
-import { Admission, type TrustRules } from './admission.ts'
+import { Admission, type AccessCheckClass, type TrustRules } from './admission.ts'
 import { ChangeHub } from './changes.ts'
 import type { StoredEvent } from './event/interface.ts'
 import { eventLinks } from './event/links.ts'
 import { OBJECTS_STREAM } from './event/object-record.ts'
 import { sortCids } from './event/order.ts'
-import { diffBlocks, newEvents } from './export.ts'
 import { AppendQueue, GroupPlan, type WaitingAppend } from './group-commit.ts'
 import { syncHints } from './hints.ts'
 import { IndexingQueue } from './indexing.ts'
@@ -27,9 +25,8 @@ import { Mutex } from '../storage/mutex.ts'
 import { planAppend, type AppendBase, type PlannedBefore } from './plan-append.ts'
 import type { StagingLimits } from './plan-import.ts'
 import { objectDraft, objectRecordOf, writesSomething, type CommitPlan, type Draft, type UnitOfWork } from './plan.ts'
-import { assertSignatures } from './rules/signatures.ts'
 import { SNAPSHOT_MIN, SnapshotScheduler } from './snapshots.ts'
-import { verifyReachable, type VerifyReport } from './verify.ts'
+import type { VerifyReport } from './verify.ts'
 import { EventReader, toStoredEvent, type LoadedEvent } from './views/event-reader.ts'
 import type { PendingPasts } from './views/access-contexts.ts'
 import { collectNew, openViews } from './views/open.ts'
@@ -110,7 +107,7 @@ export class EventLog {
   readonly #unrecorded = new Map<string, number>()
   readonly #stopListening: () => void
 
-  private constructor(storage: StorageEngine, views: LogViews, heads: CID[], options: LogOpenOptions, opened: LogOpened) {
+  private constructor(storage: StorageEngine, views: LogViews, heads: CID[], options: LogOpenOptions, opened: LogOpened, accessCheck: AccessCheckClass | undefined) {
     this.storage = storage
     this.views = views
     this.events = new EventReader(storage, views)
@@ -118,7 +115,7 @@ export class EventLog {
     this.#heads = heads
     this.#clock = options.clock
     this.#indexing = new IndexingQueue(views, storage)
-    this.admission = new Admission(views, this.events, options.trust)
+    this.admission = new Admission(views, this.events, options.trust, accessCheck)
     this.#snapshots = new SnapshotScheduler(storage, views, opened.fromSnapshot ? views.size - opened.indexedOnOpen : 0)
     // Another writer on the same storage committed: catch up now, so subscribers see it live.
     this.#stopListening =
@@ -139,12 +136,15 @@ export class EventLog {
   static async open(storage: StorageEngine, options: LogOpenOptions): Promise<EventLog> {
     try {
       const heads = sortCids(await storage.heads())
-      const opened = await openViews(storage, heads, options.rebuildIndex)
-      const log = new EventLog(storage, opened.views, heads, options, { fromSnapshot: opened.fromSnapshot, indexedOnOpen: opened.indexed })
+      const [opened, accessCheck] = await Promise.all([openViews(storage, heads, options.rebuildIndex), Admission.load(options.trust)])
+      const log = new EventLog(storage, opened.views, heads, options, { fromSnapshot: opened.fromSnapshot, indexedOnOpen: opened.indexed }, accessCheck)
       for (const e of opened.fresh.slice(-DEFAULT_WARM)) log.events.remember(e)
       await log.admission.catchUp()
       // Persist what this open had to index, so the next one does not index it again.
-      if (opened.indexed > 0) log.#snapshot(1, true)
+      if (opened.indexed > 0) {
+        await log.#snapshots.ready()
+        log.#snapshot(1, true)
+      }
       return log
     } catch (err) {
       await storage.close().catch(() => {})
@@ -211,15 +211,17 @@ export class EventLog {
     const flush = async (blocks: BlockRecord[]): Promise<void> => {
       await staging.write(blocks, false)
     }
-    return importFile(chunks, flush).then(
-      (file) => ({ ...file, release: staging.release }),
-      async (err: unknown) => {
-        // The importer may give up while a flush is still queued: let it land, then release it.
-        await staging.settle()
-        staging.release()
-        throw err
-      },
-    )
+    return import('../objects/unixfs.ts')
+      .then(({ importFile }) => importFile(chunks, flush))
+      .then(
+        (file) => ({ ...file, release: staging.release }),
+        async (err: unknown) => {
+          // The importer may give up while a flush is still queued: let it land, then release it.
+          await staging.settle()
+          staging.release()
+          throw err
+        },
+      )
   }
 
   /**
@@ -329,7 +331,7 @@ export class EventLog {
    */
   async import(source: ByteSource, rules: ImportRules): Promise<ImportOutcome> {
     // The import path (CAR reader, planner) loads on first use: apps that never import do not ship it.
-    const { planImport, readVerifiedCar } = await import('./plan-import.ts')
+    const { planImport, readVerifiedCar, assertSignatures } = await onDemand()
     // File blocks past a slice are staged to storage, unreferenced, as the CAR streams in.
     const staging = this.#staging()
     try {
@@ -387,8 +389,7 @@ export class EventLog {
   /** A CARv1 of what the log holds beyond `since`, rooted at the current heads. Pull-based. */
   export(since: readonly CID[]): AsyncIterable<Uint8Array> {
     const heads = [...this.#heads]
-    const blocks = diffBlocks(this.views, this.storage, heads, since, this.views.size, (cid) => this.#indexing.has(cid))
-    return writeCar(heads, blocks)
+    return lazyExport(this.views, this.storage, heads, since, this.views.size, (cid) => this.#indexing.has(cid))
   }
 
   /** Our heads plus ancestors at exponentially growing distances (see syncHints). */
@@ -397,13 +398,19 @@ export class EventLog {
   }
 
   /** The events reachable from the heads and not from `since`, oldest first, as arrival numbers. */
-  eventsSince(since: readonly CID[]): number[] {
-    return newEvents(this.views, this.#heads, since).reverse()
+  async eventsSince(since: readonly CID[]): Promise<number[]> {
+    const heads = this.#heads
+    // With the export path, loaded on first use (only projections catching up ask).
+    const { newEvents } = await onDemand()
+    return newEvents(this.views, heads, since).reverse()
   }
 
   /** Walks every block reachable from the heads and re-hashes it. */
-  verify(): Promise<VerifyReport> {
-    return verifyReachable(this.storage, this.#heads)
+  async verify(): Promise<VerifyReport> {
+    const heads = this.#heads
+    // Loaded on first use: most apps never verify a whole store.
+    const { verifyReachable } = await onDemand()
+    return verifyReachable(this.storage, heads)
   }
 
   /** Waits for writes in flight, finishes indexing, writes a last snapshot, closes the engine. */
@@ -413,6 +420,7 @@ export class EventLog {
       if (this.#closed) return
       await this.#indexing.run()
       await this.#snapshots.settled()
+      await this.#snapshots.ready()
       this.#snapshot(1, true)
       await this.#snapshots.settled()
       this.#closed = true
@@ -556,4 +564,15 @@ export class EventLog {
   #snapshot(min: number, always = false): void {
     if (this.#indexing.pending === 0) this.#snapshots.maybe(this.#heads, min, always)
   }
+}
+
+/** The log's paths that load on first use (on-demand.ts): import, export, verify. */
+function onDemand(): Promise<typeof import('./on-demand.ts')> {
+  return import('./on-demand.ts')
+}
+
+/** `exportCar` (on-demand.ts), loaded on first use. */
+async function* lazyExport(...args: Parameters<typeof import('./on-demand.ts').exportCar>): AsyncGenerator<Uint8Array> {
+  const { exportCar } = await onDemand()
+  yield* exportCar(...args)
 }

@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import type { StorageEngine } from '../storage/interface.ts'
-import { encodeSnapshot, INDEX_SNAPSHOT } from './views/snapshot.ts'
+import { INDEX_SNAPSHOT, loadSnapshotCodec, type SnapshotCodec } from './views/snapshot.ts'
 import type { LogViews } from './views/views.ts'
 
 /** Events after the last index snapshot that trigger a new one (with a sixteenth of the log). */
@@ -12,6 +12,9 @@ export const SNAPSHOT_MIN = 16384
  * close once anything arrived. The columns are copied synchronously, inside the caller's
  * consistent moment, then hashed and written in the background, one write at a time. A failed
  * write only costs the next open some time: the previous snapshot stays and open indexes more.
+ * The snapshot's codec loads on first use: the first snapshot due before it is loaded is
+ * skipped (the next commit writes it), and `ready` loads it before a snapshot that must be
+ * written (on close).
  */
 export class SnapshotScheduler {
   readonly #storage: StorageEngine
@@ -19,6 +22,7 @@ export class SnapshotScheduler {
   /** Events the last snapshot written (or loaded) covers. */
   #size: number
   #write: Promise<void> | undefined
+  #codec: SnapshotCodec | undefined
 
   constructor(storage: StorageEngine, views: LogViews, loadedSize: number) {
     this.#storage = storage
@@ -31,6 +35,12 @@ export class SnapshotScheduler {
     return this.#size
   }
 
+  /** Loads the snapshot's codec when a snapshot may be due (the engine keeps them, events arrived since the last); never throws (a failed load skips the snapshot). */
+  async ready(): Promise<void> {
+    if (this.#storage.writeDerived === undefined || this.#codec !== undefined || this.#views.size === this.#size) return
+    this.#codec = await loadSnapshotCodec().catch(() => undefined)
+  }
+
   /** Starts a snapshot write of `heads` and the views when the thresholds say so. */
   maybe(heads: readonly CID[], min: number, always = false): void {
     const views = this.#views
@@ -38,8 +48,14 @@ export class SnapshotScheduler {
     const since = views.size - this.#size
     if (storage.writeDerived === undefined || this.#write !== undefined) return
     if (always ? since === 0 : since < Math.max(min, this.#size >> 4)) return
+    const codec = this.#codec
+    if (codec === undefined) {
+      void this.ready()
+      return
+    }
     const size = views.size
-    const encoded = encodeSnapshot(views, heads)
+    // Encoded now, within the caller's consistent moment (the columns are live), hashed and written later.
+    const encoded = (async () => codec.encodeColumns(views.columns(), heads))()
     this.#write = (async () => {
       try {
         await storage.writeDerived!(INDEX_SNAPSHOT, await encoded)

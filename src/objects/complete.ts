@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import type { BlockLookup } from '../block/cid-map.ts'
-import { blockLinks, decodeCanonical, linksOf } from '../block/codec.ts'
+import { blockLinks, decodeCanonical, linksOf, loadDagPb } from '../block/codec.ts'
 import { DAG_CBOR, DAG_PB, RAW, type BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { StorageEngine } from '../storage/interface.ts'
@@ -45,6 +45,7 @@ export async function assertCompleteDag(root: CID, views: CompleteDags, source: 
     const key = cid.toString()
     if (visited.has(key) || views.isComplete(key)) continue
     visited.add(key)
+    if (cid.code === DAG_PB) await loadDagPb()
     const fromCar = source.car?.get(cid)
     if (fromCar !== undefined) {
       // A block from elsewhere: dag-cbor must be canonical, so its CID is the one a put of its value gives.

@@ -5,7 +5,7 @@ import type { Signer } from '../identity/interface.ts'
 import { isDidKey } from '../identity/did-key.ts'
 import type { VerifyFn } from '../log/rules/signatures.ts'
 import type { ImportRules, LogOpenOptions } from '../log/log.ts'
-import type { AccessConfig } from '../log/rules/access.ts'
+import type { AccessConfig } from '../log/rules/access-names.ts'
 import type { Gate } from '../log/rules/gates.ts'
 
 // Each options type of the store sits here with its defaults and the one function that
@@ -62,9 +62,9 @@ export function normalizeStoreOptions(options: StoreOptions): LogOpenOptions {
 }
 
 let verifier: Promise<VerifyFn> | undefined
-/** verifySignature, loaded on the first signed event an import meets: apps that never import signed events do not ship it. */
+/** verifySignature, loaded (with the rest of the sync paths, log/on-demand.ts) on the first signed event an import meets: apps that never import signed events do not ship it. */
 const lazyVerify: VerifyFn = async (did, bytes, sig) => {
-  verifier ??= import('../identity/verify.ts').then((m) => m.verifySignature)
+  verifier ??= import('../log/on-demand.ts').then((m) => m.verifySignature)
   return (await verifier)(did, bytes, sig)
 }
 

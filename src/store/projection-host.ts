@@ -29,7 +29,7 @@ export function projectionHost(name: string, hosting: ProjectionHosting): Projec
     },
     heads: () => [...log.heads],
     has: (cid) => log.views.has(cid),
-    eventsSince: (since) => hosting.stored(log.eventsSince(since)),
+    eventsSince: (since) => storedOnce(hosting, log.eventsSince(since)),
     read: (stream, options) => hosting.read(stream, options),
     query: (query) => hosting.query(query),
     onCommit: (listener) => log.hub.onCommit(listener),
@@ -45,4 +45,12 @@ export function projectionHost(name: string, hosting: ProjectionHosting): Projec
       else await storage.writeDerived(key, bytes)
     },
   }
+}
+
+/** The events of arrival numbers still being computed (a failure surfaces when iterated). */
+function storedOnce(hosting: ProjectionHosting, seqs: Promise<number[]>): AsyncGenerator<StoredEvent> {
+  seqs.catch(() => {})
+  return (async function* () {
+    yield* hosting.stored(await seqs)
+  })()
 }

@@ -13,14 +13,14 @@ import { decodeEvent } from '../log/event/format.ts'
 import type { AppendInput, AppendOptions, BatchAppendInput, EventBlock, EventFilter, PageOptions, QueryOptions, ReadOptions, ReplayOptions, StoredEvent } from '../log/event/interface.ts'
 import { isDidKey } from '../identity/did-key.ts'
 import { EventLog, type LogOpenOptions } from '../log/log.ts'
-import { ACCESS_GRANT, ACCESS_REVOKE, ACCESS_STREAM, type AccessConfig, type GrantData, type RevokeData } from '../log/rules/access.ts'
+import { ACCESS_GRANT, ACCESS_REVOKE, ACCESS_STREAM, type AccessConfig, type GrantData, type RevokeData } from '../log/rules/access-names.ts'
 import type { VerifyReport } from '../log/verify.ts'
 import { toStoredEvent, type LoadedEvent } from '../log/views/event-reader.ts'
 import { listsFor, matchesFilter, scan, streamAsOfEvent } from '../log/views/query.ts'
 import type { SeqList } from '../log/views/seq-list.ts'
 import type { OrderKey } from '../log/views/views.ts'
 import type { ObjectInfo, ObjectsQuery, PutFileOptions, PutOptions, Referrer } from '../objects/interface.ts'
-import { catFile, type FileSource } from '../objects/unixfs.ts'
+import type { FileSource } from '../objects/unixfs.ts'
 import { openProjection } from '../projections/projection.ts'
 import type { Projection, ProjectionSpec } from '../projections/interface.ts'
 import { type CompactOptions, type CompactReport, DERIVED_NAME, type StorageEngine } from '../storage/interface.ts'
@@ -490,7 +490,10 @@ export class CairnStore {
   /** Streams a file's bytes, verifying every block read. */
   async *cat(cid: CID): AsyncGenerator<Uint8Array> {
     this.#log.check()
-    yield* catFile(this.#log.storage, expectCid('cid', cid))
+    const checked = expectCid('cid', cid)
+    // Loaded on first use, with the UnixFS exporter it loads in turn.
+    const { catFile } = await import('../objects/unixfs.ts')
+    yield* catFile(this.#log.storage, checked)
   }
 
   /** Objects recorded in `$objects`, optionally of one type, in the order they were first put. */

@@ -257,6 +257,8 @@ describe('identity: did:key', () => {
       z([0xed, 0x01, ...key.subarray(1)]), // 31 bytes
       z([0xed, 0x01, ...key, 0]), // 33 bytes
       z([0xed, 0x81, 0x00, ...key]), // 0xed as a non-minimal varint
+      z([0xed]), // a varint cut short
+      z(Array.from({ length: 40 }, () => 0x80)), // a varint that never ends
       `${didKeyOf(key)} `,
       ` ${didKeyOf(key)}`,
       'DID:KEY:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp',

@@ -1,7 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import { CidMap, CidSet } from '../../block/cid-map.ts'
 import { CairnError } from '../../errors/cairn-error.ts'
-import type { Signer } from '../../identity/interface.ts'
 import { encodeEvent } from '../event/format.ts'
 import type { EventBlock } from '../event/interface.ts'
 
@@ -21,13 +20,6 @@ const VERIFY_BATCH = 256
 export function signedBytes(event: EventBlock): Uint8Array {
   const { sig: _sig, ...unsigned } = event
   return encodeEvent(unsigned as EventBlock).bytes
-}
-
-/** Signs an event built with `author: signer.did`: returns it with `sig` over its encoding without one. */
-export async function signEvent(event: EventBlock, unsignedBytes: Uint8Array, signer: Signer): Promise<EventBlock> {
-  const sig = await signer.sign(unsignedBytes)
-  if (!(sig instanceof Uint8Array) || sig.length !== 64) throw new CairnError('CAIRN_INVALID_SIGNATURE', `the signer ${signer.did} returned ${sig instanceof Uint8Array ? `${sig.length} bytes` : 'no bytes'}, not a 64-byte Ed25519 signature`)
-  return { ...event, sig }
 }
 
 const refuse = (cid: CID, why: string): never => {

@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import type { BlockLookup } from '../../block/cid-map.ts'
-import { decodeBlock, decodeTrusted, linksOf } from '../../block/codec.ts'
+import { decodeBlock, decodeTrusted, linksOf, loadDagPb } from '../../block/codec.ts'
 import { DAG_CBOR, DAG_PB, type BlockRecord } from '../../block/interface.ts'
 import { CairnError } from '../../errors/cairn-error.ts'
 import type { StorageEngine } from '../../storage/interface.ts'
@@ -49,6 +49,8 @@ async function indexDag(views: LogViews, storage: StorageEngine, root: CID, root
       continue
     }
     if (required ? views.isComplete(cid.toString()) : views.walked(cid)) continue
+    // An import's blocks went through verify, which loads the dag-pb decoder; this keeps any other caller safe.
+    if (cid.code === DAG_PB) await loadDagPb()
     let decoded: unknown
     const fromCar = value === undefined ? verified?.get(cid) : undefined
     if (value !== undefined) decoded = value.value

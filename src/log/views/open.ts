@@ -5,7 +5,7 @@ import { decodeEvent } from '../event/format.ts'
 import type { EventBlock } from '../event/interface.ts'
 import { compareCidEvents } from '../event/order.ts'
 import type { StorageEngine } from '../../storage/interface.ts'
-import { decodeSnapshot, INDEX_SNAPSHOT } from './snapshot.ts'
+import { decodeSnapshot, INDEX_SNAPSHOT, loadSnapshotCodec } from './snapshot.ts'
 import { indexEvent } from './indexer.ts'
 import { LogViews } from './views.ts'
 
@@ -34,8 +34,10 @@ export interface OpenedViews {
  */
 export async function openViews(storage: StorageEngine, heads: readonly CID[], rebuild: boolean): Promise<OpenedViews> {
   if (!rebuild && heads.length > 0 && storage.readDerived !== undefined) {
+    // The snapshot's codec loads while the snapshot is read; a failed load means a rebuild.
+    loadSnapshotCodec().catch(() => {})
     const bytes = await storage.readDerived(INDEX_SNAPSHOT)
-    const snap = bytes === undefined ? undefined : await decodeSnapshot(bytes)
+    const snap = bytes === undefined ? undefined : await decodeSnapshot(bytes).catch(() => undefined)
     if (snap !== undefined) {
       try {
         const opened = await extend(storage, snap.views, heads, snap.heads)
