@@ -452,7 +452,8 @@ export class IndexedDbStorage implements StorageEngine {
       const blocks = tx.objectStore(BLOCKS)
       for (const block of batch.blocks) blocks.put(ownBytes(block.bytes), block.cid.bytes)
       tx.objectStore(META).put(
-        batch.heads.map((cid) => cid.bytes),
+        // Own bytes: structured clone stores a view's whole buffer, and a CID may view a shared slab.
+        batch.heads.map((cid) => ownBytes(cid.bytes)),
         HEADS_KEY,
       )
       this.#seams.beforeComplete?.(tx)

@@ -43,6 +43,34 @@ describe('indexeddb engine', () => {
     ['a block that cannot be stored', (s: string) => openIndexedDbStorage(s)],
     ['an abort before complete', (s: string) => openIndexedDbStorageWith(s, {}, { beforeComplete: (tx) => tx.abort() })],
   ] as const) {
+    test("the heads record holds each CID's own bytes, not the buffer a CID views (a slab of many CIDs)", async () => {
+      const name = dbName()
+      const s = await openIndexedDbStorage(name)
+      const blocks = blocksOf(3, 'heads')
+      // Each CID views a shared slab of CID bytes (sha256Cid): cloning the view would store all of it.
+      expect(blocks[0]!.cid.bytes.buffer.byteLength).toBeGreaterThan(1024)
+      await s.commit({ blocks, heads: blocks.map((b) => b.cid) })
+      await s.close()
+      const raw = await new Promise<unknown>((resolve, reject) => {
+        const open = indexedDB.open(name)
+        open.onerror = () => reject(open.error)
+        open.onsuccess = () => {
+          const db = open.result
+          const get = db.transaction('meta', 'readonly').objectStore('meta').get('heads')
+          get.onsuccess = () => {
+            db.close()
+            resolve(get.result)
+          }
+          get.onerror = () => reject(get.error)
+        }
+      })
+      const stored = raw as Uint8Array[]
+      expect(stored.map((b) => b.buffer.byteLength)).toEqual(blocks.map((b) => b.cid.bytes.length))
+      const again = await openIndexedDbStorage(name)
+      expect((await again.heads()).map(String)).toEqual(blocks.map((b) => String(b.cid)))
+      await again.close()
+    })
+
     test(`a commit that fails through ${how} leaves no trace, also after reopen`, async () => {
       const name = dbName()
       const good = blocksOf(4, 'good')
