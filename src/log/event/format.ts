@@ -1,16 +1,21 @@
-import type { CID } from 'multiformats/cid'
-import { CID as CIDClass } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import { cborNestsDeeperThan, compareBytes, decodeTrusted, encodeChecked, isCanonicalDagCbor, MAX_BLOCK_DEPTH, verify } from '../../block/codec.ts'
 import { scanCanonical } from '../../block/canonical.ts'
+import { sha256Sync } from '../../block/hash.ts'
 import { MAX_DEPTH, nestsDeeperThan } from '../../block/validate.ts'
 import { DAG_CBOR, type Block } from '../../block/interface.ts'
 import { CairnError } from '../../errors/cairn-error.ts'
+import { readEnvelope, writeEnvelope } from './envelope.ts'
 import type { EventBlock, EventMeta } from './interface.ts'
 
 const KEYS = new Set(['v', 'stream', 'type', 'ts', 'tc', 'prev', 'parents', 'data', 'meta', 'author', 'sig'])
 const META_STRINGS = ['id', 'correlation', 'causation'] as const
 
-/** Encodes an event as a dag-cbor block. The caller has checked `data` and `meta` with assertIpld. */
+/**
+ * Encodes an event as a dag-cbor block: the bytes `@ipld/dag-cbor` writes, by the envelope
+ * writer (envelope.ts), or by dag-cbor itself for what that writer leaves to it. The caller has
+ * checked `data` and `meta` with assertIpld.
+ */
 export function encodeEvent(event: EventBlock): Block<EventBlock> {
   const value: Record<string, unknown> = {
     v: 1,
@@ -25,14 +30,16 @@ export function encodeEvent(event: EventBlock): Block<EventBlock> {
   if (event.meta !== undefined) value['meta'] = event.meta
   if (event.author !== undefined) value['author'] = event.author
   if (event.sig !== undefined) value['sig'] = event.sig
-  return encodeChecked(value as unknown as EventBlock, 'event')
+  const bytes = writeEnvelope(value as unknown as EventBlock)
+  if (bytes === undefined) return encodeChecked(value as unknown as EventBlock, 'event')
+  return { cid: CID.createV1(DAG_CBOR, sha256Sync(bytes)), bytes, value: value as unknown as EventBlock }
 }
 
 function invalid(cid: CID | undefined, why: string): never {
   throw new CairnError('CAIRN_INVALID_EVENT', cid === undefined ? `invalid event: ${why}` : `event ${cid} is invalid: ${why}`, cid === undefined ? {} : { cid })
 }
 
-const isCid = (v: unknown): v is CID => CIDClass.asCID(v) !== null
+const isCid = (v: unknown): v is CID => CID.asCID(v) !== null
 const isStamp = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 
 /** Checks a decoded value against the event format v1. Throws CAIRN_INVALID_EVENT naming the CID. */
@@ -68,11 +75,14 @@ function assertMeta(meta: unknown, cid: CID | undefined): asserts meta is EventM
   }
 }
 
-/** Verifies an event block's bytes against its CID, decodes it and checks the format. */
+/**
+ * Verifies an event block's bytes against its CID, decodes it and checks the format. Canonical
+ * bytes (every event Cairn wrote) are read by the envelope reader, which gives what cborg gives.
+ */
 export async function decodeEvent(cid: CID, bytes: Uint8Array): Promise<EventBlock> {
   if (cid.code !== DAG_CBOR) invalid(cid, 'events are dag-cbor blocks')
   await verify(cid, bytes)
-  const value = decodeTrusted(cid, bytes)
+  const value = readEnvelope(bytes) ?? decodeTrusted(cid, bytes)
   assertEvent(value, cid)
   return value
 }
@@ -86,6 +96,13 @@ export async function decodeEvent(cid: CID, bytes: Uint8Array): Promise<EventBlo
  */
 export function decodeStrictEvent(cid: CID, bytes: Uint8Array): EventBlock {
   if (cid.code !== DAG_CBOR) invalid(cid, 'events are dag-cbor blocks')
+  // Plainly canonical bytes within the depth bound decode in one pass (envelope.ts); the format
+  // checks then apply as below. Anything else takes the full path, which decides with its errors.
+  const plain = readEnvelope(bytes)
+  if (plain !== undefined) {
+    assertEvent(plain, cid)
+    return plain
+  }
   // One pass decides canonical form for most events; the re-encoding check covers the rest.
   const verdict = scanCanonical(bytes, MAX_BLOCK_DEPTH)
   if (verdict === 'too-deep' || (verdict === 'not-canonical' && cborNestsDeeperThan(bytes, MAX_BLOCK_DEPTH))) invalid(cid, `"data" or "meta" nests deeper than ${MAX_DEPTH} levels`)
