@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import type { BlockLookup } from '../block/cid-map.ts'
-import { blockLinks, decodeCanonical, linksOf, loadDagPb } from '../block/codec.ts'
+import { blockLinks, linksOf, loadDagPb } from '../block/codec.ts'
 import { DAG_CBOR, DAG_PB, type BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { StorageEngine } from '../storage/interface.ts'
@@ -37,6 +37,7 @@ export async function assertCompleteDag(root: CID, views: CompleteDags, source: 
     let bytes: Uint8Array | undefined
     if (fromCar !== undefined) {
       // A block from elsewhere: dag-cbor must be canonical, so its CID is the one a put of its value gives.
+      const { decodeCanonical } = await import('../block/canonical.ts')
       const links = [...linksOf(cid, decodeCanonical(cid, fromCar.bytes))]
       await take(fromCar)
       size += fromCar.bytes.length

@@ -1,8 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import { CID as CIDClass } from 'multiformats/cid'
-import { cborNestsDeeperThan, compareBytes, decodeTrusted, encodeChecked, isCanonicalDagCbor, MAX_BLOCK_DEPTH, verify } from '../../block/codec.ts'
-import { scanCanonical } from '../../block/canonical.ts'
-import { MAX_DEPTH, nestsDeeperThan } from '../../block/validate.ts'
+import { compareBytes, decodeTrusted, encodeChecked, verify } from '../../block/codec.ts'
 import { DAG_CBOR, type Block } from '../../block/interface.ts'
 import { CairnError } from '../../errors/cairn-error.ts'
 import type { EventBlock, EventMeta } from './interface.ts'
@@ -74,29 +72,6 @@ export async function decodeEvent(cid: CID, bytes: Uint8Array): Promise<EventBlo
   await verify(cid, bytes)
   const value = decodeTrusted(cid, bytes)
   assertEvent(value, cid)
-  return value
-}
-
-/**
- * The strict decoding of an event that arrives from elsewhere (an import), bytes already
- * verified against the CID: the bytes must be exactly the canonical dag-cbor encoding of what
- * they decode to (no floats for integers, sorted map keys, no undefined, valid UTF-8, -0 as 0 —
- * so the CID is the one re-encoding gives), the value must be a format-v1 event, and its
- * `data` and `meta` may nest at most MAX_DEPTH levels (as a local append allows).
- */
-export function decodeStrictEvent(cid: CID, bytes: Uint8Array): EventBlock {
-  if (cid.code !== DAG_CBOR) invalid(cid, 'events are dag-cbor blocks')
-  // One pass decides canonical form for most events; the re-encoding check covers the rest.
-  const verdict = scanCanonical(bytes, MAX_BLOCK_DEPTH)
-  if (verdict === 'too-deep' || (verdict === 'not-canonical' && cborNestsDeeperThan(bytes, MAX_BLOCK_DEPTH))) invalid(cid, `"data" or "meta" nests deeper than ${MAX_DEPTH} levels`)
-  const value = decodeTrusted(cid, bytes, verdict !== 'not-canonical')
-  if (verdict === 'not-canonical' || (verdict === 'unsure' && !isCanonicalDagCbor(bytes, value))) {
-    invalid(cid, 'its bytes are not canonical dag-cbor (re-encoding what they decode to gives other bytes)')
-  }
-  assertEvent(value, cid)
-  if (nestsDeeperThan(value.data, MAX_DEPTH) || (value.meta !== undefined && nestsDeeperThan(value.meta, MAX_DEPTH))) {
-    invalid(cid, `"data" or "meta" nests deeper than ${MAX_DEPTH} levels`)
-  }
   return value
 }
 
