@@ -1,3 +1,7 @@
+import type { CID } from 'multiformats/cid'
+import { CairnError } from '../errors/cairn-error.ts'
+import { decodeTrusted, isCanonicalDagCbor } from './codec.ts'
+import { DAG_CBOR } from './interface.ts'
 /**
  * A one-pass check that dag-cbor bytes are canonical, without decoding them into values or
  * encoding anything: what `@ipld/dag-cbor` would write for the value they hold (section 2 of
@@ -222,4 +226,18 @@ export function scanCanonical(bytes: Uint8Array, maxDepth: number): CanonicalVer
   }
   if (state.at !== bytes.length) return 'not-canonical'
   return unsure ? 'unsure' : 'canonical'
+}
+
+/**
+ * Decodes a dag-cbor block from elsewhere (an import), bytes already verified: they must be
+ * the canonical encoding of what they decode to (see isCanonicalDagCbor). CAIRN_INVALID_BLOCK
+ * otherwise. Other codecs decode as with decodeTrusted (dag-pb's decoder is strict already).
+ */
+export function decodeCanonical<T = unknown>(cid: CID, bytes: Uint8Array): T {
+  const verdict = cid.code === DAG_CBOR ? scanCanonical(bytes, Number.POSITIVE_INFINITY) : 'canonical'
+  const value = decodeTrusted<T>(cid, bytes)
+  if (verdict === 'not-canonical' || (verdict === 'unsure' && !isCanonicalDagCbor(bytes, value))) {
+    throw new CairnError('CAIRN_INVALID_BLOCK', `block ${cid} is not canonical dag-cbor (re-encoding what it decodes to gives other bytes)`, { cid })
+  }
+  return value
 }

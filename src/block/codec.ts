@@ -1,7 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import type { PBNode } from '@ipld/dag-pb'
 import * as cborg from 'cborg'
-import { scanCanonical } from './canonical.ts'
 import { CID } from 'multiformats/cid'
 import { CairnError } from '../errors/cairn-error.ts'
 import { Digest } from 'multiformats/hashes/digest'
@@ -206,20 +205,6 @@ export function* linksInValue(value: unknown): Generator<CID> {
     const children = Array.isArray(v) ? v : Object.values(v)
     for (let i = children.length - 1; i >= 0; i--) stack.push(children[i])
   }
-}
-
-/**
- * Decodes a dag-cbor block from elsewhere (an import), bytes already verified: they must be
- * the canonical encoding of what they decode to (see isCanonicalDagCbor). CAIRN_INVALID_BLOCK
- * otherwise. Other codecs decode as with decodeTrusted (dag-pb's decoder is strict already).
- */
-export function decodeCanonical<T = unknown>(cid: CID, bytes: Uint8Array): T {
-  const verdict = cid.code === DAG_CBOR ? scanCanonical(bytes, Number.POSITIVE_INFINITY) : 'canonical'
-  const value = decodeTrusted<T>(cid, bytes)
-  if (verdict === 'not-canonical' || (verdict === 'unsure' && !isCanonicalDagCbor(bytes, value))) {
-    throw new CairnError('CAIRN_INVALID_BLOCK', `block ${cid} is not canonical dag-cbor (re-encoding what it decodes to gives other bytes)`, { cid })
-  }
-  return value
 }
 
 /**

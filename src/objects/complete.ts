@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import type { BlockLookup } from '../block/cid-map.ts'
-import { blockLinks, decodeCanonical, linksOf, loadDagPb } from '../block/codec.ts'
+import { blockLinks, linksOf, loadDagPb } from '../block/codec.ts'
 import { DAG_CBOR, DAG_PB, RAW, type BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { StorageEngine } from '../storage/interface.ts'
@@ -49,6 +49,7 @@ export async function assertCompleteDag(root: CID, views: CompleteDags, source: 
     const fromCar = source.car?.get(cid)
     if (fromCar !== undefined) {
       // A block from elsewhere: dag-cbor must be canonical, so its CID is the one a put of its value gives.
+      const { decodeCanonical } = await import('../block/canonical.ts')
       const links = [...linksOf(cid, decodeCanonical(cid, fromCar.bytes))]
       await take(fromCar)
       size += fromCar.bytes.length
@@ -63,6 +64,7 @@ export async function assertCompleteDag(root: CID, views: CompleteDags, source: 
       // Verified when staged; read back for its links, checked canonical as CAR blocks are.
       const stored = await source.storage.get(cid)
       if (stored === undefined) throw missingBlock(cid, why)
+      const { decodeCanonical } = await import('../block/canonical.ts')
       stack.push(...linksOf(cid, decodeCanonical(cid, stored)))
       continue
     }

@@ -1,11 +1,9 @@
 import { CID } from 'multiformats/cid'
-import { cborNestsDeeperThan, compareBytes, decodeTrusted, encodeChecked, isCanonicalDagCbor, MAX_BLOCK_DEPTH, verify } from '../../block/codec.ts'
-import { scanCanonical } from '../../block/canonical.ts'
-import { sha256Sync } from '../../block/hash.ts'
-import { MAX_DEPTH, nestsDeeperThan } from '../../block/validate.ts'
+import { compareBytes, decodeTrusted, encodeChecked, sha256Cid, verify } from '../../block/codec.ts'
+import { sha256DigestSync } from '../../block/hash.ts'
 import { DAG_CBOR, type Block } from '../../block/interface.ts'
 import { CairnError } from '../../errors/cairn-error.ts'
-import { readEnvelope, writeEnvelope } from './envelope.ts'
+import { writeEnvelope } from './envelope.ts'
 import type { EventBlock, EventMeta } from './interface.ts'
 
 const KEYS = new Set(['v', 'stream', 'type', 'ts', 'tc', 'prev', 'parents', 'data', 'meta', 'author', 'sig'])
@@ -32,7 +30,7 @@ export function encodeEvent(event: EventBlock): Block<EventBlock> {
   if (event.sig !== undefined) value['sig'] = event.sig
   const bytes = writeEnvelope(value as unknown as EventBlock)
   if (bytes === undefined) return encodeChecked(value as unknown as EventBlock, 'event')
-  return { cid: CID.createV1(DAG_CBOR, sha256Sync(bytes)), bytes, value: value as unknown as EventBlock }
+  return { cid: sha256Cid(DAG_CBOR, sha256DigestSync(bytes)), bytes, value: value as unknown as EventBlock }
 }
 
 function invalid(cid: CID | undefined, why: string): never {
@@ -82,38 +80,8 @@ function assertMeta(meta: unknown, cid: CID | undefined): asserts meta is EventM
 export async function decodeEvent(cid: CID, bytes: Uint8Array): Promise<EventBlock> {
   if (cid.code !== DAG_CBOR) invalid(cid, 'events are dag-cbor blocks')
   await verify(cid, bytes)
-  const value = readEnvelope(bytes) ?? decodeTrusted(cid, bytes)
+  const value = decodeTrusted(cid, bytes)
   assertEvent(value, cid)
-  return value
-}
-
-/**
- * The strict decoding of an event that arrives from elsewhere (an import), bytes already
- * verified against the CID: the bytes must be exactly the canonical dag-cbor encoding of what
- * they decode to (no floats for integers, sorted map keys, no undefined, valid UTF-8, -0 as 0 —
- * so the CID is the one re-encoding gives), the value must be a format-v1 event, and its
- * `data` and `meta` may nest at most MAX_DEPTH levels (as a local append allows).
- */
-export function decodeStrictEvent(cid: CID, bytes: Uint8Array): EventBlock {
-  if (cid.code !== DAG_CBOR) invalid(cid, 'events are dag-cbor blocks')
-  // Plainly canonical bytes within the depth bound decode in one pass (envelope.ts); the format
-  // checks then apply as below. Anything else takes the full path, which decides with its errors.
-  const plain = readEnvelope(bytes)
-  if (plain !== undefined) {
-    assertEvent(plain, cid)
-    return plain
-  }
-  // One pass decides canonical form for most events; the re-encoding check covers the rest.
-  const verdict = scanCanonical(bytes, MAX_BLOCK_DEPTH)
-  if (verdict === 'too-deep' || (verdict === 'not-canonical' && cborNestsDeeperThan(bytes, MAX_BLOCK_DEPTH))) invalid(cid, `"data" or "meta" nests deeper than ${MAX_DEPTH} levels`)
-  const value = decodeTrusted(cid, bytes, verdict !== 'not-canonical')
-  if (verdict === 'not-canonical' || (verdict === 'unsure' && !isCanonicalDagCbor(bytes, value))) {
-    invalid(cid, 'its bytes are not canonical dag-cbor (re-encoding what they decode to gives other bytes)')
-  }
-  assertEvent(value, cid)
-  if (nestsDeeperThan(value.data, MAX_DEPTH) || (value.meta !== undefined && nestsDeeperThan(value.meta, MAX_DEPTH))) {
-    invalid(cid, `"data" or "meta" nests deeper than ${MAX_DEPTH} levels`)
-  }
   return value
 }
 
