@@ -11,19 +11,29 @@ export const MAX_DEPTH = 512
 const MAX_INT = 2n ** 64n - 1n
 const MIN_INT = -(2n ** 64n)
 
+/**
+ * U+FEFF: a string (or map key) starting with it does not survive dag-cbor: decoders drop it
+ * (TextDecoder takes it for a byte order mark), so the block would read back as another value,
+ * and a peer's strict import would refuse it as not canonical.
+ */
+const BOM = 0xfeff
+const BOM_STRING = 'a string starting with U+FEFF (a byte order mark, which dag-cbor decoders drop)'
+
 function fail(path: string, what: string): never {
   throw new CairnError('CAIRN_INVALID_VALUE', `${path}: ${what} is not an IPLD value`, { path })
 }
 
 /**
  * Throws CAIRN_INVALID_VALUE, naming the path, unless `value` is in the IPLD data model:
- * null, booleans, finite numbers, integers within 64 bits, strings, bytes, CIDs, arrays
- * and plain objects with string keys. dag-cbor would refuse most of these too, but
+ * null, booleans, finite numbers, integers within 64 bits, strings (not starting with U+FEFF),
+ * bytes, CIDs, arrays and plain objects with string keys (the same). dag-cbor would refuse most of these too, but
  * without saying where, and it encodes bigints it cannot decode again.
  */
 export function assertIpld(value: unknown, path = 'value', seen: Set<object> = new Set(), depth = 0): void {
   switch (typeof value) {
     case 'string':
+      if (value.charCodeAt(0) === BOM) fail(path, BOM_STRING)
+      return
     case 'boolean':
       return
     case 'number':
@@ -51,7 +61,10 @@ export function assertIpld(value: unknown, path = 'value', seen: Set<object> = n
         if (proto !== Object.prototype && proto !== null) {
           fail(path, `a ${(value as object).constructor?.name ?? 'non-plain'} object`)
         }
-        for (const key of Object.keys(value)) assertIpld((value as Record<string, unknown>)[key], `${path}.${key}`, seen, depth + 1)
+        for (const key of Object.keys(value)) {
+          if (key.charCodeAt(0) === BOM) fail(`${path}.${key}`, `a key: ${BOM_STRING}`)
+          assertIpld((value as Record<string, unknown>)[key], `${path}.${key}`, seen, depth + 1)
+        }
       }
       seen.delete(value)
       return

@@ -15,6 +15,17 @@ export function expectString(name: string, value: unknown): string {
   return value
 }
 
+/**
+ * `expectString` for a name that goes into a block (a stream, an event or object type): it may
+ * not start with U+FEFF, which dag-cbor decoders drop (TextDecoder takes it for a byte order
+ * mark), so the block would read back as another value and no peer could import it. RangeError.
+ */
+export function expectStoredString(name: string, value: unknown): string {
+  const s = expectString(name, value)
+  if (s.charCodeAt(0) === 0xfeff) throw new RangeError(`"${name}" must not start with U+FEFF (a byte order mark, which dag-cbor decoders drop)`)
+  return s
+}
+
 export function expectNonNegativeInteger(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
     throw new TypeError(`"${name}" expected a non-negative integer, got ${show(value)}`)

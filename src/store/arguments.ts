@@ -1,5 +1,5 @@
 import { assertIpld } from '../block/validate.ts'
-import { expectNonNegativeInteger, expectObject, expectString } from '../errors/arguments.ts'
+import { expectNonNegativeInteger, expectObject, expectStoredString, expectString } from '../errors/arguments.ts'
 import { checkInputMeta } from '../log/event/format.ts'
 import type { StoredEvent } from '../log/event/interface.ts'
 import type { Draft } from '../log/plan.ts'
@@ -11,9 +11,9 @@ import type { OrderKey } from '../log/views/views.ts'
 /** An app's append input, checked: its data and meta are IPLD values, its stream is not a system stream. */
 export function checkAppendInput(input: unknown, name: string, expectedVersion: unknown): Draft {
   const o = expectObject(name, input)
-  const stream = expectString(`${name}.stream`, o['stream'])
+  const stream = expectStoredString(`${name}.stream`, o['stream'])
   if (stream.startsWith('$')) throw new RangeError(`"${name}.stream" must not start with "$" (reserved for system streams), got ${JSON.stringify(stream)}`)
-  const type = expectString(`${name}.type`, o['type'])
+  const type = expectStoredString(`${name}.type`, o['type'])
   const data = o['data'] === undefined ? null : o['data']
   assertIpld(data, 'data')
   const meta = checkInputMeta(o['meta'], `${name}.meta`)

@@ -5,7 +5,7 @@ import type { CID } from 'multiformats/cid'
 import { decodeBlock, encodeValue } from '../block/codec.ts'
 import type { ByteSource } from '../car/interface.ts'
 import { chunksOf, expectByteSource } from '../car/source.ts'
-import { expectAsOf, expectCid, expectFunction, expectNonNegativeInteger, expectObject, expectOptionalBoolean, expectString, expectTime } from '../errors/arguments.ts'
+import { expectAsOf, expectCid, expectFunction, expectNonNegativeInteger, expectObject, expectOptionalBoolean, expectStoredString, expectString, expectTime } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { changesOf } from '../log/changes.ts'
 import { expectFilter } from '../log/event/filter.ts'
@@ -461,7 +461,7 @@ export class CairnStore {
   async put(value: unknown, options: PutOptions = {}): Promise<CID> {
     this.#log.check()
     expectObject('options', options)
-    const type = options.type === undefined ? 'object' : expectString('type', options.type)
+    const type = options.type === undefined ? 'object' : expectStoredString('type', options.type)
     const block = encodeValue(value, 'value')
     await this.#log.putObject(block, type, value)
     return block.cid
@@ -483,7 +483,7 @@ export class CairnStore {
   async putFile(source: FileSource, options: PutFileOptions = {}): Promise<CID> {
     this.#log.check()
     expectObject('options', options)
-    const type = options.type === undefined ? 'file' : expectString('type', options.type)
+    const type = options.type === undefined ? 'file' : expectStoredString('type', options.type)
     return this.#log.putFile(chunksOf(expectByteSource('source', source)), type)
   }
 

@@ -2,7 +2,7 @@ import type { CID } from 'multiformats/cid'
 import { encodeValue } from '../block/codec.ts'
 import type { BlockRecord } from '../block/interface.ts'
 import { chunksOf, expectByteSource } from '../car/source.ts'
-import { expectObject, expectString } from '../errors/arguments.ts'
+import { expectObject, expectStoredString } from '../errors/arguments.ts'
 import type { AppendInput, AppendOptions, BatchAppendInput, StoredEvent } from '../log/event/interface.ts'
 import type { EventLog } from '../log/log.ts'
 import { type Draft, objectDraft, type UnitOfWork } from '../log/plan.ts'
@@ -64,7 +64,7 @@ export class TransactionBuilder {
     put: (value, options = {}) => {
       this.#check()
       expectObject('options', options)
-      const type = options.type === undefined ? 'object' : expectString('type', options.type)
+      const type = options.type === undefined ? 'object' : expectStoredString('type', options.type)
       const block = encodeValue(value, 'value')
       this.#blocks.push(block)
       this.#values.push({ cid: block.cid, value })
@@ -74,7 +74,7 @@ export class TransactionBuilder {
     putFile: (source, options = {}) => {
       this.#check()
       expectObject('options', options)
-      const type = options.type === undefined ? 'file' : expectString('type', options.type)
+      const type = options.type === undefined ? 'file' : expectStoredString('type', options.type)
       const chunks = chunksOf(expectByteSource('source', source))
       // The record keeps its place among the transaction's writes; the chunking fills it in.
       const at = this.#drafts.length
