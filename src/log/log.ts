@@ -3,7 +3,7 @@ import type { CID } from 'multiformats/cid'
 import type { Block, BlockRecord } from '../block/interface.ts'
 import { linksInValue } from '../block/codec.ts'
 import type { ByteSource } from '../car/interface.ts'
-import { writeCar } from '../car/writer.ts'
+import { writeCarBatches } from '../car/writer.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { assertCompleteDag } from '../objects/complete.ts'
 import { type ImportedFile, importFile } from '../objects/unixfs.ts'
@@ -351,7 +351,7 @@ export class EventLog {
   export(since: readonly CID[]): AsyncIterable<Uint8Array> {
     const heads = [...this.#heads]
     const blocks = diffBlocks(this.views, this.storage, heads, since, this.views.size, (cid) => this.#indexing.has(cid))
-    return writeCar(heads, blocks)
+    return writeCarBatches(heads, blocks)
   }
 
   /** Our heads plus ancestors at exponentially growing distances (see syncHints). */
