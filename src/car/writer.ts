@@ -3,7 +3,7 @@ import type { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
 import { varint } from 'multiformats'
 
-/** The CAR leaves in chunks of this size (the last may be smaller). */
+/** The CAR leaves in chunks of this size (the last may be smaller, a large block's rest larger). */
 const CHUNK_BYTES = 64 * 1024
 
 /** The CARv1 header: varint(length) ‖ dag-cbor `{ roots, version: 1 }`, as @ipld/car writes it. */
@@ -36,12 +36,14 @@ export function writeFrame(out: Uint8Array, at: number, block: BlockRecord): num
 /**
  * Streams a CARv1 of `blocks` under `roots`: the header, then one frame per block —
  * varint(length of CID and bytes) ‖ CID bytes ‖ block bytes — as a byte stream cut into
- * chunks of exactly 64 KiB (the last may be smaller; a frame may go on over several). The same
- * bytes as @ipld/car's CarWriter (a test compares them), written here because handing each
- * block to CarWriter cost an await and two small copies per block, most of an export's time.
- * Each chunk is a fresh array of its own. Pull-based: blocks are read from `blocks` only as
- * the consumer takes chunks, so memory does not grow with the archive. An error from
- * `blocks` ends the stream with it.
+ * chunks of 64 KiB (the last may be smaller; a frame may go on over several). A block of
+ * 64 KiB or more fills up the chunk it starts in and its rest leaves as a chunk of its own,
+ * a view of the block's bytes (as CarWriter hands out blocks): consumers must not write into
+ * chunks. The same bytes as @ipld/car's CarWriter (a test compares them), written here
+ * because handing each block to CarWriter cost an await and two small copies per block, most
+ * of an export's time. Pull-based: blocks are read from `blocks` only as the consumer takes
+ * chunks, so memory does not grow with the archive. An error from `blocks` ends the stream
+ * with it.
  */
 export async function* writeCar(roots: readonly CID[], blocks: AsyncIterable<BlockRecord>): AsyncGenerator<Uint8Array> {
   const chunks = new CarChunks(roots)
@@ -67,9 +69,10 @@ export async function* writeCarBatches(roots: readonly CID[], batches: AsyncIter
 }
 
 /**
- * A CAR as a byte stream written into fixed chunks: frames are copied straight into the chunk
+ * A CAR as a byte stream written into 64 KiB chunks: frames are copied straight into the chunk
  * being filled (a frame that does not fit goes on in the next), and a chunk is set aside in
- * `full` the moment it is full. Fixed chunks allocate no more than the archive's size.
+ * `full` the moment it is full; most of a large block is set aside as it is. Chunks of a fixed
+ * size allocate no more than the bytes they copy.
  */
 class CarChunks {
   /** Chunks filled and not yet taken. */
@@ -89,12 +92,19 @@ class CarChunks {
     const chunk = this.#chunk
     let at = this.#at
     if (at + length + 5 > CHUNK_BYTES) {
-      // Near the end of the chunk (or a large block): the frame goes on in the next chunks.
+      // Near the end of the chunk, or a large block: the frame goes on in the next chunks.
       const head = new Uint8Array(varint.encodingLength(length))
       varint.encodeTo(length, head, 0)
       this.#write(head)
       this.#write(cid)
-      this.#write(bytes)
+      const fill = this.#at === 0 ? 0 : CHUNK_BYTES - this.#at
+      if (bytes.length - fill < CHUNK_BYTES) {
+        this.#write(bytes)
+        return
+      }
+      // A large block fills up this chunk, and the rest of it leaves as it is (no copy).
+      if (fill > 0) this.#write(bytes.subarray(0, fill))
+      this.full.push(bytes.subarray(fill))
       return
     }
     // The common case, done by hand: a varint of at most 3 bytes here, a CID of a few dozen.
