@@ -144,6 +144,26 @@ for (const kind of kinds) {
       }
     })
 
+    test('a file of one repeated leaf (zeros): cat gives its bytes, and a forged copy of that leaf fails before any byte leaves', async () => {
+      const chunk = 128
+      const bytes = new Uint8Array(60 * chunk) // 60 leaves, all the same block
+      const { root, blocks } = await fileDag(bytes, { chunk, fanout: 7, trickle: false, rawLeaves: true })
+      const leaf = CID.createV1(0x55, await sha256.digest(bytes.subarray(0, chunk)))
+      expect(blocks.filter((b) => b.cid.code === 0x55).map((b) => String(b.cid))).toEqual([String(leaf)])
+      await withBlocks(kind, blocks, async (store) => {
+        const { bytes: got, error } = await catUntilEnd(store, root)
+        expect(error).toBeUndefined()
+        expect(sameBytes(got, bytes)).toBe(true)
+      })
+      const forged = blocks.map((b) => (b.cid.equals(leaf) ? { cid: leaf, bytes: b.bytes.map((x, i) => (i === 3 ? 1 : x)) } : b))
+      await withBlocks(kind, forged, async (store) => {
+        const { bytes: got, error } = await catUntilEnd(store, root)
+        expect(error).toMatchObject({ code: 'CAIRN_INVALID_BLOCK' })
+        expect(String((error as { cid?: CID }).cid)).toBe(String(leaf))
+        expect(got.length).toBe(0)
+      })
+    })
+
     test('a missing leaf fails with CAIRN_NOT_FOUND naming it', async () => {
       const chunk = 64
       const bytes = pattern(20 * chunk, 3)
