@@ -197,22 +197,29 @@ async function* fileLeaves(storage: StorageEngine, file: CID, root: FileNode, in
     if (from >= frame.links.length) return undefined
     let to = from
     let bytes = 0
-    const leaves: (CID | undefined)[] = [] // undefined for a child that is not a leaf
+    // Each leaf's place in the request (-1: not a leaf). A leaf repeating the one before it
+    // (a run of zeros) is asked for once and counts once against the window's bytes.
+    const at: number[] = []
+    const wanted: CID[] = []
     while (to < frame.links.length && (to === from || (to - from < LEAF_WINDOW_BLOCKS && bytes + frame.links[to]!.size <= LEAF_WINDOW_BYTES))) {
       const link = frame.links[to++]!
-      bytes += link.size
-      leaves.push(link.cid.code === RAW_CODE ? link.cid : undefined)
+      if (link.cid.code !== RAW_CODE) {
+        at.push(-1)
+        continue
+      }
+      const last = wanted[wanted.length - 1]
+      if (last === undefined || at[at.length - 1] === -1 || !last.equals(link.cid)) {
+        wanted.push(link.cid)
+        bytes += link.size
+      }
+      at.push(wanted.length - 1)
     }
-    const wanted = leaves.filter((c) => c !== undefined)
     const blocks = wanted.length === 0 ? Promise.resolve([]) : storage.getMany !== undefined ? storage.getMany(wanted) : Promise.all(wanted.map((c) => storage.get(c)))
     blocks.catch(() => {}) // awaited later; an early stop must not leave it unhandled
     return {
       from,
       to,
-      blocks: blocks.then((got) => {
-        let k = 0
-        return leaves.map((c) => (c === undefined ? undefined : got[k++]))
-      }),
+      blocks: blocks.then((got) => at.map((k) => (k < 0 ? undefined : got[k]))),
     }
   }
   // The last leaf checked. A leaf that storage hands back as the very bytes in memory it
