@@ -3,7 +3,6 @@ import type { CID } from 'multiformats/cid'
 import type { Block, BlockRecord } from '../block/interface.ts'
 import { linksInValue } from '../block/codec.ts'
 import type { ByteSource } from '../car/interface.ts'
-import { writeCarBatches } from '../car/writer.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { assertCompleteDag } from '../objects/complete.ts'
 import { type ImportedFile, importFile } from '../objects/unixfs.ts'
@@ -19,7 +18,7 @@ import type { StoredEvent } from './event/interface.ts'
 import { eventLinks } from './event/links.ts'
 import { OBJECTS_STREAM } from './event/object-record.ts'
 import { sortCids } from './event/order.ts'
-import { diffBlocks, newEvents } from './export.ts'
+import { newEvents } from './new-events.ts'
 import { AppendQueue, GroupPlan, type WaitingAppend } from './group-commit.ts'
 import { syncHints } from './hints.ts'
 import { IndexingQueue } from './indexing.ts'
@@ -350,8 +349,14 @@ export class EventLog {
   /** A CARv1 of what the log holds beyond `since`, rooted at the current heads. Pull-based. */
   export(since: readonly CID[]): AsyncIterable<Uint8Array> {
     const heads = [...this.#heads]
-    const blocks = diffBlocks(this.views, this.storage, heads, since, this.views.size, (cid) => this.#indexing.has(cid))
-    return writeCarBatches(heads, blocks)
+    const { views, storage } = this
+    const horizon = views.size
+    const unindexed = (cid: CID): boolean => this.#indexing.has(cid)
+    return (async function* () {
+      // Loaded on first use: an app that never exports does not load the diff and the CAR writer.
+      const [{ diffBlocks }, { writeCarBatches }] = await Promise.all([import('./export.ts'), import('../car/writer.ts')])
+      yield* writeCarBatches(heads, diffBlocks(views, storage, heads, since, horizon, unindexed))
+    })()
   }
 
   /** Our heads plus ancestors at exponentially growing distances (see syncHints). */
