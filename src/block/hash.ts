@@ -14,7 +14,6 @@ export const SYNC_HASH_LIMIT: number = 32 * 1024
 export type SyncSha256 = (bytes: Uint8Array) => Uint8Array
 
 let syncSha256: SyncSha256 = nobleSha256
-let syncIsNative = false
 
 /**
  * Replaces the synchronous sha2-256 (@noble/hashes) with a native one: the Node/Deno entry
@@ -22,16 +21,6 @@ let syncIsNative = false
  */
 export function useSyncSha256(fn: SyncSha256): void {
   syncSha256 = fn
-  syncIsNative = true
-}
-
-/**
- * Whether a native synchronous sha2-256 is installed ({@link useSyncSha256}, the Node/Deno
- * entry). It then beats WebCrypto at every size: a large block hashed at once costs no
- * thread hop and no copy of its bytes (Node's WebCrypto copies them).
- */
-export function nativeSyncSha256(): boolean {
-  return syncIsNative
 }
 
 /** sha2-256 multihash of `bytes`, computed synchronously (@noble/hashes, or the native one installed). */

@@ -3,16 +3,9 @@
 import type { PBNode } from '@ipld/dag-pb'
 import type { UnixFSEntry } from 'ipfs-unixfs-exporter'
 import type { CID } from 'multiformats/cid'
-import { verify, verifySync } from '../block/codec.ts'
-import { nativeSyncSha256 } from '../block/hash.ts'
+import { verify } from '../block/codec.ts'
 import { CairnError, isCairnError } from '../errors/cairn-error.ts'
 import type { StorageEngine } from '../storage/interface.ts'
-
-/** Checks a block against its CID: at once with a native hash, else through `verify` (WebCrypto for large blocks). */
-async function verified(cid: CID, bytes: Uint8Array): Promise<void> {
-  if (nativeSyncSha256()) verifySync(cid, bytes)
-  else await verify(cid, bytes)
-}
 
 /** A read-only blockstore view for the exporter that verifies every block it hands out. */
 function verifiedView(storage: StorageEngine): { get(cid: CID): AsyncGenerator<Uint8Array> } {
@@ -20,7 +13,7 @@ function verifiedView(storage: StorageEngine): { get(cid: CID): AsyncGenerator<U
     async *get(cid: CID): AsyncGenerator<Uint8Array> {
       const bytes = await storage.get(cid)
       if (bytes === undefined) throw new CairnError('CAIRN_NOT_FOUND', `block ${cid} is not in the store`, { cid })
-      await verified(cid, bytes)
+      await verify(cid, bytes)
       yield bytes
     },
   }
@@ -29,11 +22,13 @@ function verifiedView(storage: StorageEngine): { get(cid: CID): AsyncGenerator<U
 /**
  * Streams a file's bytes, verifying each block before any of its bytes leave. The UnixFS
  * exporter resolves the root and every inner node (through a view that verifies them); the
- * leaves, which hold the bytes, are read here: in windows of a few MiB, the next window read
- * while this one is hashed and handed on, one storage request per window, with the checks
- * the exporter makes (block sizes against links, no more and no fewer bytes than the file's
- * size). Through the exporter alone every leaf cost a blockstore round trip of async
- * generators, a copy, and all of a node's leaves were read at once.
+ * leaves, which hold the bytes, are read here: in windows of a few MiB (one storage request
+ * each, the next one read while this one is handed on), each window's blocks hashed all at
+ * once as soon as they arrive (WebCrypto hashes large ones off the main thread, in parallel)
+ * and before any of its bytes leave, with the checks the exporter makes (block sizes against
+ * links, no more and no fewer bytes than the file's size). Through the exporter alone every
+ * leaf cost a blockstore round trip of async generators, a copy, and all of a node's leaves
+ * were read at once.
  */
 export async function* readFile(storage: StorageEngine, cid: CID): AsyncGenerator<Uint8Array> {
   let entry: UnixFSEntry
@@ -159,13 +154,14 @@ async function* fileLeaves(storage: StorageEngine, file: CID, root: FileNode, in
     return {
       from,
       to,
-      blocks: blocks.then((got) => at.map((k) => (k < 0 ? undefined : got[k]))),
+      // Every block of the window is checked as soon as it is read, all at once (WebCrypto
+      // hashes large blocks off the main thread), before any of the window's bytes leave.
+      blocks: blocks.then(async (got) => {
+        await Promise.all(got.map((bytes, k) => (bytes === undefined ? undefined : verify(wanted[k]!, bytes))))
+        return at.map((k) => (k < 0 ? undefined : got[k]))
+      }),
     }
   }
-  // The last leaf checked. A leaf that storage hands back as the very bytes in memory it
-  // handed back for the same CID just before (one read serving a repeated block, as in a run
-  // of zeros) was checked with them and is not hashed again.
-  let checked: { cid: CID; bytes: Uint8Array } | undefined
   const first = open(root, 0)
   if (first.length > 0) {
     const done = count(first.length)
@@ -189,10 +185,6 @@ async function* fileLeaves(storage: StorageEngine, file: CID, root: FileNode, in
       }
       const got = (await frame.window!.blocks)[i - frame.window!.from]
       if (got === undefined) throw new CairnError('CAIRN_NOT_FOUND', `block ${cid} is not in the store`, { cid })
-      if (checked === undefined || !sameMemory(checked.bytes, got) || !checked.cid.equals(cid)) {
-        await verified(cid, got)
-        checked = { cid, bytes: got }
-      }
       bytes = extract(got, link.start)
     } else if (cid.code === DAG_PB_CODE) {
       bytes = open(await inner(cid), link.start)
@@ -203,11 +195,6 @@ async function* fileLeaves(storage: StorageEngine, file: CID, root: FileNode, in
     if (done) return
   }
   if (read < end) throw bad('fewer bytes than the file size in its root node')
-}
-
-/** Whether two arrays view the same bytes of the same buffer. */
-function sameMemory(a: Uint8Array, b: Uint8Array): boolean {
-  return a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.length === b.length
 }
 
 function unwrap(err: unknown, cid: CID): unknown {
