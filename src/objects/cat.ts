@@ -22,8 +22,8 @@ function verifiedView(storage: StorageEngine): { get(cid: CID): AsyncGenerator<U
 /**
  * Streams a file's bytes, verifying each block before any of its bytes leave. The UnixFS
  * exporter resolves the root and every inner node (through a view that verifies them); the
- * leaves, which hold the bytes, are read here: in windows of a few MiB (one storage request
- * each, the next one read while this one is handed on), each window's blocks hashed all at
+ * leaves, which hold the bytes, are read here: in windows of 1 MiB (one storage request each,
+ * the next two read while this one is handed on), each window's blocks hashed all at
  * once as soon as they arrive (WebCrypto hashes large ones off the main thread, in parallel)
  * and before any of its bytes leave, with the checks the exporter makes (block sizes against
  * links, no more and no fewer bytes than the file's size). Through the exporter alone every
@@ -69,7 +69,8 @@ interface Frame {
   next: number
   /** Leaves read ahead: from `from`, their blocks (undefined for a child that is not a leaf). */
   window: Window | undefined
-  ahead: Window | undefined
+  /** The windows after it, already asked for (WINDOWS_AHEAD at most). */
+  ahead: Window[]
 }
 
 interface Window {
@@ -78,10 +79,12 @@ interface Window {
   readonly blocks: Promise<(Uint8Array | undefined)[]>
 }
 
-/** Bytes of raw leaves read at once (at least one leaf): two windows are in flight at most. */
-const LEAF_WINDOW_BYTES = 2 * 1024 * 1024
+/** Bytes of raw leaves read at once (at least one leaf)... */
+const LEAF_WINDOW_BYTES = 1024 * 1024
 /** ...and at most this many leaves (block sizes in a node may lie). */
 const LEAF_WINDOW_BLOCKS = 32
+/** Windows asked for after the one being handed on: three in flight at most (per node being read). */
+const WINDOWS_AHEAD = 2
 const RAW_CODE = 0x55
 const DAG_PB_CODE = 0x70
 
@@ -125,7 +128,7 @@ async function* fileLeaves(storage: StorageEngine, file: CID, root: FileNode, in
       position = childEnd
       if (position > end) break
     }
-    stack.push({ links, next: 0, window: undefined, ahead: undefined })
+    stack.push({ links, next: 0, window: undefined, ahead: [] })
     return data ?? new Uint8Array(0)
   }
   const windowAt = (frame: Frame, from: number): Window | undefined => {
@@ -180,8 +183,14 @@ async function* fileLeaves(storage: StorageEngine, file: CID, root: FileNode, in
     let bytes: Uint8Array
     if (cid.code === RAW_CODE) {
       if (frame.window === undefined || i >= frame.window.to) {
-        frame.window = frame.ahead?.from === i ? frame.ahead : windowAt(frame, i)
-        frame.ahead = windowAt(frame, frame.window!.to)
+        frame.window = frame.ahead[0]?.from === i ? frame.ahead.shift() : windowAt(frame, i)
+        let to = (frame.ahead.at(-1) ?? frame.window!).to
+        while (frame.ahead.length < WINDOWS_AHEAD) {
+          const next = windowAt(frame, to)
+          if (next === undefined) break
+          frame.ahead.push(next)
+          to = next.to
+        }
       }
       const got = (await frame.window!.blocks)[i - frame.window!.from]
       if (got === undefined) throw new CairnError('CAIRN_NOT_FOUND', `block ${cid} is not in the store`, { cid })
