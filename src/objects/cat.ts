@@ -152,18 +152,15 @@ async function* fileLeaves(storage: StorageEngine, file: CID, root: FileNode, in
       }
       at.push(wanted.length - 1)
     }
-    const blocks = wanted.length === 0 ? Promise.resolve([]) : storage.getMany !== undefined ? storage.getMany(wanted) : Promise.all(wanted.map((c) => storage.get(c)))
-    blocks.catch(() => {}) // awaited later; an early stop must not leave it unhandled
-    return {
-      from,
-      to,
-      // Every block of the window is checked as soon as it is read, all at once (WebCrypto
-      // hashes large blocks off the main thread), before any of the window's bytes leave.
-      blocks: blocks.then(async (got) => {
-        await Promise.all(got.map((bytes, k) => (bytes === undefined ? undefined : verify(wanted[k]!, bytes))))
-        return at.map((k) => (k < 0 ? undefined : got[k]))
-      }),
-    }
+    const read = wanted.length === 0 ? Promise.resolve([]) : storage.getMany !== undefined ? storage.getMany(wanted) : Promise.all(wanted.map((c) => storage.get(c)))
+    // Every block of the window is checked as soon as it is read, all at once (WebCrypto
+    // hashes large blocks off the main thread), before any of the window's bytes leave.
+    const blocks = read.then(async (got) => {
+      await Promise.all(got.map((bytes, k) => (bytes === undefined ? undefined : verify(wanted[k]!, bytes))))
+      return at.map((k) => (k < 0 ? undefined : got[k]))
+    })
+    blocks.catch(() => {}) // awaited later; a window never reached (an early stop) must not fail unhandled
+    return { from, to, blocks }
   }
   const first = open(root, 0)
   if (first.length > 0) {

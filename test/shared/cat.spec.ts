@@ -164,6 +164,35 @@ for (const kind of kinds) {
       })
     })
 
+    test('a reader that stops early leaves no failing read or check behind (a forged leaf read ahead)', async () => {
+      const chunk = 100
+      const bytes = pattern(100 * chunk, 11) // one node of 100 leaves: windows read ahead of the reader
+      const { root, blocks } = await fileDag(bytes, { chunk, fanout: 174, trickle: false, rawLeaves: true })
+      const forged = CID.createV1(0x55, await sha256.digest(bytes.subarray(70 * chunk, 71 * chunk)))
+      const tampered = blocks.map((b) => (b.cid.equals(forged) ? { cid: b.cid, bytes: b.bytes.map((x) => x ^ 1) } : b))
+      const unhandled: unknown[] = []
+      const onUnhandled = (event: unknown): void => {
+        unhandled.push(event)
+      }
+      const scope = globalThis as { addEventListener?: (type: string, fn: (e: unknown) => void) => void; removeEventListener?: (type: string, fn: (e: unknown) => void) => void }
+      const proc = (globalThis as { process?: { on(e: string, fn: (r: unknown) => void): void; off(e: string, fn: (r: unknown) => void): void } }).process
+      proc?.on('unhandledRejection', onUnhandled)
+      scope.addEventListener?.('unhandledrejection', onUnhandled)
+      try {
+        await withBlocks(kind, tampered, async (store) => {
+          for await (const c of store.cat(root)) {
+            expect(sameBytes(c, bytes.subarray(0, c.length))).toBe(true)
+            break
+          }
+          await new Promise((resolve) => setTimeout(resolve, 100))
+        })
+      } finally {
+        proc?.off('unhandledRejection', onUnhandled)
+        scope.removeEventListener?.('unhandledrejection', onUnhandled)
+      }
+      expect(unhandled).toEqual([])
+    })
+
     test('a missing leaf fails with CAIRN_NOT_FOUND naming it', async () => {
       const chunk = 64
       const bytes = pattern(20 * chunk, 3)
