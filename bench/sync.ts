@@ -9,6 +9,7 @@ import type { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createSyncHandler, forgetSyncPeer, MemoryStorage, openStore, sync, toNodeListener, type CairnStore, type SyncReport } from 'cairn'
 import { bytesOf, fmt, median, timed } from './measure.ts'
+import { withDir } from './scratch.ts'
 
 /** Adds one row to the printed table: what, Cairn's figure, the baseline's, the ratio, the baseline's name. */
 export type RowFn = (what: string, cairn: string, baseline: string, ratio: number, baselineName: string) => void
@@ -72,52 +73,70 @@ async function listen(server: Server): Promise<string> {
 export async function runSyncBench(row: RowFn, rounds: number): Promise<void> {
   const R = Math.max(3, rounds)
 
-  // 1. Export: a 20k-event log with a few files (memory engine), CAR streamed out and drained.
+  // 1. Export: a 20k-event log with a few files (memory engine, then the files engine), CAR
+  //    streamed out and drained.
   //    Baseline: @ipld/car's CarWriter writing the same blocks, in the same order, from an array.
   // 2. Import with verify into a fresh memory store. Baseline: CarBlockIterator over the same
   //    bytes plus sha2-256 of every block (the floor any verified import pays).
   {
-    const store = await openStore({ memory: true })
-    await grow(store, 20_000, 'cart')
-    for (let i = 0; i < 4; i++) {
-      const file = new Uint8Array(2 * 1024 * 1024 + i * 1000)
-      let x = 0x9e3779b9 + i
-      for (let j = 0; j < file.length; j++) {
-        x ^= x << 13
-        x ^= x >>> 17
-        x ^= x << 5
-        file[j] = x & 0xff
+    const fill = async (store: CairnStore): Promise<void> => {
+      await grow(store, 20_000, 'cart')
+      for (let i = 0; i < 4; i++) {
+        const file = new Uint8Array(2 * 1024 * 1024 + i * 1000)
+        let x = 0x9e3779b9 + i
+        for (let j = 0; j < file.length; j++) {
+          x ^= x << 13
+          x ^= x >>> 17
+          x ^= x << 5
+          file[j] = x & 0xff
+        }
+        await store.putFile(file)
       }
-      await store.putFile(file)
     }
-    const car = await bytesOf(store.export())
+    /** The store's full export against CarWriter writing the same blocks from an array, interleaved; returns the CAR. */
+    const exportRow = async (store: CairnStore, engine: string): Promise<Uint8Array> => {
+      const car = await bytesOf(store.export())
+      const roots = store.heads
+      const blocks: Block[] = []
+      for await (const b of await CarBlockIterator.fromIterable(asyncPieces(car))) blocks.push(b)
+      const exportMs: number[] = []
+      const writerMs: number[] = []
+      for (let r = 0; r < R; r++) {
+        exportMs.push(
+          await timed(async () => {
+            if ((await drain(store.export())) !== car.length) throw new Error('export size changed')
+          }),
+        )
+        writerMs.push(
+          await timed(async () => {
+            const { writer, out } = CarWriter.create(roots)
+            const writing = (async () => {
+              for (const b of blocks) await writer.put(b)
+              await writer.close()
+            })()
+            if ((await drain(out)) !== car.length) throw new Error('CarWriter wrote a different size')
+            await writing
+          }),
+        )
+      }
+      const ex = median(exportMs)
+      const cw = median(writerMs)
+      row(`export, full CAR (${blocks.length} blocks, ${(car.length / 1e6).toFixed(1)} MB), ${engine} engine`, mbps(car.length, ex), mbps(car.length, cw), cw / ex, 'CarWriter, same blocks from an array')
+      return car
+    }
+    const store = await openStore({ memory: true })
+    await fill(store)
+    const car = await exportRow(store, 'memory')
     const roots = store.heads
-    const blocks: Block[] = []
-    for await (const b of await CarBlockIterator.fromIterable(asyncPieces(car))) blocks.push(b)
-
-    const exportMs: number[] = []
-    const writerMs: number[] = []
-    for (let r = 0; r < R; r++) {
-      exportMs.push(
-        await timed(async () => {
-          if ((await drain(store.export())) !== car.length) throw new Error('export size changed')
-        }),
-      )
-      writerMs.push(
-        await timed(async () => {
-          const { writer, out } = CarWriter.create(roots)
-          const writing = (async () => {
-            for (const b of blocks) await writer.put(b)
-            await writer.close()
-          })()
-          if ((await drain(out)) !== car.length) throw new Error('CarWriter wrote a different size')
-          await writing
-        }),
-      )
-    }
-    const ex = median(exportMs)
-    const cw = median(writerMs)
-    row(`export, full CAR (${blocks.length} blocks, ${(car.length / 1e6).toFixed(1)} MB), memory engine`, mbps(car.length, ex), mbps(car.length, cw), cw / ex, 'CarWriter, same blocks from an array')
+    await withDir('cairn-bench-', async (dir) => {
+      const onFiles = await openStore({ path: dir })
+      try {
+        await fill(onFiles)
+        await exportRow(onFiles, 'files')
+      } finally {
+        await onFiles.close()
+      }
+    })
 
     const importMs: number[] = []
     const floorMs: number[] = []

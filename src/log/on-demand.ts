@@ -8,14 +8,14 @@
  */
 import type { CID } from 'multiformats/cid'
 import { loadDagPb } from '../block/codec.ts'
-import { writeCar } from '../car/writer.ts'
+import { writeCarBatches } from '../car/writer.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 import { diffBlocks } from './export.ts'
 import type { LogViews } from './views/views.ts'
 
 export { verifySignature } from '../identity/verify.ts'
 export { AccessCheck } from './access-check.ts'
-export { newEvents } from './export.ts'
+export { newEvents } from './new-events.ts'
 export { planImport, readVerifiedCar } from './plan-import.ts'
 export { assertSignatures } from './rules/signatures.ts'
 export { verifyReachable } from './verify.ts'
@@ -26,5 +26,5 @@ export { verifyReachable } from './verify.ts'
  */
 export async function* exportCar(views: LogViews, storage: StorageEngine, heads: readonly CID[], since: readonly CID[], horizon: number, unindexed: (cid: CID) => boolean): AsyncGenerator<Uint8Array> {
   await loadDagPb()
-  yield* writeCar(heads, diffBlocks(views, storage, heads, since, horizon, unindexed))
+  yield* writeCarBatches(heads, diffBlocks(views, storage, heads, since, horizon, unindexed))
 }

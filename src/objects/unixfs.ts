@@ -1,11 +1,10 @@
-import type { UnixFSEntry } from 'ipfs-unixfs-exporter'
 import type { ImporterOptions } from 'ipfs-unixfs-importer'
 import type { CID } from 'multiformats/cid'
-import { verify } from '../block/codec.ts'
 import type { BlockRecord } from '../block/interface.ts'
-import { CairnError, isCairnError } from '../errors/cairn-error.ts'
+import { CairnError } from '../errors/cairn-error.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 import type { ByteSource } from '../car/interface.ts'
+import { readFile } from './cat.ts'
 
 /** Source of a file's bytes. */
 export type FileSource = ByteSource
@@ -66,40 +65,10 @@ export async function importFile(source: Iterable<Uint8Array> | AsyncIterable<Ui
   return { cid: root, size, rest: pending }
 }
 
-/** A read-only blockstore view for the exporter that verifies every block it hands out. */
-function verifiedView(storage: StorageEngine): { get(cid: CID): AsyncGenerator<Uint8Array> } {
-  return {
-    async *get(cid: CID): AsyncGenerator<Uint8Array> {
-      const bytes = await storage.get(cid)
-      if (bytes === undefined) throw new CairnError('CAIRN_NOT_FOUND', `block ${cid} is not in the store`, { cid })
-      await verify(cid, bytes)
-      yield bytes
-    },
-  }
-}
-
-/** Streams a file's bytes, verifying each block as it is read. */
+/**
+ * Streams a file's bytes, verifying each block before any of its bytes leave (see cat.ts; it
+ * loads with this module, on first use).
+ */
 export async function* catFile(storage: StorageEngine, cid: CID): AsyncGenerator<Uint8Array> {
-  let entry: UnixFSEntry
-  try {
-    const { exporter } = await import('ipfs-unixfs-exporter')
-    entry = await exporter(cid, verifiedView(storage))
-  } catch (err) {
-    throw unwrap(err, cid)
-  }
-  if (entry.type !== 'file' && entry.type !== 'raw') {
-    throw new CairnError('CAIRN_INVALID_VALUE', `${cid} is a ${entry.type}, not a file`, { cid })
-  }
-  try {
-    yield* entry.content()
-  } catch (err) {
-    throw unwrap(err, cid)
-  }
-}
-
-function unwrap(err: unknown, cid: CID): unknown {
-  if (isCairnError(err)) return err
-  const cause = (err as { cause?: unknown }).cause
-  if (isCairnError(cause)) return cause
-  return new CairnError('CAIRN_INVALID_BLOCK', `cannot read file ${cid}: ${(err as Error).message}`, { cid, cause: err })
+  yield* readFile(storage, cid)
 }

@@ -24,6 +24,13 @@ export class MemoryStorage implements StorageEngine {
     return this.#blocks.get(cid)?.bytes
   }
 
+  /** Several blocks in one call: no promise per block. */
+  async getMany(cids: readonly CID[]): Promise<(Uint8Array | undefined)[]> {
+    this.#open()
+    const blocks = this.#blocks
+    return cids.map((cid) => blocks.get(cid)?.bytes)
+  }
+
   async has(cid: CID): Promise<boolean> {
     this.#open()
     return this.#blocks.has(cid)

@@ -1,6 +1,5 @@
 import type { Blockstore } from 'interface-blockstore'
 import { CairnError } from '../errors/cairn-error.ts'
-import { openBlockstoreStorage } from '../storage/blockstore.ts'
 import { openIndexedDbStorage, type IndexedDbStorageOptions } from '../storage/indexeddb.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 import { MemoryStorage } from '../storage/memory.ts'
@@ -54,6 +53,8 @@ export function createOpenStore(openPath: PathOpener | undefined): OpenStore {
         if (typeof bs !== 'object' || typeof bs.get !== 'function' || typeof bs.put !== 'function' || typeof bs.getAll !== 'function') {
           throw new TypeError('"blockstore" expected an interface-blockstore (get, put, has, getAll)')
         }
+        // Loaded on use, with the adapter it opens: an app on IndexedDB or files does not ship it.
+        const { openBlockstoreStorage } = await import('../storage/blockstore.ts')
         storage = await openBlockstoreStorage(bs)
         break
       }

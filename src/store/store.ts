@@ -487,7 +487,11 @@ export class CairnStore {
     return this.#log.putFile(chunksOf(expectByteSource('source', source)), type)
   }
 
-  /** Streams a file's bytes, verifying every block read. */
+  /**
+   * Streams a file's bytes, verifying every block before any of its bytes leave. Chunks may
+   * share memory with the store's blocks (a repeated block may come as the same array): read
+   * them, copy them if you need to change them, and do not transfer their buffers.
+   */
   async *cat(cid: CID): AsyncGenerator<Uint8Array> {
     this.#log.check()
     const checked = expectCid('cid', cid)
@@ -513,7 +517,9 @@ export class CairnStore {
   /**
    * Streams a CARv1 whose roots are the current heads. Without `since`, it holds every block
    * reachable from the heads; with `since` (heads the receiver holds), exactly the blocks
-   * reachable from our heads and not from those. Pull-based: memory stays flat.
+   * reachable from our heads and not from those. Pull-based: memory stays flat. Chunks are
+   * 64 KiB, except that most of a large block comes as a view of its bytes: read them, copy
+   * them if you need to change them, and do not transfer their buffers.
    *
    * @example
    * for await (const chunk of store.export({ since: peerHeads })) socket.write(chunk)

@@ -1,9 +1,11 @@
 // The storage contract, run against every engine that exists in the current runtime.
+import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import type { CID } from 'multiformats/cid'
 import { encodeValue, encodeRaw } from '../../src/block/codec.ts'
 import type { BlockRecord } from '../../src/block/interface.ts'
 import { engineKinds } from '../support/engines.ts'
+import { sameBytes } from '../support/stores.ts'
 
 const kinds = await engineKinds()
 
@@ -87,6 +89,45 @@ for (const kind of kinds) {
       } finally {
         await fx.dispose()
       }
+    })
+
+    test('getMany gives what get gives for any request: blocks of any size from several commits, repeats, missing ones', async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.array(fc.oneof({ weight: 6, arbitrary: fc.nat(400) }, { weight: 1, arbitrary: fc.integer({ min: 60_000, max: 300_000 }) }), { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 4 }),
+          fc.array(fc.nat(), { maxLength: 40 }),
+          async (commits, picks) => {
+            const fx = await kind.create()
+            try {
+              const s = await fx.open()
+              const all: BlockRecord[] = []
+              let n = 0
+              for (const sizes of commits) {
+                const blocks: BlockRecord[] = await Promise.all(sizes.map((size) => encodeRaw(new Uint8Array(size).fill(n++ & 255).map((x, i) => (i < 4 ? (n >> (i * 8)) & 255 : x)))))
+                // A block of an earlier commit stored again now and then.
+                if (all.length > 0 && n % 2 === 0) blocks.push(all[n % all.length]!)
+                await s.commit({ blocks, heads: [] })
+                all.push(...blocks)
+              }
+              const absent = encodeValue({ absent: n })
+              const asked = picks.map((p) => (p % (all.length + 1) === all.length ? absent : all[p % (all.length + 1)]!).cid)
+              if (s.getMany !== undefined) {
+                const got = await s.getMany(asked)
+                expect(got.length).toBe(asked.length)
+                for (let i = 0; i < asked.length; i++) {
+                  const one = await s.get(asked[i]!)
+                  expect(got[i] === undefined, `block #${i}`).toBe(one === undefined)
+                  if (one !== undefined) expect(sameBytes(got[i]!, one), `block #${i}`).toBe(true)
+                }
+              }
+              await s.close()
+            } finally {
+              await fx.dispose()
+            }
+          },
+        ),
+        { numRuns: 10 },
+      )
     })
 
     test('an empty commit only moves the heads', async () => {

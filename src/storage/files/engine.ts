@@ -28,6 +28,7 @@ import { BlockLocator } from './locator.ts'
 import { acquireLock, type HeldLock } from './lock.ts'
 import { recoverOnOpen } from './recovery.ts'
 import { MAX_SEGMENT, SegmentFiles } from './segments.ts'
+import type { FramePosition } from './tail-index.ts'
 import { framePosition } from './table/format.ts'
 import { DEFAULT_TABLE_CACHE_BYTES } from './table/reader.ts'
 
@@ -265,6 +266,28 @@ export class FileStorage implements StorageEngine {
           if (data !== undefined) return data
         }
         if (generation === this.#segments.generation) return undefined
+      } catch (err) {
+        if (generation === this.#segments.generation) throw err
+      }
+    }
+  }
+
+  /**
+   * Several blocks at once: their positions sorted by file offset and neighbouring frames read
+   * together, so blocks committed together (an export's events, a batch of appends) cost one
+   * read instead of one each. The same checks as {@link get}: each frame must hold the CID
+   * asked for.
+   */
+  async getMany(cids: readonly CID[]): Promise<(Uint8Array | undefined)[]> {
+    this.#gate.check()
+    const keys = cids.map((cid) => cid.bytes)
+    for (;;) {
+      const generation = this.#segments.generation
+      try {
+        const candidates: (readonly FramePosition[])[] = []
+        for (const key of keys) candidates.push(await this.#locator.candidates(key))
+        const out = await this.#segments.readBlocks(keys, candidates)
+        if (generation === this.#segments.generation || !out.includes(undefined)) return out
       } catch (err) {
         if (generation === this.#segments.generation) throw err
       }

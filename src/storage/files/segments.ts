@@ -16,6 +16,10 @@ import type { FramePosition } from './tail-index.ts'
 export const MAX_SEGMENT: number = 2 ** 32 - 1
 /** Blocks up to this size are read with their frame header in one read and handed out as a view; larger ones read twice to get a buffer of their own. */
 const ONE_READ_LIMIT = 64 * 1024
+/** readBlocks reads two frames together when at most this many bytes lie between them... */
+const MERGE_GAP = 16 * 1024
+/** ...and the read stays within this many bytes (a larger frame is read alone, as by readBlock). */
+const MERGE_READ = 4 * 1024 * 1024
 const SEGMENT_RE = /^seg-(\d{6,})\.car$/
 /** Temporary files of a compaction: `seg-<n>.car.<random>.tmp` (tempName of the segment's file). */
 const SEGMENT_TEMP_RE = /^seg-\d{6,}\.car\.[a-z0-9]*\.tmp$/
@@ -209,6 +213,76 @@ export class SegmentFiles {
     return frame?.subarray(frame.length - dataLength)
   }
 
+  /**
+   * The blocks `cids` name, each at the first of its `candidates` positions that holds it (as
+   * {@link readBlock} checks), in the order asked; undefined where none does. Frames are read
+   * together with their neighbours in file order, when at most MERGE_GAP bytes lie between
+   * them and the read stays within MERGE_READ bytes, and their blocks handed out as views of
+   * that read's buffer: blocks committed together (an export's events, a file's leaves) cost
+   * one read and one allocation, not one or two reads each.
+   */
+  async readBlocks(cids: readonly Uint8Array[], candidates: readonly (readonly FramePosition[])[]): Promise<(Uint8Array | undefined)[]> {
+    const out: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(cids.length).fill(undefined)
+    const merged: number[] = []
+    const reads: Promise<void>[] = []
+    for (let i = 0; i < cids.length; i++) {
+      const positions = candidates[i]!
+      if (positions.length === 0) continue
+      const p = positions[0]!
+      const segment = this.list[p.segment - 1]
+      const dataLength = p.length - cids[i]!.length
+      if (positions.length === 1 && segment !== undefined && dataLength >= 0 && frameEnd(p) - p.offset <= MERGE_READ && frameEnd(p) <= segment.size) {
+        merged.push(i)
+        continue
+      }
+      // Very large blocks get buffers of their own; several candidates are tried in turn.
+      reads.push(
+        (async () => {
+          for (const position of positions) {
+            const data = await this.readBlock(position, cids[i]!)
+            if (data !== undefined) {
+              out[i] = data
+              return
+            }
+          }
+        })(),
+      )
+    }
+    const at = (i: number): FramePosition => candidates[i]![0]!
+    merged.sort((a, b) => at(a).segment - at(b).segment || at(a).offset - at(b).offset)
+    for (let from = 0; from < merged.length; ) {
+      const first = at(merged[from]!)
+      let end = frameEnd(first)
+      let to = from + 1
+      for (; to < merged.length; to++) {
+        const p = at(merged[to]!)
+        if (p.segment !== first.segment || p.offset > end + MERGE_GAP || frameEnd(p) - first.offset > MERGE_READ) break
+        end = Math.max(end, frameEnd(p))
+      }
+      reads.push(this.#readRun(this.list[first.segment - 1]!, first.offset, end, merged.slice(from, to), cids, at, out))
+      from = to
+    }
+    await Promise.all(reads)
+    return out
+  }
+
+  /** Reads `segment` from `start` to `end` in one read and takes out the blocks of the frames `indexes` name. */
+  async #readRun(segment: Segment, start: number, end: number, indexes: readonly number[], cids: readonly Uint8Array[], at: (i: number) => FramePosition, out: (Uint8Array | undefined)[]): Promise<void> {
+    const buf = new Uint8Array(end - start)
+    await this.#gate.guard(() => readFully(segment.fh, buf, start), `cannot read ${segment.file}`, segment.file)
+    for (const i of indexes) {
+      const p = at(i)
+      const cid = cids[i]!
+      const from = p.offset - start
+      const head = varint.encodingLength(p.length)
+      // As in #readFrame: the frame must say this length, then start with these CID bytes.
+      if (varintAt(buf, from, from + head) !== p.length) continue
+      let same = true
+      for (let k = 0; k < cid.length && same; k++) same = buf[from + head + k] === cid[k]
+      if (same) out[i] = buf.subarray(from + head + cid.length, from + head + p.length)
+    }
+  }
+
   /** True when the frame at `position` holds the block `cid`. */
   async holds(position: FramePosition, cid: Uint8Array): Promise<boolean> {
     const segment = this.list[position.segment - 1]
@@ -241,4 +315,9 @@ export class SegmentFiles {
       if (frame.kind === 'block') yield { reader, frame }
     }
   }
+}
+
+/** File offset just past the frame at `p`. */
+function frameEnd(p: FramePosition): number {
+  return p.offset + varint.encodingLength(p.length) + p.length
 }
