@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { CarBlockIterator, CarWriter } from '@ipld/car'
 import type { CID } from 'multiformats/cid'
+import * as dagCbor from '@ipld/dag-cbor'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createSyncHandler, forgetSyncPeer, MemoryStorage, openStore, sync, toNodeListener, type CairnStore, type SyncReport } from 'cairn'
 import { bytesOf, fmt, median, timed } from './measure.ts'
@@ -140,6 +141,17 @@ export async function runSyncBench(row: RowFn, rounds: number): Promise<void> {
 
     const importMs: number[] = []
     const floorMs: number[] = []
+    const decodeFloorMs: number[] = []
+    /** The floor: every block read and re-hashed; with `decode`, every dag-cbor block also decoded by @ipld/dag-cbor. */
+    const floor = (decode: boolean) =>
+      timed(async () => {
+        for await (const b of await CarBlockIterator.fromIterable(asyncPieces(car))) {
+          const digest = (await sha256.digest(b.bytes)).digest
+          const want = b.cid.multihash.digest
+          for (let i = 0; i < 32; i++) if (digest[i] !== want[i]) throw new Error(`block ${b.cid} does not hash to its CID`)
+          if (decode && b.cid.code === dagCbor.code) dagCbor.decode(b.bytes)
+        }
+      })
     for (let r = 0; r < R; r++) {
       const fresh = await openStore({ memory: true })
       importMs.push(
@@ -149,19 +161,14 @@ export async function runSyncBench(row: RowFn, rounds: number): Promise<void> {
       )
       if (fresh.heads.map(String).join() !== roots.map(String).join()) throw new Error('import reached other heads')
       await fresh.close()
-      floorMs.push(
-        await timed(async () => {
-          for await (const b of await CarBlockIterator.fromIterable(asyncPieces(car))) {
-            const digest = (await sha256.digest(b.bytes)).digest
-            const want = b.cid.multihash.digest
-            for (let i = 0; i < 32; i++) if (digest[i] !== want[i]) throw new Error(`block ${b.cid} does not hash to its CID`)
-          }
-        }),
-      )
+      floorMs.push(await floor(false))
+      decodeFloorMs.push(await floor(true))
     }
     const im = median(importMs)
     const fl = median(floorMs)
+    const dfl = median(decodeFloorMs)
     row('import with verify, same CAR, memory engine', mbps(car.length, im), mbps(car.length, fl), fl / im, 'CarBlockIterator + sha2-256 per block')
+    row('the same import', mbps(car.length, im), mbps(car.length, dfl), dfl / im, 'CarBlockIterator + sha2-256 + @ipld/dag-cbor decode per block (what reading the events at all costs)')
     await store.close()
   }
 
