@@ -12,7 +12,7 @@ import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CarBlockIterator } from '@ipld/car/iterator'
-import { exportToFile, importFromFile, openStore } from 'cairn'
+import { exportToFile, importFromFile, openStore } from 'cairndb'
 import { fmt } from './measure.ts'
 import { withDir } from './scratch.ts'
 

@@ -1,7 +1,7 @@
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { importer } from 'ipfs-unixfs-importer'
-import { openStore, type CairnStore } from 'cairn'
+import { openStore, type CairnStore } from 'cairndb'
 import { runAppendBench } from './append.ts'
 import { runSyncBench } from './sync.ts'
 import { runTrustBench } from './trust.ts'
@@ -48,7 +48,7 @@ await runAppendBench(row, ROUNDS)
       })
     const rebuildMs = await openWith(true)
     const openMs = await openWith(false)
-    const { openFileStorage } = await import('cairn')
+    const { openFileStorage } = await import('cairndb')
     const scanMs = await rounds(async () => {
       const ms = await timed(async () => {
         const engine = await openFileStorage(dir)

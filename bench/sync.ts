@@ -8,7 +8,7 @@ import { CarBlockIterator, CarWriter } from '@ipld/car'
 import type { CID } from 'multiformats/cid'
 import * as dagCbor from '@ipld/dag-cbor'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { createSyncHandler, forgetSyncPeer, MemoryStorage, openStore, sync, toNodeListener, type CairnStore, type SyncReport } from 'cairn'
+import { createSyncHandler, forgetSyncPeer, MemoryStorage, openStore, sync, toNodeListener, type CairnStore, type SyncReport } from 'cairndb'
 import { bytesOf, fmt, median, timed } from './measure.ts'
 import { withDir } from './scratch.ts'
 

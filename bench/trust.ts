@@ -1,4 +1,4 @@
-import { createIdentity, openStore, type CairnStore, type Signer, verifySignature } from 'cairn'
+import { createIdentity, openStore, type CairnStore, type Signer, verifySignature } from 'cairndb'
 import { bytesOf, fmt, median, timed } from './measure.ts'
 import { withDir } from './scratch.ts'
 import type { RowFn } from './sync.ts'

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { expect, test, type Page } from '@playwright/test'
-import { createSyncHandler, openStore, toNodeListener, type CairnStore } from 'cairn'
+import { createSyncHandler, openStore, toNodeListener, type CairnStore } from 'cairndb'
 
 // A browser page on one origin (the example app, http://127.0.0.1:4173) syncs with a Node sync
 // server on another (http://127.0.0.1:<port>): Chromium sends real CORS preflights and signed

@@ -7,7 +7,7 @@ import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
-import { createSyncHandler, exportToFile, importFromFile, openStore, sync, toNodeListener, type CairnStore, type StoredEvent } from 'cairn'
+import { createSyncHandler, exportToFile, importFromFile, openStore, sync, toNodeListener, type CairnStore, type StoredEvent } from 'cairndb'
 
 const path = process.argv[2] ?? './.cairn-demo'
 const short = (cid: { toString(): string }): string => `${cid.toString().slice(0, 16)}…`

@@ -3,7 +3,7 @@
  * on the log-structured file engine.
  *
  * @example
- * import { openStore } from 'cairn'
+ * import { openStore } from 'cairndb'
  * const store = await openStore({ path: './data' })
  */
 import * as crypto from 'node:crypto'

@@ -3,7 +3,7 @@
  * Node and Deno resolve `cairn` to index.node.ts, which adds the file engine.
  *
  * @example
- * import { openStore } from 'cairn'
+ * import { openStore } from 'cairndb'
  * const store = await openStore({ name: 'notes' })
  */
 import { createOpenStore, type OpenStore } from './store/open.ts'

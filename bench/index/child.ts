@@ -7,7 +7,7 @@
 //   child.js open <dir> <open.json>                opens (optionally rebuildIndex), reports time
 //                                                  and memory, optionally measures, closes
 // The result is one stdout line `@@result <json>`; progress goes to stderr.
-import type { OpenStore } from 'cairn'
+import type { OpenStore } from 'cairndb'
 import { fill, measure, type Figures, type MeasureConfig, type WorkloadShape } from './workload.ts'
 
 export interface BuildResult {

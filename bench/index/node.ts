@@ -39,7 +39,7 @@ function runChild<T>(childJs: string, args: string[], heapMb: number): Promise<T
   const timeout = stepTimeoutMs()
   return new Promise<T>((resolve, reject) => {
     const p = spawn(process.execPath, ['--expose-gc', `--max-old-space-size=${heapMb}`, childJs, ...args], {
-      env: { ...process.env, CAIRN_BENCH_MODULE: import.meta.resolve('cairn') },
+      env: { ...process.env, CAIRN_BENCH_MODULE: import.meta.resolve('cairndb') },
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     let out = ''

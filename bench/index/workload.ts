@@ -1,7 +1,7 @@
 // The index/query workload of issue 4, shared by the Node child (files engine) and the
 // Chromium page (IndexedDB): how the store is filled, and every timed figure with its
 // full-scan baseline. Environment-neutral: no Node built-ins, no DOM; `cairn` types only.
-import type { CairnStore, CID, StoredEvent } from 'cairn'
+import type { CairnStore, CID, StoredEvent } from 'cairndb'
 
 /** Eight event types, spread so that every stream holds all of them and the log holds each densely. */
 export const TYPES: readonly string[] = ['account.opened', 'deposit.made', 'withdrawal.made', 'fee.charged', 'interest.paid', 'transfer.sent', 'transfer.received', 'limit.changed']

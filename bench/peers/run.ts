@@ -286,7 +286,7 @@ row(`read one stream of 20 events, warm, median of ${READS}`, 'cairn.read', fmt(
 
 const versions: Record<string, string> = {}
 for (const p of ['@fireproof/core', '@atproto/repo', '@atproto/crypto']) versions[p] = JSON.parse(await readFile(join(HERE, 'node_modules', p, 'package.json'), 'utf8')).version
-versions['cairn'] = JSON.parse(await readFile(join(HERE, '..', '..', 'package.json'), 'utf8')).version
+versions['cairndb'] = JSON.parse(await readFile(join(HERE, '..', '..', 'package.json'), 'utf8')).version
 
 const date = new Date().toISOString().slice(0, 10)
 const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU'
@@ -296,7 +296,7 @@ const paired = (r: Row): number[] => samples[r.peerKey]!.map((p, i) => p / sampl
 const mark = (r: Row): string => (r.target === undefined ? '' : `≥ ${r.target}× ${r.met ? '✓' : '✗'}`)
 const md = [
   `Measured ${date}, ${machine}; medians of ${ROUNDS} rounds, sides interleaved; load average ${load0[0]!.toFixed(2)} before, ${load1[0]!.toFixed(2)} after.`,
-  `Versions: cairn ${versions['cairn']}, @fireproof/core ${versions['@fireproof/core']}, @atproto/repo ${versions['@atproto/repo']}, @atproto/crypto ${versions['@atproto/crypto']}.`,
+  `Versions: cairndb ${versions['cairndb']}, @fireproof/core ${versions['@fireproof/core']}, @atproto/repo ${versions['@atproto/repo']}, @atproto/crypto ${versions['@atproto/crypto']}.`,
   '',
   '| what | Cairn | peer | peer is | ratio of medians | each round | target |',
   '|---|---|---|---|---|---|---|',

@@ -3,7 +3,7 @@
 // `?sync=https://other.origin/cairn` syncs with a server on another origin (its `cors` option
 // must allow this one); `?sign` signs each sync request with a key made for this page, whose
 // did is shown (a server with access rules or `requireSignedRequests` takes signed requests only).
-import { createIdentity, isCairnError, openStore, sync, type CairnStore, type Identity } from 'cairn'
+import { createIdentity, isCairnError, openStore, sync, type CairnStore, type Identity } from 'cairndb'
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T
 const params = new URLSearchParams(location.search)

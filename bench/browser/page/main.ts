@@ -4,7 +4,7 @@
 // Each step is a call to `globalThis.cairnBrowserBench`, timed inside the page with
 // performance.now(); the driver interleaves Cairn and floor rounds and takes medians.
 import { CarBlockIterator } from '@ipld/car'
-import { deleteIndexedDbStorage, openIndexedDbStorage, openStore, type StorageEngine } from 'cairn'
+import { deleteIndexedDbStorage, openIndexedDbStorage, openStore, type StorageEngine } from 'cairndb'
 import { BATCH, eventAt } from '../workload.ts'
 
 type Input = ReturnType<typeof eventAt>

@@ -2,7 +2,7 @@
 // of the package (dist/index.js) and driven by bench/index/browser.ts: each step is a call
 // to `globalThis.cairnBench`, so that the driver can collect garbage and read the heap between
 // opening and measuring.
-import { openStore, type CairnStore } from 'cairn'
+import { openStore, type CairnStore } from 'cairndb'
 import { fill, measure, type Figures, type MeasureConfig, type WorkloadShape } from '../workload.ts'
 
 export interface BenchApi {
