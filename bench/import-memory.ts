@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { stat } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CarBlockIterator } from '@ipld/car/iterator'
@@ -32,6 +32,17 @@ async function* content(mb: number): AsyncGenerator<Uint8Array> {
     for (let at = 0; at < MB; at += 64 * 1024) view.setUint32(at, n * 16 + at / (64 * 1024))
     yield chunk
   }
+}
+
+/**
+ * This process's peak RSS in KiB: Linux's VmHWM, which belongs to the running program. getrusage's
+ * maxrss is not usable here: Linux carries it across fork and exec, so a child started by a
+ * parent holding 400 MB reports at least that.
+ */
+async function peakRssKb(): Promise<number> {
+  const status = await readFile('/proc/self/status', 'utf8').catch(() => '')
+  const hwm = /^VmHWM:\s+(\d+) kB/m.exec(status)
+  return hwm !== null ? Number(hwm[1]) : process.resourceUsage().maxRSS
 }
 
 interface ChildResult {
@@ -68,7 +79,7 @@ async function runChild(side: string, car: string, dir: string): Promise<void> {
     }
   }
   const ms = performance.now() - t0
-  console.log(JSON.stringify({ ms, maxRssMb: process.resourceUsage().maxRSS / 1024, blocks }))
+  console.log(JSON.stringify({ ms, maxRssMb: await peakRssKb() / 1024, blocks }))
 }
 
 /** Adds the import-memory rows: Cairn's peak RSS and rate beside the streaming floor's. */
