@@ -17,6 +17,7 @@ import type { BlockRecord } from '../../src/block/interface.ts'
 import { type FileStorage, type FileStorageOptions, openFileStorage } from '../../src/storage/files/engine.ts'
 import { encodeCommit } from '../../src/storage/files/format.ts'
 import { expectAbsent, expectPresent } from '../support/files-engine.node.ts'
+import { onLines } from '../support/child-lines.node.ts'
 import { freshDirs } from '../support/temp-dirs.node.ts'
 
 const RUNNER = fileURLToPath(new URL('./fixtures/compact-runner.ts', import.meta.url))
@@ -172,20 +173,14 @@ async function runChild(runner: string, dir: string, liveFile: string, kill: { a
   const lines: string[] = []
   let opened = 0
   let compactMs: number | undefined
-  let buffered = ''
-  child.stdout.on('data', (d: Buffer) => {
-    buffered += d.toString()
-    const parts = buffered.split('\n')
-    buffered = parts.pop()!
-    for (const line of parts) {
-      lines.push(line)
-      if (line === 'open') {
-        opened = performance.now()
-        if (kill.afterMs !== undefined) setTimeout(() => child.kill('SIGKILL'), kill.afterMs)
-      }
-      if (line.startsWith('done ')) compactMs = performance.now() - opened
-      if (kill.pauseAt !== undefined && line === `step ${kill.pauseAt}`) child.kill('SIGKILL')
+  onLines(child.stdout, (line) => {
+    lines.push(line)
+    if (line === 'open') {
+      opened = performance.now()
+      if (kill.afterMs !== undefined) setTimeout(() => child.kill('SIGKILL'), kill.afterMs)
     }
+    if (line.startsWith('done ')) compactMs = performance.now() - opened
+    if (kill.pauseAt !== undefined && line === `step ${kill.pauseAt}`) child.kill('SIGKILL')
   })
   await new Promise<void>((resolve) => child.on('close', () => resolve()))
   return { lines, stderr, compactMs }

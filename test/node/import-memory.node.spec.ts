@@ -14,6 +14,7 @@ import { describe, expect, test } from 'vitest'
 import { openFileStorage } from '../../src/storage/files/engine.ts'
 import { MemoryStorage } from '../../src/storage/memory.ts'
 import { CairnStore } from '../../src/store/store.ts'
+import { onLines } from '../support/child-lines.node.ts'
 import { bytesOf, catBytes, pattern } from '../support/stores.ts'
 import { freshDirs } from '../support/temp-dirs.node.ts'
 
@@ -34,22 +35,16 @@ function run(file: Promise<string>, args: string[], killOn?: string): Promise<{ 
       new Promise((resolve, reject) => {
         const child = spawn(process.execPath, ['--expose-gc', file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
         const lines: string[] = []
-        let buffered = ''
         let stderr = ''
         let killed = false
         child.stderr.on('data', (d: Buffer) => {
           stderr += d.toString()
         })
-        child.stdout.on('data', (d: Buffer) => {
-          buffered += d.toString()
-          const parts = buffered.split('\n')
-          buffered = parts.pop()!
-          for (const line of parts) {
-            lines.push(line)
-            if (line === killOn && !killed) {
-              killed = true
-              child.kill('SIGKILL')
-            }
+        onLines(child.stdout, (line) => {
+          lines.push(line)
+          if (line === killOn && !killed) {
+            killed = true
+            child.kill('SIGKILL')
           }
         })
         child.on('error', reject)
