@@ -79,7 +79,7 @@ async function runChild(side: string, car: string, dir: string): Promise<void> {
     }
   }
   const ms = performance.now() - t0
-  console.log(JSON.stringify({ ms, maxRssMb: await peakRssKb() / 1024, blocks }))
+  console.log(JSON.stringify({ ms, maxRssMb: (await peakRssKb()) / 1024, blocks }))
 }
 
 /** Adds the import-memory rows: Cairn's peak RSS and rate beside the streaming floor's. */
