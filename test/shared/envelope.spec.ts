@@ -212,6 +212,9 @@ function roundTripped(v: unknown): unknown {
 const startsWithBom = (v: unknown): boolean =>
   typeof v === 'string' ? v.startsWith('\uFEFF') : v !== null && typeof v === 'object' && !(v instanceof Uint8Array) && CID.asCID(v) === null && Object.entries(v).some(([k, x]) => k.startsWith('\uFEFF') || startsWithBom(x))
 
+/** Whether a map in the value has a `__proto__` key (the reader leaves those to cborg, which sets it as an own property). */
+const hasProtoKey = (v: unknown): boolean => v !== null && typeof v === 'object' && !(v instanceof Uint8Array) && CID.asCID(v) === null && Object.entries(v).some(([k, x]) => k === '__proto__' || hasProtoKey(x))
+
 /** Whether the value holds an integer beyond the safe range (which cborg reads as a BigInt: the reader leaves those to it). */
 const hasBigInt = (v: unknown): boolean =>
   typeof v === 'bigint' ? v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER) : v !== null && typeof v === 'object' && !(v instanceof Uint8Array) && CID.asCID(v) === null && Object.values(v).some(hasBigInt)
@@ -435,7 +438,7 @@ describe('event envelope reader', () => {
       if (collides(value)) continue
       const b = dagCbor.encode(value)
       decidesAsBefore(b)
-      if (!startsWithBom(value) && !hasBigInt(value)) {
+      if (!startsWithBom(value) && !hasBigInt(value) && !hasProtoKey(value)) {
         expect(readEnvelope(b), `the reader left a plain event to the full path: ${hex(b)}`).toBeDefined()
         read++
       }
