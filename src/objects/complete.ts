@@ -40,6 +40,9 @@ export interface DagSource {
 export async function assertCompleteDag(root: CID, views: CompleteDags, source: DagSource, visited: Set<string>, why: string, take: (block: BlockRecord | StagedBlock) => Promise<void>): Promise<number> {
   let size = 0
   const stack = [root]
+  // Blocks from elsewhere (the CAR, held or staged) must be canonical: the check loads once per
+  // walk, not per block, and not at all for walks of local values.
+  const { decodeCanonical } = source.car !== undefined || source.staged !== undefined ? await import('../block/canonical.ts') : { decodeCanonical: undefined }
   while (stack.length > 0) {
     const cid = stack.pop()!
     const key = cid.toString()
@@ -49,8 +52,7 @@ export async function assertCompleteDag(root: CID, views: CompleteDags, source: 
     const fromCar = source.car?.get(cid)
     if (fromCar !== undefined) {
       // A block from elsewhere: dag-cbor must be canonical, so its CID is the one a put of its value gives.
-      const { decodeCanonical } = await import('../block/canonical.ts')
-      const links = [...linksOf(cid, decodeCanonical(cid, fromCar.bytes))]
+      const links = [...linksOf(cid, decodeCanonical!(cid, fromCar.bytes))]
       await take(fromCar)
       size += fromCar.bytes.length
       stack.push(...links)
@@ -64,8 +66,7 @@ export async function assertCompleteDag(root: CID, views: CompleteDags, source: 
       // Verified when staged; read back for its links, checked canonical as CAR blocks are.
       const stored = await source.storage.get(cid)
       if (stored === undefined) throw missingBlock(cid, why)
-      const { decodeCanonical } = await import('../block/canonical.ts')
-      stack.push(...linksOf(cid, decodeCanonical(cid, stored)))
+      stack.push(...linksOf(cid, decodeCanonical!(cid, stored)))
       continue
     }
     if (cid.code !== DAG_CBOR && cid.code !== DAG_PB) {
