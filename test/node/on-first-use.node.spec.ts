@@ -7,6 +7,7 @@ import { MemoryBlockstore } from 'blockstore-core/memory'
 import { importer } from 'ipfs-unixfs-importer'
 import type { CID } from 'multiformats/cid'
 import { describe, expect, test, vi } from 'vitest'
+import { bytesOf } from '../support/stores.ts'
 import { freshDirs } from '../support/temp-dirs.node.ts'
 
 type Cairn = typeof import('../../src/index.node.ts')
@@ -47,18 +48,6 @@ async function storeWithFile(): Promise<{ dir: string; file: CID }> {
   await store.append({ stream: 'notes', type: 'note.added', data: { file } })
   await store.close()
   return { dir, file }
-}
-
-async function bytesOf(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = []
-  for await (const p of it) parts.push(p)
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
 }
 
 describe('the dag-pb decoder loads on first use', () => {

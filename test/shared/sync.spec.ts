@@ -8,11 +8,11 @@ import { CarReader } from '@ipld/car/reader'
 import { CarWriter } from '@ipld/car/writer'
 import { importer } from 'ipfs-unixfs-importer'
 import { engineKinds, wrapEngine, type EngineFixture, type EngineKind } from '../support/engines.ts'
-import { collect, manualClock, pattern, sameBytes } from '../support/stores.ts'
+import { bytesOf, collect, manualClock, pattern, sameBytes } from '../support/stores.ts'
 import { CairnStore } from '../../src/store/store.ts'
 import type { StorageEngine } from '../../src/storage/interface.ts'
 import type { BlockRecord } from '../../src/block/interface.ts'
-import { encodeValue } from '../../src/block/codec.ts'
+import { concatBytes, encodeValue } from '../../src/block/codec.ts'
 import { CairnError, type CairnErrorCode } from '../../src/errors/cairn-error.ts'
 import { encodeEvent } from '../../src/log/event/format.ts'
 import type { EventBlock, StoredEvent } from '../../src/log/event/interface.ts'
@@ -60,20 +60,6 @@ async function reopen(r: Replica): Promise<void> {
   r.store = await CairnStore.open(r.engine, { clock: r.clock.now })
 }
 
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
-  let at = 0
-  for (const c of chunks) {
-    out.set(c, at)
-    at += c.length
-  }
-  return out
-}
-
-async function carBytes(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  return concat(await collect(it))
-}
-
 async function parseCar(bytes: Uint8Array): Promise<{ roots: CID[]; blocks: BlockRecord[] }> {
   const reader = await CarReader.fromBytes(bytes)
   const blocks: BlockRecord[] = []
@@ -94,13 +80,13 @@ function varint(n: number): Uint8Array {
 /** A CARv1 written by hand, so tests can put anything in it (CarWriter would too, but this is plainer). */
 function carHeader(roots: readonly CID[]): Uint8Array {
   const header = dagCbor.encode({ version: 1, roots: [...roots] })
-  return concat([varint(header.length), header])
+  return concatBytes([varint(header.length), header])
 }
 
 function encodeCar(roots: readonly CID[], blocks: readonly BlockRecord[]): Uint8Array {
   const parts = [carHeader(roots)]
   for (const b of blocks) parts.push(varint(b.cid.bytes.length + b.bytes.length), b.cid.bytes, b.bytes)
-  return concat(parts)
+  return concatBytes(parts)
 }
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -144,7 +130,7 @@ async function reachable(engine: StorageEngine, from: readonly CID[]): Promise<S
  * are exactly reachable(heads) − reachable(since), each once, bytes intact.
  */
 async function expectExactExport(r: Replica, since: readonly CID[]): Promise<{ car: Uint8Array; blocks: BlockRecord[] }> {
-  const car = await carBytes(r.store.export({ since }))
+  const car = await bytesOf(r.store.export({ since }))
   const parsed = await parseCar(car)
   expect(keys(parsed.roots)).toEqual(keys(r.store.heads))
   const got = keys(parsed.blocks.map((b) => b.cid))
@@ -245,7 +231,7 @@ for (const kind of kinds) {
         ])
         const streams = ['cart-0', 'cart-1', 'cart-2', '$objects']
 
-        const car = await carBytes(a!.store.export())
+        const car = await bytesOf(a!.store.export())
         const parsed = await parseCar(car)
         expect(keys(parsed.roots)).toEqual(keys(a!.store.heads))
         const reach = await reachable(a!.engine, a!.store.heads)
@@ -269,8 +255,8 @@ for (const kind of kinds) {
             expect(await b!.store.reduce(s, traceReducer, [])).toEqual(await a!.store.reduce(s, traceReducer, []))
           }
           expect(await b!.store.get(doc)).toEqual({ title: 'x', cover: photo, tags: ['a'] })
-          expect(sameBytes(concat(await collect(b!.store.cat(photo))), big)).toBe(true)
-          expect(concat(await collect(b!.store.cat(hello)))).toEqual(utf8('hello world'))
+          expect(sameBytes(concatBytes(await collect(b!.store.cat(photo))), big)).toBe(true)
+          expect(concatBytes(await collect(b!.store.cat(hello)))).toEqual(utf8('hello world'))
           const objs = async (s: CairnStore): Promise<string[]> => (await collect(s.objects())).map((o) => `${o.cid}|${o.type}|${o.size}`).sort()
           expect(await objs(b!.store)).toEqual(await objs(a!.store))
           expect((await collect(b!.store.referrers(photo))).map((r) => r.cid.toString())).toEqual([doc.toString()])
@@ -297,7 +283,7 @@ for (const kind of kinds) {
         const first = await a!.store.append({ stream: 's1', type: 'created', data: { n: 1 } })
         await a!.store.append({ stream: 's2', type: 'created', data: { n: 2 } })
         const obj = await a!.store.put({ shared: true, n: 1 }, { type: 'doc' })
-        const f1 = await a!.store.putFile(concat([X, Y]))
+        const f1 = await a!.store.putFile(concatBytes([X, Y]))
         await a!.store.append({ stream: 's1', type: 'linked', data: { obj, f1 } })
         await expectExactExport(a!, [])
         await b!.store.import(a!.store.export({ since: b!.store.heads }))
@@ -307,7 +293,7 @@ for (const kind of kinds) {
         // divergence
         a!.clock.set(T0 + 1_000)
         b!.clock.set(T0 + 900)
-        const f2 = await a!.store.putFile(concat([X, Z])) // shares chunk X with f1
+        const f2 = await a!.store.putFile(concatBytes([X, Z])) // shares chunk X with f1
         await a!.store.put({ shared: true, n: 1 }, { type: 'note' }) // same object, another type
         const fresh = await a!.store.put({ fresh: true, f1, f2 }, { type: 'doc' }) // links to old and new
         await a!.store.append({ stream: 's1', type: 'linked', data: { obj, f1, fresh } })
@@ -353,7 +339,7 @@ for (const kind of kinds) {
         expect(b!.store.heads.map(String)).toEqual(a!.store.heads.map(String))
         const streams = ['s1', 's2', '$objects']
         expect(await streamsOf(b!.store, streams)).toEqual(await streamsOf(a!.store, streams))
-        expect(sameBytes(concat(await collect(b!.store.cat(f2))), concat([X, Z]))).toBe(true)
+        expect(sameBytes(concatBytes(await collect(b!.store.cat(f2))), concatBytes([X, Z]))).toBe(true)
         expect((await b!.store.verify()).dangling).toEqual([])
         expect((await b!.store.verify()).blocks).toBe((await a!.store.verify()).blocks)
         // and B → A is now empty
@@ -378,7 +364,7 @@ for (const kind of kinds) {
         const expected = keys(events.slice(1995).map((e) => e.cid))
         const incremental = async (): Promise<void> => {
           gets = 0
-          const car = await carBytes(store.export({ since }))
+          const car = await bytesOf(store.export({ since }))
           const parsed = await parseCar(car)
           expect(keys(parsed.blocks.map((x) => x.cid))).toEqual(expected)
           expect(gets).toBeLessThanOrEqual(10)
@@ -387,7 +373,7 @@ for (const kind of kinds) {
         await incremental()
         // for contrast, a full export reads the whole log
         gets = 0
-        expect((await parseCar(await carBytes(store.export()))).blocks).toHaveLength(2000)
+        expect((await parseCar(await bytesOf(store.export()))).blocks).toHaveLength(2000)
         expect(gets).toBeGreaterThanOrEqual(2000)
         if (kind.persistent) {
           await store.close()
@@ -414,7 +400,7 @@ for (const kind of kinds) {
         await c.store.append({ stream: 'shared', type: 'c', data: { n: 4 } })
         await c.store.putFile(pattern(1000, 5))
         await c.store.put({ by: 'a' }, { type: 'doc' }) // the same object as A's, recorded by C
-        const cars = [await carBytes(a.store.export()), await carBytes(b.store.export()), await carBytes(c.store.export())]
+        const cars = [await bytesOf(a.store.export()), await bytesOf(b.store.export()), await bytesOf(c.store.export())]
         const orders = [
           [0, 1, 2],
           [0, 2, 1],
@@ -503,7 +489,7 @@ for (const kind of kinds) {
         }
         for await (const entry of importer([{ content: [content] }], sink, { cidVersion: 1, rawLeaves: true })) root = entry.cid as unknown as CID
         const { writer, out } = CarWriter.create([root! as never])
-        const collecting = carBytes(out)
+        const collecting = bytesOf(out)
         for (const blk of blocks) await writer.put(blk as never)
         await writer.close()
         const car = await collecting
@@ -516,7 +502,7 @@ for (const kind of kinds) {
         expect(report.events).toBe(0)
         expect(report.roots.map(String)).toEqual([root!.toString()])
         expect(report.blocks).toBe(blocks.length + 1) // the DAG plus the $objects event
-        expect(sameBytes(concat(await collect(a!.store.cat(root!))), content)).toBe(true)
+        expect(sameBytes(concatBytes(await collect(a!.store.cat(root!))), content)).toBe(true)
         const listed = await collect(a!.store.objects({ type: 'car' }))
         expect(listed.map((o) => o.cid.toString())).toEqual([root!.toString()])
         expect(a!.store.heads).toHaveLength(1)
@@ -534,7 +520,7 @@ for (const kind of kinds) {
         expect(keys(diff.blocks.map((x) => x.cid))).toEqual(keys([...blocks.map((x) => x.cid), a!.store.heads[0]!]))
         await b!.store.import(diff.car)
         expect(b!.store.heads.map(String)).toEqual(heads)
-        expect(sameBytes(concat(await collect(b!.store.cat(root!))), content)).toBe(true)
+        expect(sameBytes(concatBytes(await collect(b!.store.cat(root!))), content)).toBe(true)
         expect((await collect(b!.store.objects({ type: 'car' }))).map((o) => o.cid.toString())).toEqual([root!.toString()])
         expect((await b!.store.verify()).dangling).toEqual([])
       })
@@ -556,14 +542,14 @@ for (const kind of kinds) {
         const pendingFull = a!.store.export()
         await a!.store.append({ stream: 's', type: 'shared', data: { doc, file } }) // links the new objects again
         await a!.store.put({ title: 'new doc' }, { type: 'note' }) // and re-puts one
-        const car = await carBytes(pending)
+        const car = await bytesOf(pending)
         const parsed = await parseCar(car)
         expect(keys(parsed.roots)).toEqual(keys(heads))
         expect(keys(parsed.blocks.map((x) => x.cid))).toEqual(exact)
         await b!.store.import(car)
         expect(b!.store.heads.map(String)).toEqual(heads.map(String))
         await withReplicas(kind, 1, async ([c]) => {
-          await c!.store.import(await carBytes(pendingFull))
+          await c!.store.import(await bytesOf(pendingFull))
           expect(c!.store.heads.map(String)).toEqual(heads.map(String))
         })
       })
@@ -586,7 +572,7 @@ for (const kind of kinds) {
           expect(a!.store.heads.map(String)).toEqual(heads)
         }
         // either way: the store exports, the CAR imports, verify passes, a reopen works
-        const car = await carBytes(a!.store.export())
+        const car = await bytesOf(a!.store.export())
         await b!.store.import(car)
         expect(b!.store.heads.map(String)).toEqual(a!.store.heads.map(String))
         await a!.store.verify()
@@ -649,7 +635,7 @@ for (const kind of kinds) {
           const newer = await a!.store.append({ stream: 's1', type: 'updated', data: { n: 4 } })
           const fileBytes = pattern(CHUNK + 1000, 31)
           const file = await a!.store.putFile(fileBytes)
-          const car = await carBytes(a!.store.export({ since: b!.store.heads }))
+          const car = await bytesOf(a!.store.export({ since: b!.store.heads }))
           const parsed = await parseCar(car)
           const leaves = parsed.blocks.filter((x) => x.cid.code === 0x55).map((x) => x.cid)
           expect(leaves).toHaveLength(2)
@@ -658,7 +644,7 @@ for (const kind of kinds) {
           const report = await b!.store.import(car)
           expect([0, 2]).toContain(report.events) // `newer` and the file's object.put, unless the body imported them
           for (const h of a!.store.heads) expect((await b!.store.getEvent(h)).cid.equals(h)).toBe(true)
-          expect(sameBytes(concat(await collect(b!.store.cat(file))), fileBytes)).toBe(true)
+          expect(sameBytes(concatBytes(await collect(b!.store.cat(file))), fileBytes)).toBe(true)
         })
       }
 
@@ -768,14 +754,14 @@ for (const kind of kinds) {
           const garbage = [
             new Uint8Array(0),
             Uint8Array.from([0x05, 0xde, 0xad, 0xbe, 0xef, 0xff]),
-            concat([varint(dagCbor.encode({ version: 2, roots: [] }).length), dagCbor.encode({ version: 2, roots: [] })]),
-            concat([varint(dagCbor.encode({ version: 1, roots: ['x'] }).length), dagCbor.encode({ version: 1, roots: ['x'] })]),
-            concat([varint(dagCbor.encode([1, 2]).length), dagCbor.encode([1, 2])]),
+            concatBytes([varint(dagCbor.encode({ version: 2, roots: [] }).length), dagCbor.encode({ version: 2, roots: [] })]),
+            concatBytes([varint(dagCbor.encode({ version: 1, roots: ['x'] }).length), dagCbor.encode({ version: 1, roots: ['x'] })]),
+            concatBytes([varint(dagCbor.encode([1, 2]).length), dagCbor.encode([1, 2])]),
             utf8('{"version":1,"roots":[]}'),
           ]
           for (const g of garbage) await expectRefused(t, streams, () => t.store.import(g), 'CAIRN_INVALID_CAR')
           // a frame that does not start with a CID
-          const noCid = concat([carHeader(good.roots), varint(4), Uint8Array.from([0xff, 0xff, 0xff, 0xff])])
+          const noCid = concatBytes([carHeader(good.roots), varint(4), Uint8Array.from([0xff, 0xff, 0xff, 0xff])])
           await expectRefused(t, streams, () => t.store.import(noCid), 'CAIRN_INVALID_CAR')
         })
       })

@@ -14,7 +14,7 @@ export async function openOn(fx: EngineFixture, options: StoreOptions = {}): Pro
 }
 
 /** Collects an async iterable. */
-export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+export async function collect<T>(it: AsyncIterable<T> | Iterable<T>): Promise<T[]> {
   const out: T[] = []
   for await (const x of it) out.push(x)
   return out
@@ -57,7 +57,7 @@ export async function catBytes(store: CairnStore, cid: CID): Promise<number> {
 }
 
 /** Every chunk of a byte stream, joined. */
-export async function bytesOf(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+export async function bytesOf(it: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Uint8Array> {
   return concatBytes(await collect(it))
 }
 
