@@ -29,7 +29,7 @@ import { writeEnvelope } from '../../src/log/event/envelope.ts'
 import { assertEvent, encodeEvent } from '../../src/log/event/format.ts'
 import { decodeStrictEvent } from '../../src/log/event/strict.ts'
 import type { EventBlock } from '../../src/log/event/interface.ts'
-import { arr, bytes, cat, encodeCbor, float64, head, indefArr, link, map, negZero16, nested, nint, RawCbor, rawText, text, uint, undef } from '../support/cbor.ts'
+import { arr, bytes, cat, encodeCbor, float64, head, link, map, nested, nint, nonCanonicalCases, RawCbor, rawText, text, uint } from '../support/cbor.ts'
 import { rejection } from '../support/stores.ts'
 
 const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
@@ -496,28 +496,7 @@ describe('event envelope reader', () => {
       decidesAsBefore(b, name)
     }
     const unsure: [string, Uint8Array][] = [
-      [
-        'unsorted keys',
-        map([
-          ['b', uint(1)],
-          ['a', uint(2)],
-        ]),
-      ],
-      [
-        'keys not length-first',
-        map([
-          ['bb', uint(1)],
-          ['c', uint(2)],
-        ]),
-      ],
-      [
-        'duplicate keys',
-        map([
-          ['a', uint(1)],
-          ['a', uint(2)],
-        ]),
-      ],
-      ['a non-minimal integer', head(0, 5, 1)],
+      ...nonCanonicalCases(someCid),
       ['a non-minimal 16-bit integer', head(0, 200, 2)],
       ['a non-minimal 32-bit integer', head(0, 300, 4)],
       ['a non-minimal 64-bit integer', head(0, 70_000, 8)],
@@ -525,23 +504,11 @@ describe('event envelope reader', () => {
       ['a non-minimal list length', cat(head(4, 1, 2), uint(1))],
       ['a non-minimal map length', cat(head(5, 1, 4), text('a'), uint(1))],
       ['a non-minimal bytes length', cat(head(2, 1, 8), Uint8Array.of(7))],
-      ['a non-minimal length', cat(head(3, 1, 1), Uint8Array.of(0x61))],
-      ['undefined', undef],
-      ['-0.0 as a half float', negZero16],
-      ['an integer as a float', float64(3)],
-      ['-0 as a float64', float64(-0)],
       ['NaN', float64(Number.NaN)],
       ['Infinity', float64(Number.POSITIVE_INFINITY)],
-      ['a single-precision float', Uint8Array.of(0xfa, 0x3f, 0xc0, 0x00, 0x00)],
-      ['an indefinite array', indefArr([uint(1)])],
-      ['a tag other than 42', cat(head(6, 1), uint(5))],
       ['tag 42 in a wide head', cat(head(6, 42, 2), bytes(cat(Uint8Array.of(0), someCid.bytes)))],
-      ['a CID without the 0x00 prefix', cat(head(6, 42), bytes(someCid.bytes))],
-      ['a CID with a non-minimal varint', cat(head(6, 42), bytes(cat(Uint8Array.of(0, 0x81, 0x00), someCid.bytes.subarray(1))))],
       ['a CID cut short', cat(head(6, 42), bytes(cat(Uint8Array.of(0), someCid.bytes.subarray(0, 20))))],
       ['tag 42 over text', cat(head(6, 42), text('x'))],
-      ['a key that is not text', cat(head(5, 1), uint(1), uint(2))],
-      ['invalid UTF-8', rawText(Uint8Array.of(0xc3))],
       ['a UTF-8 surrogate', rawText(Uint8Array.of(0xed, 0xa0, 0x80))],
       ['text starting with U+FEFF', text('\uFEFFhello')],
       ['a key starting with U+FEFF', map([['\uFEFFk', uint(1)]])],

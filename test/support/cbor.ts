@@ -56,6 +56,50 @@ export const link = (cid: CID | Uint8Array): Item => cat(head(6, 42), bytes(cat(
 /** `depth` nested one-element lists around `inner` ([[[…inner…]]]). */
 export const nested = (depth: number, inner: Item = nul): Item => cat(new Uint8Array(depth).fill(0x81), inner)
 
+/**
+ * Constructs that are never canonical dag-cbor, whatever surrounds them (each spec that decides
+ * canonical form — the one-pass scan, the envelope reader — refuses or leaves every one). `cid`
+ * is any dag-cbor CID, for the malformed links.
+ */
+export function nonCanonicalCases(cid: CID): [string, Item][] {
+  return [
+    [
+      'unsorted keys',
+      map([
+        ['b', uint(1)],
+        ['a', uint(2)],
+      ]),
+    ],
+    [
+      'keys not length-first',
+      map([
+        ['bb', uint(1)],
+        ['c', uint(2)],
+      ]),
+    ],
+    [
+      'duplicate keys',
+      map([
+        ['a', uint(1)],
+        ['a', uint(2)],
+      ]),
+    ],
+    ['a non-minimal integer', head(0, 5, 1)],
+    ['a non-minimal length', cat(head(3, 1, 1), Uint8Array.of(0x61))],
+    ['undefined', undef],
+    ['-0.0 as a half float', negZero16],
+    ['an integer as a float', float64(3)],
+    ['-0 as a float64', float64(-0)],
+    ['a single-precision float', Uint8Array.of(0xfa, 0x3f, 0xc0, 0x00, 0x00)],
+    ['an indefinite array', indefArr([uint(1)])],
+    ['a tag other than 42', cat(head(6, 1), uint(5))],
+    ['a CID without the 0x00 prefix', cat(head(6, 42), bytes(cid.bytes))],
+    ['a CID with a non-minimal varint', cat(head(6, 42), bytes(cat(Uint8Array.of(0, 0x81, 0x00), cid.bytes.subarray(1))))],
+    ['a key that is not text', cat(head(5, 1), uint(1), uint(2))],
+    ['invalid UTF-8', rawText(Uint8Array.of(0xc3))],
+  ]
+}
+
 /** Bytes spliced into an encoding as they are (any CBOR, valid or not). */
 export class RawCbor {
   constructor(readonly bytes: Uint8Array) {}
