@@ -11,7 +11,7 @@ const config: ReturnType<typeof defineConfig> = defineConfig({
   webServer: [
     {
       // The sync server the example app reaches at /cairn through the Vite proxy.
-      command: 'tsx examples/sync-server.ts --port 8787',
+      command: 'tsx examples/node-server/server.ts --port 8787',
       url: 'http://127.0.0.1:8787/cairn/heads',
       reuseExistingServer: false,
       timeout: 60_000,

@@ -1,5 +1,5 @@
 // A browser app on Cairn: notes kept in IndexedDB, surviving reloads; files stored as UnixFS;
-// a Sync button exchanges CARs with a sync server (examples/sync-server.ts, proxied at /cairn).
+// a Sync button exchanges CARs with a sync server (examples/node-server/server.ts, proxied at /cairn).
 // `?sync=https://other.origin/cairn` syncs with a server on another origin (its `cors` option
 // must allow this one); `?sign` signs each sync request with a key made for this page, whose
 // did is shown (a server with access rules or `requireSignedRequests` takes signed requests only).

@@ -1,4 +1,4 @@
-// Dev server of the browser example: /cairn goes to the sync server (examples/sync-server.ts),
+// Dev server of the browser example: /cairn goes to the sync server (examples/node-server/server.ts),
 // so the app syncs same-origin and needs no CORS.
 import { defineConfig, type UserConfig } from 'vite'
 

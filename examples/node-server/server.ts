@@ -1,4 +1,4 @@
-// A Cairn sync server for Node: `tsx examples/sync-server.ts [--path ./data] [--port 8787] [--host 127.0.0.1]`.
+// A Cairn sync server for Node: `tsx examples/node-server/server.ts [--path ./data] [--port 8787] [--host 127.0.0.1]`.
 // Memory store by default; with --path, the file engine. Clients call sync(store, 'http://host:port/cairn').
 import { createServer } from 'node:http'
 import { createSyncHandler, openStore, toNodeListener } from 'cairndb'
