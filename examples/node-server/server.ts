@@ -1,22 +1,26 @@
-// A Cairn sync server for Node: `tsx examples/node-server/server.ts [--path ./data] [--port 8787] [--host 127.0.0.1]`.
-// Memory store by default; with --path, the file engine. Clients call sync(store, 'http://host:port/cairn').
+// A Cairn sync server for Node: `tsx examples/node-server/server.ts [--path ./data] [--port 8787] [--host 127.0.0.1]`,
+// plus --allow DID, --audience URL and --cors ORIGIN (each also from CAIRN_* variables: examples/shared/server-config.ts).
+// Memory store by default; with --path, the files engine. Clients call sync(store, 'http://host:port/cairn').
 import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { createSyncHandler, openStore, toNodeListener } from 'cairndb'
+import { serverConfig } from '../shared/server-config.ts'
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`)
-  return i >= 0 ? process.argv[i + 1] : undefined
+let config: ReturnType<typeof serverConfig>
+try {
+  config = serverConfig(process.argv.slice(2), (name) => process.env[name])
+} catch (err) {
+  console.error((err as Error).message)
+  process.exit(2)
 }
 
-const path = arg('path')
-const port = Number(arg('port') ?? 8787)
-const host = arg('host') ?? '127.0.0.1'
-
-const store = await openStore(path === undefined ? { memory: true } : { path })
-const handler = createSyncHandler(store, { onError: (err) => console.error('sync handler failed:', err) })
+const store = await openStore(config.path === undefined ? { memory: true } : { path: config.path })
+const handler = createSyncHandler(store, { ...config.handler, onError: (err) => console.error('sync handler failed:', err) })
 const server = createServer(toNodeListener(handler))
-server.listen(port, host, () => {
-  console.log(`cairn sync server on http://${host}:${port}/cairn (${store.engine} store, ${store.heads.length} head(s))`)
+server.listen(config.port, config.host, () => {
+  const { port } = server.address() as AddressInfo
+  const auth = config.handler.auth?.requireSignedRequests === true ? 'signed requests only' : 'no auth'
+  console.log(`cairn sync server on http://${config.host}:${port}/cairn (${store.engine} store, ${store.heads.length} head(s), ${auth})`)
 })
 
 const stop = (): void => {
