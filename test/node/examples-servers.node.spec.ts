@@ -2,7 +2,8 @@
 // examples/deno-server (deno) and examples/worker (bundled by Vite, run by workerd) — each on a
 // free 127.0.0.1 port, synced both ways by `sync` clients: one client pushes, another pushes
 // and pulls the first one's events, the first pulls the second's; all heads equal. The files
-// store keeps its heads across a restart; --allow / CAIRN_ALLOW serves only the dids listed.
+// store keeps its heads across a restart; --allow / CAIRN_ALLOW serves only the dids listed;
+// --cors and CAIRN_AUDIENCE reach the handler.
 // The examples import `cairndb`, i.e. dist/: run `npm run build` first (npm test does).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -181,10 +182,19 @@ describe('examples/node-server', () => {
     for (const s of [a, b, fresh]) await s.close()
   })
 
-  test('--allow serves only requests signed by the dids listed', async () => {
+  test('--allow serves only requests signed by the dids listed; --cors answers preflights from the origins listed', async () => {
     const [admitted, stranger] = await Promise.all([createIdentity(), createIdentity()])
-    const server = await startServer('node', ['--port', '0', '--allow', admitted.did])
+    const app = 'https://app.example.org'
+    const server = await startServer('node', ['--port', '0', '--allow', admitted.did, '--cors', app])
     expect(server).toMatchObject({ engine: 'memory', auth: 'signed requests only' })
+    for (const [origin, status] of [
+      [app, 204],
+      ['https://elsewhere.example.org', 403],
+    ] as const) {
+      const pre = await fetch(`${server.url}/pull`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } })
+      expect(pre.status).toBe(status)
+      expect(pre.headers.get('access-control-allow-origin')).toBe(status === 204 ? app : null)
+    }
     const { a, b } = await roundTrip(server.url, 'signed', { signer: admitted })
     for (const signer of [undefined, stranger]) {
       const outsider = await openStore({ memory: true })
@@ -201,6 +211,19 @@ describe('examples/node-server', () => {
     const check = await sync(a, server.url, { signer: admitted })
     expect(check.pulled.events).toBe(0)
     for (const s of [a, b]) await s.close()
+  })
+
+  test('CAIRN_AUDIENCE: a request signed for the address it was sent to is refused when clients must name another origin', async () => {
+    const me = await createIdentity()
+    const server = await startServer('node', ['--port', '0'], { CAIRN_ALLOW: me.did, CAIRN_AUDIENCE: 'https://sync.example.org' })
+    const client = await openStore({ memory: true })
+    await client.append({ stream: 'audience', type: 'note.added', data: { text: 'hello' } })
+    const refused = await sync(client, server.url, { signer: me }).then(
+      () => undefined,
+      (err: unknown) => err,
+    )
+    expect(isCairnError(refused) && refused.code).toBe('CAIRN_UNAUTHORIZED')
+    await client.close()
   })
 
   test('a bad flag stops it with the usage and exit code 2', async () => {
