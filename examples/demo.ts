@@ -11,9 +11,19 @@ import { createSyncHandler, exportToFile, importFromFile, openStore, sync, toNod
 
 const path = process.argv[2] ?? './.cairn-demo'
 const short = (cid: { toString(): string }): string => `${cid.toString().slice(0, 16)}…`
+/** The first line: did open map the index snapshot, or rebuild the indexes from the blocks? */
+function openedHow(s: CairnStore, ms: number): string {
+  const { fromSnapshot, indexedOnOpen, snapshotEvents } = s.indexStatus()
+  const at = `opened ${path} (${s.engine} engine)`
+  const took = `in ${ms.toFixed(0)} ms`
+  if (fromSnapshot) return `${at} from its index snapshot (${snapshotEvents} events${indexedOnOpen > 0 ? `, ${indexedOnOpen} newer ones indexed from blocks` : ''}) ${took}`
+  if (indexedOnOpen > 0) return `${at}: no usable index snapshot, rebuilt the indexes from ${indexedOnOpen} events ${took}`
+  return `${at}: a new, empty store ${took} (run the demo again to open it from its index snapshot)`
+}
 
+const opening = performance.now()
 let store = await openStore({ path })
-console.log(`opened ${path} (${store.engine} engine) with ${store.heads.length} head(s)`)
+console.log(`${openedHow(store, performance.now() - opening)}; ${store.heads.length} head(s)`)
 
 const run = Date.now().toString(36)
 const created = await store.append({ stream: `user-${run}`, type: 'user.created', data: { name: 'Ada' } }, { expectedVersion: 0 })
