@@ -38,11 +38,6 @@ export interface ProgressOptions {
 /** What `onProgress` may be called for. */
 export type ProgressOperation = Progress['operation']
 
-/** Blocks between two reports, at most. */
-export const PROGRESS_EVERY_BLOCKS = 1000
-/** Bytes between two reports, at most. */
-export const PROGRESS_EVERY_BYTES: number = 1 << 20
-
 /** TypeError unless `signal` is undefined or an AbortSignal (checked by shape, so a signal of another realm passes). */
 export function expectOptionalSignal(name: string, signal: unknown): AbortSignal | undefined {
   if (signal === undefined) return undefined
@@ -59,64 +54,19 @@ export function checkProgressOptions(options: ProgressOptions): ProgressOptions 
   return { ...(onProgress === undefined ? {} : { onProgress }), ...(signal === undefined ? {} : { signal }) }
 }
 
-/** Rejects with the signal's reason when it is aborted (`signal.throwIfAborted`, for runtimes without it). */
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted === true) throw signal.reason
-}
-
 /**
- * Counts one operation's blocks and bytes, reports them throttled, and checks the abort signal.
- * `add` costs two additions and a compare until a report is due (every
- * PROGRESS_EVERY_BLOCKS blocks or PROGRESS_EVERY_BYTES bytes), plus a property read with a
- * signal. Operations without `onProgress` and `signal` make none (see `progressOf`).
+ * A long operation's progress options, checked, with what the operation knows ahead. The
+ * reporter itself (progress-reporter.ts) is made where the operation's code loads on first
+ * use, so an app that never asks for progress does not load it.
  */
-export class ProgressReporter {
-  readonly #operation: ProgressOperation
-  readonly #onProgress: ((p: Progress) => void) | undefined
-  readonly #signal: AbortSignal | undefined
-  readonly #totalBytes: number | undefined
-  blocks = 0
-  bytes = 0
-  #nextBlocks: number
-  #nextBytes: number
-
-  constructor(operation: ProgressOperation, options: ProgressOptions, totalBytes?: number) {
-    this.#operation = operation
-    this.#onProgress = options.onProgress
-    this.#signal = options.signal
-    this.#totalBytes = totalBytes
-    this.#nextBlocks = this.#onProgress === undefined ? Infinity : PROGRESS_EVERY_BLOCKS
-    this.#nextBytes = this.#onProgress === undefined ? Infinity : PROGRESS_EVERY_BYTES
-  }
-
-  /** Counts `blocks` and `bytes` more; reports when due. Throws the abort reason, or what `onProgress` throws. */
-  add(blocks: number, bytes: number): void {
-    this.blocks += blocks
-    this.bytes += bytes
-    if (this.#signal?.aborted === true) throw this.#signal.reason
-    if (this.blocks >= this.#nextBlocks || this.bytes >= this.#nextBytes) this.#report()
-  }
-
-  /** Throws the abort reason when aborted. */
-  check(): void {
-    throwIfAborted(this.#signal)
-  }
-
-  /** The final report (after one last abort check). */
-  done(): void {
-    this.check()
-    if (this.#onProgress !== undefined) this.#report()
-  }
-
-  #report(): void {
-    this.#nextBlocks = this.blocks + PROGRESS_EVERY_BLOCKS
-    this.#nextBytes = this.bytes + PROGRESS_EVERY_BYTES
-    const progress: Progress = this.#totalBytes === undefined ? { operation: this.#operation, blocks: this.blocks, bytes: this.bytes } : { operation: this.#operation, blocks: this.blocks, bytes: this.bytes, totalBytes: this.#totalBytes }
-    this.#onProgress!(progress)
-  }
+export interface ProgressPlan {
+  readonly operation: ProgressOperation
+  readonly options: ProgressOptions
+  readonly totalBytes: number | undefined
 }
 
-/** A reporter for the operation, or undefined when it has neither `onProgress` nor `signal` (then nothing is counted). */
-export function progressOf(operation: ProgressOperation, options: ProgressOptions, totalBytes?: number): ProgressReporter | undefined {
-  return options.onProgress === undefined && options.signal === undefined ? undefined : new ProgressReporter(operation, options, totalBytes)
+/** Checks `onProgress` and `signal` (TypeError naming the bad one); undefined when the options have neither (then nothing is counted). */
+export function progressPlan(operation: ProgressOperation, options: ProgressOptions, totalBytes?: number): ProgressPlan | undefined {
+  const checked = checkProgressOptions(options)
+  return checked.onProgress === undefined && checked.signal === undefined ? undefined : { operation, options: checked, totalBytes }
 }

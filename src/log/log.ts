@@ -4,7 +4,8 @@ import type { Block, BlockRecord } from '../block/interface.ts'
 import { linksInValue } from '../block/codec.ts'
 import type { ByteSource } from '../car/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
-import type { ProgressReporter } from '../errors/progress.ts'
+import type { ProgressPlan } from '../errors/progress.ts'
+import type { ProgressReporter } from '../errors/progress-reporter.ts'
 import { assertCompleteDag } from '../objects/complete.ts'
 import type { ImportedFile } from '../objects/unixfs.ts'
 
@@ -269,7 +270,9 @@ export class EventLog {
    * checked before the first chunk, as the bytes are read, and last just before the record's
    * commit (its final report): an abort or a throwing `onProgress` up to then records nothing.
    */
-  async putFile(chunks: AsyncIterable<Uint8Array>, type: string, progress?: ProgressReporter): Promise<CID> {
+  async putFile(chunks: AsyncIterable<Uint8Array>, type: string, plan?: ProgressPlan): Promise<CID> {
+    // The reporter loads with the file importer, on first use.
+    const progress = plan === undefined ? undefined : (await import('../objects/unixfs.ts')).reporterOf(plan)
     progress?.check()
     const file = await this.chunkFile(chunks, progress)
     try {
@@ -338,10 +341,11 @@ export class EventLog {
    * `progress` is checked before the read, after each block, and last just before the commit
    * (its final report): an abort or a throwing `onProgress` up to then changes nothing visible.
    */
-  async import(source: ByteSource, rules: ImportRules, progress?: ProgressReporter): Promise<ImportOutcome> {
-    progress?.check()
+  async import(source: ByteSource, rules: ImportRules, plan?: ProgressPlan): Promise<ImportOutcome> {
     // The import path (CAR reader, planner) loads on first use: apps that never import do not ship it.
-    const { planImport, readVerifiedCar, assertSignatures } = await onDemand()
+    const { planImport, readVerifiedCar, assertSignatures, reporterOf } = await onDemand()
+    const progress = reporterOf(plan)
+    progress?.check()
     // File blocks past a slice are staged to storage, unreferenced, as the CAR streams in.
     const staging = this.#staging()
     try {
@@ -399,13 +403,13 @@ export class EventLog {
   // ---- reads of the log's structure ----
 
   /** A CARv1 of what the log holds beyond `since`, rooted at the current heads. Pull-based. */
-  export(since: readonly CID[], progress?: ProgressReporter): AsyncIterable<Uint8Array> {
+  export(since: readonly CID[], progress?: ProgressPlan): AsyncIterable<Uint8Array> {
     const heads = [...this.#heads]
     return lazyExport(this.views, this.storage, heads, since, this.views.size, (cid) => this.#indexing.has(cid), progress)
   }
 
   /** A CARv1 of the DAGs under `roots`, rooted at them (see dagBlocks). Pull-based. */
-  async *exportDag(roots: readonly CID[], progress?: ProgressReporter): AsyncGenerator<Uint8Array> {
+  async *exportDag(roots: readonly CID[], progress?: ProgressPlan): AsyncGenerator<Uint8Array> {
     const { exportDagCar } = await onDemand()
     yield* exportDagCar(this.storage, roots, progress)
   }
@@ -424,11 +428,11 @@ export class EventLog {
   }
 
   /** Walks every block reachable from the heads and re-hashes it. */
-  async verify(progress?: ProgressReporter): Promise<VerifyReport> {
+  async verify(progress?: ProgressPlan): Promise<VerifyReport> {
     const heads = this.#heads
     // Loaded on first use: most apps never verify a whole store.
-    const { verifyReachable } = await onDemand()
-    return verifyReachable(this.storage, heads, progress)
+    const { verifyReachable, reporterOf } = await onDemand()
+    return verifyReachable(this.storage, heads, reporterOf(progress))
   }
 
   /** Waits for writes in flight, finishes indexing, writes a last snapshot, closes the engine. */

@@ -10,11 +10,13 @@ import type { CID } from 'multiformats/cid'
 import { loadDagPb } from '../block/codec.ts'
 import type { BlockRecord } from '../block/interface.ts'
 import { writeCarBatches } from '../car/writer.ts'
-import type { ProgressReporter } from '../errors/progress.ts'
+import type { ProgressPlan } from '../errors/progress.ts'
+import { type ProgressReporter, reporterOf } from '../errors/progress-reporter.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 import { dagBlocks, diffBlocks } from './export.ts'
 import type { LogViews } from './views/views.ts'
 
+export { reporterOf } from '../errors/progress-reporter.ts'
 export { verifySignature } from '../identity/verify.ts'
 export { AccessCheck } from './access-check.ts'
 export { newEvents } from './new-events.ts'
@@ -26,14 +28,16 @@ export { verifyReachable } from './verify.ts'
  * The CARv1 of the blocks `diffBlocks` finds beyond `since`, rooted at `heads`. The walk reads
  * the DAGs of files (dag-pb) synchronously, so their decoder loads first.
  */
-export async function* exportCar(views: LogViews, storage: StorageEngine, heads: readonly CID[], since: readonly CID[], horizon: number, unindexed: (cid: CID) => boolean, progress?: ProgressReporter): AsyncGenerator<Uint8Array> {
+export async function* exportCar(views: LogViews, storage: StorageEngine, heads: readonly CID[], since: readonly CID[], horizon: number, unindexed: (cid: CID) => boolean, plan?: ProgressPlan): AsyncGenerator<Uint8Array> {
+  const progress = reporterOf(plan)
   progress?.check()
   await loadDagPb()
   yield* carWithProgress(heads, diffBlocks(views, storage, heads, since, horizon, unindexed), progress)
 }
 
 /** The CARv1 of the DAGs under `roots` (see dagBlocks), rooted at them. */
-export async function* exportDagCar(storage: StorageEngine, roots: readonly CID[], progress?: ProgressReporter): AsyncGenerator<Uint8Array> {
+export async function* exportDagCar(storage: StorageEngine, roots: readonly CID[], plan?: ProgressPlan): AsyncGenerator<Uint8Array> {
+  const progress = reporterOf(plan)
   progress?.check()
   await loadDagPb()
   yield* carWithProgress(roots, dagBlocks(storage, roots), progress)

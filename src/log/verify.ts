@@ -1,7 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import { decodeBlock, linksOf } from '../block/codec.ts'
 import { CairnError } from '../errors/cairn-error.ts'
-import type { ProgressReporter } from '../errors/progress.ts'
+import type { ProgressReporter } from '../errors/progress-reporter.ts'
 import { assertEvent } from './event/format.ts'
 import { eventLinks } from './event/links.ts'
 import type { StorageEngine } from '../storage/interface.ts'

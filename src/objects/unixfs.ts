@@ -2,7 +2,7 @@ import type { ImporterOptions } from 'ipfs-unixfs-importer'
 import type { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
-import type { ProgressReporter } from '../errors/progress.ts'
+import type { ProgressReporter } from '../errors/progress-reporter.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 import type { ByteSource } from '../car/interface.ts'
 import { readFile } from './cat.ts'
@@ -20,6 +20,8 @@ export const FILE_IMPORT_OPTIONS: ImporterOptions = {
   reduceSingleLeafToSelf: true,
   wrapWithDirectory: false,
 }
+
+export { reporterOf } from '../errors/progress-reporter.ts'
 
 /** With progress, a source chunk is handed to the importer in parts of at most this many bytes. */
 const PROGRESS_PART = 1 << 20

@@ -155,7 +155,7 @@ export function normalizeExportOptions(options: ExportOptions): NormalizedExport
   expectObject('options', options)
   const progress = checkProgressOptions(options)
   if (options.roots === undefined) return { since: options.since === undefined ? [] : expectCids('since', options.since), roots: undefined, progress }
-  if (options.since !== undefined) throw new TypeError('"roots" and "since" cannot be combined: an export is either the log beyond `since` or the DAGs under `roots`')
+  if (options.since !== undefined) throw new TypeError('"roots" and "since" cannot be combined')
   const roots = expectCids('roots', options.roots)
   if (roots.length === 0) throw new RangeError('"roots" expected at least one CID')
   return { since: [], roots, progress }

@@ -7,7 +7,7 @@ import type { ByteSource } from '../car/interface.ts'
 import { chunksOf, expectByteSource } from '../car/source.ts'
 import { expectAsOf, expectCid, expectFunction, expectNonNegativeInteger, expectObject, expectOptionalBoolean, expectStoredString, expectString, expectTime } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
-import { checkProgressOptions, expectOptionalSignal, progressOf } from '../errors/progress.ts'
+import { expectOptionalSignal, progressPlan } from '../errors/progress.ts'
 import { changesOf } from '../log/changes.ts'
 import { expectFilter } from '../log/event/filter.ts'
 import { decodeEvent } from '../log/event/format.ts'
@@ -499,7 +499,7 @@ export class CairnStore {
     this.#log.check()
     expectObject('options', options)
     const type = options.type === undefined ? 'file' : expectStoredString('type', options.type)
-    const progress = progressOf('putFile', checkProgressOptions(options), source instanceof Uint8Array ? source.length : undefined)
+    const progress = progressPlan('putFile', options, source instanceof Uint8Array ? source.length : undefined)
     return this.#log.putFile(chunksOf(expectByteSource('source', source)), type, progress)
   }
 
@@ -554,8 +554,8 @@ export class CairnStore {
   export(options: ExportOptions = {}): AsyncIterable<Uint8Array> {
     this.#log.check()
     const { since, roots, progress } = normalizeExportOptions(options)
-    const reporter = progressOf('export', progress)
-    return roots === undefined ? this.#log.export(since, reporter) : this.#log.exportDag(roots, reporter)
+    const plan = progressPlan('export', progress)
+    return roots === undefined ? this.#log.export(since, plan) : this.#log.exportDag(roots, plan)
   }
 
   /**
@@ -588,7 +588,7 @@ export class CairnStore {
     expectObject('options', options)
     expectByteSource('source', source)
     const rules = normalizeImportOptions(options)
-    const progress = progressOf('import', checkProgressOptions(options), source instanceof Uint8Array ? source.length : undefined)
+    const progress = progressPlan('import', options, source instanceof Uint8Array ? source.length : undefined)
     return this.#log.import(source, rules, progress)
   }
 
@@ -647,7 +647,7 @@ export class CairnStore {
   async verify(options: VerifyOptions = {}): Promise<VerifyReport> {
     this.#log.check()
     expectObject('options', options)
-    return this.#log.verify(progressOf('verify', checkProgressOptions(options)))
+    return this.#log.verify(progressPlan('verify', options))
   }
 
   /**

@@ -1,7 +1,7 @@
 // `export({ roots })` (issue 12, item 4): one file's DAG as a CAR rooted at it, which
 // ipfs-car's `unpack` takes as is (no `--root`), written through exportToFile like a user would.
 import { execFile } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, test } from 'vitest'
@@ -67,4 +67,29 @@ describe('export({ roots }) and ipfs-car', () => {
     expect(sameBytes(new Uint8Array(await readFile(out)), bytes)).toBe(true)
     await store.close()
   }, 60_000)
+})
+
+describe('exportToFile and importFromFile with progress and abort', () => {
+  test('an aborted exportToFile rejects with the reason (not CAIRN_STORAGE) and leaves the older file; importFromFile reports the file size', async () => {
+    const dir = await dirs()
+    const store = await CairnStore.open(new MemoryStorage())
+    await store.putFile(pattern(2 * 1024 * 1024, 4))
+    const car = join(dir, 'store.car')
+    const { bytes } = await exportToFile(store, car)
+    const controller = new AbortController()
+    const reason = new Error('cancelled')
+    const err = await exportToFile(store, car, {
+      signal: controller.signal,
+      onProgress: () => controller.abort(reason),
+    }).catch((e: unknown) => e)
+    expect(err).toBe(reason)
+    expect((await readFile(car)).length).toBe(bytes)
+    expect(await readdir(dir)).toEqual(['store.car'])
+    const other = await CairnStore.open(new MemoryStorage())
+    const totals: (number | undefined)[] = []
+    await importFromFile(other, car, { onProgress: (p) => totals.push(p.totalBytes) })
+    expect(new Set(totals)).toEqual(new Set([bytes]))
+    await store.close()
+    await other.close()
+  })
 })
