@@ -1,6 +1,7 @@
 // Everything the entry points share. Each entry adds its own `openStore`.
 export { CID } from 'multiformats/cid'
 export { CairnError, isCairnError, type CairnErrorCode, type CairnErrorDetails } from './errors/cairn-error.ts'
+export type { Progress, ProgressOptions } from './errors/progress.ts'
 export { encodeValue, encodeRaw, decodeBlock, verify, verifySync, linksInValue } from './block/codec.ts'
 export type { Block, BlockRecord } from './block/interface.ts'
 export type { Identity, Signer } from './identity/interface.ts'
@@ -21,7 +22,7 @@ export { openIndexedDbStorage, deleteIndexedDbStorage, type IndexedDbStorageOpti
 export { openBlockstoreStorage, type BlockstoreStorageOptions } from './storage/blockstore.ts'
 export { CairnStore } from './store/store.ts'
 export type { Transaction, TransactionResult } from './store/transaction.ts'
-export type { ChangeListener, ChangesOptions, IndexStatus, Reducer, ReduceOptions, StoreStats, SubscribeOptions, VerifyReport } from './store/interface.ts'
+export type { ChangeListener, ChangesOptions, IndexStatus, Reducer, ReduceOptions, StoreStats, SubscribeOptions, VerifyOptions, VerifyReport } from './store/interface.ts'
 export type { GrantOptions, StoreOptions } from './store/options.ts'
 export { ACCESS_STREAM, ACCESS_GRANT, ACCESS_REVOKE, type AccessConfig, type GrantData, type RevokeData } from './log/rules/access-names.ts'
 export type { Gate, GateEvent } from './log/rules/gates.ts'

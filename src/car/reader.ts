@@ -18,6 +18,8 @@ export interface CarReadLimits {
 export interface CarStream {
   roots: CID[]
   blocks: AsyncGenerator<BlockRecord>
+  /** Bytes of the CAR read so far (header and frames whole). */
+  readonly consumed: number
 }
 
 const MAX_HEADER = 64 * 1024
@@ -197,5 +199,11 @@ export async function readCar(source: ByteSource, limits: CarReadLimits): Promis
       await q.return()
     }
   }
-  return { roots, blocks: blocks() }
+  return {
+    roots,
+    blocks: blocks(),
+    get consumed() {
+      return q.consumed
+    },
+  }
 }

@@ -1,4 +1,5 @@
 import { CID } from 'multiformats/cid'
+import { CidSet } from '../block/cid-map.ts'
 import { Digest } from 'multiformats/hashes/digest'
 import { blockLinks, decodeTrusted } from '../block/codec.ts'
 import type { BlockRecord } from '../block/interface.ts'
@@ -129,6 +130,40 @@ export async function* diffBlocks(views: LogViews, storage: StorageEngine, heads
       }
       for (const link of blockLinks(cid, block)) stack.push({ cid: link, key: link.toString() })
     }
+  }
+  if (batch.length > 0) yield batch
+}
+
+/**
+ * Every block reachable from `roots` through links (dag-cbor and dag-pb links; raw blocks have
+ * none), each once, depth first from the first root, in batches: the DAG of one or more
+ * objects, files or events, whatever the log records about them. A root storage does not hold
+ * is CAIRN_NOT_FOUND, thrown before the first batch; a block missing further down (a dangling
+ * link in an app's value, say) is CAIRN_MISSING_BLOCK naming it, thrown when the walk reaches it.
+ */
+export async function* dagBlocks(storage: StorageEngine, roots: readonly CID[]): AsyncGenerator<BlockRecord[]> {
+  const held = await Promise.all(roots.map((cid) => storage.has(cid)))
+  const absent = held.indexOf(false)
+  if (absent >= 0) throw new CairnError('CAIRN_NOT_FOUND', `no block ${roots[absent]} in this store to export`, { cid: roots[absent]! })
+  const seen = new CidSet()
+  const stack: { cid: CID; root: CID }[] = roots.map((cid) => ({ cid, root: cid })).reverse()
+  let batch: BlockRecord[] = []
+  let batchBytes = 0
+  while (stack.length > 0) {
+    const { cid, root } = stack.pop()!
+    if (seen.has(cid)) continue
+    seen.add(cid)
+    const bytes = await storage.get(cid)
+    if (bytes === undefined) throw new CairnError('CAIRN_MISSING_BLOCK', `block ${cid} of the DAG under ${root} is missing from this store`, { cid })
+    batch.push({ cid, bytes })
+    batchBytes += bytes.length
+    if (batch.length >= READ_BATCH || batchBytes >= WALK_BATCH_BYTES) {
+      yield batch
+      batch = []
+      batchBytes = 0
+    }
+    const links = blockLinks(cid, bytes)
+    for (let i = links.length - 1; i >= 0; i--) stack.push({ cid: links[i]!, root })
   }
   if (batch.length > 0) yield batch
 }

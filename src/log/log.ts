@@ -4,6 +4,8 @@ import type { Block, BlockRecord } from '../block/interface.ts'
 import { linksInValue } from '../block/codec.ts'
 import type { ByteSource } from '../car/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
+import type { ProgressPlan } from '../errors/progress.ts'
+import type { ProgressReporter } from '../errors/progress-reporter.ts'
 import { assertCompleteDag } from '../objects/complete.ts'
 import type { ImportedFile } from '../objects/unixfs.ts'
 
@@ -206,13 +208,13 @@ export class EventLog {
    * made, without moving the heads (a crash leaves only unreferenced blocks); the rest comes
    * back, to be committed with the file's `object.put` event.
    */
-  chunkFile(chunks: AsyncIterable<Uint8Array>): Promise<ChunkedFile> {
+  chunkFile(chunks: AsyncIterable<Uint8Array>, progress?: ProgressReporter): Promise<ChunkedFile> {
     const staging = this.#staging()
     const flush = async (blocks: BlockRecord[]): Promise<void> => {
       await staging.write(blocks, false)
     }
     return import('../objects/unixfs.ts')
-      .then(({ importFile }) => importFile(chunks, flush))
+      .then(({ importFile }) => importFile(chunks, flush, progress))
       .then(
         (file) => ({ ...file, release: staging.release }),
         async (err: unknown) => {
@@ -263,19 +265,27 @@ export class EventLog {
     return { write, release, settle }
   }
 
-  /** Chunks a byte stream into a UnixFS file (see chunkFile) and records it. */
-  async putFile(chunks: AsyncIterable<Uint8Array>, type: string): Promise<CID> {
-    const file = await this.chunkFile(chunks)
+  /**
+   * Chunks a byte stream into a UnixFS file (see chunkFile) and records it. `progress` is
+   * checked before the first chunk, as the bytes are read, and last just before the record's
+   * commit (its final report): an abort or a throwing `onProgress` up to then records nothing.
+   */
+  async putFile(chunks: AsyncIterable<Uint8Array>, type: string, plan?: ProgressPlan): Promise<CID> {
+    // The reporter loads with the file importer, on first use.
+    const progress = plan === undefined ? undefined : (await import('../objects/unixfs.ts')).reporterOf(plan)
+    progress?.check()
+    const file = await this.chunkFile(chunks, progress)
     try {
-      await this.#recordFile(file, type)
+      await this.#recordFile(file, type, progress)
     } finally {
       file.release()
     }
     return file.cid
   }
 
-  #recordFile(file: ImportedFile, type: string): Promise<void> {
+  #recordFile(file: ImportedFile, type: string, progress?: ProgressReporter): Promise<void> {
     return this.#locked(async () => {
+      progress?.done()
       if (this.views.hasObject(file.cid, type)) {
         if (file.rest.length > 0) await this.storage.commit({ blocks: file.rest, heads: this.#heads })
         return
@@ -328,14 +338,18 @@ export class EventLog {
    * Imports a CAR: reads it with every block verified, plans it against the log (every rule of
    * the format and of the log; see planImport), appends the records of foreign DAGs on top,
    * and applies it all as one commit. Throws, naming the CID, with the store unchanged.
+   * `progress` is checked before the read, after each block, and last just before the commit
+   * (its final report): an abort or a throwing `onProgress` up to then changes nothing visible.
    */
-  async import(source: ByteSource, rules: ImportRules): Promise<ImportOutcome> {
+  async import(source: ByteSource, rules: ImportRules, plan?: ProgressPlan): Promise<ImportOutcome> {
     // The import path (CAR reader, planner) loads on first use: apps that never import do not ship it.
-    const { planImport, readVerifiedCar, assertSignatures } = await onDemand()
+    const { planImport, readVerifiedCar, assertSignatures, reporterOf } = await onDemand()
+    const progress = reporterOf(plan)
+    progress?.check()
     // File blocks past a slice are staged to storage, unreferenced, as the CAR streams in.
     const staging = this.#staging()
     try {
-      const car = await readVerifiedCar(source, rules, (blocks) => staging.write(blocks, true))
+      const car = await readVerifiedCar(source, rules, (blocks) => staging.write(blocks, true), progress)
       return await this.#locked(async () => {
         const imported = await planImport(car, this.views, this.storage, this.#heads, { now: this.#clock(), maxClockDrift: rules.maxClockDrift, foreignType: rules.foreignType })
         const trust = this.admission.rules
@@ -343,6 +357,8 @@ export class EventLog {
         const before = this.views.size
         const drafts = imported.foreign.map((f) => objectDraft(f.cid, rules.foreignType, f.size, undefined))
         const plan = await this.#planAppend(imported, drafts, imported.events.length)
+        // The last report and abort check: past this point the import is committed.
+        progress?.done()
         if (writesSomething(plan)) await this.#apply(plan)
         return {
           blocks: imported.blocks.length + imported.stagedBlocks + imported.foreign.length,
@@ -387,9 +403,15 @@ export class EventLog {
   // ---- reads of the log's structure ----
 
   /** A CARv1 of what the log holds beyond `since`, rooted at the current heads. Pull-based. */
-  export(since: readonly CID[]): AsyncIterable<Uint8Array> {
+  export(since: readonly CID[], progress?: ProgressPlan): AsyncIterable<Uint8Array> {
     const heads = [...this.#heads]
-    return lazyExport(this.views, this.storage, heads, since, this.views.size, (cid) => this.#indexing.has(cid))
+    return lazyExport(this.views, this.storage, heads, since, this.views.size, (cid) => this.#indexing.has(cid), progress)
+  }
+
+  /** A CARv1 of the DAGs under `roots`, rooted at them (see dagBlocks). Pull-based. */
+  async *exportDag(roots: readonly CID[], progress?: ProgressPlan): AsyncGenerator<Uint8Array> {
+    const { exportDagCar } = await onDemand()
+    yield* exportDagCar(this.storage, roots, progress)
   }
 
   /** Our heads plus ancestors at exponentially growing distances (see syncHints). */
@@ -406,11 +428,11 @@ export class EventLog {
   }
 
   /** Walks every block reachable from the heads and re-hashes it. */
-  async verify(): Promise<VerifyReport> {
+  async verify(progress?: ProgressPlan): Promise<VerifyReport> {
     const heads = this.#heads
     // Loaded on first use: most apps never verify a whole store.
-    const { verifyReachable } = await onDemand()
-    return verifyReachable(this.storage, heads)
+    const { verifyReachable, reporterOf } = await onDemand()
+    return verifyReachable(this.storage, heads, reporterOf(progress))
   }
 
   /** Waits for writes in flight, finishes indexing, writes a last snapshot, closes the engine. */

@@ -5,6 +5,7 @@ import { DAG_CBOR, DAG_PB, type BlockRecord } from '../block/interface.ts'
 import type { ByteSource } from '../car/interface.ts'
 import { readCar, type CarReadLimits } from '../car/reader.ts'
 import { CairnError } from '../errors/cairn-error.ts'
+import type { ProgressReporter } from '../errors/progress-reporter.ts'
 import { assertCompleteDag, missingBlock, type StagedBlock } from '../objects/complete.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 import { decodeStrictEvent } from './event/strict.ts'
@@ -90,9 +91,10 @@ export interface StagingLimits extends CarReadLimits {
  * refused from its length prefix, a CAR over `maxBytes` when it gets there, and the working set
  * — each held block's bytes plus STAGED_BLOCK_OVERHEAD, STORED_BLOCK_OVERHEAD per staged one —
  * may not pass `maxStagedBytes` (CAIRN_TOO_LARGE). Blocks staged before a failure stay in
- * storage unreferenced, for compaction to reclaim.
+ * storage unreferenced, for compaction to reclaim. `progress` counts each block read and the
+ * CAR bytes read so far, and throws (ending the read) when the import is aborted.
  */
-export async function readVerifiedCar(source: ByteSource, limits: StagingLimits, stage?: StageBlocks): Promise<VerifiedCar> {
+export async function readVerifiedCar(source: ByteSource, limits: StagingLimits, stage?: StageBlocks, progress?: ProgressReporter): Promise<VerifiedCar> {
   const car = await readCar(source, limits)
   const blocks = new CidMap<BlockRecord>()
   const staged = new CidMap<StagedBlock>()
@@ -111,6 +113,7 @@ export async function readVerifiedCar(source: ByteSource, limits: StagingLimits,
   }
   for await (const block of car.blocks) {
     await verify(block.cid, block.bytes)
+    if (progress !== undefined) progress.add(1, car.consumed - progress.bytes)
     if (blocks.has(block.cid) || staged.has(block.cid)) continue
     held += block.bytes.length + STAGED_BLOCK_OVERHEAD
     blocks.set(block.cid, block)

@@ -1,6 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import { decodeBlock, linksOf } from '../block/codec.ts'
 import { CairnError } from '../errors/cairn-error.ts'
+import type { ProgressReporter } from '../errors/progress-reporter.ts'
 import { assertEvent } from './event/format.ts'
 import { eventLinks } from './event/links.ts'
 import type { StorageEngine } from '../storage/interface.ts'
@@ -21,9 +22,11 @@ type Role = 'event' | 'dag'
  * Walks every block reachable from the heads: events through parents and prev, objects
  * recorded by `$objects`, and every link inside objects and files. Re-hashes each block.
  * A missing event, object or file block is corruption; a CID in event data that the
- * store never held is reported as dangling.
+ * store never held is reported as dangling. `progress` counts each block re-hashed and its
+ * bytes, throws on an abort between blocks, and reports last when the walk is done.
  */
-export async function verifyReachable(storage: StorageEngine, heads: readonly CID[]): Promise<VerifyReport> {
+export async function verifyReachable(storage: StorageEngine, heads: readonly CID[], progress?: ProgressReporter): Promise<VerifyReport> {
+  progress?.check()
   const report: VerifyReport = { blocks: 0, bytes: 0, dangling: [] }
   const seen = new Set<string>()
   const stack: { cid: CID; role: Role; from: CID | undefined; strict: boolean }[] = heads.map((cid) => ({ cid, role: 'event', from: undefined, strict: true }))
@@ -43,6 +46,7 @@ export async function verifyReachable(storage: StorageEngine, heads: readonly CI
     const block = await decodeBlock(cid, bytes)
     report.blocks++
     report.bytes += bytes.length
+    progress?.add(1, bytes.length)
     if (role === 'event') {
       assertEvent(block.value, cid)
       const e = block.value
@@ -54,5 +58,6 @@ export async function verifyReachable(storage: StorageEngine, heads: readonly CI
       for (const link of linksOf(cid, block.value)) stack.push({ cid: link, role: 'dag', from: cid, strict })
     }
   }
+  progress?.done()
   return report
 }

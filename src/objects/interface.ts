@@ -1,11 +1,22 @@
 import type { CID } from 'multiformats/cid'
+import type { ProgressOptions } from '../errors/progress.ts'
 
 export interface PutOptions {
   /** The object's type, for `objects({ type })`. Default 'object'. */
   type?: string
 }
 
-export interface PutFileOptions {
+/**
+ * How `store.putFile` records a file: its type, progress and cancellation (see
+ * `ProgressOptions`; an aborted putFile records nothing).
+ *
+ * @example
+ * const cid = await store.putFile(file.stream(), {
+ *   type: 'photo',
+ *   onProgress: ({ bytes }) => (label.textContent = `${Math.round((100 * bytes) / file.size)}%`),
+ * })
+ */
+export interface PutFileOptions extends ProgressOptions {
   /** The object's type. Default 'file'. */
   type?: string
 }

@@ -2,6 +2,7 @@ import type { ImporterOptions } from 'ipfs-unixfs-importer'
 import type { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
+import type { ProgressReporter } from '../errors/progress-reporter.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 import type { ByteSource } from '../car/interface.ts'
 import { readFile } from './cat.ts'
@@ -20,6 +21,11 @@ export const FILE_IMPORT_OPTIONS: ImporterOptions = {
   wrapWithDirectory: false,
 }
 
+export { reporterOf } from '../errors/progress-reporter.ts'
+
+/** With progress, a source chunk is handed to the importer in parts of at most this many bytes. */
+const PROGRESS_PART = 1 << 20
+
 /** Blocks are handed to storage in slices of about this many bytes, so memory stays flat. */
 export const FILE_FLUSH_BYTES: number = 8 * 1024 * 1024
 
@@ -33,12 +39,16 @@ export interface ImportedFile {
 /**
  * Chunks a file into a UnixFS DAG. `flush` receives full slices of blocks as they are made
  * (committed without moving the heads, so a crash leaves only unreferenced blocks).
+ * `progress` counts the blocks made and the bytes read from `source`; it reports, and throws
+ * on an abort, as the source is read (so the importer fails through its source, its one
+ * error path), not from inside the block writes.
  */
-export async function importFile(source: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, flush: (blocks: BlockRecord[]) => Promise<void>): Promise<ImportedFile> {
+export async function importFile(source: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, flush: (blocks: BlockRecord[]) => Promise<void>, progress?: ProgressReporter): Promise<ImportedFile> {
   let pending: BlockRecord[] = []
   let pendingBytes = 0
   const sink = {
     async put(cid: CID, bytes: Uint8Array): Promise<CID> {
+      if (progress !== undefined) progress.blocks++
       pending.push({ cid, bytes })
       pendingBytes += bytes.length
       if (pendingBytes >= FILE_FLUSH_BYTES) {
@@ -52,9 +62,24 @@ export async function importFile(source: Iterable<Uint8Array> | AsyncIterable<Ui
   }
   let size = 0
   async function* counted(): AsyncGenerator<Uint8Array> {
+    if (progress === undefined) {
+      for await (const chunk of source) {
+        size += chunk.length
+        yield chunk
+      }
+      return
+    }
+    progress.check()
     for await (const chunk of source) {
       size += chunk.length
-      yield chunk
+      // A large chunk (a whole file as one Uint8Array) is handed on a MiB at a time, so that an
+      // abort and the reports come between its parts. The importer rechunks: the CID is the same.
+      for (let at = 0; at < chunk.length || at === 0; at += PROGRESS_PART) {
+        const part = chunk.length <= PROGRESS_PART ? chunk : chunk.subarray(at, at + PROGRESS_PART)
+        progress.add(0, part.length)
+        yield part
+        if (part === chunk) break
+      }
     }
   }
   let root: CID | undefined

@@ -42,12 +42,3 @@ export function replayFilter(filter: unknown): (e: StoredEvent) => boolean {
   const types = new Set(o['type'].map((t, i) => expectString(`filter.type[${i}]`, t)))
   return (e) => types.has(e.type)
 }
-
-/** An optional AbortSignal. */
-export function expectOptionalSignal(name: string, signal: unknown): AbortSignal | undefined {
-  if (signal === undefined) return undefined
-  if (signal === null || typeof signal !== 'object' || typeof (signal as AbortSignal).addEventListener !== 'function' || typeof (signal as AbortSignal).aborted !== 'boolean') {
-    throw new TypeError(`"${name}" expected an AbortSignal`)
-  }
-  return signal as AbortSignal
-}

@@ -1,4 +1,5 @@
 import type { CID } from 'multiformats/cid'
+import type { ProgressOptions } from '../errors/progress.ts'
 import type { AsOf, EventFilter, StoredEvent } from '../log/event/interface.ts'
 
 /** How the store's indexes were opened (see `CairnStore.indexStatus`). */
@@ -10,6 +11,14 @@ export interface IndexStatus {
   /** Events covered by the last snapshot written or loaded (0 when none). */
   readonly snapshotEvents: number
 }
+
+/**
+ * What `verify` takes: progress and cancellation (see `ProgressOptions`).
+ *
+ * @example
+ * await store.verify({ signal: AbortSignal.timeout(60_000), onProgress: (p) => console.log(p.blocks) })
+ */
+export type VerifyOptions = ProgressOptions
 
 /** What `verify()` walked. */
 export type { VerifyReport } from '../log/verify.ts'

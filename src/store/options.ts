@@ -1,6 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import { expectCids, expectFunction, expectNonNegativeInteger, expectObject, expectOptionalBoolean, expectString } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
+import { checkProgressOptions, type ProgressOptions } from '../errors/progress.ts'
 import type { Signer } from '../identity/interface.ts'
 import { isDidKey } from '../identity/did-key.ts'
 import type { VerifyFn } from '../log/rules/signatures.ts'
@@ -110,22 +111,70 @@ export function expectAccessRules(access: AccessConfig | undefined, what: string
   if (access === undefined) throw new CairnError('CAIRN_UNSUPPORTED', `${what} needs a store opened with access rules (openStore({ …, access: { admins } }))`)
 }
 
-export interface ExportOptions {
+/**
+ * What `store.export` writes. Without `roots`, the log: every block reachable from the heads
+ * (beyond `since`), rooted at the heads. With `roots`, just the DAGs of those objects, files
+ * or events, rooted at them. Plus progress and cancellation (see `ProgressOptions`).
+ *
+ * @example
+ * // What a peer lacks, with a progress line and a way to cancel:
+ * const controller = new AbortController()
+ * const car = store.export({ since: peerHeads, signal: controller.signal, onProgress: (p) => console.log(p.blocks, p.bytes) })
+ * // One file as a CAR rooted at it, for `ipfs-car unpack` or a pinning service:
+ * await exportToFile(store, './photo.car', { roots: [photoCid] })
+ */
+export interface ExportOptions extends ProgressOptions {
   /**
    * Heads (or any events) the receiver is known to hold. The CAR then carries exactly the
    * blocks reachable from our heads and not from these. CIDs this store does not know are
-   * ignored. Omit for a full export.
+   * ignored. Omit for a full export. Not together with `roots` (TypeError).
    */
   since?: readonly CID[]
+  /**
+   * Export just the DAGs under these CIDs (objects, files, any block the store holds): every
+   * block reachable from them through links — dag-cbor links, UnixFS dag-pb links; raw blocks
+   * end the walk — each once, with these CIDs, in this order, as the CAR's roots, so that
+   * `ipfs-car unpack` and pinning services take it as is. No events come with them (unless a
+   * root is an event: its DAG is then the whole history behind it). A root the store does not
+   * hold rejects with CAIRN_NOT_FOUND (`cid` names it) before any byte is written; a block
+   * missing under a root (a dangling link in an app's value) rejects with CAIRN_MISSING_BLOCK
+   * naming it, when the walk gets there. At least one CID; not together with `since`.
+   */
+  roots?: readonly CID[]
 }
 
-/** Checks `ExportOptions`; returns the `since` set (empty for a full export). */
-export function normalizeExportOptions(options: ExportOptions): CID[] {
+/** `ExportOptions`, checked: the `since` set (empty for a full export), or the `roots` to export alone, and the progress options. */
+export interface NormalizedExport {
+  readonly since: CID[]
+  readonly roots: CID[] | undefined
+  readonly progress: ProgressOptions
+}
+
+/** Checks `ExportOptions` (TypeError/RangeError naming the bad one). */
+export function normalizeExportOptions(options: ExportOptions): NormalizedExport {
   expectObject('options', options)
-  return options.since === undefined ? [] : expectCids('since', options.since)
+  const progress = checkProgressOptions(options)
+  if (options.roots === undefined) return { since: options.since === undefined ? [] : expectCids('since', options.since), roots: undefined, progress }
+  if (options.since !== undefined) throw new TypeError('"roots" and "since" cannot be combined')
+  const roots = expectCids('roots', options.roots)
+  if (roots.length === 0) throw new RangeError('"roots" expected at least one CID')
+  return { since: [], roots, progress }
 }
 
-export interface ImportOptions {
+/**
+ * How `store.import` reads a CAR: limits, the type of foreign roots, progress and cancellation
+ * (see `ProgressOptions`; an aborted import changes nothing).
+ *
+ * @example
+ * const controller = new AbortController()
+ * const report = await store.import(response.body!, {
+ *   maxBytes: 64 << 20,
+ *   foreignType: 'photo',
+ *   signal: controller.signal,
+ *   onProgress: ({ bytes, totalBytes }) => console.log(`${bytes} of ${totalBytes ?? '?'} bytes`),
+ * })
+ */
+export interface ImportOptions extends ProgressOptions {
   /** Largest block accepted, in bytes; a longer frame is refused before it is buffered. Default 4 MiB. */
   maxBlockBytes?: number
   /** Largest CAR accepted, in bytes. Default 1 GiB. */
@@ -145,7 +194,7 @@ export interface ImportOptions {
 }
 
 /** Defaults of `ImportOptions`. */
-export const IMPORT_DEFAULTS: Readonly<Required<ImportOptions>> = Object.freeze({
+export const IMPORT_DEFAULTS: Readonly<Required<Omit<ImportOptions, keyof ProgressOptions>>> = Object.freeze({
   maxBlockBytes: 4 * 1024 * 1024,
   maxBytes: 1024 * 1024 * 1024,
   maxStagedBytes: 1024 * 1024 * 1024,

@@ -7,6 +7,7 @@ import type { ByteSource } from '../car/interface.ts'
 import { chunksOf, expectByteSource } from '../car/source.ts'
 import { expectAsOf, expectCid, expectFunction, expectNonNegativeInteger, expectObject, expectOptionalBoolean, expectStoredString, expectString, expectTime } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
+import { expectOptionalSignal, progressPlan } from '../errors/progress.ts'
 import { changesOf } from '../log/changes.ts'
 import { expectFilter } from '../log/event/filter.ts'
 import { decodeEvent } from '../log/event/format.ts'
@@ -24,8 +25,8 @@ import type { FileSource } from '../objects/unixfs.ts'
 import { openProjection } from '../projections/projection.ts'
 import type { Projection, ProjectionSpec } from '../projections/interface.ts'
 import { type CompactOptions, type CompactReport, DERIVED_NAME, type StorageEngine } from '../storage/interface.ts'
-import { checkAppendInput, cursorBounds, expectOptionalSignal, replayFilter } from './arguments.ts'
-import type { ChangeListener, ChangesOptions, IndexStatus, Reducer, ReduceOptions, StoreStats, SubscribeOptions } from './interface.ts'
+import { checkAppendInput, cursorBounds, replayFilter } from './arguments.ts'
+import type { ChangeListener, ChangesOptions, IndexStatus, Reducer, ReduceOptions, StoreStats, SubscribeOptions, VerifyOptions } from './interface.ts'
 import { expectAccessRules, type GrantOptions, normalizeExportOptions, normalizeGrant, normalizeImportOptions, normalizeStoreOptions, type ExportOptions, type ImportOptions, type ImportReport, type StoreOptions } from './options.ts'
 import { projectionHost } from './projection-host.ts'
 import { type Transaction, TransactionBuilder, type TransactionResult } from './transaction.ts'
@@ -479,12 +480,27 @@ export class CairnStore {
   /**
    * Stores bytes or a byte stream as a UnixFS file (CIDv1, raw leaves, 256 KiB chunks) and
    * records it in `$objects`. Memory stays flat whatever the file's size.
+   *
+   * `onProgress` gets `{ operation: 'putFile', blocks, bytes, totalBytes }`: blocks made, file
+   * bytes read from `source` (`totalBytes` when `source` is a Uint8Array), at most every 1 MiB or
+   * 1,000 blocks, then once just before the file is recorded. An abort (or a throw from
+   * `onProgress`) before then rejects with `signal.reason` and records nothing: no `object.put`
+   * event; the blocks chunked so far are unreferenced, and `compact` reclaims them.
+   *
+   * @example
+   * const controller = new AbortController()
+   * const cid = await store.putFile(file.stream(), {
+   *   type: 'photo',
+   *   signal: controller.signal,
+   *   onProgress: ({ bytes }) => console.log(`${bytes} of ${file.size} bytes`),
+   * })
    */
   async putFile(source: FileSource, options: PutFileOptions = {}): Promise<CID> {
     this.#log.check()
     expectObject('options', options)
     const type = options.type === undefined ? 'file' : expectStoredString('type', options.type)
-    return this.#log.putFile(chunksOf(expectByteSource('source', source)), type)
+    const progress = progressPlan('putFile', options, source instanceof Uint8Array ? source.length : undefined)
+    return this.#log.putFile(chunksOf(expectByteSource('source', source)), type, progress)
   }
 
   /**
@@ -517,16 +533,29 @@ export class CairnStore {
   /**
    * Streams a CARv1 whose roots are the current heads. Without `since`, it holds every block
    * reachable from the heads; with `since` (heads the receiver holds), exactly the blocks
-   * reachable from our heads and not from those. Pull-based: memory stays flat. Chunks are
-   * 64 KiB, except that most of a large block comes as a view of its bytes: read them, copy
-   * them if you need to change them, and do not transfer their buffers.
+   * reachable from our heads and not from those. With `roots` instead, it holds just the DAGs
+   * under those CIDs — an object with everything it links to, a file's UnixFS blocks — rooted
+   * at them, with no events (see `ExportOptions.roots`): `ipfs-car unpack` takes it without
+   * `--root`, and `import` into another store keeps it as objects of its `foreignType`.
+   * Pull-based: memory stays flat. Chunks are 64 KiB, except that most of a large block comes
+   * as a view of its bytes: read them, copy them if you need to change them, and do not
+   * transfer their buffers.
+   *
+   * `onProgress` gets `{ operation: 'export', blocks, bytes }` (blocks and CAR bytes handed out
+   * so far) at most every 1 MiB or 1,000 blocks, then once after the last chunk. An abort (or a
+   * throw from `onProgress`) ends the iterator: the consumer's next `next()` rejects with
+   * `signal.reason`. Argument mistakes throw here; a missing root rejects the first `next()`.
    *
    * @example
    * for await (const chunk of store.export({ since: peerHeads })) socket.write(chunk)
+   * // one file, as a CAR rooted at it:
+   * const car = await bytesOf(store.export({ roots: [fileCid], onProgress: (p) => console.log(p.bytes) }))
    */
   export(options: ExportOptions = {}): AsyncIterable<Uint8Array> {
     this.#log.check()
-    return this.#log.export(normalizeExportOptions(options))
+    const { since, roots, progress } = normalizeExportOptions(options)
+    const plan = progressPlan('export', progress)
+    return roots === undefined ? this.#log.export(since, plan) : this.#log.exportDag(roots, plan)
   }
 
   /**
@@ -534,13 +563,33 @@ export class CairnStore {
    * predecessor and clock, and the completeness of every object and file, then commits all of
    * it with the new heads in one storage commit. On any failure it throws a typed error
    * naming the CID and the store is unchanged. A CAR without Cairn events (a file packed by
-   * other tools, a foreign repo) is kept as objects of type `foreignType` under its roots.
+   * other tools, a foreign repo, one object's DAG from `export({ roots })`) is kept as objects
+   * of type `foreignType` under its roots, each with an `object.put` event of this store's.
+   *
+   * `onProgress` gets `{ operation: 'import', blocks, bytes, totalBytes }`: CAR blocks and
+   * bytes read so far (`totalBytes` when `source` is a Uint8Array; `importFromBlob` and
+   * `importFromFile` add the Blob's or file's size), at most every 1 MiB or 1,000 blocks, then
+   * once when the CAR is read and checked, just before the commit. An abort, or a throw from
+   * `onProgress`, up to then rejects with `signal.reason` (or what it threw) and changes
+   * nothing: heads, stats, `stateHash`, queries are as before; file blocks already staged to
+   * storage are unreferenced, and `compact` reclaims them. Past the final report the import
+   * commits.
+   *
+   * @example
+   * const controller = new AbortController()
+   * setTimeout(() => controller.abort(), 30_000)
+   * const report = await store.import(response.body!, {
+   *   signal: controller.signal,
+   *   onProgress: ({ blocks, bytes }) => console.log(`${blocks} blocks, ${bytes} bytes`),
+   * })
    */
   async import(source: ByteSource, options: ImportOptions = {}): Promise<ImportReport> {
     this.#log.check()
     expectObject('options', options)
     expectByteSource('source', source)
-    return this.#log.import(source, normalizeImportOptions(options))
+    const rules = normalizeImportOptions(options)
+    const progress = progressPlan('import', options, source instanceof Uint8Array ? source.length : undefined)
+    return this.#log.import(source, rules, progress)
   }
 
   /**
@@ -586,10 +635,19 @@ export class CairnStore {
     return this.#log.compact(options)
   }
 
-  /** Walks every block reachable from the heads and re-hashes it. Throws CAIRN_CORRUPT on a missing link. */
-  async verify(): Promise<VerifyReport> {
+  /**
+   * Walks every block reachable from the heads and re-hashes it. Throws CAIRN_CORRUPT on a
+   * missing link. `onProgress` gets `{ operation: 'verify', blocks, bytes }` (blocks re-hashed
+   * and their bytes) at most every 1 MiB or 1,000 blocks, then once when done, with the
+   * report's totals; an abort (or a throw from `onProgress`) rejects with `signal.reason`.
+   *
+   * @example
+   * const { blocks, dangling } = await store.verify({ onProgress: (p) => console.log(`${p.blocks} blocks checked`) })
+   */
+  async verify(options: VerifyOptions = {}): Promise<VerifyReport> {
     this.#log.check()
-    return this.#log.verify()
+    expectObject('options', options)
+    return this.#log.verify(progressPlan('verify', options))
   }
 
   /**

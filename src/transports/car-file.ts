@@ -6,6 +6,7 @@ import type { ExportOptions, ImportOptions, ImportReport } from '../store/option
 import { expectObject, expectString } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { CairnStore } from '../store/store.ts'
+import { withTotal } from './blob.ts'
 
 /** Bytes asked for per read(2) on import. */
 const READ_BYTES = 1 << 20
@@ -22,10 +23,14 @@ function fsError(what: string, path: string, cause: unknown): CairnError {
  * (a block is pulled from the store only once the previous write has finished, so memory
  * stays flat), which is fsynced and then renamed over `path`: a crash leaves either the old
  * file or the whole new one, never a torn CAR under that name. File system failures reject
- * with CAIRN_STORAGE naming the path; nothing is left at `path` then.
+ * with CAIRN_STORAGE naming the path; nothing is left at `path` then. `options` are the
+ * export's (`since` or `roots`, `onProgress`, `signal`); what the export rejects with (an
+ * abort's `signal.reason`, a missing root's CAIRN_NOT_FOUND) comes out as it is, and the
+ * temporary file is removed, an older file at `path` left as it was.
  *
  * @example
  * const { bytes } = await exportToFile(store, './backup.car', { since: peerHeads })
+ * await exportToFile(store, './photo.car', { roots: [photoCid] }) // `ipfs-car unpack photo.car` gives the file back
  */
 export async function exportToFile(store: CairnStore, path: string, options: ExportOptions = {}): Promise<{ bytes: number }> {
   expectString('path', path)
@@ -40,9 +45,21 @@ export async function exportToFile(store: CairnStore, path: string, options: Exp
       path,
       async (fh) => {
         // Export chunks are already ~64 KiB each (see writeCar): one write per chunk.
-        for await (const chunk of car) {
-          await writeFully(fh, chunk, bytes)
-          bytes += chunk.length
+        const chunks = car[Symbol.asyncIterator]()
+        try {
+          for (;;) {
+            let next: IteratorResult<Uint8Array>
+            try {
+              next = await chunks.next()
+            } catch (err) {
+              throw new FromExport(err)
+            }
+            if (next.done === true) break
+            await writeFully(fh, next.value, bytes)
+            bytes += next.value.length
+          }
+        } finally {
+          await chunks.return?.().catch(() => {})
         }
       },
       {
@@ -53,6 +70,7 @@ export async function exportToFile(store: CairnStore, path: string, options: Exp
       },
     )
   } catch (cause) {
+    if (cause instanceof FromExport) throw cause.error
     switch (step) {
       case 'renaming':
         throw fsError(`renaming "${tmp}" to`, path, cause)
@@ -63,6 +81,11 @@ export async function exportToFile(store: CairnStore, path: string, options: Exp
     }
   }
   return { bytes }
+}
+
+/** What the export itself threw (an abort, a missing root, a corrupt store): passed on as it is, not as a file system failure. */
+class FromExport {
+  constructor(readonly error: unknown) {}
 }
 
 /** Reads a file in fresh buffers (the CAR reader keeps slices of them until a frame is complete). */
@@ -83,7 +106,8 @@ async function* readChunks(fh: FileHandle, path: string): AsyncGenerator<Uint8Ar
 /**
  * Imports a CAR file into `store` (see `CairnStore.import`: every block verified, all or
  * nothing), streaming it from disk. A missing or unreadable file rejects with CAIRN_STORAGE
- * naming the path; a bad CAR with the import's own error.
+ * naming the path; a bad CAR with the import's own error. `onProgress` reports carry
+ * `totalBytes`: the file's size. An abort rejects with `signal.reason` and changes nothing.
  *
  * @example
  * const report = await importFromFile(store, './backup.car')
@@ -98,7 +122,13 @@ export async function importFromFile(store: CairnStore, path: string, options: I
     throw fsError('opening', path, cause)
   }
   try {
-    return await store.import(readChunks(fh, path), options)
+    let size: number
+    try {
+      size = (await fh.stat()).size
+    } catch (cause) {
+      throw fsError('reading', path, cause)
+    }
+    return await store.import(readChunks(fh, path), withTotal(options, size))
   } finally {
     await fh.close().catch(() => {})
   }

@@ -21,7 +21,10 @@ export interface SyncOptions {
   signal?: AbortSignal
   /** Extra request headers (e.g. authorization). */
   headers?: Record<string, string>
-  /** Limits applied to the pulled CAR. */
+  /**
+   * Limits applied to the pulled CAR, and its import's `onProgress` (see `ImportOptions`).
+   * `signal` reaches the import and the push's export too, unless `import.signal` is given.
+   */
   import?: ImportOptions
   /**
    * Signs every request (its method, path, body digest, time and a fresh nonce; see
@@ -175,7 +178,7 @@ export async function sync(store: CairnStore, url: string, options: SyncOptions 
       await response.body.cancel().catch(() => {})
       throw new CairnError('CAIRN_SYNC', `${base}${ROUTES.pull.path} answered in an unknown encoding ${JSON.stringify(header)}`)
     }
-    return store.import(guardedChunks(stream, 'CAIRN_SYNC', `the answer of ${base}${ROUTES.pull.path}`, signal), importOptions)
+    return store.import(guardedChunks(stream, 'CAIRN_SYNC', `the answer of ${base}${ROUTES.pull.path}`, signal), signal === undefined || importOptions?.signal !== undefined ? importOptions : { ...importOptions, signal })
   })
   const theirHeads = pulled.roots
 
@@ -186,7 +189,7 @@ export async function sync(store: CairnStore, url: string, options: SyncOptions 
   // We hold every head of theirs, so they lack something exactly when our heads differ from theirs.
   const theirSorted = sortedCids(theirHeads)
   const inSync = ours.length === theirSorted.length && ours.every((c, i) => c.equals(theirSorted[i]!))
-  const pushBody = inSync ? null : await carBody(store.export({ since: theirHeads }), gzip, signer !== undefined)
+  const pushBody = inSync ? null : await carBody(store.export(signal === undefined ? { since: theirHeads } : { since: theirHeads, signal }), gzip, signer !== undefined)
   let pushed = { blocks: 0, events: 0 }
   if (pushBody !== null) {
     bytesSent += pushBody.blob.size
