@@ -7,6 +7,8 @@ const config: ReturnType<typeof defineConfig> = defineConfig({
   testDir: 'e2e',
   reporter: 'list',
   timeout: 60_000,
+  // Syncs and IndexedDB commits take longer than the default 5 s on a loaded machine.
+  expect: { timeout: 20_000 },
   use: { baseURL: url, browserName: 'chromium', headless: true, launchOptions: chromiumLaunch },
   webServer: [
     {

@@ -32,7 +32,10 @@ self.addEventListener('fetch', (event) => {
   if (request.method !== 'GET' || url.origin !== scope.origin || !url.pathname.startsWith(scope.pathname)) return
   if (url.pathname.startsWith(new URL('cairn', scope).pathname)) return
   // A page load (whatever its query) gets the cached shell; a file of the build, its cached
-  // copy. Anything else, or a cache miss, goes to the network.
-  const cached = request.mode === 'navigate' ? caches.match(shell, { cacheName: CACHE }) : caches.match(request, { cacheName: CACHE })
+  // copy. Anything else, or a cache miss, goes to the network. `ignoreVary`: the server may
+  // answer `Vary: Origin`, and a module script's request carries an Origin header that the
+  // install-time request had not.
+  const options = { cacheName: CACHE, ignoreVary: true }
+  const cached = request.mode === 'navigate' ? caches.match(shell, options) : caches.match(request, options)
   event.respondWith(cached.then((response) => response ?? fetch(request)))
 })
