@@ -27,6 +27,12 @@ describe('browser bundle', () => {
         gz += gzipSync(code).length
       }
       expect(all).toContain('indexeddb')
+      // The notes app's service worker caches every file of the build, lazy chunks included.
+      const sw = await readFile(join(outDir, 'sw.js'), 'utf8')
+      const precache = JSON.parse(/^self\.__PRECACHE = (.*)$/m.exec(sw)![1]!) as { version: string; files: string[] }
+      const built = (await readdir(join(outDir, 'assets'))).filter((f) => !f.endsWith('.map')).map((f) => `assets/${f}`)
+      expect(precache.files).toEqual(['index.html', ...built].sort())
+      expect(precache.version).toMatch(/^[0-9a-f]{16}$/)
       console.log(`browser bundle of examples/notes: ${(raw / 1024).toFixed(1)} KiB, ${(gz / 1024).toFixed(1)} KiB gzipped in ${assets.length} chunks`)
     } finally {
       await rm(outDir, { recursive: true, force: true })
