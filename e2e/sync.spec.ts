@@ -27,6 +27,9 @@ test('two devices write offline, sync through a server, and show the same notes 
     return (await page.locator('#sync-status').textContent())!
   }
 
+  // Both start from what the server already holds (other specs share it), so the counts below are this test's.
+  for (const d of devices) expect(await syncNow(d.page)).toMatch(/^synced: /)
+
   // Offline: notes go to IndexedDB, and a sync attempt fails with a typed error.
   for (const d of devices) await d.context.setOffline(true)
   for (const text of ['a1', 'a2', 'a3']) await add(a.page, `${text}-${run}`)
