@@ -97,8 +97,10 @@ test('two devices write offline (one note with an image), sync through the serve
   // Online: A pushes, B pulls A's and pushes its own with the image, A pulls B's.
   for (const d of devices) await d.context.setOffline(false)
   expect(await syncNow(a.page)).toMatch(/^synced: pulled 0 and pushed 2 events/)
-  expect(await syncNow(b.page)).toMatch(/^synced: pulled 2 and pushed 3 events/) // B's notes and the image's $objects event
-  expect(await syncNow(a.page)).toMatch(/^synced: pulled 3 and pushed 0 events/)
+  // B's two notes, and the image's $objects event unless the server knew the image from an earlier run.
+  const pushed = /^synced: pulled 2 and pushed (2|3) events/.exec(await syncNow(b.page))
+  expect(pushed).not.toBeNull()
+  expect(await syncNow(a.page)).toMatch(new RegExp(`^synced: pulled ${pushed![1]} and pushed 0 events`))
   for (const d of devices) {
     await expect(d.page.locator('#notes .note-text')).toHaveText(NOTES)
     await expect(d.page.locator('#notes li').nth(1).locator('img.attachment')).toHaveAttribute('alt', 'harbour.png')
