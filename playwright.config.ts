@@ -7,17 +7,20 @@ const config: ReturnType<typeof defineConfig> = defineConfig({
   testDir: 'e2e',
   reporter: 'list',
   timeout: 60_000,
+  // Syncs and IndexedDB commits take longer than the default 5 s on a loaded machine.
+  expect: { timeout: 20_000 },
   use: { baseURL: url, browserName: 'chromium', headless: true, launchOptions: chromiumLaunch },
   webServer: [
     {
-      // The sync server the example app reaches at /cairn through the Vite proxy.
+      // The sync server the notes app reaches at /cairn through the Vite proxy.
       command: 'tsx examples/node-server/server.ts --port 8787',
       url: 'http://127.0.0.1:8787/cairn/heads',
       reuseExistingServer: false,
       timeout: 60_000,
     },
     {
-      command: 'vite examples/browser --host 127.0.0.1 --port 4173 --strictPort',
+      // The notes app's production build (the service worker needs one), served by vite preview.
+      command: 'vite build examples/notes --logLevel warn && vite preview examples/notes --host 127.0.0.1 --port 4173 --strictPort',
       url,
       reuseExistingServer: false,
       timeout: 60_000,

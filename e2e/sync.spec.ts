@@ -1,6 +1,6 @@
 import { expect, test, type Page } from '@playwright/test'
 
-// Two devices: two browser contexts, each with its own IndexedDB, on the example app. Each
+// Two devices: two browser contexts, each with its own IndexedDB, on the notes app. Each
 // writes notes offline, then syncs through the Node sync server (proxied at /cairn).
 test('two devices write offline, sync through a server, and show the same notes and heads', async ({ browser }) => {
   const run = Date.now().toString(36)
@@ -27,6 +27,9 @@ test('two devices write offline, sync through a server, and show the same notes 
     return (await page.locator('#sync-status').textContent())!
   }
 
+  // Both start from what the server already holds (other specs share it), so the counts below are this test's.
+  for (const d of devices) expect(await syncNow(d.page)).toMatch(/^synced: /)
+
   // Offline: notes go to IndexedDB, and a sync attempt fails with a typed error.
   for (const d of devices) await d.context.setOffline(true)
   for (const text of ['a1', 'a2', 'a3']) await add(a.page, `${text}-${run}`)
@@ -39,7 +42,7 @@ test('two devices write offline, sync through a server, and show the same notes 
   expect(await syncNow(b.page)).toMatch(/pulled 3 and pushed 2 events/)
   expect(await syncNow(a.page)).toMatch(/pulled 2 and pushed 0 events/)
 
-  const notesOf = (page: Page): Promise<string[]> => page.locator('#notes li').allTextContents()
+  const notesOf = (page: Page): Promise<string[]> => page.locator('#notes .note-text').allTextContents()
   const mine = (notes: string[]): string[] => notes.filter((n) => n.includes(run))
   const notesA = await notesOf(a.page)
   expect(

@@ -11,7 +11,7 @@ describe('browser bundle', () => {
   test('a Vite build of an app importing cairn bundles without Node built-ins', async () => {
     const outDir = await mkdtemp(join(tmpdir(), 'cairn-bundle-'))
     try {
-      await build({ root: 'examples/browser', logLevel: 'silent', build: { outDir, emptyOutDir: true, minify: true } })
+      await build({ root: 'examples/notes', logLevel: 'silent', build: { outDir, emptyOutDir: true, minify: true } })
       const assets = (await readdir(join(outDir, 'assets'))).filter((f) => f.endsWith('.js'))
       expect(assets.length).toBeGreaterThan(0)
       let raw = 0
@@ -27,7 +27,13 @@ describe('browser bundle', () => {
         gz += gzipSync(code).length
       }
       expect(all).toContain('indexeddb')
-      console.log(`browser bundle of examples/browser: ${(raw / 1024).toFixed(1)} KiB, ${(gz / 1024).toFixed(1)} KiB gzipped in ${assets.length} chunks`)
+      // The notes app's service worker caches every file of the build, lazy chunks included.
+      const sw = await readFile(join(outDir, 'sw.js'), 'utf8')
+      const precache = JSON.parse(/^self\.__PRECACHE = (.*)$/m.exec(sw)![1]!) as { version: string; files: string[] }
+      const built = (await readdir(join(outDir, 'assets'))).filter((f) => !f.endsWith('.map')).map((f) => `assets/${f}`)
+      expect(precache.files).toEqual(['index.html', ...built].sort())
+      expect(precache.version).toMatch(/^[0-9a-f]{16}$/)
+      console.log(`browser bundle of examples/notes: ${(raw / 1024).toFixed(1)} KiB, ${(gz / 1024).toFixed(1)} KiB gzipped in ${assets.length} chunks`)
     } finally {
       await rm(outDir, { recursive: true, force: true })
     }
