@@ -1,5 +1,6 @@
 import type { CID } from 'multiformats/cid'
 
+/** Options of `put`. */
 export interface PutOptions {
   /** The object's type, for `objects({ type })`. Default 'object'. */
   type?: string
@@ -26,6 +27,8 @@ export interface Referrer {
   readonly kind: 'event' | 'object'
 }
 
+/** Which objects `objects()` lists. */
 export interface ObjectsQuery {
+  /** Only objects put with this type. */
   type?: string
 }
