@@ -12,7 +12,7 @@ import { openFileStorage } from './storage/files/engine.ts'
 import { createOpenStore, type OpenStore } from './store/open.ts'
 
 export * from './exports.ts'
-export { openFileStorage, FileStorage, type FileStorageOptions } from './storage/files/engine.ts'
+export { openFileStorage, FileStorage, type FileStorageOptions, type FileStorageStats } from './storage/files/engine.ts'
 export { toNodeListener, type NodeListener } from './transports/node-http.ts'
 export { exportToFile, importFromFile } from './transports/car-file.ts'
 

@@ -1,6 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import type { ProgressOptions } from '../errors/progress.ts'
 
+/** Options of `put`. */
 export interface PutOptions {
   /** The object's type, for `objects({ type })`. Default 'object'. */
   type?: string
@@ -37,6 +38,8 @@ export interface Referrer {
   readonly kind: 'event' | 'object'
 }
 
+/** Which objects `objects()` lists. */
 export interface ObjectsQuery {
+  /** Only objects put with this type. */
   type?: string
 }

@@ -15,6 +15,7 @@ export interface ProjectionSpec<S, D = unknown> {
   snapshotEvery?: number
 }
 
+/** Options of a projection's `get`. */
 export interface ProjectionGetOptions {
   /** The key's state as it was at this time (ms or Date) or event CID. */
   asOf?: AsOf

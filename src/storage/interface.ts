@@ -24,15 +24,19 @@ export interface StorageEngine {
    * scanning every block.
    */
   readonly scanPerBlock?: boolean
+  /** A block's bytes, or undefined when the engine does not hold it. */
   get(cid: CID): Promise<Uint8Array | undefined>
   /** Several blocks at once, in the order asked (engines where one request per block is costly, like IndexedDB). */
   getMany?(cids: readonly CID[]): Promise<(Uint8Array | undefined)[]>
+  /** Whether the engine holds the block. */
   has(cid: CID): Promise<boolean>
   /** Every stored block, in no particular order. */
   blocks(): AsyncIterable<BlockRecord>
   /** The heads written by the last successful commit; [] for a new store. */
   heads(): Promise<CID[]>
+  /** Stores the batch's blocks and heads together: all of it or, on a failure, none. */
   commit(batch: CommitBatch): Promise<void>
+  /** Releases the engine's resources; the engine is unusable afterwards. */
   close(): Promise<void>
   /**
    * Derived data kept beside the blocks (index snapshots, projection snapshots), by name.
@@ -94,7 +98,7 @@ export interface CompactOptions {
    * segments): a unit is rewritten only when at least this share of its bytes (0 … 1) is dead;
    * 0 rewrites every unit holding any dead block, so that every dead block goes. Engines that
    * delete blocks one by one (memory, IndexedDB, blockstore) remove every dead block whatever
-   * it says. Default {@link DEFAULT_MIN_DEAD_RATIO}.
+   * it says. Default 0.5.
    */
   readonly minDeadRatio?: number
 }

@@ -23,8 +23,10 @@ export type VerifyOptions = ProgressOptions
 /** What `verify()` walked. */
 export type { VerifyReport } from '../log/verify.ts'
 
+/** Folds one event into the state, for `reduce`: returns the next state. */
 export type Reducer<S, D = unknown> = (state: S, event: StoredEvent<D>) => S
 
+/** Options of `reduce`. */
 export interface ReduceOptions {
   /** Fold the stream as it was at this time or event (see `ReadOptions.asOf`). */
   asOf?: AsOf
@@ -51,6 +53,7 @@ export interface StoreStats {
 /** Called once per new event that matches the subscription's filter. */
 export type ChangeListener = (event: StoredEvent) => void
 
+/** Options of `subscribe`. */
 export interface SubscribeOptions {
   /**
    * Receives what a listener throws. Without it, the error is rethrown in a microtask (like
@@ -59,6 +62,7 @@ export interface SubscribeOptions {
   onError?: (error: unknown, event: StoredEvent) => void
 }
 
+/** Options of `changes()`: where the feed starts. */
 export interface ChangesOptions {
   /**
    * Start strictly after this event's place in the canonical order (see `QueryOptions.after`).

@@ -9,6 +9,7 @@ import { CairnStore } from './store.ts'
 /** Where a store keeps its blocks: exactly one of these. */
 export type StoreLocation = { memory: true } | { path: string } | { name: string; durability?: IndexedDbStorageOptions['durability'] } | { blockstore: Blockstore } | { storage: StorageEngine }
 
+/** What `openStore` takes: where the store lives, and the store's options. */
 export type OpenStoreOptions = StoreLocation & StoreOptions
 
 /** Opens a store. Which locations work depends on the entry point (browser or Node/Deno). */

@@ -12,6 +12,7 @@ import type { Gate } from '../log/rules/gates.ts'
 // Each options type of the store sits here with its defaults and the one function that
 // checks it and applies them.
 
+/** Options of a store, given to `openStore` beside the location. */
 export interface StoreOptions {
   /** Wall clock in ms for HLC stamps. Default `Date.now`. */
   clock?: () => number

@@ -42,6 +42,7 @@ export interface BatchAppendInput<D = unknown> extends AppendInput<D> {
   expectedVersion?: number
 }
 
+/** Options of `append`. */
 export interface AppendOptions {
   /**
    * The stream's version the writer expects before this append (0: the stream is empty).
@@ -75,6 +76,7 @@ export type TimeInput = number | Date
  */
 export type AsOf = TimeInput | CID
 
+/** Options of `read(stream)`: a version range, a time travel point, a direction. */
 export interface ReadOptions {
   /** First version to yield (inclusive, 1-based). Default 1. */
   fromVersion?: number
@@ -128,6 +130,7 @@ export interface PageOptions {
   reverse?: boolean
 }
 
+/** Options of `replay(from)`. */
 export interface ReplayOptions {
   /** Keep only matching events: a predicate, or `{ type }` with one type or a list. */
   filter?: ((event: StoredEvent) => boolean) | { type?: string | readonly string[] }

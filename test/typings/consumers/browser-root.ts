@@ -1,0 +1,8 @@
+// With moduleResolution bundler (no "node" condition) `cairndb` itself is the browser entry.
+import { type CairnStore, type loadIdentity, openStore } from 'cairndb'
+
+type IsAny<T> = 0 extends 1 & T ? true : false
+const typed: [IsAny<CairnStore>, IsAny<typeof loadIdentity>] = [false, false]
+
+const store: CairnStore = await openStore({ name: 'notes' })
+void [typed, store]
