@@ -19,4 +19,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err
 })
 
-process.exitCode = await run(process.argv.slice(2))
+const code = await run(process.argv.slice(2))
+// After an interrupt, a source may still hold the event loop (stdin waiting for data): leave now.
+if (code === EXIT.aborted) process.exit(code)
+process.exitCode = code

@@ -2,7 +2,7 @@
 // `\r`-rewritten lines with counts, bytes, rate and (when the total is known) a bar and a
 // percentage. Quiet otherwise, so pipes and logs get no control characters.
 import process from 'node:process'
-import { checkAborted } from './io.ts'
+import { AbortedError } from './exit-codes.ts'
 
 /** What a progress bar shows; every field is optional. */
 export interface ProgressState {
@@ -40,8 +40,9 @@ export class Progress {
   #timer: ReturnType<typeof setInterval> | undefined
   #done = false
 
-  constructor(label: string, enabled: boolean = process.stderr.isTTY === true) {
+  constructor(label: string, initial: ProgressState = {}, enabled: boolean = process.stderr.isTTY === true) {
     this.#label = label
+    this.#state = { ...initial }
     this.#enabled = enabled
     if (enabled) {
       this.#draw()
@@ -103,14 +104,35 @@ export class Progress {
   }
 }
 
-/** Passes chunks through, counting their bytes into `progress` and stopping once `signal` fires. */
+/**
+ * Passes chunks through, counting their bytes into `progress`. Once `signal` fires it throws
+ * AbortedError at once, even while the source waits for data (a stalled pipe).
+ */
 export async function* counted(source: AsyncIterable<Uint8Array>, progress: Progress, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
-  for await (const chunk of source) {
-    checkAborted(signal)
-    progress.addBytes(chunk.length)
-    yield chunk
+  const it = source[Symbol.asyncIterator]()
+  const aborted =
+    signal === undefined
+      ? undefined
+      : new Promise<never>((_, reject) => {
+          if (signal.aborted) reject(new AbortedError())
+          else signal.addEventListener('abort', () => reject(new AbortedError()), { once: true })
+        })
+  aborted?.catch(() => {})
+  let finished = false
+  try {
+    for (;;) {
+      const next = aborted === undefined ? await it.next() : await Promise.race([it.next(), aborted])
+      if (next.done === true) {
+        finished = true
+        return
+      }
+      progress.addBytes(next.value.length)
+      yield next.value
+    }
+  } finally {
+    // Not awaited after an abort: a source waiting for data would hold the return back.
+    if (!finished) it.return?.()?.catch(() => {})
   }
-  checkAborted(signal)
 }
 
 /** The API's progress report (`onProgress`), as the API is adding it. */

@@ -80,8 +80,7 @@ export function carCommands(program: Command): void {
       }
       const totalBytes = file === undefined ? undefined : await sizeOf(file)
       await withStore(options, async (store) => {
-        const progress = new Progress('import')
-        if (totalBytes !== undefined) progress.update({ totalBytes })
+        const progress = new Progress('import', totalBytes === undefined ? {} : { totalBytes })
         let report: ImportReport
         try {
           const source = counted(file === undefined ? readStdin() : readFileChunks(file), progress, interrupt.signal)

@@ -49,8 +49,7 @@ export function objectCommands(program: Command): void {
       if (file === undefined && stdinIsTTY()) throw new UsageError('give a file, or pipe its bytes into stdin')
       const totalBytes = file === undefined ? undefined : await sizeOf(file)
       await withStore(options, async (store) => {
-        const progress = new Progress('put-file')
-        if (totalBytes !== undefined) progress.update({ totalBytes })
+        const progress = new Progress('put-file', totalBytes === undefined ? {} : { totalBytes })
         let cid: Awaited<ReturnType<typeof store.putFile>>
         let bytes = 0
         try {
