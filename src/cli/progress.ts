@@ -87,19 +87,21 @@ export class Progress {
 
   #draw(): void {
     this.#lastDraw = Date.now()
-    const { blocks, bytes = 0, totalBytes } = this.#state
+    const { blocks, bytes, totalBytes } = this.#state
     const seconds = Math.max((Date.now() - this.#start) / 1000, 0.001)
     const parts = [this.#label]
     if (totalBytes !== undefined && totalBytes > 0) {
-      const ratio = Math.min(bytes / totalBytes, 1)
+      const ratio = Math.min((bytes ?? 0) / totalBytes, 1)
       const filled = Math.round(ratio * BAR_WIDTH)
       parts.push(`[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${(ratio * 100).toFixed(0).padStart(3)}%`)
-      parts.push(`${formatBytes(bytes)} / ${formatBytes(totalBytes)}`)
-    } else {
+      parts.push(`${formatBytes(bytes ?? 0)} / ${formatBytes(totalBytes)}`)
+    } else if (bytes !== undefined) {
       parts.push(formatBytes(bytes))
     }
     if (blocks !== undefined) parts.push(`${blocks.toLocaleString('en-US')} blocks`)
-    parts.push(`${formatBytes(bytes / seconds)}/s`, `${seconds.toFixed(1)} s`)
+    // Nothing counted yet (an API call that reports nothing until it is done): the time alone.
+    if (bytes !== undefined) parts.push(`${formatBytes(bytes / seconds)}/s`)
+    parts.push(`${seconds.toFixed(1)} s`)
     process.stderr.write(`\r${parts.join('  ')}\x1b[K`)
   }
 }
