@@ -19,13 +19,13 @@ export function defaultIdentityFile(): string {
 /** Options every command takes. */
 export interface CommonOptions {
   store: string
-  json: boolean
+  json?: boolean
   identity?: string
 }
 
 /** Adds `--store` and `--json` to a command. */
 export function withCommon(cmd: Command): Command {
-  return cmd.option('-s, --store <dir>', 'the store folder', DEFAULT_STORE).option('--json', 'print JSON for scripts (one value, or one per line for lists)', false)
+  return cmd.option('-s, --store <dir>', 'the store folder', DEFAULT_STORE).option('--json', 'print JSON for scripts (one value, or one per line for lists)')
 }
 
 /** Adds `--identity FILE` (sign what this command writes or sends). */

@@ -5,7 +5,7 @@ import { writeStdout } from './io.ts'
 import { toJson } from './json.ts'
 
 /** Prints a result: `human()` text, or the value as one line of JSON under `--json`. */
-export async function print(options: { json: boolean }, value: unknown, human: () => string): Promise<void> {
+export async function print(options: { json?: boolean | undefined }, value: unknown, human: () => string): Promise<void> {
   await writeStdout(options.json ? `${JSON.stringify(toJson(value))}\n` : `${human()}\n`)
 }
 

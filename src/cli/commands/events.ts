@@ -29,7 +29,7 @@ interface LogOptions extends CommonOptions {
   fromVersion?: string
   toVersion?: string
   limit?: string
-  reverse: boolean
+  reverse?: boolean
 }
 
 interface StateOptions extends CommonOptions {
@@ -134,7 +134,7 @@ Links are written {"/": "bafy…"} and bytes {"/": {"bytes": "<base64>"}} (dag-j
     .option('--from-version <n>', 'first version (needs --stream)')
     .option('--to-version <n>', 'last version (needs --stream)')
     .option('--limit <n>', 'at most n events')
-    .option('--reverse', 'newest first', false)
+    .option('--reverse', 'newest first')
     .addHelpText('after', '\nExamples:\n  $ cairn log --stream todo --limit 10\n  $ cairn log --type added --since 2026-01-01 --json | jq .data')
     .action(async (options: LogOptions) => {
       const limit = options.limit === undefined ? undefined : parseCount(options.limit, '--limit')
@@ -145,7 +145,7 @@ Links are written {"/": "bafy…"} and bytes {"/": {"bytes": "<base64>"}} (dag-j
         if (options.type !== undefined || options.prefix !== undefined || options.since !== undefined || options.until !== undefined || options.after !== undefined) {
           throw new UsageError('--as-of, --from-version and --to-version go with --stream, --limit and --reverse only')
         }
-        const read: ReadOptions = { reverse: options.reverse }
+        const read: ReadOptions = { reverse: options.reverse === true }
         if (options.asOf !== undefined) read.asOf = parseAsOf(options.asOf)
         if (options.fromVersion !== undefined) read.fromVersion = parseCount(options.fromVersion, '--from-version')
         if (options.toVersion !== undefined) read.toVersion = parseCount(options.toVersion, '--to-version')
@@ -153,7 +153,7 @@ Links are written {"/": "bafy…"} and bytes {"/": {"bytes": "<base64>"}} (dag-j
         const stream = options.stream
         events = (store) => store.read(stream, read)
       } else {
-        const query: QueryOptions = { reverse: options.reverse }
+        const query: QueryOptions = { reverse: options.reverse === true }
         if (options.stream !== undefined) query.stream = options.stream
         if (options.type !== undefined) query.type = options.type
         if (options.prefix !== undefined) query.streamPrefix = options.prefix

@@ -18,11 +18,11 @@ export function identityCommands(program: Command): void {
   identity
     .command('new')
     .argument('[file]', 'where to write the key (default $CAIRN_IDENTITY or ~/.cairn/identity); it is created with mode 0600')
-    .option('--force', 'overwrite an existing file (its key is lost)', false)
-    .option('--json', 'print JSON', false)
+    .option('--force', 'overwrite an existing file (its key is lost)')
+    .option('--json', 'print JSON')
     .description('make a new identity file; prints its did')
     .addHelpText('after', '\nExample:\n  $ cairn identity new ./me.key')
-    .action(async (file: string | undefined, options: { force: boolean; json: boolean }) => {
+    .action(async (file: string | undefined, options: { force?: boolean; json?: boolean }) => {
       const path = file ?? defaultIdentityFile()
       const me = await createIdentity()
       const bytes = await exportIdentity(me)
@@ -45,10 +45,10 @@ export function identityCommands(program: Command): void {
   identity
     .command('show')
     .argument('[file]', 'the identity file (default $CAIRN_IDENTITY or ~/.cairn/identity)')
-    .option('--json', 'print JSON', false)
+    .option('--json', 'print JSON')
     .description('print the did:key of an identity file')
     .addHelpText('after', '\nExample:\n  $ cairn identity show ./me.key')
-    .action(async (file: string | undefined, options: { json: boolean }) => {
+    .action(async (file: string | undefined, options: { json?: boolean }) => {
       const path = file ?? defaultIdentityFile()
       const me = await loadIdentity(path)
       await print(options, { did: me.did, file: path }, () => me.did)

@@ -13,7 +13,7 @@ interface ServeOptions extends CommonOptions {
   port: string
   host: string
   basePath: string
-  requireSigned: boolean
+  requireSigned?: boolean
   allow?: string[]
   audience?: string[]
   cors?: string[]
@@ -28,7 +28,7 @@ export function syncCommands(program: Command): void {
     .option('-p, --port <port>', 'the TCP port (0: any free one)', '8787')
     .option('--host <host>', 'the interface to listen on (127.0.0.1: this machine only)', '127.0.0.1')
     .option('--base-path <path>', 'the path prefix of the routes', '/cairn')
-    .option('--require-signed', 'refuse unsigned requests (clients sync with --identity)', false)
+    .option('--require-signed', 'refuse unsigned requests (clients sync with --identity)')
     .option('--allow <did>', 'admit this did:key to pull and push (repeatable; implies --require-signed)', collect)
     .option('--audience <origin>', 'the origin clients address this server by, e.g. https://sync.example.org (repeatable)', collect)
     .option('--cors <origin>', 'let browser apps on this origin sync (repeatable; * for any)', collect)
@@ -45,7 +45,7 @@ Examples:
     .action(async (options: ServeOptions) => {
       const port = parsePort(options.port)
       const auth: SyncAuthOptions = {}
-      if (options.requireSigned || options.allow !== undefined) auth.requireSignedRequests = true
+      if (options.requireSigned === true || options.allow !== undefined) auth.requireSignedRequests = true
       if (options.allow !== undefined) {
         const allowed = new Set(options.allow)
         auth.canRead = (did) => allowed.has(did)
