@@ -9,6 +9,17 @@ export async function print(options: { json?: boolean | undefined }, value: unkn
   await writeStdout(options.json ? `${JSON.stringify(toJson(value))}\n` : `${human()}\n`)
 }
 
+/**
+ * A report as JSON with its CIDs as plain strings (`"bafy…"`, as in `eventJson`'s envelope
+ * fields): the dag-json form `{"/": …}` is kept for values that came from users' data.
+ */
+export function reportJson(value: unknown): unknown {
+  if (value !== null && typeof value === 'object' && (value as { asCID?: unknown }).asCID === value) return String(value)
+  if (Array.isArray(value)) return value.map(reportJson)
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return value
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reportJson(v)]))
+}
+
 /** An event as JSON: its CID and envelope fields as strings, its data and meta in the dag-json form. */
 export function eventJson(e: StoredEvent): Record<string, unknown> {
   const out: Record<string, unknown> = {

@@ -127,9 +127,9 @@ describe('cairn: round trip', () => {
     expect(exported.bytes).toBeGreaterThan(600_000)
 
     await ok(['init', b])
-    const report = JSON.parse(await ok(['import', car, '--store', b, '--json'])) as { events: number; heads: { '/': string }[] }
+    const report = JSON.parse(await ok(['import', car, '--store', b, '--json'])) as { events: number; heads: string[] }
     expect(report.events).toBe(7) // 5 events, 2 object records
-    expect(report.heads.map((h) => h['/'])).toEqual(exported.heads)
+    expect(report.heads).toEqual(exported.heads)
     const verified = JSON.parse(await ok(['verify', '--store', b, '--json'])) as { blocks: number; dangling: unknown[] }
     expect(verified.blocks).toBeGreaterThan(7)
     expect(verified.dangling).toEqual([])
@@ -178,6 +178,14 @@ describe('cairn: round trip', () => {
     expect(car.bytes.length).toBeGreaterThan(100)
     const report = JSON.parse(await ok(['import', '--store', c, '--json'], { input: car.bytes })) as { events: number }
     expect(report.events).toBe(3)
+    expect(await ok(['log', '--store', c, '--json'])).toBe(await ok(['log', '--store', a, '--json']))
+
+    // An incremental export: what c lacks, from the heads `stats --json` gives.
+    await ok(['append', '--store', a, '--stream', 's', '--type', 't', '4'])
+    const { heads } = JSON.parse(await ok(['stats', '--store', c, '--json'])) as { heads: string[] }
+    const delta = await cairn(['export', '--since', heads.join(','), '--store', a])
+    expect(delta.bytes.length).toBeLessThan(car.bytes.length)
+    expect((JSON.parse(await ok(['import', '--store', c, '--json'], { input: delta.bytes })) as { events: number }).events).toBe(1)
     expect(await ok(['log', '--store', c, '--json'])).toBe(await ok(['log', '--store', a, '--json']))
   }, 120_000)
 })

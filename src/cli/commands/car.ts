@@ -5,7 +5,7 @@ import { parseCid, parseCidList } from '../args.ts'
 import { type CommonOptions, interrupt, withCommon, withStore } from '../context.ts'
 import { UsageError } from '../exit-codes.ts'
 import { readFileChunks, readStdin, sizeOf, stdinIsTTY, writeStdout } from '../io.ts'
-import { print } from '../output.ts'
+import { print, reportJson } from '../output.ts'
 import { apiProgress, counted, formatBytes, Progress } from '../progress.ts'
 
 interface ExportCliOptions extends CommonOptions {
@@ -90,7 +90,7 @@ export function carCommands(program: Command): void {
           throw err
         }
         progress.finish({ blocks: report.blocks })
-        await print(options, report, () => `Imported ${report.events.toLocaleString('en-US')} events (${report.blocks.toLocaleString('en-US')} new blocks); heads ${report.heads.join(' ')}`)
+        await print(options, reportJson(report), () => `Imported ${report.events.toLocaleString('en-US')} events (${report.blocks.toLocaleString('en-US')} new blocks); heads ${report.heads.join(' ')}`)
       })
     })
 }

@@ -6,7 +6,7 @@ import { openStore, type VerifyReport } from '../../index.node.ts'
 import { DEFAULT_STORE, type CommonOptions, interrupt, isStoreFolder, withCommon, withStore } from '../context.ts'
 import { UsageError } from '../exit-codes.ts'
 import { fileError } from '../io.ts'
-import { print, table } from '../output.ts'
+import { print, reportJson, table } from '../output.ts'
 import { apiProgress, Progress } from '../progress.ts'
 
 /** Registers the store commands. */
@@ -43,7 +43,7 @@ export function storeCommands(program: Command): void {
       await withStore(options, async (store) => {
         const stats = await store.stats()
         const index = store.indexStatus()
-        const value = { ...stats, heads: store.heads, engine: store.engine, index }
+        const value = reportJson({ ...stats, heads: store.heads, engine: store.engine, index })
         await print(options, value, () =>
           table([
             ['events', stats.events],
@@ -76,7 +76,7 @@ export function storeCommands(program: Command): void {
         progress.finish({ blocks: report.blocks, bytes: report.bytes })
         await print(
           options,
-          report,
+          reportJson(report),
           () =>
             `OK: ${report.blocks.toLocaleString('en-US')} blocks (${report.bytes.toLocaleString('en-US')} bytes) verified${report.dangling.length === 0 ? '' : `; ${report.dangling.length} dangling link(s) in event data: ${report.dangling.join(' ')}`}`,
         )

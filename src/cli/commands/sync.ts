@@ -6,7 +6,7 @@ import { createSyncHandler, type SyncAuthOptions, type SyncHandlerOptions, sync,
 import { collect, parsePort } from '../args.ts'
 import { type CommonOptions, interrupt, loadIdentity, openCliStore, withCommon, withIdentity, withStore } from '../context.ts'
 import { UsageError } from '../exit-codes.ts'
-import { print } from '../output.ts'
+import { print, reportJson } from '../output.ts'
 import { formatBytes, Progress } from '../progress.ts'
 
 interface ServeOptions extends CommonOptions {
@@ -103,7 +103,7 @@ Examples:
         progress.finish({ bytes: report.bytesSent + report.bytesReceived })
         await print(
           options,
-          report,
+          reportJson(report),
           () =>
             `Pulled ${report.pulled.events} events (${report.pulled.blocks} blocks), pushed ${report.pushed.events} events (${report.pushed.blocks} blocks); ${formatBytes(report.bytesReceived)} in, ${formatBytes(report.bytesSent)} out; heads ${report.heads.join(' ')}`,
         )
