@@ -172,12 +172,19 @@ describe('cairn: round trip', () => {
     await ok(['init', a])
     await ok(['init', c])
     await ok(['append', '--store', a, '--stream', 's', '--type', 't'], { input: '1\n2\n3\n' })
+    // put and put-file read stdin without an argument, and give the CIDs the argument forms give.
+    const bytes = new Uint8Array(300_000).map((_, i) => (i * 13) % 256)
+    await writeFile(join(dir, 'f.bin'), bytes)
+    const fromStdin = (await ok(['put-file', '--store', a], { input: bytes })).trim()
+    expect(fromStdin).toBe((await ok(['put-file', join(dir, 'f.bin'), '--store', a])).trim())
+    expect((await cairn(['cat', fromStdin, '--store', a])).bytes.equals(bytes)).toBe(true)
+    expect((await ok(['put', '--store', a], { input: '{"a": [1, 2]}' })).trim()).toBe((await ok(['put', '{"a":[1,2]}', '--store', a])).trim())
     const car = await cairn(['export', '--store', a])
     expect(car.code).toBe(0)
     expect(car.stderr).toBe('')
     expect(car.bytes.length).toBeGreaterThan(100)
     const report = JSON.parse(await ok(['import', '--store', c, '--json'], { input: car.bytes })) as { events: number }
-    expect(report.events).toBe(3)
+    expect(report.events).toBe(5) // 3 events, 2 object records
     expect(await ok(['log', '--store', c, '--json'])).toBe(await ok(['log', '--store', a, '--json']))
 
     // An incremental export: what c lacks, from the heads `stats --json` gives.
