@@ -21,11 +21,12 @@ const LAYERS = [
   ['store'],
   ['transports', 'transports/http'],
   ['.'], // the entry points: index.ts, index.node.ts, exports.ts
+  ['cli'], // the `cairn` command line, on the Node/Deno entry alone
 ]
 /** Within one layer, which folders may import which (e.g. the files engine uses the storage contract). */
 const SIBLINGS = { 'storage/files': ['storage'], 'transports/http': ['transports'] }
 /** The only places that may import Node built-ins (reached through the Node/Deno entry alone). */
-const NODE_ONLY = [/^storage\/files\//, /^fs\//, /^transports\/car-file\.ts$/, /^transports\/node-http\.ts$/, /^index\.node\.ts$/]
+const NODE_ONLY = [/^storage\/files\//, /^fs\//, /^transports\/car-file\.ts$/, /^transports\/node-http\.ts$/, /^index\.node\.ts$/, /^cli\//]
 
 const rankOf = new Map(LAYERS.flatMap((folders, rank) => folders.map((f) => [f, rank])))
 /** The layer folder a file belongs to: its own folder, or the nearest one above it that is a layer. */
