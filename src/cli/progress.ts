@@ -2,6 +2,7 @@
 // `\r`-rewritten lines with counts, bytes, rate and (when the total is known) a bar and a
 // percentage. Quiet otherwise, so pipes and logs get no control characters.
 import process from 'node:process'
+import type { Progress as ApiProgress, ProgressOptions } from '../index.node.ts'
 import { AbortedError } from './exit-codes.ts'
 
 /** What a progress bar shows; every field is optional. */
@@ -137,19 +138,12 @@ export async function* counted(source: AsyncIterable<Uint8Array>, progress: Prog
   }
 }
 
-/** The API's progress report (`onProgress`), as the API is adding it. */
-interface ApiProgress {
-  blocks: number
-  bytes: number
-  totalBytes?: number
-}
-
 /**
  * `{ onProgress, signal }` for an API call, feeding `progress`. Only blocks are taken from the
  * API unless `bytesToo` (the byte counts of import, export and putFile come from the stream
  * boundary, which works with or without the API's reports).
  */
-export function apiProgress(progress: Progress, signal: AbortSignal, bytesToo = false): object {
+export function apiProgress(progress: Progress, signal: AbortSignal, bytesToo = false): ProgressOptions {
   return {
     signal,
     onProgress: (p: ApiProgress) => progress.update(bytesToo ? { blocks: p.blocks, bytes: p.bytes } : { blocks: p.blocks }),

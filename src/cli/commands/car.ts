@@ -15,13 +15,12 @@ interface ExportCliOptions extends CommonOptions {
 
 /** The store's export options from the command line. `roots` is the API's `export({ roots })`. */
 function exportOptions(options: ExportCliOptions): ExportOptions {
-  const out: ExportOptions & { roots?: CID[] } = {}
+  const out: { since?: CID[]; roots?: CID[] } = {}
   if (options.since !== undefined) out.since = parseCidList(options.since, '--since')
   if (options.root !== undefined) {
     if (options.since !== undefined) throw new UsageError('--root exports one object’s DAG; it does not go with --since')
     out.roots = [parseCid(options.root, '--root')]
   }
-  // TODO(lead, at merge): `roots` is being added to ExportOptions; drop the widened type above then.
   return out
 }
 

@@ -60,7 +60,6 @@ export function objectCommands(program: Command): void {
               yield chunk
             }
           })()
-          // TODO(lead, at merge): putFile's `{ onProgress, signal }` are being added to the API; then the spread needs no cast.
           cid = await store.putFile(sized, { ...(options.type === undefined ? {} : { type: options.type }), ...apiProgress(progress, interrupt.signal) })
         } catch (err) {
           progress.clear()

@@ -67,8 +67,7 @@ export function storeCommands(program: Command): void {
         const progress = new Progress('verify')
         let report: VerifyReport
         try {
-          // TODO(lead, at merge): `verify({ onProgress, signal })` is being added to the API; drop this cast then.
-          report = await (store.verify as (options?: object) => Promise<VerifyReport>).call(store, apiProgress(progress, interrupt.signal, true))
+          report = await store.verify(apiProgress(progress, interrupt.signal, true))
         } catch (err) {
           progress.clear()
           throw err
