@@ -3,13 +3,6 @@ import type { ByteSource } from './interface.ts'
 /** How a failure to read a stream is reported (a broken connection, bad gzip): as `wrap` returns it. */
 export type ReadFailure = (cause: unknown) => unknown
 
-/** TypeError naming the argument unless `value` is a ByteSource. */
-export function expectByteSource(name: string, value: unknown): ByteSource {
-  const ok = value instanceof Uint8Array || (value !== null && typeof value === 'object' && (Symbol.asyncIterator in value || Symbol.iterator in value || typeof (value as ReadableStream).getReader === 'function'))
-  if (!ok) throw new TypeError(`"${name}" expected a Uint8Array, a ReadableStream or an (async) iterable of Uint8Array, got ${value === null ? 'null' : typeof value}`)
-  return value as ByteSource
-}
-
 /**
  * The chunks of a byte source, whatever its form; a chunk that is not a Uint8Array is a
  * TypeError. A ReadableStream is cancelled when the consumer stops early (a failed import

@@ -1,5 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import { CairnError } from '../errors/cairn-error.ts'
+import { isDidKey } from '../identity/did-key.ts'
 import type { PlannedEvent } from './plan.ts'
 import type { TrustRules } from './admission.ts'
 import { ACCESS_STREAM, type AccessEvent, permits, readAccessEvent, type Standing, standingOf } from './rules/access.ts'
@@ -26,7 +27,7 @@ export class AccessCheck {
     this.#rules = rules
     this.#views = views
     this.#admins = new Set(rules.access?.admins ?? [])
-    this.#contexts = new AccessContexts(views, async (seq) => (await reader.load(seq)).event, rules.isDid)
+    this.#contexts = new AccessContexts(views, async (seq) => (await reader.load(seq)).event, isDidKey)
   }
 
   /** Follows the views: the access contexts of events added since the last call. */
@@ -53,7 +54,7 @@ export class AccessCheck {
     const refused: { cid: CID; why: string }[] = []
     for (const { cid, event } of events) {
       const past = pastOfParents(event.parents, contexts, this.#views, pending)
-      const self = event.stream === ACCESS_STREAM ? readAccessEvent(cid, event.type, event.data, past, this.#rules.isDid) : undefined
+      const self = event.stream === ACCESS_STREAM ? readAccessEvent(cid, event.type, event.data, past, isDidKey) : undefined
       pending.set(cid, { past, self })
       const author = event.author
       let byAuthor = memo.get(past)

@@ -22,7 +22,6 @@ export interface TrustRules {
   readonly access: AccessConfig | undefined
   readonly gates: readonly Gate[]
   readonly verify: VerifyFn
-  readonly isDid: (did: unknown) => boolean
 }
 
 /** Shown in a refusal: at most this many CIDs in the message (the error's `refused` has all). */

@@ -204,17 +204,17 @@ export class EventLog {
   }
 
   /**
-   * Chunks a byte stream into a UnixFS file. Full slices of blocks are committed as they are
+   * Chunks a file's bytes (any ByteSource) into a UnixFS file. Full slices of blocks are committed as they are
    * made, without moving the heads (a crash leaves only unreferenced blocks); the rest comes
    * back, to be committed with the file's `object.put` event.
    */
-  chunkFile(chunks: AsyncIterable<Uint8Array>, progress?: ProgressReporter): Promise<ChunkedFile> {
+  chunkFile(source: ByteSource, progress?: ProgressReporter): Promise<ChunkedFile> {
     const staging = this.#staging()
     const flush = async (blocks: BlockRecord[]): Promise<void> => {
       await staging.write(blocks, false)
     }
     return import('../objects/unixfs.ts')
-      .then(({ importFile }) => importFile(chunks, flush, progress))
+      .then(({ importFile }) => importFile(source, flush, progress))
       .then(
         (file) => ({ ...file, release: staging.release }),
         async (err: unknown) => {
@@ -270,11 +270,11 @@ export class EventLog {
    * checked before the first chunk, as the bytes are read, and last just before the record's
    * commit (its final report): an abort or a throwing `onProgress` up to then records nothing.
    */
-  async putFile(chunks: AsyncIterable<Uint8Array>, type: string, plan?: ProgressPlan): Promise<CID> {
+  async putFile(source: ByteSource, type: string, plan?: ProgressPlan): Promise<CID> {
     // The reporter loads with the file importer, on first use.
     const progress = plan === undefined ? undefined : (await import('../objects/unixfs.ts')).reporterOf(plan)
     progress?.check()
-    const file = await this.chunkFile(chunks, progress)
+    const file = await this.chunkFile(source, progress)
     try {
       await this.#recordFile(file, type, progress)
     } finally {

@@ -5,6 +5,7 @@ import { CairnError } from '../errors/cairn-error.ts'
 import type { ProgressReporter } from '../errors/progress-reporter.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 import type { ByteSource } from '../car/interface.ts'
+import { chunksOf } from '../car/source.ts'
 import { readFile } from './cat.ts'
 
 /** Source of a file's bytes. */
@@ -37,13 +38,14 @@ export interface ImportedFile {
 }
 
 /**
- * Chunks a file into a UnixFS DAG. `flush` receives full slices of blocks as they are made
+ * Chunks a file into a UnixFS DAG (its bytes read as `chunksOf` reads a source: a chunk that is
+ * not a Uint8Array is a TypeError). `flush` receives full slices of blocks as they are made
  * (committed without moving the heads, so a crash leaves only unreferenced blocks).
  * `progress` counts the blocks made and the bytes read from `source`; it reports, and throws
  * on an abort, as the source is read (so the importer fails through its source, its one
  * error path), not from inside the block writes.
  */
-export async function importFile(source: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, flush: (blocks: BlockRecord[]) => Promise<void>, progress?: ProgressReporter): Promise<ImportedFile> {
+export async function importFile(file: FileSource, flush: (blocks: BlockRecord[]) => Promise<void>, progress?: ProgressReporter): Promise<ImportedFile> {
   let pending: BlockRecord[] = []
   let pendingBytes = 0
   const sink = {
@@ -61,6 +63,7 @@ export async function importFile(source: Iterable<Uint8Array> | AsyncIterable<Ui
     },
   }
   let size = 0
+  const source = chunksOf(file)
   async function* counted(): AsyncGenerator<Uint8Array> {
     if (progress === undefined) {
       for await (const chunk of source) {

@@ -1,16 +1,16 @@
 import type { CID } from 'multiformats/cid'
-import { expectCids, expectFunction, expectNonNegativeInteger, expectObject, expectOptionalBoolean, expectString } from '../errors/arguments.ts'
+import { expectCids, expectFunction, expectObject, expectOptionalBoolean } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { checkProgressOptions, type ProgressOptions } from '../errors/progress.ts'
 import type { Signer } from '../identity/interface.ts'
-import { isDidKey } from '../identity/did-key.ts'
 import type { VerifyFn } from '../log/rules/signatures.ts'
-import type { ImportRules, LogOpenOptions } from '../log/log.ts'
+import type { LogOpenOptions } from '../log/log.ts'
 import type { AccessConfig } from '../log/rules/access-names.ts'
 import type { Gate } from '../log/rules/gates.ts'
 
 // Each options type of the store sits here with its defaults and the one function that
-// checks it and applies them.
+// checks it and applies them; the checks that only cold paths need (import's options and
+// defaults, a signer, access rules, gates, a grant) sit in on-demand.ts, loaded on first use.
 
 /** Options of a store, given to `openStore` beside the location. */
 export interface StoreOptions {
@@ -47,18 +47,21 @@ export const STORE_DEFAULTS: Readonly<Required<Omit<StoreOptions, 'signer' | 'ac
   gates: Object.freeze([]) as readonly Gate[],
 })
 
-/** Checks `StoreOptions` and applies the defaults. */
-export function normalizeStoreOptions(options: StoreOptions): LogOpenOptions {
+/**
+ * Checks `StoreOptions` and applies the defaults. The checks of `signer`, `access` and `gates`
+ * load with the store's other cold checks (on-demand.ts), only when one of them is given.
+ */
+export async function normalizeStoreOptions(options: StoreOptions): Promise<LogOpenOptions> {
+  const trusted = options.signer === undefined && options.access === undefined && options.gates === undefined ? undefined : await import('./on-demand.ts')
   return {
     clock: options.clock === undefined ? STORE_DEFAULTS.clock : expectFunction<() => number>('clock', options.clock),
     rebuildIndex: options.rebuildIndex === undefined ? STORE_DEFAULTS.rebuildIndex : expectOptionalBoolean('rebuildIndex', options.rebuildIndex),
     trust: {
-      signer: options.signer === undefined ? undefined : expectSigner(options.signer),
+      signer: options.signer === undefined ? undefined : trusted!.expectSigner(options.signer),
       requireSignatures: expectOptionalBoolean('requireSignatures', options.requireSignatures),
-      access: options.access === undefined ? undefined : expectAccess(options.access),
-      gates: options.gates === undefined ? STORE_DEFAULTS.gates : expectGates(options.gates),
+      access: options.access === undefined ? undefined : trusted!.expectAccess(options.access),
+      gates: options.gates === undefined ? STORE_DEFAULTS.gates : trusted!.expectGates(options.gates),
       verify: lazyVerify,
-      isDid: isDidKey,
     },
   }
 }
@@ -70,41 +73,12 @@ const lazyVerify: VerifyFn = async (did, bytes, sig) => {
   return (await verifier)(did, bytes, sig)
 }
 
-function expectSigner(signer: unknown): Signer {
-  const s = expectObject('signer', signer)
-  if (!isDidKey(s['did'])) throw new TypeError(`"signer.did" expected an Ed25519 did:key, got ${JSON.stringify(s['did'])}`)
-  expectFunction('signer.sign', s['sign'])
-  return signer as Signer
-}
-
-function expectAccess(access: unknown): AccessConfig {
-  const a = expectObject('access', access)
-  const admins = a['admins']
-  if (!Array.isArray(admins) || admins.length === 0) throw new TypeError('"access.admins" expected a non-empty array of did:key strings')
-  admins.forEach((did, i) => {
-    if (!isDidKey(did)) throw new TypeError(`"access.admins[${i}]" expected an Ed25519 did:key, got ${JSON.stringify(did)}`)
-  })
-  return { admins: Object.freeze([...(admins as string[])]) }
-}
-
-function expectGates(gates: unknown): readonly Gate[] {
-  if (!Array.isArray(gates)) throw new TypeError('"gates" expected an array of functions')
-  return Object.freeze(gates.map((g, i) => expectFunction<Gate>(`gates[${i}]`, g)))
-}
-
 /** What `grant` gives. */
 export interface GrantOptions {
   /** A stream prefix the grantee may write (`'todo/'`), or `'*'` for every stream. */
   streams: string
   /** Whether the grantee may also grant and revoke (and write every stream). Default false. */
   admin?: boolean
-}
-
-/** Checks a grant's arguments; returns the grant event's data. */
-export function normalizeGrant(did: unknown, options: GrantOptions): { did: string; streams: string; admin: boolean } {
-  if (!isDidKey(did)) throw new TypeError(`"did" expected an Ed25519 did:key, got ${JSON.stringify(did)}`)
-  const o = expectObject('options', options)
-  return { did, streams: expectString('streams', o['streams']), admin: expectOptionalBoolean('admin', o['admin']) }
 }
 
 /** Refuses grant/revoke on a store opened without access rules. */
@@ -192,27 +166,6 @@ export interface ImportOptions extends ProgressOptions {
   maxClockDrift?: number
   /** `$objects` type recorded for the roots of a CAR that holds no Cairn events. Default 'car'. */
   foreignType?: string
-}
-
-/** Defaults of `ImportOptions`. */
-export const IMPORT_DEFAULTS: Readonly<Required<Omit<ImportOptions, keyof ProgressOptions>>> = Object.freeze({
-  maxBlockBytes: 4 * 1024 * 1024,
-  maxBytes: 1024 * 1024 * 1024,
-  maxStagedBytes: 1024 * 1024 * 1024,
-  maxClockDrift: 24 * 60 * 60 * 1000,
-  foreignType: 'car',
-})
-
-/** Checks `ImportOptions` and applies the defaults. */
-export function normalizeImportOptions(options: ImportOptions): ImportRules {
-  expectObject('options', options)
-  return {
-    maxBlockBytes: options.maxBlockBytes === undefined ? IMPORT_DEFAULTS.maxBlockBytes : expectNonNegativeInteger('maxBlockBytes', options.maxBlockBytes),
-    maxBytes: options.maxBytes === undefined ? IMPORT_DEFAULTS.maxBytes : expectNonNegativeInteger('maxBytes', options.maxBytes),
-    maxStagedBytes: options.maxStagedBytes === undefined ? IMPORT_DEFAULTS.maxStagedBytes : expectNonNegativeInteger('maxStagedBytes', options.maxStagedBytes),
-    maxClockDrift: options.maxClockDrift === undefined ? IMPORT_DEFAULTS.maxClockDrift : expectNonNegativeInteger('maxClockDrift', options.maxClockDrift),
-    foreignType: options.foreignType === undefined ? IMPORT_DEFAULTS.foreignType : expectString('foreignType', options.foreignType),
-  }
 }
 
 /** What an import added. Importing the same CAR again reports zeros and the same heads. */

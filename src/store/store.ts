@@ -3,8 +3,7 @@
 // every read to its views; splitting the class would split the API a reader looks up in one place.
 import type { CID } from 'multiformats/cid'
 import { decodeBlock, encodeValue } from '../block/codec.ts'
-import type { ByteSource } from '../car/interface.ts'
-import { chunksOf, expectByteSource } from '../car/source.ts'
+import { type ByteSource, expectByteSource } from '../car/interface.ts'
 import { expectAsOf, expectCid, expectFunction, expectNonNegativeInteger, expectObject, expectOptionalBoolean, expectStoredString, expectString, expectTime } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { expectOptionalSignal, progressPlan } from '../errors/progress.ts'
@@ -12,7 +11,6 @@ import { changesOf } from '../log/changes.ts'
 import { expectFilter } from '../log/event/filter.ts'
 import { decodeEvent } from '../log/event/format.ts'
 import type { AppendInput, AppendOptions, BatchAppendInput, EventBlock, EventFilter, PageOptions, QueryOptions, ReadOptions, ReplayOptions, StoredEvent } from '../log/event/interface.ts'
-import { isDidKey } from '../identity/did-key.ts'
 import { EventLog, type LogOpenOptions } from '../log/log.ts'
 import { ACCESS_GRANT, ACCESS_REVOKE, ACCESS_STREAM, type AccessConfig, type GrantData, type RevokeData } from '../log/rules/access-names.ts'
 import type { VerifyReport } from '../log/verify.ts'
@@ -27,7 +25,7 @@ import type { Projection, ProjectionSpec } from '../projections/interface.ts'
 import { type CompactOptions, type CompactReport, DERIVED_NAME, type StorageEngine } from '../storage/interface.ts'
 import { checkAppendInput, cursorBounds, replayFilter } from './arguments.ts'
 import type { ChangeListener, ChangesOptions, IndexStatus, Reducer, ReduceOptions, StoreStats, SubscribeOptions, VerifyOptions } from './interface.ts'
-import { expectAccessRules, type GrantOptions, normalizeExportOptions, normalizeGrant, normalizeImportOptions, normalizeStoreOptions, type ExportOptions, type ImportOptions, type ImportReport, type StoreOptions } from './options.ts'
+import { expectAccessRules, type GrantOptions, normalizeExportOptions, normalizeStoreOptions, type ExportOptions, type ImportOptions, type ImportReport, type StoreOptions } from './options.ts'
 import { projectionHost } from './projection-host.ts'
 import { type Transaction, TransactionBuilder, type TransactionResult } from './transaction.ts'
 
@@ -63,7 +61,7 @@ export class CairnStore {
   static async open(storage: StorageEngine, options: StoreOptions = {}): Promise<CairnStore> {
     let normalized: LogOpenOptions
     try {
-      normalized = normalizeStoreOptions(options)
+      normalized = await normalizeStoreOptions(options)
     } catch (err) {
       await storage.close().catch(() => {})
       throw err
@@ -141,7 +139,7 @@ export class CairnStore {
   async grant(did: string, options: GrantOptions): Promise<StoredEvent<GrantData>> {
     this.#log.check()
     expectAccessRules(this.access, 'grant')
-    const data = normalizeGrant(did, options)
+    const data = (await onDemand()).normalizeGrant(did, options)
     const [event] = await this.#log.append([{ stream: ACCESS_STREAM, type: ACCESS_GRANT, data, meta: undefined, expectedVersion: undefined }])
     return event as StoredEvent<GrantData>
   }
@@ -157,8 +155,8 @@ export class CairnStore {
   async revoke(did: string): Promise<StoredEvent<RevokeData>> {
     this.#log.check()
     expectAccessRules(this.access, 'revoke')
-    if (!isDidKey(did)) throw new TypeError(`"did" expected an Ed25519 did:key, got ${JSON.stringify(did)}`)
-    const [event] = await this.#log.append([{ stream: ACCESS_STREAM, type: ACCESS_REVOKE, data: { did }, meta: undefined, expectedVersion: undefined }])
+    const revoked = (await onDemand()).expectDidKey(did)
+    const [event] = await this.#log.append([{ stream: ACCESS_STREAM, type: ACCESS_REVOKE, data: { did: revoked }, meta: undefined, expectedVersion: undefined }])
     return event as StoredEvent<RevokeData>
   }
 
@@ -500,7 +498,7 @@ export class CairnStore {
     expectObject('options', options)
     const type = options.type === undefined ? 'file' : expectStoredString('type', options.type)
     const progress = progressPlan('putFile', options, source instanceof Uint8Array ? source.length : undefined)
-    return this.#log.putFile(chunksOf(expectByteSource('source', source)), type, progress)
+    return this.#log.putFile(expectByteSource('source', source), type, progress)
   }
 
   /**
@@ -587,7 +585,7 @@ export class CairnStore {
     this.#log.check()
     expectObject('options', options)
     expectByteSource('source', source)
-    const rules = normalizeImportOptions(options)
+    const rules = (await onDemand()).normalizeImportOptions(options)
     const progress = progressPlan('import', options, source instanceof Uint8Array ? source.length : undefined)
     return this.#log.import(source, rules, progress)
   }
@@ -705,4 +703,9 @@ export class CairnStore {
   #keyOrThrow(cid: CID): OrderKey {
     return this.#log.views.key(this.#seqOrThrow(cid))
   }
+}
+
+/** The store's argument checks that only cold paths need (on-demand.ts), loaded on first use. */
+function onDemand(): Promise<typeof import('./on-demand.ts')> {
+  return import('./on-demand.ts')
 }

@@ -1,7 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import { encodeValue } from '../block/codec.ts'
 import type { BlockRecord } from '../block/interface.ts'
-import { chunksOf, expectByteSource } from '../car/source.ts'
+import { expectByteSource } from '../car/interface.ts'
 import { expectObject, expectStoredString } from '../errors/arguments.ts'
 import type { AppendInput, AppendOptions, BatchAppendInput, StoredEvent } from '../log/event/interface.ts'
 import type { EventLog } from '../log/log.ts'
@@ -75,11 +75,11 @@ export class TransactionBuilder {
       this.#check()
       expectObject('options', options)
       const type = options.type === undefined ? 'file' : expectStoredString('type', options.type)
-      const chunks = chunksOf(expectByteSource('source', source))
+      const checked = expectByteSource('source', source)
       // The record keeps its place among the transaction's writes; the chunking fills it in.
       const at = this.#drafts.length
       this.#drafts.push(undefined as unknown as Draft)
-      const done = this.#log.chunkFile(chunks).then((file) => {
+      const done = this.#log.chunkFile(checked).then((file) => {
         this.#releases.push(file.release)
         this.#blocks.push(...file.rest)
         this.#drafts[at] = objectDraft(file.cid, type, file.size, undefined)

@@ -1,0 +1,74 @@
+/**
+ * The store's argument checks that only cold paths need, as one chunk loaded on first use: an
+ * app that opens, appends and reads never ships them. `import`'s options and their defaults;
+ * the `signer`, `access` and `gates` of a store opened with them; a grant's or a revocation's
+ * did:key. Each async method that needs them awaits this module before its checks, so an
+ * argument mistake still rejects with the same TypeError/RangeError and changes nothing.
+ */
+import { expectFunction, expectNonNegativeInteger, expectObject, expectOptionalBoolean, expectString } from '../errors/arguments.ts'
+import { isDidKey } from '../identity/did-key.ts'
+import type { Signer } from '../identity/interface.ts'
+import type { ImportRules } from '../log/log.ts'
+import type { AccessConfig } from '../log/rules/access-names.ts'
+import type { Gate } from '../log/rules/gates.ts'
+import type { GrantOptions, ImportOptions } from './options.ts'
+import type { ProgressOptions } from '../errors/progress.ts'
+
+/** Defaults of `ImportOptions`. */
+export const IMPORT_DEFAULTS: Readonly<Required<Omit<ImportOptions, keyof ProgressOptions>>> = Object.freeze({
+  maxBlockBytes: 4 * 1024 * 1024,
+  maxBytes: 1024 * 1024 * 1024,
+  maxStagedBytes: 1024 * 1024 * 1024,
+  maxClockDrift: 24 * 60 * 60 * 1000,
+  foreignType: 'car',
+})
+
+/** Checks `ImportOptions` and applies the defaults. */
+export function normalizeImportOptions(options: ImportOptions): ImportRules {
+  expectObject('options', options)
+  return {
+    maxBlockBytes: options.maxBlockBytes === undefined ? IMPORT_DEFAULTS.maxBlockBytes : expectNonNegativeInteger('maxBlockBytes', options.maxBlockBytes),
+    maxBytes: options.maxBytes === undefined ? IMPORT_DEFAULTS.maxBytes : expectNonNegativeInteger('maxBytes', options.maxBytes),
+    maxStagedBytes: options.maxStagedBytes === undefined ? IMPORT_DEFAULTS.maxStagedBytes : expectNonNegativeInteger('maxStagedBytes', options.maxStagedBytes),
+    maxClockDrift: options.maxClockDrift === undefined ? IMPORT_DEFAULTS.maxClockDrift : expectNonNegativeInteger('maxClockDrift', options.maxClockDrift),
+    foreignType: options.foreignType === undefined ? IMPORT_DEFAULTS.foreignType : expectString('foreignType', options.foreignType),
+  }
+}
+
+/** `StoreOptions.signer`, checked: an object with an Ed25519 did:key `did` and a `sign` function. */
+export function expectSigner(signer: unknown): Signer {
+  const s = expectObject('signer', signer)
+  if (!isDidKey(s['did'])) throw new TypeError(`"signer.did" expected an Ed25519 did:key, got ${JSON.stringify(s['did'])}`)
+  expectFunction('signer.sign', s['sign'])
+  return signer as Signer
+}
+
+/** `StoreOptions.access`, checked: a non-empty array of did:key admins, copied and frozen. */
+export function expectAccess(access: unknown): AccessConfig {
+  const a = expectObject('access', access)
+  const admins = a['admins']
+  if (!Array.isArray(admins) || admins.length === 0) throw new TypeError('"access.admins" expected a non-empty array of did:key strings')
+  admins.forEach((did, i) => {
+    if (!isDidKey(did)) throw new TypeError(`"access.admins[${i}]" expected an Ed25519 did:key, got ${JSON.stringify(did)}`)
+  })
+  return { admins: Object.freeze([...(admins as string[])]) }
+}
+
+/** `StoreOptions.gates`, checked: an array of functions, frozen. */
+export function expectGates(gates: unknown): readonly Gate[] {
+  if (!Array.isArray(gates)) throw new TypeError('"gates" expected an array of functions')
+  return Object.freeze(gates.map((g, i) => expectFunction<Gate>(`gates[${i}]`, g)))
+}
+
+/** TypeError unless `did` is an Ed25519 did:key (the grantee or revoked author). */
+export function expectDidKey(did: unknown): string {
+  if (!isDidKey(did)) throw new TypeError(`"did" expected an Ed25519 did:key, got ${JSON.stringify(did)}`)
+  return did
+}
+
+/** Checks a grant's arguments; returns the grant event's data. */
+export function normalizeGrant(did: unknown, options: GrantOptions): { did: string; streams: string; admin: boolean } {
+  const grantee = expectDidKey(did)
+  const o = expectObject('options', options)
+  return { did: grantee, streams: expectString('streams', o['streams']), admin: expectOptionalBoolean('admin', o['admin']) }
+}

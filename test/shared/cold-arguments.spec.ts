@@ -1,0 +1,148 @@
+// The argument checks that load on first use (src/store/on-demand.ts: import's options, a
+// signer, access rules, gates, a grant's or revocation's did:key; the file chunker's byte
+// source): an app that opens, appends and reads does not ship them (test/node/bundle-budget),
+// and a mistake still rejects with the TypeError/RangeError naming the argument, and changes
+// nothing. `store.export` and `tx.putFile` still throw theirs synchronously.
+import { describe, expect, test } from 'vitest'
+import { createIdentity } from '../../src/identity/create.ts'
+import type { Gate } from '../../src/log/rules/gates.ts'
+import { MemoryStorage } from '../../src/storage/memory.ts'
+import type { StoreOptions } from '../../src/store/options.ts'
+import { CairnStore } from '../../src/store/store.ts'
+import { bytesOf } from '../support/stores.ts'
+
+/** What `p` rejected with (fails when it resolves). */
+async function rejection(p: Promise<unknown>): Promise<Error> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  expect(err, 'expected a rejection').toBeInstanceOf(Error)
+  return err as Error
+}
+
+/** The store's heads and stats, to compare before and after a refused call. */
+async function state(store: CairnStore): Promise<unknown> {
+  return { heads: store.heads.map(String), stats: await store.stats() }
+}
+
+describe('argument checks that load on first use', () => {
+  test('openStore options: a bad signer, access or gates rejects with a TypeError naming it, and the storage is closed', async () => {
+    const me = await createIdentity()
+    const cases: [StoreOptions, RegExp][] = [
+      [{ signer: { did: 'did:web:example.com', sign: me.sign } as never }, /^"signer\.did" expected an Ed25519 did:key/],
+      [{ signer: { did: me.did, sign: 'no' } as never }, /^"signer\.sign" expected a function/],
+      [{ signer: 'me' as never }, /"signer"/],
+      [{ access: { admins: [] } }, /^"access\.admins" expected a non-empty array/],
+      [{ access: { admins: [me.did, 'bob'] } }, /^"access\.admins\[1\]" expected an Ed25519 did:key, got "bob"/],
+      [{ gates: 'no' as never }, /^"gates" expected an array of functions/],
+      [{ gates: [() => {}, 42 as unknown as Gate] }, /^"gates\[1\]" expected a function/],
+      // The checks run in the options' order: a bad clock is named before a bad signer.
+      [{ clock: 1 as never, signer: 'me' as never }, /^"clock" expected a function/],
+    ]
+    for (const [options, message] of cases) {
+      const storage = new MemoryStorage()
+      const err = await rejection(CairnStore.open(storage, options))
+      expect(err, JSON.stringify(Object.keys(options))).toBeInstanceOf(TypeError)
+      expect(err.message).toMatch(message)
+      await expect(storage.getMany([])).rejects.toThrow(/closed/)
+    }
+    // The control: the same options, made valid, open.
+    const store = await CairnStore.open(new MemoryStorage(), { signer: me, access: { admins: [me.did] }, gates: [() => {}] })
+    expect(store.author).toBe(me.did)
+    await store.close()
+  })
+
+  test('import options: each bad limit or foreignType rejects naming it, with the store unchanged', async () => {
+    const source = await CairnStore.open(new MemoryStorage())
+    await source.append({ stream: 's', type: 't' })
+    const car = await bytesOf(source.export())
+    const store = await CairnStore.open(new MemoryStorage())
+    await store.append({ stream: 'mine', type: 'x' })
+    const before = await state(store)
+    const cases: [object, ErrorConstructor, RegExp][] = [
+      [{ maxBlockBytes: -1 }, RangeError, /^"maxBlockBytes" expected a non-negative integer, got -1/],
+      [{ maxBytes: 1.5 }, TypeError, /^"maxBytes" expected a non-negative integer/],
+      [{ maxStagedBytes: '1' }, TypeError, /^"maxStagedBytes" expected a non-negative integer/],
+      [{ maxClockDrift: -5 }, RangeError, /^"maxClockDrift" expected a non-negative integer, got -5/],
+      [{ foreignType: 7 }, TypeError, /"foreignType"/],
+      [{ onProgress: 'no' }, TypeError, /^"onProgress" expected a function/],
+      [{ signal: {} }, TypeError, /^"signal" expected an AbortSignal/],
+    ]
+    for (const [options, type, message] of cases) {
+      const err = await rejection(store.import(car, options))
+      expect(err, JSON.stringify(options)).toBeInstanceOf(type)
+      expect(err.message).toMatch(message)
+      expect(await state(store)).toEqual(before)
+    }
+    const bad = await rejection(store.import('car' as never))
+    expect(bad).toBeInstanceOf(TypeError)
+    expect(bad.message).toMatch(/^"source" expected a Uint8Array, a ReadableStream or an \(async\) iterable/)
+    // The control: the same CAR with valid options imports.
+    expect((await store.import(car, { maxBlockBytes: 1 << 20, maxBytes: car.length, maxStagedBytes: 1 << 20, maxClockDrift: 0x7fffffff, foreignType: 'x' })).events).toBe(1)
+    await Promise.all([source.close(), store.close()])
+  })
+
+  test('grant and revoke: a bad did:key or grant options reject with a TypeError, nothing appended', async () => {
+    const admin = await createIdentity()
+    const other = await createIdentity()
+    const store = await CairnStore.open(new MemoryStorage(), { signer: admin, access: { admins: [admin.did] } })
+    const before = await state(store)
+    const cases: [Promise<unknown>, RegExp][] = [
+      [store.grant('did:key:nope', { streams: '*' }), /^"did" expected an Ed25519 did:key, got "did:key:nope"/],
+      [store.grant(42 as never, { streams: '*' }), /^"did" expected an Ed25519 did:key, got 42/],
+      [store.grant(other.did, 'all' as never), /"options"/],
+      [store.grant(other.did, { streams: 1 as never }), /"streams"/],
+      [store.grant(other.did, { streams: '*', admin: 'yes' as never }), /"admin"/],
+      [store.revoke('bob'), /^"did" expected an Ed25519 did:key, got "bob"/],
+    ]
+    for (const [call, message] of cases) {
+      const err = await rejection(call)
+      expect(err).toBeInstanceOf(TypeError)
+      expect(err.message).toMatch(message)
+    }
+    expect(await state(store)).toEqual(before)
+    // The control: valid arguments append a grant, then a revocation.
+    expect((await store.grant(other.did, { streams: 'todo/' })).data).toEqual({ did: other.did, streams: 'todo/', admin: false })
+    expect((await store.revoke(other.did)).data).toEqual({ did: other.did })
+    await store.close()
+  })
+
+  test('putFile: a bad source rejects, a bad chunk rejects naming it; in a transaction a bad source throws synchronously', async () => {
+    const store = await CairnStore.open(new MemoryStorage())
+    const before = await state(store)
+    const source = await rejection(store.putFile(null as never))
+    expect(source).toBeInstanceOf(TypeError)
+    expect(source.message).toMatch(/^"source" expected a Uint8Array, a ReadableStream or an \(async\) iterable of Uint8Array, got null/)
+    const chunk = await rejection(store.putFile([new Uint8Array(2), 'x' as never]))
+    expect(chunk).toBeInstanceOf(TypeError)
+    expect(chunk.message).toMatch(/^"source" chunk 1 expected a Uint8Array, got string/)
+    expect(await state(store)).toEqual(before)
+    const thrown = await rejection(
+      store
+        .transaction((tx) => {
+          try {
+            void tx.putFile(7 as never)
+          } catch (err) {
+            return err
+          }
+          return 'no throw'
+        })
+        .then(({ value }) => Promise.reject(value)),
+    )
+    expect(thrown).toBeInstanceOf(TypeError)
+    expect(thrown.message).toMatch(/^"source" expected a Uint8Array/)
+    // The control: a valid stream of chunks is stored.
+    const cid = await store.putFile([new Uint8Array([1, 2]), new Uint8Array([3])])
+    expect(await bytesOf(store.cat(cid))).toEqual(new Uint8Array([1, 2, 3]))
+    await store.close()
+  })
+
+  test('export still throws its argument mistakes synchronously', async () => {
+    const store = await CairnStore.open(new MemoryStorage())
+    expect(() => store.export({ since: 'x' as never })).toThrow(TypeError)
+    expect(() => store.export({ onProgress: 1 as never })).toThrow(/^"onProgress" expected a function/)
+    expect(() => store.export({ signal: 'x' as never })).toThrow(/^"signal" expected an AbortSignal/)
+    await store.close()
+  })
+})
