@@ -12,7 +12,12 @@ import type { Gate } from '../log/rules/gates.ts'
 // Each options type of the store sits here with its defaults and the one function that
 // checks it and applies them.
 
-/** Options of a store, given to `openStore` beside the location. */
+/**
+ * Options of a store, given to `openStore` beside the location.
+ *
+ * @example
+ * const store = await openStore({ path: './data', signer: me, requireSignatures: true, gates: [small] })
+ */
 export interface StoreOptions {
   /** Wall clock in ms for HLC stamps. Default `Date.now`. */
   clock?: () => number
@@ -92,7 +97,12 @@ function expectGates(gates: unknown): readonly Gate[] {
   return Object.freeze(gates.map((g, i) => expectFunction<Gate>(`gates[${i}]`, g)))
 }
 
-/** What `grant` gives. */
+/**
+ * What `grant` gives.
+ *
+ * @example
+ * await store.grant(peer.did, { streams: '*', admin: true })
+ */
 export interface GrantOptions {
   /** A stream prefix the grantee may write (`'todo/'`), or `'*'` for every stream. */
   streams: string
@@ -215,7 +225,12 @@ export function normalizeImportOptions(options: ImportOptions): ImportRules {
   }
 }
 
-/** What an import added. Importing the same CAR again reports zeros and the same heads. */
+/**
+ * What an import added. Importing the same CAR again reports zeros and the same heads.
+ *
+ * @example
+ * const { events, heads, foreign } = await store.import(car)
+ */
 export interface ImportReport {
   /** Blocks newly stored (events, objects, file blocks, and any local `$objects` events). */
   blocks: number
