@@ -1,4 +1,12 @@
 // Everything the entry points share. Each entry adds its own `openStore`.
+/**
+ * A content identifier (multiformats' `CID` class, re-exported): what every block, event,
+ * object and file is named by. Parse one from its string form, compare with `equals`.
+ *
+ * @example
+ * const cid = CID.parse('bafyreidykglsfhoixmivffc5uwhcgshx4j465xwqntbmu43nb2dzqwfvae')
+ * cid.equals(encodeValue({ hello: 'world' }).cid)   // true
+ */
 export { CID } from 'multiformats/cid'
 export { CairnError, isCairnError, type CairnErrorCode, type CairnErrorDetails } from './errors/cairn-error.ts'
 export type { Progress, ProgressOptions } from './errors/progress.ts'

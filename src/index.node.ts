@@ -30,5 +30,11 @@ useSyncSha256(
     : (bytes) => new Uint8Array(crypto.createHash('sha256').update(bytes).digest()),
 )
 
-/** Opens a store: `{ path }` (files), `{ memory: true }`, `{ blockstore }`, `{ storage }`, or `{ name }` where IndexedDB exists. */
+/**
+ * Opens a store: `{ path }` (files), `{ memory: true }`, `{ blockstore }`, `{ storage }`, or `{ name }` where IndexedDB exists.
+ *
+ * @example
+ * const store = await openStore({ path: './data' })   // the files engine
+ * const scratch = await openStore({ memory: true })
+ */
 export const openStore: OpenStore = createOpenStore((path) => openFileStorage(path))

@@ -11,5 +11,11 @@ import { createOpenStore, type OpenStore } from './store/open.ts'
 export * from './exports.ts'
 export { loadIdentity, type LoadIdentityOptions } from './identity/browser.ts'
 
-/** Opens a store: `{ name }` (IndexedDB), `{ memory: true }`, `{ blockstore }` or `{ storage }`. */
+/**
+ * Opens a store: `{ name }` (IndexedDB), `{ memory: true }`, `{ blockstore }` or `{ storage }`.
+ *
+ * @example
+ * const store = await openStore({ name: 'notes' })     // IndexedDB
+ * const scratch = await openStore({ memory: true })
+ */
 export const openStore: OpenStore = createOpenStore(undefined)

@@ -44,7 +44,12 @@ export async function loadDagPb(): Promise<void> {
   dagPbDecode ??= (await import('@ipld/dag-pb')).decode
 }
 
-/** Wraps bytes as a raw block (CIDv1, codec raw, sha2-256). */
+/**
+ * Wraps bytes as a raw block (CIDv1, codec raw, sha2-256).
+ *
+ * @example
+ * const { cid } = await encodeRaw(new TextEncoder().encode('hi'))   // bafkrei…: a CIDv1 with the raw codec
+ */
 export async function encodeRaw(bytes: Uint8Array): Promise<Block<Uint8Array>> {
   return { cid: sha256Cid(RAW, await sha256Digest(bytes)), bytes, value: bytes }
 }
@@ -64,7 +69,12 @@ export async function verify(cid: CID, bytes: Uint8Array): Promise<void> {
   }
 }
 
-/** Synchronous `verify`, for small blocks on hot paths. */
+/**
+ * Synchronous `verify`, for small blocks on hot paths.
+ *
+ * @example
+ * verifySync(block.cid, block.bytes)   // returns, or throws CairnError { code: 'CAIRN_INVALID_BLOCK', cid }
+ */
 export function verifySync(cid: CID, bytes: Uint8Array): void {
   checkFormat(cid)
   if (!equalBytes(sha256DigestSync(bytes), cid.multihash.digest)) {
@@ -81,7 +91,12 @@ function checkFormat(cid: CID): void {
   }
 }
 
-/** Verifies then decodes a block by its codec (dag-cbor value, dag-pb node, raw bytes). */
+/**
+ * Verifies then decodes a block by its codec (dag-cbor value, dag-pb node, raw bytes).
+ *
+ * @example
+ * const { value } = await decodeBlock<{ title: string }>(cid, bytes)
+ */
 export async function decodeBlock<T = unknown>(cid: CID, bytes: Uint8Array): Promise<Block<T>> {
   await verify(cid, bytes)
   return { cid, bytes, value: decodeTrusted<T>(cid, bytes) }
@@ -191,7 +206,12 @@ export function blockLinks(cid: CID, bytes: Uint8Array): CID[] {
   return cid.code === DAG_CBOR || cid.code === DAG_PB ? [...linksOf(cid, decodeTrusted(cid, bytes))] : []
 }
 
-/** Every CID inside an IPLD value, depth first, in encounter order (without recursion, so any depth is safe). */
+/**
+ * Every CID inside an IPLD value, depth first, in encounter order (without recursion, so any depth is safe).
+ *
+ * @example
+ * const links = [...linksInValue({ cover: photoCid, pages: [a, b] })]   // [photoCid, a, b]
+ */
 export function* linksInValue(value: unknown): Generator<CID> {
   const stack: unknown[] = [value]
   while (stack.length > 0) {

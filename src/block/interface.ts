@@ -7,13 +7,23 @@ export const DAG_PB = 0x70
 /** Multihash code of sha2-256, the only hash Cairn writes or accepts. */
 export const SHA2_256 = 0x12
 
-/** A block: its CID and its encoded bytes. */
+/**
+ * A block: its CID and its encoded bytes.
+ *
+ * @example
+ * for await (const { cid, bytes } of storage.blocks()) await verify(cid, bytes)
+ */
 export interface BlockRecord {
   readonly cid: CID
   readonly bytes: Uint8Array
 }
 
-/** A block with its decoded value. */
+/**
+ * A block with its decoded value.
+ *
+ * @example
+ * const { cid, bytes, value } = encodeValue({ hello: 'world' })
+ */
 export interface Block<T = unknown> extends BlockRecord {
   readonly value: T
 }

@@ -1,6 +1,11 @@
 import type { CID } from 'multiformats/cid'
 
-/** Stable error codes. Each names one kind of failure; callers branch on `code`, not on messages. */
+/**
+ * Stable error codes. Each names one kind of failure; callers branch on `code`, not on messages.
+ *
+ * @example
+ * if (isCairnError(err)) console.error(err.code, err.cid?.toString() ?? err.file ?? '')
+ */
 export type CairnErrorCode =
   | 'CAIRN_NOT_FOUND'
   | 'CAIRN_VERSION_CONFLICT'
@@ -30,7 +35,13 @@ export type CairnErrorCode =
   /** A policy gate refused an event; `reasons` says why. */
   | 'CAIRN_REFUSED'
 
-/** Extra facts an error carries so callers and logs can act on it without parsing the message. */
+/**
+ * Extra facts an error carries so callers and logs can act on it without parsing the message.
+ *
+ * @example
+ * try { await store.append(input, { expectedVersion: 3 }) }
+ * catch (err) { if (isCairnError(err, 'CAIRN_VERSION_CONFLICT')) console.log(err.stream, err.expectedVersion, err.actualVersion) }
+ */
 export interface CairnErrorDetails {
   /** The block, event or object the failure is about. */
   cid?: CID
@@ -83,7 +94,12 @@ export class CairnError extends Error {
   }
 }
 
-/** True when `err` is a CairnError, and, if `code` is given, one with that code. */
+/**
+ * True when `err` is a CairnError, and, if `code` is given, one with that code.
+ *
+ * @example
+ * if (isCairnError(err, 'CAIRN_NOT_FOUND')) return undefined
+ */
 export function isCairnError(err: unknown, code?: CairnErrorCode): err is CairnError {
   return err instanceof CairnError && (code === undefined || err.code === code)
 }

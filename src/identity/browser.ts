@@ -22,7 +22,12 @@ interface StoredKey {
   seed?: Uint8Array
 }
 
-/** Options of `loadIdentity`. */
+/**
+ * Options of `loadIdentity`.
+ *
+ * @example
+ * const me = await loadIdentity({ name: 'work' })
+ */
 export interface LoadIdentityOptions {
   /** Which identity of this origin: a new key is made the first time a name is asked for. */
   name: string

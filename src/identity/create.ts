@@ -6,7 +6,12 @@ import { ed25519Backend } from './ed25519.ts'
 import type { Identity } from './interface.ts'
 import { identityOf, keyOf } from './key-identity.ts'
 
-/** Options of `createIdentity` and `importIdentity`. */
+/**
+ * Options of `createIdentity` and `importIdentity`.
+ *
+ * @example
+ * const me = await createIdentity({ extractable: false })   // exportIdentity refuses it
+ */
 export interface IdentityOptions {
   /**
    * Whether `exportIdentity` may write the secret key (default true). With WebCrypto the key is

@@ -73,7 +73,7 @@ export function publicKeyOf(did: string): Uint8Array {
  * Whether `did` is an Ed25519 `did:key` that `publicKeyOf` reads.
  *
  * @example
- * if (!isDidKey(event.meta.author)) throw new Error('not a did:key')
+ * if (!isDidKey(event.author)) throw new Error('unsigned, or not signed by a did:key')
  */
 export function isDidKey(did: unknown): did is string {
   if (typeof did !== 'string') return false

@@ -6,7 +6,12 @@ import { assertEvent } from './event/format.ts'
 import { eventLinks } from './event/links.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 
-/** What `verify()` found. */
+/**
+ * What `verify()` found.
+ *
+ * @example
+ * const { blocks, bytes, dangling } = await store.verify()
+ */
 export interface VerifyReport {
   /** Blocks read and re-hashed. */
   blocks: number

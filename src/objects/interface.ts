@@ -1,7 +1,12 @@
 import type { CID } from 'multiformats/cid'
 import type { ProgressOptions } from '../errors/progress.ts'
 
-/** Options of `put`. */
+/**
+ * Options of `put`.
+ *
+ * @example
+ * const cid = await store.put({ title: 'Notes' }, { type: 'doc' })
+ */
 export interface PutOptions {
   /** The object's type, for `objects({ type })`. Default 'object'. */
   type?: string
@@ -22,7 +27,12 @@ export interface PutFileOptions extends ProgressOptions {
   type?: string
 }
 
-/** An object as listed by `objects()`. */
+/**
+ * An object as listed by `objects()`.
+ *
+ * @example
+ * for await (const { cid, type, size, event } of store.objects()) console.log(type, size, cid.toString())
+ */
 export interface ObjectInfo {
   readonly cid: CID
   readonly type: string
@@ -32,13 +42,23 @@ export interface ObjectInfo {
   readonly event: CID
 }
 
-/** Something that links to a CID. */
+/**
+ * Something that links to a CID.
+ *
+ * @example
+ * for await (const { kind, cid } of store.referrers(photoCid)) console.log(kind, cid.toString())
+ */
 export interface Referrer {
   readonly cid: CID
   readonly kind: 'event' | 'object'
 }
 
-/** Which objects `objects()` lists. */
+/**
+ * Which objects `objects()` lists.
+ *
+ * @example
+ * for await (const photo of store.objects({ type: 'photo' })) console.log(photo.cid.toString())
+ */
 export interface ObjectsQuery {
   /** Only objects put with this type. */
   type?: string

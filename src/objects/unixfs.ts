@@ -8,7 +8,13 @@ import type { ByteSource } from '../car/interface.ts'
 import { chunksOf } from '../car/source.ts'
 import { readFile } from './cat.ts'
 
-/** Source of a file's bytes. */
+/**
+ * Source of a file's bytes.
+ *
+ * @example
+ * await store.putFile(new TextEncoder().encode('hello'))
+ * await store.putFile(file.stream())   // or any iterable or async iterable of Uint8Array chunks
+ */
 export type FileSource = ByteSource
 
 /**

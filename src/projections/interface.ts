@@ -1,10 +1,20 @@
 import type { CID } from 'multiformats/cid'
 import type { AsOf, EventFilter, QueryOptions, ReadOptions, StoredEvent } from '../log/event/interface.ts'
 
-/** Folds one event into a projection's state for its key. Must be pure: replicas replay it. */
+/**
+ * Folds one event into a projection's state for its key. Must be pure: replicas replay it.
+ *
+ * @example
+ * const reducer: ProjectionReducer<number> = (count) => count + 1
+ */
 export type ProjectionReducer<S, D = unknown> = (state: S, event: StoredEvent<D>) => S
 
-/** What `store.project(name, spec)` takes. */
+/**
+ * What `store.project(name, spec)` takes.
+ *
+ * @example
+ * await store.project('totals', { filter: { type: 'item.added' }, initial: 0, reducer: (sum, e) => sum + (e.data as { price: number }).price, snapshotEvery: 256 })
+ */
 export interface ProjectionSpec<S, D = unknown> {
   /** Which events feed the projection (`stream`, `type`, `streamPrefix`). Default: every app event. */
   filter?: EventFilter
@@ -15,13 +25,24 @@ export interface ProjectionSpec<S, D = unknown> {
   snapshotEvery?: number
 }
 
-/** Options of a projection's `get`. */
+/**
+ * Options of a projection's `get`.
+ *
+ * @example
+ * await carts.get('cart-7', { asOf: new Date('2024-05-01') })
+ */
 export interface ProjectionGetOptions {
   /** The key's state as it was at this time (ms or Date) or event CID. */
   asOf?: AsOf
 }
 
-/** A live projection: per-key state (the key is the event's stream), kept current on appends and imports. */
+/**
+ * A live projection: per-key state (the key is the event's stream), kept current on appends and imports.
+ *
+ * @example
+ * const carts = await store.project('carts', { initial: 0, reducer: (n) => n + 1 })
+ * for await (const key of carts.keys()) console.log(key, await carts.get(key))
+ */
 export interface Projection<S> {
   readonly name: string
   /**

@@ -181,6 +181,10 @@ export async function openBlockstoreEngine(blockstore: Blockstore, options: Bloc
  * Cairn storage over an interface-blockstore: blocks are written first, the heads record
  * last, alternating between two slots, so a crash leaves at worst unreferenced blocks and a
  * reopen sees the last complete commit.
+ *
+ * @example
+ * const storage = await openBlockstoreStorage(blockstore)   // an interface-blockstore, already open
+ * const store = await openStore({ storage })
  */
 export class BlockstoreStorage implements StorageEngine {
   readonly kind: string = 'blockstore'

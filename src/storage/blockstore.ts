@@ -24,7 +24,12 @@ const DERIVED_PREFIX = 'cairn:derived:'
 export function blockstoreDerivedKey(name: string): CID {
   return slotKey(DERIVED_PREFIX + expectDerivedName(name))
 }
-/** Options of {@link openBlockstoreStorage}. */
+/**
+ * Options of {@link openBlockstoreStorage}.
+ *
+ * @example
+ * const storage = await openBlockstoreStorage(blockstore, { concurrency: 32, onClose: () => blockstore.close() })
+ */
 export interface BlockstoreStorageOptions {
   /** Called once by `close()`, after the last commit finished, to close the underlying blockstore. */
   onClose?: () => Promise<void> | void

@@ -22,7 +22,12 @@ const META = 'meta'
 const DERIVED = 'derived'
 const HEADS_KEY = 'heads'
 
-/** Options of {@link openIndexedDbStorage}. */
+/**
+ * Options of {@link openIndexedDbStorage}.
+ *
+ * @example
+ * const store = await openStore({ storage: await openIndexedDbStorage('notes', { durability: 'relaxed', pageSize: 1000 }) })
+ */
 export interface IndexedDbStorageOptions {
   /**
    * Durability hint of every commit transaction. 'strict' (the default) resolves a commit only
@@ -218,6 +223,10 @@ function openDatabase(idb: IDBFactory, name: string, blockedTimeoutMs: number): 
  * Deletes the IndexedDB database `name` and everything in it. Cairn connections to it (in
  * this or another tab) close themselves when asked; the returned promise resolves once the
  * browser has deleted the database.
+ *
+ * @example
+ * await store.close()
+ * await deleteIndexedDbStorage('notes')
  */
 export async function deleteIndexedDbStorage(name: string): Promise<void> {
   expectString('name', name)
@@ -237,6 +246,10 @@ export async function deleteIndexedDbStorage(name: string): Promise<void> {
  * `meta` record with the heads. A commit is one readwrite transaction over both, so the
  * browser makes the blocks and heads durable together or not at all. Derived values live in
  * the `derived` object store, one record per name, each write its own transaction.
+ *
+ * @example
+ * const storage = await openIndexedDbStorage('notes')
+ * const store = await openStore({ storage })
  */
 export class IndexedDbStorage implements StorageEngine {
   readonly kind: string = 'indexeddb'

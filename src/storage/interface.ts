@@ -1,7 +1,13 @@
 import type { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
 
-/** One atomic write: blocks and the new heads, durable together or not at all. */
+/**
+ * One atomic write: blocks and the new heads, durable together or not at all.
+ *
+ * @example
+ * const block = encodeValue({ hello: 'world' })
+ * await storage.commit({ blocks: [block], heads: [block.cid] })
+ */
 export interface CommitBatch {
   /** Blocks to add. Blocks already stored may be repeated; engines skip or overwrite them. */
   readonly blocks: readonly BlockRecord[]
@@ -14,6 +20,10 @@ export interface CommitBatch {
  * after `commit` resolves, a reopen (even after a crash) sees all of the batch;
  * if it did not resolve, a reopen sees none of its heads and at worst some of its
  * blocks, unreferenced. Engines store bytes as given; the layers above verify.
+ *
+ * @example
+ * // Any engine honouring this contract can carry a store:
+ * const store = await openStore({ storage: new MemoryStorage() })
  */
 export interface StorageEngine {
   /** Short engine name for diagnostics: 'memory', 'files', 'indexeddb', 'blockstore'. */
@@ -24,19 +34,54 @@ export interface StorageEngine {
    * scanning every block.
    */
   readonly scanPerBlock?: boolean
-  /** A block's bytes, or undefined when the engine does not hold it. */
+  /**
+   * A block's bytes, or undefined when the engine does not hold it.
+   *
+   * @example
+   * const bytes = await storage.get(cid)   // undefined when the engine does not hold it
+   */
   get(cid: CID): Promise<Uint8Array | undefined>
-  /** Several blocks at once, in the order asked (engines where one request per block is costly, like IndexedDB). */
+  /**
+   * Several blocks at once, in the order asked (engines where one request per block is costly, like IndexedDB).
+   *
+   * @example
+   * const [a, b] = await storage.getMany!([cidA, cidB])
+   */
   getMany?(cids: readonly CID[]): Promise<(Uint8Array | undefined)[]>
-  /** Whether the engine holds the block. */
+  /**
+   * Whether the engine holds the block.
+   *
+   * @example
+   * if (!(await storage.has(cid))) missing.push(cid)
+   */
   has(cid: CID): Promise<boolean>
-  /** Every stored block, in no particular order. */
+  /**
+   * Every stored block, in no particular order.
+   *
+   * @example
+   * for await (const { cid, bytes } of storage.blocks()) await verify(cid, bytes)
+   */
   blocks(): AsyncIterable<BlockRecord>
-  /** The heads written by the last successful commit; [] for a new store. */
+  /**
+   * The heads written by the last successful commit; [] for a new store.
+   *
+   * @example
+   * const heads = await storage.heads()   // [] for a new store
+   */
   heads(): Promise<CID[]>
-  /** Stores the batch's blocks and heads together: all of it or, on a failure, none. */
+  /**
+   * Stores the batch's blocks and heads together: all of it or, on a failure, none.
+   *
+   * @example
+   * await storage.commit({ blocks: [block], heads: [block.cid] })
+   */
   commit(batch: CommitBatch): Promise<void>
-  /** Releases the engine's resources; the engine is unusable afterwards. */
+  /**
+   * Releases the engine's resources; the engine is unusable afterwards.
+   *
+   * @example
+   * await storage.close()
+   */
   close(): Promise<void>
   /**
    * Derived data kept beside the blocks (index snapshots, projection snapshots), by name.
@@ -44,6 +89,9 @@ export interface StorageEngine {
    * value, never a mix of two (each write replaces the whole value atomically). The layer
    * above checksums what it stores and says which heads it covers. Engines without it make
    * the store rebuild its indexes on every open.
+   *
+   * @example
+   * const snapshot = await storage.readDerived?.('my-index')   // undefined when never written
    */
   readDerived?(name: string): Promise<Uint8Array | undefined>
   /**
@@ -59,7 +107,12 @@ export interface StorageEngine {
    * Returns the function that stops listening.
    */
   onExternalCommit?(listener: () => void): () => void
-  /** Replaces the derived value `name` (see `readDerived`). Names are `[a-z0-9._-]{1,64}`. */
+  /**
+   * Replaces the derived value `name` (see `readDerived`). Names are `[a-z0-9._-]{1,64}`.
+   *
+   * @example
+   * await storage.writeDerived?.('my-index', bytes)
+   */
   writeDerived?(name: string, bytes: Uint8Array): Promise<void>
   /**
    * Asks the runtime to keep this storage persistent: exempt from eviction under storage
@@ -87,11 +140,19 @@ export interface StorageEngine {
    * list the dead blocks, never a live one twice or not at all. A second compaction with the
    * same `live` reclaims nothing. Throws TypeError/RangeError for bad arguments, before
    * anything is touched. Optional: engines without it keep every block.
+   *
+   * @example
+   * const { blocksRemoved } = await storage.compact!((cid) => reachable.has(cid.toString()), { minDeadRatio: 0 })
    */
   compact?(live: (cid: CID) => boolean, options?: CompactOptions): Promise<CompactReport>
 }
 
-/** Options of {@link StorageEngine.compact}. */
+/**
+ * Options of {@link StorageEngine.compact}.
+ *
+ * @example
+ * await store.compact({ minDeadRatio: 0 })   // files engine: rewrite every segment holding a dead block
+ */
 export interface CompactOptions {
   /**
    * For engines that rewrite storage in units holding many blocks (the files engine's
@@ -103,7 +164,12 @@ export interface CompactOptions {
   readonly minDeadRatio?: number
 }
 
-/** What {@link StorageEngine.compact} did. */
+/**
+ * What {@link StorageEngine.compact} did.
+ *
+ * @example
+ * const { blocksRemoved, bytesReclaimed, segmentsRewritten } = await store.compact()
+ */
 export interface CompactReport {
   /** Blocks removed: distinct CIDs no longer stored. */
   readonly blocksRemoved: number
@@ -134,5 +200,10 @@ export function checkCompactArguments(live: unknown, options: unknown): number {
   return ratio
 }
 
-/** Names accepted by `readDerived`/`writeDerived`: safe as file names and object-store keys. */
+/**
+ * Names accepted by `readDerived`/`writeDerived`: safe as file names and object-store keys.
+ *
+ * @example
+ * DERIVED_NAME.test('my-index.v2')   // true: a name readDerived and writeDerived take
+ */
 export const DERIVED_NAME: RegExp = /^[a-z0-9._-]{1,64}$/

@@ -24,7 +24,12 @@ export class MemoryStorage implements StorageEngine {
     return this.#blocks.get(cid)?.bytes
   }
 
-  /** Several blocks in one call: no promise per block. */
+  /**
+   * Several blocks in one call: no promise per block.
+   *
+   * @example
+   * const [a, b] = await storage.getMany([cidA, cidB])
+   */
   async getMany(cids: readonly CID[]): Promise<(Uint8Array | undefined)[]> {
     this.#open()
     const blocks = this.#blocks
@@ -52,7 +57,12 @@ export class MemoryStorage implements StorageEngine {
     this.#heads = [...batch.heads]
   }
 
-  /** Deletes every block `live` rejects (see StorageEngine.compact); `minDeadRatio` does not apply. */
+  /**
+   * Deletes every block `live` rejects (see StorageEngine.compact); `minDeadRatio` does not apply.
+   *
+   * @example
+   * const { blocksRemoved, bytesReclaimed } = await storage.compact((cid) => reachable.has(cid.toString()))
+   */
   async compact(live: (cid: CID) => boolean, options?: CompactOptions): Promise<CompactReport> {
     checkCompactArguments(live, options)
     this.#open()

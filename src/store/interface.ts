@@ -2,7 +2,12 @@ import type { CID } from 'multiformats/cid'
 import type { ProgressOptions } from '../errors/progress.ts'
 import type { AsOf, EventFilter, StoredEvent } from '../log/event/interface.ts'
 
-/** How the store's indexes were opened (see `CairnStore.indexStatus`). */
+/**
+ * How the store's indexes were opened (see `CairnStore.indexStatus`).
+ *
+ * @example
+ * const { fromSnapshot, indexedOnOpen, snapshotEvents } = store.indexStatus()
+ */
 export interface IndexStatus {
   /** Whether open loaded a persisted index snapshot. */
   readonly fromSnapshot: boolean
@@ -23,16 +28,32 @@ export type VerifyOptions = ProgressOptions
 /** What `verify()` walked. */
 export type { VerifyReport } from '../log/verify.ts'
 
-/** Folds one event into the state, for `reduce`: returns the next state. */
+/**
+ * Folds one event into the state, for `reduce`: returns the next state.
+ *
+ * @example
+ * const count: Reducer<number> = (n) => n + 1
+ * await store.reduce('cart-7', count, 0)
+ */
 export type Reducer<S, D = unknown> = (state: S, event: StoredEvent<D>) => S
 
-/** Options of `reduce`. */
+/**
+ * Options of `reduce`.
+ *
+ * @example
+ * await store.reduce('cart-7', count, 0, { asOf: checkout.cid })
+ */
 export interface ReduceOptions {
   /** Fold the stream as it was at this time or event (see `ReadOptions.asOf`). */
   asOf?: AsOf
 }
 
-/** Counts over the whole log, system stream (`$objects`) included. */
+/**
+ * Counts over the whole log, system stream (`$objects`) included.
+ *
+ * @example
+ * const { events, streams, types, objects, bytes } = await store.stats()
+ */
 export interface StoreStats {
   /** Events in the log. */
   events: number
@@ -50,10 +71,21 @@ export interface StoreStats {
   bytes: number
 }
 
-/** Called once per new event that matches the subscription's filter. */
+/**
+ * Called once per new event that matches the subscription's filter.
+ *
+ * @example
+ * const listener: ChangeListener = (e) => console.log(e.stream, e.type)
+ * store.subscribe({ type: 'order.placed' }, listener)
+ */
 export type ChangeListener = (event: StoredEvent) => void
 
-/** Options of `subscribe`. */
+/**
+ * Options of `subscribe`.
+ *
+ * @example
+ * store.subscribe({}, render, { onError: (err, e) => console.error(`listener failed on ${e.cid}`, err) })
+ */
 export interface SubscribeOptions {
   /**
    * Receives what a listener throws. Without it, the error is rethrown in a microtask (like
@@ -62,7 +94,12 @@ export interface SubscribeOptions {
   onError?: (error: unknown, event: StoredEvent) => void
 }
 
-/** Options of `changes()`: where the feed starts. */
+/**
+ * Options of `changes()`: where the feed starts.
+ *
+ * @example
+ * for await (const e of store.changes({ after: checkpoint, filter: { streamPrefix: 'order-' }, signal: controller.signal })) ship(e)
+ */
 export interface ChangesOptions {
   /**
    * Start strictly after this event's place in the canonical order (see `QueryOptions.after`).

@@ -6,13 +6,30 @@ import { MemoryStorage } from '../storage/memory.ts'
 import type { StoreOptions } from './options.ts'
 import { CairnStore } from './store.ts'
 
-/** Where a store keeps its blocks: exactly one of these. */
+/**
+ * Where a store keeps its blocks: exactly one of these.
+ *
+ * @example
+ * await openStore({ memory: true })
+ * await openStore({ name: 'notes', durability: 'relaxed' })   // or { path }, { blockstore }, { storage }
+ */
 export type StoreLocation = { memory: true } | { path: string } | { name: string; durability?: IndexedDbStorageOptions['durability'] } | { blockstore: Blockstore } | { storage: StorageEngine }
 
-/** What `openStore` takes: where the store lives, and the store's options. */
+/**
+ * What `openStore` takes: where the store lives, and the store's options.
+ *
+ * @example
+ * const options: OpenStoreOptions = { path: './data', signer: me, requireSignatures: true }
+ */
 export type OpenStoreOptions = StoreLocation & StoreOptions
 
-/** Opens a store. Which locations work depends on the entry point (browser or Node/Deno). */
+/**
+ * Opens a store. Which locations work depends on the entry point (browser or Node/Deno).
+ *
+ * @example
+ * const open: OpenStore = openStore
+ * const store = await open({ memory: true })
+ */
 export type OpenStore = (options: OpenStoreOptions) => Promise<CairnStore>
 
 /** Opens the file engine; only the Node/Deno entry provides one. */

@@ -12,7 +12,12 @@ import type { Gate } from '../log/rules/gates.ts'
 // checks it and applies them; the checks that only cold paths need (import's options and
 // defaults, a signer, access rules, gates, a grant) sit in on-demand.ts, loaded on first use.
 
-/** Options of a store, given to `openStore` beside the location. */
+/**
+ * Options of a store, given to `openStore` beside the location.
+ *
+ * @example
+ * const store = await openStore({ path: './data', signer: me, requireSignatures: true, gates: [small] })
+ */
 export interface StoreOptions {
   /** Wall clock in ms for HLC stamps. Default `Date.now`. */
   clock?: () => number
@@ -73,7 +78,12 @@ const lazyVerify: VerifyFn = async (did, bytes, sig) => {
   return (await verifier)(did, bytes, sig)
 }
 
-/** What `grant` gives. */
+/**
+ * What `grant` gives.
+ *
+ * @example
+ * await store.grant(peer.did, { streams: '*', admin: true })
+ */
 export interface GrantOptions {
   /** A stream prefix the grantee may write (`'todo/'`), or `'*'` for every stream. */
   streams: string
@@ -168,7 +178,12 @@ export interface ImportOptions extends ProgressOptions {
   foreignType?: string
 }
 
-/** What an import added. Importing the same CAR again reports zeros and the same heads. */
+/**
+ * What an import added. Importing the same CAR again reports zeros and the same heads.
+ *
+ * @example
+ * const { events, heads, foreign } = await store.import(car)
+ */
 export interface ImportReport {
   /** Blocks newly stored (events, objects, file blocks, and any local `$objects` events). */
   blocks: number

@@ -57,6 +57,9 @@ export class CairnStore {
    * Opens a store on a storage engine: loads the persisted index snapshot and indexes only
    * the events committed after it (or, without a usable snapshot or with `rebuildIndex`,
    * rebuilds the indexes from the blocks and writes a fresh snapshot).
+   *
+   * @example
+   * const store = await CairnStore.open(await openIndexedDbStorage('notes', { pageSize: 1000 }), { rebuildIndex: true })
    */
   static async open(storage: StorageEngine, options: StoreOptions = {}): Promise<CairnStore> {
     let normalized: LogOpenOptions
@@ -72,6 +75,9 @@ export class CairnStore {
   /**
    * How open found the indexes: from a persisted snapshot (and how many newer events it
    * indexed from blocks), or rebuilt from the blocks. For diagnostics and tests.
+   *
+   * @example
+   * const { fromSnapshot, indexedOnOpen } = store.indexStatus()   // e.g. true, 12: the snapshot plus 12 newer events
    */
   indexStatus(): IndexStatus {
     return { ...this.#log.opened, snapshotEvents: this.#log.snapshotEvents }
@@ -105,6 +111,12 @@ export class CairnStore {
   /**
    * Appends several events atomically: all are durable or none is. Each input may carry its
    * own `expectedVersion`, checked against the stream as it stands before that input.
+   *
+   * @example
+   * const [debit, credit] = await store.appendMany([
+   *   { stream: 'acct-1', type: 'debited', data: { amount: 5 }, expectedVersion: 3 },
+   *   { stream: 'acct-2', type: 'credited', data: { amount: 5 } },
+   * ])
    */
   async appendMany<D = unknown>(inputs: readonly BatchAppendInput<D>[]): Promise<StoredEvent<D>[]> {
     this.#log.check()
@@ -175,7 +187,12 @@ export class CairnStore {
     return this.#log.admission.can(did, stream)
   }
 
-  /** Number of events in `stream` in this replica's view (0 for an unknown stream). */
+  /**
+   * Number of events in `stream` in this replica's view (0 for an unknown stream).
+   *
+   * @example
+   * await store.append({ stream: 'cart-7', type: 'item.added' }, { expectedVersion: store.version('cart-7') })
+   */
   version(stream: string): number {
     this.#log.check()
     return this.#log.views.streamLength(expectString('stream', stream))
@@ -283,14 +300,24 @@ export class CairnStore {
     for await (const loaded of this.#load(seqs)) yield toStoredEvent<D>(loaded, this.#log.views.version(loaded.seq))
   }
 
-  /** Events whose `meta.causation` is this CID (as a string), or this string, in canonical order. */
+  /**
+   * Events whose `meta.causation` is this CID (as a string), or this string, in canonical order.
+   *
+   * @example
+   * for await (const e of store.causedBy(command.cid, { limit: 10 })) console.log(e.type)
+   */
   async *causedBy<D = unknown>(cause: CID | string, options: PageOptions = {}): AsyncGenerator<StoredEvent<D>> {
     this.#log.check()
     const key = typeof cause === 'string' ? expectString('cause', cause) : expectCid('cause', cause).toString()
     yield* this.#page<D>(this.#log.views.causedBy(key), options)
   }
 
-  /** Events whose `meta.correlation` is `id`, in canonical order. */
+  /**
+   * Events whose `meta.correlation` is `id`, in canonical order.
+   *
+   * @example
+   * for await (const e of store.correlated('checkout-42')) console.log(e.stream, e.type)
+   */
   async *correlated<D = unknown>(id: string, options: PageOptions = {}): AsyncGenerator<StoredEvent<D>> {
     this.#log.check()
     yield* this.#page<D>(this.#log.views.correlated(expectString('id', id)), options)
@@ -308,6 +335,9 @@ export class CairnStore {
   /**
    * Counts over the whole log (see `StoreStats`): events, streams, types, objects, and the
    * bytes of event blocks plus recorded object sizes. Read from the views, not from storage.
+   *
+   * @example
+   * const { events, streams, objects, bytes } = await store.stats()
    */
   async stats(): Promise<StoreStats> {
     this.#log.check()
@@ -320,13 +350,21 @@ export class CairnStore {
    * bytes of every event's CID in canonical order. Replicas with the same heads hold the same
    * events, hence the same order and the same hash. Incremental: appends hash only what is new;
    * an import rehashes from the last checkpoint (every 4096 events) before its first insert.
+   *
+   * @example
+   * if ((await a.stateHash()).equals(await b.stateHash())) console.log('the replicas hold the same events')
    */
   async stateHash(): Promise<CID> {
     this.#log.check()
     return this.#log.views.stateHash()
   }
 
-  /** One event by CID. Throws CAIRN_NOT_FOUND when the log holds no such event. */
+  /**
+   * One event by CID. Throws CAIRN_NOT_FOUND when the log holds no such event.
+   *
+   * @example
+   * const cause = await store.getEvent(CID.parse(event.meta!.causation!))
+   */
   async getEvent<D = unknown>(cid: CID): Promise<StoredEvent<D>> {
     this.#log.check()
     const seq = this.#seqOrThrow(expectCid('cid', cid))
@@ -354,6 +392,9 @@ export class CairnStore {
    * reading every block from storage and verifying it (bytes against the CID, event format),
    * then yields the events oldest first, those passing `filter`. The chain is the branch the
    * writer of `from` saw; `version` is each event's current version in its stream.
+   *
+   * @example
+   * for await (const e of store.replay(head.cid, { filter: { type: ['item.added', 'item.removed'] } })) console.log(e.version, e.type)
    */
   async *replay<D = unknown>(from: CID, options: ReplayOptions = {}): AsyncGenerator<StoredEvent<D>> {
     this.#log.check()
@@ -385,6 +426,10 @@ export class CairnStore {
    * stream. Listeners run synchronously once a commit's views are updated; what they throw goes
    * to `options.onError`, or is rethrown in a microtask — never into the store or the write.
    * Returns the function that unsubscribes.
+   *
+   * @example
+   * const unsubscribe = store.subscribe({ type: 'message.sent' }, (e) => console.log(e.data), { onError: console.error })
+   * unsubscribe()
    */
   subscribe(filter: EventFilter, listener: ChangeListener, options: SubscribeOptions = {}): () => void {
     this.#log.check()
@@ -466,7 +511,12 @@ export class CairnStore {
     return block.cid
   }
 
-  /** Reads a value back, verifying its bytes against the CID. Raw blocks come back as bytes. */
+  /**
+   * Reads a value back, verifying its bytes against the CID. Raw blocks come back as bytes.
+   *
+   * @example
+   * const doc = await store.get<{ title: string }>(cid)
+   */
   async get<T = unknown>(cid: CID): Promise<T> {
     this.#log.check()
     expectCid('cid', cid)
@@ -505,6 +555,9 @@ export class CairnStore {
    * Streams a file's bytes, verifying every block before any of its bytes leave. Chunks may
    * share memory with the store's blocks (a repeated block may come as the same array): read
    * them, copy them if you need to change them, and do not transfer their buffers.
+   *
+   * @example
+   * for await (const chunk of store.cat(photoCid)) res.write(chunk)   // res: a node:http ServerResponse
    */
   async *cat(cid: CID): AsyncGenerator<Uint8Array> {
     this.#log.check()
@@ -514,7 +567,12 @@ export class CairnStore {
     yield* catFile(this.#log.storage, checked)
   }
 
-  /** Objects recorded in `$objects`, optionally of one type, in the order they were first put. */
+  /**
+   * Objects recorded in `$objects`, optionally of one type, in the order they were first put.
+   *
+   * @example
+   * for await (const { cid, size } of store.objects({ type: 'photo' })) console.log(cid.toString(), size)
+   */
   async *objects(query: ObjectsQuery = {}): AsyncGenerator<ObjectInfo> {
     this.#log.check()
     expectObject('query', query)
@@ -522,7 +580,12 @@ export class CairnStore {
     yield* this.#log.views.objects(type)
   }
 
-  /** The objects and events whose values link to `cid`. */
+  /**
+   * The objects and events whose values link to `cid`.
+   *
+   * @example
+   * for await (const { kind, cid } of store.referrers(photoCid)) console.log(kind, cid.toString())   // 'object' or 'event'
+   */
   async *referrers(cid: CID): AsyncGenerator<Referrer> {
     this.#log.check()
     yield* this.#log.views.referrers(expectCid('cid', cid))
@@ -593,6 +656,9 @@ export class CairnStore {
   /**
    * Our heads plus ancestors at exponentially growing distances: what a peer that has never
    * seen our heads needs in order to find the newest point we share.
+   *
+   * @example
+   * const hints = store.syncHints()   // the heads first, then older events further and further back
    */
   syncHints(): CID[] {
     this.#log.check()
@@ -604,13 +670,21 @@ export class CairnStore {
    * `navigator.storage.persist()`; some browsers also grant more quota). Resolves to whether
    * the storage is persistent now; false on engines without the notion (files and memory
    * engines are as persistent as their disk, or not at all).
+   *
+   * @example
+   * if (!(await store.persist())) console.warn('the browser may evict this store when space runs low')
    */
   async persist(): Promise<boolean> {
     this.#log.check()
     return (await this.#log.storage.persist?.()) ?? false
   }
 
-  /** Whether the browser has granted persistent storage to this store (see `persist`). */
+  /**
+   * Whether the browser has granted persistent storage to this store (see `persist`).
+   *
+   * @example
+   * keepButton.hidden = await store.persisted()
+   */
   async persisted(): Promise<boolean> {
     this.#log.check()
     return (await this.#log.storage.persisted?.()) ?? false
@@ -682,7 +756,12 @@ export class CairnStore {
     }
   }
 
-  /** Waits for writes in flight, then closes the storage. Later calls throw CAIRN_CLOSED. */
+  /**
+   * Waits for writes in flight, then closes the storage. Later calls throw CAIRN_CLOSED.
+   *
+   * @example
+   * await store.close()
+   */
   close(): Promise<void> {
     this.#closing ??= this.#close()
     return this.#closing

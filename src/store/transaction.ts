@@ -13,6 +13,12 @@ import { checkAppendInput } from './arguments.ts'
 /**
  * The writes of one `store.transaction`: gathered while its body runs, committed together when
  * it returns. Nothing is written (beyond a file's unreferenced blocks) or visible before then.
+ *
+ * @example
+ * await store.transaction(async (tx) => {
+ *   const photo = await tx.putFile(file.stream(), { type: 'photo' })
+ *   tx.append({ stream: 'album-1', type: 'photo.added', data: { photo } })
+ * })
  */
 export interface Transaction {
   /** Adds an append to the transaction. `expectedVersion` is checked at commit, counting earlier appends of the transaction. */
@@ -25,7 +31,12 @@ export interface Transaction {
   putFile(source: FileSource, options?: PutFileOptions): Promise<CID>
 }
 
-/** What `store.transaction` resolves to. */
+/**
+ * What `store.transaction` resolves to.
+ *
+ * @example
+ * const { value: cid, events } = await store.transaction((tx) => tx.put({ total: 42 }))
+ */
 export interface TransactionResult<T> {
   /** What the body returned. */
   readonly value: T

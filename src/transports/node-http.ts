@@ -2,7 +2,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { expectFunction } from '../errors/arguments.ts'
 
-/** A node:http request listener. */
+/**
+ * A node:http request listener.
+ *
+ * @example
+ * const listener: NodeListener = toNodeListener(createSyncHandler(store))
+ * http.createServer(listener).listen(8787, '127.0.0.1')
+ */
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void
 
 /** Bytes of request body buffered before the socket is paused. */

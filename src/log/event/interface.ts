@@ -1,6 +1,11 @@
 import type { CID } from 'multiformats/cid'
 
-/** Metadata an app may attach to an event. `id` is an idempotency key within the stream. */
+/**
+ * Metadata an app may attach to an event. `id` is an idempotency key within the stream.
+ *
+ * @example
+ * await store.append({ stream: 'order-7', type: 'order.paid', meta: { id: paymentId, correlation: 'checkout-42', causation: command.cid.toString() } })
+ */
 export interface EventMeta {
   /** Idempotency key: a retried append whose stream already holds this id returns the stored event. */
   id?: string
@@ -9,7 +14,13 @@ export interface EventMeta {
   [key: string]: unknown
 }
 
-/** The event block as stored (format v1, see DESIGN.md). A contract: CARs outlive code. */
+/**
+ * The event block as stored (format v1, see DESIGN.md). A contract: CARs outlive code.
+ *
+ * @example
+ * const { value } = await decodeBlock<EventBlock>(event.cid, bytes)
+ * value.parents   // the heads of the log when it was appended
+ */
 export interface EventBlock {
   v: 1
   stream: string
@@ -28,7 +39,12 @@ export interface EventBlock {
   sig?: Uint8Array
 }
 
-/** What an app appends. */
+/**
+ * What an app appends.
+ *
+ * @example
+ * const input: AppendInput<{ sku: string }> = { stream: 'cart-7', type: 'item.added', data: { sku: 'x' } }
+ */
 export interface AppendInput<D = unknown> {
   stream: string
   type: string
@@ -37,12 +53,22 @@ export interface AppendInput<D = unknown> {
   meta?: EventMeta
 }
 
-/** An append inside `appendMany`, which may carry its own optimistic-concurrency check. */
+/**
+ * An append inside `appendMany`, which may carry its own optimistic-concurrency check.
+ *
+ * @example
+ * await store.appendMany([{ stream: 'cart-7', type: 'item.added', data: { sku: 'x' }, expectedVersion: 2 }])
+ */
 export interface BatchAppendInput<D = unknown> extends AppendInput<D> {
   expectedVersion?: number
 }
 
-/** Options of `append`. */
+/**
+ * Options of `append`.
+ *
+ * @example
+ * await store.append(input, { expectedVersion: 0 })   // only if the stream is still empty
+ */
 export interface AppendOptions {
   /**
    * The stream's version the writer expects before this append (0: the stream is empty).
@@ -51,7 +77,12 @@ export interface AppendOptions {
   expectedVersion?: number
 }
 
-/** An event as read back: the block's fields plus its CID and its version in its stream. */
+/**
+ * An event as read back: the block's fields plus its CID and its version in its stream.
+ *
+ * @example
+ * for await (const e of store.read('cart-7')) console.log(e.version, e.type, e.cid.toString(), new Date(e.ts))
+ */
 export interface StoredEvent<D = unknown> {
   readonly cid: CID
   readonly stream: string
@@ -67,16 +98,30 @@ export interface StoredEvent<D = unknown> {
   readonly author: string | undefined
 }
 
-/** A moment on the wall clock: ms since the epoch, or a Date. */
+/**
+ * A moment on the wall clock: ms since the epoch, or a Date.
+ *
+ * @example
+ * store.query({ since: Date.now() - 3_600_000, until: new Date() })
+ */
 export type TimeInput = number | Date
 
 /**
  * A point to look back at: a time (events stamped at or before it), or an event's CID (the
  * events that are ancestors-or-self of that event: the log as it stood when it was appended).
+ *
+ * @example
+ * await store.reduce('cart-7', add, 0, { asOf: new Date('2024-05-01') })
+ * await store.reduce('cart-7', add, 0, { asOf: checkout.cid })
  */
 export type AsOf = TimeInput | CID
 
-/** Options of `read(stream)`: a version range, a time travel point, a direction. */
+/**
+ * Options of `read(stream)`: a version range, a time travel point, a direction.
+ *
+ * @example
+ * for await (const e of store.read('cart-7', { reverse: true, limit: 10 })) console.log(e.version)
+ */
 export interface ReadOptions {
   /** First version to yield (inclusive, 1-based). Default 1. */
   fromVersion?: number
@@ -97,6 +142,9 @@ export interface ReadOptions {
  * Which events a query, a subscription or `changes()` wants; all given fields must match.
  * Events of system streams (`$objects`) are left out unless the filter names them:
  * `stream: '$objects'`, or a `streamPrefix` starting with `$`.
+ *
+ * @example
+ * store.subscribe({ streamPrefix: 'cart-', type: 'item.added' }, (e) => console.log(e.stream))
  */
 export interface EventFilter {
   stream?: string
@@ -105,6 +153,12 @@ export interface EventFilter {
   streamPrefix?: string
 }
 
+/**
+ * What `query` takes: an `EventFilter`, a time range, a cursor, a limit and a direction.
+ *
+ * @example
+ * store.query({ type: 'order.placed', since: new Date('2024-01-01'), after: lastSeen.cid, limit: 50 })
+ */
 export interface QueryOptions extends EventFilter {
   /** Events stamped at or after this time (inclusive). */
   since?: TimeInput
@@ -122,7 +176,12 @@ export interface QueryOptions extends EventFilter {
   reverse?: boolean
 }
 
-/** Paging for `causedBy` and `correlated`. */
+/**
+ * Paging for `causedBy` and `correlated`.
+ *
+ * @example
+ * store.correlated('checkout-42', { after: lastSeen.cid, limit: 20, reverse: true })
+ */
 export interface PageOptions {
   /** A cursor, as in `QueryOptions.after`. */
   after?: CID
@@ -130,13 +189,23 @@ export interface PageOptions {
   reverse?: boolean
 }
 
-/** Options of `replay(from)`. */
+/**
+ * Options of `replay(from)`.
+ *
+ * @example
+ * store.replay(head.cid, { filter: (e) => e.type !== 'note.viewed' })
+ */
 export interface ReplayOptions {
   /** Keep only matching events: a predicate, or `{ type }` with one type or a list. */
   filter?: ((event: StoredEvent) => boolean) | { type?: string | readonly string[] }
 }
 
-/** A position on the hybrid logical clock. */
+/**
+ * A position on the hybrid logical clock.
+ *
+ * @example
+ * const stamp: Stamp = { ts: event.ts, tc: event.tc }   // ties on ts are broken by tc, then by CID bytes
+ */
 export interface Stamp {
   readonly ts: number
   readonly tc: number

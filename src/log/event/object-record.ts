@@ -1,12 +1,27 @@
 import { CID } from 'multiformats/cid'
 import { CairnError } from '../../errors/cairn-error.ts'
 
-/** The system stream that records every object put, so the log reaches every object. */
+/**
+ * The system stream that records every object put, so the log reaches every object.
+ *
+ * @example
+ * for await (const e of store.read<ObjectPutData>(OBJECTS_STREAM)) console.log(e.data.type, e.data.cid.toString())
+ */
 export const OBJECTS_STREAM = '$objects'
-/** The event type of an object put in OBJECTS_STREAM. */
+/**
+ * The event type of an object put in OBJECTS_STREAM.
+ *
+ * @example
+ * store.subscribe({ stream: OBJECTS_STREAM, type: OBJECT_PUT }, (e) => console.log('object recorded', e.data))
+ */
 export const OBJECT_PUT = 'object.put'
 
-/** Payload of an `object.put` event (format v1). */
+/**
+ * Payload of an `object.put` event (format v1).
+ *
+ * @example
+ * const { data } = await store.getEvent<ObjectPutData>(info.event)   // { cid, type, size }
+ */
 export interface ObjectPutData {
   cid: CID
   type: string

@@ -10,6 +10,9 @@ export function compareStamps(a: Stamp, b: Stamp): number {
 /**
  * Cairn's canonical order: (ts, tc, CID bytes). It is topological (children stamp above
  * their parents) and identical on every replica holding the same blocks.
+ *
+ * @example
+ * const events = [...fromA, ...fromB].sort(compareEvents)   // the order every replica agrees on
  */
 export function compareEvents(a: Stamp & { cid: CID }, b: Stamp & { cid: CID }): number {
   return compareStamps(a, b) || compareBytes(a.cid.bytes, b.cid.bytes)

@@ -1,7 +1,12 @@
 import type { CID } from 'multiformats/cid'
 import type { EventMeta } from '../event/interface.ts'
 
-/** What a policy gate sees of a candidate event, before anything is written. */
+/**
+ * What a policy gate sees of a candidate event, before anything is written.
+ *
+ * @example
+ * const signedImports: Gate = (e: GateEvent) => (e.origin === 'import' && e.author === undefined ? 'imported events must be signed' : undefined)
+ */
 export interface GateEvent {
   readonly cid: CID
   readonly stream: string
@@ -23,5 +28,9 @@ export interface GateEvent {
  * refused event fails the whole append or import with CAIRN_REFUSED and writes nothing. A gate
  * that throws fails the write with that error. Gates must be deterministic and the same on
  * every replica, or replicas disagree about what they accept.
+ *
+ * @example
+ * const small: Gate = (e) => (JSON.stringify(e.data).length > 10_000 ? 'data over 10 kB' : undefined)
+ * const store = await openStore({ path: './data', gates: [small] })
  */
 export type Gate = (event: GateEvent) => string | undefined | null | void | Promise<string | undefined | null | void>

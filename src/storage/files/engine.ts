@@ -32,7 +32,12 @@ import type { FramePosition } from './tail-index.ts'
 import { framePosition } from './table/format.ts'
 import { DEFAULT_TABLE_CACHE_BYTES } from './table/reader.ts'
 
-/** Options of {@link openFileStorage}. */
+/**
+ * Options of {@link openFileStorage}.
+ *
+ * @example
+ * const store = await openStore({ storage: await openFileStorage('./data', { segmentBytes: 16 << 20, tableCacheBytes: 1 << 20 }) })
+ */
 export interface FileStorageOptions {
   /**
    * A commit that would grow the current segment past this many bytes starts a new
@@ -61,7 +66,12 @@ export interface FileStorageOptions {
   readonly tableCacheBytes?: number
 }
 
-/** What {@link FileStorage.stats} reports about the block index. */
+/**
+ * What {@link FileStorage.stats} reports about the block index.
+ *
+ * @example
+ * const { tableBlocks, tailBlocks, indexBytes } = storage.stats
+ */
 export interface FileStorageStats {
   /** Blocks in the sorted part of the index (the last block table written or loaded), whose entries stay on disk. */
   readonly tableBlocks: number
@@ -161,6 +171,10 @@ export async function openFileStorageWith(path: string, options: FileStorageOpti
  * collisions nor a damaged table can return the wrong block. Damage inside the part of the
  * segments the table covers is not looked for on open (that is the point of the table);
  * reads find it, and the layers above re-hash every block they read.
+ *
+ * @example
+ * const storage = await openFileStorage('./data')
+ * const store = await openStore({ storage })
  */
 export class FileStorage implements StorageEngine {
   readonly kind: string = 'files'
@@ -198,7 +212,12 @@ export class FileStorage implements StorageEngine {
     this.#locator = new BlockLocator(this.#segments, this.#gate, { tableEvery, tableOnClose, tableCacheBytes })
   }
 
-  /** Same as {@link openFileStorage}. */
+  /**
+   * Same as {@link openFileStorage}.
+   *
+   * @example
+   * const storage = await FileStorage.open('./data', { tableEvery: 10_000 })
+   */
   static async open(path: string, options: FileStorageOptions = {}): Promise<FileStorage> {
     expectString('path', path)
     const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES
@@ -277,6 +296,9 @@ export class FileStorage implements StorageEngine {
    * together, so blocks committed together (an export's events, a batch of appends) cost one
    * read instead of one each. The same checks as {@link get}: each frame must hold the CID
    * asked for.
+   *
+   * @example
+   * const [a, b] = await storage.getMany([cidA, cidB])
    */
   async getMany(cids: readonly CID[]): Promise<(Uint8Array | undefined)[]> {
     this.#gate.check()
@@ -312,6 +334,9 @@ export class FileStorage implements StorageEngine {
    * block). Later copies of a block stored twice (the skip list) are left out, so each block
    * comes once; no index lookup per block. Reads the segments as they were when it started:
    * a compaction meanwhile keeps their old files open for it (so dead blocks may be listed).
+   *
+   * @example
+   * for await (const { cid, bytes } of storage.blocks()) console.log(cid.toString(), bytes.length)
    */
   async *blocks(): AsyncIterable<BlockRecord> {
     this.#gate.check()
@@ -356,6 +381,9 @@ export class FileStorage implements StorageEngine {
    * segments left alone stay readable. Runs in the commit queue; reads go on meanwhile. A
    * SIGKILL at any moment leaves a store that reopens with every live block and the same
    * heads (docs/storage-formats.md, 1.7).
+   *
+   * @example
+   * const { segmentsRewritten } = await storage.compact((cid) => reachable.has(cid.toString()), { minDeadRatio: 0.25 })
    */
   compact(live: (cid: CID) => boolean, options?: CompactOptions): Promise<CompactReport> {
     let minDeadRatio: number
@@ -371,6 +399,9 @@ export class FileStorage implements StorageEngine {
   /**
    * The derived value `name` (see StorageEngine.readDerived): the file `derived/d-<name>.bin`,
    * in a buffer of its own; undefined when it was never written.
+   *
+   * @example
+   * const bytes = await storage.readDerived('my-index')
    */
   async readDerived(name: string): Promise<Uint8Array | undefined> {
     this.#gate.check()
@@ -382,6 +413,9 @@ export class FileStorage implements StorageEngine {
    * Replaces the derived value `name`: written to a temporary file, fsynced, renamed over the
    * old one, folder fsynced. The bytes are copied first, so changing them afterwards changes
    * nothing. Writes run one at a time in call order, beside commits, not behind them.
+   *
+   * @example
+   * await storage.writeDerived('my-index', bytes)
    */
   async writeDerived(name: string, bytes: Uint8Array): Promise<void> {
     this.#gate.check()

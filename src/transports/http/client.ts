@@ -11,7 +11,12 @@ import type { CairnStore } from '../../store/store.ts'
 import { counter, digesting, gatherBlob, guardedChunks, gunzip, gzipStream, iterableToStream, messageOf, responseBytes } from './body.ts'
 import { ACCEPT_ENCODING_HEADER, CBOR_MEDIA_TYPE, ENCODING_HEADER, ROUTES, bodyDigest, bodyEncoding, decodePushAnswer, encodePullBody, errorOfAnswer, signRequest, sortedCids, toBase64url, withoutTrailingSlashes } from './protocol.ts'
 
-/** Options of {@link sync}. */
+/**
+ * Options of {@link sync}.
+ *
+ * @example
+ * await sync(store, url, { signer: me, signal: AbortSignal.timeout(30_000), import: { maxBytes: 64 << 20 } })
+ */
 export interface SyncOptions {
   /** The fetch to use (default: the global one). Handy for tests, auth or retries. */
   fetch?: typeof fetch
@@ -73,7 +78,12 @@ function expectSigner(signer: unknown): Signer {
   return s
 }
 
-/** What one {@link sync} did. */
+/**
+ * What one {@link sync} did.
+ *
+ * @example
+ * const { pulled, pushed, roundTrips, bytesReceived } = await sync(store, url)
+ */
 export interface SyncReport {
   /** The import of what the server had and we lacked. */
   pulled: ImportReport
@@ -219,7 +229,12 @@ export async function sync(store: CairnStore, url: string, options: SyncOptions 
   return { pulled, pushed, heads: ours, roundTrips, bytesSent, bytesReceived }
 }
 
-/** Forgets the heads last agreed with `url` (or with every url), so the next sync starts from hints. */
+/**
+ * Forgets the heads last agreed with `url` (or with every url), so the next sync starts from hints.
+ *
+ * @example
+ * forgetSyncPeer(store, 'https://example.org/cairn')   // the next sync starts from hints
+ */
 export function forgetSyncPeer(store: CairnStore, url?: string): void {
   if (url === undefined) agreed.delete(store)
   else agreed.get(store)?.delete(withoutTrailingSlashes(url))

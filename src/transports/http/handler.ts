@@ -38,7 +38,12 @@ import {
   withoutTrailingSlashes,
 } from './protocol.ts'
 
-/** Options of {@link createSyncHandler}. */
+/**
+ * Options of {@link createSyncHandler}.
+ *
+ * @example
+ * createSyncHandler(store, { basePath: '/sync', import: { maxBytes: 64 << 20 }, onError: console.error })
+ */
 export interface SyncHandlerOptions {
   /** Path prefix of the routes. Default '/cairn'. */
   basePath?: string
@@ -71,6 +76,9 @@ export interface SyncHandlerOptions {
  * - push: a did the access rules know, or one `canPush` admits; every pushed event then still
  *   passes the store's import rules.
  * Without access rules, a missing hook admits any verified did.
+ *
+ * @example
+ * createSyncHandler(store, { auth: { requireSignedRequests: true, canPush: (did) => writers.has(did) } })
  */
 export interface SyncAuthOptions {
   /** Refuse unsigned requests even when the store has no access rules. Default false. */
@@ -97,7 +105,12 @@ export interface SyncAuthOptions {
   maxNonces?: number
 }
 
-/** CORS for browser apps on other origins. */
+/**
+ * CORS for browser apps on other origins.
+ *
+ * @example
+ * createSyncHandler(store, { cors: { origins: ['https://app.example.org'], headers: ['authorization'] } })
+ */
 export interface SyncCorsOptions {
   /** Origins allowed (`https://app.example.org`), or '*' for any. */
   origins: '*' | readonly string[]
@@ -220,7 +233,13 @@ function normalizeCors(cors: SyncCorsOptions): NonNullable<NormalizedSyncHandler
   return { origins, maxAge, headers }
 }
 
-/** A fetch-API request handler. */
+/**
+ * A fetch-API request handler.
+ *
+ * @example
+ * const handler: SyncHandler = createSyncHandler(store)
+ * const { heads } = await (await handler(new Request('http://127.0.0.1/cairn/heads'))).json()
+ */
 export type SyncHandler = (request: Request) => Promise<Response>
 
 /** Who called, once the signature checks passed: the did, and the digest the body must have (both undefined for an unsigned request). */

@@ -256,7 +256,12 @@ export function fromBase64url(text: string): Uint8Array | undefined {
   }
 }
 
-/** The `x-cairn-digest` of a body: sha-256 of its bytes as sent on the wire, base64url. */
+/**
+ * The `x-cairn-digest` of a body: sha-256 of its bytes as sent on the wire, base64url.
+ *
+ * @example
+ * const headers = await signRequest(me, { method: 'POST', url, digest: bodyDigest(body) })
+ */
 export function bodyDigest(body: Uint8Array): string {
   return toBase64url(sha256Stream().update(body).digest())
 }
@@ -264,7 +269,13 @@ export function bodyDigest(body: Uint8Array): string {
 /** The `x-cairn-digest` of a request without a body (sha-256 of no bytes). */
 export const EMPTY_BODY_DIGEST: string = bodyDigest(new Uint8Array(0))
 
-/** What a request signature covers. */
+/**
+ * What a request signature covers.
+ *
+ * @example
+ * const fields: SignedRequestFields = { audience: 'https://example.org', method: 'GET', path: '/cairn/heads', digest: bodyDigest(new Uint8Array(0)), time: Date.now(), nonce }
+ * const signature = await me.sign(new TextEncoder().encode(signingString(fields)))
+ */
 export interface SignedRequestFields {
   /** The origin the client addressed (`https://sync.example.org`, `http://127.0.0.1:8787`), as `URL.origin` spells it: the server it means. */
   audience: string
@@ -286,6 +297,9 @@ export interface SignedRequestFields {
  * keeps a request signature from ever standing for another message (an event is signed as
  * dag-cbor, which never starts with these bytes); the origin keeps a server from replaying the
  * request to another server.
+ *
+ * @example
+ * const text = signingString({ audience: 'https://example.org', method: 'POST', path: '/cairn/push', digest, time: Date.now(), nonce })
  */
 export function signingString(fields: SignedRequestFields): string {
   return [SIGNED_REQUEST_DOMAIN, fields.audience, fields.method, fields.path, fields.digest, String(fields.time), fields.nonce].join('\n')
