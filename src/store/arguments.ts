@@ -1,7 +1,6 @@
 import { assertIpld } from '../block/validate.ts'
-import { expectNonNegativeInteger, expectObject, expectStoredString, expectString } from '../errors/arguments.ts'
+import { expectNonNegativeInteger, expectObject, expectStoredString } from '../errors/arguments.ts'
 import { checkInputMeta } from '../log/event/format.ts'
-import type { StoredEvent } from '../log/event/interface.ts'
 import type { Draft } from '../log/plan.ts'
 import type { OrderKey } from '../log/views/views.ts'
 
@@ -26,19 +25,4 @@ export function checkAppendInput(input: unknown, name: string, expectedVersion: 
 export function cursorBounds(after: OrderKey | undefined, reverse: boolean): { lower?: { key: OrderKey; inclusive: boolean }; upper?: { key: OrderKey; inclusive: boolean } } {
   if (after === undefined) return {}
   return reverse ? { upper: { key: after, inclusive: false } } : { lower: { key: after, inclusive: false } }
-}
-
-/** `replay`'s filter: a predicate, or `{ type }` with one type or a list. */
-export function replayFilter(filter: unknown): (e: StoredEvent) => boolean {
-  if (filter === undefined) return () => true
-  if (typeof filter === 'function') return filter as (e: StoredEvent) => boolean
-  const o = expectObject('filter', filter)
-  if (o['type'] === undefined) return () => true
-  if (typeof o['type'] === 'string') {
-    const type = expectString('filter.type', o['type'])
-    return (e) => e.type === type
-  }
-  if (!Array.isArray(o['type'])) throw new TypeError('"filter.type" expected a string or an array of strings')
-  const types = new Set(o['type'].map((t, i) => expectString(`filter.type[${i}]`, t)))
-  return (e) => types.has(e.type)
 }

@@ -2,12 +2,13 @@
  * The store's argument checks that only cold paths need, as one chunk loaded on first use: an
  * app that opens, appends and reads never ships them. `import`'s options and their defaults;
  * the `signer`, `access` and `gates` of a store opened with them; a grant's or a revocation's
- * did:key. Each async method that needs them awaits this module before its checks, so an
+ * did:key; `replay`'s filter object. Each async method that needs them awaits this module before its checks, so an
  * argument mistake still rejects with the same TypeError/RangeError and changes nothing.
  */
 import { expectFunction, expectNonNegativeInteger, expectObject, expectOptionalBoolean, expectString } from '../errors/arguments.ts'
 import { isDidKey } from '../identity/did-key.ts'
 import type { Signer } from '../identity/interface.ts'
+import type { StoredEvent } from '../log/event/interface.ts'
 import type { ImportRules } from '../log/log.ts'
 import type { AccessConfig } from '../log/rules/access-names.ts'
 import type { Gate } from '../log/rules/gates.ts'
@@ -71,4 +72,28 @@ export function normalizeGrant(did: unknown, options: GrantOptions): { did: stri
   const grantee = expectDidKey(did)
   const o = expectObject('options', options)
   return { did: grantee, streams: expectString('streams', o['streams']), admin: expectOptionalBoolean('admin', o['admin']) }
+}
+
+/** The fields of `replay`'s filter object (`ReplayFilter`: `EventFilter`'s, with `type` also a list). */
+const REPLAY_FILTER_KEYS: readonly string[] = ['stream', 'type', 'streamPrefix']
+
+/**
+ * `replay`'s filter object, checked, as a predicate: `stream`, `streamPrefix` and `type` (one
+ * type or a list) must all match. A key that is not one of these, with a value other than
+ * undefined, is a TypeError (a misspelt `tpye` or a `since` would otherwise keep every event).
+ */
+export function replayFilter(filter: unknown): (e: StoredEvent) => boolean {
+  const o = expectObject('filter', filter)
+  for (const key of Object.keys(o)) {
+    if (o[key] !== undefined && !REPLAY_FILTER_KEYS.includes(key)) {
+      throw new TypeError(`"filter.${key}" is not a filter field: replay's filter takes stream, type (one type or a list) and streamPrefix, or is a predicate`)
+    }
+  }
+  const stream = o['stream'] === undefined ? undefined : expectString('filter.stream', o['stream'])
+  const prefix = o['streamPrefix'] === undefined ? undefined : expectString('filter.streamPrefix', o['streamPrefix'])
+  let types: Set<string> | undefined
+  if (typeof o['type'] === 'string') types = new Set([expectString('filter.type', o['type'])])
+  else if (Array.isArray(o['type'])) types = new Set(o['type'].map((t, i) => expectString(`filter.type[${i}]`, t)))
+  else if (o['type'] !== undefined) throw new TypeError('"filter.type" expected a string or an array of strings')
+  return (e) => (stream === undefined || e.stream === stream) && (prefix === undefined || e.stream.startsWith(prefix)) && (types === undefined || types.has(e.type))
 }

@@ -23,7 +23,7 @@ import type { FileSource } from '../objects/unixfs.ts'
 import { openProjection } from '../projections/projection.ts'
 import type { Projection, ProjectionSpec } from '../projections/interface.ts'
 import { type CompactOptions, type CompactReport, DERIVED_NAME, type StorageEngine } from '../storage/interface.ts'
-import { checkAppendInput, cursorBounds, replayFilter } from './arguments.ts'
+import { checkAppendInput, cursorBounds } from './arguments.ts'
 import type { ChangeListener, ChangesOptions, IndexStatus, Reducer, ReduceOptions, StoreStats, SubscribeOptions, VerifyOptions } from './interface.ts'
 import { expectAccessRules, type GrantOptions, normalizeExportOptions, normalizeStoreOptions, type ExportOptions, type ImportOptions, type ImportReport, type StoreOptions } from './options.ts'
 import { projectionHost } from './projection-host.ts'
@@ -390,8 +390,10 @@ export class CairnStore {
   /**
    * Replays one stream's chain ending at `from`: walks `prev` links back from that event,
    * reading every block from storage and verifying it (bytes against the CID, event format),
-   * then yields the events oldest first, those passing `filter`. The chain is the branch the
-   * writer of `from` saw; `version` is each event's current version in its stream.
+   * then yields the events oldest first, those passing `filter`: a predicate, or a
+   * `ReplayFilter` (`EventFilter`'s `stream`, `type`, `streamPrefix`, with `type` also a list);
+   * a key it does not have is a TypeError. The chain is the branch the writer of `from` saw;
+   * `version` is each event's current version in its stream.
    *
    * @example
    * for await (const e of store.replay(head.cid, { filter: { type: ['item.added', 'item.removed'] } })) console.log(e.version, e.type)
@@ -400,7 +402,8 @@ export class CairnStore {
     this.#log.check()
     expectCid('from', from)
     expectObject('options', options)
-    const keep = replayFilter(options.filter)
+    const filter: unknown = options.filter
+    const keep = filter === undefined ? () => true : typeof filter === 'function' ? (filter as (e: StoredEvent) => boolean) : (await onDemand()).replayFilter(filter)
     this.#seqOrThrow(from)
     const chain: { cid: CID; event: EventBlock }[] = []
     for (let cid: CID | null = from; cid !== null; ) {
@@ -726,7 +729,9 @@ export class CairnStore {
    * Registers a projection: per-stream state folded from the events matching `filter`, kept
    * current on every append and import (an import that lands events mid-history recomputes
    * the affected keys from the snapshot before the first change), with snapshots persisted
-   * beside the blocks. Resolves once the projection has caught up with the log.
+   * beside the blocks. Resolves once the projection has caught up with the log. `name` is 1 to
+   * 62 characters, each a-z, 0-9, `.`, `_` or `-` (its snapshot is saved as `p.<name>`), else a
+   * RangeError.
    *
    * @example
    * const carts = await store.project('carts', { filter: { streamPrefix: 'cart-' }, initial: 0, reducer: (n, e) => n + 1 })
@@ -736,7 +741,8 @@ export class CairnStore {
     this.#log.check()
     if (this.#closing !== undefined) throw new CairnError('CAIRN_CLOSED', 'the store is closing')
     expectString('name', name)
-    if (!DERIVED_NAME.test(`p.${name}`)) throw new RangeError(`"name" expected [a-z0-9._-], at most 60 characters, got ${JSON.stringify(name)}`)
+    // Its snapshot is the derived value `p.<name>`, whose name DERIVED_NAME bounds: 1 to 62 characters here.
+    if (!DERIVED_NAME.test(`p.${name}`)) throw new RangeError(`"name" expected 1 to 62 characters, each a-z, 0-9, ".", "_" or "-" (e.g. "carts.v2"), got ${JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name)}`)
     if (this.#projectionNames.has(name)) throw new CairnError('CAIRN_DUPLICATE_ID', `a projection named "${name}" is already open in this store; close it first`)
     this.#projectionNames.add(name)
     const host = projectionHost(name, {

@@ -1,7 +1,9 @@
 import type { CID } from 'multiformats/cid'
 
 /**
- * Metadata an app may attach to an event. `id` is an idempotency key within the stream.
+ * Metadata an app may attach to an event: `id` (idempotency within the stream), `correlation`
+ * and `causation` (indexed, for `correlated` and `causedBy`), and any other IPLD values, stored
+ * as given. The three named fields are non-empty strings when present (a TypeError otherwise).
  *
  * @example
  * await store.append({ stream: 'order-7', type: 'order.paid', meta: { id: paymentId, correlation: 'checkout-42', causation: command.cid.toString() } })
@@ -9,8 +11,20 @@ import type { CID } from 'multiformats/cid'
 export interface EventMeta {
   /** Idempotency key: a retried append whose stream already holds this id returns the stored event. */
   id?: string
+  /**
+   * An id the app gives every event of one conversation or workflow (a checkout, a request),
+   * across streams: `store.correlated(id)` lists them in canonical order. Cairn only indexes
+   * it; choosing and passing it on from event to event is the app's.
+   */
   correlation?: string
+  /**
+   * What caused this event: usually the CID (as a string, `cid.toString()`) of the event or
+   * command it answers, or any other string the app uses. `store.causedBy(cid)` (a CID or that
+   * string) lists the events it caused, in canonical order. A plain string, not a CID link: it
+   * is not checked to name an event, and the cause need not be in this store.
+   */
   causation?: string
+  /** Anything else the app keeps with the event: IPLD values, stored as given (CID links in them are the event's links), not indexed. */
   [key: string]: unknown
 }
 
@@ -190,14 +204,27 @@ export interface PageOptions {
 }
 
 /**
+ * `replay`'s filter object: the fields of an `EventFilter` (all given ones must match), with
+ * `type` also a list (any of them). Replay walks the one stream `from` belongs to, so a system
+ * stream's events are kept when it is that stream. Any other key is a TypeError.
+ *
+ * @example
+ * store.replay(head.cid, { filter: { streamPrefix: 'cart-', type: ['item.added', 'item.removed'] } })
+ */
+export interface ReplayFilter extends Omit<EventFilter, 'type'> {
+  /** One type, or a list: the event's type is one of them. */
+  type?: string | readonly string[]
+}
+
+/**
  * Options of `replay(from)`.
  *
  * @example
  * store.replay(head.cid, { filter: (e) => e.type !== 'note.viewed' })
  */
 export interface ReplayOptions {
-  /** Keep only matching events: a predicate, or `{ type }` with one type or a list. */
-  filter?: ((event: StoredEvent) => boolean) | { type?: string | readonly string[] }
+  /** Keep only matching events: a predicate, or a `ReplayFilter` (`{ stream, type, streamPrefix }`). */
+  filter?: ((event: StoredEvent) => boolean) | ReplayFilter
 }
 
 /**

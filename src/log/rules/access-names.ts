@@ -22,7 +22,14 @@ export const ACCESS_GRANT = 'access.grant'
  * store.subscribe({ stream: ACCESS_STREAM, type: ACCESS_REVOKE }, (e) => console.log('revoked', (e.data as RevokeData).did))
  */
 export const ACCESS_REVOKE = 'access.revoke'
-/** `streams` of a grant that covers every stream. */
+/**
+ * The `streams` of a grant that covers every stream (`'*'`), as `grant` takes it and as
+ * `GrantData.streams` holds it. Reads (`query`, `replay`, `project`) need no such value: a filter
+ * without `stream` or `streamPrefix` already spans every stream.
+ *
+ * @example
+ * await store.grant(peer.did, { streams: ALL_STREAMS })   // may write every stream, may not grant
+ */
 export const ALL_STREAMS = '*'
 
 /**

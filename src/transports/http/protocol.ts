@@ -260,6 +260,7 @@ export function fromBase64url(text: string): Uint8Array | undefined {
  * The `x-cairn-digest` of a body: sha-256 of its bytes as sent on the wire, base64url.
  *
  * @example
+ * const { bytes: body } = encodeValue({ heads: store.heads, have: [] })
  * const headers = await signRequest(me, { method: 'POST', url, digest: bodyDigest(body) })
  */
 export function bodyDigest(body: Uint8Array): string {
@@ -332,8 +333,11 @@ export function originOf(url: string | URL): string | undefined {
  * a server accepts each nonce once. A URL that is not http(s) is a TypeError.
  *
  * @example
- * const body = encodePullBody({ heads, have: [] })
- * const headers = await signRequest(identity, { method: 'POST', url: 'https://example.org/cairn/pull', digest: bodyDigest(body) })
+ * // A pull: its body is the dag-cbor of { heads, have } (the CIDs the client holds), as encodeValue writes it.
+ * const url = 'https://example.org/cairn/pull'
+ * const { bytes: body } = encodeValue({ heads: store.heads, have: [] })
+ * const headers = await signRequest(me, { method: 'POST', url, digest: bodyDigest(body) })
+ * const car = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/cbor' }, body })
  */
 export async function signRequest(signer: Signer, request: { method: string; url: string | URL; digest: string; time?: number; nonce?: string }): Promise<Record<string, string>> {
   const audience = originOf(request.url)
