@@ -7,40 +7,54 @@ import type { StoreOptions } from './options.ts'
 import { CairnStore } from './store.ts'
 
 /**
- * Where a store keeps its blocks: exactly one of these.
+ * Where a store keeps its blocks: exactly one of these. `{ name }` (IndexedDB) takes the
+ * engine's options too (`durability`, `blockedTimeoutMs`, `pageSize`: see
+ * `IndexedDbStorageOptions`); `{ path }` (the files engine) works only in Node and Deno.
  *
  * @example
  * await openStore({ memory: true })
- * await openStore({ name: 'notes', durability: 'relaxed' })   // or { path }, { blockstore }, { storage }
+ * await openStore({ name: 'notes', durability: 'relaxed', pageSize: 1000 })   // or { path }, { blockstore }, { storage }
  */
-export type StoreLocation = { memory: true } | { path: string } | { name: string; durability?: IndexedDbStorageOptions['durability'] } | { blockstore: Blockstore } | { storage: StorageEngine }
+export type StoreLocation = { memory: true } | { path: string } | ({ name: string } & IndexedDbStorageOptions) | { blockstore: Blockstore } | { storage: StorageEngine }
 
 /**
- * What `openStore` takes: where the store lives, and the store's options.
+ * The locations the browser entry's `openStore` takes: every `StoreLocation` but `{ path }`,
+ * which needs a file system (Node and Deno).
+ *
+ * @example
+ * const where: BrowserStoreLocation = { name: 'notes', durability: 'relaxed' }
+ * const store = await openStore(where)
+ */
+export type BrowserStoreLocation = Exclude<StoreLocation, { path: string }>
+
+/**
+ * What `openStore` takes: where the store lives (one of `L`), and the store's options.
  *
  * @example
  * const options: OpenStoreOptions = { path: './data', signer: me, requireSignatures: true }
  */
-export type OpenStoreOptions = StoreLocation & StoreOptions
+export type OpenStoreOptions<L extends StoreLocation = StoreLocation> = L & StoreOptions
 
 /**
- * Opens a store. Which locations work depends on the entry point (browser or Node/Deno).
+ * Opens a store. Which locations work depends on the entry point: `OpenStore<StoreLocation>`
+ * in Node and Deno, `OpenStore<BrowserStoreLocation>` (no `{ path }`) in the browser entry.
  *
  * @example
  * const open: OpenStore = openStore
  * const store = await open({ memory: true })
  */
-export type OpenStore = (options: OpenStoreOptions) => Promise<CairnStore>
+export type OpenStore<L extends StoreLocation = StoreLocation> = (options: OpenStoreOptions<L>) => Promise<CairnStore>
 
 /** Opens the file engine; only the Node/Deno entry provides one. */
 export type PathOpener = (path: string) => Promise<StorageEngine>
 
 const LOCATIONS = ['memory', 'path', 'name', 'blockstore', 'storage'] as const
+const IDB_OPTION_KEYS = ['durability', 'blockedTimeoutMs', 'pageSize'] as const satisfies readonly (keyof IndexedDbStorageOptions)[]
 const STORE_OPTION_KEYS = ['clock', 'rebuildIndex', 'signer', 'requireSignatures', 'access', 'gates'] as const satisfies readonly (keyof StoreOptions)[]
 
 /** Builds `openStore` for an entry point; `openPath` is the file engine where one exists. */
-export function createOpenStore(openPath: PathOpener | undefined): OpenStore {
-  return async function openStore(options: OpenStoreOptions): Promise<CairnStore> {
+export function createOpenStore<L extends StoreLocation = StoreLocation>(openPath: PathOpener | undefined): OpenStore<L> {
+  return async function openStore(options: OpenStoreOptions<L>): Promise<CairnStore> {
     if (options === null || typeof options !== 'object') throw new TypeError('"options" expected an object such as { path }, { name }, { memory: true } or { blockstore }')
     const given = LOCATIONS.filter((k) => (options as unknown as Record<string, unknown>)[k] !== undefined)
     if (given.length !== 1) {
@@ -62,8 +76,10 @@ export function createOpenStore(openPath: PathOpener | undefined): OpenStore {
         break
       case 'name': {
         if (typeof o['name'] !== 'string' || o['name'] === '') throw new TypeError('"name" expected a non-empty string')
-        const durability = o['durability'] as IndexedDbStorageOptions['durability']
-        storage = await openIndexedDbStorage(o['name'], durability === undefined ? {} : { durability })
+        // The engine's own options, passed on as given (the engine applies their defaults).
+        const engine: Record<string, unknown> = {}
+        for (const key of IDB_OPTION_KEYS) if (o[key] !== undefined) engine[key] = o[key]
+        storage = await openIndexedDbStorage(o['name'], engine as IndexedDbStorageOptions)
         break
       }
       case 'blockstore': {
@@ -83,7 +99,7 @@ export function createOpenStore(openPath: PathOpener | undefined): OpenStore {
       }
     }
     const storeOptions: StoreOptions = {}
-    for (const key of STORE_OPTION_KEYS) if (options[key] !== undefined) (storeOptions as Record<string, unknown>)[key] = options[key]
+    for (const key of STORE_OPTION_KEYS) if (o[key] !== undefined) (storeOptions as Record<string, unknown>)[key] = o[key]
     return CairnStore.open(storage, storeOptions)
   }
 }

@@ -1,0 +1,74 @@
+// Browser only: `openStore({ name })` hands the IndexedDB engine's options (`durability`,
+// `blockedTimeoutMs`, `pageSize`) to the engine, as `openIndexedDbStorage` would take them.
+// Each is observed where the engine uses it: the durability of its write transactions, the
+// page size of its key reads, the delay of its "blocked" timer.
+import { afterEach, describe, expect, test, vi } from 'vitest'
+import { isCairnError } from '../../src/errors/cairn-error.ts'
+import { openStore } from '../../src/index.ts'
+import { deleteIndexedDbStorage } from '../../src/storage/indexeddb.ts'
+
+const names: string[] = []
+let n = 0
+function dbName(): string {
+  const name = `cairn-open-store-idb-${Date.now().toString(36)}-${n++}`
+  names.push(name)
+  return name
+}
+
+afterEach(async () => {
+  vi.restoreAllMocks()
+  for (const name of names.splice(0)) await deleteIndexedDbStorage(name)
+})
+
+describe('openStore({ name }) passes the engine options on', () => {
+  test('durability and pageSize reach the engine: its write transactions and its paged key reads use them', async () => {
+    const durabilities = new Set<string | undefined>()
+    const transaction = IDBDatabase.prototype.transaction
+    vi.spyOn(IDBDatabase.prototype, 'transaction').mockImplementation(function (this: IDBDatabase, stores, mode, options) {
+      if (mode === 'readwrite') durabilities.add(options?.durability)
+      return transaction.call(this, stores, mode, options)
+    })
+    const counts = new Set<number | undefined>()
+    const getAllKeys = IDBObjectStore.prototype.getAllKeys
+    vi.spyOn(IDBObjectStore.prototype, 'getAllKeys').mockImplementation(function (this: IDBObjectStore, query, count) {
+      counts.add(count)
+      return getAllKeys.call(this, query, count)
+    })
+
+    const store = await openStore({ name: dbName(), durability: 'relaxed', pageSize: 7 })
+    for (let i = 0; i < 20; i++) await store.append({ stream: 's', type: 't', data: i })
+    await store.compact()
+    await store.close()
+
+    expect([...durabilities]).toEqual(['relaxed'])
+    expect(counts.has(7)).toBe(true)
+    expect(counts.has(500)).toBe(false)
+  })
+
+  test('blockedTimeoutMs reaches the engine: a blocked open gives up after it, with CAIRN_STORAGE', async () => {
+    const name = dbName()
+    // An older connection (schema version 1) that ignores `versionchange`: the engine's upgrade waits on it.
+    const old = await new Promise<IDBDatabase>((resolve, reject) => {
+      const req = indexedDB.open(name, 1)
+      req.onsuccess = () => resolve(req.result)
+      req.onerror = () => reject(req.error)
+    })
+    const delays: (number | undefined)[] = []
+    const setTimer = globalThis.setTimeout
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((handler: () => void, delay?: number) => {
+      delays.push(delay)
+      return setTimer(handler, delay)
+    }) as typeof setTimeout)
+
+    const err = await openStore({ name, blockedTimeoutMs: 37 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    vi.restoreAllMocks()
+    old.close()
+
+    expect(isCairnError(err, 'CAIRN_STORAGE')).toBe(true)
+    expect((err as Error).message).toMatch(/blocked/)
+    expect(delays).toContain(37)
+  })
+})
