@@ -337,7 +337,7 @@ export function originOf(url: string | URL): string | undefined {
  * const url = 'https://example.org/cairn/pull'
  * const { bytes: body } = encodeValue({ heads: store.heads, have: [] })
  * const headers = await signRequest(me, { method: 'POST', url, digest: bodyDigest(body) })
- * const car = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/cbor' }, body })
+ * const car = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/cbor' }, body: body.slice() })   // slice: fetch's types want an ArrayBuffer-backed array
  */
 export async function signRequest(signer: Signer, request: { method: string; url: string | URL; digest: string; time?: number; nonce?: string }): Promise<Record<string, string>> {
   const audience = originOf(request.url)
