@@ -6,7 +6,7 @@
 //   --allow DID       CAIRN_ALLOW     only requests signed by these dids (repeat the flag, or comma-separate)
 //   --audience URL    CAIRN_AUDIENCE  the origin clients address (set it behind a proxy)
 //   --cors ORIGIN     CAIRN_CORS      browser apps on these origins may sync ('*' for any)
-import type { SyncHandlerOptions } from 'cairndb'
+import { isDidKey, type SyncHandlerOptions } from 'cairndb'
 
 /** What a server reads from its flags and environment. */
 export interface ServerConfig {
@@ -44,6 +44,7 @@ export function serverConfig(args: readonly string[], env: (name: string) => str
   const port = Number(one('port') ?? 8787)
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`--port expected 0 to 65535, got ${one('port')}\n${USAGE}`)
   const allowed = new Set(list('allow'))
+  for (const did of allowed) if (!isDidKey(did)) throw new TypeError(`--allow expected a did:key, got ${JSON.stringify(did)}\n${USAGE}`)
   const audience = list('audience')
   const cors = list('cors')
   const handler: SyncHandlerOptions = {}

@@ -289,6 +289,13 @@ describe('cairn: serve, sync and identities', () => {
     expect(made.did).toMatch(/^did:key:z6Mk/)
     expect((await ok(['identity', 'show', key])).trim()).toBe(made.did)
     expect((await cairn(['identity', 'new', key])).code).toBe(2) // never overwritten without --force
+    const other = await cairn(['identity', 'new', join(dir, 'other.key')])
+    expect(other.code).toBe(0)
+    expect(other.stdout).toMatch(/^did:key:z6Mk\w+\n$/) // the did alone: `DID=$(cairn identity new)`
+    expect(other.stderr).toContain('keep it private')
+    const badAllow = await cairn(['serve', '--store', server, '--port', '0', '--allow', `${made.did}\n(written)`])
+    expect(badAllow.code).toBe(2)
+    expect(badAllow.stderr).toContain('--allow expected a did:key')
     const signed = JSON.parse(await ok(['append', '--store', client, '--identity', key, '--stream', 'cli', '--type', 't', '--json', '"from the client"'])) as { author: string }
     expect(signed.author).toBe(made.did)
 

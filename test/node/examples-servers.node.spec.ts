@@ -232,6 +232,13 @@ describe('examples/node-server', () => {
     expect(code).toBe(2)
     expect(output()).toMatch(/--port expected 0 to 65535.*\nusage: server/s)
   })
+
+  test('an --allow that is not a did:key stops it (exit 2) instead of serving a store nobody can reach', async () => {
+    const { child, output } = spawnChild(process.execPath, ['--import', 'tsx', 'examples/node-server/server.ts', '--port', '0'], { CAIRN_ALLOW: 'did:key:z6Mk-not-a-key' })
+    const code = await new Promise((resolve) => child.once('exit', resolve))
+    expect(code).toBe(2)
+    expect(output()).toMatch(/--allow expected a did:key, got "did:key:z6Mk-not-a-key".*\nusage: server/s)
+  })
 })
 
 describe('examples/deno-server', () => {

@@ -1,6 +1,7 @@
 // `identity new`, `identity show`: the Ed25519 key that signs events and sync requests.
 import { mkdir, open } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import process from 'node:process'
 import type { Command } from 'commander'
 import { createIdentity, exportIdentity } from '../../index.node.ts'
 import { defaultIdentityFile, loadIdentity } from '../context.ts'
@@ -39,7 +40,9 @@ export function identityCommands(program: Command): void {
         if ((cause as { code?: unknown }).code === 'EEXIST') throw new UsageError(`${path} exists already; pass --force to replace it (its key is then lost)`)
         throw fileError('writing identity file', path, cause)
       }
-      await print(options, { did: me.did, file: path }, () => `${me.did}\n(written to ${path}; keep it private)`)
+      // stdout carries the did alone (`DID=$(cairn identity new)`); the note goes to stderr.
+      if (options.json !== true) process.stderr.write(`cairn: written to ${path}; keep it private\n`)
+      await print(options, { did: me.did, file: path }, () => me.did)
     })
 
   identity

@@ -2,7 +2,7 @@
 import { createServer } from 'node:http'
 import process from 'node:process'
 import type { Command } from 'commander'
-import { createSyncHandler, type SyncAuthOptions, type SyncHandlerOptions, sync, toNodeListener } from '../../index.node.ts'
+import { createSyncHandler, isDidKey, type SyncAuthOptions, type SyncHandlerOptions, sync, toNodeListener } from '../../index.node.ts'
 import { collect, parsePort } from '../args.ts'
 import { type CommonOptions, interrupt, loadIdentity, openCliStore, withCommon, withIdentity, withStore } from '../context.ts'
 import { UsageError } from '../exit-codes.ts'
@@ -47,6 +47,8 @@ Examples:
       const auth: SyncAuthOptions = {}
       if (options.requireSigned === true || options.allow !== undefined) auth.requireSignedRequests = true
       if (options.allow !== undefined) {
+        const bad = options.allow.find((did) => !isDidKey(did))
+        if (bad !== undefined) throw new UsageError(`--allow expected a did:key (e.g. from \`cairn identity show\`), got ${JSON.stringify(bad)}`)
         const allowed = new Set(options.allow)
         auth.canRead = (did) => allowed.has(did)
         auth.canPush = (did) => allowed.has(did)
