@@ -190,7 +190,7 @@ $<HTMLButtonElement>('sync').addEventListener('click', async () => {
   try {
     const r = await sync(store, syncUrl, signer === undefined ? {} : { signer })
     await render()
-    $('sync-status').textContent = `synced: pulled ${r.pulled.events} and pushed ${r.pushed.events} events (${r.bytesReceived + r.bytesSent} bytes, ${r.roundTrips} round trips)`
+    $('sync-status').textContent = `synced: pulled ${r.pulled.events} and pushed ${r.pushed.events} events (${r.bytesReceived + r.bytesSent} bytes, ${r.roundTrips} round trip${r.roundTrips === 1 ? '' : 's'})`
   } catch (err) {
     $('sync-status').textContent = `sync failed: ${isCairnError(err) ? err.code : 'error'}: ${(err as Error).message}`
   } finally {
