@@ -25,7 +25,7 @@ const BATCH = 1_000
 const SINGLE = 300
 const IN_FLIGHT = 16
 /** Awaited appends before the single-append figure (JIT warm-up); BENCH_WARMUP=0 turns it off. */
-export const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 3_000)
+export const WARMUP: number = Number(process.env['BENCH_WARMUP'] ?? 3_000)
 
 /** A deterministic event of the workload: ~300 bytes encoded. */
 export const eventAt = (i: number): { stream: string; type: string; data: { i: number; memo: string; amount: number } } => ({
