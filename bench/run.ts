@@ -2,7 +2,7 @@ import { MemoryBlockstore } from 'blockstore-core/memory'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { importer } from 'ipfs-unixfs-importer'
 import { openStore, type CairnStore } from 'cairndb'
-import { runAppendBench } from './append.ts'
+import { appendHeader, runAppendBench } from './append.ts'
 import { runSyncBench } from './sync.ts'
 import { runTrustBench } from './trust.ts'
 import { runIndexBench } from './index/bench.ts'
@@ -28,6 +28,7 @@ function row(what: string, cairn: string, baseline: string, ratio: number, basel
 // 1–2. Appends on the files engine beside same-run floors, interleaved (bench/append.ts):
 //    single awaited appends vs write+fsync, appendMany ×1000 vs the durable floor (encode +
 //    sha-256 + CAR frames + one write and one fdatasync per 1000), 16 in flight vs one at a time.
+console.log(appendHeader())
 await runAppendBench(row, ROUNDS)
 
 // 3. Opening a store of 20,000 events: from the index snapshot, and rebuilding the indexes
@@ -141,7 +142,7 @@ await runImportMemoryBench(row, Number(process.env['CAIRN_BENCH_IMPORT_MB'] ?? 2
 
 console.log(`\n| what | Cairn | baseline | Cairn ÷ baseline speed | baseline |\n|---|---|---|---|---|`)
 for (const r of rows) console.log(`| ${r.join(' | ')} |`)
-console.log(`\n${new Date().toISOString().slice(0, 10)}, Node ${process.versions.node}, median of ${ROUNDS} rounds (Chromium rows: at least 3)`)
+console.log(`\n${new Date().toISOString().slice(0, 10)}, Node ${process.versions.node}, median of ${ROUNDS} rounds (Chromium rows: at least 3); ${appendHeader()}`)
 
 // 9. Index and query (issue 4): open, memory, reads, queries and reduces on 1M events (files)
 //    and 100k (IndexedDB), with its own table (bench/index/bench.ts; alone: npx tsx bench/index.ts).

@@ -520,6 +520,24 @@ export class EventLog {
    */
   async #commitGroup(queued: WaitingAppend[]): Promise<void> {
     const callers = this.#appends.take(queued)
+    if (callers.length === 1) {
+      // A group of one (an append awaited alone): its plan is the commit's, with nothing
+      // planned before it to merge with or to admit it against.
+      const caller = callers[0]!
+      let plan: CommitPlan
+      try {
+        plan = await this.#planAppend(this.#base(), caller.drafts)
+      } catch (err) {
+        caller.reject(err)
+        return
+      }
+      try {
+        caller.resolve(await this.#apply(plan))
+      } catch (err) {
+        caller.reject(err)
+      }
+      return
+    }
     const group = new GroupPlan(this.#heads)
     const pasts: PendingPasts = new CidMap()
     const planned: WaitingAppend[] = []
@@ -571,11 +589,17 @@ export class EventLog {
     const storedAt = (i: number): StoredEvent => (stored[i] ??= toStoredEvent(added[i]!, views.version(added[i]!.seq)))
     this.hub.publish(added, storedAt, this.#heads)
     this.#snapshot(SNAPSHOT_MIN)
-    const addedAt = new Map(added.map((e, i) => [e.seq, i]))
+    // Where each result is among the added events: a scan for a commit of a few, a map for more.
+    const addedAt = added.length > 8 ? new Map(added.map((e, i) => [e.seq, i])) : undefined
+    const indexOf = (seq: number): number | undefined => {
+      if (addedAt !== undefined) return addedAt.get(seq)
+      for (let i = 0; i < added.length; i++) if (added[i]!.seq === seq) return i
+      return undefined
+    }
     const out: StoredEvent[] = []
     for (const cid of plan.results) {
       const seq = views.seqOf(cid)
-      const i = addedAt.get(seq)
+      const i = indexOf(seq)
       // A retried meta.id resolves to an event stored earlier: read it back.
       out.push(i !== undefined ? storedAt(i) : toStoredEvent(await this.events.load(seq), views.version(seq)))
     }

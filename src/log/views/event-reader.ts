@@ -16,38 +16,48 @@ export interface LoadedEvent {
 export const DEFAULT_EVENT_CACHE = 8192
 
 /**
- * Reads event blocks for the views, which hold no payloads: from a least-recently-used cache
- * of decoded events, else from storage, verifying each block against its CID and the event
- * format before it is used.
+ * Reads event blocks for the views, which hold no payloads: from a cache of decoded events,
+ * else from storage, verifying each block against its CID and the event format before it is
+ * used. The cache keeps recently used events in two generations (two Maps of up to half the
+ * capacity each): new and hit events go to the young one; when it is full it becomes the old
+ * one and the previous old one is dropped. An event used within the last half-capacity
+ * insertions is kept, like an LRU's, without reordering a Map on every hit.
  */
 export class EventReader {
   readonly #storage: StorageEngine
   readonly #views: LogViews
-  readonly #capacity: number
-  readonly #cache = new Map<number, LoadedEvent>()
+  /** Entries per generation: half the capacity (at least 1). */
+  readonly #half: number
+  #young = new Map<number, LoadedEvent>()
+  #old = new Map<number, LoadedEvent>()
 
   constructor(storage: StorageEngine, views: LogViews, capacity: number = DEFAULT_EVENT_CACHE) {
     this.#storage = storage
     this.#views = views
-    this.#capacity = capacity
+    this.#half = Math.max(1, capacity >> 1)
   }
 
   /** Keeps an event the caller already holds (a fresh append, an import). */
   remember(loaded: LoadedEvent): void {
-    const cache = this.#cache
-    cache.delete(loaded.seq)
-    cache.set(loaded.seq, loaded)
-    if (cache.size > this.#capacity) cache.delete(cache.keys().next().value!)
+    this.#keep(loaded.seq, loaded)
   }
 
-  /** The cached event, marked recently used; undefined when it must be read. */
-  cached(seq: number): LoadedEvent | undefined {
-    const hit = this.#cache.get(seq)
-    if (hit !== undefined) {
-      this.#cache.delete(seq)
-      this.#cache.set(seq, hit)
+  #keep(seq: number, loaded: LoadedEvent): void {
+    const young = this.#young
+    young.set(seq, loaded)
+    if (young.size >= this.#half) {
+      this.#old = young
+      this.#young = new Map()
     }
-    return hit
+  }
+
+  /** The cached event, kept as recently used; undefined when it must be read. */
+  cached(seq: number): LoadedEvent | undefined {
+    const young = this.#young.get(seq)
+    if (young !== undefined) return young
+    const old = this.#old.get(seq)
+    if (old !== undefined) this.#keep(seq, old)
+    return old
   }
 
   async load(seq: number): Promise<LoadedEvent> {

@@ -19,10 +19,13 @@ const NO_POSITIONS: readonly FramePosition[] = []
 
 /**
  * The last commit record: the position a block table written now would cover. Its digest is
- * computed when a commit writes it, but after a scan only for the last record found.
+ * computed when a table is written (from `record`, the bytes a commit wrote, kept for that),
+ * after a scan only for the last record found.
  */
 export interface Cover extends Omit<TableCover, 'recordDigest'> {
   recordDigest: Uint8Array | undefined
+  /** The record frame's bytes, when its digest is still to be computed. */
+  record?: Uint8Array | undefined
 }
 
 /** When the locator writes a new block table (see FileStorageOptions). */
@@ -159,8 +162,10 @@ export class BlockLocator {
       const c = b.cid.bytes
       this.tail.add(keyHi(c, 0, c.length), keyLo(c, 0, c.length), segment.number, base + b.start, b.frameLength)
     }
-    const record = encoded.buffer.subarray(encoded.recordOffset)
-    this.cover = { segment: segment.number, recordStart: base + encoded.recordOffset, end: segment.size, recordDigest: sha256Sync(record).digest }
+    // The record's digest is only needed by a table write: kept as bytes (a copy, not a view
+    // holding the whole commit's buffer) and hashed then, not at every commit.
+    const record = encoded.buffer.slice(encoded.recordOffset)
+    this.cover = { segment: segment.number, recordStart: base + encoded.recordOffset, end: segment.size, recordDigest: undefined, record }
   }
 
   /**
@@ -240,6 +245,10 @@ export class BlockLocator {
    */
   #fold(): Promise<void> | undefined {
     const cover = this.cover
+    if (cover !== undefined && cover.recordDigest === undefined && cover.record !== undefined) {
+      cover.recordDigest = sha256Sync(cover.record).digest
+      cover.record = undefined
+    }
     if (cover?.recordDigest === undefined || this.#tableWrite !== undefined || this.#rebuild !== undefined) return undefined
     const base = this.run
     const parts = [...this.pending, this.tail]
