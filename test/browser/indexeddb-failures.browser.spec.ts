@@ -102,6 +102,15 @@ async function ballast(bytes: number): Promise<() => Promise<void>> {
   return () => deleteIndexedDbStorage(name)
 }
 
+/**
+ * The two quota specs fill a 4 MiB bucket to 2.75 MiB before the write that must be refused.
+ * Once in a full suite run on a loaded machine (2026-12-03), Chromium refused that ballast
+ * itself (2.8 MB into the fresh 4 MiB bucket; the cause was not found: the spec passed alone
+ * three times and in the next full run). A retry runs the whole spec again in a fresh bucket;
+ * a regression fails every attempt.
+ */
+const QUOTA_RETRY = { retry: 2 }
+
 describe('indexeddb engine failures', () => {
   test('a transaction the browser aborts (a failing request) rejects with CAIRN_STORAGE naming the DOMException, and leaves nothing', async () => {
     const name = dbName()
@@ -142,7 +151,7 @@ describe('indexeddb engine failures', () => {
     expect(await seenAfterReopen(name)).toEqual({ heads: [first[0]!.cid.toString()], blocks: ids(first) })
   })
 
-  test('a commit over the quota rejects with CAIRN_QUOTA saying how much, leaves nothing, and the engine takes commits once there is room', async () => {
+  test('a commit over the quota rejects with CAIRN_QUOTA saying how much, leaves nothing, and the engine takes commits once there is room', QUOTA_RETRY, async () => {
     const base = small(5, 'base')
     const big = await randomBlocks(8, 256 * 1024) // 2 MiB, more than the room left
     const after = await randomBlocks(4, 16 * 1024)
@@ -176,7 +185,7 @@ describe('indexeddb engine failures', () => {
     expect(reopened).toEqual({ heads: [after[0]!.cid.toString()], blocks: ids([...base, ...after]) })
   })
 
-  test('a derived write over the quota rejects with CAIRN_QUOTA and keeps the previous value', async () => {
+  test('a derived write over the quota rejects with CAIRN_QUOTA and keeps the previous value', QUOTA_RETRY, async () => {
     const [huge] = await randomBlocks(1, 2 * MiB)
     await inBucketWithQuota(4 * MiB, async () => {
       const freeSpace = await ballast(2.75 * MiB)
