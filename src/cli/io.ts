@@ -1,6 +1,7 @@
 // Bytes in and out of the CLI: stdin, stdout (with backpressure), files, and the abort signal.
 import { open, stat } from 'node:fs/promises'
 import process from 'node:process'
+import { readChunks } from '../fs/durable.ts'
 import { CairnError } from '../index.node.ts'
 import { AbortedError } from './exit-codes.ts'
 
@@ -40,17 +41,7 @@ export async function* readFileChunks(file: string): AsyncGenerator<Uint8Array> 
     throw fileError('opening', file, cause)
   }
   try {
-    for (;;) {
-      const buffer = new Uint8Array(READ_BYTES)
-      let bytesRead: number
-      try {
-        ;({ bytesRead } = await fh.read(buffer, 0, READ_BYTES, null))
-      } catch (cause) {
-        throw fileError('reading', file, cause)
-      }
-      if (bytesRead === 0) return
-      yield bytesRead === READ_BYTES ? buffer : buffer.subarray(0, bytesRead)
-    }
+    yield* readChunks(fh, READ_BYTES, (cause) => fileError('reading', file, cause))
   } finally {
     await fh.close().catch(() => {})
   }

@@ -26,6 +26,25 @@ export async function readFully(fh: FileHandle, buf: Uint8Array, pos: number): P
   }
 }
 
+/**
+ * A file's bytes from its current position to its end, in fresh buffers of `size` bytes (a
+ * reader may keep slices of them, as the CAR reader does until a frame is complete); a failed
+ * read throws `fail(cause)`.
+ */
+export async function* readChunks(fh: FileHandle, size: number, fail: (cause: unknown) => Error): AsyncGenerator<Uint8Array> {
+  for (;;) {
+    const buffer = new Uint8Array(size)
+    let bytesRead: number
+    try {
+      ;({ bytesRead } = await fh.read(buffer, 0, size, null))
+    } catch (cause) {
+      throw fail(cause)
+    }
+    if (bytesRead === 0) return
+    yield bytesRead === size ? buffer : buffer.subarray(0, bytesRead)
+  }
+}
+
 /** fdatasync where the runtime has it (it also persists the file size, which is all an append changes besides data), else fsync. */
 export async function datasync(fh: FileHandle): Promise<void> {
   if (typeof fh.datasync === 'function') await fh.datasync()

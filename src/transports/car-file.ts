@@ -1,7 +1,7 @@
 // Node/Deno only: CAR files on disk. Export streams into `path + '.tmp'`, fsyncs, then renames,
 // so a crash never leaves half a CAR under the final name; import streams from the file.
 import { open, type FileHandle } from 'node:fs/promises'
-import { errCode, replaceFile, writeFully, type ReplaceStep } from '../fs/durable.ts'
+import { errCode, readChunks, replaceFile, writeFully, type ReplaceStep } from '../fs/durable.ts'
 import type { ExportOptions, ImportOptions, ImportReport } from '../store/options.ts'
 import { expectObject, expectString } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
@@ -88,21 +88,6 @@ class FromExport {
   constructor(readonly error: unknown) {}
 }
 
-/** Reads a file in fresh buffers (the CAR reader keeps slices of them until a frame is complete). */
-async function* readChunks(fh: FileHandle, path: string): AsyncGenerator<Uint8Array> {
-  for (;;) {
-    const buffer = new Uint8Array(READ_BYTES)
-    let bytesRead: number
-    try {
-      ;({ bytesRead } = await fh.read(buffer, 0, READ_BYTES, null))
-    } catch (cause) {
-      throw fsError('reading', path, cause)
-    }
-    if (bytesRead === 0) return
-    yield bytesRead === READ_BYTES ? buffer : buffer.subarray(0, bytesRead)
-  }
-}
-
 /**
  * Imports a CAR file into `store` (see `CairnStore.import`: every block verified, all or
  * nothing), streaming it from disk. A missing or unreadable file rejects with CAIRN_STORAGE
@@ -128,7 +113,10 @@ export async function importFromFile(store: CairnStore, path: string, options: I
     } catch (cause) {
       throw fsError('reading', path, cause)
     }
-    return await store.import(readChunks(fh, path), withTotal(options, size))
+    return await store.import(
+      readChunks(fh, READ_BYTES, (cause) => fsError('reading', path, cause)),
+      withTotal(options, size),
+    )
   } finally {
     await fh.close().catch(() => {})
   }
