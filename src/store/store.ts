@@ -20,13 +20,11 @@ import type { SeqList } from '../log/views/seq-list.ts'
 import type { OrderKey } from '../log/views/views.ts'
 import type { ObjectInfo, ObjectsQuery, PutFileOptions, PutOptions, Referrer } from '../objects/interface.ts'
 import type { FileSource } from '../objects/unixfs.ts'
-import { openProjection } from '../projections/projection.ts'
 import type { Projection, ProjectionSpec } from '../projections/interface.ts'
 import { type CompactOptions, type CompactReport, DERIVED_NAME, type StorageEngine } from '../storage/interface.ts'
 import { checkAppendInput, cursorBounds } from './arguments.ts'
 import type { ChangeListener, ChangesOptions, IndexStatus, Reducer, ReduceOptions, StoreStats, SubscribeOptions, VerifyOptions } from './interface.ts'
 import { expectAccessRules, type GrantOptions, normalizeExportOptions, normalizeStoreOptions, type ExportOptions, type ImportOptions, type ImportReport, type StoreOptions } from './options.ts'
-import { projectionHost } from './projection-host.ts'
 import { type Transaction, TransactionBuilder, type TransactionResult } from './transaction.ts'
 
 /**
@@ -739,13 +737,15 @@ export class CairnStore {
    */
   async project<S, D = unknown>(name: string, spec: ProjectionSpec<S, D>): Promise<Projection<S>> {
     this.#log.check()
+    // Loaded on first use, with the projection machinery: an app that never projects does not ship it.
+    const hosting = await import('./projection-host.ts')
     if (this.#closing !== undefined) throw new CairnError('CAIRN_CLOSED', 'the store is closing')
     expectString('name', name)
     // Its snapshot is the derived value `p.<name>`, whose name DERIVED_NAME bounds: 1 to 62 characters here.
-    if (!DERIVED_NAME.test(`p.${name}`)) throw new RangeError(`"name" expected 1 to 62 characters, each a-z, 0-9, ".", "_" or "-" (e.g. "carts.v2"), got ${JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name)}`)
+    if (!DERIVED_NAME.test(`p.${name}`)) throw hosting.badProjectionName(name)
     if (this.#projectionNames.has(name)) throw new CairnError('CAIRN_DUPLICATE_ID', `a projection named "${name}" is already open in this store; close it first`)
     this.#projectionNames.add(name)
-    const host = projectionHost(name, {
+    const host = hosting.projectionHost(name, {
       log: this.#log,
       names: this.#projectionNames,
       closeTasks: this.#closeTasks,
@@ -755,7 +755,7 @@ export class CairnStore {
       stored: (seqs) => this.#stored(seqs),
     })
     try {
-      return await openProjection(host, name, spec)
+      return await hosting.openProjection(host, name, spec)
     } catch (err) {
       host.release()
       throw err
