@@ -32,7 +32,9 @@ import { type Transaction, TransactionBuilder, type TransactionResult } from './
  * Open one with `openStore`.
  *
  * This class holds the public methods: each checks its arguments, then reads from the log's
- * views or hands the change to the log (`EventLog`), which plans and applies it.
+ * views or hands the change to the log (`EventLog`), which plans and applies it. An options or
+ * filter object with a key the method does not know (one whose value is not undefined) is a
+ * TypeError naming it, before anything is read or changed: a misspelt option is never ignored.
  *
  * @example
  * const store = await openStore({ memory: true })
