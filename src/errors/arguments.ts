@@ -47,11 +47,29 @@ export function expectFunction<F extends (...args: never[]) => unknown>(name: st
   return value as F
 }
 
-export function expectObject(name: string, value: unknown): Record<string, unknown> {
+/**
+ * Every key of an options type `T`, as an object for `expectObject` (`{ limit: 1, reverse: 1 }`):
+ * a list that misses a key of `T`, or names another, does not compile.
+ */
+export type KnownKeys<T> = { readonly [K in keyof T]-?: 1 }
+
+/**
+ * TypeError unless `value` is an object (not an array). With `keys` (see `KnownKeys`), also a
+ * TypeError naming the first other own key whose value is not undefined, and listing the known
+ * ones: a misspelt `tpye` is refused, where ignoring it would read or change more than was asked.
+ * Callers check before reading or changing anything.
+ */
+export function expectObject(name: string, value: unknown, keys?: Readonly<Record<string, 1>>): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new TypeError(`"${name}" expected an object, got ${show(value)}`)
   }
-  return value as Record<string, unknown>
+  const o = value as Record<string, unknown>
+  if (keys !== undefined) {
+    for (const key of Object.keys(o)) {
+      if (o[key] !== undefined && !Object.hasOwn(keys, key)) throw new TypeError(`"${name}.${key}" is an unknown key; the known keys are ${Object.keys(keys).join(', ')}`)
+    }
+  }
+  return o
 }
 
 export function expectCid(name: string, value: unknown): CID {

@@ -3,8 +3,8 @@ import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
 import { encodeChecked, encodeValue } from '../block/codec.ts'
 import { assertIpld } from '../block/validate.ts'
-import { expectAsOf, expectFunction, expectObject, expectPositiveInteger, expectString } from '../errors/arguments.ts'
-import { expectFilter } from '../log/event/filter.ts'
+import { expectAsOf, expectFunction, expectObject, expectPositiveInteger, expectString, type KnownKeys } from '../errors/arguments.ts'
+import { expectFilter, FILTER_KEYS } from '../log/event/filter.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { EventFilter, ReadOptions, StoredEvent } from '../log/event/interface.ts'
 import { streamMatches, typeMatches } from '../log/event/filter.ts'
@@ -46,11 +46,16 @@ import { DEFAULT_SNAPSHOT_EVERY, PERSIST_EVERY, REDUCER_FAILED } from './project
  * - Failure: a reducer that throws, or returns a non-IPLD state, stops the projection; every
  *   later call rejects with that error until `close()` frees the name.
  */
+/** The keys of a `ProjectionSpec`. */
+const SPEC_KEYS: KnownKeys<ProjectionSpec<unknown>> = { filter: 1, initial: 1, reducer: 1, snapshotEvery: 1 }
+/** The keys of `ProjectionGetOptions`. */
+const GET_KEYS: KnownKeys<ProjectionGetOptions> = { asOf: 1 }
+
 export async function openLiveProjection<S, D>(host: ProjectionHost, name: string, spec: ProjectionSpec<S, D>): Promise<Projection<S>> {
-  const s = expectObject('spec', spec)
+  const s = expectObject('spec', spec, SPEC_KEYS)
   const reducer = expectFunction<ProjectionReducer<unknown, unknown>>('spec.reducer', s['reducer'])
   const every = s['snapshotEvery'] === undefined ? DEFAULT_SNAPSHOT_EVERY : expectPositiveInteger('spec.snapshotEvery', s['snapshotEvery'])
-  const filter = s['filter'] === undefined ? {} : expectFilter(expectObject('spec.filter', s['filter']), 'spec.filter.')
+  const filter = s['filter'] === undefined ? {} : expectFilter(expectObject('spec.filter', s['filter'], FILTER_KEYS), 'spec.filter.')
   const initialBytes = encodeValue(s['initial'], 'spec.initial').bytes // CAIRN_INVALID_VALUE for a non-IPLD initial
   const fingerprint = fingerprintOf(name, filter, every, reducer, initialBytes)
   const bytes = await host.readDerived(`p.${name}`).catch(() => undefined)
@@ -128,7 +133,7 @@ class LiveProjection<S> implements Projection<S> {
   async get(key: string, options: ProjectionGetOptions = {}): Promise<S> {
     this.#checkOpen()
     expectString('key', key)
-    expectObject('options', options)
+    expectObject('options', options, GET_KEYS)
     const asOf = options.asOf === undefined ? undefined : expectAsOf('asOf', options.asOf)
     await this.#idle()
     if (asOf === undefined) {

@@ -1,11 +1,33 @@
 import { assertIpld } from '../block/validate.ts'
-import { expectNonNegativeInteger, expectObject, expectStoredString } from '../errors/arguments.ts'
+import { expectNonNegativeInteger, expectObject, expectStoredString, type KnownKeys } from '../errors/arguments.ts'
+import type { ProgressOptions } from '../errors/progress.ts'
+import { FILTER_KEYS } from '../log/event/filter.ts'
 import { checkInputMeta } from '../log/event/format.ts'
+import type { AppendOptions, PageOptions, QueryOptions, ReadOptions, ReplayOptions } from '../log/event/interface.ts'
 import type { Draft } from '../log/plan.ts'
 import type { OrderKey } from '../log/views/views.ts'
+import type { ObjectsQuery, PutFileOptions, PutOptions } from '../objects/interface.ts'
+import type { CompactOptions } from '../storage/interface.ts'
+import type { ChangesOptions, ReduceOptions, SubscribeOptions } from './interface.ts'
 
 // The checks of the store's public arguments that are particular to it (generic ones are in
 // errors/arguments.ts). They throw TypeError/RangeError naming the argument.
+
+// The keys of the store's options objects, for `expectObject`: any other key (with a value
+// other than undefined) is a TypeError naming it, so that a misspelt option is not ignored.
+export const APPEND_KEYS: KnownKeys<AppendOptions> = { expectedVersion: 1 }
+export const READ_KEYS: KnownKeys<ReadOptions> = { fromVersion: 1, toVersion: 1, limit: 1, reverse: 1, asOf: 1 }
+export const QUERY_KEYS: KnownKeys<QueryOptions> = { ...FILTER_KEYS, since: 1, until: 1, after: 1, limit: 1, reverse: 1 }
+export const PAGE_KEYS: KnownKeys<PageOptions> = { after: 1, limit: 1, reverse: 1 }
+export const REDUCE_KEYS: KnownKeys<ReduceOptions> = { asOf: 1 }
+export const REPLAY_KEYS: KnownKeys<ReplayOptions> = { filter: 1 }
+export const SUBSCRIBE_KEYS: KnownKeys<SubscribeOptions> = { onError: 1 }
+export const CHANGES_KEYS: KnownKeys<ChangesOptions> = { after: 1, filter: 1, signal: 1 }
+export const PUT_KEYS: KnownKeys<PutOptions> = { type: 1 }
+export const PUT_FILE_KEYS: KnownKeys<PutFileOptions> = { type: 1, onProgress: 1, signal: 1 }
+export const OBJECTS_KEYS: KnownKeys<ObjectsQuery> = { type: 1 }
+export const COMPACT_KEYS: KnownKeys<CompactOptions> = { minDeadRatio: 1 }
+export const PROGRESS_KEYS: KnownKeys<ProgressOptions> = { onProgress: 1, signal: 1 }
 
 /** An app's append input, checked: its data and meta are IPLD values, its stream is not a system stream. */
 export function checkAppendInput(input: unknown, name: string, expectedVersion: unknown): Draft {

@@ -5,8 +5,9 @@
  * did:key; `replay`'s filter object. Each async method that needs them awaits this module before its checks, so an
  * argument mistake still rejects with the same TypeError/RangeError and changes nothing.
  */
-import { expectFunction, expectNonNegativeInteger, expectObject, expectOptionalBoolean, expectString } from '../errors/arguments.ts'
+import { expectFunction, expectNonNegativeInteger, expectObject, expectOptionalBoolean, expectString, type KnownKeys } from '../errors/arguments.ts'
 import { isDidKey } from '../identity/did-key.ts'
+import { FILTER_KEYS } from '../log/event/filter.ts'
 import type { Signer } from '../identity/interface.ts'
 import type { StoredEvent } from '../log/event/interface.ts'
 import type { ImportRules } from '../log/log.ts'
@@ -24,9 +25,12 @@ export const IMPORT_DEFAULTS: Readonly<Required<Omit<ImportOptions, keyof Progre
   foreignType: 'car',
 })
 
+/** The keys of `ImportOptions`. */
+const IMPORT_KEYS: KnownKeys<ImportOptions> = { maxBlockBytes: 1, maxBytes: 1, maxStagedBytes: 1, maxClockDrift: 1, foreignType: 1, onProgress: 1, signal: 1 }
+
 /** Checks `ImportOptions` and applies the defaults. */
 export function normalizeImportOptions(options: ImportOptions): ImportRules {
-  expectObject('options', options)
+  expectObject('options', options, IMPORT_KEYS)
   return {
     maxBlockBytes: options.maxBlockBytes === undefined ? IMPORT_DEFAULTS.maxBlockBytes : expectNonNegativeInteger('maxBlockBytes', options.maxBlockBytes),
     maxBytes: options.maxBytes === undefined ? IMPORT_DEFAULTS.maxBytes : expectNonNegativeInteger('maxBytes', options.maxBytes),
@@ -67,15 +71,15 @@ export function expectDidKey(did: unknown): string {
   return did
 }
 
+/** The keys of `GrantOptions`. */
+const GRANT_KEYS: KnownKeys<GrantOptions> = { streams: 1, admin: 1 }
+
 /** Checks a grant's arguments; returns the grant event's data. */
 export function normalizeGrant(did: unknown, options: GrantOptions): { did: string; streams: string; admin: boolean } {
   const grantee = expectDidKey(did)
-  const o = expectObject('options', options)
+  const o = expectObject('options', options, GRANT_KEYS)
   return { did: grantee, streams: expectString('streams', o['streams']), admin: expectOptionalBoolean('admin', o['admin']) }
 }
-
-/** The fields of `replay`'s filter object (`ReplayFilter`: `EventFilter`'s, with `type` also a list). */
-const REPLAY_FILTER_KEYS: readonly string[] = ['stream', 'type', 'streamPrefix']
 
 /**
  * `replay`'s filter object, checked, as a predicate: `stream`, `streamPrefix` and `type` (one
@@ -83,12 +87,7 @@ const REPLAY_FILTER_KEYS: readonly string[] = ['stream', 'type', 'streamPrefix']
  * undefined, is a TypeError (a misspelt `tpye` or a `since` would otherwise keep every event).
  */
 export function replayFilter(filter: unknown): (e: StoredEvent) => boolean {
-  const o = expectObject('filter', filter)
-  for (const key of Object.keys(o)) {
-    if (o[key] !== undefined && !REPLAY_FILTER_KEYS.includes(key)) {
-      throw new TypeError(`"filter.${key}" is not a filter field: replay's filter takes stream, type (one type or a list) and streamPrefix, or is a predicate`)
-    }
-  }
+  const o = expectObject('filter', filter, FILTER_KEYS)
   const stream = o['stream'] === undefined ? undefined : expectString('filter.stream', o['stream'])
   const prefix = o['streamPrefix'] === undefined ? undefined : expectString('filter.streamPrefix', o['streamPrefix'])
   let types: Set<string> | undefined

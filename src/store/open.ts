@@ -1,4 +1,5 @@
 import type { Blockstore } from 'interface-blockstore'
+import { expectObject } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { openIndexedDbStorage, type IndexedDbStorageOptions } from '../storage/indexeddb.ts'
 import type { StorageEngine } from '../storage/interface.ts'
@@ -51,11 +52,18 @@ export type PathOpener = (path: string) => Promise<StorageEngine>
 const LOCATIONS = ['memory', 'path', 'name', 'blockstore', 'storage'] as const
 const IDB_OPTION_KEYS = ['durability', 'blockedTimeoutMs', 'pageSize'] as const satisfies readonly (keyof IndexedDbStorageOptions)[]
 const STORE_OPTION_KEYS = ['clock', 'rebuildIndex', 'signer', 'requireSignatures', 'access', 'gates'] as const satisfies readonly (keyof StoreOptions)[]
+/**
+ * Every key `openStore` takes, for `expectObject`: a location, the IndexedDB engine's options
+ * (taken, and unused, with another location: code shared by a browser and a server may pass
+ * them), the store's options. Any other key is a TypeError, before any storage is opened.
+ */
+const OPEN_KEYS: Readonly<Record<string, 1>> = Object.fromEntries([...LOCATIONS, ...IDB_OPTION_KEYS, ...STORE_OPTION_KEYS].map((k) => [k, 1]))
 
 /** Builds `openStore` for an entry point; `openPath` is the file engine where one exists. */
 export function createOpenStore<L extends StoreLocation = StoreLocation>(openPath: PathOpener | undefined): OpenStore<L> {
   return async function openStore(options: OpenStoreOptions<L>): Promise<CairnStore> {
     if (options === null || typeof options !== 'object') throw new TypeError('"options" expected an object such as { path }, { name }, { memory: true } or { blockstore }')
+    expectObject('options', options, OPEN_KEYS)
     const given = LOCATIONS.filter((k) => (options as unknown as Record<string, unknown>)[k] !== undefined)
     if (given.length !== 1) {
       throw new TypeError(`"options" expected exactly one of ${LOCATIONS.join(', ')}, got ${given.length === 0 ? 'none' : given.join(' and ')}`)

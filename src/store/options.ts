@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import { expectCids, expectFunction, expectObject, expectOptionalBoolean } from '../errors/arguments.ts'
+import { expectCids, expectFunction, expectObject, expectOptionalBoolean, type KnownKeys } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { checkProgressOptions, type ProgressOptions } from '../errors/progress.ts'
 import type { Signer } from '../identity/interface.ts'
@@ -52,11 +52,15 @@ export const STORE_DEFAULTS: Readonly<Required<Omit<StoreOptions, 'signer' | 'ac
   gates: Object.freeze([]) as readonly Gate[],
 })
 
+/** The keys of `StoreOptions`. */
+const STORE_KEYS: KnownKeys<StoreOptions> = { clock: 1, rebuildIndex: 1, signer: 1, requireSignatures: 1, access: 1, gates: 1 }
+
 /**
  * Checks `StoreOptions` and applies the defaults. The checks of `signer`, `access` and `gates`
  * load with the store's other cold checks (on-demand.ts), only when one of them is given.
  */
 export async function normalizeStoreOptions(options: StoreOptions): Promise<LogOpenOptions> {
+  expectObject('options', options, STORE_KEYS)
   const trusted = options.signer === undefined && options.access === undefined && options.gates === undefined ? undefined : await import('./on-demand.ts')
   return {
     clock: options.clock === undefined ? STORE_DEFAULTS.clock : expectFunction<() => number>('clock', options.clock),
@@ -135,9 +139,12 @@ export interface NormalizedExport {
   readonly progress: ProgressOptions
 }
 
+/** The keys of `ExportOptions`. */
+const EXPORT_KEYS: KnownKeys<ExportOptions> = { since: 1, roots: 1, onProgress: 1, signal: 1 }
+
 /** Checks `ExportOptions` (TypeError/RangeError naming the bad one). */
 export function normalizeExportOptions(options: ExportOptions): NormalizedExport {
-  expectObject('options', options)
+  expectObject('options', options, EXPORT_KEYS)
   const progress = checkProgressOptions(options)
   if (options.roots === undefined) return { since: options.since === undefined ? [] : expectCids('since', options.since), roots: undefined, progress }
   if (options.since !== undefined) throw new TypeError('"roots" and "since" cannot be combined')

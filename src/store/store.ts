@@ -8,7 +8,7 @@ import { expectAsOf, expectCid, expectFunction, expectNonNegativeInteger, expect
 import { CairnError } from '../errors/cairn-error.ts'
 import { expectOptionalSignal, progressPlan } from '../errors/progress.ts'
 import { changesOf } from '../log/changes.ts'
-import { expectFilter } from '../log/event/filter.ts'
+import { expectFilter, FILTER_KEYS } from '../log/event/filter.ts'
 import { decodeEvent } from '../log/event/format.ts'
 import type { AppendInput, AppendOptions, BatchAppendInput, EventBlock, EventFilter, PageOptions, QueryOptions, ReadOptions, ReplayOptions, StoredEvent } from '../log/event/interface.ts'
 import { EventLog, type LogOpenOptions } from '../log/log.ts'
@@ -20,13 +20,11 @@ import type { SeqList } from '../log/views/seq-list.ts'
 import type { OrderKey } from '../log/views/views.ts'
 import type { ObjectInfo, ObjectsQuery, PutFileOptions, PutOptions, Referrer } from '../objects/interface.ts'
 import type { FileSource } from '../objects/unixfs.ts'
-import { openProjection } from '../projections/projection.ts'
 import type { Projection, ProjectionSpec } from '../projections/interface.ts'
 import { type CompactOptions, type CompactReport, DERIVED_NAME, type StorageEngine } from '../storage/interface.ts'
-import { checkAppendInput, cursorBounds } from './arguments.ts'
+import { APPEND_KEYS, CHANGES_KEYS, checkAppendInput, COMPACT_KEYS, cursorBounds, OBJECTS_KEYS, PAGE_KEYS, PROGRESS_KEYS, PUT_FILE_KEYS, PUT_KEYS, QUERY_KEYS, READ_KEYS, REDUCE_KEYS, REPLAY_KEYS, SUBSCRIBE_KEYS } from './arguments.ts'
 import type { ChangeListener, ChangesOptions, IndexStatus, Reducer, ReduceOptions, StoreStats, SubscribeOptions, VerifyOptions } from './interface.ts'
 import { expectAccessRules, type GrantOptions, normalizeExportOptions, normalizeStoreOptions, type ExportOptions, type ImportOptions, type ImportReport, type StoreOptions } from './options.ts'
-import { projectionHost } from './projection-host.ts'
 import { type Transaction, TransactionBuilder, type TransactionResult } from './transaction.ts'
 
 /**
@@ -34,7 +32,9 @@ import { type Transaction, TransactionBuilder, type TransactionResult } from './
  * Open one with `openStore`.
  *
  * This class holds the public methods: each checks its arguments, then reads from the log's
- * views or hands the change to the log (`EventLog`), which plans and applies it.
+ * views or hands the change to the log (`EventLog`), which plans and applies it. An options or
+ * filter object with a key the method does not know (one whose value is not undefined) is a
+ * TypeError naming it, before anything is read or changed: a misspelt option is never ignored.
  *
  * @example
  * const store = await openStore({ memory: true })
@@ -102,7 +102,7 @@ export class CairnStore {
    */
   async append<D = unknown>(input: AppendInput<D>, options: AppendOptions = {}): Promise<StoredEvent<D>> {
     this.#log.check()
-    expectObject('options', options)
+    expectObject('options', options, APPEND_KEYS)
     const draft = checkAppendInput(input, 'input', options.expectedVersion)
     const [event] = await this.#log.append([draft])
     return event as StoredEvent<D>
@@ -212,7 +212,7 @@ export class CairnStore {
   async *read<D = unknown>(stream: string, options: ReadOptions = {}): AsyncGenerator<StoredEvent<D>> {
     this.#log.check()
     expectString('stream', stream)
-    expectObject('options', options)
+    expectObject('options', options, READ_KEYS)
     const from = Math.max(1, options.fromVersion === undefined ? 1 : expectNonNegativeInteger('fromVersion', options.fromVersion))
     const to = options.toVersion === undefined ? Infinity : expectNonNegativeInteger('toVersion', options.toVersion)
     const limit = options.limit === undefined ? Infinity : expectNonNegativeInteger('limit', options.limit)
@@ -275,7 +275,7 @@ export class CairnStore {
    */
   async *query<D = unknown>(query: QueryOptions = {}): AsyncGenerator<StoredEvent<D>> {
     this.#log.check()
-    expectObject('query', query)
+    expectObject('query', query, QUERY_KEYS)
     const filter = expectFilter(query, '')
     const since = query.since === undefined ? undefined : Math.ceil(expectTime('since', query.since))
     const until = query.until === undefined ? undefined : Math.ceil(expectTime('until', query.until))
@@ -324,7 +324,7 @@ export class CairnStore {
   }
 
   async *#page<D>(list: SeqList | undefined, options: PageOptions): AsyncGenerator<StoredEvent<D>> {
-    expectObject('options', options)
+    expectObject('options', options, PAGE_KEYS)
     const limit = options.limit === undefined ? Infinity : expectNonNegativeInteger('limit', options.limit)
     const reverse = expectOptionalBoolean('reverse', options.reverse)
     const after = options.after === undefined ? undefined : this.#keyOrThrow(expectCid('after', options.after))
@@ -381,7 +381,7 @@ export class CairnStore {
   async reduce<S, D = unknown>(stream: string, reducer: Reducer<S, D>, initial: S, options: ReduceOptions = {}): Promise<S> {
     this.#log.check()
     expectFunction('reducer', reducer)
-    expectObject('options', options)
+    expectObject('options', options, REDUCE_KEYS)
     let state = initial
     for await (const e of this.read<D>(stream, options.asOf === undefined ? {} : { asOf: options.asOf })) state = reducer(state, e)
     return state
@@ -401,7 +401,7 @@ export class CairnStore {
   async *replay<D = unknown>(from: CID, options: ReplayOptions = {}): AsyncGenerator<StoredEvent<D>> {
     this.#log.check()
     expectCid('from', from)
-    expectObject('options', options)
+    expectObject('options', options, REPLAY_KEYS)
     const filter: unknown = options.filter
     const keep = filter === undefined ? () => true : typeof filter === 'function' ? (filter as (e: StoredEvent) => boolean) : (await onDemand()).replayFilter(filter)
     this.#seqOrThrow(from)
@@ -436,9 +436,9 @@ export class CairnStore {
    */
   subscribe(filter: EventFilter, listener: ChangeListener, options: SubscribeOptions = {}): () => void {
     this.#log.check()
-    const f = expectFilter(expectObject('filter', filter), 'filter.')
+    const f = expectFilter(expectObject('filter', filter, FILTER_KEYS), 'filter.')
     expectFunction('listener', listener)
-    expectObject('options', options)
+    expectObject('options', options, SUBSCRIBE_KEYS)
     if (options.onError !== undefined) expectFunction('onError', options.onError)
     return this.#log.hub.subscribe(f, listener, options.onError)
   }
@@ -455,8 +455,8 @@ export class CairnStore {
    */
   async *changes<D = unknown>(options: ChangesOptions = {}): AsyncGenerator<StoredEvent<D>> {
     this.#log.check()
-    expectObject('options', options)
-    const filter = options.filter === undefined ? {} : expectFilter(expectObject('filter', options.filter), 'filter.')
+    expectObject('options', options, CHANGES_KEYS)
+    const filter = options.filter === undefined ? {} : expectFilter(expectObject('filter', options.filter, FILTER_KEYS), 'filter.')
     const after = options.after === undefined ? undefined : this.#keyOrThrow(expectCid('after', options.after))
     const signal = expectOptionalSignal('signal', options.signal)
     yield* changesOf(this.#log.views, this.#log.events, this.#log.hub, filter, after, signal) as AsyncGenerator<StoredEvent<D>>
@@ -507,7 +507,7 @@ export class CairnStore {
    */
   async put(value: unknown, options: PutOptions = {}): Promise<CID> {
     this.#log.check()
-    expectObject('options', options)
+    expectObject('options', options, PUT_KEYS)
     const type = options.type === undefined ? 'object' : expectStoredString('type', options.type)
     const block = encodeValue(value, 'value')
     await this.#log.putObject(block, type, value)
@@ -548,7 +548,7 @@ export class CairnStore {
    */
   async putFile(source: FileSource, options: PutFileOptions = {}): Promise<CID> {
     this.#log.check()
-    expectObject('options', options)
+    expectObject('options', options, PUT_FILE_KEYS)
     const type = options.type === undefined ? 'file' : expectStoredString('type', options.type)
     const progress = progressPlan('putFile', options, source instanceof Uint8Array ? source.length : undefined)
     return this.#log.putFile(expectByteSource('source', source), type, progress)
@@ -578,7 +578,7 @@ export class CairnStore {
    */
   async *objects(query: ObjectsQuery = {}): AsyncGenerator<ObjectInfo> {
     this.#log.check()
-    expectObject('query', query)
+    expectObject('query', query, OBJECTS_KEYS)
     const type = query.type === undefined ? undefined : expectString('type', query.type)
     yield* this.#log.views.objects(type)
   }
@@ -706,7 +706,7 @@ export class CairnStore {
    */
   async compact(options: CompactOptions = {}): Promise<CompactReport> {
     this.#log.check()
-    expectObject('options', options)
+    expectObject('options', options, COMPACT_KEYS)
     return this.#log.compact(options)
   }
 
@@ -721,7 +721,7 @@ export class CairnStore {
    */
   async verify(options: VerifyOptions = {}): Promise<VerifyReport> {
     this.#log.check()
-    expectObject('options', options)
+    expectObject('options', options, PROGRESS_KEYS)
     return this.#log.verify(progressPlan('verify', options))
   }
 
@@ -739,13 +739,15 @@ export class CairnStore {
    */
   async project<S, D = unknown>(name: string, spec: ProjectionSpec<S, D>): Promise<Projection<S>> {
     this.#log.check()
+    // Loaded on first use, with the projection machinery: an app that never projects does not ship it.
+    const hosting = await import('./projection-host.ts')
     if (this.#closing !== undefined) throw new CairnError('CAIRN_CLOSED', 'the store is closing')
     expectString('name', name)
     // Its snapshot is the derived value `p.<name>`, whose name DERIVED_NAME bounds: 1 to 62 characters here.
-    if (!DERIVED_NAME.test(`p.${name}`)) throw new RangeError(`"name" expected 1 to 62 characters, each a-z, 0-9, ".", "_" or "-" (e.g. "carts.v2"), got ${JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name)}`)
+    if (!DERIVED_NAME.test(`p.${name}`)) throw hosting.badProjectionName(name)
     if (this.#projectionNames.has(name)) throw new CairnError('CAIRN_DUPLICATE_ID', `a projection named "${name}" is already open in this store; close it first`)
     this.#projectionNames.add(name)
-    const host = projectionHost(name, {
+    const host = hosting.projectionHost(name, {
       log: this.#log,
       names: this.#projectionNames,
       closeTasks: this.#closeTasks,
@@ -755,7 +757,7 @@ export class CairnStore {
       stored: (seqs) => this.#stored(seqs),
     })
     try {
-      return await openProjection(host, name, spec)
+      return await hosting.openProjection(host, name, spec)
     } catch (err) {
       host.release()
       throw err

@@ -8,7 +8,7 @@ import type { EventLog } from '../log/log.ts'
 import { type Draft, objectDraft, type UnitOfWork } from '../log/plan.ts'
 import type { PutFileOptions, PutOptions } from '../objects/interface.ts'
 import type { FileSource } from '../objects/unixfs.ts'
-import { checkAppendInput } from './arguments.ts'
+import { APPEND_KEYS, checkAppendInput, PUT_FILE_KEYS, PUT_KEYS } from './arguments.ts'
 
 /**
  * The writes of one `store.transaction`: gathered while its body runs, committed together when
@@ -63,7 +63,7 @@ export class TransactionBuilder {
   readonly api: Transaction = {
     append: (input, options = {}) => {
       this.#check()
-      expectObject('options', options)
+      expectObject('options', options, APPEND_KEYS)
       this.#append(checkAppendInput(input, 'input', options.expectedVersion))
     },
     appendMany: (inputs) => {
@@ -74,7 +74,7 @@ export class TransactionBuilder {
     },
     put: (value, options = {}) => {
       this.#check()
-      expectObject('options', options)
+      expectObject('options', options, PUT_KEYS)
       const type = options.type === undefined ? 'object' : expectStoredString('type', options.type)
       const block = encodeValue(value, 'value')
       this.#blocks.push(block)
@@ -84,7 +84,7 @@ export class TransactionBuilder {
     },
     putFile: (source, options = {}) => {
       this.#check()
-      expectObject('options', options)
+      expectObject('options', options, PUT_FILE_KEYS)
       const type = options.type === undefined ? 'file' : expectStoredString('type', options.type)
       const checked = expectByteSource('source', source)
       // The record keeps its place among the transaction's writes; the chunking fills it in.

@@ -1,6 +1,10 @@
 // Rough edges of the public API, each pinned where it runs in every runtime: ALL_STREAMS from
 // the entries; replay's filter object (the EventFilter fields, `type` also a list, any other
-// key a TypeError that changes nothing); the message of a bad projection name, naming the rule;
+// key a TypeError that changes nothing); every options and filter object of the store, its
+// projections and openStore refusing a key it does not know (a misspelt `tpye` would otherwise
+// be ignored: a query for every event, an append without its version check), with a TypeError
+// naming it and listing the known ones, nothing read or changed, while the valid forms (and a
+// key given as undefined) still work; the message of a bad projection name, naming the rule;
 // the signRequest doc example's body (encodeValue of { heads, have }) accepted by a handler.
 import { describe, expect, test } from 'vitest'
 import * as browserEntry from '../../src/index.ts'
@@ -10,7 +14,7 @@ import { CairnStore } from '../../src/store/store.ts'
 import { createSyncHandler } from '../../src/transports/http/handler.ts'
 import { encodePullBody } from '../../src/transports/http/protocol.ts'
 import { importServerOnly, runtime } from '../support/runtime.ts'
-import { collect } from '../support/stores.ts'
+import { bytesOf, collect } from '../support/stores.ts'
 
 const { ALL_STREAMS, bodyDigest, encodeValue, signRequest } = browserEntry
 
@@ -73,9 +77,9 @@ describe("replay's filter", () => {
     const { store, last } = await chain()
     const before = { heads: store.heads.map(String), stats: await store.stats() }
     const cases: [unknown, RegExp][] = [
-      [{ tpye: 'item.added' }, /^"filter\.tpye" is not a filter field: replay's filter takes stream, type \(one type or a list\) and streamPrefix, or is a predicate$/],
-      [{ type: 'item.added', since: 0 }, /^"filter\.since" is not a filter field/],
-      [{ limit: 2 }, /^"filter\.limit" is not a filter field/],
+      [{ tpye: 'item.added' }, /^"filter\.tpye" is an unknown key; the known keys are stream, type, streamPrefix$/],
+      [{ type: 'item.added', since: 0 }, /^"filter\.since" is an unknown key/],
+      [{ limit: 2 }, /^"filter\.limit" is an unknown key/],
       [{ stream: 7 }, /^"filter\.stream" expected a non-empty string/],
       [{ streamPrefix: '' }, /^"filter\.streamPrefix" expected a non-empty string/],
       [{ type: [1] }, /^"filter\.type\[0\]" expected a non-empty string/],
@@ -88,6 +92,249 @@ describe("replay's filter", () => {
       expect(err.message).toMatch(message)
     }
     expect({ heads: store.heads.map(String), stats: await store.stats() }).toEqual(before)
+    await store.close()
+  })
+})
+
+describe('options and filter objects: a key they do not know is a TypeError naming it; nothing is read or changed', () => {
+  /** A store with events in two streams (one caused by, and correlated with, another), a value and a file. */
+  async function fixture(): Promise<{ store: CairnStore; first: browserEntry.StoredEvent; last: browserEntry.StoredEvent }> {
+    const store = await CairnStore.open(new MemoryStorage())
+    const first = await store.append({ stream: 'cart-7', type: 'item.added', data: 0, meta: { correlation: 'checkout-1' } })
+    let last = first
+    for (let i = 1; i < 4; i++) last = await store.append({ stream: 'cart-7', type: i % 2 === 0 ? 'item.added' : 'item.removed', data: i })
+    await store.append({ stream: 'order-1', type: 'order.placed', data: 'o', meta: { causation: first.cid.toString(), correlation: 'checkout-1' } })
+    await store.put({ note: 'hi' }, { type: 'doc' })
+    await store.putFile(new Uint8Array([1, 2, 3]), { type: 'photo' })
+    return { store, first, last }
+  }
+
+  /** The store's heads, stats and objects, to compare before and after a refused call. */
+  async function state(store: CairnStore): Promise<unknown> {
+    return { heads: store.heads.map(String), stats: await store.stats(), objects: (await collect(store.objects())).map((o) => `${o.cid}:${o.type}`) }
+  }
+
+  /** Expects `err` to be the TypeError of the unknown key `path`, listing `known`. */
+  function unknownKey(err: unknown, path: string, known: string): void {
+    expect(err, path).toBeInstanceOf(TypeError)
+    expect((err as Error).message).toBe(`"${path}" is an unknown key; the known keys are ${known}`)
+  }
+
+  /** What `f` threw synchronously (fails when it returns). */
+  function thrown(f: () => unknown): unknown {
+    try {
+      f()
+    } catch (err) {
+      return err
+    }
+    expect.fail('expected a throw')
+  }
+
+  const data = (events: browserEntry.StoredEvent[]): unknown[] => events.map((e) => e.data)
+  const QUERY = 'stream, type, streamPrefix, since, until, after, limit, reverse'
+  const FILTER = 'stream, type, streamPrefix'
+
+  test('query: its options and filter fields; any other key rejects before an event is read', async () => {
+    const { store, first } = await fixture()
+    const before = await state(store)
+    unknownKey(await rejection(collect(store.query({ tpye: 'item.added' } as browserEntry.QueryOptions))), 'query.tpye', QUERY)
+    unknownKey(await rejection(collect(store.query({ type: 'item.added', filter: { stream: 'cart-7' } } as browserEntry.QueryOptions))), 'query.filter', QUERY)
+    unknownKey(await rejection(collect(store.query({ streamprefix: 'cart-' } as browserEntry.QueryOptions))), 'query.streamprefix', QUERY)
+    expect(await state(store)).toEqual(before)
+    expect(data(await collect(store.query({ type: 'item.added' })))).toEqual([0, 2])
+    expect(data(await collect(store.query({ stream: 'cart-7', streamPrefix: 'cart-', type: 'item.removed', since: 0, until: new Date(8.64e15), after: first.cid, limit: 1 })))).toEqual([1])
+    expect(data(await collect(store.query({ type: 'item.added', reverse: true, limit: 1 })))).toEqual([2])
+    expect(data(await collect(store.query({ type: 'order.placed', tpye: undefined } as browserEntry.QueryOptions)))).toEqual(['o'])
+    expect(await collect(store.query())).toHaveLength(5)
+    await store.close()
+  })
+
+  test('read and reduce: their options; any other key rejects before an event is read', async () => {
+    const { store, last } = await fixture()
+    const before = await state(store)
+    unknownKey(await rejection(collect(store.read('cart-7', { fromVerison: 2 } as browserEntry.ReadOptions))), 'options.fromVerison', 'fromVersion, toVersion, limit, reverse, asOf')
+    unknownKey(await rejection(collect(store.read('cart-7', { type: 'item.added' } as browserEntry.ReadOptions))), 'options.type', 'fromVersion, toVersion, limit, reverse, asOf')
+    const count = (n: number): number => n + 1
+    unknownKey(await rejection(store.reduce('cart-7', count, 0, { asof: last.cid } as browserEntry.ReduceOptions)), 'options.asof', 'asOf')
+    expect(await state(store)).toEqual(before)
+    expect(data(await collect(store.read('cart-7', { fromVersion: 2, toVersion: 4, limit: 2, reverse: true, asOf: last.cid })))).toEqual([3, 2])
+    expect(data(await collect(store.read('cart-7', { limit: 1, reverse: undefined, typo: undefined } as browserEntry.ReadOptions)))).toEqual([0])
+    expect(await store.reduce('cart-7', count, 0, { asOf: last.cid })).toBe(4)
+    expect(await store.reduce('cart-7', count, 0)).toBe(4)
+    await store.close()
+  })
+
+  test('causedBy and correlated: their paging options', async () => {
+    const { store, first } = await fixture()
+    const PAGE = 'after, limit, reverse'
+    unknownKey(await rejection(collect(store.causedBy(first.cid, { limt: 1 } as browserEntry.PageOptions))), 'options.limt', PAGE)
+    unknownKey(await rejection(collect(store.correlated('checkout-1', { type: 'order.placed' } as browserEntry.PageOptions))), 'options.type', PAGE)
+    expect(data(await collect(store.causedBy(first.cid, { limit: 1 })))).toEqual(['o'])
+    expect(data(await collect(store.correlated('checkout-1', { after: first.cid, reverse: false, limit: 5 })))).toEqual(['o'])
+    await store.close()
+  })
+
+  test('replay: its options object as well as its filter', async () => {
+    const { store, last } = await fixture()
+    // The filter's fields given straight in the options (not under `filter`) would have replayed everything.
+    unknownKey(await rejection(collect(store.replay(last.cid, { type: 'item.added' } as browserEntry.ReplayOptions))), 'options.type', 'filter')
+    unknownKey(await rejection(collect(store.replay(last.cid, { fitler: { type: 'item.added' } } as browserEntry.ReplayOptions))), 'options.fitler', 'filter')
+    unknownKey(await rejection(collect(store.replay(last.cid, { filter: { tpye: 'item.added' } as browserEntry.ReplayFilter }))), 'filter.tpye', FILTER)
+    expect(data(await collect(store.replay(last.cid, { filter: { type: 'item.added' } })))).toEqual([0, 2])
+    expect(data(await collect(store.replay(last.cid, { filter: (e) => e.type === 'item.removed' })))).toEqual([1, 3])
+    expect(data(await collect(store.replay(last.cid)))).toEqual([0, 1, 2, 3])
+    await store.close()
+  })
+
+  test('subscribe: its filter and options throw at once, and no listener is left behind', async () => {
+    const { store } = await fixture()
+    const seen: unknown[] = []
+    const listener = (e: browserEntry.StoredEvent): void => {
+      seen.push(e.data)
+    }
+    unknownKey(
+      thrown(() => store.subscribe({ tpye: 'item.added' } as browserEntry.EventFilter, listener)),
+      'filter.tpye',
+      FILTER,
+    )
+    unknownKey(
+      thrown(() => store.subscribe({ type: 'item.added' }, listener, { onerror: () => {} } as browserEntry.SubscribeOptions)),
+      'options.onerror',
+      'onError',
+    )
+    await store.append({ stream: 'cart-7', type: 'item.added', data: 'a' })
+    expect(seen).toEqual([])
+    const unsubscribe = store.subscribe({ type: 'item.added', streamPrefix: 'cart-', stream: undefined }, listener, { onError: () => {} })
+    await store.append({ stream: 'cart-7', type: 'item.added', data: 'b' })
+    await store.append({ stream: 'cart-7', type: 'item.removed', data: 'c' })
+    unsubscribe()
+    expect(seen).toEqual(['b'])
+    await store.close()
+  })
+
+  test('changes: its options and its filter; any other key rejects before an event is read', async () => {
+    const { store, first } = await fixture()
+    const CHANGES = 'after, filter, signal'
+    unknownKey(await rejection(collect(store.changes({ filter: { tpye: 'item.added' } } as browserEntry.ChangesOptions))), 'filter.tpye', FILTER)
+    unknownKey(await rejection(collect(store.changes({ filter: { type: 'item.added' }, bogus: 1 } as browserEntry.ChangesOptions))), 'options.bogus', CHANGES)
+    unknownKey(await rejection(collect(store.changes({ type: 'item.added' } as browserEntry.ChangesOptions))), 'options.type', CHANGES)
+    const controller = new AbortController()
+    const got: unknown[] = []
+    for await (const e of store.changes({ after: first.cid, filter: { type: 'item.added' }, signal: controller.signal })) {
+      got.push(e.data)
+      if (got.length === 1) controller.abort()
+    }
+    expect(got).toEqual([2])
+    await store.close()
+  })
+
+  test("project: its spec and the spec's filter; the name stays free", async () => {
+    const { store } = await fixture()
+    const reducer = (n: number): number => n + 1
+    const SPEC = 'filter, initial, reducer, snapshotEvery'
+    unknownKey(await rejection(store.project('carts', { initial: 0, reducer, snapshotevery: 2 } as browserEntry.ProjectionSpec<number>)), 'spec.snapshotevery', SPEC)
+    unknownKey(await rejection(store.project('carts', { initial: 0, reducer, type: 'item.added' } as browserEntry.ProjectionSpec<number>)), 'spec.type', SPEC)
+    unknownKey(await rejection(store.project('carts', { initial: 0, reducer, filter: { tpye: 'item.added' } } as browserEntry.ProjectionSpec<number>)), 'spec.filter.tpye', FILTER)
+    const carts = await store.project('carts', { filter: { streamPrefix: 'cart-', type: 'item.added' }, initial: 0, reducer, snapshotEvery: 2 })
+    expect(await carts.get('cart-7')).toBe(2)
+    unknownKey(await rejection(carts.get('cart-7', { asof: 0 } as browserEntry.ProjectionGetOptions)), 'options.asof', 'asOf')
+    expect(await carts.get('cart-7', { asOf: 0 })).toBe(0)
+    await carts.close()
+    await store.close()
+  })
+
+  test('objects, put and putFile: their options; nothing is recorded', async () => {
+    const { store } = await fixture()
+    const before = await state(store)
+    unknownKey(await rejection(collect(store.objects({ tpye: 'photo' } as browserEntry.ObjectsQuery))), 'query.tpye', 'type')
+    unknownKey(await rejection(store.put({ other: 1 }, { tpye: 'doc' } as browserEntry.PutOptions)), 'options.tpye', 'type')
+    unknownKey(await rejection(store.putFile(new Uint8Array([9]), { tpye: 'photo' } as browserEntry.PutFileOptions)), 'options.tpye', 'type, onProgress, signal')
+    expect(await state(store)).toEqual(before)
+    expect((await collect(store.objects({ type: 'photo' }))).map((o) => o.type)).toEqual(['photo'])
+    await store.put({ other: 1 }, { type: 'doc' })
+    await store.putFile(new Uint8Array([9]), { type: 'photo', onProgress: () => {}, signal: new AbortController().signal })
+    expect(await collect(store.objects({ type: 'photo' }))).toHaveLength(2)
+    await store.close()
+  })
+
+  test("append and a transaction's writes: their options; nothing is appended or committed", async () => {
+    const { store } = await fixture()
+    const before = await state(store)
+    // A misspelt expectedVersion would have appended without the version check.
+    unknownKey(await rejection(store.append({ stream: 'cart-7', type: 'item.added' }, { expectedVerison: 0 } as browserEntry.AppendOptions)), 'options.expectedVerison', 'expectedVersion')
+    const writes: [string, (tx: browserEntry.Transaction) => unknown, string][] = [
+      ['options.expectedVerison', (tx) => tx.append({ stream: 'cart-7', type: 'x' }, { expectedVerison: 0 } as browserEntry.AppendOptions), 'expectedVersion'],
+      ['options.tpye', (tx) => tx.put({ v: 1 }, { tpye: 'doc' } as browserEntry.PutOptions), 'type'],
+      ['options.tpye', (tx) => tx.putFile(new Uint8Array([7]), { tpye: 'photo' } as browserEntry.PutFileOptions), 'type, onProgress, signal'],
+    ]
+    for (const [path, write, known] of writes) {
+      unknownKey(
+        await rejection(
+          store.transaction(async (tx) => {
+            tx.append({ stream: 'cart-7', type: 'before' })
+            await write(tx)
+          }),
+        ),
+        path,
+        known,
+      )
+    }
+    expect(await state(store)).toEqual(before)
+    await store.append({ stream: 'cart-7', type: 'item.added' }, { expectedVersion: 4 })
+    const { events } = await store.transaction(async (tx) => {
+      tx.append({ stream: 'cart-7', type: 'item.added' }, { expectedVersion: 5 })
+      tx.put({ v: 2 }, { type: 'doc' })
+      await tx.putFile(new Uint8Array([8]), { type: 'photo' })
+    })
+    expect(events.map((e) => e.version)).toEqual([6])
+    await store.close()
+  })
+
+  test('export, import, verify and compact: their options', async () => {
+    const { store } = await fixture()
+    const before = await state(store)
+    const car = await bytesOf(store.export())
+    unknownKey(
+      thrown(() => store.export({ sinse: store.heads } as browserEntry.ExportOptions)),
+      'options.sinse',
+      'since, roots, onProgress, signal',
+    )
+    const other = await CairnStore.open(new MemoryStorage())
+    unknownKey(await rejection(other.import(car, { maxbytes: 10 } as browserEntry.ImportOptions)), 'options.maxbytes', 'maxBlockBytes, maxBytes, maxStagedBytes, maxClockDrift, foreignType, onProgress, signal')
+    expect(other.heads).toEqual([])
+    unknownKey(await rejection(store.verify({ onprogress: () => {} } as browserEntry.VerifyOptions)), 'options.onprogress', 'onProgress, signal')
+    unknownKey(await rejection(store.compact({ minDeadratio: 0 } as browserEntry.CompactOptions)), 'options.minDeadratio', 'minDeadRatio')
+    expect(await state(store)).toEqual(before)
+    expect((await other.import(car, { maxBytes: car.length, onProgress: () => {} })).events).toBe(7) // 5 events and 2 object.put
+    expect(await bytesOf(store.export({ since: store.heads, signal: new AbortController().signal }))).toBeInstanceOf(Uint8Array)
+    expect((await store.verify({ signal: new AbortController().signal })).dangling).toEqual([])
+    expect(await store.compact({ minDeadRatio: 0 })).toMatchObject({ blocksRemoved: 0 })
+    await other.close()
+    await store.close()
+  })
+
+  test('grant: its options; nothing is granted', async () => {
+    const admin = await createIdentity()
+    const writer = await createIdentity()
+    const store = await CairnStore.open(new MemoryStorage(), { signer: admin, access: { admins: [admin.did] } })
+    // A misspelt admin would have granted a plain writer.
+    unknownKey(await rejection(store.grant(writer.did, { streams: 'todo/', admn: true } as browserEntry.GrantOptions)), 'options.admn', 'streams, admin')
+    expect(store.can(writer.did)).toBe(false)
+    await store.grant(writer.did, { streams: 'todo/', admin: false })
+    expect(store.can(writer.did, 'todo/1')).toBe(true)
+    await store.close()
+  })
+
+  test("openStore and CairnStore.open: the store options (and openStore's locations); no store opens", async () => {
+    const OPEN = 'memory, path, name, blockstore, storage, durability, blockedTimeoutMs, pageSize, clock, rebuildIndex, signer, requireSignatures, access, gates'
+    // A misspelt requireSignatures would have opened a store that takes unsigned events.
+    unknownKey(await rejection(browserEntry.openStore({ memory: true, requireSignature: true } as browserEntry.OpenStoreOptions<{ memory: true }>)), 'options.requireSignature', OPEN)
+    const storage = new MemoryStorage()
+    unknownKey(await rejection(CairnStore.open(storage, { rebuildindex: true } as browserEntry.StoreOptions)), 'options.rebuildindex', 'clock, rebuildIndex, signer, requireSignatures, access, gates')
+    // The storage was closed, as for any refused option.
+    await expect(storage.heads()).rejects.toMatchObject({ code: 'CAIRN_CLOSED' })
+    const store = await browserEntry.openStore({ memory: true, rebuildIndex: true, requireSignatures: false, gates: undefined })
+    expect(store.engine).toBe('memory')
     await store.close()
   })
 })

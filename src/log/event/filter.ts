@@ -1,4 +1,4 @@
-import { expectString } from '../../errors/arguments.ts'
+import { expectString, type KnownKeys } from '../../errors/arguments.ts'
 import type { EventFilter } from './interface.ts'
 
 /** Whether a stream is a system stream (`$objects`): left out of filters that do not name it. */
@@ -21,6 +21,9 @@ export function streamMatches(f: EventFilter, stream: string): boolean {
 export function typeMatches(f: EventFilter, type: string): boolean {
   return f.type === undefined || type === f.type
 }
+
+/** The keys of an `EventFilter`, for `expectObject`: a filter object with any other key is a TypeError. */
+export const FILTER_KEYS: KnownKeys<EventFilter> = { stream: 1, type: 1, streamPrefix: 1 }
 
 /** The filter fields of an object (`stream`, `type`, `streamPrefix`), checked; `prefix` names them (`filter.`). */
 export function expectFilter(o: { stream?: unknown; type?: unknown; streamPrefix?: unknown }, prefix: string): EventFilter {

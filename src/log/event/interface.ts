@@ -155,7 +155,7 @@ export interface ReadOptions {
 /**
  * Which events a query, a subscription or `changes()` wants; all given fields must match.
  * Events of system streams (`$objects`) are left out unless the filter names them:
- * `stream: '$objects'`, or a `streamPrefix` starting with `$`.
+ * `stream: '$objects'`, or a `streamPrefix` starting with `$`. Any other key is a TypeError.
  *
  * @example
  * store.subscribe({ streamPrefix: 'cart-', type: 'item.added' }, (e) => console.log(e.stream))
@@ -168,7 +168,8 @@ export interface EventFilter {
 }
 
 /**
- * What `query` takes: an `EventFilter`, a time range, a cursor, a limit and a direction.
+ * What `query` takes: an `EventFilter`, a time range, a cursor, a limit and a direction. Any
+ * other key is a TypeError (`store.query({ tpye: 'x' })` names `query.tpye`).
  *
  * @example
  * store.query({ type: 'order.placed', since: new Date('2024-01-01'), after: lastSeen.cid, limit: 50 })
