@@ -14,19 +14,9 @@ import { CairnStore } from '../../src/store/store.ts'
 import { createSyncHandler } from '../../src/transports/http/handler.ts'
 import { encodePullBody } from '../../src/transports/http/protocol.ts'
 import { importServerOnly, runtime } from '../support/runtime.ts'
-import { bytesOf, collect } from '../support/stores.ts'
+import { bytesOf, collect, errorOf } from '../support/stores.ts'
 
 const { ALL_STREAMS, bodyDigest, encodeValue, signRequest } = browserEntry
-
-/** What `p` rejected with (fails when it resolves). */
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  expect(err, 'expected a rejection').toBeInstanceOf(Error)
-  return err as Error
-}
 
 describe('ALL_STREAMS', () => {
   test('both entries export it; a grant with it lets the grantee write every stream', async () => {
@@ -87,7 +77,7 @@ describe("replay's filter", () => {
       ['item.added', /^"filter" expected an object/],
     ]
     for (const [filter, message] of cases) {
-      const err = await rejection(collect(store.replay(last.cid, { filter: filter as browserEntry.ReplayFilter })))
+      const err = await errorOf(collect(store.replay(last.cid, { filter: filter as browserEntry.ReplayFilter })))
       expect(err, JSON.stringify(filter)).toBeInstanceOf(TypeError)
       expect(err.message).toMatch(message)
     }
@@ -137,9 +127,9 @@ describe('options and filter objects: a key they do not know is a TypeError nami
   test('query: its options and filter fields; any other key rejects before an event is read', async () => {
     const { store, first } = await fixture()
     const before = await state(store)
-    unknownKey(await rejection(collect(store.query({ tpye: 'item.added' } as browserEntry.QueryOptions))), 'query.tpye', QUERY)
-    unknownKey(await rejection(collect(store.query({ type: 'item.added', filter: { stream: 'cart-7' } } as browserEntry.QueryOptions))), 'query.filter', QUERY)
-    unknownKey(await rejection(collect(store.query({ streamprefix: 'cart-' } as browserEntry.QueryOptions))), 'query.streamprefix', QUERY)
+    unknownKey(await errorOf(collect(store.query({ tpye: 'item.added' } as browserEntry.QueryOptions))), 'query.tpye', QUERY)
+    unknownKey(await errorOf(collect(store.query({ type: 'item.added', filter: { stream: 'cart-7' } } as browserEntry.QueryOptions))), 'query.filter', QUERY)
+    unknownKey(await errorOf(collect(store.query({ streamprefix: 'cart-' } as browserEntry.QueryOptions))), 'query.streamprefix', QUERY)
     expect(await state(store)).toEqual(before)
     expect(data(await collect(store.query({ type: 'item.added' })))).toEqual([0, 2])
     expect(data(await collect(store.query({ stream: 'cart-7', streamPrefix: 'cart-', type: 'item.removed', since: 0, until: new Date(8.64e15), after: first.cid, limit: 1 })))).toEqual([1])
@@ -152,10 +142,10 @@ describe('options and filter objects: a key they do not know is a TypeError nami
   test('read and reduce: their options; any other key rejects before an event is read', async () => {
     const { store, last } = await fixture()
     const before = await state(store)
-    unknownKey(await rejection(collect(store.read('cart-7', { fromVerison: 2 } as browserEntry.ReadOptions))), 'options.fromVerison', 'fromVersion, toVersion, limit, reverse, asOf')
-    unknownKey(await rejection(collect(store.read('cart-7', { type: 'item.added' } as browserEntry.ReadOptions))), 'options.type', 'fromVersion, toVersion, limit, reverse, asOf')
+    unknownKey(await errorOf(collect(store.read('cart-7', { fromVerison: 2 } as browserEntry.ReadOptions))), 'options.fromVerison', 'fromVersion, toVersion, limit, reverse, asOf')
+    unknownKey(await errorOf(collect(store.read('cart-7', { type: 'item.added' } as browserEntry.ReadOptions))), 'options.type', 'fromVersion, toVersion, limit, reverse, asOf')
     const count = (n: number): number => n + 1
-    unknownKey(await rejection(store.reduce('cart-7', count, 0, { asof: last.cid } as browserEntry.ReduceOptions)), 'options.asof', 'asOf')
+    unknownKey(await errorOf(store.reduce('cart-7', count, 0, { asof: last.cid } as browserEntry.ReduceOptions)), 'options.asof', 'asOf')
     expect(await state(store)).toEqual(before)
     expect(data(await collect(store.read('cart-7', { fromVersion: 2, toVersion: 4, limit: 2, reverse: true, asOf: last.cid })))).toEqual([3, 2])
     expect(data(await collect(store.read('cart-7', { limit: 1, reverse: undefined, typo: undefined } as browserEntry.ReadOptions)))).toEqual([0])
@@ -167,8 +157,8 @@ describe('options and filter objects: a key they do not know is a TypeError nami
   test('causedBy and correlated: their paging options', async () => {
     const { store, first } = await fixture()
     const PAGE = 'after, limit, reverse'
-    unknownKey(await rejection(collect(store.causedBy(first.cid, { limt: 1 } as browserEntry.PageOptions))), 'options.limt', PAGE)
-    unknownKey(await rejection(collect(store.correlated('checkout-1', { type: 'order.placed' } as browserEntry.PageOptions))), 'options.type', PAGE)
+    unknownKey(await errorOf(collect(store.causedBy(first.cid, { limt: 1 } as browserEntry.PageOptions))), 'options.limt', PAGE)
+    unknownKey(await errorOf(collect(store.correlated('checkout-1', { type: 'order.placed' } as browserEntry.PageOptions))), 'options.type', PAGE)
     expect(data(await collect(store.causedBy(first.cid, { limit: 1 })))).toEqual(['o'])
     expect(data(await collect(store.correlated('checkout-1', { after: first.cid, reverse: false, limit: 5 })))).toEqual(['o'])
     await store.close()
@@ -177,9 +167,9 @@ describe('options and filter objects: a key they do not know is a TypeError nami
   test('replay: its options object as well as its filter', async () => {
     const { store, last } = await fixture()
     // The filter's fields given straight in the options (not under `filter`) would have replayed everything.
-    unknownKey(await rejection(collect(store.replay(last.cid, { type: 'item.added' } as browserEntry.ReplayOptions))), 'options.type', 'filter')
-    unknownKey(await rejection(collect(store.replay(last.cid, { fitler: { type: 'item.added' } } as browserEntry.ReplayOptions))), 'options.fitler', 'filter')
-    unknownKey(await rejection(collect(store.replay(last.cid, { filter: { tpye: 'item.added' } as browserEntry.ReplayFilter }))), 'filter.tpye', FILTER)
+    unknownKey(await errorOf(collect(store.replay(last.cid, { type: 'item.added' } as browserEntry.ReplayOptions))), 'options.type', 'filter')
+    unknownKey(await errorOf(collect(store.replay(last.cid, { fitler: { type: 'item.added' } } as browserEntry.ReplayOptions))), 'options.fitler', 'filter')
+    unknownKey(await errorOf(collect(store.replay(last.cid, { filter: { tpye: 'item.added' } as browserEntry.ReplayFilter }))), 'filter.tpye', FILTER)
     expect(data(await collect(store.replay(last.cid, { filter: { type: 'item.added' } })))).toEqual([0, 2])
     expect(data(await collect(store.replay(last.cid, { filter: (e) => e.type === 'item.removed' })))).toEqual([1, 3])
     expect(data(await collect(store.replay(last.cid)))).toEqual([0, 1, 2, 3])
@@ -215,9 +205,9 @@ describe('options and filter objects: a key they do not know is a TypeError nami
   test('changes: its options and its filter; any other key rejects before an event is read', async () => {
     const { store, first } = await fixture()
     const CHANGES = 'after, filter, signal'
-    unknownKey(await rejection(collect(store.changes({ filter: { tpye: 'item.added' } } as browserEntry.ChangesOptions))), 'filter.tpye', FILTER)
-    unknownKey(await rejection(collect(store.changes({ filter: { type: 'item.added' }, bogus: 1 } as browserEntry.ChangesOptions))), 'options.bogus', CHANGES)
-    unknownKey(await rejection(collect(store.changes({ type: 'item.added' } as browserEntry.ChangesOptions))), 'options.type', CHANGES)
+    unknownKey(await errorOf(collect(store.changes({ filter: { tpye: 'item.added' } } as browserEntry.ChangesOptions))), 'filter.tpye', FILTER)
+    unknownKey(await errorOf(collect(store.changes({ filter: { type: 'item.added' }, bogus: 1 } as browserEntry.ChangesOptions))), 'options.bogus', CHANGES)
+    unknownKey(await errorOf(collect(store.changes({ type: 'item.added' } as browserEntry.ChangesOptions))), 'options.type', CHANGES)
     const controller = new AbortController()
     const got: unknown[] = []
     for await (const e of store.changes({ after: first.cid, filter: { type: 'item.added' }, signal: controller.signal })) {
@@ -232,12 +222,12 @@ describe('options and filter objects: a key they do not know is a TypeError nami
     const { store } = await fixture()
     const reducer = (n: number): number => n + 1
     const SPEC = 'filter, initial, reducer, snapshotEvery'
-    unknownKey(await rejection(store.project('carts', { initial: 0, reducer, snapshotevery: 2 } as browserEntry.ProjectionSpec<number>)), 'spec.snapshotevery', SPEC)
-    unknownKey(await rejection(store.project('carts', { initial: 0, reducer, type: 'item.added' } as browserEntry.ProjectionSpec<number>)), 'spec.type', SPEC)
-    unknownKey(await rejection(store.project('carts', { initial: 0, reducer, filter: { tpye: 'item.added' } } as browserEntry.ProjectionSpec<number>)), 'spec.filter.tpye', FILTER)
+    unknownKey(await errorOf(store.project('carts', { initial: 0, reducer, snapshotevery: 2 } as browserEntry.ProjectionSpec<number>)), 'spec.snapshotevery', SPEC)
+    unknownKey(await errorOf(store.project('carts', { initial: 0, reducer, type: 'item.added' } as browserEntry.ProjectionSpec<number>)), 'spec.type', SPEC)
+    unknownKey(await errorOf(store.project('carts', { initial: 0, reducer, filter: { tpye: 'item.added' } } as browserEntry.ProjectionSpec<number>)), 'spec.filter.tpye', FILTER)
     const carts = await store.project('carts', { filter: { streamPrefix: 'cart-', type: 'item.added' }, initial: 0, reducer, snapshotEvery: 2 })
     expect(await carts.get('cart-7')).toBe(2)
-    unknownKey(await rejection(carts.get('cart-7', { asof: 0 } as browserEntry.ProjectionGetOptions)), 'options.asof', 'asOf')
+    unknownKey(await errorOf(carts.get('cart-7', { asof: 0 } as browserEntry.ProjectionGetOptions)), 'options.asof', 'asOf')
     expect(await carts.get('cart-7', { asOf: 0 })).toBe(0)
     await carts.close()
     await store.close()
@@ -246,9 +236,9 @@ describe('options and filter objects: a key they do not know is a TypeError nami
   test('objects, put and putFile: their options; nothing is recorded', async () => {
     const { store } = await fixture()
     const before = await state(store)
-    unknownKey(await rejection(collect(store.objects({ tpye: 'photo' } as browserEntry.ObjectsQuery))), 'query.tpye', 'type')
-    unknownKey(await rejection(store.put({ other: 1 }, { tpye: 'doc' } as browserEntry.PutOptions)), 'options.tpye', 'type')
-    unknownKey(await rejection(store.putFile(new Uint8Array([9]), { tpye: 'photo' } as browserEntry.PutFileOptions)), 'options.tpye', 'type, onProgress, signal')
+    unknownKey(await errorOf(collect(store.objects({ tpye: 'photo' } as browserEntry.ObjectsQuery))), 'query.tpye', 'type')
+    unknownKey(await errorOf(store.put({ other: 1 }, { tpye: 'doc' } as browserEntry.PutOptions)), 'options.tpye', 'type')
+    unknownKey(await errorOf(store.putFile(new Uint8Array([9]), { tpye: 'photo' } as browserEntry.PutFileOptions)), 'options.tpye', 'type, onProgress, signal')
     expect(await state(store)).toEqual(before)
     expect((await collect(store.objects({ type: 'photo' }))).map((o) => o.type)).toEqual(['photo'])
     await store.put({ other: 1 }, { type: 'doc' })
@@ -261,7 +251,7 @@ describe('options and filter objects: a key they do not know is a TypeError nami
     const { store } = await fixture()
     const before = await state(store)
     // A misspelt expectedVersion would have appended without the version check.
-    unknownKey(await rejection(store.append({ stream: 'cart-7', type: 'item.added' }, { expectedVerison: 0 } as browserEntry.AppendOptions)), 'options.expectedVerison', 'expectedVersion')
+    unknownKey(await errorOf(store.append({ stream: 'cart-7', type: 'item.added' }, { expectedVerison: 0 } as browserEntry.AppendOptions)), 'options.expectedVerison', 'expectedVersion')
     const writes: [string, (tx: browserEntry.Transaction) => unknown, string][] = [
       ['options.expectedVerison', (tx) => tx.append({ stream: 'cart-7', type: 'x' }, { expectedVerison: 0 } as browserEntry.AppendOptions), 'expectedVersion'],
       ['options.tpye', (tx) => tx.put({ v: 1 }, { tpye: 'doc' } as browserEntry.PutOptions), 'type'],
@@ -269,7 +259,7 @@ describe('options and filter objects: a key they do not know is a TypeError nami
     ]
     for (const [path, write, known] of writes) {
       unknownKey(
-        await rejection(
+        await errorOf(
           store.transaction(async (tx) => {
             tx.append({ stream: 'cart-7', type: 'before' })
             await write(tx)
@@ -300,10 +290,10 @@ describe('options and filter objects: a key they do not know is a TypeError nami
       'since, roots, onProgress, signal',
     )
     const other = await CairnStore.open(new MemoryStorage())
-    unknownKey(await rejection(other.import(car, { maxbytes: 10 } as browserEntry.ImportOptions)), 'options.maxbytes', 'maxBlockBytes, maxBytes, maxStagedBytes, maxClockDrift, foreignType, onProgress, signal')
+    unknownKey(await errorOf(other.import(car, { maxbytes: 10 } as browserEntry.ImportOptions)), 'options.maxbytes', 'maxBlockBytes, maxBytes, maxStagedBytes, maxClockDrift, foreignType, onProgress, signal')
     expect(other.heads).toEqual([])
-    unknownKey(await rejection(store.verify({ onprogress: () => {} } as browserEntry.VerifyOptions)), 'options.onprogress', 'onProgress, signal')
-    unknownKey(await rejection(store.compact({ minDeadratio: 0 } as browserEntry.CompactOptions)), 'options.minDeadratio', 'minDeadRatio')
+    unknownKey(await errorOf(store.verify({ onprogress: () => {} } as browserEntry.VerifyOptions)), 'options.onprogress', 'onProgress, signal')
+    unknownKey(await errorOf(store.compact({ minDeadratio: 0 } as browserEntry.CompactOptions)), 'options.minDeadratio', 'minDeadRatio')
     expect(await state(store)).toEqual(before)
     expect((await other.import(car, { maxBytes: car.length, onProgress: () => {} })).events).toBe(7) // 5 events and 2 object.put
     expect(await bytesOf(store.export({ since: store.heads, signal: new AbortController().signal }))).toBeInstanceOf(Uint8Array)
@@ -318,7 +308,7 @@ describe('options and filter objects: a key they do not know is a TypeError nami
     const writer = await createIdentity()
     const store = await CairnStore.open(new MemoryStorage(), { signer: admin, access: { admins: [admin.did] } })
     // A misspelt admin would have granted a plain writer.
-    unknownKey(await rejection(store.grant(writer.did, { streams: 'todo/', admn: true } as browserEntry.GrantOptions)), 'options.admn', 'streams, admin')
+    unknownKey(await errorOf(store.grant(writer.did, { streams: 'todo/', admn: true } as browserEntry.GrantOptions)), 'options.admn', 'streams, admin')
     expect(store.can(writer.did)).toBe(false)
     await store.grant(writer.did, { streams: 'todo/', admin: false })
     expect(store.can(writer.did, 'todo/1')).toBe(true)
@@ -328,9 +318,9 @@ describe('options and filter objects: a key they do not know is a TypeError nami
   test("openStore and CairnStore.open: the store options (and openStore's locations); no store opens", async () => {
     const OPEN = 'memory, path, name, blockstore, storage, durability, blockedTimeoutMs, pageSize, clock, rebuildIndex, signer, requireSignatures, access, gates'
     // A misspelt requireSignatures would have opened a store that takes unsigned events.
-    unknownKey(await rejection(browserEntry.openStore({ memory: true, requireSignature: true } as browserEntry.OpenStoreOptions<{ memory: true }>)), 'options.requireSignature', OPEN)
+    unknownKey(await errorOf(browserEntry.openStore({ memory: true, requireSignature: true } as browserEntry.OpenStoreOptions<{ memory: true }>)), 'options.requireSignature', OPEN)
     const storage = new MemoryStorage()
-    unknownKey(await rejection(CairnStore.open(storage, { rebuildindex: true } as browserEntry.StoreOptions)), 'options.rebuildindex', 'clock, rebuildIndex, signer, requireSignatures, access, gates')
+    unknownKey(await errorOf(CairnStore.open(storage, { rebuildindex: true } as browserEntry.StoreOptions)), 'options.rebuildindex', 'clock, rebuildIndex, signer, requireSignatures, access, gates')
     // The storage was closed, as for any refused option.
     await expect(storage.heads()).rejects.toMatchObject({ code: 'CAIRN_CLOSED' })
     const store = await browserEntry.openStore({ memory: true, rebuildIndex: true, requireSignatures: false, gates: undefined })
@@ -344,11 +334,11 @@ describe('project: a bad name', () => {
     const store = await CairnStore.open(new MemoryStorage())
     const spec = { initial: 0, reducer: (n: number) => n + 1 }
     for (const name of ['Bad Name', 'a'.repeat(63), 'carts/v2']) {
-      const err = await rejection(store.project(name, spec))
+      const err = await errorOf(store.project(name, spec))
       expect(err, name).toBeInstanceOf(RangeError)
       expect(err.message).toBe(`"name" expected 1 to 62 characters, each a-z, 0-9, ".", "_" or "-" (e.g. "carts.v2"), got ${JSON.stringify(name)}`)
     }
-    const long = await rejection(store.project('X'.repeat(200), spec))
+    const long = await errorOf(store.project('X'.repeat(200), spec))
     expect(long.message).toMatch(/got "X{80}…"$/)
     const projection = await store.project('a'.repeat(62), spec)
     await store.append({ stream: 's', type: 't' })

@@ -9,17 +9,7 @@ import type { Gate } from '../../src/log/rules/gates.ts'
 import { MemoryStorage } from '../../src/storage/memory.ts'
 import type { StoreOptions } from '../../src/store/options.ts'
 import { CairnStore } from '../../src/store/store.ts'
-import { bytesOf } from '../support/stores.ts'
-
-/** What `p` rejected with (fails when it resolves). */
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  expect(err, 'expected a rejection').toBeInstanceOf(Error)
-  return err as Error
-}
+import { bytesOf, errorOf } from '../support/stores.ts'
 
 /** The store's heads and stats, to compare before and after a refused call. */
 async function state(store: CairnStore): Promise<unknown> {
@@ -42,7 +32,7 @@ describe('argument checks that load on first use', () => {
     ]
     for (const [options, message] of cases) {
       const storage = new MemoryStorage()
-      const err = await rejection(CairnStore.open(storage, options))
+      const err = await errorOf(CairnStore.open(storage, options))
       expect(err, JSON.stringify(Object.keys(options))).toBeInstanceOf(TypeError)
       expect(err.message).toMatch(message)
       await expect(storage.getMany([])).rejects.toThrow(/closed/)
@@ -70,12 +60,12 @@ describe('argument checks that load on first use', () => {
       [{ signal: {} }, TypeError, /^"signal" expected an AbortSignal/],
     ]
     for (const [options, type, message] of cases) {
-      const err = await rejection(store.import(car, options))
+      const err = await errorOf(store.import(car, options))
       expect(err, JSON.stringify(options)).toBeInstanceOf(type)
       expect(err.message).toMatch(message)
       expect(await state(store)).toEqual(before)
     }
-    const bad = await rejection(store.import('car' as never))
+    const bad = await errorOf(store.import('car' as never))
     expect(bad).toBeInstanceOf(TypeError)
     expect(bad.message).toMatch(/^"source" expected a Uint8Array, a ReadableStream or an \(async\) iterable/)
     // The control: the same CAR with valid options imports.
@@ -97,7 +87,7 @@ describe('argument checks that load on first use', () => {
       [store.revoke('bob'), /^"did" expected an Ed25519 did:key, got "bob"/],
     ]
     for (const [call, message] of cases) {
-      const err = await rejection(call)
+      const err = await errorOf(call)
       expect(err).toBeInstanceOf(TypeError)
       expect(err.message).toMatch(message)
     }
@@ -111,14 +101,14 @@ describe('argument checks that load on first use', () => {
   test('putFile: a bad source rejects, a bad chunk rejects naming it; in a transaction a bad source throws synchronously', async () => {
     const store = await CairnStore.open(new MemoryStorage())
     const before = await state(store)
-    const source = await rejection(store.putFile(null as never))
+    const source = await errorOf(store.putFile(null as never))
     expect(source).toBeInstanceOf(TypeError)
     expect(source.message).toMatch(/^"source" expected a Uint8Array, a ReadableStream or an \(async\) iterable of Uint8Array, got null/)
-    const chunk = await rejection(store.putFile([new Uint8Array(2), 'x' as never]))
+    const chunk = await errorOf(store.putFile([new Uint8Array(2), 'x' as never]))
     expect(chunk).toBeInstanceOf(TypeError)
     expect(chunk.message).toMatch(/^"source" chunk 1 expected a Uint8Array, got string/)
     expect(await state(store)).toEqual(before)
-    const thrown = await rejection(
+    const thrown = await errorOf(
       store
         .transaction((tx) => {
           try {

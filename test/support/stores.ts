@@ -71,6 +71,16 @@ export async function rejection(promise: Promise<unknown>): Promise<unknown> {
   throw new Error('expected a rejection')
 }
 
+/** What `p` rejected with, asserted to be an Error (fails when it resolves). */
+export async function errorOf(p: Promise<unknown>): Promise<Error> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  expect(err, 'expected a rejection').toBeInstanceOf(Error)
+  return err as Error
+}
+
 /** The CairnError a promise rejects with (asserted to be one), with the details specs look at. */
 export async function cairnFailure(p: Promise<unknown>): Promise<{ code?: string; message: string; cid?: CID; refused?: readonly CID[]; reasons?: readonly string[] }> {
   const err = await p.then(
