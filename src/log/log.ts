@@ -90,7 +90,7 @@ export interface ImportOutcome {
 export class EventLog {
   readonly storage: StorageEngine
   readonly views: LogViews
-  /** Event payloads from storage, verified, through an LRU cache. */
+  /** Event payloads from storage, verified, through a cache of recently used events. */
   readonly events: EventReader
   /** The change feed: subscribers, `changes()` waiters and commit listeners. */
   readonly hub: ChangeHub = new ChangeHub()
