@@ -1,7 +1,9 @@
 // The commit path of the files engine: a batch is checked, blocks the store holds already are
 // dropped, and the rest are framed with a commit record (format.ts) into one buffer, written
 // with one write and one datasync at the end of the last segment, or as a new segment (header
-// and commit in one write) when the last one is full. The caller indexes the blocks after.
+// and commit in one write) when the last one is full; a small commit that reaches the end of
+// the file writes zeros after itself for the next ones to overwrite (WRITE_AHEAD). The caller
+// indexes the blocks after.
 import { CID } from 'multiformats/cid'
 import { CidSet } from '../../block/cid-map.ts'
 import type { BlockRecord } from '../../block/interface.ts'
@@ -72,30 +74,59 @@ async function newBlocks(batch: CommitBatch, locator: BlockLocator): Promise<Blo
   return fresh
 }
 
-/** Frames `fresh` and a record of `heads` into one buffer and writes it: one write, one datasync. */
+/**
+ * Zeros a small commit writes after itself when it would grow the last segment, so that the
+ * commits after it overwrite bytes the file already has. Growing the file is what makes an
+ * fdatasync commit the filesystem's journal (the new size); an overwrite only flushes data.
+ */
+export const WRITE_AHEAD: number = 1 << 20
+/** Commits up to this many bytes write zeros ahead ({@link WRITE_AHEAD}); larger ones grow the file by themselves only. */
+const SMALL_COMMIT = 64 * 1024
+
+/**
+ * Frames `fresh` and a record of `heads` into one buffer and writes it: one write, one
+ * datasync. A small commit that reaches past the zeros written ahead writes the next
+ * {@link WRITE_AHEAD} zeros in the same write (up to the segment limit).
+ */
 async function append(fresh: readonly BlockRecord[], heads: readonly CID[], segments: SegmentFiles, segmentLimit: number, onUndoFailed: (undo: unknown) => void): Promise<{ segment: Segment; base: number; encoded: EncodedCommit }> {
   let segment = segments.last
   const encoded = encodeCommit(fresh, heads)
-  if (CAR_HEADER.length + encoded.buffer.length > MAX_SEGMENT) {
-    throw new CairnError('CAIRN_TOO_LARGE', `a commit of ${encoded.buffer.length} bytes does not fit in one segment (at most 4 GiB); commit fewer blocks at a time`)
+  const length = encoded.buffer.length
+  if (CAR_HEADER.length + length > MAX_SEGMENT) {
+    throw new CairnError('CAIRN_TOO_LARGE', `a commit of ${length} bytes does not fit in one segment (at most 4 GiB); commit fewer blocks at a time`)
   }
-  const roll = segment.size > CAR_HEADER.length && segment.size + encoded.buffer.length > segmentLimit
+  const roll = segment.size > CAR_HEADER.length && segment.size + length > segmentLimit
   const base = roll ? CAR_HEADER.length : segment.size
+  const end = base + length
+  // The file's length after this write: a small commit that reaches its end writes zeros ahead.
+  let allocated = roll ? end : Math.max(end, segment.allocated)
+  if (allocated === end && length <= SMALL_COMMIT) allocated = Math.max(end, Math.min(end + WRITE_AHEAD, segmentLimit))
   if (roll) {
+    // A segment before the last ends with its last commit: cut the zeros ahead off first.
+    try {
+      await segments.trim(segment)
+    } catch (cause) {
+      throw storageError(`cannot write ${segment.file}`, cause, segment.file)
+    }
     // Header and first commit in one write: a torn creation leaves one torn tail, nothing else.
-    const bytes = new Uint8Array(CAR_HEADER.length + encoded.buffer.length)
+    const bytes = new Uint8Array(allocated)
     bytes.set(CAR_HEADER, 0)
     bytes.set(encoded.buffer, CAR_HEADER.length)
     segment = await segments.create(segment.number + 1, bytes, onUndoFailed)
   } else {
+    let bytes = encoded.buffer
+    if (allocated > Math.max(end, segment.allocated)) {
+      bytes = new Uint8Array(allocated - base)
+      bytes.set(encoded.buffer, 0)
+    }
     try {
-      await writeFully(segment.fh, encoded.buffer, base)
+      await writeFully(segment.fh, bytes, base)
       await datasync(segment.fh)
+      segment.allocated = allocated
     } catch (cause) {
       // Cut the partial write off so the next commit does not append after garbage.
       try {
-        await segment.fh.truncate(segment.size)
-        await datasync(segment.fh)
+        await segments.truncate(segment, segment.size)
       } catch (undo) {
         onUndoFailed(undo)
       }

@@ -33,6 +33,11 @@ export interface Segment {
   readonly file: string
   readonly fh: FileHandle
   size: number
+  /**
+   * The file's length: `size`, plus the zeros the last segment holds after it (written ahead
+   * by small commits, so that the next ones overwrite bytes the file has instead of growing it).
+   */
+  allocated: number
 }
 
 /** CAIRN_CORRUPT for damaged bytes of a segment, at offset `at`. */
@@ -109,13 +114,14 @@ export class SegmentFiles {
     for (const n of numbers) {
       const file = join(this.dir, segmentName(n))
       const fh = await open(file, n === numbers.length ? 'r+' : 'r')
-      this.list.push({ number: n, file, fh, size: (await fh.stat()).size })
+      const { size } = await fh.stat()
+      this.list.push({ number: n, file, fh, size, allocated: size })
     }
   }
 
   /**
    * Creates segment `number` holding `bytes`, durably (file and directory entry), and adopts it
-   * (with size 0: the caller sets it). When a failed creation cannot be undone, `onUndoFailed`
+   * (with size 0: the caller sets it; `allocated` is the length of `bytes`). When a failed creation cannot be undone, `onUndoFailed`
    * is told before the error is thrown: appending after that file would bury garbage.
    */
   async create(number: number, bytes: Uint8Array, onUndoFailed: (undo: unknown) => void): Promise<Segment> {
@@ -140,7 +146,7 @@ export class SegmentFiles {
       }
       throw storageError(`cannot write ${file}`, cause, file)
     }
-    const segment: Segment = { number, file, fh, size: 0 }
+    const segment: Segment = { number, file, fh, size: 0, allocated: bytes.length }
     this.list.push(segment)
     return segment
   }
@@ -152,7 +158,7 @@ export class SegmentFiles {
    */
   replace(number: number, fh: FileHandle, size: number): void {
     const old = this.list[number - 1]!
-    this.list[number - 1] = { number, file: old.file, fh, size }
+    this.list[number - 1] = { number, file: old.file, fh, size, allocated: size }
     this.generation++
     this.#retired.push(old.fh)
     if (this.#readers === 0) this.#closeRetired()
@@ -175,12 +181,19 @@ export class SegmentFiles {
   /** Cuts `segment` back to `size` bytes (to a bare header when 0) and syncs it. */
   async truncate(segment: Segment, size: number): Promise<void> {
     await segment.fh.truncate(size)
+    segment.allocated = size
     if (size === 0) {
       await writeFully(segment.fh, CAR_HEADER, 0)
       size = CAR_HEADER.length
+      segment.allocated = size
     }
     await datasync(segment.fh)
     segment.size = size
+  }
+
+  /** Cuts the zeros written ahead off `segment`, if it has any, so that it ends with its last commit. */
+  async trim(segment: Segment): Promise<void> {
+    if (segment.allocated > segment.size) await this.truncate(segment, segment.size)
   }
 
   async closeAll(): Promise<void> {
