@@ -1,9 +1,10 @@
 // The commit path of the files engine: a batch is checked, blocks the store holds already are
 // dropped, and the rest are framed with a commit record (format.ts) into one buffer, written
-// with one write and one datasync at the end of the last segment, or as a new segment (header
-// and commit in one write) when the last one is full; a small commit that reaches the end of
-// the file writes zeros after itself for the next ones to overwrite (WRITE_AHEAD). The caller
-// indexes the blocks after.
+// with one write and one datasync (the write alone where the segment was opened with O_DSYNC:
+// segments.ts) at the end of the last segment, or as a new segment (header and commit in one
+// write) when the last one is full; a small commit that reaches the end of the file writes
+// zeros after itself for the next ones to overwrite (WRITE_AHEAD). The caller indexes the
+// blocks after.
 import { CID } from 'multiformats/cid'
 import { CidSet } from '../../block/cid-map.ts'
 import type { BlockRecord } from '../../block/interface.ts'
@@ -121,7 +122,7 @@ async function append(fresh: readonly BlockRecord[], heads: readonly CID[], segm
     }
     try {
       await writeFully(segment.fh, bytes, base)
-      await datasync(segment.fh)
+      if (!segment.dsync) await datasync(segment.fh)
       segment.allocated = allocated
     } catch (cause) {
       // Cut the partial write off so the next commit does not append after garbage.
