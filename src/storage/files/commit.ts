@@ -80,7 +80,7 @@ async function newBlocks(batch: CommitBatch, locator: BlockLocator): Promise<Blo
  * commits after it overwrite bytes the file already has. Growing the file is what makes an
  * fdatasync commit the filesystem's journal (the new size); an overwrite only flushes data.
  */
-export const WRITE_AHEAD: number = 1 << 20
+export const WRITE_AHEAD: number = 256 * 1024
 /** Commits up to this many bytes write zeros ahead ({@link WRITE_AHEAD}); larger ones grow the file by themselves only. */
 const SMALL_COMMIT = 64 * 1024
 
