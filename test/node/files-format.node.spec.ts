@@ -1,7 +1,7 @@
 // The files engine's commit writer: the record frame it encodes directly is byte for byte the
 // generic dag-cbor construction, and what a commit writes (block frames and record in one
 // buffer) stays a CARv1 stream that @ipld/car reads and the engine reopens.
-import { readdir, readFile, stat } from 'node:fs/promises'
+import { open, readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CarBlockIterator } from '@ipld/car'
@@ -174,6 +174,36 @@ describe('segments written by commits', () => {
     for (const name of [seg1, 'seg-000002.car']) expect(await length(name)).toBe(await committedSize(join(dir, name)))
     const reopened = await openFileStorage(dir, { segmentBytes })
     expect(u8(await reopened.get(big.cid))).toEqual(u8(big.bytes))
+    await reopened.close()
+  })
+
+  test('near a full disk, a small commit whose write with zeros ahead fails is written again without them', async () => {
+    const dir = await freshDir()
+    const storage = await openFileStorage(dir)
+    const probe = await open(join(dir, 'probe'), 'w')
+    const handle = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> }
+    await probe.close()
+    const write = handle.write
+    // The disk takes a commit but not the zeros after it.
+    handle.write = function (this: unknown, ...args: unknown[]): Promise<unknown> {
+      if (typeof args[2] === 'number' && args[2] > 64 * 1024) return Promise.reject(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }))
+      return write.apply(this, args)
+    }
+    const block = encodeValue({ small: 'near a full disk' })
+    try {
+      await storage.commit({ blocks: [block], heads: [block.cid] })
+    } finally {
+      handle.write = write
+    }
+    const seg1 = join(dir, 'seg-000001.car')
+    expect((await stat(seg1)).size).toBe(await committedSize(seg1))
+    // With room again, the next small commit writes zeros ahead as usual.
+    await storage.commit({ blocks: [encodeValue({ small: 'room again' })], heads: [block.cid] })
+    expect((await stat(seg1)).size).toBe((await committedSize(seg1)) + WRITE_AHEAD)
+    await storage.close()
+    const reopened = await openFileStorage(dir)
+    expect((await reopened.heads()).map(String)).toEqual([block.cid.toString()])
+    expect(u8(await reopened.get(block.cid))).toEqual(u8(block.bytes))
     await reopened.close()
   })
 
