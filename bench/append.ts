@@ -1,7 +1,10 @@
 // Append figures for `npm run bench` (issue 11): appends on the files engine beside floors
 // measured in the same run, rounds interleaved so drift in the machine's load hits both sides.
 // Workload: ~300-byte events over 1,000 streams. Alone: `npx tsx bench/append.ts` after a build.
-//   1. single awaited appends      vs one write of 300 bytes + fsync each
+//   1. single awaited appends      vs one write of 300 bytes + fsync each (the floor of issue 11),
+//      and vs the I/O a commit of one event does: a write of COMMIT_BYTES over zeros written
+//      ahead (as the engine does: docs/storage-formats.md 1.3), durable as the engine makes it
+//      (O_DSYNC on Linux, else + fdatasync)
 //   2. appendMany ×1,000 (20,000)  vs the durable floor: the same chain of events encoded with
 //      @ipld/dag-cbor, each hashed (sha-256, node:crypto), framed as CAR blocks into one buffer,
 //      one write and one fdatasync per 1,000
@@ -10,6 +13,7 @@
 // scratch store let the JIT compile the append path, so the figure is the steady state (on 2
 // cores the first ~2,000 appends run partly unoptimised and would be most of the 5 × 300 timed).
 import { createHash } from 'node:crypto'
+import { constants } from 'node:fs'
 import { type FileHandle, open } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as dagCbor from '@ipld/dag-cbor'
@@ -24,6 +28,10 @@ const EVENTS = 20_000
 const BATCH = 1_000
 const SINGLE = 300
 const IN_FLIGHT = 16
+/** Bytes one commit of one workload event writes: its block frame and the commit record (551–552 B under strace). */
+const COMMIT_BYTES = 552
+/** Zeros the second floor writes ahead at a time, as the files engine does. */
+const AHEAD = 256 * 1024
 /** Awaited appends before the single-append figure (JIT warm-up); BENCH_WARMUP=0 turns it off. */
 export const WARMUP: number = Number(process.env['BENCH_WARMUP'] ?? 3_000)
 
@@ -84,15 +92,16 @@ class FloorLog {
   }
 }
 
-/** Times `a` and `b` alternately, `turns` turns each (so both see the same moments of the machine's load); ms of each. */
-async function alternate(turns: number, a: (turn: number) => Promise<unknown>, b: (turn: number) => Promise<unknown>): Promise<[number, number]> {
-  let ta = 0
-  let tb = 0
+/** Times `sides` alternately, `turns` turns each, in an order that rotates each turn (so all see the same moments of the machine's load); ms of each. */
+async function alternate(turns: number, ...sides: ((turn: number) => Promise<unknown>)[]): Promise<number[]> {
+  const total = sides.map(() => 0)
   for (let t = 0; t < turns; t++) {
-    ta += await timed(() => a(t))
-    tb += await timed(() => b(t))
+    for (let k = 0; k < sides.length; k++) {
+      const i = (k + t) % sides.length
+      total[i]! += await timed(() => sides[i]!(t))
+    }
   }
-  return [ta, tb]
+  return total
 }
 
 /** One round of appendMany ×BATCH on the files engine beside the durable floor; [cairn ms, floor ms] for EVENTS events. */
@@ -101,25 +110,37 @@ export function batchedRound(): Promise<[number, number]> {
     const store = await openStore({ path: join(dir, 'store') })
     const fh = await open(join(dir, 'floor.car'), 'a')
     const floor = new FloorLog(fh)
-    const out = await alternate(
+    const [a, b] = await alternate(
       EVENTS / BATCH,
       (t) => store.appendMany(Array.from({ length: BATCH }, (_, i) => eventAt(t * BATCH + i))),
       (t) => floor.appendBatch(t * BATCH, BATCH),
     )
     await store.close()
     await fh.close()
-    return out
+    return [a!, b!]
   })
 }
 
-/** One round of single awaited appends beside writes of 300 bytes each followed by fsync; [cairn ms, floor ms] for SINGLE each. */
-export function singleRound(): Promise<[number, number]> {
+/**
+ * One round of single awaited appends beside writes of 300 bytes each followed by fsync, and
+ * beside writes of COMMIT_BYTES over zeros written ahead (AHEAD at a time, in the same write
+ * as the write that reaches their end) to a file opened with O_DSYNC (Linux; elsewhere each
+ * followed by fdatasync); [cairn, floor, commit floor] ms for SINGLE each.
+ */
+export function singleRound(): Promise<[number, number, number]> {
   return withDir('cairn-bench-append-', async (dir) => {
     const store = await openStore({ path: join(dir, 'store') })
     const fh = await open(join(dir, 'raw'), 'a')
     const buf = new Uint8Array(300).fill(1)
+    const dsync = process.platform === 'linux' ? constants.O_DSYNC : 0
+    const ahead = await open(join(dir, 'ahead'), constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | dsync)
+    const commit = new Uint8Array(COMMIT_BYTES).fill(2)
+    const extend = new Uint8Array(COMMIT_BYTES + AHEAD)
+    extend.set(commit)
+    let position = 0
+    let allocated = 0
     const CHUNK = 10
-    const out = await alternate(
+    const [a, b, c] = await alternate(
       SINGLE / CHUNK,
       async (t) => {
         for (let i = t * CHUNK; i < (t + 1) * CHUNK; i++) await store.append(eventAt(i))
@@ -130,10 +151,21 @@ export function singleRound(): Promise<[number, number]> {
           await fh.sync()
         }
       },
+      async () => {
+        for (let i = 0; i < CHUNK; i++) {
+          const grow = position + COMMIT_BYTES > allocated
+          const bytes = grow ? extend : commit
+          await ahead.write(bytes, 0, bytes.length, position)
+          if (grow) allocated = position + bytes.length
+          position += COMMIT_BYTES
+          if (dsync === 0) await ahead.datasync()
+        }
+      },
     )
     await store.close()
     await fh.close()
-    return out
+    await ahead.close()
+    return [a!, b!, c!]
   })
 }
 
@@ -153,7 +185,7 @@ export function inFlightRound(): Promise<[number, number]> {
     const store = await openStore({ path: dir })
     const CHUNK = IN_FLIGHT * 2
     let at = 0
-    const out = await alternate(
+    const [a, b] = await alternate(
       SINGLE / CHUNK,
       async () => {
         const from = at
@@ -169,28 +201,30 @@ export function inFlightRound(): Promise<[number, number]> {
       },
     )
     await store.close()
-    return out
+    return [a!, b!]
   })
 }
 
 export async function runAppendBench(row: RowFn, rounds: number): Promise<void> {
   const rate = (n: number, ms: number): string => fmt((n / ms) * 1000, 'events/s')
-  const runs = async (round: () => Promise<[number, number]>): Promise<[number, number]> => {
-    const a: number[] = []
-    const b: number[] = []
+  const runs = async (round: () => Promise<number[]>): Promise<number[]> => {
+    const sides: number[][] = []
     for (let r = 0; r < rounds; r++) {
-      const [x, y] = await round()
-      a.push(x)
-      b.push(y)
+      const ms = await round()
+      for (let i = 0; i < ms.length; i++) {
+        sides[i] ??= []
+        sides[i]!.push(ms[i]!)
+      }
     }
-    return [median(a), median(b)]
+    return sides.map(median)
   }
   await warmUp()
-  const [s, sf] = await runs(singleRound)
+  const [s, sf, sc] = (await runs(singleRound)) as [number, number, number]
   row('append, files engine (awaited one at a time: 1 commit each)', rate(SINGLE, s), fmt((SINGLE / sf) * 1000, 'writes/s'), sf / s, 'write 300 B + fsync, interleaved')
-  const [b, bf] = await runs(batchedRound)
+  row('the same appends', rate(SINGLE, s), fmt((SINGLE / sc) * 1000, 'writes/s'), sc / s, `the I/O of such a commit: write ${COMMIT_BYTES} B over zeros written ahead, O_DSYNC, interleaved`)
+  const [b, bf] = (await runs(batchedRound)) as [number, number]
   row('appendMany ×1000, files engine', rate(EVENTS, b), rate(EVENTS, bf), bf / b, 'durable floor: chain encode + sha-256 + CAR frames, 1 write + 1 fdatasync per 1000, interleaved')
-  const [f, one] = await runs(inFlightRound)
+  const [f, one] = (await runs(inFlightRound)) as [number, number]
   row(`append, files engine, ${IN_FLIGHT} in flight (group commit)`, rate(SINGLE, f), rate(SINGLE, one), one / f, 'one at a time, interleaved (target ≥ 5×)')
 }
 

@@ -13,7 +13,7 @@ import { isCairnError, type CairnError } from '../../src/errors/cairn-error.ts'
 import { openFileStorage } from '../../src/storage/files/engine.ts'
 import { findRecords } from '../../src/storage/files/format.ts'
 import { freshDirs } from '../support/temp-dirs.node.ts'
-import { expectAbsent, expectPresent, killAfterAcks } from '../support/files-engine.node.ts'
+import { committedSize, expectAbsent, expectPresent, killAfterAcks } from '../support/files-engine.node.ts'
 import { writerBatch } from './fixtures/files-batches.ts'
 
 const WRITER = fileURLToPath(new URL('./fixtures/files-writer.ts', import.meta.url))
@@ -27,16 +27,16 @@ function blocksOf(n: number, tag: string): BlockRecord[] {
 
 const str = (cids: readonly CID[]): string[] => cids.map(String)
 
-/** Commits A, B, C (C last) in a new folder; returns the file sizes after each commit. */
+/** Commits A, B, C (C last) in a new folder; returns where each commit ends (the header's end first) and the closed file. */
 async function threeCommits(dir: string): Promise<{ a: BlockRecord[]; b: BlockRecord[]; c: BlockRecord[]; sizes: number[]; bytes: Uint8Array }> {
   const s = await openFileStorage(dir)
   const a = blocksOf(4, 'A'),
     b = blocksOf(5, 'B'),
     c = blocksOf(4, 'C')
-  const sizes = [(await stat(join(dir, SEG1))).size]
+  const sizes = [await committedSize(join(dir, SEG1))]
   for (const batch of [a, b, c]) {
     await s.commit({ blocks: batch, heads: [batch.at(-1)!.cid] })
-    sizes.push((await stat(join(dir, SEG1))).size)
+    sizes.push(await committedSize(join(dir, SEG1)))
   }
   await s.close()
   return { a, b, c, sizes, bytes: new Uint8Array(await readFile(join(dir, SEG1))) }
@@ -125,7 +125,7 @@ describe('files engine: crashes', () => {
     expect(checked).toBeGreaterThan(200)
   })
 
-  test('a last commit whose record landed but whose blocks did not (zeroed or flipped bytes) is dropped', async () => {
+  test('a last commit whose record landed but whose blocks did not (zeroed or flipped bytes) is dropped, with or without zeros after it', async () => {
     const dir = await freshDir()
     const { b, c, sizes, bytes } = await threeCommits(dir)
     const sizeB = sizes[2]!
@@ -142,15 +142,19 @@ describe('files engine: crashes', () => {
         x[at + block.bytes.length - 3]! ^= 0x04
       })
     }
-    for (const damage of damages) {
-      const copy = bytes.slice()
-      damage(copy)
-      await writeFile(file, copy)
-      const s = await openFileStorage(dir)
-      expect(str(await s.heads())).toEqual([b.at(-1)!.cid.toString()])
-      await expectAbsent(s, c)
-      await s.close()
-      expect((await stat(file)).size).toBe(sizeB)
+    // Each also with zeros after the record: the zeros a small commit writes ahead, which C
+    // overwrote in place (cutting them off as a torn tail must not spare C its re-hash).
+    for (const zeros of [0, 4096]) {
+      for (const damage of damages) {
+        const copy = bytes.slice()
+        damage(copy)
+        await writeFile(file, Buffer.concat([copy, new Uint8Array(zeros)]))
+        const s = await openFileStorage(dir)
+        expect(str(await s.heads()), `${zeros} zeros after`).toEqual([b.at(-1)!.cid.toString()])
+        await expectAbsent(s, c)
+        await s.close()
+        expect((await stat(file)).size).toBe(sizeB)
+      }
     }
   })
 

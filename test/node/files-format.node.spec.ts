@@ -1,7 +1,7 @@
 // The files engine's commit writer: the record frame it encodes directly is byte for byte the
 // generic dag-cbor construction, and what a commit writes (block frames and record in one
 // buffer) stays a CARv1 stream that @ipld/car reads and the engine reopens.
-import { readdir, readFile } from 'node:fs/promises'
+import { open, readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CarBlockIterator } from '@ipld/car'
@@ -12,8 +12,10 @@ import { sha256 as sha256Hasher } from 'multiformats/hashes/sha2'
 import { describe, expect, test } from 'vitest'
 import { encodeRaw, encodeValue } from '../../src/block/codec.ts'
 import type { BlockRecord } from '../../src/block/interface.ts'
+import { WRITE_AHEAD } from '../../src/storage/files/commit.ts'
 import { openFileStorage } from '../../src/storage/files/engine.ts'
 import { CAR_HEADER, encodeCommit, encodeRecordFrame, findRecords, recordFrameLength, writeRecordFrame } from '../../src/storage/files/format.ts'
+import { committedSize } from '../support/files-engine.node.ts'
 import { freshDirs } from '../support/temp-dirs.node.ts'
 
 const freshDir = freshDirs('cairn-files-format-')
@@ -142,6 +144,67 @@ describe('segments written by commits', () => {
     } finally {
       await reopened.close()
     }
+  })
+
+  test('small commits write zeros ahead in the last segment only; close cuts them off; a large commit writes none', async () => {
+    const dir = await freshDir()
+    const segmentBytes = 3 * WRITE_AHEAD
+    const storage = await openFileStorage(dir, { segmentBytes })
+    const length = async (name: string): Promise<number> => (await stat(join(dir, name))).size
+    const seg1 = 'seg-000001.car'
+    await storage.commit({ blocks: [encodeValue({ small: 0 })], heads: [] })
+    const first = await committedSize(join(dir, seg1))
+    // The file is one write-ahead longer than its commit, and the next small commits leave its length alone.
+    expect(await length(seg1)).toBe(first + WRITE_AHEAD)
+    for (let i = 1; i < 20; i++) await storage.commit({ blocks: [encodeValue({ small: i, pad: 'x'.repeat(300) })], heads: [] })
+    expect(await length(seg1)).toBe(first + WRITE_AHEAD)
+    // A commit too large to count as small grows the file by itself only.
+    const big = await encodeRaw(new Uint8Array(2 * WRITE_AHEAD).fill(7))
+    await storage.commit({ blocks: [big], heads: [] })
+    expect(await length(seg1)).toBe(await committedSize(join(dir, seg1)))
+    // Rolling to the next segment cuts the zeros off the one before; the zeros are never past the limit.
+    await storage.commit({ blocks: [encodeValue({ small: 'after big' })], heads: [] })
+    expect(await length(seg1)).toBe(segmentBytes)
+    await storage.commit({ blocks: [await encodeRaw(new Uint8Array(WRITE_AHEAD + 2000).fill(8))], heads: [] })
+    await storage.commit({ blocks: [encodeValue({ small: 'in segment 2' })], heads: [] })
+    expect((await readdir(dir)).filter((f) => f.endsWith('.car')).sort()).toEqual([seg1, 'seg-000002.car'])
+    expect(await length(seg1)).toBe(await committedSize(join(dir, seg1)))
+    expect(await length('seg-000002.car')).toBe((await committedSize(join(dir, 'seg-000002.car'))) + WRITE_AHEAD)
+    await storage.close()
+    for (const name of [seg1, 'seg-000002.car']) expect(await length(name)).toBe(await committedSize(join(dir, name)))
+    const reopened = await openFileStorage(dir, { segmentBytes })
+    expect(u8(await reopened.get(big.cid))).toEqual(u8(big.bytes))
+    await reopened.close()
+  })
+
+  test('near a full disk, a small commit whose write with zeros ahead fails is written again without them', async () => {
+    const dir = await freshDir()
+    const storage = await openFileStorage(dir)
+    const probe = await open(join(dir, 'probe'), 'w')
+    const handle = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> }
+    await probe.close()
+    const write = handle.write
+    // The disk takes a commit but not the zeros after it.
+    handle.write = function (this: unknown, ...args: unknown[]): Promise<unknown> {
+      if (typeof args[2] === 'number' && args[2] > 64 * 1024) return Promise.reject(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }))
+      return write.apply(this, args)
+    }
+    const block = encodeValue({ small: 'near a full disk' })
+    try {
+      await storage.commit({ blocks: [block], heads: [block.cid] })
+    } finally {
+      handle.write = write
+    }
+    const seg1 = join(dir, 'seg-000001.car')
+    expect((await stat(seg1)).size).toBe(await committedSize(seg1))
+    // With room again, the next small commit writes zeros ahead as usual.
+    await storage.commit({ blocks: [encodeValue({ small: 'room again' })], heads: [block.cid] })
+    expect((await stat(seg1)).size).toBe((await committedSize(seg1)) + WRITE_AHEAD)
+    await storage.close()
+    const reopened = await openFileStorage(dir)
+    expect((await reopened.heads()).map(String)).toEqual([block.cid.toString()])
+    expect(u8(await reopened.get(block.cid))).toEqual(u8(block.bytes))
+    await reopened.close()
   })
 
   test('a reopen after a block table was written from commits of this instance adopts it (the record digest it covers matches)', async () => {

@@ -1,12 +1,14 @@
 // Node specs of the files engine: committing in batches, checking presence, and killing a
 // writer process at a random moment after it acknowledged some commits.
 import { spawn } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { CID } from 'multiformats/cid'
 import { expect } from 'vitest'
 import { equalBytes } from '../../src/block/codec.ts'
 import type { BlockRecord } from '../../src/block/interface.ts'
 import type { FileStorage } from '../../src/storage/files/engine.ts'
+import { CAR_HEADER, findRecords } from '../../src/storage/files/format.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -19,6 +21,16 @@ export async function commitAll(s: FileStorage, blocks: readonly BlockRecord[], 
     await s.commit({ blocks: batch, heads })
   }
   return heads
+}
+
+/**
+ * Where the last commit record of the segment `file` ends (its header's end when it has
+ * none): the segment's length once closed. While a store is open its last segment is longer
+ * by the zeros small commits write ahead.
+ */
+export async function committedSize(file: string): Promise<number> {
+  const bytes = new Uint8Array(await readFile(file))
+  return findRecords(bytes, 0).at(-1)?.end ?? CAR_HEADER.length
 }
 
 /** Every block is there: `get` gives its bytes and `has` says yes. */

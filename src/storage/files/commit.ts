@@ -1,7 +1,10 @@
 // The commit path of the files engine: a batch is checked, blocks the store holds already are
 // dropped, and the rest are framed with a commit record (format.ts) into one buffer, written
-// with one write and one datasync at the end of the last segment, or as a new segment (header
-// and commit in one write) when the last one is full. The caller indexes the blocks after.
+// with one write and one datasync (the write alone where the segment was opened with O_DSYNC:
+// segments.ts) at the end of the last segment, or as a new segment (header and commit in one
+// write) when the last one is full; a small commit that reaches the end of the file writes
+// zeros after itself for the next ones to overwrite (WRITE_AHEAD). The caller indexes the
+// blocks after.
 import { CID } from 'multiformats/cid'
 import { CidSet } from '../../block/cid-map.ts'
 import type { BlockRecord } from '../../block/interface.ts'
@@ -72,35 +75,83 @@ async function newBlocks(batch: CommitBatch, locator: BlockLocator): Promise<Blo
   return fresh
 }
 
-/** Frames `fresh` and a record of `heads` into one buffer and writes it: one write, one datasync. */
+/**
+ * Zeros a small commit writes after itself when it would grow the last segment, so that the
+ * commits after it overwrite bytes the file already has. Growing the file is what makes an
+ * fdatasync commit the filesystem's journal (the new size); an overwrite only flushes data.
+ */
+export const WRITE_AHEAD: number = 256 * 1024
+/** Commits up to this many bytes write zeros ahead ({@link WRITE_AHEAD}); larger ones grow the file by themselves only. */
+const SMALL_COMMIT = 64 * 1024
+
+/**
+ * Frames `fresh` and a record of `heads` into one buffer and writes it: one write, one
+ * datasync. A small commit that reaches past the zeros written ahead in the last segment
+ * writes the next {@link WRITE_AHEAD} zeros in the same write (up to the segment limit); if
+ * that write fails, the commit is written once more without them (near a full disk the zeros
+ * may be what does not fit).
+ */
 async function append(fresh: readonly BlockRecord[], heads: readonly CID[], segments: SegmentFiles, segmentLimit: number, onUndoFailed: (undo: unknown) => void): Promise<{ segment: Segment; base: number; encoded: EncodedCommit }> {
-  let segment = segments.last
+  const segment = segments.last
   const encoded = encodeCommit(fresh, heads)
-  if (CAR_HEADER.length + encoded.buffer.length > MAX_SEGMENT) {
-    throw new CairnError('CAIRN_TOO_LARGE', `a commit of ${encoded.buffer.length} bytes does not fit in one segment (at most 4 GiB); commit fewer blocks at a time`)
+  const length = encoded.buffer.length
+  if (CAR_HEADER.length + length > MAX_SEGMENT) {
+    throw new CairnError('CAIRN_TOO_LARGE', `a commit of ${length} bytes does not fit in one segment (at most 4 GiB); commit fewer blocks at a time`)
   }
-  const roll = segment.size > CAR_HEADER.length && segment.size + encoded.buffer.length > segmentLimit
-  const base = roll ? CAR_HEADER.length : segment.size
-  if (roll) {
-    // Header and first commit in one write: a torn creation leaves one torn tail, nothing else.
-    const bytes = new Uint8Array(CAR_HEADER.length + encoded.buffer.length)
-    bytes.set(CAR_HEADER, 0)
-    bytes.set(encoded.buffer, CAR_HEADER.length)
-    segment = await segments.create(segment.number + 1, bytes, onUndoFailed)
-  } else {
+  if (segment.size > CAR_HEADER.length && segment.size + length > segmentLimit) {
+    // A segment before the last ends with its last commit: cut the zeros ahead off first.
     try {
-      await writeFully(segment.fh, encoded.buffer, base)
-      await datasync(segment.fh)
+      await segments.trim(segment)
     } catch (cause) {
-      // Cut the partial write off so the next commit does not append after garbage.
-      try {
-        await segment.fh.truncate(segment.size)
-        await datasync(segment.fh)
-      } catch (undo) {
-        onUndoFailed(undo)
-      }
       throw storageError(`cannot write ${segment.file}`, cause, segment.file)
     }
+    // Header and first commit in one write: a torn creation leaves one torn tail, nothing else.
+    const bytes = new Uint8Array(CAR_HEADER.length + length)
+    bytes.set(CAR_HEADER, 0)
+    bytes.set(encoded.buffer, CAR_HEADER.length)
+    return { segment: await segments.create(segment.number + 1, bytes, onUndoFailed), base: CAR_HEADER.length, encoded }
+  }
+  const base = segment.size
+  const end = base + length
+  if (end <= segment.allocated || length > SMALL_COMMIT) {
+    await writeAt(segments, segment, encoded.buffer, base, onUndoFailed)
+    segment.allocated = Math.max(end, segment.allocated)
+    return { segment, base, encoded }
+  }
+  const allocated = Math.max(end, Math.min(end + WRITE_AHEAD, segmentLimit))
+  const bytes = new Uint8Array(allocated - base)
+  bytes.set(encoded.buffer, 0)
+  let undone = true
+  try {
+    await writeAt(segments, segment, bytes, base, (undo) => {
+      undone = false
+      onUndoFailed(undo)
+    })
+    segment.allocated = allocated
+  } catch (err) {
+    if (!undone) throw err
+    await writeAt(segments, segment, encoded.buffer, base, onUndoFailed)
+    segment.allocated = end
   }
   return { segment, base, encoded }
+}
+
+/**
+ * Writes `bytes` at `base` of the last segment durably. On failure cuts the segment back to
+ * its size (what a partial write added goes; `onUndoFailed` is told when that fails too) and
+ * throws CAIRN_STORAGE.
+ */
+async function writeAt(segments: SegmentFiles, segment: Segment, bytes: Uint8Array, base: number, onUndoFailed: (undo: unknown) => void): Promise<void> {
+  try {
+    await writeFully(segment.fh, bytes, base)
+    if (!segment.dsync) await datasync(segment.fh)
+  } catch (cause) {
+    // Cut the partial write off so the next commit does not append after garbage.
+    try {
+      await segments.truncate(segment, segment.size)
+    } catch (undo) {
+      onUndoFailed(undo)
+    }
+    throw storageError(`cannot write ${segment.file}`, cause, segment.file)
+  }
 }

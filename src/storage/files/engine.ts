@@ -441,6 +441,8 @@ export class FileStorage implements StorageEngine {
       await Promise.allSettled([...this.#derivedPending])
       // Fold a tail worth saving so the next open need not scan it. Failure loses nothing.
       await this.#locator.finish()
+      // The last segment ends with its last commit again (without this, the next open cuts the zeros).
+      await this.#segments.trim(this.#segments.last).catch(() => {})
       await this.#closeHandles()
       await this.#lock.release()
     })()

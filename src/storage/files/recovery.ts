@@ -1,7 +1,8 @@
 // Crash recovery when a files store opens: the segments are listed and opened, the block table
 // is adopted if it matches them, and the segment bytes after it are scanned into the index. A
-// torn tail a crash left in the last segment is cut off, and so is the last commit if any of
-// its blocks did not reach the disk; damage anywhere else is CAIRN_CORRUPT.
+// torn tail a crash left in the last segment is cut off (the zeros small commits write ahead
+// among it), and so is the last commit if any of its blocks did not reach the disk; damage
+// anywhere else is CAIRN_CORRUPT.
 import { varint } from 'multiformats'
 import type { CID } from 'multiformats/cid'
 import { SHA2_256 } from '../../block/interface.ts'
@@ -139,7 +140,7 @@ class Recovery implements Recovered {
     if (segment.size > MAX_SEGMENT) {
       throw new CairnError('CAIRN_UNSUPPORTED', `${segment.file} is larger than 4 GiB, which this version of the files engine cannot index`, { file: segment.file })
     }
-    const reader = new WindowReader(segment.fh, segment.size)
+    let reader = new WindowReader(segment.fh, segment.size)
     let pos = from
     if (from === 0) {
       const header = await reader.view(0, CAR_HEADER.length)
@@ -214,13 +215,14 @@ class Recovery implements Recovered {
     if (failure !== undefined) {
       if (!last) throw corrupt(segment, failure.at, failure.reason)
       await this.#cutTail(segment, reader, failure.at, committedEnd, committedEnd, failure.reason)
-      return
+      reader = new WindowReader(segment.fh, segment.size) // the file is shorter now
     }
     if (!last || lastCommit === undefined) return
     // The last commit is the only one whose fsync may not have finished: its record can be
     // on disk while some block bytes are not. Re-hash its blocks (in file order, through the
     // window). Commits a block table covers are never re-hashed: the table was written after
-    // their fsync completed.
+    // their fsync completed. A tail cut after it proves nothing: it may be the zeros a commit
+    // wrote ahead (commit.ts), which the last commit overwrote in place.
     for (let at = lastCommit.start; at < committedEnd; ) {
       const frame = parseFrameInWindow(reader, at) ?? (await parseFrame(reader, at))
       if (frame.kind !== 'block') break // the record

@@ -3,6 +3,7 @@
 // to, the last one only, or replaced whole by compaction (compact.ts). Listing them, creating
 // the next one durably, reading a block's frame at a known position, walking a segment's
 // frames, cutting a segment back, swapping in a compacted one.
+import { constants } from 'node:fs'
 import { open, readdir, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { varint } from 'multiformats'
@@ -33,7 +34,21 @@ export interface Segment {
   readonly file: string
   readonly fh: FileHandle
   size: number
+  /**
+   * The file's length: `size`, plus the zeros the last segment holds after it (written ahead
+   * by small commits, so that the next ones overwrite bytes the file has instead of growing it).
+   */
+  allocated: number
+  /** Opened with O_DSYNC: a write to it is durable when it returns (no datasync after it). */
+  readonly dsync: boolean
 }
+
+/**
+ * O_DSYNC where the runtime passes it to the kernel for sure (Node on Linux; not Deno's or
+ * Bun's node:fs), else 0. A write to a file opened with it returns once it is as durable as
+ * after an fdatasync: one system call and one trip through the thread pool instead of two.
+ */
+const DSYNC: number = process.platform === 'linux' && (globalThis as { Deno?: unknown }).Deno === undefined && process.versions['bun'] === undefined ? (constants.O_DSYNC ?? 0) : 0
 
 /** CAIRN_CORRUPT for damaged bytes of a segment, at offset `at`. */
 export function corrupt(segment: Segment, at: number, reason: string): CairnError {
@@ -108,21 +123,23 @@ export class SegmentFiles {
     }
     for (const n of numbers) {
       const file = join(this.dir, segmentName(n))
-      const fh = await open(file, n === numbers.length ? 'r+' : 'r')
-      this.list.push({ number: n, file, fh, size: (await fh.stat()).size })
+      const last = n === numbers.length
+      const fh = await open(file, last ? constants.O_RDWR | DSYNC : 'r')
+      const { size } = await fh.stat()
+      this.list.push({ number: n, file, fh, size, allocated: size, dsync: last && DSYNC !== 0 })
     }
   }
 
   /**
    * Creates segment `number` holding `bytes`, durably (file and directory entry), and adopts it
-   * (with size 0: the caller sets it). When a failed creation cannot be undone, `onUndoFailed`
+   * (with size 0: the caller sets it; `allocated` is the length of `bytes`). When a failed creation cannot be undone, `onUndoFailed`
    * is told before the error is thrown: appending after that file would bury garbage.
    */
   async create(number: number, bytes: Uint8Array, onUndoFailed: (undo: unknown) => void): Promise<Segment> {
     const file = join(this.dir, segmentName(number))
     let fh: FileHandle
     try {
-      fh = await open(file, 'wx+')
+      fh = await open(file, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | DSYNC, 0o666)
     } catch (cause) {
       throw storageError(`cannot create ${file}`, cause, file)
     }
@@ -140,7 +157,7 @@ export class SegmentFiles {
       }
       throw storageError(`cannot write ${file}`, cause, file)
     }
-    const segment: Segment = { number, file, fh, size: 0 }
+    const segment: Segment = { number, file, fh, size: 0, allocated: bytes.length, dsync: DSYNC !== 0 }
     this.list.push(segment)
     return segment
   }
@@ -152,7 +169,7 @@ export class SegmentFiles {
    */
   replace(number: number, fh: FileHandle, size: number): void {
     const old = this.list[number - 1]!
-    this.list[number - 1] = { number, file: old.file, fh, size }
+    this.list[number - 1] = { number, file: old.file, fh, size, allocated: size, dsync: false }
     this.generation++
     this.#retired.push(old.fh)
     if (this.#readers === 0) this.#closeRetired()
@@ -175,12 +192,19 @@ export class SegmentFiles {
   /** Cuts `segment` back to `size` bytes (to a bare header when 0) and syncs it. */
   async truncate(segment: Segment, size: number): Promise<void> {
     await segment.fh.truncate(size)
+    segment.allocated = size
     if (size === 0) {
       await writeFully(segment.fh, CAR_HEADER, 0)
       size = CAR_HEADER.length
+      segment.allocated = size
     }
     await datasync(segment.fh)
     segment.size = size
+  }
+
+  /** Cuts the zeros written ahead off `segment`, if it has any, so that it ends with its last commit. */
+  async trim(segment: Segment): Promise<void> {
+    if (segment.allocated > segment.size) await this.truncate(segment, segment.size)
   }
 
   async closeAll(): Promise<void> {
