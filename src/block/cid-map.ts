@@ -72,6 +72,17 @@ export class CidMap<V> implements BlockLookup<V> {
     return this
   }
 
+  /** Sets `cid` to `value` unless it is a key already: true when it was added (one lookup, where `has` then `set` take two). */
+  add(cid: CID, value: V): boolean {
+    const bytes = cid.bytes
+    const h = hashOf(bytes)
+    const first = this.#buckets.get(h)
+    for (let e = first; e !== undefined; e = e.next) if (sameBytes(e.cid.bytes, bytes)) return false
+    this.#buckets.set(h, { cid, value, next: first })
+    this.#size++
+    return true
+  }
+
   delete(cid: CID): boolean {
     const bytes = cid.bytes
     const h = hashOf(bytes)
