@@ -22,6 +22,11 @@ function hashOf(bytes: Uint8Array): number {
   return (bytes[n - 1]! | (bytes[n - 2]! << 8) | (bytes[n - 3]! << 16) | (bytes[n - 4]! << 24)) & 0x3fffffff
 }
 
+/** hashOf for the CID bytes at `bytes[start, end)`. */
+function hashAt(bytes: Uint8Array, end: number): number {
+  return (bytes[end - 1]! | (bytes[end - 2]! << 8) | (bytes[end - 3]! << 16) | (bytes[end - 4]! << 24)) & 0x3fffffff
+}
+
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
@@ -49,6 +54,22 @@ export class CidMap<V> implements BlockLookup<V> {
   #find(cid: CID): Entry<V> | undefined {
     const bytes = cid.bytes
     for (let e = this.#buckets.get(hashOf(bytes)); e !== undefined; e = e.next) if (sameBytes(e.cid.bytes, bytes)) return e
+    return undefined
+  }
+
+  /**
+   * The key whose bytes are exactly `bytes[start, end)`, or undefined: a decoder that meets a
+   * link to a CID held here reuses that CID object instead of building another.
+   */
+  keyAt(bytes: Uint8Array, start: number, end: number): CID | undefined {
+    const n = end - start
+    if (n < 4) return undefined
+    search: for (let e = this.#buckets.get(hashAt(bytes, end)); e !== undefined; e = e.next) {
+      const key = e.cid.bytes
+      if (key.length !== n) continue
+      for (let i = 0; i < n; i++) if (key[i] !== bytes[start + i]) continue search
+      return e.cid
+    }
     return undefined
   }
 

@@ -224,7 +224,7 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
       block = { cid, bytes, event: undefined, size: bytes.length, superseded: false }
       car.blocks.set(cid, block)
     }
-    const event = decodeStrictEvent(cid, block.bytes)
+    const event = decodeStrictEvent(cid, block.bytes, car.blocks)
     block.event = event
     if (edge === PARENT) block.superseded = true
     const fresh = block as NewEvent
