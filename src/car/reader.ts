@@ -14,10 +14,20 @@ export interface CarReadLimits {
   maxBytes: number
 }
 
+/**
+ * A block as the reader hands it over: its CID (bytes of its own) and its bytes, which may be a
+ * view into a chunk of the source (`owned` false), valid as long as the source leaves that
+ * chunk alone: a consumer copies what it keeps.
+ */
+export interface CarFrame extends BlockRecord {
+  /** True when `bytes` were copied out of the source (a frame across chunks): the consumer may keep them as they are. */
+  readonly owned: boolean
+}
+
 /** A CARv1 as it streams in: the roots, then the blocks. */
 export interface CarStream {
   roots: CID[]
-  blocks: AsyncGenerator<BlockRecord>
+  blocks: AsyncGenerator<CarFrame>
   /** Bytes of the CAR read so far (header and frames whole). */
   readonly consumed: number
 }
@@ -107,6 +117,27 @@ class ByteQueue {
     return out
   }
 
+  /** Whether the bytes `view` returned last are a copy of their own. */
+  owned = false
+
+  /**
+   * The next `n` bytes: a view into the first buffered chunk when it holds them all (no copy;
+   * `owned` false), else a copy as `exactly` makes (`owned` true). Undefined if the stream ends first.
+   */
+  async view(n: number): Promise<Uint8Array | undefined> {
+    if (!(await this.#fill(n))) return undefined
+    const first = this.#chunks[this.#head]
+    // No chunk buffered (a frame of no bytes at the end) or one too short: a copy.
+    this.owned = first === undefined || first.length < n
+    if (first === undefined || this.owned) return this.exactly(n)
+    const bytes = first.subarray(0, n)
+    if (n === first.length) this.#spend()
+    else this.#chunks[this.#head] = first.subarray(n)
+    this.#buffered -= n
+    this.consumed += n
+    return bytes
+  }
+
   /** An unsigned LEB128 varint; undefined at a clean end of stream. */
   async varint(): Promise<number | undefined> {
     let value = 0
@@ -150,7 +181,9 @@ async function readHeader(q: ByteQueue): Promise<CID[]> {
 /**
  * Reads a CARv1 as a stream. Unlike @ipld/car's readers, it refuses a frame longer than the
  * limit from its length prefix alone, before buffering it, and it never holds more than one
- * frame. It does not verify blocks: the importer does.
+ * frame. It does not verify blocks: the importer does. A block's bytes may be a view into the
+ * source's chunk (see CarFrame): the importer copies what it keeps, after it knows the block is
+ * new (a repeated block is not copied at all).
  */
 export async function readCar(source: ByteSource, limits: CarReadLimits): Promise<CarStream> {
   const q = new ByteQueue(chunksOf(source))
@@ -161,7 +194,7 @@ export async function readCar(source: ByteSource, limits: CarReadLimits): Promis
     await q.return() // a bad header ends the read: let the source go (a stream is cancelled)
     throw err
   }
-  async function* blocks(): AsyncGenerator<BlockRecord> {
+  async function* blocks(): AsyncGenerator<CarFrame> {
     try {
       for (;;) {
         const start = q.consumed
@@ -173,7 +206,7 @@ export async function readCar(source: ByteSource, limits: CarReadLimits): Promis
         if (q.consumed + length > limits.maxBytes) {
           throw new CairnError('CAIRN_TOO_LARGE', `the CAR exceeds the ${limits.maxBytes}-byte import limit`)
         }
-        const frame = await q.exactly(length)
+        const frame = await q.view(length)
         if (frame === undefined) throw bad(`the CAR ends inside the frame at byte ${start}`)
         let cid: CID
         let bytes: Uint8Array
@@ -193,7 +226,7 @@ export async function readCar(source: ByteSource, limits: CarReadLimits): Promis
         if (bytes.length > limits.maxBlockBytes) {
           throw new CairnError('CAIRN_TOO_LARGE', `block ${cid} has ${bytes.length} bytes; the limit is ${limits.maxBlockBytes}`, { cid })
         }
-        yield { cid, bytes }
+        yield { cid, bytes, owned: q.owned }
       }
     } finally {
       await q.return()

@@ -129,12 +129,22 @@ export async function readVerifiedCar(source: ByteSource, limits: StagingLimits,
     slice = []
     sliceBytes = 0
   }
-  for await (const { cid, bytes } of car.blocks) {
+  const slab = new ByteSlab()
+  for await (const frame of car.blocks) {
+    const cid = frame.cid
+    if (blocks.has(cid) || (staged.size > 0 && staged.has(cid))) {
+      // A block the CAR repeats: checked, not kept.
+      await verify(cid, frame.bytes)
+      if (progress !== undefined) progress.add(1, car.consumed - progress.bytes)
+      continue
+    }
+    // The bytes kept are checked, not the source's (which may view a chunk the source reuses).
+    // Small dag-cbor blocks, held until the commit, share slabs; others get bytes of their own.
+    const bytes = cid.code === DAG_CBOR && frame.bytes.length <= ByteSlab.MAX ? slab.copy(frame.bytes) : frame.owned ? frame.bytes : frame.bytes.slice()
     await verify(cid, bytes)
     if (progress !== undefined) progress.add(1, car.consumed - progress.bytes)
-    if (staged.size > 0 && staged.has(cid)) continue
     const block: HeldBlock = { cid, bytes, event: undefined, size: bytes.length, superseded: false }
-    if (!blocks.add(cid, block)) continue // a block the CAR repeats
+    blocks.set(cid, block)
     held += bytes.length + STAGED_BLOCK_OVERHEAD
     if (stage !== undefined && cid.code !== DAG_CBOR) {
       slice.push(block)
@@ -149,6 +159,31 @@ export async function readVerifiedCar(source: ByteSource, limits: StagingLimits,
     }
   }
   return { roots: car.roots, blocks, staged }
+}
+
+/**
+ * Copies small blocks into shared 64 KiB buffers: one typed array per block instead of an
+ * ArrayBuffer and its native store each. Only for blocks kept together until the same commit
+ * (an import's unique dag-cbor blocks), so no slab outlives its blocks by much.
+ */
+class ByteSlab {
+  /** Largest block copied into a slab. */
+  static readonly MAX = 4096
+  static readonly SIZE = 64 * 1024
+  #buf = new Uint8Array(0)
+  #at = 0
+
+  copy(bytes: Uint8Array): Uint8Array {
+    const n = bytes.length
+    if (this.#at + n > this.#buf.length) {
+      this.#buf = new Uint8Array(ByteSlab.SIZE)
+      this.#at = 0
+    }
+    const at = this.#at
+    this.#buf.set(bytes, at)
+    this.#at = at + n
+    return this.#buf.subarray(at, at + n)
+  }
 }
 
 /** Fields only a Cairn event has together: a root holding two of them claims to be one. */
