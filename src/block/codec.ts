@@ -228,6 +228,31 @@ export function* linksInValue(value: unknown): Generator<CID> {
 }
 
 /**
+ * `linksInValue` into an array (`out`, returned): the same CIDs in the same order, without a
+ * generator, and with no work beyond a look at each field for a value that holds none (most
+ * event data).
+ */
+export function linksIn(value: unknown, out: CID[] = []): CID[] {
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return out
+  const stack: unknown[] = [value]
+  while (stack.length > 0) {
+    const v = stack.pop()
+    if (v === null || typeof v !== 'object' || v instanceof Uint8Array) continue
+    const asCid = CID.asCID(v)
+    if (asCid !== null) {
+      out.push(asCid)
+      continue
+    }
+    const children = Array.isArray(v) ? v : Object.values(v)
+    for (let i = children.length - 1; i >= 0; i--) {
+      const child: unknown = children[i]
+      if (child !== null && typeof child === 'object') stack.push(child)
+    }
+  }
+  return out
+}
+
+/**
  * Levels of maps and lists a dag-cbor block may hold: a value's MAX_DEPTH plus the event
  * envelope around `data`. Deeper blocks are refused before decoding, whose recursion would
  * overflow the stack a few thousand levels down.

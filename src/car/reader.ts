@@ -138,6 +138,42 @@ class ByteQueue {
     return bytes
   }
 
+  /**
+   * An unsigned LEB128 varint read synchronously when the first buffered chunk holds all of it
+   * (the common case): its value, or -1 when it does not (nothing is consumed; use `varint`).
+   */
+  varintBuffered(): number {
+    const first = this.#chunks[this.#head]
+    if (first === undefined) return -1
+    let value = 0
+    for (let i = 0; i < 8 && i < first.length; i++) {
+      const b = first[i]!
+      value += (b & 0x7f) * 2 ** (7 * i)
+      if ((b & 0x80) === 0) {
+        const n = i + 1
+        if (n === first.length) this.#spend()
+        else this.#chunks[this.#head] = first.subarray(n)
+        this.#buffered -= n
+        this.consumed += n
+        return value
+      }
+    }
+    return -1
+  }
+
+  /** `view` without awaiting when the first buffered chunk holds the `n` bytes; undefined when it does not. */
+  viewBuffered(n: number): Uint8Array | undefined {
+    const first = this.#chunks[this.#head]
+    if (first === undefined || first.length < n) return undefined
+    this.owned = false
+    const bytes = first.subarray(0, n)
+    if (n === first.length) this.#spend()
+    else this.#chunks[this.#head] = first.subarray(n)
+    this.#buffered -= n
+    this.consumed += n
+    return bytes
+  }
+
   /** An unsigned LEB128 varint; undefined at a clean end of stream. */
   async varint(): Promise<number | undefined> {
     let value = 0
@@ -198,7 +234,9 @@ export async function readCar(source: ByteSource, limits: CarReadLimits): Promis
     try {
       for (;;) {
         const start = q.consumed
-        const length = await q.varint()
+        // Frames within the buffered chunk are read without awaiting (no promise per step).
+        const buffered = q.varintBuffered()
+        const length = buffered >= 0 ? buffered : await q.varint()
         if (length === undefined) return
         if (length > limits.maxBlockBytes + 128) {
           throw new CairnError('CAIRN_TOO_LARGE', `a CAR frame at byte ${start} claims ${length} bytes; the limit is ${limits.maxBlockBytes} per block`)
@@ -206,7 +244,7 @@ export async function readCar(source: ByteSource, limits: CarReadLimits): Promis
         if (q.consumed + length > limits.maxBytes) {
           throw new CairnError('CAIRN_TOO_LARGE', `the CAR exceeds the ${limits.maxBytes}-byte import limit`)
         }
-        const frame = await q.view(length)
+        const frame = q.viewBuffered(length) ?? (await q.view(length))
         if (frame === undefined) throw bad(`the CAR ends inside the frame at byte ${start}`)
         let cid: CID
         let bytes: Uint8Array

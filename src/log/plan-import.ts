@@ -1,6 +1,7 @@
 import { CID } from 'multiformats/cid'
 import { type BlockLookup, CidMap, CidSet } from '../block/cid-map.ts'
-import { blockLinks, decodeTrusted, verify } from '../block/codec.ts'
+import { blockLinks, decodeTrusted, verify, verifySync } from '../block/codec.ts'
+import { SYNC_HASH_LIMIT } from '../block/hash.ts'
 import { DAG_CBOR, DAG_PB, type BlockRecord } from '../block/interface.ts'
 import type { ByteSource } from '../car/interface.ts'
 import { readCar, type CarReadLimits } from '../car/reader.ts'
@@ -134,14 +135,16 @@ export async function readVerifiedCar(source: ByteSource, limits: StagingLimits,
     const cid = frame.cid
     if (blocks.has(cid) || (staged.size > 0 && staged.has(cid))) {
       // A block the CAR repeats: checked, not kept.
-      await verify(cid, frame.bytes)
+      const checking = verifyBlock(cid, frame.bytes)
+      if (checking !== undefined) await checking
       if (progress !== undefined) progress.add(1, car.consumed - progress.bytes)
       continue
     }
     // The bytes kept are checked, not the source's (which may view a chunk the source reuses).
     // Small dag-cbor blocks, held until the commit, share slabs; others get bytes of their own.
     const bytes = cid.code === DAG_CBOR && frame.bytes.length <= ByteSlab.MAX ? slab.copy(frame.bytes) : frame.owned ? frame.bytes : frame.bytes.slice()
-    await verify(cid, bytes)
+    const checking = verifyBlock(cid, bytes)
+    if (checking !== undefined) await checking
     if (progress !== undefined) progress.add(1, car.consumed - progress.bytes)
     const block: HeldBlock = { cid, bytes, event: undefined, size: bytes.length, superseded: false }
     blocks.set(cid, block)
@@ -184,6 +187,13 @@ class ByteSlab {
     this.#at = at + n
     return this.#buf.subarray(at, at + n)
   }
+}
+
+/** `verify`, without a promise for small blocks (hashed synchronously either way) other than dag-pb (whose decoder `verify` loads). */
+function verifyBlock(cid: CID, bytes: Uint8Array): Promise<void> | undefined {
+  if (bytes.length > SYNC_HASH_LIMIT || cid.code === DAG_PB) return verify(cid, bytes)
+  verifySync(cid, bytes)
+  return undefined
 }
 
 /** Fields only a Cairn event has together: a root holding two of them claims to be one. */

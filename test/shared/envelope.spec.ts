@@ -22,7 +22,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, test } from 'vitest'
 import { scanCanonical } from '../../src/block/canonical.ts'
 import { CidMap } from '../../src/block/cid-map.ts'
-import { cborNestsDeeperThan, decodeTrusted, isCanonicalDagCbor, linksInValue, MAX_BLOCK_DEPTH } from '../../src/block/codec.ts'
+import { cborNestsDeeperThan, decodeTrusted, isCanonicalDagCbor, linksIn, linksInValue, MAX_BLOCK_DEPTH } from '../../src/block/codec.ts'
 import { MAX_DEPTH, nestsDeeperThan } from '../../src/block/validate.ts'
 import { CairnError } from '../../src/errors/cairn-error.ts'
 import { readEnvelope } from '../../src/log/event/envelope-read.ts'
@@ -467,6 +467,18 @@ describe('event envelope reader', () => {
       }
     }
     expect(reused).toBeGreaterThan(100)
+  })
+
+  test('linksIn finds the CIDs linksInValue yields, in the same order', () => {
+    let links = 0
+    for (const e of fc.sample(fc.oneof(validEvent, looseEvent), { numRuns: 500 })) {
+      for (const v of [e.data, e.meta, envelopeOf(e)]) {
+        const want = [...linksInValue(v)]
+        expect(linksIn(v)).toEqual(want)
+        links += want.length
+      }
+    }
+    expect(links).toBeGreaterThan(200)
   })
 
   test('map keys through the key cache: many keys of each length, ASCII or not, read as dag-cbor reads them', () => {

@@ -43,10 +43,29 @@ describe('import frames', () => {
     other[other.length - 1] = other.at(-1)! ^ 1
 
     const b = await CairnStore.open(new MemoryStorage())
-    const refused = await cairnFailure(b.import(await carOf([cid], [{ cid, bytes }, { cid, bytes: other }])))
+    const refused = await cairnFailure(
+      b.import(
+        await carOf(
+          [cid],
+          [
+            { cid, bytes },
+            { cid, bytes: other },
+          ],
+        ),
+      ),
+    )
     expect([refused.code, refused.cid?.toString()]).toEqual(['CAIRN_INVALID_BLOCK', cid.toString()])
     expect(b.heads).toEqual([])
-    const report = await b.import(await carOf([cid], [{ cid, bytes }, { cid, bytes: bytes.slice() }, { cid: CID.parse(cid.toString()), bytes }]))
+    const report = await b.import(
+      await carOf(
+        [cid],
+        [
+          { cid, bytes },
+          { cid, bytes: bytes.slice() },
+          { cid: CID.parse(cid.toString()), bytes },
+        ],
+      ),
+    )
     expect([report.blocks, report.events, b.heads.map(String)]).toEqual([1, 1, [cid.toString()]])
     await b.close()
   })
