@@ -152,6 +152,12 @@ export function sha256Cid(code: number, digest: Uint8Array): CID {
  * per CID); this keeps the view, already off-heap in a slab.
  */
 function cidOver(view: Uint8Array): CID {
+  // The usual shape, CIDv1 of a one-byte codec over a 32-byte sha2-256 (what Cairn writes and
+  // reads most), without CID.inspectBytes: the same CID, built straight from its known layout.
+  if (view.length === 36 && view[0] === 1 && view[1]! < 0x80 && view[2] === SHA2_256 && view[3] === 32) {
+    const multihash = view.subarray(2)
+    return new CID(1, view[1]!, new Digest(SHA2_256, 32, view.subarray(4), multihash), view)
+  }
   const specs = CID.inspectBytes(view)
   if (specs.size !== view.length) throw new Error('Incorrect length')
   const multihash = view.subarray(specs.size - specs.multihashSize)

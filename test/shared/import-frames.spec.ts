@@ -20,9 +20,18 @@ async function source(): Promise<{ car: Uint8Array; heads: string[]; events: unk
 describe('import frames', () => {
   test('chunks of any size, frames within one chunk or across several: the same log', async () => {
     const { car, heads, events } = await source()
-    for (const size of [1, 7, 64, 300, 4096, car.length]) {
+    // Chunks of a Uint8Array subclass too (as Node's Buffers are): the reader views them as plain arrays.
+    class Chunk extends Uint8Array {}
+    for (const [size, Kind] of [
+      [1, Uint8Array],
+      [7, Chunk],
+      [64, Uint8Array],
+      [300, Chunk],
+      [4096, Uint8Array],
+      [car.length, Chunk],
+    ] as const) {
       const pieces = function* (): Generator<Uint8Array> {
-        for (let at = 0; at < car.length; at += size) yield car.slice(at, at + size)
+        for (let at = 0; at < car.length; at += size) yield new Kind(car.subarray(at, at + size))
       }
       const store = await CairnStore.open(new MemoryStorage())
       await store.import(pieces())

@@ -88,17 +88,18 @@ function readText(n: number): string {
   }
 }
 
-/** Map keys of up to this many bytes are looked up in the key cache. */
+/** Map keys and texts of up to this many bytes are looked up in the key cache. */
 const KEY_MAX = 32
 /** Slots of the key cache (a power of two). */
 const KEY_SLOTS = 512
 /**
- * The ASCII map keys read last, by a hash of their bytes: events repeat a few keys (`stream`,
- * `parents`, their data's field names), so most keys are found here and no string is made.
+ * The short ASCII map keys and texts read last, by a hash of their bytes: events repeat a few keys
+ * (`stream`, `parents`, their data's field names) and values (stream names, types), so most are
+ * found here and no string is made.
  */
 const keyCache: (string | undefined)[] = new Array(KEY_SLOTS).fill(undefined)
 
-/** A map key of `n` bytes at `pos`: as readText reads it, the same string again for ASCII keys read before. */
+/** A map key or short text of `n` bytes at `pos`: as readText reads it, the same string again for ASCII ones read before. */
 function readKey(n: number): string {
   const start = pos
   const end = pos + n
@@ -205,7 +206,8 @@ function item(depth: number): unknown {
       return b
     }
     case 3:
-      return readText(argument(info))
+      // Short texts repeat too (stream names, types, enum-like data): through the cache.
+      return readKey(argument(info))
     case 4: {
       const n = argument(info)
       if (depth >= MAX_BLOCK_DEPTH) throw UNSURE
