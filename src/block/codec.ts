@@ -152,12 +152,6 @@ export function sha256Cid(code: number, digest: Uint8Array): CID {
  * per CID); this keeps the view, already off-heap in a slab.
  */
 function cidOver(view: Uint8Array): CID {
-  // The usual shape, CIDv1 of a one-byte codec over a 32-byte sha2-256 (what Cairn writes and
-  // reads most), without CID.inspectBytes: the same CID, built straight from its known layout.
-  if (view.length === 36 && view[0] === 1 && view[1]! < 0x80 && view[2] === SHA2_256 && view[3] === 32) {
-    const multihash = view.subarray(2)
-    return new CID(1, view[1]!, new Digest(SHA2_256, 32, view.subarray(4), multihash), view)
-  }
   const specs = CID.inspectBytes(view)
   if (specs.size !== view.length) throw new Error('Incorrect length')
   const multihash = view.subarray(specs.size - specs.multihashSize)
@@ -203,7 +197,7 @@ export function* linksOf(cid: CID, value: unknown): Generator<CID> {
   if (cid.code === DAG_PB) {
     for (const link of (value as PBNode).Links) yield link.Hash
   } else if (cid.code === DAG_CBOR) {
-    yield* linksInValue(value)
+    yield* linksIn(value)
   }
 }
 
@@ -219,40 +213,23 @@ export function blockLinks(cid: CID, bytes: Uint8Array): CID[] {
  * const links = [...linksInValue({ cover: photoCid, pages: [a, b] })]   // [photoCid, a, b]
  */
 export function* linksInValue(value: unknown): Generator<CID> {
-  const stack: unknown[] = [value]
-  while (stack.length > 0) {
-    const v = stack.pop()
-    if (v === null || typeof v !== 'object' || v instanceof Uint8Array) continue
-    const asCid = CID.asCID(v)
-    if (asCid !== null) {
-      yield asCid
-      continue
-    }
-    const children = Array.isArray(v) ? v : Object.values(v)
-    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i])
-  }
+  yield* linksIn(value)
 }
 
 /**
  * `linksInValue` into an array (`out`, returned): the same CIDs in the same order, without a
- * generator, and with no work beyond a look at each field for a value that holds none (most
- * event data).
+ * generator.
  */
 export function linksIn(value: unknown, out: CID[] = []): CID[] {
-  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return out
   const stack: unknown[] = [value]
   while (stack.length > 0) {
     const v = stack.pop()
     if (v === null || typeof v !== 'object' || v instanceof Uint8Array) continue
     const asCid = CID.asCID(v)
-    if (asCid !== null) {
-      out.push(asCid)
-      continue
-    }
-    const children = Array.isArray(v) ? v : Object.values(v)
-    for (let i = children.length - 1; i >= 0; i--) {
-      const child: unknown = children[i]
-      if (child !== null && typeof child === 'object') stack.push(child)
+    if (asCid !== null) out.push(asCid)
+    else {
+      const children = Array.isArray(v) ? v : Object.values(v)
+      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i])
     }
   }
   return out

@@ -1,6 +1,8 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
+import { Digest } from 'multiformats/hashes/digest'
 import { cidFromBytes } from '../block/codec.ts'
+import { SHA2_256 } from '../block/interface.ts'
 import type { BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { ByteSource } from './interface.ts'
@@ -197,6 +199,31 @@ class ByteQueue {
   }
 }
 
+/** Whether `frame` starts with the usual CID: v1, a one-byte codec, a 32-byte sha2-256 (36 bytes). */
+function usualCid(frame: Uint8Array): boolean {
+  return frame.length >= 36 && frame[0] === 1 && frame[1]! < 0x80 && frame[2] === SHA2_256 && frame[3] === 32
+}
+
+/** CID bytes are copied into slabs of this size (as cidFromBytes does). */
+const CID_SLAB = 64 * 1024
+let cidSlab = new Uint8Array(CID_SLAB)
+let cidSlabAt = CID_SLAB
+
+/**
+ * The usual CID at the start of `frame` (see usualCid), on bytes of its own in a slab: what
+ * cidFromBytes gives, built from the known layout without inspecting it.
+ */
+function copyUsualCid(frame: Uint8Array): CID {
+  if (cidSlabAt + 36 > CID_SLAB) {
+    cidSlab = new Uint8Array(CID_SLAB)
+    cidSlabAt = 0
+  }
+  const view = cidSlab.subarray(cidSlabAt, cidSlabAt + 36)
+  cidSlabAt += 36
+  view.set(frame.subarray(0, 36))
+  return new CID(1, view[1]!, new Digest(SHA2_256, 32, view.subarray(4), view.subarray(2)), view)
+}
+
 /** The CAR header's roots, after checking it is a CARv1 header within MAX_HEADER bytes. */
 async function readHeader(q: ByteQueue): Promise<CID[]> {
   const headerLength = await q.varint()
@@ -253,9 +280,9 @@ export async function readCar(source: ByteSource, limits: CarReadLimits): Promis
         try {
           // The CID gets bytes of its own (cidFromBytes): one sharing the frame's buffer would keep
           // the whole block alive for as long as the CID lives, long after a staged block's bytes went.
-          // The usual CIDv1 of a one-byte codec over a 32-byte sha2-256 is 36 bytes; others are inspected.
-          const size = frame.length >= 36 && frame[0] === 1 && frame[1]! < 0x80 && frame[2] === 0x12 && frame[3] === 32 ? 36 : CID.inspectBytes(frame).size
-          cid = cidFromBytes(frame, 0, size)
+          const usual = usualCid(frame)
+          const size = usual ? 36 : CID.inspectBytes(frame).size
+          cid = usual ? copyUsualCid(frame) : cidFromBytes(frame, 0, size)
           bytes = frame.subarray(size)
         } catch (cause) {
           throw new CairnError('CAIRN_INVALID_CAR', `the frame at byte ${start} does not start with a CID`, { cause })

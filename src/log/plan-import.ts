@@ -133,8 +133,8 @@ export async function readVerifiedCar(source: ByteSource, limits: StagingLimits,
   const slab = new ByteSlab()
   for await (const frame of car.blocks) {
     const cid = frame.cid
-    if (staged.size > 0 && staged.has(cid)) {
-      // A block the CAR repeats, staged already: checked, not kept.
+    if (blocks.has(cid) || (staged.size > 0 && staged.has(cid))) {
+      // A block the CAR repeats: checked, not kept.
       const checking = verifyBlock(cid, frame.bytes)
       if (checking !== undefined) await checking
       if (progress !== undefined) progress.add(1, car.consumed - progress.bytes)
@@ -142,17 +142,12 @@ export async function readVerifiedCar(source: ByteSource, limits: StagingLimits,
     }
     // The bytes kept are checked, not the source's view. Small dag-cbor blocks, held until the
     // commit, share slabs; others get bytes of their own.
-    const slabbed = cid.code === DAG_CBOR && frame.bytes.length <= ByteSlab.MAX
-    const bytes = slabbed ? slab.copy(frame.bytes) : frame.owned ? frame.bytes : frame.bytes.slice()
+    const bytes = cid.code === DAG_CBOR && frame.bytes.length <= ByteSlab.MAX ? slab.copy(frame.bytes) : frame.owned ? frame.bytes : frame.bytes.slice()
     const checking = verifyBlock(cid, bytes)
     if (checking !== undefined) await checking
     if (progress !== undefined) progress.add(1, car.consumed - progress.bytes)
     const block: HeldBlock = { cid, bytes, event: undefined, size: bytes.length, superseded: false }
-    if (!blocks.add(cid, block)) {
-      // A block the CAR repeats: checked, not kept (its copy was the slab's last, taken back).
-      if (slabbed) slab.takeBack(bytes)
-      continue
-    }
+    blocks.set(cid, block)
     held += bytes.length + STAGED_BLOCK_OVERHEAD
     if (stage !== undefined && cid.code !== DAG_CBOR) {
       slice.push(block)
@@ -191,11 +186,6 @@ class ByteSlab {
     this.#buf.set(bytes, at)
     this.#at = at + n
     return this.#buf.subarray(at, at + n)
-  }
-
-  /** Returns the room of `bytes`, the last copy made, to the slab (a block not kept after all). */
-  takeBack(bytes: Uint8Array): void {
-    if (bytes.buffer === this.#buf.buffer && bytes.byteOffset + bytes.length === this.#at) this.#at = bytes.byteOffset
   }
 }
 

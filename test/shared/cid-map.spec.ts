@@ -30,11 +30,4 @@ describe('CidMap', () => {
     const s = new CidSet([a, a, b])
     expect([s.size, s.has(CID.parse(b.toString())), s.has(c)]).toEqual([2, true, false])
   })
-
-  test('add keeps the first value of a key, within a bucket too', () => {
-    const [a, b] = [cidOf(1), cidOf(2)]
-    const m = new CidMap<string>()
-    expect([m.add(a, 'a'), m.add(b, 'b'), m.add(CID.parse(a.toString()), 'a2'), m.add(b, 'b2')]).toEqual([true, true, false, false])
-    expect([m.size, m.get(a), m.get(b)]).toEqual([2, 'a', 'b'])
-  })
 })

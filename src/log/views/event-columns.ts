@@ -76,7 +76,7 @@ export class EventColumns {
   /** Arrival number of the event with these CID bytes, or -1. */
   seqOf(bytes: Uint8Array): number {
     const mask = this.#table.length - 1
-    for (let i = hashRange(bytes, Math.max(0, bytes.length - 8), bytes.length) & mask; ; i = (i + 1) & mask) {
+    for (let i = hashTail(bytes.subarray(Math.max(0, bytes.length - 8))) & mask; ; i = (i + 1) & mask) {
       const v = this.#table[i]!
       if (v === 0) return -1
       if (this.#cids.equals(v - 1, bytes)) return v - 1
@@ -214,13 +214,8 @@ export class EventColumns {
 
 /** FNV-1a over the last 8 bytes of a CID (its digest's tail: uniform for real hashes). */
 function hashTail(tail: Uint8Array): number {
-  return hashRange(tail, 0, tail.length)
-}
-
-/** hashTail of `bytes[start, end)`, without a view of them (lookups run per event on import). */
-function hashRange(bytes: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5
-  for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193)
+  for (let i = 0; i < tail.length; i++) h = Math.imul(h ^ tail[i]!, 0x01000193)
   return h >>> 0
 }
 
