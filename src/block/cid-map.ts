@@ -13,19 +13,12 @@ interface Entry<V> {
 }
 
 /**
- * A 30-bit key from the last four bytes of the CID (inside its digest): uniform for sha2-256.
- * 30 bits, so that every key is a small integer to V8 (a larger one is a heap number, which
- * the Map hashes and compares more slowly: lookups took ~15–30% longer).
+ * A 30-bit key from the last four bytes of the CID at `bytes[…, end)` (inside its digest):
+ * uniform for sha2-256. 30 bits, so that every key is a small integer to V8 (a larger one is a
+ * heap number, which the Map hashes and compares more slowly: lookups took ~15–30% longer).
  */
-function hashOf(bytes: Uint8Array): number {
-  const n = bytes.length
-  return (bytes[n - 1]! | (bytes[n - 2]! << 8) | (bytes[n - 3]! << 16) | (bytes[n - 4]! << 24)) & 0x3fffffff
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
+function hashAt(bytes: Uint8Array, end: number): number {
+  return (bytes[end - 1]! | (bytes[end - 2]! << 8) | (bytes[end - 3]! << 16) | (bytes[end - 4]! << 24)) & 0x3fffffff
 }
 
 /**
@@ -46,10 +39,28 @@ export class CidMap<V> implements BlockLookup<V> {
     return this.#size
   }
 
-  #find(cid: CID): Entry<V> | undefined {
-    const bytes = cid.bytes
-    for (let e = this.#buckets.get(hashOf(bytes)); e !== undefined; e = e.next) if (sameBytes(e.cid.bytes, bytes)) return e
+  /** The entry whose key's bytes are `bytes[start, end)`. */
+  #findAt(bytes: Uint8Array, start: number, end: number): Entry<V> | undefined {
+    const n = end - start
+    search: for (let e = this.#buckets.get(hashAt(bytes, end)); e !== undefined; e = e.next) {
+      const key = e.cid.bytes
+      if (key.length !== n) continue
+      for (let i = 0; i < n; i++) if (key[i] !== bytes[start + i]) continue search
+      return e
+    }
     return undefined
+  }
+
+  #find(cid: CID): Entry<V> | undefined {
+    return this.#findAt(cid.bytes, 0, cid.bytes.length)
+  }
+
+  /**
+   * The key whose bytes are exactly `bytes[start, end)`, or undefined: a decoder that meets a
+   * link to a CID held here reuses that CID object instead of building another.
+   */
+  keyAt(bytes: Uint8Array, start: number, end: number): CID | undefined {
+    return end - start < 4 ? undefined : this.#findAt(bytes, start, end)?.cid
   }
 
   get(cid: CID): V | undefined {
@@ -62,22 +73,24 @@ export class CidMap<V> implements BlockLookup<V> {
 
   set(cid: CID, value: V): this {
     const found = this.#find(cid)
-    if (found !== undefined) {
-      found.value = value
-      return this
-    }
-    const h = hashOf(cid.bytes)
-    this.#buckets.set(h, { cid, value, next: this.#buckets.get(h) })
-    this.#size++
+    if (found !== undefined) found.value = value
+    else this.#insert(cid, value)
     return this
   }
 
+  #insert(cid: CID, value: V): void {
+    const h = hashAt(cid.bytes, cid.bytes.length)
+    this.#buckets.set(h, { cid, value, next: this.#buckets.get(h) })
+    this.#size++
+  }
+
   delete(cid: CID): boolean {
-    const bytes = cid.bytes
-    const h = hashOf(bytes)
+    const found = this.#find(cid)
+    if (found === undefined) return false
+    const h = hashAt(cid.bytes, cid.bytes.length)
     let prev: Entry<V> | undefined
     for (let e = this.#buckets.get(h); e !== undefined; prev = e, e = e.next) {
-      if (!sameBytes(e.cid.bytes, bytes)) continue
+      if (e !== found) continue
       if (prev === undefined) {
         if (e.next === undefined) this.#buckets.delete(h)
         else this.#buckets.set(h, e.next)

@@ -197,7 +197,7 @@ export function* linksOf(cid: CID, value: unknown): Generator<CID> {
   if (cid.code === DAG_PB) {
     for (const link of (value as PBNode).Links) yield link.Hash
   } else if (cid.code === DAG_CBOR) {
-    yield* linksInValue(value)
+    yield* linksIn(value)
   }
 }
 
@@ -213,18 +213,26 @@ export function blockLinks(cid: CID, bytes: Uint8Array): CID[] {
  * const links = [...linksInValue({ cover: photoCid, pages: [a, b] })]   // [photoCid, a, b]
  */
 export function* linksInValue(value: unknown): Generator<CID> {
+  yield* linksIn(value)
+}
+
+/**
+ * `linksInValue` into an array (`out`, returned): the same CIDs in the same order, without a
+ * generator.
+ */
+export function linksIn(value: unknown, out: CID[] = []): CID[] {
   const stack: unknown[] = [value]
   while (stack.length > 0) {
     const v = stack.pop()
     if (v === null || typeof v !== 'object' || v instanceof Uint8Array) continue
     const asCid = CID.asCID(v)
-    if (asCid !== null) {
-      yield asCid
-      continue
+    if (asCid !== null) out.push(asCid)
+    else {
+      const children = Array.isArray(v) ? v : Object.values(v)
+      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i])
     }
-    const children = Array.isArray(v) ? v : Object.values(v)
-    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i])
   }
+  return out
 }
 
 /**

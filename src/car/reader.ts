@@ -1,6 +1,8 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
+import { Digest } from 'multiformats/hashes/digest'
 import { cidFromBytes } from '../block/codec.ts'
+import { SHA2_256 } from '../block/interface.ts'
 import type { BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { ByteSource } from './interface.ts'
@@ -14,10 +16,20 @@ export interface CarReadLimits {
   maxBytes: number
 }
 
+/**
+ * A block as the reader hands it over: its CID (bytes of its own) and its bytes, which may be a
+ * view into a chunk of the source (`owned` false), valid as long as the source leaves that
+ * chunk alone: a consumer copies what it keeps.
+ */
+export interface CarFrame extends BlockRecord {
+  /** True when `bytes` were copied out of the source (a frame across chunks): the consumer may keep them as they are. */
+  readonly owned: boolean
+}
+
 /** A CARv1 as it streams in: the roots, then the blocks. */
 export interface CarStream {
   roots: CID[]
-  blocks: AsyncGenerator<BlockRecord>
+  blocks: AsyncGenerator<CarFrame>
   /** Bytes of the CAR read so far (header and frames whole). */
   readonly consumed: number
 }
@@ -57,7 +69,9 @@ class ByteQueue {
           this.#chunks = this.#chunks.slice(this.#head)
           this.#head = 0
         }
-        this.#chunks.push(next.value)
+        // A Node Buffer's views are Buffers, slower to make than plain ones: one plain view per chunk.
+        const chunk = next.value
+        this.#chunks.push(chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length))
         this.#buffered += next.value.length
       }
     }
@@ -107,6 +121,63 @@ class ByteQueue {
     return out
   }
 
+  /** Whether the bytes `view` returned last are a copy of their own. */
+  owned = false
+
+  /**
+   * The next `n` bytes: a view into the first buffered chunk when it holds them all (no copy;
+   * `owned` false), else a copy as `exactly` makes (`owned` true). Undefined if the stream ends first.
+   */
+  async view(n: number): Promise<Uint8Array | undefined> {
+    if (!(await this.#fill(n))) return undefined
+    const first = this.#chunks[this.#head]
+    // No chunk buffered (a frame of no bytes at the end) or one too short: a copy.
+    this.owned = first === undefined || first.length < n
+    if (first === undefined || this.owned) return this.exactly(n)
+    const bytes = first.subarray(0, n)
+    if (n === first.length) this.#spend()
+    else this.#chunks[this.#head] = first.subarray(n)
+    this.#buffered -= n
+    this.consumed += n
+    return bytes
+  }
+
+  /**
+   * An unsigned LEB128 varint read synchronously when the first buffered chunk holds all of it
+   * (the common case): its value, or -1 when it does not (nothing is consumed; use `varint`).
+   */
+  varintBuffered(): number {
+    const first = this.#chunks[this.#head]
+    if (first === undefined) return -1
+    let value = 0
+    for (let i = 0; i < 8 && i < first.length; i++) {
+      const b = first[i]!
+      value += (b & 0x7f) * 2 ** (7 * i)
+      if ((b & 0x80) === 0) {
+        const n = i + 1
+        if (n === first.length) this.#spend()
+        else this.#chunks[this.#head] = first.subarray(n)
+        this.#buffered -= n
+        this.consumed += n
+        return value
+      }
+    }
+    return -1
+  }
+
+  /** `view` without awaiting when the first buffered chunk holds the `n` bytes; undefined when it does not. */
+  viewBuffered(n: number): Uint8Array | undefined {
+    const first = this.#chunks[this.#head]
+    if (first === undefined || first.length < n) return undefined
+    this.owned = false
+    const bytes = first.subarray(0, n)
+    if (n === first.length) this.#spend()
+    else this.#chunks[this.#head] = first.subarray(n)
+    this.#buffered -= n
+    this.consumed += n
+    return bytes
+  }
+
   /** An unsigned LEB128 varint; undefined at a clean end of stream. */
   async varint(): Promise<number | undefined> {
     let value = 0
@@ -126,6 +197,31 @@ class ByteQueue {
   async return(): Promise<void> {
     await this.#source.return?.()
   }
+}
+
+/** Whether `frame` starts with the usual CID: v1, a one-byte codec, a 32-byte sha2-256 (36 bytes). */
+function usualCid(frame: Uint8Array): boolean {
+  return frame.length >= 36 && frame[0] === 1 && frame[1]! < 0x80 && frame[2] === SHA2_256 && frame[3] === 32
+}
+
+/** CID bytes are copied into slabs of this size (as cidFromBytes does). */
+const CID_SLAB = 64 * 1024
+let cidSlab = new Uint8Array(CID_SLAB)
+let cidSlabAt = CID_SLAB
+
+/**
+ * The usual CID at the start of `frame` (see usualCid), on bytes of its own in a slab: what
+ * cidFromBytes gives, built from the known layout without inspecting it.
+ */
+function copyUsualCid(frame: Uint8Array): CID {
+  if (cidSlabAt + 36 > CID_SLAB) {
+    cidSlab = new Uint8Array(CID_SLAB)
+    cidSlabAt = 0
+  }
+  const view = cidSlab.subarray(cidSlabAt, cidSlabAt + 36)
+  cidSlabAt += 36
+  view.set(frame.subarray(0, 36))
+  return new CID(1, view[1]!, new Digest(SHA2_256, 32, view.subarray(4), view.subarray(2)), view)
 }
 
 /** The CAR header's roots, after checking it is a CARv1 header within MAX_HEADER bytes. */
@@ -150,7 +246,9 @@ async function readHeader(q: ByteQueue): Promise<CID[]> {
 /**
  * Reads a CARv1 as a stream. Unlike @ipld/car's readers, it refuses a frame longer than the
  * limit from its length prefix alone, before buffering it, and it never holds more than one
- * frame. It does not verify blocks: the importer does.
+ * frame. It does not verify blocks: the importer does. A block's bytes may be a view into the
+ * source's chunk (see CarFrame): the importer copies what it keeps, after it knows the block is
+ * new (a repeated block is not copied at all).
  */
 export async function readCar(source: ByteSource, limits: CarReadLimits): Promise<CarStream> {
   const q = new ByteQueue(chunksOf(source))
@@ -161,11 +259,13 @@ export async function readCar(source: ByteSource, limits: CarReadLimits): Promis
     await q.return() // a bad header ends the read: let the source go (a stream is cancelled)
     throw err
   }
-  async function* blocks(): AsyncGenerator<BlockRecord> {
+  async function* blocks(): AsyncGenerator<CarFrame> {
     try {
       for (;;) {
         const start = q.consumed
-        const length = await q.varint()
+        // Frames within the buffered chunk are read without awaiting (no promise per step).
+        const buffered = q.varintBuffered()
+        const length = buffered >= 0 ? buffered : await q.varint()
         if (length === undefined) return
         if (length > limits.maxBlockBytes + 128) {
           throw new CairnError('CAIRN_TOO_LARGE', `a CAR frame at byte ${start} claims ${length} bytes; the limit is ${limits.maxBlockBytes} per block`)
@@ -173,15 +273,16 @@ export async function readCar(source: ByteSource, limits: CarReadLimits): Promis
         if (q.consumed + length > limits.maxBytes) {
           throw new CairnError('CAIRN_TOO_LARGE', `the CAR exceeds the ${limits.maxBytes}-byte import limit`)
         }
-        const frame = await q.exactly(length)
+        const frame = q.viewBuffered(length) ?? (await q.view(length))
         if (frame === undefined) throw bad(`the CAR ends inside the frame at byte ${start}`)
         let cid: CID
         let bytes: Uint8Array
         try {
           // The CID gets bytes of its own (cidFromBytes): one sharing the frame's buffer would keep
           // the whole block alive for as long as the CID lives, long after a staged block's bytes went.
-          const size = CID.inspectBytes(frame).size
-          cid = cidFromBytes(frame, 0, size)
+          const usual = usualCid(frame)
+          const size = usual ? 36 : CID.inspectBytes(frame).size
+          cid = usual ? copyUsualCid(frame) : cidFromBytes(frame, 0, size)
           bytes = frame.subarray(size)
         } catch (cause) {
           throw new CairnError('CAIRN_INVALID_CAR', `the frame at byte ${start} does not start with a CID`, { cause })
@@ -193,7 +294,7 @@ export async function readCar(source: ByteSource, limits: CarReadLimits): Promis
         if (bytes.length > limits.maxBlockBytes) {
           throw new CairnError('CAIRN_TOO_LARGE', `block ${cid} has ${bytes.length} bytes; the limit is ${limits.maxBlockBytes}`, { cid })
         }
-        yield { cid, bytes }
+        yield { cid, bytes, owned: q.owned }
       }
     } finally {
       await q.return()

@@ -1,7 +1,7 @@
 import { CidMap } from '../block/cid-map.ts'
 import type { CID } from 'multiformats/cid'
 import type { Block, BlockRecord } from '../block/interface.ts'
-import { linksInValue } from '../block/codec.ts'
+import { linksIn } from '../block/codec.ts'
 import type { ByteSource } from '../car/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { ProgressPlan } from '../errors/progress.ts'
@@ -195,7 +195,7 @@ export class EventLog {
     return this.#locked(async () => {
       if (this.views.hasObject(block.cid, type)) return
       const visited = new Set<string>()
-      for (const link of linksInValue(value)) {
+      for (const link of linksIn(value)) {
         await assertCompleteDag(link, this.views, { storage: this.storage }, visited, `linked from the value ${block.cid}`, async () => {})
       }
       const draft = objectDraft(block.cid, type, block.bytes.length, { value })
@@ -308,7 +308,7 @@ export class EventLog {
       const own = new CidMap<BlockRecord>(work.blocks.map((b) => [b.cid, b]))
       const visited = new Set<string>()
       for (const { cid, value } of work.values) {
-        for (const link of linksInValue(value)) {
+        for (const link of linksIn(value)) {
           await assertCompleteDag(link, this.views, { car: own, storage: this.storage }, visited, `linked from the value ${cid}`, async () => {})
         }
       }

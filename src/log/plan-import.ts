@@ -1,6 +1,7 @@
 import { CID } from 'multiformats/cid'
 import { type BlockLookup, CidMap, CidSet } from '../block/cid-map.ts'
-import { blockLinks, decodeTrusted, verify } from '../block/codec.ts'
+import { blockLinks, decodeTrusted, verify, verifySync } from '../block/codec.ts'
+import { SYNC_HASH_LIMIT } from '../block/hash.ts'
 import { DAG_CBOR, DAG_PB, type BlockRecord } from '../block/interface.ts'
 import type { ByteSource } from '../car/interface.ts'
 import { readCar, type CarReadLimits } from '../car/reader.ts'
@@ -19,11 +20,29 @@ import { assertCausality, type CausalFacts } from './rules/causality.ts'
 import { assertClock } from './rules/clock.ts'
 import type { LogViews } from './views/views.ts'
 
+/**
+ * A verified CAR block held in memory until the import commits. One record serves the whole
+ * import: the block to store, and — once the planner's walk decodes it as a new event — the
+ * planned event (PlannedEvent: `cid`, `event`, `size`), so no map or object per event is added
+ * beside it.
+ */
+export interface HeldBlock extends BlockRecord {
+  /** The new event these bytes hold, once the planner's walk decoded them; undefined until then (or for a block that is no new event). */
+  event: EventBlock | undefined
+  /** Bytes of the block. */
+  readonly size: number
+  /** Set when a new event of the CAR names this one among its parents: it is no head after the import. */
+  superseded: boolean
+}
+
+/** A new event of an import: a held block the walk decoded. */
+type NewEvent = HeldBlock & { event: EventBlock }
+
 /** A CAR read with every block verified against its CID: some blocks in memory, the rest staged. */
 export interface VerifiedCar {
   roots: CID[]
   /** Verified blocks held in memory: every dag-cbor block (events among them) and small CARs whole. */
-  blocks: CidMap<BlockRecord>
+  blocks: CidMap<HeldBlock>
   /** Verified blocks written to storage during the read, unreferenced until the import commits. */
   staged: CidMap<StagedBlock>
 }
@@ -96,7 +115,7 @@ export interface StagingLimits extends CarReadLimits {
  */
 export async function readVerifiedCar(source: ByteSource, limits: StagingLimits, stage?: StageBlocks, progress?: ProgressReporter): Promise<VerifiedCar> {
   const car = await readCar(source, limits)
-  const blocks = new CidMap<BlockRecord>()
+  const blocks = new CidMap<HeldBlock>()
   const staged = new CidMap<StagedBlock>()
   let held = 0
   let slice: BlockRecord[] = []
@@ -111,13 +130,26 @@ export async function readVerifiedCar(source: ByteSource, limits: StagingLimits,
     slice = []
     sliceBytes = 0
   }
-  for await (const block of car.blocks) {
-    await verify(block.cid, block.bytes)
+  const slab = new ByteSlab()
+  for await (const frame of car.blocks) {
+    const cid = frame.cid
+    if (blocks.has(cid) || (staged.size > 0 && staged.has(cid))) {
+      // A block the CAR repeats: checked, not kept.
+      const checking = verifyBlock(cid, frame.bytes)
+      if (checking !== undefined) await checking
+      if (progress !== undefined) progress.add(1, car.consumed - progress.bytes)
+      continue
+    }
+    // The bytes kept are checked, not the source's view. Small dag-cbor blocks, held until the
+    // commit, share slabs; others get bytes of their own.
+    const bytes = cid.code === DAG_CBOR && frame.bytes.length <= ByteSlab.MAX ? slab.copy(frame.bytes) : frame.owned ? frame.bytes : frame.bytes.slice()
+    const checking = verifyBlock(cid, bytes)
+    if (checking !== undefined) await checking
     if (progress !== undefined) progress.add(1, car.consumed - progress.bytes)
-    if (blocks.has(block.cid) || staged.has(block.cid)) continue
-    held += block.bytes.length + STAGED_BLOCK_OVERHEAD
-    blocks.set(block.cid, block)
-    if (stage !== undefined && block.cid.code !== DAG_CBOR) {
+    const block: HeldBlock = { cid, bytes, event: undefined, size: bytes.length, superseded: false }
+    blocks.set(cid, block)
+    held += bytes.length + STAGED_BLOCK_OVERHEAD
+    if (stage !== undefined && cid.code !== DAG_CBOR) {
       slice.push(block)
       sliceBytes += block.bytes.length
       if (sliceBytes >= STAGE_SLICE_BYTES) await flush()
@@ -130,6 +162,38 @@ export async function readVerifiedCar(source: ByteSource, limits: StagingLimits,
     }
   }
   return { roots: car.roots, blocks, staged }
+}
+
+/**
+ * Copies small blocks into shared 64 KiB buffers: one typed array per block instead of an
+ * ArrayBuffer and its native store each. Only for blocks kept together until the same commit
+ * (an import's unique dag-cbor blocks), so no slab outlives its blocks by much.
+ */
+class ByteSlab {
+  /** Largest block copied into a slab. */
+  static readonly MAX = 4096
+  static readonly SIZE = 64 * 1024
+  #buf = new Uint8Array(0)
+  #at = 0
+
+  copy(bytes: Uint8Array): Uint8Array {
+    const n = bytes.length
+    if (this.#at + n > this.#buf.length) {
+      this.#buf = new Uint8Array(ByteSlab.SIZE)
+      this.#at = 0
+    }
+    const at = this.#at
+    this.#buf.set(bytes, at)
+    this.#at = at + n
+    return this.#buf.subarray(at, at + n)
+  }
+}
+
+/** `verify`, without a promise for small blocks (hashed synchronously either way) other than dag-pb (whose decoder `verify` loads). */
+function verifyBlock(cid: CID, bytes: Uint8Array): Promise<void> | undefined {
+  if (bytes.length > SYNC_HASH_LIMIT || cid.code === DAG_PB) return verify(cid, bytes)
+  verifySync(cid, bytes)
+  return undefined
 }
 
 /** Fields only a Cairn event has together: a root holding two of them claims to be one. */
@@ -154,12 +218,14 @@ function claimsToBeEvent(value: unknown): boolean {
  * problem; the store is not touched.
  */
 export async function planImport(car: VerifiedCar, views: LogViews, storage: StorageEngine, currentHeads: readonly CID[], options: PlanOptions): Promise<ImportPlan> {
-  /** A staged CAR block's bytes, read back from storage. */
-  const stagedBytes = async (cid: CID): Promise<Uint8Array | undefined> => (car.staged.has(cid) ? storage.get(cid) : undefined)
-  const fresh = new CidMap<{ cid: CID; event: EventBlock }>()
   const foreignRoots: CID[] = []
-  /** Events to visit, with the event that named each (undefined: a root), for the message if one is missing. */
-  const stack: { cid: CID; from: CID | undefined; prev: boolean }[] = []
+  /**
+   * Events to visit, as three parallel stacks (no object per edge): the CID, the new event that
+   * named it (undefined: a root), and how (ROOT, PARENT, PREV), for the message if it is missing.
+   */
+  const stack: CID[] = []
+  const named: (NewEvent | undefined)[] = []
+  const edges: number[] = []
   for (const root of car.roots) {
     if (views.has(root)) continue
     const block = car.blocks.get(root)
@@ -172,44 +238,73 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
       throw missingBlock(root, 'a root of the CAR')
     }
     const value = root.code === DAG_CBOR ? decodeTrusted(root, block.bytes) : undefined
-    if (value !== undefined && claimsToBeEvent(value)) stack.push({ cid: root, from: undefined, prev: false })
-    else if (!views.hasObject(root, options.foreignType)) foreignRoots.push(root)
+    if (value !== undefined && claimsToBeEvent(value)) {
+      stack.push(root)
+      named.push(undefined)
+      edges.push(ROOT)
+    } else if (!views.hasObject(root, options.foreignType)) foreignRoots.push(root)
   }
 
+  /** New events, in the order the walk met them (then sorted canonically). */
+  const events: NewEvent[] = []
+  /** Stored events that a new event names as a parent: heads no more. */
+  const storedParents = new CidSet()
   while (stack.length > 0) {
-    const { cid, from, prev } = stack.pop()!
-    if (fresh.has(cid) || views.has(cid)) continue
-    // Events are dag-cbor, held in memory: no await unless a hostile CAR names a staged block.
-    const bytes = car.blocks.get(cid)?.bytes ?? (await stagedBytes(cid))
-    if (bytes === undefined) throw missingBlock(cid, from === undefined ? 'a root of the CAR' : `${prev ? 'the stream predecessor' : 'a parent'} of event ${from}`)
-    const value = decodeStrictEvent(cid, bytes)
-    fresh.set(cid, { cid, event: value })
-    for (const p of value.parents) stack.push({ cid: p, from: cid, prev: false })
-    if (value.prev !== null) stack.push({ cid: value.prev, from: cid, prev: true })
+    const cid = stack.pop()!
+    const from = named.pop()
+    const edge = edges.pop()!
+    let block = car.blocks.get(cid)
+    if (block?.event !== undefined) {
+      if (edge === PARENT) block.superseded = true
+      continue
+    }
+    if (views.has(cid)) {
+      if (edge === PARENT) storedParents.add(cid)
+      continue
+    }
+    if (block === undefined) {
+      // Events are dag-cbor, held in memory; a hostile CAR may name a staged block (never dag-cbor, refused below).
+      const bytes = car.staged.has(cid) ? await storage.get(cid) : undefined
+      if (bytes === undefined) throw missingBlock(cid, from === undefined ? 'a root of the CAR' : `${edge === PREV ? 'the stream predecessor' : 'a parent'} of event ${from.cid}`)
+      block = { cid, bytes, event: undefined, size: bytes.length, superseded: false }
+      car.blocks.set(cid, block)
+    }
+    const event = decodeStrictEvent(cid, block.bytes, car.blocks)
+    block.event = event
+    if (edge === PARENT) block.superseded = true
+    const fresh = block as NewEvent
+    events.push(fresh)
+    for (const p of event.parents) {
+      stack.push(p)
+      named.push(fresh)
+      edges.push(PARENT)
+    }
+    if (event.prev !== null) {
+      stack.push(event.prev)
+      named.push(fresh)
+      edges.push(PREV)
+    }
   }
 
   /** Stamp and stream of a new event or a stored one. */
   const factsOf = (cid: CID): CausalFacts => {
-    const held = fresh.get(cid)
-    if (held !== undefined) return held.event
+    const held = car.blocks.get(cid)?.event
+    if (held !== undefined) return held
     const seq = views.seqOf(cid)
     return { ts: views.ts(seq), tc: views.tc(seq), stream: views.streamOf(seq) }
   }
-  for (const { cid, event } of fresh.values()) {
+  for (const { cid, event } of events) {
     assertClock(cid, event, options.now, options.maxClockDrift)
     assertCausality(cid, event, factsOf)
   }
 
-  const blocks: BlockRecord[] = []
-  const events = [...fresh.values()].sort(compareCidEvents).map((e) => {
-    const block = car.blocks.get(e.cid)!
-    blocks.push(block)
-    return { ...e, size: block.bytes.length }
-  })
-  const taken = new CidSet(fresh.keys())
+  events.sort(compareCidEvents)
+  const blocks: BlockRecord[] = [...events]
+  const taken = new CidSet()
   let stagedBlocks = 0
-  /** Queues a held CAR block for storing, once, unless storage has it; counts a staged one (stored already). */
+  /** Queues a held CAR block for storing, once, unless storage has it; counts a staged one (stored already). New events are queued already. */
   const take = async (block: BlockRecord | StagedBlock): Promise<void> => {
+    if ('bytes' in block && (block as HeldBlock).event !== undefined) return
     if (taken.has(block.cid)) return
     taken.add(block.cid)
     if (!('bytes' in block)) {
@@ -250,8 +345,12 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
     foreign.push({ cid: root, size: await assertCompleteDag(root, views, source, new Set(), `part of the DAG under root ${root}`, take) })
   }
 
-  const superseded = new CidSet()
-  for (const { event } of events) for (const p of event.parents) superseded.add(p)
-  const heads = sortCids([...currentHeads, ...events.map((e) => e.cid)].filter((c) => !superseded.has(c)))
-  return { events, blocks, stagedBlocks, heads, foreign, verified: car.blocks }
+  const heads: CID[] = currentHeads.filter((c) => !storedParents.has(c))
+  for (const e of events) if (!e.superseded) heads.push(e.cid)
+  return { events, blocks, stagedBlocks, heads: sortCids(heads), foreign, verified: car.blocks }
 }
+
+/** How the walk reached an event: as a root of the CAR, a parent, a stream predecessor. */
+const ROOT = 0
+const PARENT = 1
+const PREV = 2

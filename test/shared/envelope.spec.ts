@@ -21,7 +21,8 @@ import * as Digest from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, test } from 'vitest'
 import { scanCanonical } from '../../src/block/canonical.ts'
-import { cborNestsDeeperThan, decodeTrusted, isCanonicalDagCbor, MAX_BLOCK_DEPTH } from '../../src/block/codec.ts'
+import { CidMap } from '../../src/block/cid-map.ts'
+import { cborNestsDeeperThan, decodeTrusted, isCanonicalDagCbor, linksIn, linksInValue, MAX_BLOCK_DEPTH } from '../../src/block/codec.ts'
 import { MAX_DEPTH, nestsDeeperThan } from '../../src/block/validate.ts'
 import { CairnError } from '../../src/errors/cairn-error.ts'
 import { readEnvelope } from '../../src/log/event/envelope-read.ts'
@@ -444,6 +445,53 @@ describe('event envelope reader', () => {
       }
     }
     expect(read).toBeGreaterThan(300)
+  })
+
+  test('known CIDs: a link to one decodes to that very CID object, and the value is the same as without them', async () => {
+    let reused = 0
+    for (const e of fc.sample(validEvent, { numRuns: 300 })) {
+      const value = envelopeOf(e)
+      if (collides(value) || startsWithBom(value)) continue
+      const b = dagCbor.encode(value)
+      const cid = CID.createV1(0x71, await sha256.digest(b))
+      const plain = decodeStrictEvent(cid, b)
+      // The links as other objects with the same bytes, as an import holds its blocks' CIDs.
+      const known = new CidMap<true>()
+      for (const link of linksInValue(value)) known.set(CID.decode(link.bytes.slice()), true)
+      const withKnown = decodeStrictEvent(cid, b, known)
+      expect(comparable(withKnown)).toEqual(comparable(plain))
+      if (readEnvelope(b) === undefined) continue
+      for (const link of linksInValue(withKnown)) {
+        expect(link).toBe(known.keyAt(link.bytes, 0, link.bytes.length))
+        reused++
+      }
+    }
+    expect(reused).toBeGreaterThan(100)
+  })
+
+  test('linksIn finds the CIDs linksInValue yields, in the same order', () => {
+    let links = 0
+    for (const e of fc.sample(fc.oneof(validEvent, looseEvent), { numRuns: 500 })) {
+      for (const v of [e.data, e.meta, envelopeOf(e)]) {
+        const want = [...linksInValue(v)]
+        expect(linksIn(v)).toEqual(want)
+        links += want.length
+      }
+    }
+    expect(links).toBeGreaterThan(200)
+  })
+
+  test('map keys through the key cache: many keys of each length, ASCII or not, read as dag-cbor reads them', () => {
+    const keyOf = fc.string({ unit: fc.constantFrom('a', 'b', 'c', 'é', '_', '\u0000', 'z'), minLength: 1, maxLength: 40 })
+    fc.assert(
+      fc.property(fc.uniqueArray(keyOf, { minLength: 1, maxLength: 30 }), (keys) => {
+        const value = { m: Object.fromEntries(keys.map((k, i) => [k, i])), n: [Object.fromEntries(keys.map((k) => [k, k]))] }
+        const b = dagCbor.encode(value)
+        const read = readEnvelope(b)
+        if (read !== undefined) expect(comparable(read)).toEqual(comparable(dagCbor.decode(b)))
+      }),
+      { numRuns: 2000 },
+    )
   })
 
   test('mutated events: the same value or the same error as before', () => {

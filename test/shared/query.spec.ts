@@ -311,6 +311,37 @@ for (const kind of kinds) {
 }
 
 describe('queries (memory)', () => {
+  test('views: a parent neither indexed nor earlier in the batch is CAIRN_CORRUPT and adds nothing; others resolve to their arrival numbers', () => {
+    const make = (ts: number, parents: CID[], stream = 's'): { cid: CID; event: EventBlock; size: number } => {
+      const event: EventBlock = { v: 1, stream, type: 't', ts, tc: 0, prev: null, parents, data: ts }
+      const block = encodeEvent(event)
+      return { cid: block.cid, event, size: block.bytes.length }
+    }
+    const a = make(T0, [])
+    const b = make(T0 + 1, [a.cid])
+    const early = make(T0 - 1, [b.cid], 'x') // names b but stamps below it: b comes later in the batch
+    const views = new LogViews()
+    const failure = (fn: () => unknown): string | undefined => {
+      try {
+        fn()
+      } catch (err) {
+        return (err as { code?: string }).code
+      }
+      return undefined
+    }
+    expect(failure(() => views.addEvents([b]))).toBe('CAIRN_CORRUPT')
+    expect(failure(() => views.addEvents([a, b, early]))).toBe('CAIRN_CORRUPT')
+    expect(views.size).toBe(0)
+    views.addEvents([b, a, a])
+    const c = make(T0 + 2, [a.cid, b.cid])
+    const d = make(T0 + 3, [c.cid])
+    views.addEvents([d, c, b])
+    expect(views.size).toBe(4)
+    const seq = (e: { cid: CID }): number => views.seqOf(e.cid)
+    expect([seq(a), seq(b), seq(c), seq(d)]).toEqual([0, 1, 2, 3])
+    expect([[...views.parents(seq(b))], [...views.parents(seq(c))], [...views.parents(seq(d))]]).toEqual([[0], [0, 1], [2]])
+  })
+
   test('views: one at a time or in batches, in any arrival order, every list ends in canonical order; a snapshot restores them', async () => {
     const events = Array.from({ length: 300 }, (_, i) => {
       const event: EventBlock = { v: 1, stream: `s${i % 7}`, type: `t${i % 3}`, ts: T0 + (i % 50), tc: i % 4, prev: null, parents: [], data: i, meta: { correlation: `c${i % 5}`, causation: `k${i % 2}` } }

@@ -14,8 +14,14 @@ import { FALSE, FLOAT64, HAND_COPY, NULL, TRUE, TWO_32 } from './envelope.ts'
 /** Thrown (and caught in readEnvelope) when the bytes are not plainly canonical: the full path decides. */
 const UNSURE: unique symbol = Symbol('unsure')
 
+/** CIDs a decoder may reuse: the one whose bytes are exactly `bytes[start, end)`, if known. */
+export interface KnownCids {
+  keyAt(bytes: Uint8Array, start: number, end: number): CID | undefined
+}
+
 let src: Uint8Array = new Uint8Array(0)
 let pos = 0
+let known: KnownCids | undefined
 let srcView: DataView = new DataView(new ArrayBuffer(0))
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
@@ -82,6 +88,40 @@ function readText(n: number): string {
   }
 }
 
+/** Map keys and texts of up to this many bytes are looked up in the key cache. */
+const KEY_MAX = 32
+/** Slots of the key cache (a power of two). */
+const KEY_SLOTS = 512
+/**
+ * The short ASCII map keys and texts read last, by a hash of their bytes: events repeat a few keys
+ * (`stream`, `parents`, their data's field names) and values (stream names, types), so most are
+ * found here and no string is made.
+ */
+const keyCache: (string | undefined)[] = new Array(KEY_SLOTS).fill(undefined)
+
+/** A map key or short text of `n` bytes at `pos`: as readText reads it, the same string again for ASCII ones read before. */
+function readKey(n: number): string {
+  const start = pos
+  const end = pos + n
+  if (n > KEY_MAX || end > src.length) return readText(n)
+  let h = n
+  for (let i = start; i < end; i++) h = (Math.imul(h, 31) + src[i]!) | 0
+  const slot = (h ^ (h >>> 9)) & (KEY_SLOTS - 1)
+  const hit = keyCache[slot]
+  if (hit !== undefined && hit.length === n) {
+    // The cache holds ASCII only: equal char codes mean equal bytes.
+    let i = 0
+    while (i < n && hit.charCodeAt(i) === src[start + i]) i++
+    if (i === n) {
+      pos = end
+      return hit
+    }
+  }
+  const key = readText(n)
+  if (key.length === n) keyCache[slot] = key // n bytes gave n characters: ASCII
+  return key
+}
+
 /** Reads an unsigned LEB128 varint in shortest form below `end`; -1 when absent, too long or not shortest. */
 function varint(end: number, at: { at: number }): number {
   let n = 0
@@ -123,6 +163,9 @@ function readCid(start: number, end: number): CID {
   const code = varint(end, at)
   const size = varint(end, at)
   if (codec < 0 || code < 0 || size < 0 || at.at + size !== end) throw UNSURE
+  // A link to a block the caller holds (an import's parent event): that CID, with the same bytes.
+  const held = known?.keyAt(src, start, end)
+  if (held !== undefined) return held
   if (codec >= SMALL_VARINT || code >= SMALL_VARINT || size >= SMALL_VARINT) return cidFromBytes(src, start, end)
   const bytes = src.slice(start, end)
   const multihash = bytes.subarray(hashAt - start)
@@ -163,7 +206,8 @@ function item(depth: number): unknown {
       return b
     }
     case 3:
-      return readText(argument(info))
+      // Short texts repeat too (stream names, types, enum-like data): through the cache.
+      return readKey(argument(info))
     case 4: {
       const n = argument(info)
       if (depth >= MAX_BLOCK_DEPTH) throw UNSURE
@@ -181,7 +225,7 @@ function item(depth: number): unknown {
         const k0 = pos
         if (k0 >= src.length || src[k0]! >> 5 !== 3) throw UNSURE
         pos++
-        const key = readText(argument(src[k0]! & 31))
+        const key = readKey(argument(src[k0]! & 31))
         if (prev0 >= 0 && !keyBefore(prev0, prev1, k0, pos)) throw UNSURE
         if (key === '__proto__') throw UNSURE
         prev0 = k0
@@ -224,9 +268,12 @@ function item(depth: number): unknown {
  * that is not certain: floats written for integers, unsorted or duplicate keys, non-shortest
  * heads, undefined, tags other than 42, integers beyond the safe range, a leading U+FEFF,
  * malformed bytes, deeper nesting — and anything else the full decoding path must judge.
+ * `knownCids`: a link whose bytes are those of a CID found there decodes to that CID object
+ * (equal bytes, so an equal CID), not a new one.
  */
-export function readEnvelope(bytes: Uint8Array): unknown {
+export function readEnvelope(bytes: Uint8Array, knownCids?: KnownCids): unknown {
   src = bytes
+  known = knownCids
   pos = 0
   srcView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   try {
@@ -237,6 +284,7 @@ export function readEnvelope(bytes: Uint8Array): unknown {
   } finally {
     src = EMPTY
     srcView = EMPTY_VIEW
+    known = undefined
   }
 }
 

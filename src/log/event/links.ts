@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import { linksInValue } from '../../block/codec.ts'
+import { linksIn } from '../../block/codec.ts'
 import type { EventBlock } from './interface.ts'
 import { OBJECTS_STREAM, OBJECT_PUT, type ObjectPutData } from './object-record.ts'
 
@@ -20,5 +20,6 @@ export function eventLinks(event: EventBlock): EventLinks {
   if (event.stream === OBJECTS_STREAM) {
     return event.type === OBJECT_PUT ? { roots: [(event.data as ObjectPutData).cid], object: true } : { roots: [], object: false }
   }
-  return { roots: [...linksInValue(event.data), ...(event.meta === undefined ? [] : linksInValue(event.meta))], object: false }
+  const roots = linksIn(event.data)
+  return { roots: event.meta === undefined ? roots : linksIn(event.meta, roots), object: false }
 }

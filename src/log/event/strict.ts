@@ -6,7 +6,7 @@ import { cborNestsDeeperThan, decodeTrusted, isCanonicalDagCbor, MAX_BLOCK_DEPTH
 import { DAG_CBOR } from '../../block/interface.ts'
 import { MAX_DEPTH, nestsDeeperThan } from '../../block/validate.ts'
 import { CairnError } from '../../errors/cairn-error.ts'
-import { readEnvelope } from './envelope-read.ts'
+import { type KnownCids, readEnvelope } from './envelope-read.ts'
 import { assertEvent } from './format.ts'
 import type { EventBlock } from './interface.ts'
 
@@ -20,13 +20,14 @@ function invalid(cid: CID, why: string): never {
  * verified against the CID: the bytes must be exactly the canonical dag-cbor encoding of what
  * they decode to (no floats for integers, sorted map keys, no undefined, valid UTF-8, -0 as 0 —
  * so the CID is the one re-encoding gives), the value must be a format-v1 event, and its
- * `data` and `meta` may nest at most MAX_DEPTH levels (as a local append allows).
+ * `data` and `meta` may nest at most MAX_DEPTH levels (as a local append allows). Links to CIDs in
+ * `known` (an import's held blocks) reuse those CID objects.
  */
-export function decodeStrictEvent(cid: CID, bytes: Uint8Array): EventBlock {
+export function decodeStrictEvent(cid: CID, bytes: Uint8Array, known?: KnownCids): EventBlock {
   if (cid.code !== DAG_CBOR) invalid(cid, 'events are dag-cbor blocks')
   // Plainly canonical bytes within the depth bound decode in one pass (envelope.ts); the format
   // checks then apply as below. Anything else takes the full path, which decides with its errors.
-  const plain = readEnvelope(bytes)
+  const plain = readEnvelope(bytes, known)
   if (plain !== undefined) {
     assertEvent(plain, cid)
     return plain
