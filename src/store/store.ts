@@ -95,7 +95,9 @@ export class CairnStore {
 
   /**
    * Appends one event. With `expectedVersion`, fails with CAIRN_VERSION_CONFLICT (and writes
-   * nothing) unless the stream holds exactly that many events.
+   * nothing) unless the stream holds exactly that many events. A key of `input` other than
+   * `stream`, `type`, `data` and `meta` is a TypeError (an `expectedVersion` there too: it goes
+   * in `options`).
    *
    * @example
    * const ev = await store.append({ stream: 'cart-7', type: 'item.added', data: { sku: 'x' } }, { expectedVersion: 0 })
@@ -103,7 +105,7 @@ export class CairnStore {
   async append<D = unknown>(input: AppendInput<D>, options: AppendOptions = {}): Promise<StoredEvent<D>> {
     this.#log.check()
     expectObject('options', options, APPEND_KEYS)
-    const draft = checkAppendInput(input, 'input', options.expectedVersion)
+    const draft = checkAppendInput(input, 'input', options)
     const [event] = await this.#log.append([draft])
     return event as StoredEvent<D>
   }
@@ -121,7 +123,7 @@ export class CairnStore {
   async appendMany<D = unknown>(inputs: readonly BatchAppendInput<D>[]): Promise<StoredEvent<D>[]> {
     this.#log.check()
     if (!Array.isArray(inputs)) throw new TypeError('"inputs" expected an array of events')
-    const drafts = inputs.map((input, i) => checkAppendInput(input, `inputs[${i}]`, (input as BatchAppendInput | undefined)?.expectedVersion))
+    const drafts = inputs.map((input, i) => checkAppendInput(input, `inputs[${i}]`))
     if (drafts.length === 0) return []
     return (await this.#log.append(drafts)) as StoredEvent<D>[]
   }

@@ -70,12 +70,12 @@ export class TransactionBuilder {
     append: (input, options = {}) => {
       this.#check()
       expectObject('options', options, APPEND_KEYS)
-      this.#append(checkAppendInput(input, 'input', options.expectedVersion))
+      this.#append(checkAppendInput(input, 'input', options))
     },
     appendMany: (inputs) => {
       this.#check()
       if (!Array.isArray(inputs)) throw new TypeError('"inputs" expected an array of events')
-      const drafts = inputs.map((input, i) => checkAppendInput(input, `inputs[${i}]`, (input as BatchAppendInput | undefined)?.expectedVersion))
+      const drafts = inputs.map((input, i) => checkAppendInput(input, `inputs[${i}]`))
       for (const d of drafts) this.#append(d)
     },
     put: (value, options = {}) => {

@@ -280,6 +280,48 @@ describe('options and filter objects: a key they do not know is a TypeError nami
     await store.close()
   })
 
+  test("append's, appendMany's and a transaction's inputs: their keys; nothing is appended or committed", async () => {
+    const { store } = await fixture()
+    const before = await state(store)
+    const INPUT = 'stream, type, data, meta'
+    const BATCH = 'stream, type, data, meta, expectedVersion'
+    // A misspelt data would have appended null.
+    unknownKey(await errorOf(store.append({ stream: 'cart-7', type: 'item.added', dat: { sku: 'x' } } as browserEntry.AppendInput)), 'input.dat', INPUT)
+    // An appendMany input given to append: its expectedVersion would have been skipped (the stream is at 4).
+    const batchInput: browserEntry.BatchAppendInput = { stream: 'cart-7', type: 'item.added', expectedVersion: 0 }
+    unknownKey(await errorOf(store.append(batchInput)), 'input.expectedVersion', INPUT)
+    unknownKey(await errorOf(store.appendMany([{ stream: 'cart-7', type: 'a' }, { stream: 'cart-7', type: 'b', expectedVerison: 5 } as browserEntry.BatchAppendInput])), 'inputs[1].expectedVerison', BATCH)
+    const writes: [string, (tx: browserEntry.Transaction) => unknown, string][] = [
+      ['input.dat', (tx) => tx.append({ stream: 'cart-7', type: 'x', dat: 1 } as browserEntry.AppendInput), INPUT],
+      ['input.expectedVersion', (tx) => tx.append(batchInput), INPUT],
+      ['inputs[0].metta', (tx) => tx.appendMany([{ stream: 'cart-7', type: 'x', metta: {} } as browserEntry.BatchAppendInput]), BATCH],
+    ]
+    for (const [path, write, known] of writes) {
+      unknownKey(
+        await errorOf(
+          store.transaction(async (tx) => {
+            tx.append({ stream: 'cart-7', type: 'before' })
+            await write(tx)
+          }),
+        ),
+        path,
+        known,
+      )
+    }
+    expect(await state(store)).toEqual(before)
+    // The valid forms, and keys given as undefined.
+    expect((await store.append({ stream: 'cart-7', type: 'item.added', data: 1, meta: { correlation: 'c' }, dat: undefined } as browserEntry.AppendInput, { expectedVersion: 4 })).data).toBe(1)
+    await expect(store.appendMany([{ stream: 'cart-7', type: 'item.added', expectedVersion: 4 }])).rejects.toMatchObject({ code: 'CAIRN_VERSION_CONFLICT' })
+    const events = await store.appendMany([{ stream: 'cart-7', type: 'item.added', data: 2, expectedVersion: 5 }])
+    expect(events.map((e) => e.version)).toEqual([6])
+    const { events: committed } = await store.transaction((tx) => {
+      tx.append({ stream: 'cart-7', type: 'item.added', data: 3 }, { expectedVersion: 6 })
+      tx.appendMany([{ stream: 'cart-7', type: 'item.added', data: 4, meta: {}, expectedVersion: 7 }])
+    })
+    expect(data(committed)).toEqual([3, 4])
+    await store.close()
+  })
+
   test('export, import, verify and compact: their options', async () => {
     const { store } = await fixture()
     const before = await state(store)
