@@ -741,12 +741,12 @@ export class CairnStore {
    */
   async project<S, D = unknown>(name: string, spec: ProjectionSpec<S, D>): Promise<Projection<S>> {
     this.#log.check()
+    expectString('name', name)
+    // Its snapshot is the derived value `p.<name>`, whose name DERIVED_NAME bounds: 1 to 62 characters here.
+    if (!DERIVED_NAME.test(`p.${name}`)) throw new RangeError(`"name" expected 1 to 62 characters of a-z 0-9 . _ -, got ${JSON.stringify(name.slice(0, 80))}`)
     // Loaded on first use, with the projection machinery: an app that never projects does not ship it.
     const hosting = await import('./projection-host.ts')
     if (this.#closing !== undefined) throw new CairnError('CAIRN_CLOSED', 'the store is closing')
-    expectString('name', name)
-    // Its snapshot is the derived value `p.<name>`, whose name DERIVED_NAME bounds: 1 to 62 characters here.
-    if (!DERIVED_NAME.test(`p.${name}`)) throw hosting.badProjectionName(name)
     if (this.#projectionNames.has(name)) throw new CairnError('CAIRN_DUPLICATE_ID', `a projection named "${name}" is already open in this store; close it first`)
     this.#projectionNames.add(name)
     const host = hosting.projectionHost(name, {
