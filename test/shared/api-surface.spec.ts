@@ -371,6 +371,104 @@ describe('options and filter objects: a key they do not know is a TypeError nami
   })
 })
 
+describe('sync handler, sync client, engines and identities: a key their options do not know is a TypeError when the options are checked', () => {
+  /** Expects `err` to be the TypeError of the unknown key `path`, listing `known`. */
+  function unknownKey(err: unknown, path: string, known: string): void {
+    expect(err, path).toBeInstanceOf(TypeError)
+    expect((err as Error).message).toBe(`"${path}" is an unknown key; the known keys are ${known}`)
+  }
+  /** What `f` threw synchronously (fails when it returns). */
+  function thrown(f: () => unknown): unknown {
+    try {
+      f()
+    } catch (err) {
+      return err
+    }
+    expect.fail('expected a throw')
+  }
+  const pull = (): Request => new Request('https://sync.example.org/cairn/pull', { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: encodePullBody({ heads: [], have: [] }) as BodyInit })
+  const IMPORT = 'maxBlockBytes, maxBytes, maxStagedBytes, maxClockDrift, foreignType, onProgress, signal'
+
+  test('createSyncHandler: its options, auth, cors and import, before a handler is made; the valid forms still serve', async () => {
+    const server = await CairnStore.open(new MemoryStorage())
+    await server.append({ stream: 'secret', type: 't', data: 'private' })
+    const AUTH = 'requireSignedRequests, audience, maxSkewMs, canRead, canPush, maxNonces'
+    // A misspelt requireSignedRequests would have served unsigned requests.
+    unknownKey(
+      thrown(() => createSyncHandler(server, { auth: { requireSignedRequest: true } } as browserEntry.SyncHandlerOptions)),
+      'auth.requireSignedRequest',
+      AUTH,
+    )
+    unknownKey(
+      thrown(() => createSyncHandler(server, { basepath: '/sync' } as browserEntry.SyncHandlerOptions)),
+      'options.basepath',
+      'basePath, import, maxRequestBytes, gzip, auth, cors, now, onError',
+    )
+    unknownKey(
+      thrown(() => createSyncHandler(server, { cors: { origins: '*', maxage: 60 } } as browserEntry.SyncHandlerOptions)),
+      'cors.maxage',
+      'origins, maxAge, headers',
+    )
+    unknownKey(
+      thrown(() => createSyncHandler(server, { import: { maxbytes: 1 } } as browserEntry.SyncHandlerOptions)),
+      'import.maxbytes',
+      IMPORT,
+    )
+    expect((thrown(() => createSyncHandler(server, { import: { maxBytes: -1 } })) as Error).message).toBe('"import.maxBytes" expected a non-negative integer, got -1')
+    expect(thrown(() => createSyncHandler(server, { import: { signal: 'stop' as never } }))).toBeInstanceOf(TypeError)
+    expect(thrown(() => createSyncHandler(server, { onError: 'log' as never }))).toBeInstanceOf(TypeError)
+
+    const strict = createSyncHandler(server, { auth: { requireSignedRequests: true, canRead: undefined }, import: { maxBytes: 1 << 20 }, typo: undefined } as browserEntry.SyncHandlerOptions)
+    expect((await strict(pull())).status).toBe(401)
+    const open = createSyncHandler(server, { basePath: '/cairn', cors: { origins: '*', maxAge: 60 }, onError: () => {} })
+    expect((await open(pull())).status).toBe(200)
+    await server.close()
+  })
+
+  test('sync: its options and import, before any request is sent', async () => {
+    const server = await CairnStore.open(new MemoryStorage())
+    const handler = createSyncHandler(server)
+    const client = await CairnStore.open(new MemoryStorage())
+    await client.append({ stream: 's', type: 't' })
+    let requests = 0
+    const fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+      requests++
+      return handler(new Request(input, init))
+    }
+    const url = 'https://sync.example.org/cairn'
+    unknownKey(await errorOf(browserEntry.sync(client, url, { fetch, import: { maxbytes: 10 } } as browserEntry.SyncOptions)), 'import.maxbytes', IMPORT)
+    unknownKey(await errorOf(browserEntry.sync(client, url, { fetch, gzp: true } as browserEntry.SyncOptions)), 'options.gzp', 'fetch, gzip, signal, headers, import, signer')
+    // A misspelt signer would have synced unsigned.
+    unknownKey(await errorOf(browserEntry.sync(client, url, { fetch, singer: {} } as browserEntry.SyncOptions)), 'options.singer', 'fetch, gzip, signal, headers, import, signer')
+    for (const bad of [{ import: { maxBytes: 'x' } }, { import: { signal: {} } }, { import: { onProgress: 1 } }, { signal: 'stop' }, { fetch: 'https://x' }, { headers: 'x' }] as browserEntry.SyncOptions[]) {
+      expect(await errorOf(browserEntry.sync(client, url, { fetch, ...bad })), JSON.stringify(bad)).toBeInstanceOf(TypeError)
+    }
+    expect(requests).toBe(0)
+    expect(server.heads).toEqual([])
+    const report = await browserEntry.sync(client, url, { fetch, gzip: true, headers: {}, signal: new AbortController().signal, import: { maxBytes: 1 << 20, signal: undefined }, signer: undefined })
+    expect(report.pushed.events).toBe(1)
+    await client.close()
+    await server.close()
+  })
+
+  test('createIdentity, importIdentity and loadIdentity: their options', async () => {
+    // A misspelt extractable would have made a key exportIdentity writes out.
+    unknownKey(await errorOf(browserEntry.createIdentity({ extractible: false } as browserEntry.IdentityOptions)), 'options.extractible', 'extractable')
+    const file = await browserEntry.exportIdentity(await browserEntry.createIdentity())
+    unknownKey(await errorOf(browserEntry.importIdentity(file, { extractible: false } as browserEntry.IdentityOptions)), 'options.extractible', 'extractable')
+    expect((await browserEntry.importIdentity(file, { extractable: false })).extractable).toBe(false)
+    // Checked before IndexedDB is looked for (Node and Deno have none).
+    unknownKey(await errorOf(browserEntry.loadIdentity({ name: 'work', extractable: false } as browserEntry.LoadIdentityOptions)), 'options.extractable', 'name')
+  })
+
+  test('openFileStorage (Node and Deno): its options, before the folder is made', async () => {
+    if (runtime === 'browser') return
+    const nodeEntry = await importServerOnly<typeof import('../../src/index.node.ts')>(new URL('../../src/index.node.ts', import.meta.url).href)
+    const path = `/nonexistent-${Date.now().toString(36)}/cairn`
+    unknownKey(await errorOf(nodeEntry.openFileStorage(path, { segmentbytes: 1 << 20 } as import('../../src/index.node.ts').FileStorageOptions)), 'options.segmentbytes', 'segmentBytes, tableEvery, tableOnClose, tableCacheBytes')
+  })
+})
+
 describe('project: a bad name', () => {
   test('the RangeError says what a valid name is; the longest valid name (62 characters) opens', async () => {
     const store = await CairnStore.open(new MemoryStorage())
