@@ -118,7 +118,9 @@ const agreed = new WeakMap<CairnStore, Map<string, CID[]>>()
  * Syncs a store with a {@link createSyncHandler} server in both directions. Pulls what the
  * server holds beyond our heads and hints, imports it (verified, atomic), then pushes what the
  * server lacks, now known exactly from its heads. A failure leaves both sides consistent
- * (each import is all or nothing) and running `sync` again finishes the job.
+ * (each import is all or nothing) and running `sync` again finishes the job. A bad option, or
+ * a key the options or `import` do not know, rejects with a TypeError (or RangeError) before
+ * any request is sent.
  *
  * With a `signer`, every request is signed for the url's origin (a fresh nonce and time for
  * each attempt). A 401 or 403 answer (unsigned, stale, replayed, signed for another origin, an

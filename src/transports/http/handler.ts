@@ -280,7 +280,9 @@ function unauthenticated(message: string): CairnError {
 /**
  * A fetch-API handler serving a store to {@link sync} clients: `POST {base}/pull`,
  * `POST {base}/push`, `GET {base}/heads`; request signatures and the caller's did checked
- * as {@link SyncAuthOptions} says, before any body is read; CORS when `cors` is given.
+ * as {@link SyncAuthOptions} says, before any body is read; CORS when `cors` is given. A bad
+ * option, or a key the options, `auth`, `cors` or `import` do not know, is a TypeError (or
+ * RangeError) thrown here, before any request is served.
  *
  * @example
  * Deno.serve(createSyncHandler(store))                            // Deno
