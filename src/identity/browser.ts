@@ -1,5 +1,5 @@
 import { equalBytes } from '../block/codec.ts'
-import { expectObject, expectString } from '../errors/arguments.ts'
+import { expectObject, expectString, type KnownKeys } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { didKeyOf } from './did-key.ts'
 import { type Ed25519Key, ed25519Backend, webCryptoKey } from './ed25519.ts'
@@ -32,6 +32,9 @@ export interface LoadIdentityOptions {
   /** Which identity of this origin: a new key is made the first time a name is asked for. */
   name: string
 }
+
+/** The keys of `LoadIdentityOptions`: any other is a TypeError. */
+const LOAD_IDENTITY_KEYS: KnownKeys<LoadIdentityOptions> = { name: 1 }
 
 function storageError(what: string, cause: unknown): CairnError {
   const quota = (cause as { name?: unknown } | null)?.name === 'QuotaExceededError'
@@ -121,7 +124,7 @@ async function newStored(): Promise<StoredKey> {
  * me.did                                    // the same 'did:key:z6Mk…' after a reload
  */
 export async function loadIdentity(options: LoadIdentityOptions): Promise<Identity> {
-  const name = expectString('options.name', expectObject('options', options)['name'])
+  const name = expectString('options.name', expectObject('options', options, LOAD_IDENTITY_KEYS)['name'])
   const db = await openDatabase()
   try {
     const found = readStored(

@@ -1,5 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { equalBytes } from '../block/codec.ts'
+import { expectObject, type KnownKeys } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { didKeyOf } from './did-key.ts'
 import { ed25519Backend } from './ed25519.ts'
@@ -32,10 +33,12 @@ interface IdentityFile {
   seed: Uint8Array
 }
 
+/** The keys of `IdentityOptions`: any other is a TypeError (a misspelt `extractable` would make an exportable key). */
+const IDENTITY_KEYS: KnownKeys<IdentityOptions> = { extractable: 1 }
+
 function readOptions(options: unknown): boolean {
   if (options === undefined) return true
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError(`"options" expected an object, got ${options === null ? 'null' : typeof options}`)
-  const extractable = (options as IdentityOptions).extractable
+  const extractable = (expectObject('options', options, IDENTITY_KEYS) as IdentityOptions).extractable
   if (extractable === undefined) return true
   if (typeof extractable !== 'boolean') throw new TypeError(`"options.extractable" expected a boolean, got ${typeof extractable}`)
   return extractable

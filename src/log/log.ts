@@ -12,6 +12,8 @@ import type { ImportedFile } from '../objects/unixfs.ts'
 /** A file chunked into blocks but not recorded yet: `release` once it is recorded or abandoned. */
 export interface ChunkedFile extends ImportedFile {
   release(): void
+  /** The reporter of the chunking's progress plan, if it had one: `done()` makes the final report. */
+  progress: ProgressReporter | undefined
 }
 import type { CompactOptions, CompactReport, StorageEngine } from '../storage/interface.ts'
 import { Admission, type AccessCheckClass, type TrustRules } from './admission.ts'
@@ -206,24 +208,28 @@ export class EventLog {
   /**
    * Chunks a file's bytes (any ByteSource) into a UnixFS file. Full slices of blocks are committed as they are
    * made, without moving the heads (a crash leaves only unreferenced blocks); the rest comes
-   * back, to be committed with the file's `object.put` event.
+   * back, to be committed with the file's `object.put` event. With `plan`, the signal is
+   * checked before the first chunk and progress reported as the bytes are read; the file comes
+   * back with its reporter (`progress`), for the final report.
    */
-  chunkFile(source: ByteSource, progress?: ProgressReporter): Promise<ChunkedFile> {
+  chunkFile(source: ByteSource, plan?: ProgressPlan): Promise<ChunkedFile> {
     const staging = this.#staging()
     const flush = async (blocks: BlockRecord[]): Promise<void> => {
       await staging.write(blocks, false)
     }
+    // The reporter loads with the file importer, on first use.
     return import('../objects/unixfs.ts')
-      .then(({ importFile }) => importFile(source, flush, progress))
-      .then(
-        (file) => ({ ...file, release: staging.release }),
-        async (err: unknown) => {
-          // The importer may give up while a flush is still queued: let it land, then release it.
-          await staging.settle()
-          staging.release()
-          throw err
-        },
-      )
+      .then(({ importFile, reporterOf }) => {
+        const progress = reporterOf(plan)
+        progress?.check()
+        return importFile(source, flush, progress).then((file) => ({ ...file, release: staging.release, progress }))
+      })
+      .catch(async (err: unknown) => {
+        // The importer may give up while a flush is still queued: let it land, then release it.
+        await staging.settle()
+        staging.release()
+        throw err
+      })
   }
 
   /**
@@ -271,12 +277,9 @@ export class EventLog {
    * commit (its final report): an abort or a throwing `onProgress` up to then records nothing.
    */
   async putFile(source: ByteSource, type: string, plan?: ProgressPlan): Promise<CID> {
-    // The reporter loads with the file importer, on first use.
-    const progress = plan === undefined ? undefined : (await import('../objects/unixfs.ts')).reporterOf(plan)
-    progress?.check()
-    const file = await this.chunkFile(source, progress)
+    const file = await this.chunkFile(source, plan)
     try {
-      await this.#recordFile(file, type, progress)
+      await this.#recordFile(file, type, file.progress)
     } finally {
       file.release()
     }

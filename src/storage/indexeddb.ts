@@ -5,7 +5,7 @@ import { Mutex } from './mutex.ts'
 import { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
-import { expectString } from '../errors/arguments.ts'
+import { expectNonNegativeInteger, expectObject, expectPositiveInteger, expectString, type KnownKeys } from '../errors/arguments.ts'
 import { checkCompactArguments, type CommitBatch, type CompactOptions, type CompactReport, type StorageEngine } from './interface.ts'
 import { expectDerivedBytes, expectDerivedName } from './derived.ts'
 
@@ -44,6 +44,9 @@ export interface IndexedDbStorageOptions {
   /** Blocks read per transaction while iterating `blocks()`. Default 500. */
   pageSize?: number
 }
+
+/** The keys of `IndexedDbStorageOptions` (openStore takes them too). */
+export const IDB_KEYS: KnownKeys<IndexedDbStorageOptions> = { durability: 1, blockedTimeoutMs: 1, pageSize: 1 }
 
 /**
  * Seams for specs, not part of the public API (the entry points do not export them): a
@@ -152,8 +155,12 @@ export async function openIndexedDbStorage(name: string, options: IndexedDbStora
 /** {@link openIndexedDbStorage} with seams for specs (not exported by the entry points). */
 export async function openIndexedDbStorageWith(name: string, options: IndexedDbStorageOptions, seams: IndexedDbSeams): Promise<IndexedDbStorage> {
   expectString('name', name)
-  const idb = factory()
-  const db = await openDatabase(idb, name, options.blockedTimeoutMs ?? 10_000)
+  const { durability = 'strict', blockedTimeoutMs = 10_000, pageSize = 500 } = expectObject('options', options, IDB_KEYS) as IndexedDbStorageOptions
+  if (durability !== 'strict' && durability !== 'relaxed' && durability !== 'default') {
+    throw new (typeof durability === 'string' ? RangeError : TypeError)(`"durability" expected "strict", "relaxed" or "default", got ${JSON.stringify(durability)}`)
+  }
+  expectPositiveInteger('pageSize', pageSize)
+  const db = await openDatabase(factory(), name, expectNonNegativeInteger('blockedTimeoutMs', blockedTimeoutMs))
   if (!db.objectStoreNames.contains(BLOCKS) || !db.objectStoreNames.contains(META) || !db.objectStoreNames.contains(DERIVED)) {
     db.close()
     throw notCairnStore(name, [BLOCKS, META, DERIVED])
@@ -274,7 +281,7 @@ export class IndexedDbStorage implements StorageEngine {
     this.#db = db
     this.name = name
     this.#durability = options.durability ?? 'strict'
-    this.#pageSize = Math.max(1, options.pageSize ?? 500)
+    this.#pageSize = options.pageSize ?? 500
     this.#seams = seams
     // Another connection wants to delete or upgrade the database: step aside rather than block it.
     db.onversionchange = () => {

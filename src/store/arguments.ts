@@ -3,7 +3,7 @@ import { expectNonNegativeInteger, expectObject, expectStoredString, type KnownK
 import type { ProgressOptions } from '../errors/progress.ts'
 import { FILTER_KEYS } from '../log/event/filter.ts'
 import { checkInputMeta } from '../log/event/format.ts'
-import type { AppendOptions, PageOptions, QueryOptions, ReadOptions, ReplayOptions } from '../log/event/interface.ts'
+import type { AppendInput, AppendOptions, BatchAppendInput, PageOptions, QueryOptions, ReadOptions, ReplayOptions } from '../log/event/interface.ts'
 import type { Draft } from '../log/plan.ts'
 import type { OrderKey } from '../log/views/views.ts'
 import type { ObjectsQuery, PutFileOptions, PutOptions } from '../objects/interface.ts'
@@ -16,6 +16,10 @@ import type { ChangesOptions, ReduceOptions, SubscribeOptions } from './interfac
 // The keys of the store's options objects, for `expectObject`: any other key (with a value
 // other than undefined) is a TypeError naming it, so that a misspelt option is not ignored.
 export const APPEND_KEYS: KnownKeys<AppendOptions> = { expectedVersion: 1 }
+/** An append's input: a misspelt `dat`, or an `expectedVersion` in `append`'s input (it goes in its options), is refused. */
+const INPUT_KEYS: KnownKeys<AppendInput> = { stream: 1, type: 1, data: 1, meta: 1 }
+/** An `appendMany` input, which may carry its own `expectedVersion`. */
+const BATCH_INPUT_KEYS: KnownKeys<BatchAppendInput> = { ...INPUT_KEYS, expectedVersion: 1 }
 export const READ_KEYS: KnownKeys<ReadOptions> = { fromVersion: 1, toVersion: 1, limit: 1, reverse: 1, asOf: 1 }
 export const QUERY_KEYS: KnownKeys<QueryOptions> = { ...FILTER_KEYS, since: 1, until: 1, after: 1, limit: 1, reverse: 1 }
 export const PAGE_KEYS: KnownKeys<PageOptions> = { after: 1, limit: 1, reverse: 1 }
@@ -29,9 +33,14 @@ export const OBJECTS_KEYS: KnownKeys<ObjectsQuery> = { type: 1 }
 export const COMPACT_KEYS: KnownKeys<CompactOptions> = { minDeadRatio: 1 }
 export const PROGRESS_KEYS: KnownKeys<ProgressOptions> = { onProgress: 1, signal: 1 }
 
-/** An app's append input, checked: its data and meta are IPLD values, its stream is not a system stream. */
-export function checkAppendInput(input: unknown, name: string, expectedVersion: unknown): Draft {
-  const o = expectObject(name, input)
+/**
+ * An app's append input, checked: no key but those of `AppendInput`, its data and meta are IPLD
+ * values, its stream is not a system stream. `options` are `append`'s (checked); without them
+ * the input is an `appendMany` one, which may carry its own `expectedVersion`.
+ */
+export function checkAppendInput(input: unknown, name: string, options?: AppendOptions): Draft {
+  const o = expectObject(name, input, options === undefined ? BATCH_INPUT_KEYS : INPUT_KEYS)
+  const expectedVersion = (options ?? o).expectedVersion
   const stream = expectStoredString(`${name}.stream`, o['stream'])
   if (stream.startsWith('$')) throw new RangeError(`"${name}.stream" must not start with "$" (reserved for system streams), got ${JSON.stringify(stream)}`)
   const type = expectStoredString(`${name}.type`, o['type'])

@@ -1,44 +1,21 @@
 /**
  * The store's argument checks that only cold paths need, as one chunk loaded on first use: an
- * app that opens, appends and reads never ships them. `import`'s options and their defaults;
+ * app that opens, appends and reads never ships them. `import`'s options and their defaults
+ * (import-options.ts, which the sync client and handler use too);
  * the `signer`, `access` and `gates` of a store opened with them; a grant's or a revocation's
  * did:key; `replay`'s filter object. Each async method that needs them awaits this module before its checks, so an
  * argument mistake still rejects with the same TypeError/RangeError and changes nothing.
  */
-import { expectFunction, expectNonNegativeInteger, expectObject, expectOptionalBoolean, expectString, type KnownKeys } from '../errors/arguments.ts'
+import { expectFunction, expectObject, expectOptionalBoolean, expectString, type KnownKeys } from '../errors/arguments.ts'
 import { isDidKey } from '../identity/did-key.ts'
 import { FILTER_KEYS } from '../log/event/filter.ts'
 import type { Signer } from '../identity/interface.ts'
 import type { StoredEvent } from '../log/event/interface.ts'
-import type { ImportRules } from '../log/log.ts'
 import type { AccessConfig } from '../log/rules/access-names.ts'
 import type { Gate } from '../log/rules/gates.ts'
-import type { GrantOptions, ImportOptions } from './options.ts'
-import type { ProgressOptions } from '../errors/progress.ts'
+import type { GrantOptions } from './options.ts'
 
-/** Defaults of `ImportOptions`. */
-export const IMPORT_DEFAULTS: Readonly<Required<Omit<ImportOptions, keyof ProgressOptions>>> = Object.freeze({
-  maxBlockBytes: 4 * 1024 * 1024,
-  maxBytes: 1024 * 1024 * 1024,
-  maxStagedBytes: 1024 * 1024 * 1024,
-  maxClockDrift: 24 * 60 * 60 * 1000,
-  foreignType: 'car',
-})
-
-/** The keys of `ImportOptions`. */
-const IMPORT_KEYS: KnownKeys<ImportOptions> = { maxBlockBytes: 1, maxBytes: 1, maxStagedBytes: 1, maxClockDrift: 1, foreignType: 1, onProgress: 1, signal: 1 }
-
-/** Checks `ImportOptions` and applies the defaults. */
-export function normalizeImportOptions(options: ImportOptions): ImportRules {
-  expectObject('options', options, IMPORT_KEYS)
-  return {
-    maxBlockBytes: options.maxBlockBytes === undefined ? IMPORT_DEFAULTS.maxBlockBytes : expectNonNegativeInteger('maxBlockBytes', options.maxBlockBytes),
-    maxBytes: options.maxBytes === undefined ? IMPORT_DEFAULTS.maxBytes : expectNonNegativeInteger('maxBytes', options.maxBytes),
-    maxStagedBytes: options.maxStagedBytes === undefined ? IMPORT_DEFAULTS.maxStagedBytes : expectNonNegativeInteger('maxStagedBytes', options.maxStagedBytes),
-    maxClockDrift: options.maxClockDrift === undefined ? IMPORT_DEFAULTS.maxClockDrift : expectNonNegativeInteger('maxClockDrift', options.maxClockDrift),
-    foreignType: options.foreignType === undefined ? IMPORT_DEFAULTS.foreignType : expectString('foreignType', options.foreignType),
-  }
-}
+export { IMPORT_DEFAULTS, normalizeImportOptions } from './import-options.ts'
 
 /** `StoreOptions.signer`, checked: an object with an Ed25519 did:key `did` and a `sign` function. */
 export function expectSigner(signer: unknown): Signer {

@@ -1,10 +1,10 @@
 import type { Blockstore } from 'interface-blockstore'
-import { expectObject } from '../errors/arguments.ts'
+import { expectObject, type KnownKeys } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
-import { openIndexedDbStorage, type IndexedDbStorageOptions } from '../storage/indexeddb.ts'
+import { IDB_KEYS, openIndexedDbStorage, type IndexedDbStorageOptions } from '../storage/indexeddb.ts'
 import type { StorageEngine } from '../storage/interface.ts'
 import { MemoryStorage } from '../storage/memory.ts'
-import type { StoreOptions } from './options.ts'
+import { STORE_KEYS, type StoreOptions } from './options.ts'
 import { CairnStore } from './store.ts'
 
 /**
@@ -49,20 +49,28 @@ export type OpenStore<L extends StoreLocation = StoreLocation> = (options: OpenS
 /** Opens the file engine; only the Node/Deno entry provides one. */
 export type PathOpener = (path: string) => Promise<StorageEngine>
 
-const LOCATIONS = ['memory', 'path', 'name', 'blockstore', 'storage'] as const
-const IDB_OPTION_KEYS = ['durability', 'blockedTimeoutMs', 'pageSize'] as const satisfies readonly (keyof IndexedDbStorageOptions)[]
-const STORE_OPTION_KEYS = ['clock', 'rebuildIndex', 'signer', 'requireSignatures', 'access', 'gates'] as const satisfies readonly (keyof StoreOptions)[]
+/** Every key of every member of a union (`keyof` of a union is only the keys they share). */
+type KeysOfUnion<T> = T extends unknown ? keyof T : never
+/** The locations: a location added to `StoreLocation` and not here does not compile. */
+const LOCATION_KEYS: { readonly [K in Exclude<KeysOfUnion<StoreLocation>, keyof IndexedDbStorageOptions>]-?: 1 } = { memory: 1, path: 1, name: 1, blockstore: 1, storage: 1 }
+const LOCATIONS = Object.keys(LOCATION_KEYS)
 /**
  * Every key `openStore` takes, for `expectObject`: a location, the IndexedDB engine's options
  * (taken, and unused, with another location: code shared by a browser and a server may pass
  * them), the store's options. Any other key is a TypeError, before any storage is opened.
+ * Each part is a `KnownKeys` object: an option added to one of these types and not to its
+ * keys does not compile.
  */
-const OPEN_KEYS: Readonly<Record<string, 1>> = Object.fromEntries([...LOCATIONS, ...IDB_OPTION_KEYS, ...STORE_OPTION_KEYS].map((k) => [k, 1]))
+const OPEN_KEYS: Readonly<Record<string, 1>> = { ...LOCATION_KEYS, ...IDB_KEYS, ...STORE_KEYS }
+
+/** The keys of `keys` that `o` has (undefined where it has none: the same to the checks that get them). */
+function pick<T>(o: Record<string, unknown>, keys: KnownKeys<T>): T {
+  return Object.fromEntries(Object.keys(keys).map((k) => [k, o[k]])) as T
+}
 
 /** Builds `openStore` for an entry point; `openPath` is the file engine where one exists. */
 export function createOpenStore<L extends StoreLocation = StoreLocation>(openPath: PathOpener | undefined): OpenStore<L> {
   return async function openStore(options: OpenStoreOptions<L>): Promise<CairnStore> {
-    if (options === null || typeof options !== 'object') throw new TypeError('"options" expected an object such as { path }, { name }, { memory: true } or { blockstore }')
     expectObject('options', options, OPEN_KEYS)
     const given = LOCATIONS.filter((k) => (options as unknown as Record<string, unknown>)[k] !== undefined)
     if (given.length !== 1) {
@@ -83,11 +91,8 @@ export function createOpenStore<L extends StoreLocation = StoreLocation>(openPat
         storage = await openPath(o['path'])
         break
       case 'name': {
-        if (typeof o['name'] !== 'string' || o['name'] === '') throw new TypeError('"name" expected a non-empty string')
-        // The engine's own options, passed on as given (the engine applies their defaults).
-        const engine: Record<string, unknown> = {}
-        for (const key of IDB_OPTION_KEYS) if (o[key] !== undefined) engine[key] = o[key]
-        storage = await openIndexedDbStorage(o['name'], engine as IndexedDbStorageOptions)
+        // The name and the engine's own options, passed on as given (the engine checks them and applies their defaults).
+        storage = await openIndexedDbStorage(o['name'] as string, pick(o, IDB_KEYS))
         break
       }
       case 'blockstore': {
@@ -106,8 +111,6 @@ export function createOpenStore<L extends StoreLocation = StoreLocation>(openPat
         storage = s
       }
     }
-    const storeOptions: StoreOptions = {}
-    for (const key of STORE_OPTION_KEYS) if (o[key] !== undefined) (storeOptions as Record<string, unknown>)[key] = o[key]
-    return CairnStore.open(storage, storeOptions)
+    return CairnStore.open(storage, pick(o, STORE_KEYS))
   }
 }

@@ -52,8 +52,8 @@ export const STORE_DEFAULTS: Readonly<Required<Omit<StoreOptions, 'signer' | 'ac
   gates: Object.freeze([]) as readonly Gate[],
 })
 
-/** The keys of `StoreOptions`. */
-const STORE_KEYS: KnownKeys<StoreOptions> = { clock: 1, rebuildIndex: 1, signer: 1, requireSignatures: 1, access: 1, gates: 1 }
+/** The keys of `StoreOptions` (openStore takes them too). */
+export const STORE_KEYS: KnownKeys<StoreOptions> = { clock: 1, rebuildIndex: 1, signer: 1, requireSignatures: 1, access: 1, gates: 1 }
 
 /**
  * Checks `StoreOptions` and applies the defaults. The checks of `signer`, `access` and `gates`

@@ -1,16 +1,11 @@
 // Loaded on the first `store.project()`, with the projection machinery: the host a projection
-// runs on, and the message of a bad projection name. It imports no module of the first load
+// runs on (the name is checked before, in store.ts). It imports no module of the first load
 // (that would split such a module into a chunk of its own in an app with top-level await).
 import type { EventLog } from '../log/log.ts'
 import type { QueryOptions, ReadOptions, StoredEvent } from '../log/event/interface.ts'
 import type { ProjectionHost } from '../projections/interface.ts'
 
 export { openProjection } from '../projections/projection.ts'
-
-/** The RangeError of a projection name that `DERIVED_NAME` refuses as `p.<name>`: it says what a valid name is. */
-export function badProjectionName(name: string): RangeError {
-  return new RangeError(`"name" expected 1 to 62 characters, each a-z, 0-9, ".", "_" or "-" (e.g. "carts.v2"), got ${JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name)}`)
-}
 
 /** What a store lends its projections beyond the log (see `projectionHost`). */
 export interface ProjectionHosting {

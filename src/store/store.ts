@@ -95,7 +95,9 @@ export class CairnStore {
 
   /**
    * Appends one event. With `expectedVersion`, fails with CAIRN_VERSION_CONFLICT (and writes
-   * nothing) unless the stream holds exactly that many events.
+   * nothing) unless the stream holds exactly that many events. A key of `input` other than
+   * `stream`, `type`, `data` and `meta` is a TypeError (an `expectedVersion` there too: it goes
+   * in `options`).
    *
    * @example
    * const ev = await store.append({ stream: 'cart-7', type: 'item.added', data: { sku: 'x' } }, { expectedVersion: 0 })
@@ -103,7 +105,7 @@ export class CairnStore {
   async append<D = unknown>(input: AppendInput<D>, options: AppendOptions = {}): Promise<StoredEvent<D>> {
     this.#log.check()
     expectObject('options', options, APPEND_KEYS)
-    const draft = checkAppendInput(input, 'input', options.expectedVersion)
+    const draft = checkAppendInput(input, 'input', options)
     const [event] = await this.#log.append([draft])
     return event as StoredEvent<D>
   }
@@ -121,7 +123,7 @@ export class CairnStore {
   async appendMany<D = unknown>(inputs: readonly BatchAppendInput<D>[]): Promise<StoredEvent<D>[]> {
     this.#log.check()
     if (!Array.isArray(inputs)) throw new TypeError('"inputs" expected an array of events')
-    const drafts = inputs.map((input, i) => checkAppendInput(input, `inputs[${i}]`, (input as BatchAppendInput | undefined)?.expectedVersion))
+    const drafts = inputs.map((input, i) => checkAppendInput(input, `inputs[${i}]`))
     if (drafts.length === 0) return []
     return (await this.#log.append(drafts)) as StoredEvent<D>[]
   }
@@ -739,12 +741,12 @@ export class CairnStore {
    */
   async project<S, D = unknown>(name: string, spec: ProjectionSpec<S, D>): Promise<Projection<S>> {
     this.#log.check()
+    expectString('name', name)
+    // Its snapshot is the derived value `p.<name>`, whose name DERIVED_NAME bounds: 1 to 62 characters here.
+    if (!DERIVED_NAME.test(`p.${name}`)) throw new RangeError(`"name" expected 1 to 62 characters of a-z 0-9 . _ -, got ${JSON.stringify(name.slice(0, 80))}`)
     // Loaded on first use, with the projection machinery: an app that never projects does not ship it.
     const hosting = await import('./projection-host.ts')
     if (this.#closing !== undefined) throw new CairnError('CAIRN_CLOSED', 'the store is closing')
-    expectString('name', name)
-    // Its snapshot is the derived value `p.<name>`, whose name DERIVED_NAME bounds: 1 to 62 characters here.
-    if (!DERIVED_NAME.test(`p.${name}`)) throw hosting.badProjectionName(name)
     if (this.#projectionNames.has(name)) throw new CairnError('CAIRN_DUPLICATE_ID', `a projection named "${name}" is already open in this store; close it first`)
     this.#projectionNames.add(name)
     const host = hosting.projectionHost(name, {

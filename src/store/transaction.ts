@@ -3,6 +3,7 @@ import { encodeValue } from '../block/codec.ts'
 import type { BlockRecord } from '../block/interface.ts'
 import { expectByteSource } from '../car/interface.ts'
 import { expectObject, expectStoredString } from '../errors/arguments.ts'
+import { progressPlan } from '../errors/progress.ts'
 import type { AppendInput, AppendOptions, BatchAppendInput, StoredEvent } from '../log/event/interface.ts'
 import type { EventLog } from '../log/log.ts'
 import { type Draft, objectDraft, type UnitOfWork } from '../log/plan.ts'
@@ -27,7 +28,12 @@ export interface Transaction {
   appendMany<D = unknown>(inputs: readonly BatchAppendInput<D>[]): void
   /** Adds a value as an object; returns its CID at once. What it links to must be stored or put in this transaction. */
   put(value: unknown, options?: PutOptions): CID
-  /** Chunks a file now and records it at commit; returns its CID. Await it before the body returns. */
+  /**
+   * Chunks a file now and records it at commit; returns its CID. Await it before the body
+   * returns. `onProgress` and `signal` work as in `store.putFile`, over the chunking: the final
+   * report comes once the file is chunked, and an abort (or a throw from `onProgress`) before
+   * then rejects with `signal.reason` and fails the transaction, which commits nothing.
+   */
   putFile(source: FileSource, options?: PutFileOptions): Promise<CID>
 }
 
@@ -64,12 +70,12 @@ export class TransactionBuilder {
     append: (input, options = {}) => {
       this.#check()
       expectObject('options', options, APPEND_KEYS)
-      this.#append(checkAppendInput(input, 'input', options.expectedVersion))
+      this.#append(checkAppendInput(input, 'input', options))
     },
     appendMany: (inputs) => {
       this.#check()
       if (!Array.isArray(inputs)) throw new TypeError('"inputs" expected an array of events')
-      const drafts = inputs.map((input, i) => checkAppendInput(input, `inputs[${i}]`, (input as BatchAppendInput | undefined)?.expectedVersion))
+      const drafts = inputs.map((input, i) => checkAppendInput(input, `inputs[${i}]`))
       for (const d of drafts) this.#append(d)
     },
     put: (value, options = {}) => {
@@ -87,11 +93,14 @@ export class TransactionBuilder {
       expectObject('options', options, PUT_FILE_KEYS)
       const type = options.type === undefined ? 'file' : expectStoredString('type', options.type)
       const checked = expectByteSource('source', source)
+      const plan = progressPlan('putFile', options, checked instanceof Uint8Array ? checked.length : undefined)
       // The record keeps its place among the transaction's writes; the chunking fills it in.
       const at = this.#drafts.length
       this.#drafts.push(undefined as unknown as Draft)
-      const done = this.#log.chunkFile(checked).then((file) => {
+      const done = this.#log.chunkFile(checked, plan).then((file) => {
         this.#releases.push(file.release)
+        // The final report, once the file is chunked: an abort up to here fails the transaction.
+        file.progress?.done()
         this.#blocks.push(...file.rest)
         this.#drafts[at] = objectDraft(file.cid, type, file.size, undefined)
         return file.cid

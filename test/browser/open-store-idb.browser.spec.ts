@@ -1,11 +1,12 @@
 // Browser only: `openStore({ name })` hands the IndexedDB engine's options (`durability`,
 // `blockedTimeoutMs`, `pageSize`) to the engine, as `openIndexedDbStorage` would take them.
 // Each is observed where the engine uses it: the durability of its write transactions, the
-// page size of its key reads, the delay of its "blocked" timer.
+// page size of its key reads, the delay of its "blocked" timer. Bad values (and unknown keys)
+// are a TypeError or RangeError before any database is opened.
 import { afterEach, describe, expect, test, vi } from 'vitest'
 import { isCairnError } from '../../src/errors/cairn-error.ts'
 import { openStore } from '../../src/index.ts'
-import { deleteIndexedDbStorage } from '../../src/storage/indexeddb.ts'
+import { deleteIndexedDbStorage, type IndexedDbStorageOptions, openIndexedDbStorage } from '../../src/storage/indexeddb.ts'
 
 const names: string[] = []
 let n = 0
@@ -70,5 +71,42 @@ describe('openStore({ name }) passes the engine options on', () => {
     expect(isCairnError(err, 'CAIRN_STORAGE')).toBe(true)
     expect((err as Error).message).toMatch(/blocked/)
     expect(delays).toContain(37)
+  })
+})
+
+describe('the engine options are checked before any database is opened', () => {
+  const bad: [IndexedDbStorageOptions, ErrorConstructor, string][] = [
+    [{ pageSize: 'abc' as never }, TypeError, '"pageSize" expected a positive integer, got "abc"'],
+    [{ pageSize: 1.5 }, TypeError, '"pageSize" expected a positive integer, got 1.5'],
+    [{ pageSize: 0 }, RangeError, '"pageSize" expected a positive integer, got 0'],
+    [{ pageSize: Number.NaN }, TypeError, '"pageSize" expected a positive integer, got NaN'],
+    [{ blockedTimeoutMs: '10' as never }, TypeError, '"blockedTimeoutMs" expected a non-negative integer, got "10"'],
+    [{ blockedTimeoutMs: -1 }, RangeError, '"blockedTimeoutMs" expected a non-negative integer, got -1'],
+    [{ durability: 'fast' as never }, RangeError, '"durability" expected "strict", "relaxed" or "default", got "fast"'],
+    [{ durability: 1 as never }, TypeError, '"durability" expected "strict", "relaxed" or "default", got 1'],
+    [{ pagesize: 10 } as IndexedDbStorageOptions, TypeError, '"options.pagesize" is an unknown key; the known keys are '],
+  ]
+
+  test('openIndexedDbStorage and openStore({ name }): a TypeError or RangeError naming the option; no database is made', async () => {
+    const name = dbName()
+    for (const [options, type, message] of bad) {
+      for (const open of [() => openIndexedDbStorage(name, options), () => openStore({ name, ...options })]) {
+        const err = await open().then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+        expect(err, JSON.stringify(options)).toBeInstanceOf(type)
+        expect((err as Error).message.startsWith(message), (err as Error).message).toBe(true)
+      }
+    }
+    expect((await indexedDB.databases()).map((d) => d.name)).not.toContain(name)
+  })
+
+  test('the edges of the valid values open', async () => {
+    const storage = await openIndexedDbStorage(dbName(), { pageSize: 1, blockedTimeoutMs: 0, durability: 'default' })
+    await storage.close()
+    const store = await openStore({ name: dbName(), pageSize: 1, durability: 'strict', blockedTimeoutMs: undefined })
+    await store.append({ stream: 's', type: 't' })
+    await store.close()
   })
 })

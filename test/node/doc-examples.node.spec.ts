@@ -12,10 +12,11 @@
 // prelude's. Examples of modules only the browser entry exports (openStore's browser doc,
 // loadIdentity) compile against `cairndb/browser`, without @types/node; all others against
 // `cairndb/node`. The only rewrite: a line starting `export default ` (a worker's module) is
-// compiled as a `const`.
+// compiled as a `const`. It fails at once, asking for a build, when a file of src/ is newer than
+// the declarations built from it (it checks, rather than builds: other specs read dist/ meanwhile).
 import { execFile } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
 import { promisify } from 'node:util'
@@ -25,6 +26,26 @@ const run = promisify(execFile)
 const ROOT = process.cwd()
 const DIST = join(ROOT, 'dist')
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
+
+/**
+ * The .ts files under `src` that are newer than the .d.ts built from them under `dist`, or that
+ * have none: examples checked against those declarations would be checked against an older API.
+ */
+function staleSources(src: string, dist: string): string[] {
+  const stale: string[] = []
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name)
+      if (entry.isDirectory()) walk(path)
+      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) {
+        const dts = join(dist, relative(src, path)).replace(/\.ts$/, '.d.ts')
+        if (!existsSync(dts) || statSync(dts).mtimeMs < statSync(path).mtimeMs) stale.push(relative(src, path))
+      }
+    }
+  }
+  walk(src)
+  return stale.sort()
+}
 
 /** One `@example` block: its code, the .d.ts it came from and the line its code starts on there. */
 interface Example {
@@ -218,9 +239,33 @@ function moduleOf(example: Example, entry: 'cairndb/node' | 'cairndb/browser', n
 const work = await mkdtemp(join(tmpdir(), 'cairn-doc-examples-'))
 afterAll(() => rm(work, { recursive: true, force: true }))
 
+describe('dist/ against src/', () => {
+  test('staleSources names each src file newer than its declarations, or without any', async () => {
+    const root = join(work, 'stale')
+    const src = join(root, 'src')
+    const dist = join(root, 'dist')
+    await mkdir(join(src, 'store'), { recursive: true })
+    await mkdir(join(dist, 'store'), { recursive: true })
+    for (const name of ['index', 'store/store', 'store/open']) await writeFile(join(src, `${name}.ts`), '')
+    for (const name of ['index', 'store/store', 'store/open']) await writeFile(join(dist, `${name}.d.ts`), '')
+    const built = new Date(Date.now() - 60_000)
+    for (const name of ['index', 'store/store', 'store/open']) {
+      await utimes(join(src, `${name}.ts`), new Date(built.getTime() - 60_000), new Date(built.getTime() - 60_000))
+      await utimes(join(dist, `${name}.d.ts`), built, built)
+    }
+    expect(staleSources(src, dist)).toEqual([])
+    // An edit after the build, and a file never built.
+    await utimes(join(src, 'store/open.ts'), new Date(), new Date())
+    await writeFile(join(src, 'store/import-options.ts'), '')
+    expect(staleSources(src, dist)).toEqual(['store/import-options.ts', 'store/open.ts'])
+  })
+})
+
 describe('the @example blocks of the public typings', () => {
   test('every one typechecks against the built package', async () => {
     if (!existsSync(join(DIST, 'index.node.d.ts'))) throw new Error('dist/ is missing: run `npm run build` first')
+    const stale = staleSources(join(ROOT, 'src'), DIST)
+    if (stale.length > 0) throw new Error(`dist/ is older than src/: run npm run build (changed since: ${stale.slice(0, 5).join(', ')}${stale.length > 5 ? `, and ${stale.length - 5} more` : ''})`)
     const nodeFiles = reexported(join(DIST, 'index.node.d.ts'))
     const browserFiles = reexported(join(DIST, 'index.d.ts'))
     const programs = {

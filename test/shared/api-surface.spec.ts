@@ -280,6 +280,48 @@ describe('options and filter objects: a key they do not know is a TypeError nami
     await store.close()
   })
 
+  test("append's, appendMany's and a transaction's inputs: their keys; nothing is appended or committed", async () => {
+    const { store } = await fixture()
+    const before = await state(store)
+    const INPUT = 'stream, type, data, meta'
+    const BATCH = 'stream, type, data, meta, expectedVersion'
+    // A misspelt data would have appended null.
+    unknownKey(await errorOf(store.append({ stream: 'cart-7', type: 'item.added', dat: { sku: 'x' } } as browserEntry.AppendInput)), 'input.dat', INPUT)
+    // An appendMany input given to append: its expectedVersion would have been skipped (the stream is at 4).
+    const batchInput: browserEntry.BatchAppendInput = { stream: 'cart-7', type: 'item.added', expectedVersion: 0 }
+    unknownKey(await errorOf(store.append(batchInput)), 'input.expectedVersion', INPUT)
+    unknownKey(await errorOf(store.appendMany([{ stream: 'cart-7', type: 'a' }, { stream: 'cart-7', type: 'b', expectedVerison: 5 } as browserEntry.BatchAppendInput])), 'inputs[1].expectedVerison', BATCH)
+    const writes: [string, (tx: browserEntry.Transaction) => unknown, string][] = [
+      ['input.dat', (tx) => tx.append({ stream: 'cart-7', type: 'x', dat: 1 } as browserEntry.AppendInput), INPUT],
+      ['input.expectedVersion', (tx) => tx.append(batchInput), INPUT],
+      ['inputs[0].metta', (tx) => tx.appendMany([{ stream: 'cart-7', type: 'x', metta: {} } as browserEntry.BatchAppendInput]), BATCH],
+    ]
+    for (const [path, write, known] of writes) {
+      unknownKey(
+        await errorOf(
+          store.transaction(async (tx) => {
+            tx.append({ stream: 'cart-7', type: 'before' })
+            await write(tx)
+          }),
+        ),
+        path,
+        known,
+      )
+    }
+    expect(await state(store)).toEqual(before)
+    // The valid forms, and keys given as undefined.
+    expect((await store.append({ stream: 'cart-7', type: 'item.added', data: 1, meta: { correlation: 'c' }, dat: undefined } as browserEntry.AppendInput, { expectedVersion: 4 })).data).toBe(1)
+    await expect(store.appendMany([{ stream: 'cart-7', type: 'item.added', expectedVersion: 4 }])).rejects.toMatchObject({ code: 'CAIRN_VERSION_CONFLICT' })
+    const events = await store.appendMany([{ stream: 'cart-7', type: 'item.added', data: 2, expectedVersion: 5 }])
+    expect(events.map((e) => e.version)).toEqual([6])
+    const { events: committed } = await store.transaction((tx) => {
+      tx.append({ stream: 'cart-7', type: 'item.added', data: 3 }, { expectedVersion: 6 })
+      tx.appendMany([{ stream: 'cart-7', type: 'item.added', data: 4, meta: {}, expectedVersion: 7 }])
+    })
+    expect(data(committed)).toEqual([3, 4])
+    await store.close()
+  })
+
   test('export, import, verify and compact: their options', async () => {
     const { store } = await fixture()
     const before = await state(store)
@@ -329,6 +371,104 @@ describe('options and filter objects: a key they do not know is a TypeError nami
   })
 })
 
+describe('sync handler, sync client, engines and identities: a key their options do not know is a TypeError when the options are checked', () => {
+  /** Expects `err` to be the TypeError of the unknown key `path`, listing `known`. */
+  function unknownKey(err: unknown, path: string, known: string): void {
+    expect(err, path).toBeInstanceOf(TypeError)
+    expect((err as Error).message).toBe(`"${path}" is an unknown key; the known keys are ${known}`)
+  }
+  /** What `f` threw synchronously (fails when it returns). */
+  function thrown(f: () => unknown): unknown {
+    try {
+      f()
+    } catch (err) {
+      return err
+    }
+    expect.fail('expected a throw')
+  }
+  const pull = (): Request => new Request('https://sync.example.org/cairn/pull', { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: encodePullBody({ heads: [], have: [] }) as BodyInit })
+  const IMPORT = 'maxBlockBytes, maxBytes, maxStagedBytes, maxClockDrift, foreignType, onProgress, signal'
+
+  test('createSyncHandler: its options, auth, cors and import, before a handler is made; the valid forms still serve', async () => {
+    const server = await CairnStore.open(new MemoryStorage())
+    await server.append({ stream: 'secret', type: 't', data: 'private' })
+    const AUTH = 'requireSignedRequests, audience, maxSkewMs, canRead, canPush, maxNonces'
+    // A misspelt requireSignedRequests would have served unsigned requests.
+    unknownKey(
+      thrown(() => createSyncHandler(server, { auth: { requireSignedRequest: true } } as browserEntry.SyncHandlerOptions)),
+      'auth.requireSignedRequest',
+      AUTH,
+    )
+    unknownKey(
+      thrown(() => createSyncHandler(server, { basepath: '/sync' } as browserEntry.SyncHandlerOptions)),
+      'options.basepath',
+      'basePath, import, maxRequestBytes, gzip, auth, cors, now, onError',
+    )
+    unknownKey(
+      thrown(() => createSyncHandler(server, { cors: { origins: '*', maxage: 60 } } as browserEntry.SyncHandlerOptions)),
+      'cors.maxage',
+      'origins, maxAge, headers',
+    )
+    unknownKey(
+      thrown(() => createSyncHandler(server, { import: { maxbytes: 1 } } as browserEntry.SyncHandlerOptions)),
+      'import.maxbytes',
+      IMPORT,
+    )
+    expect((thrown(() => createSyncHandler(server, { import: { maxBytes: -1 } })) as Error).message).toBe('"import.maxBytes" expected a non-negative integer, got -1')
+    expect(thrown(() => createSyncHandler(server, { import: { signal: 'stop' as never } }))).toBeInstanceOf(TypeError)
+    expect(thrown(() => createSyncHandler(server, { onError: 'log' as never }))).toBeInstanceOf(TypeError)
+
+    const strict = createSyncHandler(server, { auth: { requireSignedRequests: true, canRead: undefined }, import: { maxBytes: 1 << 20 }, typo: undefined } as browserEntry.SyncHandlerOptions)
+    expect((await strict(pull())).status).toBe(401)
+    const open = createSyncHandler(server, { basePath: '/cairn', cors: { origins: '*', maxAge: 60 }, onError: () => {} })
+    expect((await open(pull())).status).toBe(200)
+    await server.close()
+  })
+
+  test('sync: its options and import, before any request is sent', async () => {
+    const server = await CairnStore.open(new MemoryStorage())
+    const handler = createSyncHandler(server)
+    const client = await CairnStore.open(new MemoryStorage())
+    await client.append({ stream: 's', type: 't' })
+    let requests = 0
+    const fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+      requests++
+      return handler(new Request(input, init))
+    }
+    const url = 'https://sync.example.org/cairn'
+    unknownKey(await errorOf(browserEntry.sync(client, url, { fetch, import: { maxbytes: 10 } } as browserEntry.SyncOptions)), 'import.maxbytes', IMPORT)
+    unknownKey(await errorOf(browserEntry.sync(client, url, { fetch, gzp: true } as browserEntry.SyncOptions)), 'options.gzp', 'fetch, gzip, signal, headers, import, signer')
+    // A misspelt signer would have synced unsigned.
+    unknownKey(await errorOf(browserEntry.sync(client, url, { fetch, singer: {} } as browserEntry.SyncOptions)), 'options.singer', 'fetch, gzip, signal, headers, import, signer')
+    for (const bad of [{ import: { maxBytes: 'x' } }, { import: { signal: {} } }, { import: { onProgress: 1 } }, { signal: 'stop' }, { fetch: 'https://x' }, { headers: 'x' }] as browserEntry.SyncOptions[]) {
+      expect(await errorOf(browserEntry.sync(client, url, { fetch, ...bad })), JSON.stringify(bad)).toBeInstanceOf(TypeError)
+    }
+    expect(requests).toBe(0)
+    expect(server.heads).toEqual([])
+    const report = await browserEntry.sync(client, url, { fetch, gzip: true, headers: {}, signal: new AbortController().signal, import: { maxBytes: 1 << 20, signal: undefined }, signer: undefined })
+    expect(report.pushed.events).toBe(1)
+    await client.close()
+    await server.close()
+  })
+
+  test('createIdentity, importIdentity and loadIdentity: their options', async () => {
+    // A misspelt extractable would have made a key exportIdentity writes out.
+    unknownKey(await errorOf(browserEntry.createIdentity({ extractible: false } as browserEntry.IdentityOptions)), 'options.extractible', 'extractable')
+    const file = await browserEntry.exportIdentity(await browserEntry.createIdentity())
+    unknownKey(await errorOf(browserEntry.importIdentity(file, { extractible: false } as browserEntry.IdentityOptions)), 'options.extractible', 'extractable')
+    expect((await browserEntry.importIdentity(file, { extractable: false })).extractable).toBe(false)
+    // Checked before IndexedDB is looked for (Node and Deno have none).
+    unknownKey(await errorOf(browserEntry.loadIdentity({ name: 'work', extractable: false } as browserEntry.LoadIdentityOptions)), 'options.extractable', 'name')
+  })
+
+  test('openFileStorage (Node and Deno): its options, before the folder is made', async () => {
+    if (runtime === 'browser') return
+    const nodeEntry = await importServerOnly<typeof import('../../src/index.node.ts')>(new URL('../../src/index.node.ts', import.meta.url).href)
+    const path = `/nonexistent-${Date.now().toString(36)}/cairn`
+    unknownKey(await errorOf(nodeEntry.openFileStorage(path, { segmentbytes: 1 << 20 } as import('../../src/index.node.ts').FileStorageOptions)), 'options.segmentbytes', 'segmentBytes, tableEvery, tableOnClose, tableCacheBytes')
+  })
+})
+
 describe('project: a bad name', () => {
   test('the RangeError says what a valid name is; the longest valid name (62 characters) opens', async () => {
     const store = await CairnStore.open(new MemoryStorage())
@@ -336,14 +476,35 @@ describe('project: a bad name', () => {
     for (const name of ['Bad Name', 'a'.repeat(63), 'carts/v2']) {
       const err = await errorOf(store.project(name, spec))
       expect(err, name).toBeInstanceOf(RangeError)
-      expect(err.message).toBe(`"name" expected 1 to 62 characters, each a-z, 0-9, ".", "_" or "-" (e.g. "carts.v2"), got ${JSON.stringify(name)}`)
+      expect(err.message).toBe(`"name" expected 1 to 62 characters of a-z 0-9 . _ -, got ${JSON.stringify(name)}`)
     }
     const long = await errorOf(store.project('X'.repeat(200), spec))
-    expect(long.message).toMatch(/got "X{80}…"$/)
+    expect(long.message).toMatch(/got "X{80}"$/)
     const projection = await store.project('a'.repeat(62), spec)
     await store.append({ stream: 's', type: 't' })
     expect(await projection.get('s')).toBe(1)
     await store.close()
+  })
+})
+
+describe('project: the name is checked before the projection machinery loads', () => {
+  test('a bad name rejects with its RangeError even when the store starts closing in the same tick', async () => {
+    const store = await CairnStore.open(new MemoryStorage())
+    const spec = { initial: 0, reducer: (n: number) => n + 1 }
+    const bad = store.project('Bad Name', spec)
+    const notString = store.project(7 as unknown as string, spec)
+    const closed = store.close()
+    expect(await errorOf(bad)).toBeInstanceOf(RangeError)
+    expect((await errorOf(notString)).message).toBe('"name" expected a non-empty string, got 7')
+    await closed
+  })
+
+  test('a good name on a store that starts closing in the same tick rejects with CAIRN_CLOSED', async () => {
+    const store = await CairnStore.open(new MemoryStorage())
+    const p = store.project('carts', { initial: 0, reducer: (n: number) => n + 1 })
+    const closed = store.close()
+    expect(await errorOf(p)).toMatchObject({ code: 'CAIRN_CLOSED' })
+    await closed
   })
 })
 

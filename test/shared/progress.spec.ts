@@ -8,6 +8,7 @@ import { encodeRaw } from '../../src/block/codec.ts'
 import { readCar } from '../../src/car/reader.ts'
 import { isCairnError } from '../../src/errors/cairn-error.ts'
 import type { Progress } from '../../src/errors/progress.ts'
+import type { PutFileOptions } from '../../src/objects/interface.ts'
 import { STAGE_SLICE_BYTES } from '../../src/log/plan-import.ts'
 import { MemoryStorage } from '../../src/storage/memory.ts'
 import { CairnStore } from '../../src/store/store.ts'
@@ -315,6 +316,70 @@ describe('abort and throwing onProgress: export, putFile, verify', () => {
     await store.close()
   }, 120_000)
 
+  test("a transaction's putFile: reports as store.putFile does; aborted before or while chunking, or by onProgress at the end, the transaction commits nothing", async () => {
+    const fx = await fixture()
+    // What store.putFile reports for this file.
+    const direct: Progress[] = []
+    const probe = await CairnStore.open(new MemoryStorage())
+    await probe.putFile(fx.fileBytes, { onProgress: (p) => direct.push(p) })
+    await probe.close()
+
+    const store = await CairnStore.open(new MemoryStorage())
+    await store.append({ stream: 'mine', type: 'x' })
+    const before = await visible(store)
+    /** A transaction that appends, then puts the file with `options`. */
+    const withFile = (options: PutFileOptions) =>
+      store.transaction(async (tx) => {
+        tx.append({ stream: 'mine', type: 'file.added' })
+        return tx.putFile(fx.fileBytes, options)
+      })
+    const early = new AbortController()
+    early.abort('early')
+    expect(await rejection(withFile({ signal: early.signal }))).toBe('early')
+    // A body that does not await the file: the transaction waits for it, and fails with it.
+    expect(
+      await rejection(
+        store.transaction((tx) => {
+          tx.append({ stream: 'mine', type: 'file.added' })
+          tx.putFile(fx.fileBytes, { signal: early.signal }).catch(() => {})
+        }),
+      ),
+    ).toBe('early')
+    const mid = new AbortController()
+    const seen: number[] = []
+    const err = await rejection(
+      withFile({
+        signal: mid.signal,
+        onProgress: (p) => {
+          seen.push(p.bytes)
+          mid.abort()
+        },
+      }),
+    )
+    expect(err).toBe(mid.signal.reason)
+    expect(seen.at(-1)).toBeLessThan(fx.fileBytes.length)
+    // A throw from the final report, once the file is chunked.
+    const boom = new Error('boom')
+    let calls = 0
+    const last = await rejection(
+      withFile({
+        onProgress: () => {
+          if (++calls === direct.length) throw boom
+        },
+      }),
+    )
+    expect(last).toBe(boom)
+    expect(await visible(store)).toEqual(before)
+    // Not aborted: the reports of store.putFile, and the file committed with the append.
+    const reports: Progress[] = []
+    const { value, events } = await withFile({ signal: new AbortController().signal, onProgress: (p) => reports.push(p) })
+    expect(reports).toEqual(direct)
+    expect(String(value)).toBe(String(fx.file))
+    expect(events.map((e) => e.type)).toEqual(['file.added'])
+    expect((await collect(store.objects())).map((o) => String(o.cid))).toEqual([String(fx.file)])
+    await store.close()
+  }, 120_000)
+
   test('verify: aborted before or midway rejects with the reason', async () => {
     const fx = await fixture()
     const store = await CairnStore.open(new MemoryStorage())
@@ -349,6 +414,7 @@ describe('argument checks', () => {
       await expect(store.putFile(new Uint8Array(3), options)).rejects.toThrow(TypeError)
       await expect(store.verify(options)).rejects.toThrow(TypeError)
       expect(() => store.export(options)).toThrow(TypeError)
+      await expect(store.transaction((tx) => tx.putFile(new Uint8Array(3), options))).rejects.toThrow(TypeError)
     }
     expect(await collect(store.objects())).toEqual([])
     await store.close()

@@ -54,7 +54,8 @@ export interface EventBlock {
 }
 
 /**
- * What an app appends.
+ * What an app appends. Any other key (with a value other than undefined) is a TypeError naming
+ * it, nothing appended: `append` takes `expectedVersion` in its options, not in the input.
  *
  * @example
  * const input: AppendInput<{ sku: string }> = { stream: 'cart-7', type: 'item.added', data: { sku: 'x' } }

@@ -15,7 +15,7 @@ import { Mutex } from '../mutex.ts'
 import { mkdir } from 'node:fs/promises'
 import { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../../block/interface.ts'
-import { expectNonNegativeInteger, expectPositiveInteger, expectString } from '../../errors/arguments.ts'
+import { expectNonNegativeInteger, expectObject, expectPositiveInteger, expectString, type KnownKeys } from '../../errors/arguments.ts'
 import { CairnError } from '../../errors/cairn-error.ts'
 import { checkCompactArguments, type CommitBatch, type CompactOptions, type CompactReport, type StorageEngine } from '../interface.ts'
 import { expectDerivedBytes, expectDerivedName } from '../derived.ts'
@@ -97,6 +97,9 @@ export interface FileStorageStats {
   /** The last failure to write a block table, if any (the table is an optimisation: a failure loses nothing). */
   readonly tableWriteError: string | undefined
 }
+
+/** The keys of `FileStorageOptions`: any other is a TypeError, before anything is opened. */
+const FILE_KEYS: KnownKeys<FileStorageOptions> = { segmentBytes: 1, tableEvery: 1, tableOnClose: 1, tableCacheBytes: 1 }
 
 const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 const DEFAULT_TABLE_EVERY = 65_536
@@ -220,6 +223,7 @@ export class FileStorage implements StorageEngine {
    */
   static async open(path: string, options: FileStorageOptions = {}): Promise<FileStorage> {
     expectString('path', path)
+    expectObject('options', options, FILE_KEYS)
     const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES
     if (!Number.isSafeInteger(segmentBytes) || segmentBytes <= CAR_HEADER.length) {
       throw new RangeError(`"segmentBytes" expected an integer above ${CAR_HEADER.length}, got ${segmentBytes}`)

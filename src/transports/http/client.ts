@@ -5,8 +5,10 @@ import type { CID } from 'multiformats/cid'
 import { CAR_MEDIA_TYPE } from '../../car/interface.ts'
 import type { ImportOptions, ImportReport } from '../../store/options.ts'
 import { CairnError } from '../../errors/cairn-error.ts'
-import { expectObject, expectString } from '../../errors/arguments.ts'
+import { expectFunction, expectObject, expectString, type KnownKeys } from '../../errors/arguments.ts'
+import { expectOptionalSignal } from '../../errors/progress.ts'
 import type { Signer } from '../../identity/interface.ts'
+import { normalizeImportOptions } from '../../store/import-options.ts'
 import type { CairnStore } from '../../store/store.ts'
 import { counter, digesting, gatherBlob, guardedChunks, gunzip, gzipStream, iterableToStream, messageOf, responseBytes } from './body.ts'
 import { ACCEPT_ENCODING_HEADER, CBOR_MEDIA_TYPE, ENCODING_HEADER, ROUTES, bodyDigest, bodyEncoding, decodePushAnswer, encodePullBody, errorOfAnswer, signRequest, sortedCids, toBase64url, withoutTrailingSlashes } from './protocol.ts'
@@ -57,14 +59,24 @@ export interface NormalizedSyncOptions {
   signer: Signer | undefined
 }
 
-/** Checks the options of {@link sync} and applies {@link SYNC_DEFAULTS}. */
+/** The keys of {@link SyncOptions}: any other key is a TypeError before any request (a misspelt `signer` would sync unsigned). */
+const SYNC_KEYS: KnownKeys<SyncOptions> = { fetch: 1, gzip: 1, signal: 1, headers: 1, import: 1, signer: 1 }
+
+/**
+ * Checks the options of {@link sync} and applies {@link SYNC_DEFAULTS}. A key that the options
+ * or `import` do not know is a TypeError naming it, as is a bad value: before any request.
+ */
 export function normalizeSyncOptions(options: SyncOptions): NormalizedSyncOptions {
-  expectObject('options', options)
+  expectObject('options', options, SYNC_KEYS)
+  if (options.import !== undefined) {
+    normalizeImportOptions(options.import, 'import')
+    expectOptionalSignal('import.signal', options.import.signal)
+  }
   return {
-    fetch: options.fetch ?? SYNC_DEFAULTS.fetch,
+    fetch: options.fetch === undefined ? SYNC_DEFAULTS.fetch : expectFunction<typeof fetch>('fetch', options.fetch),
     gzip: options.gzip === undefined ? SYNC_DEFAULTS.gzip : options.gzip !== false,
-    signal: options.signal,
-    headers: options.headers ?? SYNC_DEFAULTS.headers,
+    signal: expectOptionalSignal('signal', options.signal),
+    headers: options.headers === undefined ? SYNC_DEFAULTS.headers : (expectObject('headers', options.headers) as Record<string, string>),
     import: options.import,
     signer: options.signer === undefined ? undefined : expectSigner(options.signer),
   }
@@ -106,7 +118,9 @@ const agreed = new WeakMap<CairnStore, Map<string, CID[]>>()
  * Syncs a store with a {@link createSyncHandler} server in both directions. Pulls what the
  * server holds beyond our heads and hints, imports it (verified, atomic), then pushes what the
  * server lacks, now known exactly from its heads. A failure leaves both sides consistent
- * (each import is all or nothing) and running `sync` again finishes the job.
+ * (each import is all or nothing) and running `sync` again finishes the job. A bad option, or
+ * a key the options or `import` do not know, rejects with a TypeError (or RangeError) before
+ * any request is sent.
  *
  * With a `signer`, every request is signed for the url's origin (a fresh nonce and time for
  * each attempt). A 401 or 403 answer (unsigned, stale, replayed, signed for another origin, an

@@ -5,8 +5,10 @@ import type { CID } from 'multiformats/cid'
 import { CAR_MEDIA_TYPE } from '../../car/interface.ts'
 import type { ImportOptions } from '../../store/options.ts'
 import { CairnError, type CairnErrorCode } from '../../errors/cairn-error.ts'
-import { expectFunction, expectNonNegativeInteger, expectObject, expectOptionalBoolean, expectPositiveInteger } from '../../errors/arguments.ts'
+import { expectFunction, expectNonNegativeInteger, expectObject, expectOptionalBoolean, expectPositiveInteger, type KnownKeys } from '../../errors/arguments.ts'
+import { expectOptionalSignal } from '../../errors/progress.ts'
 import { verifySignature } from '../../identity/verify.ts'
+import { normalizeImportOptions } from '../../store/import-options.ts'
 import type { CairnStore } from '../../store/store.ts'
 import { digesting, guardedChunks, gunzip, gzipStream, iterableToStream, readLimited } from './body.ts'
 import {
@@ -137,6 +139,12 @@ export const SYNC_HANDLER_DEFAULTS: Readonly<{
   cors: Object.freeze({ maxAge: 600 }),
 })
 
+// The keys of the handler's options objects, for `expectObject`: any other key is a TypeError
+// when the handler is made (a misspelt `requireSignedRequests` would serve unsigned requests).
+const HANDLER_KEYS: KnownKeys<SyncHandlerOptions> = { basePath: 1, import: 1, maxRequestBytes: 1, gzip: 1, auth: 1, cors: 1, now: 1, onError: 1 }
+const AUTH_KEYS: KnownKeys<SyncAuthOptions> = { requireSignedRequests: 1, audience: 1, maxSkewMs: 1, canRead: 1, canPush: 1, maxNonces: 1 }
+const CORS_KEYS: KnownKeys<SyncCorsOptions> = { origins: 1, maxAge: 1, headers: 1 }
+
 /** {@link SyncHandlerOptions} with defaults applied; `basePath` has a leading and no trailing slash ('' for the root). */
 export interface NormalizedSyncHandlerOptions {
   basePath: string
@@ -158,14 +166,22 @@ export interface NormalizedSyncHandlerOptions {
   onError: ((error: unknown, request: Request) => void) | undefined
 }
 
-/** Checks the options of {@link createSyncHandler} and applies {@link SYNC_HANDLER_DEFAULTS}. */
+/**
+ * Checks the options of {@link createSyncHandler} and applies {@link SYNC_HANDLER_DEFAULTS}.
+ * A key that the options, `auth`, `cors` or `import` do not know is a TypeError naming it, as
+ * is a bad value: thrown when the handler is made, before it serves any request.
+ */
 export function normalizeSyncHandlerOptions(options: SyncHandlerOptions): NormalizedSyncHandlerOptions {
-  expectObject('options', options)
+  expectObject('options', options, HANDLER_KEYS)
   const d = SYNC_HANDLER_DEFAULTS
   const basePath = normalizeBasePath(options.basePath ?? d.basePath)
   const maxRequestBytes = options.maxRequestBytes === undefined ? d.maxRequestBytes : expectNonNegativeInteger('maxRequestBytes', options.maxRequestBytes)
   const gzip = options.gzip === undefined ? d.gzip : options.gzip !== false
-  const auth = expectObject('auth', options.auth ?? {}) as SyncAuthOptions
+  const auth = expectObject('auth', options.auth ?? {}, AUTH_KEYS) as SyncAuthOptions
+  if (options.import !== undefined) {
+    normalizeImportOptions(options.import, 'import')
+    expectOptionalSignal('import.signal', options.import.signal)
+  }
   const hook = (name: string, f: unknown): ((did: string) => boolean | Promise<boolean>) | undefined => (f === undefined ? undefined : expectFunction(name, f))
   return {
     basePath,
@@ -182,7 +198,7 @@ export function normalizeSyncHandlerOptions(options: SyncHandlerOptions): Normal
     },
     cors: options.cors === undefined ? undefined : normalizeCors(options.cors),
     now: options.now === undefined ? d.now : expectFunction<() => number>('now', options.now),
-    onError: options.onError,
+    onError: options.onError === undefined ? undefined : expectFunction('onError', options.onError),
   }
 }
 
@@ -207,7 +223,7 @@ function normalizeAudience(audience: unknown): readonly string[] {
 }
 
 function normalizeCors(cors: SyncCorsOptions): NonNullable<NormalizedSyncHandlerOptions['cors']> {
-  expectObject('cors', cors)
+  expectObject('cors', cors, CORS_KEYS)
   let origins: '*' | Set<string>
   if (cors.origins === '*') origins = '*'
   else if (Array.isArray(cors.origins)) {
@@ -264,7 +280,9 @@ function unauthenticated(message: string): CairnError {
 /**
  * A fetch-API handler serving a store to {@link sync} clients: `POST {base}/pull`,
  * `POST {base}/push`, `GET {base}/heads`; request signatures and the caller's did checked
- * as {@link SyncAuthOptions} says, before any body is read; CORS when `cors` is given.
+ * as {@link SyncAuthOptions} says, before any body is read; CORS when `cors` is given. A bad
+ * option, or a key the options, `auth`, `cors` or `import` do not know, is a TypeError (or
+ * RangeError) thrown here, before any request is served.
  *
  * @example
  * Deno.serve(createSyncHandler(store))                            // Deno
