@@ -20,10 +20,12 @@ const TARGET = 40 * 1024
  * it shrinks (2026-12-02: 53.9 KiB, then 42.2 after the first-load work; 42.9 with the event
  * envelope writer, which makes appendMany ~1.3× faster, so the ratchet moved up by that, once;
  * 43.3 once export and cat load on first use, which splits this app's chunks differently; 43.6
- * with progress and export roots, then 42.9 once the store's cold argument checks load on first use).
+ * with progress and export roots, then 42.9 once the store's cold argument checks load on first use;
+ * 2026-12-03: 43.05 once append inputs and the IndexedDB engine's options are checked for unknown
+ * keys and bad values (a misspelt key used to be ignored silently), so the ratchet moved to 43.1).
  */
-const BUDGET = 43.0 * 1024
-/** The ceiling of the app without top-level await (40.0 KiB on 2026-12-02, with the envelope writer; 39.5 once the store's cold argument checks load on first use): the target. */
+const BUDGET = 43.1 * 1024
+/** The ceiling of the app without top-level await (40.0 KiB on 2026-12-02, with the envelope writer; 39.5 once the store's cold argument checks load on first use; 39.8 with the unknown-key checks of 2026-12-03): the target. */
 const BUDGET_ASYNC = TARGET
 
 /** One chunk of Vite's build manifest (.vite/manifest.json). */
