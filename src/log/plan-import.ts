@@ -341,14 +341,19 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
   }
   const foreign: { cid: CID; size: number }[] = []
   for (const root of new CidSet(foreignRoots).values()) {
-    // Its own walk: blocks already walked for an object of the CAR still count toward its size.
-    foreign.push({ cid: root, size: await assertCompleteDag(root, views, source, new Set(), `part of the DAG under root ${root}`, take) })
+    // Its own walk, to the leaves: its size is the bytes of its DAG's blocks the CAR carried, so
+    // blocks already walked for an object of the CAR, and blocks under objects the store had
+    // recorded before (complete, which would end a completeness walk), still count.
+    foreign.push({ cid: root, size: await assertCompleteDag(root, NOTHING_COMPLETE, source, new Set(), `part of the DAG under root ${root}`, take) })
   }
 
   const heads: CID[] = currentHeads.filter((c) => !storedParents.has(c))
   for (const e of events) if (!e.superseded) heads.push(e.cid)
   return { events, blocks, stagedBlocks, heads: sortCids(heads), foreign, verified: car.blocks }
 }
+
+/** For a foreign root's walk: no block ends it early, so every block of its DAG the CAR carried is counted. */
+const NOTHING_COMPLETE = { isComplete: (_key: string): boolean => false }
 
 /** How the walk reached an event: as a root of the CAR, a parent, a stream predecessor. */
 const ROOT = 0

@@ -17,7 +17,8 @@ export interface KnownFinding {
   matches(f: Failure, v: Variant): boolean
 }
 
-// F1–F6 (a stale prev and size 0 for foreign roots' records, an explicit-v0 CID prefix, meta as
-// bytes, duplicate foreign roots, quadratic tiny chunks) are fixed; regressions are in
-// test/shared/fuzz-findings.spec.ts. None is open.
+// F1–F7 (a stale prev and size 0 for foreign roots' records, an explicit-v0 CID prefix, meta as
+// bytes, duplicate foreign roots, quadratic tiny chunks, size 0 for a foreign root under an
+// object recorded earlier) are fixed; regressions are in test/shared/fuzz-findings.spec.ts.
+// None is open.
 export const KNOWN_FINDINGS: readonly KnownFinding[] = []

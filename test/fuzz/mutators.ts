@@ -4,6 +4,8 @@
 // catch the defect); byte mutators then damage the serialized bytes. Nothing here calls Cairn.
 import * as dagCbor from '@ipld/dag-cbor'
 import * as dagPb from '@ipld/dag-pb'
+import { ed25519 } from '@noble/curves/ed25519.js'
+import { base58btc } from 'multiformats/bases/base58'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { arr, bytes, cat, cborShape, encodeCbor, float64, head, indefArr, map, nested, nul, RawCbor, rawText, text, uint, type CborStyle } from '../support/cbor.ts'
@@ -224,6 +226,27 @@ function parentMax(e: Record<string, unknown>, facts: Map<string, Facts>): Facts
   const ps = Array.isArray(e['parents']) ? (e['parents'] as unknown[]).map((p) => facts.get(String(p))).filter((f): f is Facts => f !== undefined) : []
   return latest(ps)
 }
+
+/** A writer's Ed25519 key, from the variant's generator, and its did:key (format-v1 §3). */
+interface TestKey {
+  did: string
+  secret: Uint8Array
+}
+
+function newKey(w: Work): TestKey {
+  const secret = w.rng.bytes(32)
+  return { did: `did:key:${base58btc.encode(cat(Uint8Array.of(0xed, 0x01), ed25519.getPublicKey(secret)))}`, secret }
+}
+
+/** Signs an event value in place: `author` is `key`'s did, `sig` is `signer`'s signature over the canonical encoding without `sig`. */
+function signEvent(e: Record<string, unknown>, key: TestKey, signer: TestKey = key): void {
+  delete e['sig']
+  e['author'] = key.did
+  e['sig'] = ed25519.sign(dagCbor.encode(e), signer.secret)
+}
+
+/** The CIDs among an event value's parents ([] when an earlier mutation left no list there). */
+const parentList = (e: Record<string, unknown>): CID[] => (Array.isArray(e['parents']) ? e['parents'].map((p) => CID.asCID(p)).filter((c): c is CID => c !== null) : [])
 
 const deepValue = (depth: number, emptyInside = false): RawCbor => new RawCbor(emptyInside ? nested(depth - 1, Uint8Array.of(0x80)) : nested(depth))
 
@@ -462,14 +485,14 @@ const DEFECTS: readonly (readonly [number, string, Defect])[] = [
     2,
     'parent-missing',
     async (w, e) => {
-      e['parents'] = sortCids([...(e['parents'] as CID[]), await randomCid(w)])
+      e['parents'] = sortCids([...parentList(e), await randomCid(w)])
     },
   ],
   [
     2,
     'parents-unsorted',
     (_w, e) => {
-      const ps = e['parents'] as CID[]
+      const ps = parentList(e)
       e['parents'] = ps.length > 1 ? [...ps].reverse() : [...ps, ...ps]
     },
   ],
@@ -477,7 +500,7 @@ const DEFECTS: readonly (readonly [number, string, Defect])[] = [
     1,
     'parent-duplicate',
     (_w, e) => {
-      const ps = e['parents'] as CID[]
+      const ps = parentList(e)
       if (ps.length > 0) e['parents'] = [ps[0]!, ...ps]
     },
   ],
@@ -485,7 +508,7 @@ const DEFECTS: readonly (readonly [number, string, Defect])[] = [
     1,
     'parent-raw-codec',
     (_w, e) => {
-      const ps = e['parents'] as CID[]
+      const ps = parentList(e)
       if (ps.length > 0) e['parents'] = sortCids([relabel(ps[0]!, 0x55), ...ps.slice(1)])
     },
   ],
@@ -493,7 +516,7 @@ const DEFECTS: readonly (readonly [number, string, Defect])[] = [
     1,
     'parents-not-list',
     (_w, e) => {
-      const ps = e['parents'] as CID[]
+      const ps = parentList(e)
       e['parents'] = ps[0] ?? null
     },
   ],
@@ -596,6 +619,44 @@ const DEFECTS: readonly (readonly [number, string, Defect])[] = [
     },
   ],
   [
+    3,
+    'signed',
+    (w, e) => {
+      signEvent(e, newKey(w))
+    },
+  ],
+  [
+    1,
+    'signed-by-another-key',
+    (w, e) => {
+      signEvent(e, newKey(w), newKey(w))
+    },
+  ],
+  [
+    1,
+    'signed-then-changed',
+    (w, e) => {
+      signEvent(e, newKey(w))
+      e['data'] = { fz: w.rng.int(1e6), after: 'signing' }
+    },
+  ],
+  [
+    1,
+    'signed-sig-cut',
+    (w, e) => {
+      signEvent(e, newKey(w))
+      e['sig'] = (e['sig'] as Uint8Array).subarray(0, 63)
+    },
+  ],
+  [
+    1,
+    'signed-author-only',
+    (w, e) => {
+      signEvent(e, newKey(w))
+      delete e['sig']
+    },
+  ],
+  [
     2,
     'data-deep-512',
     (_w, e) => {
@@ -669,7 +730,7 @@ const DEFECTS: readonly (readonly [number, string, Defect])[] = [
     1,
     'parents-claim-10^6',
     (_w, e) => {
-      e['parents'] = new RawCbor(cat(head(4, 1_000_000), ...(e['parents'] as CID[]).map((p) => encodeCbor(p))))
+      e['parents'] = new RawCbor(cat(head(4, 1_000_000), ...parentList(e).map((p) => encodeCbor(p))))
     },
   ],
   [
@@ -955,6 +1016,59 @@ const eventEdit: Mutator = async (w) => {
   await defect(w, e, facts)
   w.notes.push(`${target === undefined ? 'new event on top' : `event ${target.cid}`}: ${name}`)
   await placeEvent(w, e, target)
+}
+
+/**
+ * A batch on top (format-v1 §3): a chain of events of one stream, each the next one's only
+ * parent, every one with `author` and the last with `sig`; or a chain broken so that an event
+ * with `author` is not covered (the signed end cut off, signed by another writer, not only-child).
+ */
+const signedBatch: Mutator = async (w) => {
+  const facts = allEvents(w)
+  const key = newKey(w)
+  const kind = w.rng.weighted<string>([
+    [6, 'ok'],
+    [1, 'unsigned'],
+    [2, 'cut-end'],
+    [2, 'end-by-another'],
+    [1, 'end-unsigned'],
+    [1, 'end-no-author'],
+    [1, 'end-tampered'],
+    [2, 'end-merges'],
+    [1, 'middle-signed-too'],
+  ])
+  const n = w.rng.range(2, 5)
+  const first = eventOnTop(w, facts)
+  const chain: Record<string, unknown>[] = [first]
+  for (let i = 1; i < n; i++) {
+    const before = chain[i - 1]!
+    chain.push({ ...before, tc: (before['tc'] as number) + 1, data: { fz: w.rng.int(1000), i }, parents: [] })
+  }
+  const end = chain[n - 1]! as { ts: number; tc: number }
+  const olderThanEnd = [...facts.values()].filter((f) => compareStamps(f, end) < 0)
+  const cids: CID[] = []
+  for (let i = 0; i < n; i++) {
+    const e = chain[i]!
+    const last = i === n - 1
+    if (i > 0) {
+      e['prev'] = cids[i - 1]!
+      e['parents'] = [cids[i - 1]!]
+      if (last && kind === 'end-merges' && olderThanEnd.length > 0) e['parents'] = sortCids([cids[i - 1]!, w.rng.pick(olderThanEnd).cid])
+    }
+    if (kind !== 'unsigned') e['author'] = key.did
+    if (last) {
+      if (kind === 'end-by-another') signEvent(e, newKey(w))
+      else if (kind === 'end-no-author') delete e['author']
+      else if (kind !== 'unsigned' && kind !== 'end-unsigned') signEvent(e, key)
+      if (kind === 'end-tampered') e['data'] = { fz: -1 }
+    } else if (kind === 'middle-signed-too' && i === 1) signEvent(e, key)
+    cids.push(await cidOf(dagCbor.encode(e)))
+  }
+  const kept = kind === 'cut-end' ? n - 1 : n
+  for (let i = 0; i < kept; i++) w.frames.splice(w.rng.int(w.frames.length + 1), 0, { cid: cids[i]!.bytes, bytes: dagCbor.encode(chain[i]!) })
+  const under = new Set((first['parents'] as CID[]).map(String))
+  w.roots = sortCids([...w.roots.filter((r) => !under.has(r.toString())), cids[kept - 1]!])
+  w.notes.push(`signed batch of ${n} in ${String(first['stream'])}: ${kind}`)
 }
 
 /** An `object.put` above the heads recording a new object whose DAG may be broken. */
@@ -1586,6 +1700,7 @@ const spliceBytes: Mutator = (w) => {
 /** The mutators and their weights. */
 export const MUTATORS: readonly (readonly [number, string, Mutator])[] = [
   [24, 'event-edit', eventEdit],
+  [3, 'signed-batch', signedBatch],
   [10, 'object-new', objectNew],
   [5, 'object-edit', objectEdit],
   [5, 'bit-flip', bitFlip],
@@ -1605,7 +1720,7 @@ export const MUTATORS: readonly (readonly [number, string, Mutator])[] = [
   [2, 'limits', limitsEdit],
 ]
 
-const STRUCTURED = new Set(['event-edit', 'object-new', 'object-edit', 'frames-shuffle', 'frame-duplicate', 'frame-drop', 'frame-swap-bytes', 'cid-relabel', 'roots', 'limits'])
+const STRUCTURED = new Set(['event-edit', 'signed-batch', 'object-new', 'object-edit', 'frames-shuffle', 'frame-duplicate', 'frame-drop', 'frame-swap-bytes', 'cid-relabel', 'roots', 'limits'])
 
 /** Makes variant number `index` of a run from its own generator. */
 export async function makeVariant(rng: Rng, info: CorpusInfo): Promise<Variant> {

@@ -2,8 +2,8 @@
 // by a store in a known state, and if not, which error codes a refusal may carry. It calls none
 // of Cairn's import rules: it reads the CAR with its own parser, re-hashes every block with
 // multiformats' sha2-256, decodes with @ipld/dag-cbor / @ipld/dag-pb, re-encodes to check
-// canonical bytes, measures nesting with its own structural reader, and walks events, clocks
-// and object DAGs itself.
+// canonical bytes, measures nesting with its own structural reader, walks events, clocks and
+// object DAGs itself, and verifies signatures with @noble/curves' Ed25519.
 //
 // Stage 1 (reading the CAR) is sequential, so the first problem decides the one code a refusal
 // must carry. Stage 2 (the log's rules) collects every problem it can find; a refusal must carry
@@ -11,6 +11,8 @@
 // store's state afterwards.
 import * as dagCbor from '@ipld/dag-cbor'
 import * as dagPb from '@ipld/dag-pb'
+import { ed25519 } from '@noble/curves/ed25519.js'
+import { base58btc } from 'multiformats/bases/base58'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
@@ -352,6 +354,68 @@ function eventProblem(cid: CID, bytes: Uint8Array): { ev: EventValue } | Problem
   return { ev: decoded.value as EventValue }
 }
 
+/** The raw Ed25519 public key a did:key names (§3 "Signatures": `did:key:z` + base58btc of 0xed 0x01 and 32 bytes), or undefined. */
+export function ed25519KeyOf(did: string): Uint8Array | undefined {
+  if (!did.startsWith('did:key:z')) return undefined
+  let bytes: Uint8Array
+  try {
+    bytes = base58btc.decode(did.slice('did:key:'.length))
+  } catch {
+    return undefined
+  }
+  if (bytes.length !== 34 || bytes[0] !== 0xed || bytes[1] !== 0x01) return undefined
+  return bytes.slice(2)
+}
+
+/** Whether an event's `sig` is its `author`'s Ed25519 signature (RFC 8032) over its canonical encoding without `sig`. */
+function signatureVerifies(ev: EventValue): boolean {
+  const key = ed25519KeyOf(ev.author!)
+  if (key === undefined || ev.sig!.length !== 64) return false
+  const { sig, ...unsigned } = ev
+  try {
+    return ed25519.verify(sig!, dagCbor.encode(unsigned), key, { zip215: false })
+  } catch {
+    return false
+  }
+}
+
+/**
+ * §3 "Signatures", over the new events of an import (a store without `requireSignatures`, as
+ * the harness opens them): `sig` needs `author` and must verify; `author` without `sig` must be
+ * covered, by a new event of the same author whose `parents` is exactly `[its CID]` and which
+ * is signed or covered in turn; neither is an unsigned event, accepted.
+ */
+function signatureProblems(fresh: Map<string, { cid: CID; ev: EventValue }>): Problem[] {
+  const problems: Problem[] = []
+  const bad = (rule: string, k: string, why: string): void => {
+    problems.push({ codes: ['CAIRN_INVALID_SIGNATURE'], rule, why: `event ${k} ${why}` })
+  }
+  const vouched = new Set<string>()
+  const waiting = new Map<string, EventValue>()
+  for (const [k, { ev }] of fresh) {
+    if (ev.author === undefined) {
+      if (ev.sig !== undefined) bad('sig.no-author', k, 'carries sig but no author')
+    } else if (ev.sig === undefined) waiting.set(k, ev)
+    else if (signatureVerifies(ev)) vouched.add(k)
+    else bad('sig.invalid', k, `has a sig that is not ${ev.author}'s over its bytes`)
+  }
+  // Covering, to a fixed point: an event is vouched for once an only-child of the same author is.
+  for (let changed = true; changed; ) {
+    changed = false
+    for (const [k, { ev }] of fresh) {
+      if (!vouched.has(k) || ev.parents.length !== 1) continue
+      const p = ev.parents[0]!.toString()
+      if (waiting.get(p)?.author === ev.author) {
+        waiting.delete(p)
+        vouched.add(p)
+        changed = true
+      }
+    }
+  }
+  for (const [k, ev] of waiting) bad('sig.uncovered', k, `names ${ev.author} as author, is not signed and no new signed event of that author has it as its only parent`)
+  return problems
+}
+
 /**
  * Judges a CAR imported into a store the model describes (format-v1 §10): must it be accepted,
  * and if not, with which codes may it be refused.
@@ -523,6 +587,7 @@ export async function judge(model: Model, car: Uint8Array, limits: Limits): Prom
     }
   }
   for (const root of foreign) walkComplete(root, `foreign root ${root}`)
+  problems.push(...signatureProblems(fresh))
 
   if (problems.length > 0) return { ok: false, stage: 'log', problems }
 

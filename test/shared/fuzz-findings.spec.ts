@@ -1,5 +1,8 @@
 // Regressions for what the hostile-CAR fuzzer found (test/fuzz): each CAR below was accepted,
 // or recorded wrongly, before its fix.
+import * as dagCbor from '@ipld/dag-cbor'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, test } from 'vitest'
 import { isCairnError } from '../../src/errors/cairn-error.ts'
 import { MemoryStorage } from '../../src/storage/memory.ts'
@@ -73,6 +76,37 @@ describe('fuzzer findings', () => {
     const records = await collect(b.read('$objects'))
     expect(records.length).toBe(2)
     expect(String(records[1]!.prev)).toBe(String(records[0]!.cid))
+    expect(await b.verify()).toMatchObject({ dangling: [] })
+  })
+
+  test('F7: a foreign root the store already holds under a recorded object gets the bytes of its DAG the CAR carried, not 0', async () => {
+    const block = async (value: unknown): Promise<BlockRecord> => {
+      const bytes = dagCbor.encode(value)
+      return { cid: CID.createV1(0x71, await sha256.digest(bytes)), bytes }
+    }
+    const leaf = await block({ leaf: 1 })
+    const node = await block({ child: leaf.cid })
+    const a = await open()
+    await a.put({ leaf: 1 }, { type: 'doc' })
+    expect(String(await a.put({ child: leaf.cid }, { type: 'doc' }))).toBe(String(node.cid))
+    const b = await open()
+    await b.import(await bytesOf(a.export()))
+    const car = (roots: CID[], blocks: BlockRecord[]): Promise<Uint8Array> =>
+      bytesOf(
+        writeCar(
+          roots,
+          (async function* (): AsyncGenerator<BlockRecord> {
+            yield* blocks
+          })(),
+        ),
+      )
+    const sizes = async (): Promise<Record<string, number>> => Object.fromEntries((await collect(b.objects({ type: 'car' }))).map((o) => [String(o.cid), o.size]))
+    // The CAR carries the held block it names as its root: its bytes.
+    await b.import(await car([leaf.cid], [leaf]))
+    expect(await sizes()).toEqual({ [String(leaf.cid)]: leaf.bytes.length })
+    // The root is held and not carried; the CAR carries the block under it: that block's bytes.
+    await b.import(await car([node.cid], [leaf]))
+    expect(await sizes()).toEqual({ [String(leaf.cid)]: leaf.bytes.length, [String(node.cid)]: leaf.bytes.length })
     expect(await b.verify()).toMatchObject({ dangling: [] })
   })
 })

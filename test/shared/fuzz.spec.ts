@@ -5,6 +5,8 @@
 // (over 10,000 variants, memory and files engines) is `tsx test/fuzz/fuzz.node.ts`.
 // Re-run one variant: CAIRN_FUZZ_SEED=<seed> CAIRN_FUZZ_ONLY=<index> npx vitest run --project node test/shared/fuzz.spec.ts
 import * as dagCbor from '@ipld/dag-cbor'
+import { ed25519 } from '@noble/curves/ed25519.js'
+import { base58btc } from 'multiformats/bases/base58'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, test } from 'vitest'
@@ -102,6 +104,17 @@ describe("the fuzzer's own tools", () => {
     // A root is decoded before it is known to be an event: a block nested too deep is refused there
     expect(await rules(event, encodeCbor({ ...event, data: new RawCbor(nested(600)) }))).toEqual(['root.deep'])
     expect(await rules({ ...event, data: { x: CID.parse('bafyreie5k4gywcco6ggqn3xsj2nbyma7vqklshwjpf2mvvb5pcd57ibzpu') } })).toEqual([])
+    // Signatures (format-v1 §3): a sig needs an author and must verify; an author alone must be covered
+    const secret = new Uint8Array(32).fill(7)
+    const did = `did:key:${base58btc.encode(Uint8Array.of(0xed, 0x01, ...ed25519.getPublicKey(secret)))}`
+    const signed = { ...event, author: did }
+    const sig = ed25519.sign(dagCbor.encode(signed), secret)
+    expect(await rules({ ...signed, sig })).toEqual([])
+    expect(await rules({ ...signed, sig, data: 1 })).toEqual(['sig.invalid'])
+    expect(await rules({ ...signed, sig: sig.subarray(0, 63) })).toEqual(['sig.invalid'])
+    expect(await rules({ ...event, sig })).toEqual(['sig.no-author'])
+    expect(await rules(signed)).toEqual(['sig.uncovered'])
+    expect(await rules({ ...signed, author: 'did:key:z6Mk', sig })).toEqual(['sig.invalid'])
   })
 })
 
