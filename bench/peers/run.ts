@@ -1,35 +1,42 @@
 // `npm run bench:peers`: Cairn beside Fireproof and the atproto repo on Cairn's deterministic
-// workload (bench/workload.ts), in one process and one run. Each round runs every measurement of
-// both sides, alternating which side goes first; the figures are medians over the rounds and
-// every sample is kept in results.json. Writes results.json and results.md beside this file.
+// workload (bench/workload.ts), in one run. Each measurement runs in its own fresh child process
+// (this file forked with `--case <name>`, the same Node flags), which loads only its side's
+// library, runs the case once untimed (warm-up) and then once timed, and sends its samples back
+// over IPC: one side's retained heap and JIT state never touch the other's figures. Each round runs
+// every pair, alternating which side goes first; the figures are medians over the rounds and every
+// sample is kept in results.json. Writes results.json and results.md beside this file.
 // Needs the root package built (`npm run build`); BENCH_ROUNDS sets the rounds (default 3).
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
-import { cpus, loadavg, totalmem } from 'node:os'
+import { fork } from 'node:child_process'
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Secp256k1Keypair } from '@atproto/crypto'
-import { getFullRepo, MemoryBlockstore, Repo, verifyRepoCar, WriteOpAction } from '@atproto/repo'
-import { fireproof } from '@fireproof/core'
-import { createIdentity, openStore } from '../../dist/index.node.js'
 import { bytesOf, fmt, median, timed } from '../measure.ts'
 import { withDir } from '../scratch.ts'
 import { BATCH, EVENTS, eventAt, type WorkloadEvent } from '../workload.ts'
 
-/** Node's collector when run with --expose-gc (the npm script does): called between sides. */
+/** Node's collector when run with --expose-gc (the npm script does): called before the timed pass. */
 const gc = (globalThis as { gc?: () => void }).gc
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3)
 const SINGLE = Number(process.env['BENCH_SINGLE'] ?? 300)
 const READS = 50 // streams read (Cairn) / queried (Fireproof) per round, warm
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 const COLLECTION = 'com.example.entry' as const
+/** Where a child leaves the CAR a later child verifies (set by the parent for its children). */
+const HANDOFF = process.env['CAIRN_PEERS_HANDOFF'] ?? ''
+
+// Each side's library is loaded only in the children that measure it.
+const cairnLib = () => import('../../dist/index.node.js')
+const atRepo = () => import('@atproto/repo')
+const atCrypto = () => import('@atproto/crypto')
 
 // ---------- the workload, mapped to each peer's natural record ----------
 
 /** Fireproof: one document per event, the event's data at the top level. */
 const docOf = (e: WorkloadEvent) => ({ _id: `e${String(e.data.i).padStart(6, '0')}`, ...e.data, stream: e.stream, type: e.type })
-/** atproto: one record per event in one collection, rkey from i. */
-const createOf = (e: WorkloadEvent) => ({
-  action: WriteOpAction.Create as const,
+/** atproto: one record per event in one collection, rkey from i (`create` is `WriteOpAction.Create`). */
+const createOf = <A>(create: A, e: WorkloadEvent) => ({
+  action: create,
   collection: COLLECTION,
   rkey: `e${String(e.data.i).padStart(6, '0')}`,
   record: { $type: COLLECTION, stream: e.stream, type: e.type, ...e.data },
@@ -47,25 +54,23 @@ async function duBytes(dir: string): Promise<number> {
 }
 
 /** Fireproof on its Node file storage, everything (data, index, keybag) under `dir`. */
-function openFireproof(dir: string) {
+async function openFireproof(dir: string) {
+  const { fireproof } = await import('@fireproof/core')
   process.env['FP_KEYBAG_URL'] = `file://${dir}/keybag`
   return fireproof('bench', { storeUrls: { base: `file://${dir}/db` } })
 }
 
-const samples: Record<string, number[]> = {}
-const sizes: Record<string, number> = {}
+let samples: Record<string, number[]> = {}
+let sizes: Record<string, number> = {}
 const note = (key: string, ms: number): void => {
   samples[key] ??= []
   samples[key].push(ms)
 }
 
-// ---------- one round of each side ----------
-
-const signer = await createIdentity()
-const atKey = await Secp256k1Keypair.create()
-const atDid = 'did:example:cairn-bench'
+// ---------- the cases, each run in its own child process ----------
 
 async function cairnFilesBatched(): Promise<void> {
+  const { openStore } = await cairnLib()
   await withDir('cairn-peers-', async (dir) => {
     const store = await openStore({ path: dir })
     note(
@@ -93,7 +98,7 @@ async function cairnFilesBatched(): Promise<void> {
 
 async function fireproofBulk(): Promise<void> {
   await withDir('fireproof-peers-', async (dir) => {
-    const db = openFireproof(dir)
+    const db = await openFireproof(dir)
     note(
       'fireproof.bulk',
       await timed(async () => {
@@ -124,28 +129,32 @@ async function fireproofBulk(): Promise<void> {
   })
 }
 
-let cairnCar: Uint8Array = new Uint8Array()
 async function cairnMemorySigned(): Promise<void> {
-  const store = await openStore({ memory: true, signer })
+  const { createIdentity, openStore } = await cairnLib()
+  const store = await openStore({ memory: true, signer: await createIdentity() })
   note(
     'cairn.memory.signed.batched',
     await timed(async () => {
       for (let k = 0; k < EVENTS; k += BATCH) await store.appendMany(batch(k))
     }),
   )
+  let car: Uint8Array = new Uint8Array()
   note(
     'cairn.export',
     await timed(async () => {
-      cairnCar = await bytesOf(store.export())
+      car = await bytesOf(store.export())
     }),
   )
   await store.close()
-  sizes['cairn.car'] = cairnCar.length
+  sizes['cairn.car'] = car.length
+  await writeFile(join(HANDOFF, 'cairn.car'), car)
 }
 
 async function cairnImport(): Promise<void> {
+  const { openStore } = await cairnLib()
+  const car = new Uint8Array(await readFile(join(HANDOFF, 'cairn.car')))
   const store = await openStore({ memory: true, requireSignatures: true })
-  note('cairn.import.signed', await timed(() => store.import(cairnCar)))
+  note('cairn.import.signed', await timed(() => store.import(car)))
   let n = 0
   for await (const _ of store.read('acct-0')) n++
   if (n !== EVENTS / 1000) throw new Error(`cairn import: ${n} events in acct-0`)
@@ -153,6 +162,7 @@ async function cairnImport(): Promise<void> {
 }
 
 async function cairnMemoryUnsigned(): Promise<void> {
+  const { openStore } = await cairnLib()
   const store = await openStore({ memory: true })
   note(
     'cairn.memory.batched',
@@ -163,37 +173,51 @@ async function cairnMemoryUnsigned(): Promise<void> {
   await store.close()
 }
 
-let atCar: Uint8Array = new Uint8Array()
 async function atprotoApplyWrites(): Promise<void> {
+  const { getFullRepo, MemoryBlockstore, Repo, WriteOpAction } = await atRepo()
+  const { Secp256k1Keypair } = await atCrypto()
+  const atKey = await Secp256k1Keypair.create()
+  const atDid = 'did:example:cairn-bench'
   const storage = new MemoryBlockstore()
   let repo = await Repo.create(storage, atDid, atKey)
   note(
     'atproto.applyWrites',
     await timed(async () => {
-      for (let k = 0; k < EVENTS; k += BATCH) repo = await repo.applyWrites(batch(k).map(createOf), atKey)
+      for (let k = 0; k < EVENTS; k += BATCH)
+        repo = await repo.applyWrites(
+          batch(k).map((e) => createOf(WriteOpAction.Create, e)),
+          atKey,
+        )
     }),
   )
+  let car: Uint8Array = new Uint8Array()
   note(
     'atproto.getFullRepo',
     await timed(async () => {
-      atCar = await bytesOf(getFullRepo(storage, repo.cid))
+      car = await bytesOf(getFullRepo(storage, repo.cid))
     }),
   )
-  sizes['atproto.car'] = atCar.length
+  sizes['atproto.car'] = car.length
+  await writeFile(join(HANDOFF, 'atproto.car'), car)
+  await writeFile(join(HANDOFF, 'atproto.json'), JSON.stringify({ did: atDid, key: atKey.did() }))
 }
 
 async function atprotoVerify(): Promise<void> {
+  const { verifyRepoCar } = await atRepo()
+  const car = new Uint8Array(await readFile(join(HANDOFF, 'atproto.car')))
+  const { did, key } = JSON.parse(await readFile(join(HANDOFF, 'atproto.json'), 'utf8')) as { did: string; key: string }
   let n = 0
   note(
     'atproto.verifyRepoCar',
     await timed(async () => {
-      n = (await verifyRepoCar(atCar, atDid, atKey.did())).creates.length
+      n = (await verifyRepoCar(car, did, key)).creates.length
     }),
   )
   if (n !== EVENTS) throw new Error(`verifyRepoCar: ${n} records`)
 }
 
 async function cairnSingle(): Promise<void> {
+  const { openStore } = await cairnLib()
   await withDir('cairn-peers-', async (dir) => {
     const store = await openStore({ path: dir })
     note(
@@ -208,7 +232,7 @@ async function cairnSingle(): Promise<void> {
 
 async function fireproofPut(): Promise<void> {
   await withDir('fireproof-peers-', async (dir) => {
-    const db = openFireproof(dir)
+    const db = await openFireproof(dir)
     note(
       'fireproof.put',
       await timed(async () => {
@@ -219,26 +243,75 @@ async function fireproofPut(): Promise<void> {
   })
 }
 
+const CASES = {
+  cairnFilesBatched,
+  fireproofBulk,
+  cairnMemorySigned,
+  atprotoApplyWrites,
+  cairnImport,
+  atprotoVerify,
+  cairnSingle,
+  fireproofPut,
+  cairnMemoryUnsigned,
+} satisfies Record<string, () => Promise<void>>
+type Case = keyof typeof CASES
+type Report = { samples: Record<string, number[]>; sizes: Record<string, number> }
+
+if (process.argv[2] === '--case') {
+  // The child: one untimed pass of the case (warm-up: JIT, module init, caches), its samples
+  // dropped, a collection, then the timed pass; its samples go back to the parent over IPC.
+  const fn = CASES[process.argv[3] as Case]
+  if (fn === undefined || process.send === undefined) throw new Error(`unknown case ${process.argv[3]} or no IPC channel`)
+  await fn()
+  samples = {}
+  sizes = {}
+  gc?.()
+  await fn()
+  const report: Report = { samples, sizes }
+  // Some peers keep timers or handles open: leave once the report is sent.
+  process.send(report, () => process.exit(0))
+  await new Promise(() => {})
+}
+
+/** Runs one case in a fresh child process (this file, the same Node flags) and merges its samples. */
+function runCase(name: Case, handoff: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let report: Report | undefined
+    const child = fork(fileURLToPath(import.meta.url), ['--case', name], { env: { ...process.env, CAIRN_PEERS_HANDOFF: handoff } })
+    child.on('message', (m) => {
+      report = m as Report
+    })
+    child.on('error', reject)
+    child.on('exit', (code) => {
+      if (report === undefined) return reject(new Error(`case ${name}: child exited with ${code} and no report`))
+      for (const [k, xs] of Object.entries(report.samples)) for (const x of xs) note(k, x)
+      Object.assign(sizes, report.sizes)
+      resolve()
+    })
+  })
+}
+
 // Pairs run back to back; odd rounds run the peer first.
-const pairs: [string, () => Promise<void>, () => Promise<void>][] = [
-  ['batched append + reads (files)', cairnFilesBatched, fireproofBulk],
-  ['batched append + export (memory, signed)', cairnMemorySigned, atprotoApplyWrites],
-  ['verified import', cairnImport, atprotoVerify],
-  ['single appends (files)', cairnSingle, fireproofPut],
+const pairs: [string, Case, Case][] = [
+  ['batched append + reads (files)', 'cairnFilesBatched', 'fireproofBulk'],
+  ['batched append + export (memory, signed)', 'cairnMemorySigned', 'atprotoApplyWrites'],
+  ['verified import', 'cairnImport', 'atprotoVerify'],
+  ['single appends (files)', 'cairnSingle', 'fireproofPut'],
 ]
 
+const handoff = await mkdtemp(join(tmpdir(), 'cairn-peers-handoff-'))
 const load0 = loadavg()
 const t0 = performance.now()
-for (let r = 0; r < ROUNDS; r++) {
-  for (const [name, cairn, peer] of pairs) {
-    const order = r % 2 === 0 ? [cairn, peer] : [peer, cairn]
-    for (const fn of order) {
-      gc?.()
-      await fn()
+try {
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, cairn, peer] of pairs) {
+      for (const c of r % 2 === 0 ? [cairn, peer] : [peer, cairn]) await runCase(c, handoff)
+      process.stderr.write(`round ${r + 1}/${ROUNDS}: ${name} done (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`)
     }
-    process.stderr.write(`round ${r + 1}/${ROUNDS}: ${name} done (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`)
+    await runCase('cairnMemoryUnsigned', handoff)
   }
-  await cairnMemoryUnsigned()
+} finally {
+  await rm(handoff, { recursive: true, force: true })
 }
 const load1 = loadavg()
 
@@ -296,6 +369,7 @@ const paired = (r: Row): number[] => samples[r.peerKey]!.map((p, i) => p / sampl
 const mark = (r: Row): string => (r.target === undefined ? '' : `≥ ${r.target}× ${r.met ? '✓' : '✗'}`)
 const md = [
   `Measured ${date}, ${machine}; medians of ${ROUNDS} rounds, sides interleaved; load average ${load0[0]!.toFixed(2)} before, ${load1[0]!.toFixed(2)} after.`,
+  "Each side runs in its own fresh Node process per round (one child per measurement, loading only that side's library), so neither side's heap, caches or JIT state reaches the other. Warm-up, the same for both sides: the child runs the whole case once untimed, collects garbage, then runs it again timed; only the second pass counts.",
   `Versions: cairndb ${versions['cairndb']}, @fireproof/core ${versions['@fireproof/core']}, @atproto/repo ${versions['@atproto/repo']}, @atproto/crypto ${versions['@atproto/crypto']}.`,
   '',
   '| what | Cairn | peer | peer is | ratio of medians | each round | target |',
@@ -330,6 +404,8 @@ const results = {
   versions,
   workload: { events: EVENTS, batch: BATCH, streams: 1000, single: SINGLE, reads: READS, eventAt: 'bench/workload.ts' },
   rounds: ROUNDS,
+  isolation: "each measurement in its own fresh child process, loading only its side's library",
+  warmUp: 'one untimed pass of the same case in the child, then gc, then the timed pass (both sides)',
   seconds: Math.round((performance.now() - t0) / 1000),
   rows: rows.map((r) => ({ ...r, cairnMedianMs: med(r.cairnKey), peerMedianMs: med(r.peerKey), eachRound: paired(r) })),
   spread: Object.fromEntries(Object.keys(samples).map((k) => [k, kind(k)])),
