@@ -167,7 +167,8 @@ export async function readVerifiedCar(source: ByteSource, limits: StagingLimits,
 /**
  * Copies small blocks into shared 64 KiB buffers: one typed array per block instead of an
  * ArrayBuffer and its native store each. Only for blocks kept together until the same commit
- * (an import's unique dag-cbor blocks), so no slab outlives its blocks by much.
+ * (an import's unique dag-cbor blocks); the ones stored are copied out before (ownSlabBytes), so
+ * no slab outlives its import.
  */
 class ByteSlab {
   /** Largest block copied into a slab. */
@@ -186,6 +187,28 @@ class ByteSlab {
     this.#buf.set(bytes, at)
     this.#at = at + n
     return this.#buf.subarray(at, at + n)
+  }
+}
+
+/**
+ * Copies the blocks to store that are windows into a slab (or any bigger buffer) together into
+ * one buffer of exactly their size: one copy per import. An engine that keeps the views it is
+ * given (in memory) then holds no slab, nor the slabs' blocks this import did not store
+ * (repeats, blocks stored already); one that persists a view's whole buffer copies each down
+ * to its own bytes (ownBytes).
+ */
+function ownSlabBytes(blocks: BlockRecord[]): void {
+  let total = 0
+  for (const { bytes } of blocks) if (bytes.length !== bytes.buffer.byteLength) total += bytes.length
+  if (total === 0) return
+  const buffer = new Uint8Array(total)
+  let at = 0
+  for (let i = 0; i < blocks.length; i++) {
+    const { cid, bytes } = blocks[i]!
+    if (bytes.length === bytes.buffer.byteLength) continue
+    buffer.set(bytes, at)
+    blocks[i] = { cid, bytes: buffer.subarray(at, at + bytes.length) }
+    at += bytes.length
   }
 }
 
@@ -347,6 +370,7 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
     foreign.push({ cid: root, size: await assertCompleteDag(root, NOTHING_COMPLETE, source, new Set(), `part of the DAG under root ${root}`, take) })
   }
 
+  ownSlabBytes(blocks)
   const heads: CID[] = currentHeads.filter((c) => !storedParents.has(c))
   for (const e of events) if (!e.superseded) heads.push(e.cid)
   return { events, blocks, stagedBlocks, heads: sortCids(heads), foreign, verified: car.blocks }

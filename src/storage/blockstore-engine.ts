@@ -8,7 +8,7 @@ import type { Blockstore } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'
 import { concatBytes, equalBytes } from '../block/codec.ts'
 import { sha256Sync } from '../block/hash.ts'
-import { DAG_CBOR, type BlockRecord } from '../block/interface.ts'
+import { DAG_CBOR, ownBytes, type BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { checkCompactArguments, DERIVED_NAME, type CommitBatch, type CompactOptions, type CompactReport, type StorageEngine } from './interface.ts'
 import { expectDerivedBytes } from './derived.ts'
@@ -515,13 +515,13 @@ export class BlockstoreStorage implements StorageEngine {
     return chain
   }
 
-  /** Puts the blocks the blockstore lacks, `concurrency` at a time; fails after all settled. */
+  /** Puts the blocks the blockstore lacks, `concurrency` at a time, each as bytes of its own (a blockstore may keep or clone a view's whole buffer); fails after all settled. */
   async #putAll(blocks: readonly BlockRecord[]): Promise<void> {
     const bs = this.#blockstore
     for (let i = 0; i < blocks.length; i += this.#concurrency) {
       const results = await Promise.allSettled(
         blocks.slice(i, i + this.#concurrency).map(async (block) => {
-          if (!(await bs.has(block.cid))) await bs.put(block.cid, block.bytes)
+          if (!(await bs.has(block.cid))) await bs.put(block.cid, ownBytes(block.bytes))
         }),
       )
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
