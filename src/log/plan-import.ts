@@ -2,7 +2,7 @@ import { CID } from 'multiformats/cid'
 import { type BlockLookup, CidMap, CidSet } from '../block/cid-map.ts'
 import { blockLinks, decodeTrusted, verify, verifySync } from '../block/codec.ts'
 import { SYNC_HASH_LIMIT } from '../block/hash.ts'
-import { DAG_CBOR, DAG_PB, type BlockRecord } from '../block/interface.ts'
+import { DAG_CBOR, DAG_PB, RAW, type BlockRecord } from '../block/interface.ts'
 import type { ByteSource } from '../car/interface.ts'
 import { readCar, type CarReadLimits } from '../car/reader.ts'
 import { CairnError } from '../errors/cairn-error.ts'
@@ -363,11 +363,12 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
     }
   }
   const foreign: { cid: CID; size: number }[] = []
-  for (const root of new CidSet(foreignRoots).values()) {
-    // Its own walk, to the leaves: its size is the bytes of its DAG's blocks the CAR carried, so
-    // blocks already walked for an object of the CAR, and blocks under objects the store had
-    // recorded before (complete, which would end a completeness walk), still count.
-    foreign.push({ cid: root, size: await assertCompleteDag(root, NOTHING_COMPLETE, source, new Set(), `part of the DAG under root ${root}`, take) })
+  const roots = [...new CidSet(foreignRoots).values()]
+  // Complete, as objects are: one walk for every DAG of the import, which ends at recorded objects.
+  for (const root of roots) await takeDag(root, `part of the DAG under root ${root}`)
+  if (roots.length > 0) {
+    const sizeOf = carriedBytes(car, views, storage)
+    for (const root of roots) foreign.push({ cid: root, size: await sizeOf(root) })
   }
 
   ownSlabBytes(blocks)
@@ -376,8 +377,113 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
   return { events, blocks, stagedBlocks, heads: sortCids(heads), foreign, verified: car.blocks }
 }
 
-/** For a foreign root's walk: no block ends it early, so every block of its DAG the CAR carried is counted. */
-const NOTHING_COMPLETE = { isComplete: (_key: string): boolean => false }
+/** No links (shared by every stored block below which the CAR carried nothing). */
+const NONE: readonly CID[] = []
+
+/**
+ * The size of a foreign root (format v1 §6): the bytes of the blocks of its DAG that the CAR
+ * carried (held or staged), counted once each, also under objects the store had recorded before.
+ * Each root's walk goes through the CAR's blocks, in memory; where it reaches a stored block
+ * the CAR did not carry, it goes on from the carried blocks reachable from that block through
+ * such stored blocks alone (`below`), found once per import for every root, one read per stored
+ * block. Under a recorded object (complete: every block of it stored) only blocks storage held
+ * before the import can be carried, so when the CAR carried none such the walk ends there
+ * without reading. So storage reads are bounded by the import, not by roots × the DAGs they
+ * name: a small CAR of many roots naming a big held object reads nothing of it.
+ */
+function carriedBytes(car: VerifiedCar, views: LogViews, storage: StorageEngine): (root: CID) => Promise<number> {
+  /** Stored blocks the CAR did not carry → the carried blocks reachable from each through such blocks alone. */
+  const below = new CidMap<readonly CID[]>()
+  /** Links of staged (non-raw) blocks, read back once. */
+  const stagedLinks = new CidMap<readonly CID[]>()
+  let carriedStored: boolean | undefined
+  /** Whether the CAR carried a block storage held before the import (the only kind a recorded object can hold). */
+  const anyCarriedStored = async (): Promise<boolean> => {
+    if (carriedStored !== undefined) return carriedStored
+    carriedStored = false
+    for (const s of car.staged.values()) if (!s.fresh) carriedStored = true
+    for (const cid of car.blocks.keys()) {
+      if (carriedStored) break
+      carriedStored = await storage.has(cid)
+    }
+    return carriedStored
+  }
+  const carried = (cid: CID): boolean => car.blocks.has(cid) || car.staged.has(cid)
+  const read = async (cid: CID): Promise<CID[]> => {
+    const bytes = await storage.get(cid)
+    if (bytes === undefined) throw missingBlock(cid, 'part of a foreign DAG')
+    return blockLinks(cid, bytes)
+  }
+  const storedLinks = async (cid: CID): Promise<readonly CID[]> => {
+    if (cid.code !== DAG_CBOR && cid.code !== DAG_PB) return NONE
+    if (views.isComplete(cid.toString()) && !(await anyCarriedStored())) return NONE
+    return read(cid)
+  }
+  /** Fills `below` for `top` and for every stored, uncarried block under it not filled yet (children first). */
+  const fill = async (top: CID): Promise<void> => {
+    const stack: CID[] = [top]
+    const links: (readonly CID[] | undefined)[] = [undefined]
+    while (stack.length > 0) {
+      const cid = stack.at(-1)!
+      if (below.has(cid)) {
+        stack.pop()
+        links.pop()
+        continue
+      }
+      let out = links.at(-1)
+      if (out === undefined) {
+        out = await storedLinks(cid)
+        links[links.length - 1] = out
+        const depth = stack.length
+        for (const l of out) {
+          if (carried(l) || below.has(l)) continue
+          stack.push(l)
+          links.push(undefined)
+        }
+        if (stack.length > depth) continue
+      }
+      stack.pop()
+      links.pop()
+      const found = new CidSet()
+      for (const l of out) {
+        if (carried(l)) found.add(l)
+        else for (const c of below.get(l)!) found.add(c)
+      }
+      below.set(cid, found.size === 0 ? NONE : [...found.values()])
+    }
+  }
+  return async (root: CID): Promise<number> => {
+    let size = 0
+    const seen = new CidSet()
+    const stack = [root]
+    while (stack.length > 0) {
+      const cid = stack.pop()!
+      if (seen.has(cid)) continue
+      seen.add(cid)
+      const held = car.blocks.get(cid)
+      if (held !== undefined) {
+        size += held.bytes.length
+        stack.push(...blockLinks(cid, held.bytes))
+        continue
+      }
+      const staged = car.staged.get(cid)
+      if (staged !== undefined) {
+        size += staged.size
+        if (cid.code === RAW) continue
+        let links = stagedLinks.get(cid)
+        if (links === undefined) {
+          links = await read(cid)
+          stagedLinks.set(cid, links)
+        }
+        stack.push(...links)
+        continue
+      }
+      if (!below.has(cid)) await fill(cid)
+      stack.push(...below.get(cid)!)
+    }
+    return size
+  }
+}
 
 /** How the walk reached an event: as a root of the CAR, a parent, a stream predecessor. */
 const ROOT = 0

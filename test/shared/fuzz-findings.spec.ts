@@ -109,4 +109,57 @@ describe('fuzzer findings', () => {
     expect(await sizes()).toEqual({ [String(leaf.cid)]: leaf.bytes.length, [String(node.cid)]: leaf.bytes.length })
     expect(await b.verify()).toMatchObject({ dangling: [] })
   })
+
+  test('F7: the size walk reads stored blocks once per import, not once per foreign root naming them', async () => {
+    class Counting extends MemoryStorage {
+      gets = 0
+      override async get(cid: CID): Promise<Uint8Array | undefined> {
+        this.gets++
+        return super.get(cid)
+      }
+    }
+    const block = async (value: unknown): Promise<BlockRecord> => {
+      const bytes = dagCbor.encode(value)
+      return { cid: CID.createV1(0x71, await sha256.digest(bytes)), bytes }
+    }
+    const storage = new Counting()
+    const b = await CairnStore.open(storage)
+    // A held object of 1 + 16 + 256 blocks.
+    const mids: CID[] = []
+    let leaf: CID | undefined
+    for (let m = 0; m < 16; m++) {
+      const leaves: CID[] = []
+      for (let l = 0; l < 16; l++) leaves.push(await b.put({ m, l }, { type: 'leaf' }))
+      leaf ??= leaves[0]
+      mids.push(await b.put({ m, leaves }, { type: 'mid' }))
+    }
+    const big = await b.put({ mids }, { type: 'big' })
+    const dagBlocks = 1 + 16 + 256
+    const leafBlock = await block({ m: 0, l: 0 })
+    expect(String(leafBlock.cid)).toBe(String(leaf))
+    const sizes = async (): Promise<Record<string, number>> => Object.fromEntries((await collect(b.objects({ type: 'car' }))).map((o) => [String(o.cid), o.size]))
+    for (const carriesALeaf of [false, true]) {
+      // 20 roots, each linking to the held object; the second CAR also carries one of its leaves.
+      const roots: BlockRecord[] = []
+      for (let i = 0; i < 20; i++) roots.push(await block({ i, carriesALeaf, x: big }))
+      storage.gets = 0
+      await b.import(
+        await bytesOf(
+          writeCar(
+            roots.map((r) => r.cid),
+            (async function* (): AsyncGenerator<BlockRecord> {
+              yield* roots
+              if (carriesALeaf) yield leafBlock
+            })(),
+          ),
+        ),
+      )
+      // Without a carried block storage held before, nothing under the object can count: no read of it at all.
+      // With one, the object is walked once for the 20 roots.
+      expect(storage.gets).toBeLessThanOrEqual(carriesALeaf ? dagBlocks + roots.length : roots.length)
+      const got = await sizes()
+      for (const r of roots) expect(got[String(r.cid)]).toBe(r.bytes.length + (carriesALeaf ? leafBlock.bytes.length : 0))
+    }
+    expect(await b.verify()).toMatchObject({ dangling: [] })
+  })
 })
