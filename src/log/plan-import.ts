@@ -1,6 +1,6 @@
 import { CID } from 'multiformats/cid'
 import { type BlockLookup, CidMap, CidSet } from '../block/cid-map.ts'
-import { blockLinks, decodeTrusted, verify, verifySync } from '../block/codec.ts'
+import { blockLinks, decodeTrusted, loadDagPb, verify, verifySync } from '../block/codec.ts'
 import { SYNC_HASH_LIMIT } from '../block/hash.ts'
 import { DAG_CBOR, DAG_PB, RAW, type BlockRecord } from '../block/interface.ts'
 import type { ByteSource } from '../car/interface.ts'
@@ -410,6 +410,7 @@ function carriedBytes(car: VerifiedCar, views: LogViews, storage: StorageEngine)
   }
   const carried = (cid: CID): boolean => car.blocks.has(cid) || car.staged.has(cid)
   const read = async (cid: CID): Promise<CID[]> => {
+    if (cid.code === DAG_PB) await loadDagPb() // under a recorded object, the completeness walk may not have met dag-pb
     const bytes = await storage.get(cid)
     if (bytes === undefined) throw missingBlock(cid, 'part of a foreign DAG')
     return blockLinks(cid, bytes)
@@ -462,6 +463,7 @@ function carriedBytes(car: VerifiedCar, views: LogViews, storage: StorageEngine)
       seen.add(cid)
       const held = car.blocks.get(cid)
       if (held !== undefined) {
+        if (cid.code === DAG_PB) await loadDagPb()
         size += held.bytes.length
         stack.push(...blockLinks(cid, held.bytes))
         continue
