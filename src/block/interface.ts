@@ -8,16 +8,6 @@ export const DAG_PB = 0x70
 export const SHA2_256 = 0x12
 
 /**
- * Bytes that own their buffer exactly, for an engine that keeps or persists them: `bytes` when
- * they do, else a copy. Structured clone (IndexedDB) copies a view's whole underlying buffer, and
- * an engine holding a view keeps all of it alive, so a block that is a window into a bigger buffer
- * (a CAR chunk, an import's slab) is copied down to its own bytes first.
- */
-export function ownBytes(bytes: Uint8Array): Uint8Array {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
-}
-
-/**
  * A block: its CID and its encoded bytes.
  *
  * @example

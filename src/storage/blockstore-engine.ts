@@ -8,7 +8,7 @@ import type { Blockstore } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'
 import { concatBytes, equalBytes } from '../block/codec.ts'
 import { sha256Sync } from '../block/hash.ts'
-import { DAG_CBOR, ownBytes, type BlockRecord } from '../block/interface.ts'
+import { DAG_CBOR, type BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { checkCompactArguments, DERIVED_NAME, type CommitBatch, type CompactOptions, type CompactReport, type StorageEngine } from './interface.ts'
 import { expectDerivedBytes } from './derived.ts'
@@ -545,4 +545,14 @@ export class BlockstoreStorage implements StorageEngine {
   #open(): void {
     if (this.#closed) throw new CairnError('CAIRN_CLOSED', 'blockstore storage is closed')
   }
+}
+
+/**
+ * A block's bytes as a blockstore should keep them: a blockstore may hold the view it is given
+ * (keeping its whole buffer alive) or structured-clone it (copying that whole buffer), so a block
+ * that is a window into a bigger buffer (a CAR chunk, an import's slab) is copied down to its
+ * own bytes first. The IndexedDB engine does the same (its own copy: it is on the first load).
+ */
+function ownBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
 }

@@ -3,7 +3,7 @@
 // mapping, derived values, tab coordination (Web Lock, BroadcastChannel) and compaction.
 import { Mutex } from './mutex.ts'
 import { CID } from 'multiformats/cid'
-import { ownBytes, type BlockRecord } from '../block/interface.ts'
+import type { BlockRecord } from '../block/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { expectNonNegativeInteger, expectObject, expectPositiveInteger, expectString, type KnownKeys } from '../errors/arguments.ts'
 import { checkCompactArguments, type CommitBatch, type CompactOptions, type CompactReport, type StorageEngine } from './interface.ts'
@@ -112,6 +112,15 @@ function request<T>(req: IDBRequest<T>): Promise<T> {
       reject(req.error)
     }
   })
+}
+
+/**
+ * A block's bytes as IndexedDB should store them. Structured clone copies a view's whole
+ * underlying buffer, so a block that is a window into a bigger buffer (a CAR chunk, say) is
+ * copied down to its own bytes first.
+ */
+function ownBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
 }
 
 function toBytes(value: unknown): Uint8Array {
