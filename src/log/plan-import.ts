@@ -383,42 +383,52 @@ const NONE: readonly CID[] = []
 /**
  * The size of a foreign root (format v1 §6): the bytes of the blocks of its DAG that the CAR
  * carried (held or staged), counted once each, also under objects the store had recorded before.
- * Each root's walk goes through the CAR's blocks, in memory; where it reaches a stored block
- * the CAR did not carry, it goes on from the carried blocks reachable from that block through
- * such stored blocks alone (`below`), found once per import for every root, one read per stored
- * block. Under a recorded object (complete: every block of it stored) only blocks storage held
- * before the import can be carried, so when the CAR carried none such the walk ends there
- * without reading. So storage reads are bounded by the import, not by roots × the DAGs they
- * name: a small CAR of many roots naming a big held object reads nothing of it.
+ * Each root's walk goes through the CAR's blocks, in memory. Where it reaches a block the CAR did
+ * not carry that heads a complete DAG (every block under a recorded object is marked so), the
+ * carried blocks below it are found upward instead, from each carried block the views know as
+ * complete (only those can be under it) through the containment index: no read, and nothing
+ * walked that the CAR did not bring. Only a stored block outside recorded objects (an app link's
+ * target) is read, once per import for every root (`below`). So a small CAR of many roots
+ * naming a big held object reads nothing of it.
  */
 function carriedBytes(car: VerifiedCar, views: LogViews, storage: StorageEngine): (root: CID) => Promise<number> {
-  /** Stored blocks the CAR did not carry → the carried blocks reachable from each through such blocks alone. */
+  /** Stored blocks the CAR did not carry → carried blocks reachable from each. */
   const below = new CidMap<readonly CID[]>()
   /** Links of staged (non-raw) blocks, read back once. */
   const stagedLinks = new CidMap<readonly CID[]>()
-  let carriedStored: boolean | undefined
-  /** Whether the CAR carried a block storage held before the import (the only kind a recorded object can hold). */
-  const anyCarriedStored = async (): Promise<boolean> => {
-    if (carriedStored !== undefined) return carriedStored
-    carriedStored = false
-    for (const s of car.staged.values()) if (!s.fresh) carriedStored = true
-    for (const cid of car.blocks.keys()) {
-      if (carriedStored) break
-      carriedStored = await storage.has(cid)
+  /** Blocks of recorded objects → the carried blocks under them; built on first need. */
+  let underComplete: Map<string, CID[]> | undefined
+  const carriedUnder = (key: string): readonly CID[] => {
+    if (underComplete === undefined) {
+      underComplete = new Map()
+      for (const cid of [...car.blocks.keys(), ...car.staged.keys()]) {
+        const start = cid.toString()
+        if (!views.isComplete(start)) continue
+        // Up from the carried block through every block and event that links to it.
+        const seen = new Set([start])
+        const up = [start]
+        while (up.length > 0) {
+          const containers = views.containers(up.pop()!)
+          if (containers === undefined) continue
+          for (const key of containers) {
+            if (seen.has(key)) continue
+            seen.add(key)
+            up.push(key)
+            const list = underComplete.get(key)
+            if (list === undefined) underComplete.set(key, [cid])
+            else list.push(cid)
+          }
+        }
+      }
     }
-    return carriedStored
+    return underComplete.get(key) ?? NONE
   }
   const carried = (cid: CID): boolean => car.blocks.has(cid) || car.staged.has(cid)
   const read = async (cid: CID): Promise<CID[]> => {
-    if (cid.code === DAG_PB) await loadDagPb() // under a recorded object, the completeness walk may not have met dag-pb
+    if (cid.code === DAG_PB) await loadDagPb()
     const bytes = await storage.get(cid)
     if (bytes === undefined) throw missingBlock(cid, 'part of a foreign DAG')
     return blockLinks(cid, bytes)
-  }
-  const storedLinks = async (cid: CID): Promise<readonly CID[]> => {
-    if (cid.code !== DAG_CBOR && cid.code !== DAG_PB) return NONE
-    if (views.isComplete(cid.toString()) && !(await anyCarriedStored())) return NONE
-    return read(cid)
   }
   /** Fills `below` for `top` and for every stored, uncarried block under it not filled yet (children first). */
   const fill = async (top: CID): Promise<void> => {
@@ -433,7 +443,14 @@ function carriedBytes(car: VerifiedCar, views: LogViews, storage: StorageEngine)
       }
       let out = links.at(-1)
       if (out === undefined) {
-        out = await storedLinks(cid)
+        const key = cid.toString()
+        if (views.isComplete(key) || (cid.code !== DAG_CBOR && cid.code !== DAG_PB)) {
+          below.set(cid, carriedUnder(key))
+          stack.pop()
+          links.pop()
+          continue
+        }
+        out = await read(cid)
         links[links.length - 1] = out
         const depth = stack.length
         for (const l of out) {
