@@ -1,8 +1,8 @@
 import { CID } from 'multiformats/cid'
 import { type BlockLookup, CidMap, CidSet } from '../block/cid-map.ts'
-import { blockLinks, decodeTrusted, verify, verifySync } from '../block/codec.ts'
+import { blockLinks, decodeTrusted, loadDagPb, verify, verifySync } from '../block/codec.ts'
 import { SYNC_HASH_LIMIT } from '../block/hash.ts'
-import { DAG_CBOR, DAG_PB, type BlockRecord } from '../block/interface.ts'
+import { DAG_CBOR, DAG_PB, RAW, type BlockRecord } from '../block/interface.ts'
 import type { ByteSource } from '../car/interface.ts'
 import { readCar, type CarReadLimits } from '../car/reader.ts'
 import { CairnError } from '../errors/cairn-error.ts'
@@ -167,7 +167,8 @@ export async function readVerifiedCar(source: ByteSource, limits: StagingLimits,
 /**
  * Copies small blocks into shared 64 KiB buffers: one typed array per block instead of an
  * ArrayBuffer and its native store each. Only for blocks kept together until the same commit
- * (an import's unique dag-cbor blocks), so no slab outlives its blocks by much.
+ * (an import's unique dag-cbor blocks); the ones stored are copied out before (ownSlabBytes), so
+ * no slab outlives its import.
  */
 class ByteSlab {
   /** Largest block copied into a slab. */
@@ -186,6 +187,28 @@ class ByteSlab {
     this.#buf.set(bytes, at)
     this.#at = at + n
     return this.#buf.subarray(at, at + n)
+  }
+}
+
+/**
+ * Copies the blocks to store that are windows into a slab (or any bigger buffer) together into
+ * one buffer of exactly their size: one copy per import. An engine that keeps the views it is
+ * given (in memory) then holds no slab, nor the slabs' blocks this import did not store
+ * (repeats, blocks stored already); one that persists a view's whole buffer copies each down
+ * to its own bytes (ownBytes).
+ */
+function ownSlabBytes(blocks: BlockRecord[]): void {
+  let total = 0
+  for (const { bytes } of blocks) if (bytes.length !== bytes.buffer.byteLength) total += bytes.length
+  if (total === 0) return
+  const buffer = new Uint8Array(total)
+  let at = 0
+  for (let i = 0; i < blocks.length; i++) {
+    const { cid, bytes } = blocks[i]!
+    if (bytes.length === bytes.buffer.byteLength) continue
+    buffer.set(bytes, at)
+    blocks[i] = { cid, bytes: buffer.subarray(at, at + bytes.length) }
+    at += bytes.length
   }
 }
 
@@ -340,20 +363,146 @@ export async function planImport(car: VerifiedCar, views: LogViews, storage: Sto
     }
   }
   const foreign: { cid: CID; size: number }[] = []
-  for (const root of new CidSet(foreignRoots).values()) {
-    // Its own walk, to the leaves: its size is the bytes of its DAG's blocks the CAR carried, so
-    // blocks already walked for an object of the CAR, and blocks under objects the store had
-    // recorded before (complete, which would end a completeness walk), still count.
-    foreign.push({ cid: root, size: await assertCompleteDag(root, NOTHING_COMPLETE, source, new Set(), `part of the DAG under root ${root}`, take) })
+  const roots = [...new CidSet(foreignRoots).values()]
+  // Complete, as objects are: one walk for every DAG of the import, which ends at recorded objects.
+  for (const root of roots) await takeDag(root, `part of the DAG under root ${root}`)
+  if (roots.length > 0) {
+    const sizeOf = carriedBytes(car, views, storage)
+    for (const root of roots) foreign.push({ cid: root, size: await sizeOf(root) })
   }
 
+  ownSlabBytes(blocks)
   const heads: CID[] = currentHeads.filter((c) => !storedParents.has(c))
   for (const e of events) if (!e.superseded) heads.push(e.cid)
   return { events, blocks, stagedBlocks, heads: sortCids(heads), foreign, verified: car.blocks }
 }
 
-/** For a foreign root's walk: no block ends it early, so every block of its DAG the CAR carried is counted. */
-const NOTHING_COMPLETE = { isComplete: (_key: string): boolean => false }
+/** No links (shared by every stored block below which the CAR carried nothing). */
+const NONE: readonly CID[] = []
+
+/**
+ * The size of a foreign root (format v1 §6): the bytes of the blocks of its DAG that the CAR
+ * carried (held or staged), counted once each, also under objects the store had recorded before.
+ * Each root's walk goes through the CAR's blocks, in memory. Where it reaches a block the CAR did
+ * not carry that heads a complete DAG (every block under a recorded object is marked so), the
+ * carried blocks below it are found upward instead, from each carried block the views know as
+ * complete (only those can be under it) through the containment index: no read, and nothing
+ * walked that the CAR did not bring. Only a stored block outside recorded objects (an app link's
+ * target) is read, once per import for every root (`below`). So a small CAR of many roots
+ * naming a big held object reads nothing of it.
+ */
+function carriedBytes(car: VerifiedCar, views: LogViews, storage: StorageEngine): (root: CID) => Promise<number> {
+  /** Stored blocks the CAR did not carry → carried blocks reachable from each. */
+  const below = new CidMap<readonly CID[]>()
+  /** Links of staged (non-raw) blocks, read back once. */
+  const stagedLinks = new CidMap<readonly CID[]>()
+  /** Blocks of recorded objects → the carried blocks under them; built on first need. */
+  let underComplete: Map<string, CID[]> | undefined
+  const carriedUnder = (key: string): readonly CID[] => {
+    if (underComplete === undefined) {
+      underComplete = new Map()
+      for (const cid of [...car.blocks.keys(), ...car.staged.keys()]) {
+        const start = cid.toString()
+        if (!views.isComplete(start)) continue
+        // Up from the carried block through every block and event that links to it.
+        const seen = new Set([start])
+        const up = [start]
+        while (up.length > 0) {
+          const containers = views.containers(up.pop()!)
+          if (containers === undefined) continue
+          for (const key of containers) {
+            if (seen.has(key)) continue
+            seen.add(key)
+            up.push(key)
+            const list = underComplete.get(key)
+            if (list === undefined) underComplete.set(key, [cid])
+            else list.push(cid)
+          }
+        }
+      }
+    }
+    return underComplete.get(key) ?? NONE
+  }
+  const carried = (cid: CID): boolean => car.blocks.has(cid) || car.staged.has(cid)
+  const read = async (cid: CID): Promise<CID[]> => {
+    if (cid.code === DAG_PB) await loadDagPb()
+    const bytes = await storage.get(cid)
+    if (bytes === undefined) throw missingBlock(cid, 'part of a foreign DAG')
+    return blockLinks(cid, bytes)
+  }
+  /** Fills `below` for `top` and for every stored, uncarried block under it not filled yet (children first). */
+  const fill = async (top: CID): Promise<void> => {
+    const stack: CID[] = [top]
+    const links: (readonly CID[] | undefined)[] = [undefined]
+    while (stack.length > 0) {
+      const cid = stack.at(-1)!
+      if (below.has(cid)) {
+        stack.pop()
+        links.pop()
+        continue
+      }
+      let out = links.at(-1)
+      if (out === undefined) {
+        const key = cid.toString()
+        if (views.isComplete(key) || (cid.code !== DAG_CBOR && cid.code !== DAG_PB)) {
+          below.set(cid, carriedUnder(key))
+          stack.pop()
+          links.pop()
+          continue
+        }
+        out = await read(cid)
+        links[links.length - 1] = out
+        const depth = stack.length
+        for (const l of out) {
+          if (carried(l) || below.has(l)) continue
+          stack.push(l)
+          links.push(undefined)
+        }
+        if (stack.length > depth) continue
+      }
+      stack.pop()
+      links.pop()
+      const found = new CidSet()
+      for (const l of out) {
+        if (carried(l)) found.add(l)
+        else for (const c of below.get(l)!) found.add(c)
+      }
+      below.set(cid, found.size === 0 ? NONE : [...found.values()])
+    }
+  }
+  return async (root: CID): Promise<number> => {
+    let size = 0
+    const seen = new CidSet()
+    const stack = [root]
+    while (stack.length > 0) {
+      const cid = stack.pop()!
+      if (seen.has(cid)) continue
+      seen.add(cid)
+      const held = car.blocks.get(cid)
+      if (held !== undefined) {
+        if (cid.code === DAG_PB) await loadDagPb()
+        size += held.bytes.length
+        stack.push(...blockLinks(cid, held.bytes))
+        continue
+      }
+      const staged = car.staged.get(cid)
+      if (staged !== undefined) {
+        size += staged.size
+        if (cid.code === RAW) continue
+        let links = stagedLinks.get(cid)
+        if (links === undefined) {
+          links = await read(cid)
+          stagedLinks.set(cid, links)
+        }
+        stack.push(...links)
+        continue
+      }
+      if (!below.has(cid)) await fill(cid)
+      stack.push(...below.get(cid)!)
+    }
+    return size
+  }
+}
 
 /** How the walk reached an event: as a root of the CAR, a parent, a stream predecessor. */
 const ROOT = 0

@@ -515,13 +515,13 @@ export class BlockstoreStorage implements StorageEngine {
     return chain
   }
 
-  /** Puts the blocks the blockstore lacks, `concurrency` at a time; fails after all settled. */
+  /** Puts the blocks the blockstore lacks, `concurrency` at a time, each as bytes of its own (a blockstore may keep or clone a view's whole buffer); fails after all settled. */
   async #putAll(blocks: readonly BlockRecord[]): Promise<void> {
     const bs = this.#blockstore
     for (let i = 0; i < blocks.length; i += this.#concurrency) {
       const results = await Promise.allSettled(
         blocks.slice(i, i + this.#concurrency).map(async (block) => {
-          if (!(await bs.has(block.cid))) await bs.put(block.cid, block.bytes)
+          if (!(await bs.has(block.cid))) await bs.put(block.cid, ownBytes(block.bytes))
         }),
       )
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
@@ -545,4 +545,14 @@ export class BlockstoreStorage implements StorageEngine {
   #open(): void {
     if (this.#closed) throw new CairnError('CAIRN_CLOSED', 'blockstore storage is closed')
   }
+}
+
+/**
+ * A block's bytes as a blockstore should keep them: a blockstore may hold the view it is given
+ * (keeping its whole buffer alive) or structured-clone it (copying that whole buffer), so a block
+ * that is a window into a bigger buffer (a CAR chunk, an import's slab) is copied down to its
+ * own bytes first. The IndexedDB engine does the same (its own copy: it is on the first load).
+ */
+function ownBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
 }

@@ -228,4 +228,76 @@ describe('segments written by commits', () => {
       await reopened.close()
     }
   })
+
+  test('a roll whose cut of the zeros ahead fails to sync leaves them counted: the next commit cuts them again before it starts the next segment', async () => {
+    const dir = await freshDir()
+    const segmentBytes = 200_000
+    const storage = await openFileStorage(dir, { segmentBytes, tableOnClose: 1e9 })
+    const probe = await open(join(dir, 'probe'), 'w')
+    const handle = Object.getPrototypeOf(probe) as { datasync: () => Promise<void>; truncate: (size?: number) => Promise<void> }
+    await probe.close()
+    const { datasync, truncate } = handle
+    let failSync = false
+    const cuts: number[] = []
+    handle.datasync = function (this: unknown): Promise<void> {
+      if (!failSync) return datasync.call(this)
+      failSync = false
+      return Promise.reject(Object.assign(new Error('i/o error'), { code: 'EIO' }))
+    }
+    handle.truncate = function (this: unknown, size?: number): Promise<void> {
+      cuts.push(size ?? 0)
+      return truncate.call(this, size)
+    }
+    const seg1 = join(dir, 'seg-000001.car')
+    try {
+      for (let i = 0; i < 6; i++) await storage.commit({ blocks: [await encodeRaw(new Uint8Array(30_000).fill(i + 10))], heads: [] })
+      expect((await stat(seg1)).size).toBe(segmentBytes) // zeros ahead up to the limit
+      const committed = await committedSize(seg1)
+      failSync = true // the sync of the cut at the roll fails
+      const failed = await storage.commit({ blocks: [await encodeRaw(new Uint8Array(30_000).fill(1))], heads: [] }).catch((e: unknown) => e)
+      expect((failed as { code?: string }).code).toBe('CAIRN_STORAGE')
+      expect(cuts).toEqual([committed])
+      await storage.commit({ blocks: [await encodeRaw(new Uint8Array(30_000).fill(2))], heads: [] })
+      expect(cuts).toEqual([committed, committed])
+    } finally {
+      handle.datasync = datasync
+      handle.truncate = truncate
+    }
+    expect((await readdir(dir)).filter((f) => f.endsWith('.car')).sort()).toEqual(['seg-000001.car', 'seg-000002.car'])
+    await storage.close()
+  })
+
+  test('on open, zeros alone after the last commit of a segment before the last are cut off; other bytes there are corruption', async () => {
+    const dir = await freshDir()
+    const segmentBytes = 200_000
+    const storage = await openFileStorage(dir, { segmentBytes, tableOnClose: 1e9 })
+    const blocks: BlockRecord[] = []
+    for (let i = 0; i < 8; i++) {
+      const block = await encodeRaw(new Uint8Array(30_000).fill(i + 10))
+      blocks.push(block)
+      await storage.commit({ blocks: [block], heads: [block.cid] })
+    }
+    await storage.close()
+    const seg1 = join(dir, 'seg-000001.car')
+    const committed = await committedSize(seg1)
+    expect((await stat(seg1)).size).toBe(committed)
+    expect((await readdir(dir)).filter((f) => f.endsWith('.car')).length).toBe(2)
+    // A cut of its zeros ahead that never reached the disk: they are back.
+    const fh = await open(seg1, 'r+')
+    await fh.truncate(segmentBytes)
+    await fh.close()
+    const reopened = await openFileStorage(dir, { segmentBytes, tableOnClose: 1e9 })
+    expect((await stat(seg1)).size).toBe(committed)
+    for (const b of blocks) expect(u8(await reopened.get(b.cid))).toEqual(u8(b.bytes))
+    expect((await reopened.heads()).map(String)).toEqual([String(blocks.at(-1)!.cid)])
+    await reopened.close()
+    // One byte that is not zero among them: corruption, and the segment is left as it is.
+    const damaged = await open(seg1, 'r+')
+    await damaged.truncate(segmentBytes)
+    await damaged.write(new Uint8Array([1]), 0, 1, segmentBytes - 10)
+    await damaged.close()
+    const err = await openFileStorage(dir, { segmentBytes, tableOnClose: 1e9 }).catch((e: unknown) => e)
+    expect((err as { code?: string }).code).toBe('CAIRN_CORRUPT')
+    expect((await stat(seg1)).size).toBe(segmentBytes)
+  })
 })

@@ -109,4 +109,91 @@ describe('fuzzer findings', () => {
     expect(await sizes()).toEqual({ [String(leaf.cid)]: leaf.bytes.length, [String(node.cid)]: leaf.bytes.length })
     expect(await b.verify()).toMatchObject({ dangling: [] })
   })
+
+  test('F7: the size walk reads no more than the CAR carried, however many foreign roots name a big held object', async () => {
+    class Counting extends MemoryStorage {
+      gets = 0
+      override async get(cid: CID): Promise<Uint8Array | undefined> {
+        this.gets++
+        return super.get(cid)
+      }
+    }
+    const block = async (value: unknown): Promise<BlockRecord> => {
+      const bytes = dagCbor.encode(value)
+      return { cid: CID.createV1(0x71, await sha256.digest(bytes)), bytes }
+    }
+    const storage = new Counting()
+    const b = await CairnStore.open(storage)
+    // A held object of 1 + 16 + 256 blocks.
+    const mids: CID[] = []
+    let leaf: CID | undefined
+    for (let m = 0; m < 16; m++) {
+      const leaves: CID[] = []
+      for (let l = 0; l < 16; l++) leaves.push(await b.put({ m, l }, { type: 'leaf' }))
+      leaf ??= leaves[0]
+      mids.push(await b.put({ m, leaves }, { type: 'mid' }))
+    }
+    const big = await b.put({ mids }, { type: 'big' })
+    const leafBlock = await block({ m: 0, l: 0 })
+    expect(String(leafBlock.cid)).toBe(String(leaf))
+    const sizes = async (): Promise<Record<string, number>> => Object.fromEntries((await collect(b.objects({ type: 'car' }))).map((o) => [String(o.cid), o.size]))
+    for (const carriesALeaf of [false, true]) {
+      // 20 roots, each linking to the held object; the second CAR also carries one of its leaves.
+      const roots: BlockRecord[] = []
+      for (let i = 0; i < 20; i++) roots.push(await block({ i, carriesALeaf, x: big }))
+      storage.gets = 0
+      await b.import(
+        await bytesOf(
+          writeCar(
+            roots.map((r) => r.cid),
+            (async function* (): AsyncGenerator<BlockRecord> {
+              yield* roots
+              if (carriesALeaf) yield leafBlock
+            })(),
+          ),
+        ),
+      )
+      // Reads are bounded by what the CAR carried, not by the object it names (20 × 273 reads before the fix):
+      // the carried leaf is found under it from the leaf upward, through the views.
+      expect(storage.gets).toBeLessThanOrEqual(roots.length + 1)
+      const got = await sizes()
+      for (const r of roots) expect(got[String(r.cid)]).toBe(r.bytes.length + (carriesALeaf ? leafBlock.bytes.length : 0))
+    }
+    expect(await b.verify()).toMatchObject({ dangling: [] })
+  })
+
+  test('F7: the size counts a carried block under a recorded object reached through a stored block outside objects (an app link target)', async () => {
+    const block = async (value: unknown): Promise<BlockRecord> => {
+      const bytes = dagCbor.encode(value)
+      return { cid: CID.createV1(0x71, await sha256.digest(bytes)), bytes }
+    }
+    const leaf = await block({ leaf: 2 })
+    const node = await block({ child: leaf.cid })
+    const linked = await block({ node: node.cid })
+    // Store a: the object (node over leaf) and an event linking to `linked`, a block of no object.
+    const storage = new MemoryStorage()
+    const a = await CairnStore.open(storage)
+    await a.put({ leaf: 2 }, { type: 'doc' })
+    await a.put({ child: leaf.cid }, { type: 'doc' })
+    await a.append({ stream: 's', type: 'linking', data: { to: linked.cid } })
+    const held = await collect(storage.blocks())
+    const writeAll = (roots: CID[], blocks: BlockRecord[]): Promise<Uint8Array> =>
+      bytesOf(
+        writeCar(
+          roots,
+          (async function* (): AsyncGenerator<BlockRecord> {
+            yield* blocks
+          })(),
+        ),
+      )
+    const bStorage = new MemoryStorage()
+    const b = await CairnStore.open(bStorage)
+    await b.import(await writeAll(a.heads, [...held, linked]))
+    expect(await bStorage.has(linked.cid)).toBe(true)
+    // A foreign root over `linked`, the CAR carrying the leaf again: root and leaf count.
+    const root = await block({ via: linked.cid })
+    await b.import(await writeAll([root.cid], [root, leaf]))
+    const sizes = Object.fromEntries((await collect(b.objects({ type: 'car' }))).map((o) => [String(o.cid), o.size]))
+    expect(sizes).toEqual({ [String(root.cid)]: root.bytes.length + leaf.bytes.length })
+  })
 })

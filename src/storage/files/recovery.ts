@@ -1,8 +1,9 @@
 // Crash recovery when a files store opens: the segments are listed and opened, the block table
 // is adopted if it matches them, and the segment bytes after it are scanned into the index. A
 // torn tail a crash left in the last segment is cut off (the zeros small commits write ahead
-// among it), and so is the last commit if any of its blocks did not reach the disk; damage
-// anywhere else is CAIRN_CORRUPT.
+// among it), and so is the last commit if any of its blocks did not reach the disk; so are zeros
+// alone after the last commit of an earlier segment (a cut of its zeros ahead that was not
+// durable); damage anywhere else is CAIRN_CORRUPT.
 import { varint } from 'multiformats'
 import type { CID } from 'multiformats/cid'
 import { SHA2_256 } from '../../block/interface.ts'
@@ -213,7 +214,14 @@ class Recovery implements Recovered {
     }
     if (failure === undefined && pendingHi.length > 0) failure = { at: committedEnd, reason: 'blocks without a commit record' }
     if (failure !== undefined) {
-      if (!last) throw corrupt(segment, failure.at, failure.reason)
+      if (!last) {
+        // Zeros alone after its last commit: the zeros written ahead, whose cut at the roll to
+        // the next segment was not durable (a failed sync, a crash). Cut again; anything else is corruption.
+        if (failure.at !== committedEnd || !(await zerosFrom(reader, committedEnd, segment.size))) throw corrupt(segment, failure.at, failure.reason)
+        this.#locator.forgetSkipped(segment.number, committedEnd)
+        await this.#segments.cutEarlier(segment, committedEnd)
+        return
+      }
       await this.#cutTail(segment, reader, failure.at, committedEnd, committedEnd, failure.reason)
       reader = new WindowReader(segment.fh, segment.size) // the file is shorter now
     }
@@ -278,3 +286,17 @@ class Recovery implements Recovered {
     await this.#segments.truncate(segment, size)
   }
 }
+
+/** Whether the bytes of `reader` from `start` to `end` are all zero, read a window at a time. */
+async function zerosFrom(reader: WindowReader, start: number, end: number): Promise<boolean> {
+  for (let at = start; at < end; ) {
+    const n = Math.min(end - at, ZERO_CHECK_BYTES)
+    const bytes = (await reader.view(at, n))!
+    for (let i = 0; i < n; i++) if (bytes[i] !== 0) return false
+    at += n
+  }
+  return true
+}
+
+/** How much of a zero tail {@link zerosFrom} reads at a time. */
+const ZERO_CHECK_BYTES = 1024 * 1024

@@ -189,16 +189,36 @@ export class SegmentFiles {
     for (const fh of this.#retired.splice(0)) void fh.close().catch(() => {})
   }
 
-  /** Cuts `segment` back to `size` bytes (to a bare header when 0) and syncs it. */
+  /**
+   * Cuts `segment` back to `size` bytes (to a bare header when 0) and syncs it. Only once the
+   * sync succeeds does the segment count as ending there: after a failure the zeros written
+   * ahead may still be on disk, so the next commit's trim cuts them again (a segment before the
+   * last must end with its last commit; see Recovery for one that does not).
+   */
   async truncate(segment: Segment, size: number): Promise<void> {
     await segment.fh.truncate(size)
-    segment.allocated = size
     if (size === 0) {
       await writeFully(segment.fh, CAR_HEADER, 0)
       size = CAR_HEADER.length
-      segment.allocated = size
     }
     await datasync(segment.fh)
+    segment.allocated = size
+    segment.size = size
+  }
+
+  /**
+   * Cuts `segment`, one before the last (open for reading only), back to `size` bytes through a
+   * handle of its own, and syncs it.
+   */
+  async cutEarlier(segment: Segment, size: number): Promise<void> {
+    const fh = await open(segment.file, constants.O_RDWR)
+    try {
+      await fh.truncate(size)
+      await datasync(fh)
+    } finally {
+      await fh.close()
+    }
+    segment.allocated = size
     segment.size = size
   }
 
