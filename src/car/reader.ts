@@ -134,6 +134,11 @@ class ByteQueue {
     // No chunk buffered (a frame of no bytes at the end) or one too short: a copy.
     this.owned = first === undefined || first.length < n
     if (first === undefined || this.owned) return this.exactly(n)
+    return this.#takeView(first, n)
+  }
+
+  /** Consumes the first `n` bytes of `first`, the first buffered chunk, and returns them as a view. */
+  #takeView(first: Uint8Array, n: number): Uint8Array {
     const bytes = first.subarray(0, n)
     if (n === first.length) this.#spend()
     else this.#chunks[this.#head] = first.subarray(n)
@@ -154,11 +159,7 @@ class ByteQueue {
       const b = first[i]!
       value += (b & 0x7f) * 2 ** (7 * i)
       if ((b & 0x80) === 0) {
-        const n = i + 1
-        if (n === first.length) this.#spend()
-        else this.#chunks[this.#head] = first.subarray(n)
-        this.#buffered -= n
-        this.consumed += n
+        this.#takeView(first, i + 1)
         return value
       }
     }
@@ -170,12 +171,7 @@ class ByteQueue {
     const first = this.#chunks[this.#head]
     if (first === undefined || first.length < n) return undefined
     this.owned = false
-    const bytes = first.subarray(0, n)
-    if (n === first.length) this.#spend()
-    else this.#chunks[this.#head] = first.subarray(n)
-    this.#buffered -= n
-    this.consumed += n
-    return bytes
+    return this.#takeView(first, n)
   }
 
   /** An unsigned LEB128 varint; undefined at a clean end of stream. */

@@ -18,6 +18,22 @@ import { bytesOf, collect, errorOf } from '../support/stores.ts'
 
 const { ALL_STREAMS, bodyDigest, encodeValue, signRequest } = browserEntry
 
+/** Expects `err` to be the TypeError of the unknown key `path`, listing `known`. */
+function unknownKey(err: unknown, path: string, known: string): void {
+  expect(err, path).toBeInstanceOf(TypeError)
+  expect((err as Error).message).toBe(`"${path}" is an unknown key; the known keys are ${known}`)
+}
+
+/** What `f` threw synchronously (fails when it returns). */
+function thrown(f: () => unknown): unknown {
+  try {
+    f()
+  } catch (err) {
+    return err
+  }
+  expect.fail('expected a throw')
+}
+
 describe('ALL_STREAMS', () => {
   test('both entries export it; a grant with it lets the grantee write every stream', async () => {
     expect(ALL_STREAMS).toBe('*')
@@ -102,22 +118,6 @@ describe('options and filter objects: a key they do not know is a TypeError nami
   /** The store's heads, stats and objects, to compare before and after a refused call. */
   async function state(store: CairnStore): Promise<unknown> {
     return { heads: store.heads.map(String), stats: await store.stats(), objects: (await collect(store.objects())).map((o) => `${o.cid}:${o.type}`) }
-  }
-
-  /** Expects `err` to be the TypeError of the unknown key `path`, listing `known`. */
-  function unknownKey(err: unknown, path: string, known: string): void {
-    expect(err, path).toBeInstanceOf(TypeError)
-    expect((err as Error).message).toBe(`"${path}" is an unknown key; the known keys are ${known}`)
-  }
-
-  /** What `f` threw synchronously (fails when it returns). */
-  function thrown(f: () => unknown): unknown {
-    try {
-      f()
-    } catch (err) {
-      return err
-    }
-    expect.fail('expected a throw')
   }
 
   const data = (events: browserEntry.StoredEvent[]): unknown[] => events.map((e) => e.data)
@@ -372,20 +372,6 @@ describe('options and filter objects: a key they do not know is a TypeError nami
 })
 
 describe('sync handler, sync client, engines and identities: a key their options do not know is a TypeError when the options are checked', () => {
-  /** Expects `err` to be the TypeError of the unknown key `path`, listing `known`. */
-  function unknownKey(err: unknown, path: string, known: string): void {
-    expect(err, path).toBeInstanceOf(TypeError)
-    expect((err as Error).message).toBe(`"${path}" is an unknown key; the known keys are ${known}`)
-  }
-  /** What `f` threw synchronously (fails when it returns). */
-  function thrown(f: () => unknown): unknown {
-    try {
-      f()
-    } catch (err) {
-      return err
-    }
-    expect.fail('expected a throw')
-  }
   const pull = (): Request => new Request('https://sync.example.org/cairn/pull', { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: encodePullBody({ heads: [], have: [] }) as BodyInit })
   const IMPORT = 'maxBlockBytes, maxBytes, maxStagedBytes, maxClockDrift, foreignType, onProgress, signal'
 
