@@ -34,6 +34,22 @@ function thrown(f: () => unknown): unknown {
   expect.fail('expected a throw')
 }
 
+/** Runs each write in a transaction after an append, and expects its TypeError for the unknown key `path`, listing `known`. */
+async function refusedInTransactions(store: CairnStore, writes: readonly [path: string, write: (tx: browserEntry.Transaction) => unknown, known: string][]): Promise<void> {
+  for (const [path, write, known] of writes) {
+    unknownKey(
+      await errorOf(
+        store.transaction(async (tx) => {
+          tx.append({ stream: 'cart-7', type: 'before' })
+          await write(tx)
+        }),
+      ),
+      path,
+      known,
+    )
+  }
+}
+
 describe('ALL_STREAMS', () => {
   test('both entries export it; a grant with it lets the grantee write every stream', async () => {
     expect(ALL_STREAMS).toBe('*')
@@ -257,18 +273,7 @@ describe('options and filter objects: a key they do not know is a TypeError nami
       ['options.tpye', (tx) => tx.put({ v: 1 }, { tpye: 'doc' } as browserEntry.PutOptions), 'type'],
       ['options.tpye', (tx) => tx.putFile(new Uint8Array([7]), { tpye: 'photo' } as browserEntry.PutFileOptions), 'type, onProgress, signal'],
     ]
-    for (const [path, write, known] of writes) {
-      unknownKey(
-        await errorOf(
-          store.transaction(async (tx) => {
-            tx.append({ stream: 'cart-7', type: 'before' })
-            await write(tx)
-          }),
-        ),
-        path,
-        known,
-      )
-    }
+    await refusedInTransactions(store, writes)
     expect(await state(store)).toEqual(before)
     await store.append({ stream: 'cart-7', type: 'item.added' }, { expectedVersion: 4 })
     const { events } = await store.transaction(async (tx) => {
@@ -296,18 +301,7 @@ describe('options and filter objects: a key they do not know is a TypeError nami
       ['input.expectedVersion', (tx) => tx.append(batchInput), INPUT],
       ['inputs[0].metta', (tx) => tx.appendMany([{ stream: 'cart-7', type: 'x', metta: {} } as browserEntry.BatchAppendInput]), BATCH],
     ]
-    for (const [path, write, known] of writes) {
-      unknownKey(
-        await errorOf(
-          store.transaction(async (tx) => {
-            tx.append({ stream: 'cart-7', type: 'before' })
-            await write(tx)
-          }),
-        ),
-        path,
-        known,
-      )
-    }
+    await refusedInTransactions(store, writes)
     expect(await state(store)).toEqual(before)
     // The valid forms, and keys given as undefined.
     expect((await store.append({ stream: 'cart-7', type: 'item.added', data: 1, meta: { correlation: 'c' }, dat: undefined } as browserEntry.AppendInput, { expectedVersion: 4 })).data).toBe(1)

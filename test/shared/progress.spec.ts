@@ -89,6 +89,26 @@ async function* chunked(car: Uint8Array, at: (offset: number) => void): AsyncGen
   }
 }
 
+/**
+ * A put whose onProgress aborts its signal at the first report: rejects with the signal's
+ * reason before its last byte was reported (`total` bytes in all).
+ */
+async function abortedByItsFirstReport(put: (options: PutFileOptions) => Promise<unknown>, total: number): Promise<void> {
+  const mid = new AbortController()
+  const seen: number[] = []
+  const err = await rejection(
+    put({
+      signal: mid.signal,
+      onProgress: (p) => {
+        seen.push(p.bytes)
+        mid.abort()
+      },
+    }),
+  )
+  expect(err).toBe(mid.signal.reason)
+  expect(seen.at(-1)).toBeLessThan(total)
+}
+
 describe('progress reports', () => {
   test('import: monotone, throttled, ending at the CAR blocks and bytes, with totalBytes for bytes and Blobs', async () => {
     const fx = await fixture()
@@ -282,19 +302,7 @@ describe('abort and throwing onProgress: export, putFile, verify', () => {
     }
     expect(await rejection(store.putFile(slowly(), { signal: during.signal }))).toBe(during.signal.reason)
     // One whole Uint8Array is handed on a MiB at a time: an abort from onProgress lands midway.
-    const mid = new AbortController()
-    const seen: number[] = []
-    const err = await rejection(
-      store.putFile(fx.fileBytes, {
-        signal: mid.signal,
-        onProgress: (p) => {
-          seen.push(p.bytes)
-          mid.abort()
-        },
-      }),
-    )
-    expect(err).toBe(mid.signal.reason)
-    expect(seen.at(-1)).toBeLessThan(fx.fileBytes.length)
+    await abortedByItsFirstReport((options) => store.putFile(fx.fileBytes, options), fx.fileBytes.length)
     const boom = new Error('boom')
     let reports = 0
     const probe = await CairnStore.open(new MemoryStorage())
@@ -345,19 +353,7 @@ describe('abort and throwing onProgress: export, putFile, verify', () => {
         }),
       ),
     ).toBe('early')
-    const mid = new AbortController()
-    const seen: number[] = []
-    const err = await rejection(
-      withFile({
-        signal: mid.signal,
-        onProgress: (p) => {
-          seen.push(p.bytes)
-          mid.abort()
-        },
-      }),
-    )
-    expect(err).toBe(mid.signal.reason)
-    expect(seen.at(-1)).toBeLessThan(fx.fileBytes.length)
+    await abortedByItsFirstReport(withFile, fx.fileBytes.length)
     // A throw from the final report, once the file is chunked.
     const boom = new Error('boom')
     let calls = 0
