@@ -8,10 +8,24 @@ import { CairnError } from '../../errors/cairn-error.ts'
 import { expectFunction, expectObject, expectString, type KnownKeys } from '../../errors/arguments.ts'
 import { expectOptionalSignal } from '../../errors/progress.ts'
 import type { Signer } from '../../identity/interface.ts'
-import { normalizeImportOptions } from '../../store/import-options.ts'
 import type { CairnStore } from '../../store/store.ts'
 import { counter, digesting, gatherBlob, guardedChunks, gunzip, gzipStream, iterableToStream, messageOf, responseBytes } from './body.ts'
-import { ACCEPT_ENCODING_HEADER, CBOR_MEDIA_TYPE, ENCODING_HEADER, ROUTES, bodyDigest, bodyEncoding, decodePushAnswer, encodePullBody, errorOfAnswer, signRequest, sortedCids, toBase64url, withoutTrailingSlashes } from './protocol.ts'
+import {
+  ACCEPT_ENCODING_HEADER,
+  CBOR_MEDIA_TYPE,
+  checkImportOptions,
+  ENCODING_HEADER,
+  ROUTES,
+  bodyDigest,
+  bodyEncoding,
+  decodePushAnswer,
+  encodePullBody,
+  errorOfAnswer,
+  signRequest,
+  sortedCids,
+  toBase64url,
+  withoutTrailingSlashes,
+} from './protocol.ts'
 
 /**
  * Options of {@link sync}.
@@ -68,10 +82,7 @@ const SYNC_KEYS: KnownKeys<SyncOptions> = { fetch: 1, gzip: 1, signal: 1, header
  */
 export function normalizeSyncOptions(options: SyncOptions): NormalizedSyncOptions {
   expectObject('options', options, SYNC_KEYS)
-  if (options.import !== undefined) {
-    normalizeImportOptions(options.import, 'import')
-    expectOptionalSignal('import.signal', options.import.signal)
-  }
+  checkImportOptions(options.import)
   return {
     fetch: options.fetch === undefined ? SYNC_DEFAULTS.fetch : expectFunction<typeof fetch>('fetch', options.fetch),
     gzip: options.gzip === undefined ? SYNC_DEFAULTS.gzip : options.gzip !== false,

@@ -6,12 +6,11 @@ import { CAR_MEDIA_TYPE } from '../../car/interface.ts'
 import type { ImportOptions } from '../../store/options.ts'
 import { CairnError, type CairnErrorCode } from '../../errors/cairn-error.ts'
 import { expectFunction, expectNonNegativeInteger, expectObject, expectOptionalBoolean, expectPositiveInteger, type KnownKeys } from '../../errors/arguments.ts'
-import { expectOptionalSignal } from '../../errors/progress.ts'
 import { verifySignature } from '../../identity/verify.ts'
-import { normalizeImportOptions } from '../../store/import-options.ts'
 import type { CairnStore } from '../../store/store.ts'
 import { digesting, guardedChunks, gunzip, gzipStream, iterableToStream, readLimited } from './body.ts'
 import {
+  checkImportOptions,
   ACCEPT_ENCODING_HEADER,
   ANSWER_HEADERS,
   DIGEST_HEADER,
@@ -178,10 +177,7 @@ export function normalizeSyncHandlerOptions(options: SyncHandlerOptions): Normal
   const maxRequestBytes = options.maxRequestBytes === undefined ? d.maxRequestBytes : expectNonNegativeInteger('maxRequestBytes', options.maxRequestBytes)
   const gzip = options.gzip === undefined ? d.gzip : options.gzip !== false
   const auth = expectObject('auth', options.auth ?? {}, AUTH_KEYS) as SyncAuthOptions
-  if (options.import !== undefined) {
-    normalizeImportOptions(options.import, 'import')
-    expectOptionalSignal('import.signal', options.import.signal)
-  }
+  checkImportOptions(options.import)
   const hook = (name: string, f: unknown): ((did: string) => boolean | Promise<boolean>) | undefined => (f === undefined ? undefined : expectFunction(name, f))
   return {
     basePath,

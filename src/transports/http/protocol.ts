@@ -24,6 +24,9 @@ import { compareBytes } from '../../block/codec.ts'
 import { sha256Stream } from '../../block/hash.ts'
 import type { Signer } from '../../identity/interface.ts'
 import { CairnError, type CairnErrorCode } from '../../errors/cairn-error.ts'
+import { expectOptionalSignal } from '../../errors/progress.ts'
+import { normalizeImportOptions } from '../../store/import-options.ts'
+import type { ImportOptions } from '../../store/options.ts'
 
 /** The routes under the base path, with the method each takes. */
 export const ROUTES = {
@@ -385,4 +388,11 @@ export function readSignatureClaim(headers: Headers): SignatureClaim | undefined
   const sig = fromBase64url(signature)
   if (sig?.length !== 64) return `${SIGNATURE_HEADER} is not an Ed25519 signature in base64url`
   return { did, time: Number(time), nonce, digest, signature: sig }
+}
+
+/** The `import` options a sync client or handler is given, checked before any request: their keys, their values and their signal. */
+export function checkImportOptions(options: ImportOptions | undefined): void {
+  if (options === undefined) return
+  normalizeImportOptions(options, 'import')
+  expectOptionalSignal('import.signal', options.signal)
 }
