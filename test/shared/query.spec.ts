@@ -342,6 +342,46 @@ describe('queries (memory)', () => {
     expect([[...views.parents(seq(b))], [...views.parents(seq(c))], [...views.parents(seq(d))]]).toEqual([[0], [0, 1], [2]])
   })
 
+  test('views: a batch refused part-way (its first events added to the columns) leaves every view as it was', () => {
+    const make = (ts: number, parents: CID[], stream: string, tc = 0): { cid: CID; event: EventBlock; size: number } => {
+      const event: EventBlock = { v: 1, stream, type: `t-${stream}`, ts, tc, prev: null, parents, data: ts }
+      const block = encodeEvent(event)
+      return { cid: block.cid, event, size: block.bytes.length }
+    }
+    const views = new LogViews()
+    const a = make(T0, [], 's')
+    views.addEvents([a])
+    const before = { size: views.size, bytes: views.bytes(), streams: views.streamCount, types: views.typeCount, hash: views.stateHash().toString() }
+    // Enough rows to grow the columns and rehash their CID table before the refusal; merges and a huge tc among them.
+    const good: ReturnType<typeof make>[] = [a]
+    for (let i = 0; i < 300; i++) good.push(make(T0 + 1 + i, [good.at(-1)!.cid, ...(i % 7 === 0 ? [a.cid] : [])], `new-${i % 5}`, i === 3 ? 2 ** 40 : 0))
+    const orphan = make(T0 + 1000, [make(T0 - 5, [], 'elsewhere').cid], 'late')
+    let code: string | undefined
+    try {
+      views.addEvents([...good.slice(1), orphan])
+    } catch (err) {
+      code = (err as { code?: string }).code
+    }
+    expect(code).toBe('CAIRN_CORRUPT')
+    expect({ size: views.size, bytes: views.bytes(), streams: views.streamCount, types: views.typeCount, hash: views.stateHash().toString() }).toEqual(before)
+    expect(views.streamsWithPrefix('new-')).toEqual([])
+    expect(views.stream('late')).toBeUndefined()
+    expect(views.ofType('t-new-0')).toBeUndefined()
+    for (const e of good.slice(1)) expect(views.seqOf(e.cid)).toBe(-1)
+    expect(views.seqOf(a.cid)).toBe(0)
+    // The same events then go in, and the views match a fresh set built from them.
+    views.addEvents(good.slice(1))
+    const fresh = new LogViews()
+    fresh.addEvents(good)
+    expect(views.size).toBe(301)
+    expect(views.stateHash().toString()).toBe(fresh.stateHash().toString())
+    for (const e of good) expect(views.seqOf(e.cid)).toBe(fresh.seqOf(e.cid))
+    expect([...views.parents(views.seqOf(good[8]!.cid))]).toEqual([7, 0])
+    expect(views.tc(views.seqOf(good[4]!.cid))).toBe(2 ** 40)
+    expect(views.streamsWithPrefix('new-')).toEqual(['new-0', 'new-1', 'new-2', 'new-3', 'new-4'])
+    expect(views.stream('new-1')?.length).toBe(60)
+  })
+
   test('views: one at a time or in batches, in any arrival order, every list ends in canonical order; a snapshot restores them', async () => {
     const events = Array.from({ length: 300 }, (_, i) => {
       const event: EventBlock = { v: 1, stream: `s${i % 7}`, type: `t${i % 3}`, ts: T0 + (i % 50), tc: i % 4, prev: null, parents: [], data: i, meta: { correlation: `c${i % 5}`, causation: `k${i % 2}` } }

@@ -81,11 +81,16 @@ export class CidColumn {
     return compareBytes(this.#bytes.subarray(seq * this.#width, (seq + 1) * this.#width), cid.subarray(PREFIX))
   }
 
-  /** The last 8 bytes of the CID (its digest's tail): what the CID table hashes. */
-  tail(seq: number): Uint8Array {
-    if (this.#prefix === undefined) return this.#bytes.subarray(Math.max(this.#offsets[seq]!, this.#offsets[seq + 1]! - 8), this.#offsets[seq + 1]!)
+  /** FNV-1a of the last 8 bytes of the CID (its digest's tail): what the CID table hashes (see hashTail). */
+  tailHash(seq: number): number {
+    if (this.#prefix === undefined) return hashTail(this.#bytes, Math.max(this.#offsets[seq]!, this.#offsets[seq + 1]! - 8), this.#offsets[seq + 1]!)
     const end = (seq + 1) * this.#width
-    return this.#bytes.subarray(end - 8, end)
+    return hashTail(this.#bytes, end - 8, end)
+  }
+
+  /** Forgets the CIDs from `count` on (an addition undone); the layout stays as it is. */
+  truncate(count: number): void {
+    if (count < this.#count) this.#count = count
   }
 
   /** Feeds the CID's bytes to a hash. */
@@ -145,6 +150,13 @@ export interface CidColumnParts {
   readonly width: number
   readonly bytes: Uint8Array
   readonly offsets: Uint32Array
+}
+
+/** FNV-1a over `bytes[from, to)`: the CID table's hash of a CID's last 8 bytes, read in place (no view made per lookup). */
+export function hashTail(bytes: Uint8Array, from: number, to: number): number {
+  let h = 0x811c9dc5
+  for (let i = from; i < to; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193)
+  return h >>> 0
 }
 
 /** Whether a[from, to) equals b[at, at + to - from). */

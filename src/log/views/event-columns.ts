@@ -1,7 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import type { Sha256Stream } from '../../block/hash.ts'
 import type { EventBlock } from '../event/interface.ts'
-import { CidColumn, type CidColumnParts } from './cid-column.ts'
+import { CidColumn, type CidColumnParts, hashTail } from './cid-column.ts'
 
 /** An event to add, with the byte length of its block. */
 export interface NewEvent {
@@ -76,7 +76,7 @@ export class EventColumns {
   /** Arrival number of the event with these CID bytes, or -1. */
   seqOf(bytes: Uint8Array): number {
     const mask = this.#table.length - 1
-    for (let i = hashTail(bytes.subarray(Math.max(0, bytes.length - 8))) & mask; ; i = (i + 1) & mask) {
+    for (let i = hashTail(bytes, Math.max(0, bytes.length - 8), bytes.length) & mask; ; i = (i + 1) & mask) {
       const v = this.#table[i]!
       if (v === 0) return -1
       if (this.#cids.equals(v - 1, bytes)) return v - 1
@@ -146,6 +146,25 @@ export class EventColumns {
     return seq
   }
 
+  /**
+   * Removes the rows from `count` on, pushed since the columns had `count` rows (an addition
+   * refused part-way), `bytes` being the sum of their sizes. Their table slots are emptied: each
+   * took a slot that was empty before it, so the table is again what it was (linear probing).
+   */
+  truncate(count: number, bytes: number): void {
+    const mask = this.#table.length - 1
+    for (let seq = this.#count - 1; seq >= count; seq--) {
+      let i = this.#cids.tailHash(seq) & mask
+      while (this.#table[i] !== seq + 1) i = (i + 1) & mask
+      this.#table[i] = 0
+      this.#merges.delete(seq)
+      this.#bigTc.delete(seq)
+    }
+    this.#cids.truncate(count)
+    this.#eventBytes -= bytes
+    this.#count = count
+  }
+
   #ensure(count: number): void {
     if (count > this.#cap) {
       const cap = Math.max(64, this.#cap < 1 << 20 ? this.#cap * 2 : this.#cap + (this.#cap >> 2), count)
@@ -169,7 +188,7 @@ export class EventColumns {
 
   #tableInsert(seq: number): void {
     const mask = this.#table.length - 1
-    let i = hashTail(this.#cids.tail(seq)) & mask
+    let i = this.#cids.tailHash(seq) & mask
     while (this.#table[i] !== 0) i = (i + 1) & mask
     this.#table[i] = seq + 1
   }
@@ -210,13 +229,6 @@ export class EventColumns {
     for (const [seq, tc] of p.bigTc) c.#bigTc.set(seq, tc)
     return c
   }
-}
-
-/** FNV-1a over the last 8 bytes of a CID (its digest's tail: uniform for real hashes). */
-function hashTail(tail: Uint8Array): number {
-  let h = 0x811c9dc5
-  for (let i = 0; i < tail.length; i++) h = Math.imul(h ^ tail[i]!, 0x01000193)
-  return h >>> 0
 }
 
 type Typed = Uint8Array | Uint32Array | Float64Array | Int32Array

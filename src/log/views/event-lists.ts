@@ -126,6 +126,18 @@ export class EventLists {
   }
 
   /**
+   * Forgets the streams and types numbered since there were `streams` and `types` of them (an
+   * addition refused before its events joined any list: theirs are empty).
+   */
+  forgetNames(streams: number, types: number): void {
+    if (this.#streamNames.length > streams) this.#sortedStreams = undefined
+    for (const name of this.#streamNames.splice(streams)) this.#streamIds.delete(name)
+    this.#streamLists.length = streams
+    for (const name of this.#typeNames.splice(types)) this.#typeIds.delete(name)
+    this.#typeLists.length = types
+  }
+
+  /**
    * Merges new events into their lists, each list once. `added` are their arrival numbers in
    * canonical order, `metas` their meta, `streamIdOf`/`typeIdOf` give their stream and type
    * ids. Returns where they entered the global order (for the state-hash checkpoints).

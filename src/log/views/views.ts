@@ -1,4 +1,3 @@
-import { CidSet } from '../../block/cid-map.ts'
 import { cidFromBytes } from '../../block/codec.ts'
 import type { CID } from 'multiformats/cid'
 import { CairnError } from '../../errors/cairn-error.ts'
@@ -201,32 +200,48 @@ export class LogViews {
   /**
    * Adds events (a commit's or an import's, in any order) at their canonical places; each
    * list is merged once per batch. Arrival numbers follow the batch's canonical order.
-   * Returns the arrival numbers of the new events, in canonical order.
+   * Returns the arrival numbers of the new events, in canonical order. Each parent must be
+   * indexed or come earlier in the batch (canonical order is topological when children stamp
+   * above parents); otherwise CAIRN_CORRUPT, with the views as they were.
+   *
+   * A batch already in canonical order (what the planners give) is not copied or sorted. Rows
+   * are added in that order, so the CID table answers every check: an event indexed before or
+   * repeated in the batch is found there, and a parent found there has a smaller arrival number
+   * exactly when it is indexed or earlier in the batch (one lookup per parent, no set beside
+   * it). A refused batch is taken out of the columns again before any list sees it.
    */
   addEvents(items: readonly NewEvent[]): number[] {
-    const sorted = items.length > 1 ? [...items].sort(compareCidEvents) : items
-    // Check the whole batch before changing anything: every parent is indexed or comes earlier
-    // in the batch (canonical order is topological when children stamp above parents).
-    const fresh: NewEvent[] = []
-    const inBatch = new CidSet()
-    for (const item of sorted) {
-      if (inBatch.has(item.cid) || this.seqOf(item.cid) >= 0) continue
-      for (const parent of item.event.parents) {
-        if (!inBatch.has(parent) && this.seqOf(parent) < 0) {
-          throw new CairnError('CAIRN_CORRUPT', `event ${item.cid} names parent ${parent}, which is neither indexed nor stamped below it`, { cid: item.cid })
-        }
+    let sorted = items
+    for (let i = 1; i < items.length; i++) {
+      if (compareCidEvents(items[i - 1]!, items[i]!) > 0) {
+        sorted = [...items].sort(compareCidEvents)
+        break
       }
-      inBatch.add(item.cid)
-      fresh.push(item)
     }
     const events = this.#events
     const lists = this.#lists
+    const count = events.count
+    const streams = lists.streamCount
+    const types = lists.typeCount
     const added: number[] = []
     const metas: (EventMeta | undefined)[] = []
-    for (const item of fresh) {
+    let bytes = 0
+    for (const item of sorted) {
+      if (events.seqOf(item.cid.bytes) >= 0) continue
       const event = item.event
-      const parents = event.parents.map((parent) => this.seqOf(parent)) // checked above
+      const named = event.parents
+      const parents = new Array<number>(named.length)
+      for (let i = 0; i < named.length; i++) {
+        const parent = events.seqOf(named[i]!.bytes)
+        if (parent < 0) {
+          events.truncate(count, bytes)
+          lists.forgetNames(streams, types)
+          throw new CairnError('CAIRN_CORRUPT', `event ${item.cid} names parent ${named[i]}, which is neither indexed nor stamped below it`, { cid: item.cid })
+        }
+        parents[i] = parent
+      }
       added.push(events.push(item, lists.streamId(event.stream), lists.typeId(event.type), parents))
+      bytes += item.size
       metas.push(event.meta)
     }
     if (added.length === 0) return added
