@@ -143,7 +143,16 @@ export function sha256Cid(code: number, digest: Uint8Array): CID {
   cidSlab[at + 3] = 32
   cidSlab.set(digest, at + 4)
   cidSlabAt += 36
-  return cidOver(cidSlab.subarray(at, at + 36))
+  return sha256CidOver(cidSlab.subarray(at, at + 36), code)
+}
+
+/**
+ * The CIDv1 whose 36 bytes are `view`: `0x01` ‖ `code` (below 128) ‖ `0x12 0x20` ‖ a sha2-256
+ * digest, the layout of every block Cairn writes. Built without CID.inspectBytes, whose varint
+ * reads make a view and an array per field.
+ */
+function sha256CidOver(view: Uint8Array, code: number): CID {
+  return new CID(1, code, new Digest(SHA2_256, 32, view.subarray(4), view.subarray(2)), view)
 }
 
 /**
@@ -152,6 +161,8 @@ export function sha256Cid(code: number, digest: Uint8Array): CID {
  * per CID); this keeps the view, already off-heap in a slab.
  */
 function cidOver(view: Uint8Array): CID {
+  // A CIDv1 with a one-byte codec over a sha2-256 digest (the usual case): its layout is known.
+  if (view.length === 36 && view[0] === 1 && view[1]! < 0x80 && view[2] === SHA2_256 && view[3] === 32) return sha256CidOver(view, view[1]!)
   const specs = CID.inspectBytes(view)
   if (specs.size !== view.length) throw new Error('Incorrect length')
   const multihash = view.subarray(specs.size - specs.multihashSize)

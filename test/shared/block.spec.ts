@@ -27,7 +27,9 @@ describe('block layer', () => {
         expect([...got.multihash.bytes]).toEqual([...expected.multihash.bytes])
         expect(CID.asCID(got)).toBe(got)
         if (expected.version === 1 && expected.multihash.code === 0x12 && expected.code < 128) {
-          expect(sha256Cid(expected.code, expected.multihash.digest).equals(expected)).toBe(true)
+          const made = sha256Cid(expected.code, expected.multihash.digest)
+          expect(made.equals(expected)).toBe(true)
+          expect([made.version, made.code, made.multihash.code, made.multihash.size, [...made.multihash.bytes]]).toEqual([1, expected.code, 0x12, 32, [...expected.multihash.bytes]])
         }
       }),
       { numRuns: 300 },
