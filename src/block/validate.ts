@@ -29,7 +29,13 @@ function fail(path: string, what: string): never {
  * bytes, CIDs, arrays and plain objects with string keys (the same). dag-cbor would refuse most of these too, but
  * without saying where, and it encodes bigints it cannot decode again.
  */
-export function assertIpld(value: unknown, path = 'value', seen: Set<object> = new Set(), depth = 0): void {
+export function assertIpld(value: unknown, path = 'value', seen?: Set<object>, depth = 0): void {
+  // Most values pass: checked first without a path string or a set per call; a value that does
+  // not pass (or cannot be told apart quickly) is walked again below, for the error.
+  if (seen === undefined) {
+    if (isIpld(value, depth)) return
+    seen = new Set()
+  }
   switch (typeof value) {
     case 'string':
       if (value.charCodeAt(0) === BOM) fail(path, BOM_STRING)
@@ -71,6 +77,40 @@ export function assertIpld(value: unknown, path = 'value', seen: Set<object> = n
     }
     default:
       fail(path, `a ${typeof value}`)
+  }
+}
+
+/**
+ * Whether `value` is an IPLD value as assertIpld has it (that one then passes too), checked
+ * without allocating: no paths, no set (a cycle runs into the depth limit). False for anything
+ * assertIpld refuses, and for what it accepts by other means (CID-like objects of another kind).
+ */
+export function isIpld(value: unknown, depth = 0): boolean {
+  switch (typeof value) {
+    case 'string':
+      return value.charCodeAt(0) !== BOM
+    case 'boolean':
+      return true
+    case 'number':
+      return Number.isFinite(value)
+    case 'bigint':
+      return value <= MAX_INT && value >= MIN_INT
+    case 'object': {
+      if (value === null || value instanceof Uint8Array) return true
+      if (depth >= MAX_DEPTH) return false
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) if (!(i in value) || !isIpld(value[i], depth + 1)) return false
+        return true
+      }
+      const proto = Object.getPrototypeOf(value)
+      if (proto !== Object.prototype && proto !== null) return value instanceof CID
+      for (const key in value) {
+        if (!Object.hasOwn(value, key) || key.charCodeAt(0) === BOM || !isIpld((value as Record<string, unknown>)[key], depth + 1)) return false
+      }
+      return true
+    }
+    default:
+      return false
   }
 }
 
