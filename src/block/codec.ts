@@ -247,6 +247,21 @@ export function linksIn(value: unknown, out: CID[] = []): CID[] {
 }
 
 /**
+ * Whether `value` holds a link: `linksIn(value).length > 0`, found without collecting them (no
+ * array per map or list). For values within MAX_DEPTH levels (checked or decoded ones): it recurses.
+ */
+export function hasLinks(value: unknown): boolean {
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return false
+  if (CID.asCID(value) !== null) return true
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (hasLinks(value[i])) return true
+    return false
+  }
+  for (const key in value) if (Object.hasOwn(value, key) && hasLinks((value as Record<string, unknown>)[key])) return true
+  return false
+}
+
+/**
  * Levels of maps and lists a dag-cbor block may hold: a value's MAX_DEPTH plus the event
  * envelope around `data`. Deeper blocks are refused before decoding, whose recursion would
  * overflow the stack a few thousand levels down.
