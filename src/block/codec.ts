@@ -4,7 +4,7 @@ import * as cborg from 'cborg'
 import { CID } from 'multiformats/cid'
 import { CairnError } from '../errors/cairn-error.ts'
 import { Digest } from 'multiformats/hashes/digest'
-import { sha256Digest, sha256DigestSync } from './hash.ts'
+import { sha256Digest, sha256DigestSync, sha256DigestSyncInto } from './hash.ts'
 import { DAG_CBOR, DAG_PB, RAW, SHA2_256, type Block } from './interface.ts'
 import { assertIpld, MAX_DEPTH } from './validate.ts'
 
@@ -28,7 +28,7 @@ export function encodeChecked<T>(value: T, path = 'value'): Block<T> {
   } catch (cause) {
     throw new CairnError('CAIRN_INVALID_VALUE', `${path}: ${(cause as Error).message}`, { path, cause })
   }
-  return { cid: sha256Cid(DAG_CBOR, sha256DigestSync(bytes)), bytes, value }
+  return { cid: sha256BlockCid(DAG_CBOR, bytes), bytes, value }
 }
 
 /** @ipld/dag-pb's decoder, once loadDagPb has loaded it. */
@@ -142,6 +142,25 @@ export function sha256Cid(code: number, digest: Uint8Array): CID {
   cidSlab[at + 2] = SHA2_256
   cidSlab[at + 3] = 32
   cidSlab.set(digest, at + 4)
+  cidSlabAt += 36
+  return sha256CidOver(cidSlab.subarray(at, at + 36), code)
+}
+
+/**
+ * The CIDv1 (sha2-256) of a block's `bytes` under `code` (below 128): `sha256Cid` with the
+ * digest hashed straight into the CID slab.
+ */
+export function sha256BlockCid(code: number, bytes: Uint8Array): CID {
+  if (cidSlabAt + 36 > CID_SLAB) {
+    cidSlab = new Uint8Array(CID_SLAB)
+    cidSlabAt = 0
+  }
+  const at = cidSlabAt
+  sha256DigestSyncInto(bytes, cidSlab, at + 4)
+  cidSlab[at] = 1
+  cidSlab[at + 1] = code
+  cidSlab[at + 2] = SHA2_256
+  cidSlab[at + 3] = 32
   cidSlabAt += 36
   return sha256CidOver(cidSlab.subarray(at, at + 36), code)
 }

@@ -1,6 +1,5 @@
 import { CID } from 'multiformats/cid'
-import { compareBytes, decodeTrusted, encodeChecked, sha256Cid, verify } from '../../block/codec.ts'
-import { sha256DigestSync } from '../../block/hash.ts'
+import { compareBytes, decodeTrusted, encodeChecked, sha256BlockCid, verify } from '../../block/codec.ts'
 import { DAG_CBOR, type Block } from '../../block/interface.ts'
 import { CairnError } from '../../errors/cairn-error.ts'
 import { writeEnvelope } from './envelope.ts'
@@ -37,7 +36,7 @@ export function newEvent(stream: string, type: string, ts: number, tc: number, p
 export function encodeOwnEvent(value: EventBlock): Block<EventBlock> {
   const bytes = writeEnvelope(value)
   if (bytes === undefined) return encodeChecked(value, 'event')
-  return { cid: sha256Cid(DAG_CBOR, sha256DigestSync(bytes)), bytes, value }
+  return { cid: sha256BlockCid(DAG_CBOR, bytes), bytes, value }
 }
 
 function invalid(cid: CID | undefined, why: string): never {
