@@ -1,3 +1,4 @@
+import { ByteArena } from '../block/arena.ts'
 import type { BlockLookup } from '../block/cid-map.ts'
 import type { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
@@ -77,6 +78,8 @@ export async function planAppend(views: LogViews, reader: EventReader, base: App
   const pendingByStream = new Map<string, Pending>()
   const pendingIds = new Map<string, PlannedEvent>()
   const author = signer?.did
+  // A batch's event bytes share buffers (they are committed together); a single event's are its own.
+  const arena = drafts.length > 1 ? new ByteArena(drafts.length) : undefined
   let heads: readonly CID[] = base.heads
   let parentStamps: readonly Stamp[] =
     before?.stamps ??
@@ -106,7 +109,7 @@ export async function planAppend(views: LogViews, reader: EventReader, base: App
     // The first event names the base's heads (copied: they are the log's); each next one the one before.
     const parents = heads === base.heads ? [...heads] : (heads as CID[])
     const event = newEvent(stream, draft.type, stamp.ts, stamp.tc, prev, parents, draft.data, meta, author)
-    const block = encodeOwnEvent(event)
+    const block = encodeOwnEvent(event, arena)
     blocks.push(block)
     const planned: PlannedEvent = { cid: block.cid, event, size: block.bytes.length, object: draft.object }
     fresh.push(planned)

@@ -1,4 +1,5 @@
 import { CID } from 'multiformats/cid'
+import type { ByteArena } from '../../block/arena.ts'
 import { compareBytes, decodeTrusted, encodeChecked, sha256BlockCid, verify } from '../../block/codec.ts'
 import { DAG_CBOR, type Block } from '../../block/interface.ts'
 import { CairnError } from '../../errors/cairn-error.ts'
@@ -31,10 +32,11 @@ export function newEvent(stream: string, type: string, ts: number, tc: number, p
 
 /**
  * `encodeEvent` for an event made by `newEvent`, which becomes the block's value as it is (no
- * copy). The caller has checked `data` and `meta` with assertIpld.
+ * copy). The caller has checked `data` and `meta` with assertIpld. With `arena`, the bytes are
+ * a view into it.
  */
-export function encodeOwnEvent(value: EventBlock): Block<EventBlock> {
-  const bytes = writeEnvelope(value)
+export function encodeOwnEvent(value: EventBlock, arena?: ByteArena): Block<EventBlock> {
+  const bytes = writeEnvelope(value, arena)
   if (bytes === undefined) return encodeChecked(value, 'event')
   return { cid: sha256BlockCid(DAG_CBOR, bytes), bytes, value }
 }
