@@ -132,18 +132,7 @@ export function cidFromBytes(bytes: Uint8Array, start = 0, end: number = bytes.l
  * bytes written into the CID slab (see cidFromBytes).
  */
 export function sha256Cid(code: number, digest: Uint8Array): CID {
-  if (cidSlabAt + 36 > CID_SLAB) {
-    cidSlab = new Uint8Array(CID_SLAB)
-    cidSlabAt = 0
-  }
-  const at = cidSlabAt
-  cidSlab[at] = 1
-  cidSlab[at + 1] = code
-  cidSlab[at + 2] = SHA2_256
-  cidSlab[at + 3] = 32
-  cidSlab.set(digest, at + 4)
-  cidSlabAt += 36
-  return sha256CidOver(cidSlab.subarray(at, at + 36), code)
+  return slabCid(code, digest, undefined)
 }
 
 /**
@@ -151,12 +140,18 @@ export function sha256Cid(code: number, digest: Uint8Array): CID {
  * digest hashed straight into the CID slab.
  */
 export function sha256BlockCid(code: number, bytes: Uint8Array): CID {
+  return slabCid(code, undefined, bytes)
+}
+
+/** A sha2-256 CIDv1 written into the CID slab: `digest`, or that of `bytes`. */
+function slabCid(code: number, digest: Uint8Array | undefined, bytes: Uint8Array | undefined): CID {
   if (cidSlabAt + 36 > CID_SLAB) {
     cidSlab = new Uint8Array(CID_SLAB)
     cidSlabAt = 0
   }
   const at = cidSlabAt
-  sha256DigestSyncInto(bytes, cidSlab, at + 4)
+  if (digest === undefined) sha256DigestSyncInto(bytes!, cidSlab, at + 4)
+  else cidSlab.set(digest, at + 4)
   cidSlab[at] = 1
   cidSlab[at + 1] = code
   cidSlab[at + 2] = SHA2_256

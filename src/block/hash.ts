@@ -2,7 +2,7 @@ import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import type { MultihashDigest } from 'multiformats/hashes/interface'
 import { RAW, SHA2_256 } from './interface.ts'
-import { Sha256, sha256 as jsSha256, sha256Into as jsSha256Into } from './sha256.ts'
+import { Sha256, sha256 as jsSha256 } from './sha256.ts'
 
 /**
  * Below this size a synchronous hash beats the per-call cost of crypto.subtle
@@ -10,42 +10,36 @@ import { Sha256, sha256 as jsSha256, sha256Into as jsSha256Into } from './sha256
  */
 export const SYNC_HASH_LIMIT: number = 32 * 1024
 
-/** A synchronous sha2-256: the 32-byte digest of `bytes`, in a Uint8Array of its own. */
-export type SyncSha256 = (bytes: Uint8Array) => Uint8Array
+/** A synchronous sha2-256: writes the 32-byte digest of `bytes` into `out` at `at`. */
+export type SyncSha256 = (bytes: Uint8Array, out: Uint8Array, at: number) => void
 
-/** A synchronous sha2-256 that writes the 32-byte digest of `bytes` into `out` at `at`. */
-export type SyncSha256Into = (bytes: Uint8Array, out: Uint8Array, at: number) => void
-
-let syncSha256: SyncSha256 = jsSha256
-let syncSha256Into: SyncSha256Into = jsSha256Into
+let syncSha256: SyncSha256 = (bytes, out, at) => {
+  out.set(jsSha256(bytes), at)
+}
 
 /**
  * Replaces the synchronous sha2-256 (plain JS, sha256.ts) with a native one: the Node/Deno entry
- * installs node:crypto's, about 2.5× faster on event-sized blocks. Both must compute sha2-256;
- * without `into`, `fn`'s digest is copied.
+ * installs node:crypto's, several times faster on event-sized blocks. It must compute sha2-256.
  */
-export function useSyncSha256(fn: SyncSha256, into?: SyncSha256Into): void {
+export function useSyncSha256(fn: SyncSha256): void {
   syncSha256 = fn
-  syncSha256Into =
-    into ??
-    ((bytes, out, at) => {
-      out.set(fn(bytes), at)
-    })
 }
 
 /** The 32-byte sha2-256 digest of `bytes`, computed synchronously (plain JS, or the native one installed). */
 export function sha256DigestSync(bytes: Uint8Array): Uint8Array {
-  return syncSha256(bytes)
+  const out = new Uint8Array(32)
+  syncSha256(bytes, out, 0)
+  return out
 }
 
 /** Writes the 32-byte sha2-256 digest of `bytes` into `out` at `at` (no array of its own: a CID's bytes take it). */
 export function sha256DigestSyncInto(bytes: Uint8Array, out: Uint8Array, at: number): void {
-  syncSha256Into(bytes, out, at)
+  syncSha256(bytes, out, at)
 }
 
 /** sha2-256 multihash of `bytes`, computed synchronously (plain JS, or the native one installed). */
 export function sha256Sync(bytes: Uint8Array): MultihashDigest<typeof SHA2_256> {
-  return Digest.create(SHA2_256, syncSha256(bytes))
+  return Digest.create(SHA2_256, sha256DigestSync(bytes))
 }
 
 /** An incremental sha2-256: `update` as often as needed, `clone` to checkpoint, `digest` (see sha256.ts). */
@@ -71,7 +65,7 @@ function subtle(): Subtle | undefined {
 /** The 32-byte sha2-256 digest of `bytes`: sync for small blocks, WebCrypto for large ones when present. */
 export async function sha256Digest(bytes: Uint8Array): Promise<Uint8Array> {
   const s = bytes.length > SYNC_HASH_LIMIT ? subtle() : undefined
-  if (s === undefined) return syncSha256(bytes)
+  if (s === undefined) return sha256DigestSync(bytes)
   return new Uint8Array(await s.digest('SHA-256', bytes))
 }
 

@@ -71,13 +71,6 @@ const TAIL_VIEW = new DataView(TAIL.buffer)
 
 /** Pads `rest` (under 64 bytes, after `length` bytes in all), folds it into `h`, and returns the digest. */
 function finish(h: Int32Array, rest: Uint8Array, length: number): Uint8Array {
-  const out = new Uint8Array(32)
-  finishInto(h, rest, length, out, 0)
-  return out
-}
-
-/** `finish`, writing the digest into `out` at `at`. */
-function finishInto(h: Int32Array, rest: Uint8Array, length: number, out: Uint8Array, at: number): void {
   TAIL.fill(0)
   TAIL.set(rest)
   TAIL[rest.length] = 0x80
@@ -87,14 +80,10 @@ function finishInto(h: Int32Array, rest: Uint8Array, length: number, out: Uint8A
   TAIL_VIEW.setUint32(end - 4, (length * 8) >>> 0)
   compress(h, TAIL_VIEW, 0)
   if (end === 128) compress(h, TAIL_VIEW, 64)
-  for (let i = 0; i < 8; i++) {
-    const w = h[i]!
-    const o = at + i * 4
-    out[o] = w >>> 24
-    out[o + 1] = w >>> 16
-    out[o + 2] = w >>> 8
-    out[o + 3] = w
-  }
+  const out = new Uint8Array(32)
+  const view = new DataView(out.buffer)
+  for (let i = 0; i < 8; i++) view.setInt32(i * 4, h[i]!)
+  return out
 }
 
 /**
@@ -167,19 +156,12 @@ const STATE = new Int32Array(8)
 
 /** The 32-byte sha2-256 digest of `bytes`. */
 export function sha256(bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(32)
-  sha256Into(bytes, out, 0)
-  return out
-}
-
-/** Writes the 32-byte sha2-256 digest of `bytes` into `out` at `at`. */
-export function sha256Into(bytes: Uint8Array, out: Uint8Array, at: number): void {
   STATE.set(IV)
   const n = bytes.length
   const full = n - (n % 64)
   if (full > 0) {
     const view = new DataView(bytes.buffer, bytes.byteOffset, n)
-    for (let i = 0; i < full; i += 64) compress(STATE, view, i)
+    for (let at = 0; at < full; at += 64) compress(STATE, view, at)
   }
-  finishInto(STATE, bytes.subarray(full), n, out, at)
+  return finish(STATE, bytes.subarray(full), n)
 }
