@@ -78,13 +78,6 @@ export class CidMap<V> implements BlockLookup<V> {
     return this
   }
 
-  /** Sets `cid` to `value` unless it is a key already (then changes nothing): whether it was new. */
-  setNew(cid: CID, value: V): boolean {
-    if (this.#find(cid) !== undefined) return false
-    this.#insert(cid, value)
-    return true
-  }
-
   #insert(cid: CID, value: V): void {
     const h = hashAt(cid.bytes, cid.bytes.length)
     this.#buckets.set(h, { cid, value, next: this.#buckets.get(h) })
@@ -145,11 +138,6 @@ export class CidSet {
   add(cid: CID): this {
     this.#map.set(cid, true)
     return this
-  }
-
-  /** Adds `cid` unless it is in the set already: whether it was added. */
-  addNew(cid: CID): boolean {
-    return this.#map.setNew(cid, true)
   }
 
   delete(cid: CID): boolean {

@@ -62,7 +62,8 @@ async function newBlocks(batch: CommitBatch, locator: BlockLocator): Promise<Blo
     if (cid.bytes.length + block.bytes.length > MAX_FRAME) {
       throw new CairnError('CAIRN_INVALID_BLOCK', `block ${cid} is ${block.bytes.length} bytes; the files engine stores blocks up to ${MAX_FRAME - 64}`, { cid })
     }
-    if (!seen.addNew(cid)) continue
+    if (seen.has(cid)) continue
+    seen.add(cid)
     const c = cid.bytes
     if (locator.mayHaveKey(keyHi(c, 0, c.length), keyLo(c, 0, c.length))) {
       // Only a key match costs a read (to tell a stored block from another CID with the same key).
