@@ -1,8 +1,8 @@
-import { assertIpld, isIpld } from '../block/validate.ts'
+import { assertIpld } from '../block/validate.ts'
 import { expectNonNegativeInteger, expectObject, expectStoredString, type KnownKeys } from '../errors/arguments.ts'
 import type { ProgressOptions } from '../errors/progress.ts'
 import { FILTER_KEYS } from '../log/event/filter.ts'
-import { checkInputMeta, isInputMeta } from '../log/event/format.ts'
+import { checkInputMeta } from '../log/event/format.ts'
 import type { AppendInput, AppendOptions, BatchAppendInput, PageOptions, QueryOptions, ReadOptions, ReplayOptions } from '../log/event/interface.ts'
 import type { Draft } from '../log/plan.ts'
 import type { OrderKey } from '../log/views/views.ts'
@@ -35,45 +35,31 @@ export const PROGRESS_KEYS: KnownKeys<ProgressOptions> = { onProgress: 1, signal
 
 const isStoredString = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.charCodeAt(0) !== 0xfeff
 
-/**
- * The draft of an input that passes every check of checkAppendInput, found without building
- * argument names; undefined when any check fails (or the input is unusual: a getter that throws).
- */
-function plainDraft(input: unknown, keys: Readonly<Record<string, 1>>, expectedVersion: unknown): Draft | undefined {
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) return undefined
-  const o = input as Record<string, unknown>
-  for (const key in o) if (!Object.hasOwn(keys, key) && (!Object.hasOwn(o, key) || o[key] !== undefined)) return undefined
-  const stream = o['stream']
-  const type = o['type']
-  if (!isStoredString(stream) || stream.charCodeAt(0) === 0x24 /* $ */ || !isStoredString(type)) return undefined
-  const data = o['data'] === undefined ? null : o['data']
-  if (!isIpld(data)) return undefined
-  const meta = o['meta']
-  if (meta !== undefined && !(isInputMeta(meta) && isIpld(meta))) return undefined
-  if (expectedVersion !== undefined && !(typeof expectedVersion === 'number' && Number.isSafeInteger(expectedVersion) && expectedVersion >= 0)) return undefined
-  return { stream, type, data, meta, expectedVersion }
+const nameOf = (at: string | number): string => (typeof at === 'number' ? `inputs[${at}]` : at)
+
+/** Whether `o` has no key but `keys` (or keys whose value is undefined), found without making its list of keys. */
+function knownKeysOnly(o: object, keys: Readonly<Record<string, 1>>): boolean {
+  for (const key in o) if (!Object.hasOwn(keys, key) && (o as Record<string, unknown>)[key] !== undefined) return false
+  return true
 }
 
 /**
  * An app's append input, checked: no key but those of `AppendInput`, its data and meta are IPLD
  * values, its stream is not a system stream. `options` are `append`'s (checked); without them
  * the input is an `appendMany` one, which may carry its own `expectedVersion`. `at` names the
- * input in errors: a name, or the index `i` of `inputs[i]`.
+ * input in errors: a name, or the index `i` of `inputs[i]`. Each check is made first without
+ * the argument's name, which is built only for the error.
  */
 export function checkAppendInput(input: unknown, at: string | number, options?: AppendOptions): Draft {
   const keys = options === undefined ? BATCH_INPUT_KEYS : INPUT_KEYS
-  const expectedVersion = (options ?? (input as AppendOptions | null | undefined))?.expectedVersion
-  const draft = plainDraft(input, keys, expectedVersion)
-  if (draft !== undefined) return draft
-  // Something is wrong, or unusual: the checks one by one, for the error naming it.
-  const name = typeof at === 'number' ? `inputs[${at}]` : at
-  const o = expectObject(name, input, keys)
-  const stream = expectStoredString(`${name}.stream`, o['stream'])
-  if (stream.startsWith('$')) throw new RangeError(`"${name}.stream" must not start with "$" (reserved for system streams), got ${JSON.stringify(stream)}`)
-  const type = expectStoredString(`${name}.type`, o['type'])
+  const o = typeof input === 'object' && input !== null && !Array.isArray(input) && knownKeysOnly(input, keys) ? (input as Record<string, unknown>) : expectObject(nameOf(at), input, keys)
+  const expectedVersion = (options ?? o).expectedVersion
+  const stream = isStoredString(o['stream']) ? o['stream'] : expectStoredString(`${nameOf(at)}.stream`, o['stream'])
+  if (stream.charCodeAt(0) === 0x24 /* $ */) throw new RangeError(`"${nameOf(at)}.stream" must not start with "$" (reserved for system streams), got ${JSON.stringify(stream)}`)
+  const type = isStoredString(o['type']) ? o['type'] : expectStoredString(`${nameOf(at)}.type`, o['type'])
   const data = o['data'] === undefined ? null : o['data']
   assertIpld(data, 'data')
-  const meta = checkInputMeta(o['meta'], `${name}.meta`)
+  const meta = o['meta'] === undefined ? undefined : checkInputMeta(o['meta'], `${nameOf(at)}.meta`)
   if (meta !== undefined) assertIpld(meta, 'meta')
   const expected = expectedVersion === undefined ? undefined : expectNonNegativeInteger('expectedVersion', expectedVersion)
   return { stream, type, data, meta, expectedVersion: expected }

@@ -93,16 +93,6 @@ export async function decodeEvent(cid: CID, bytes: Uint8Array): Promise<EventBlo
   return value
 }
 
-/** Whether checkInputMeta passes `meta` (a map whose `id`, `correlation`, `causation` are non-empty strings where set). */
-export function isInputMeta(meta: unknown): meta is EventMeta {
-  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) return false
-  for (const key of META_STRINGS) {
-    const v = (meta as Record<string, unknown>)[key]
-    if (v !== undefined && (typeof v !== 'string' || v === '')) return false
-  }
-  return true
-}
-
 /** Checks an app-supplied `meta` before it is encoded; TypeError names the field. */
 export function checkInputMeta(meta: unknown, name: string): EventMeta | undefined {
   if (meta === undefined) return undefined
