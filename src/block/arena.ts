@@ -8,9 +8,10 @@
  * const arena = new ByteArena(1000)        // about 1000 blocks to come
  * const bytes = arena.copy(scratch, length) // a view holding scratch[0, length)
  */
+/** The largest buffer an arena makes for several blocks. */
+export const ARENA_MAX: number = 64 * 1024
+
 export class ByteArena {
-  /** Largest buffer made for several blocks. */
-  static readonly MAX: number = 64 * 1024
   #buf: Uint8Array = new Uint8Array(0)
   #at = 0
   /** Blocks still expected, the next one included. */
@@ -22,14 +23,14 @@ export class ByteArena {
 
   /**
    * A copy of `src[0, length)`, as a view into the arena. A new buffer is sized for the blocks
-   * still expected, at this one's size (up to MAX), so that a commit's last buffer is not much
+   * still expected, at this one's size (up to ARENA_MAX), so that a commit's last buffer is not much
    * larger than what it holds.
    */
   copy(src: Uint8Array, length: number): Uint8Array {
     // This block and those still expected after it.
     const blocks = Math.max(1, this.#expected--)
     if (this.#at + length > this.#buf.length) {
-      this.#buf = new Uint8Array(Math.max(length, Math.min(ByteArena.MAX, length * blocks)))
+      this.#buf = new Uint8Array(Math.max(length, Math.min(ARENA_MAX, length * blocks)))
       this.#at = 0
     }
     const at = this.#at

@@ -39,7 +39,7 @@ export function assertIpld(value: unknown, path = 'value'): void {
   // Walked first without a set of the maps and lists on the way (nor paths: a fault builds its
   // own); a cycle then shows as nesting too deep, and the walk is made again with the set.
   let found = faultIn(value, undefined, 0)
-  if (found?.deep === true) found = faultIn(value, new Set(), 0)
+  if (found?.deep) found = faultIn(value, new Set(), 0)
   if (found === undefined) return
   const where =
     path +
@@ -47,7 +47,7 @@ export function assertIpld(value: unknown, path = 'value'): void {
       .reverse()
       .map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`))
       .join('')
-  throw new CairnError('CAIRN_INVALID_VALUE', found.deep === true ? `${where}: ${found.what}` : `${where}: ${found.what} is not an IPLD value`, { path: where })
+  throw new CairnError('CAIRN_INVALID_VALUE', found.deep ? `${where}: ${found.what}` : `${where}: ${found.what} is not an IPLD value`, { path: where })
 }
 
 /** The first fault in `value` (depth first, in key order), or undefined. `seen`: the maps and lists above, when cycles are looked for. */

@@ -33,7 +33,7 @@ export const OBJECTS_KEYS: KnownKeys<ObjectsQuery> = { type: 1 }
 export const COMPACT_KEYS: KnownKeys<CompactOptions> = { minDeadRatio: 1 }
 export const PROGRESS_KEYS: KnownKeys<ProgressOptions> = { onProgress: 1, signal: 1 }
 
-const isStoredString = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.charCodeAt(0) !== 0xfeff
+const isStoredString = (v: unknown): v is string => typeof v === 'string' && v !== '' && v.charCodeAt(0) !== 0xfeff
 
 const nameOf = (at: string | number): string => (typeof at === 'number' ? `inputs[${at}]` : at)
 
@@ -55,7 +55,7 @@ export function checkAppendInput(input: unknown, at: string | number, options?: 
   const o = typeof input === 'object' && input !== null && !Array.isArray(input) && knownKeysOnly(input, keys) ? (input as Record<string, unknown>) : expectObject(nameOf(at), input, keys)
   const expectedVersion = (options ?? o).expectedVersion
   const stream = isStoredString(o['stream']) ? o['stream'] : expectStoredString(`${nameOf(at)}.stream`, o['stream'])
-  if (stream.charCodeAt(0) === 0x24 /* $ */) throw new RangeError(`"${nameOf(at)}.stream" must not start with "$" (reserved for system streams), got ${JSON.stringify(stream)}`)
+  if (stream.startsWith('$')) throw new RangeError(`"${nameOf(at)}.stream" must not start with "$" (reserved for system streams), got ${JSON.stringify(stream)}`)
   const type = isStoredString(o['type']) ? o['type'] : expectStoredString(`${nameOf(at)}.type`, o['type'])
   const data = o['data'] === undefined ? null : o['data']
   assertIpld(data, 'data')

@@ -20,7 +20,7 @@ import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, test } from 'vitest'
-import { ByteArena } from '../../src/block/arena.ts'
+import { ARENA_MAX, ByteArena } from '../../src/block/arena.ts'
 import { scanCanonical } from '../../src/block/canonical.ts'
 import { CidMap } from '../../src/block/cid-map.ts'
 import { cborNestsDeeperThan, decodeTrusted, isCanonicalDagCbor, linksIn, linksInValue, MAX_BLOCK_DEPTH } from '../../src/block/codec.ts'
@@ -388,10 +388,10 @@ describe('event envelope writer', () => {
     events.forEach((e, i) => {
       expect(hex(written[i]!)).toBe(hex(dagCbor.encode(envelopeOf(e))))
     })
-    // Many blocks per buffer, none larger than ByteArena.MAX unless one block is.
+    // Many blocks per buffer, none larger than ARENA_MAX unless one block is.
     const buffers = new Set(written.map((b) => b.buffer))
     expect(buffers.size).toBeLessThan(events.length / 10)
-    for (const b of buffers) expect(b.byteLength).toBeLessThanOrEqual(ByteArena.MAX)
+    for (const b of buffers) expect(b.byteLength).toBeLessThanOrEqual(ARENA_MAX)
     // The last buffer is sized for what was still expected, not a full MAX.
     const last = new ByteArena(2)
     const [x, y] = [writeEnvelope(events[1]!, last)!, writeEnvelope(events[2]!, last)!]
