@@ -4,7 +4,7 @@ import * as cborg from 'cborg'
 import { CID } from 'multiformats/cid'
 import { CairnError } from '../errors/cairn-error.ts'
 import { Digest } from 'multiformats/hashes/digest'
-import { sha256Digest, sha256DigestSync } from './hash.ts'
+import { sha256Digest, sha256DigestSync, sha256DigestSyncInto } from './hash.ts'
 import { DAG_CBOR, DAG_PB, RAW, SHA2_256, type Block } from './interface.ts'
 import { assertIpld, MAX_DEPTH } from './validate.ts'
 
@@ -28,7 +28,7 @@ export function encodeChecked<T>(value: T, path = 'value'): Block<T> {
   } catch (cause) {
     throw new CairnError('CAIRN_INVALID_VALUE', `${path}: ${(cause as Error).message}`, { path, cause })
   }
-  return { cid: sha256Cid(DAG_CBOR, sha256DigestSync(bytes)), bytes, value }
+  return { cid: sha256BlockCid(DAG_CBOR, bytes), bytes, value }
 }
 
 /** @ipld/dag-pb's decoder, once loadDagPb has loaded it. */
@@ -132,18 +132,41 @@ export function cidFromBytes(bytes: Uint8Array, start = 0, end: number = bytes.l
  * bytes written into the CID slab (see cidFromBytes).
  */
 export function sha256Cid(code: number, digest: Uint8Array): CID {
+  return slabCid(code, digest, undefined)
+}
+
+/**
+ * The CIDv1 (sha2-256) of a block's `bytes` under `code` (below 128): `sha256Cid` with the
+ * digest hashed straight into the CID slab.
+ */
+export function sha256BlockCid(code: number, bytes: Uint8Array): CID {
+  return slabCid(code, undefined, bytes)
+}
+
+/** A sha2-256 CIDv1 written into the CID slab: `digest`, or that of `bytes`. */
+function slabCid(code: number, digest: Uint8Array | undefined, bytes: Uint8Array | undefined): CID {
   if (cidSlabAt + 36 > CID_SLAB) {
     cidSlab = new Uint8Array(CID_SLAB)
     cidSlabAt = 0
   }
   const at = cidSlabAt
+  if (digest === undefined) sha256DigestSyncInto(bytes!, cidSlab, at + 4)
+  else cidSlab.set(digest, at + 4)
   cidSlab[at] = 1
   cidSlab[at + 1] = code
   cidSlab[at + 2] = SHA2_256
   cidSlab[at + 3] = 32
-  cidSlab.set(digest, at + 4)
   cidSlabAt += 36
-  return cidOver(cidSlab.subarray(at, at + 36))
+  return sha256CidOver(cidSlab.subarray(at, at + 36), code)
+}
+
+/**
+ * The CIDv1 whose 36 bytes are `view`: `0x01` ‖ `code` (below 128) ‖ `0x12 0x20` ‖ a sha2-256
+ * digest, the layout of every block Cairn writes. Built without CID.inspectBytes, whose varint
+ * reads make a view and an array per field.
+ */
+function sha256CidOver(view: Uint8Array, code: number): CID {
+  return new CID(1, code, new Digest(SHA2_256, 32, view.subarray(4), view.subarray(2)), view)
 }
 
 /**
@@ -152,6 +175,8 @@ export function sha256Cid(code: number, digest: Uint8Array): CID {
  * per CID); this keeps the view, already off-heap in a slab.
  */
 function cidOver(view: Uint8Array): CID {
+  // A CIDv1 with a one-byte codec over a sha2-256 digest (the usual case): its layout is known.
+  if (view.length === 36 && view[0] === 1 && view[1]! < 0x80 && view[2] === SHA2_256 && view[3] === 32) return sha256CidOver(view, view[1]!)
   const specs = CID.inspectBytes(view)
   if (specs.size !== view.length) throw new Error('Incorrect length')
   const multihash = view.subarray(specs.size - specs.multihashSize)
@@ -233,6 +258,21 @@ export function linksIn(value: unknown, out: CID[] = []): CID[] {
     }
   }
   return out
+}
+
+/**
+ * Whether `value` holds a link: `linksIn(value).length > 0`, found without collecting them (no
+ * array per map or list). For values within MAX_DEPTH levels (checked or decoded ones): it recurses.
+ */
+export function hasLinks(value: unknown): boolean {
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return false
+  if (CID.asCID(value) !== null) return true
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (hasLinks(value[i])) return true
+    return false
+  }
+  for (const key in value) if (Object.hasOwn(value, key) && hasLinks((value as Record<string, unknown>)[key])) return true
+  return false
 }
 
 /**

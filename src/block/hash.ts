@@ -10,14 +10,16 @@ import { Sha256, sha256 as jsSha256 } from './sha256.ts'
  */
 export const SYNC_HASH_LIMIT: number = 32 * 1024
 
-/** A synchronous sha2-256: the 32-byte digest of `bytes`, in a Uint8Array of its own. */
-export type SyncSha256 = (bytes: Uint8Array) => Uint8Array
+/** A synchronous sha2-256: writes the 32-byte digest of `bytes` into `out` at `at`. */
+export type SyncSha256 = (bytes: Uint8Array, out: Uint8Array, at: number) => void
 
-let syncSha256: SyncSha256 = jsSha256
+let syncSha256: SyncSha256 = (bytes, out, at) => {
+  out.set(jsSha256(bytes), at)
+}
 
 /**
  * Replaces the synchronous sha2-256 (plain JS, sha256.ts) with a native one: the Node/Deno entry
- * installs node:crypto's, about 2.5× faster on event-sized blocks. It must compute sha2-256.
+ * installs node:crypto's, several times faster on event-sized blocks. It must compute sha2-256.
  */
 export function useSyncSha256(fn: SyncSha256): void {
   syncSha256 = fn
@@ -25,12 +27,19 @@ export function useSyncSha256(fn: SyncSha256): void {
 
 /** The 32-byte sha2-256 digest of `bytes`, computed synchronously (plain JS, or the native one installed). */
 export function sha256DigestSync(bytes: Uint8Array): Uint8Array {
-  return syncSha256(bytes)
+  const out = new Uint8Array(32)
+  syncSha256(bytes, out, 0)
+  return out
+}
+
+/** Writes the 32-byte sha2-256 digest of `bytes` into `out` at `at` (no array of its own: a CID's bytes take it). */
+export function sha256DigestSyncInto(bytes: Uint8Array, out: Uint8Array, at: number): void {
+  syncSha256(bytes, out, at)
 }
 
 /** sha2-256 multihash of `bytes`, computed synchronously (plain JS, or the native one installed). */
 export function sha256Sync(bytes: Uint8Array): MultihashDigest<typeof SHA2_256> {
-  return Digest.create(SHA2_256, syncSha256(bytes))
+  return Digest.create(SHA2_256, sha256DigestSync(bytes))
 }
 
 /** An incremental sha2-256: `update` as often as needed, `clone` to checkpoint, `digest` (see sha256.ts). */
@@ -56,7 +65,7 @@ function subtle(): Subtle | undefined {
 /** The 32-byte sha2-256 digest of `bytes`: sync for small blocks, WebCrypto for large ones when present. */
 export async function sha256Digest(bytes: Uint8Array): Promise<Uint8Array> {
   const s = bytes.length > SYNC_HASH_LIMIT ? subtle() : undefined
-  if (s === undefined) return syncSha256(bytes)
+  if (s === undefined) return sha256DigestSync(bytes)
   return new Uint8Array(await s.digest('SHA-256', bytes))
 }
 

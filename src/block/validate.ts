@@ -19,9 +19,15 @@ const MIN_INT = -(2n ** 64n)
 const BOM = 0xfeff
 const BOM_STRING = 'a string starting with U+FEFF (a byte order mark, which dag-cbor decoders drop)'
 
-function fail(path: string, what: string): never {
-  throw new CairnError('CAIRN_INVALID_VALUE', `${path}: ${what} is not an IPLD value`, { path })
+/** Why a value is not IPLD, and where: the keys and indexes down to it, innermost first. */
+interface Fault {
+  readonly at: (string | number)[]
+  /** What is there (a `… is not an IPLD value` error), or the nesting limit's message. */
+  readonly what: string
+  readonly deep?: boolean
 }
+
+const fault = (what: string): Fault => ({ at: [], what })
 
 /**
  * Throws CAIRN_INVALID_VALUE, naming the path, unless `value` is in the IPLD data model:
@@ -29,48 +35,60 @@ function fail(path: string, what: string): never {
  * bytes, CIDs, arrays and plain objects with string keys (the same). dag-cbor would refuse most of these too, but
  * without saying where, and it encodes bigints it cannot decode again.
  */
-export function assertIpld(value: unknown, path = 'value', seen: Set<object> = new Set(), depth = 0): void {
+export function assertIpld(value: unknown, path = 'value'): void {
+  // Walked first without a set of the maps and lists on the way (nor paths: a fault builds its
+  // own); a cycle then shows as nesting too deep, and the walk is made again with the set.
+  let found = faultIn(value, undefined, 0)
+  if (found?.deep) found = faultIn(value, new Set(), 0)
+  if (found === undefined) return
+  const where =
+    path +
+    found.at
+      .reverse()
+      .map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`))
+      .join('')
+  throw new CairnError('CAIRN_INVALID_VALUE', found.deep ? `${where}: ${found.what}` : `${where}: ${found.what} is not an IPLD value`, { path: where })
+}
+
+/** The first fault in `value` (depth first, in key order), or undefined. `seen`: the maps and lists above, when cycles are looked for. */
+function faultIn(value: unknown, seen: Set<object> | undefined, depth: number): Fault | undefined {
   switch (typeof value) {
     case 'string':
-      if (value.charCodeAt(0) === BOM) fail(path, BOM_STRING)
-      return
+      return value.charCodeAt(0) === BOM ? fault(BOM_STRING) : undefined
     case 'boolean':
-      return
+      return undefined
     case 'number':
-      if (!Number.isFinite(value)) fail(path, String(value))
-      return
+      return Number.isFinite(value) ? undefined : fault(String(value))
     case 'bigint':
-      if (value > MAX_INT || value < MIN_INT) fail(path, 'an integer beyond 64 bits')
-      return
-    // biome-ignore lint/suspicious/noFallthroughSwitchClause: fail() returns never
-    case 'undefined':
-      fail(path, 'undefined')
+      return value > MAX_INT || value < MIN_INT ? fault('an integer beyond 64 bits') : undefined
     case 'object': {
-      if (value === null || value instanceof Uint8Array) return
-      if (CID.asCID(value) !== null) return
-      if (seen.has(value)) fail(path, 'a circular reference')
-      if (depth >= MAX_DEPTH) throw new CairnError('CAIRN_INVALID_VALUE', `${path}: maps and lists nest deeper than ${MAX_DEPTH} levels`, { path })
-      seen.add(value)
+      if (value === null || value instanceof Uint8Array || CID.asCID(value) !== null) return undefined
+      if (seen?.has(value)) return fault('a circular reference')
+      if (depth >= MAX_DEPTH) return { at: [], what: `maps and lists nest deeper than ${MAX_DEPTH} levels`, deep: true }
+      seen?.add(value)
+      let found: Fault | undefined
       if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) {
-          if (!(i in value)) fail(`${path}[${i}]`, 'a hole in an array')
-          assertIpld(value[i], `${path}[${i}]`, seen, depth + 1)
+        for (let i = 0; i < value.length && found === undefined; i++) {
+          found = i in value ? faultIn(value[i], seen, depth + 1) : fault('a hole in an array')
+          found?.at.push(i)
         }
       } else {
         const proto = Object.getPrototypeOf(value)
-        if (proto !== Object.prototype && proto !== null) {
-          fail(path, `a ${(value as object).constructor?.name ?? 'non-plain'} object`)
-        }
-        for (const key of Object.keys(value)) {
-          if (key.charCodeAt(0) === BOM) fail(`${path}.${key}`, `a key: ${BOM_STRING}`)
-          assertIpld((value as Record<string, unknown>)[key], `${path}.${key}`, seen, depth + 1)
+        if (proto !== Object.prototype && proto !== null) return fault(`a ${(value as object).constructor?.name ?? 'non-plain'} object`)
+        for (const key in value) {
+          if (!Object.hasOwn(value, key)) continue
+          found = key.charCodeAt(0) === BOM ? fault(`a key: ${BOM_STRING}`) : faultIn((value as Record<string, unknown>)[key], seen, depth + 1)
+          if (found !== undefined) {
+            found.at.push(key)
+            break
+          }
         }
       }
-      seen.delete(value)
-      return
+      seen?.delete(value)
+      return found
     }
     default:
-      fail(path, `a ${typeof value}`)
+      return fault(typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`)
   }
 }
 

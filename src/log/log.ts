@@ -1,7 +1,7 @@
 import { CidMap } from '../block/cid-map.ts'
 import type { CID } from 'multiformats/cid'
 import type { Block, BlockRecord } from '../block/interface.ts'
-import { linksIn } from '../block/codec.ts'
+import { hasLinks, linksIn } from '../block/codec.ts'
 import type { ByteSource } from '../car/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { ProgressPlan } from '../errors/progress.ts'
@@ -19,16 +19,15 @@ import type { CompactOptions, CompactReport, StorageEngine } from '../storage/in
 import { Admission, type AccessCheckClass, type TrustRules } from './admission.ts'
 import { ChangeHub } from './changes.ts'
 import type { StoredEvent } from './event/interface.ts'
-import { eventLinks } from './event/links.ts'
 import { OBJECTS_STREAM } from './event/object-record.ts'
-import { sortCids } from './event/order.ts'
+import { compareCidEvents, sortCids } from './event/order.ts'
 import { AppendQueue, GroupPlan, type WaitingAppend } from './group-commit.ts'
 import { syncHints } from './hints.ts'
 import { IndexingQueue } from './indexing.ts'
 import { Mutex } from '../storage/mutex.ts'
 import { planAppend, type AppendBase, type PlannedBefore } from './plan-append.ts'
 import type { StagingLimits } from './plan-import.ts'
-import { objectDraft, objectRecordOf, writesSomething, type CommitPlan, type Draft, type UnitOfWork } from './plan.ts'
+import { objectDraft, objectRecordOf, writesSomething, type CommitPlan, type Draft, type PlannedEvent, type UnitOfWork } from './plan.ts'
 import { SNAPSHOT_MIN, SnapshotScheduler } from './snapshots.ts'
 import type { VerifyReport } from './verify.ts'
 import { EventReader, toStoredEvent, type LoadedEvent } from './views/event-reader.ts'
@@ -578,33 +577,56 @@ export class EventLog {
     const moves = durable || writesSomething(plan)
     if (!durable && writesSomething(plan)) await this.storage.commit({ blocks: [...plan.blocks], heads: [...plan.heads] })
     // One merge per list for the whole commit, however far back an import's events land.
-    if (plan.events.length > 0) views.addEvents(plan.events)
-    const added: LoadedEvent[] = plan.events.map((e) => ({ seq: views.seqOf(e.cid), cid: e.cid, event: e.event }))
+    const events = plan.events
+    const seqs = events.length > 0 ? views.addEvents(events) : []
+    // addEvents answers the new events' numbers in canonical order: the plan's own order when
+    // it added every event and the plan lists them in canonical order (as appends do).
+    const numbered = seqs.length === events.length && inCanonicalOrder(events)
+    const added: LoadedEvent[] = new Array(events.length)
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!
+      added[i] = { seq: numbered ? seqs[i]! : views.seqOf(e.cid), cid: e.cid, event: e.event }
+    }
     if (moves) this.#heads = [...plan.heads]
     for (const e of added) this.events.remember(e)
     // Access contexts follow the views; a failed read here is retried by the next check.
     await this.admission.catchUp().catch(() => {})
     // An event that records no object and links to nothing has nothing to index.
-    for (const e of plan.events) if (e.event.stream === OBJECTS_STREAM || eventLinks(e.event).roots.length > 0) this.#indexing.push(e.cid, e.event, e.object, plan.verified)
+    for (const e of events) {
+      const { stream, data, meta } = e.event
+      if (stream === OBJECTS_STREAM || hasLinks(data) || (meta !== undefined && hasLinks(meta))) this.#indexing.push(e.cid, e.event, e.object, plan.verified)
+    }
     await this.#indexing.run()
     // Each new event's public shape is built once, for subscribers, commit listeners and the caller.
     const stored: (StoredEvent | undefined)[] = new Array(added.length)
     const storedAt = (i: number): StoredEvent => (stored[i] ??= toStoredEvent(added[i]!, views.version(added[i]!.seq)))
     this.hub.publish(added, storedAt, this.#heads)
     this.#snapshot(SNAPSHOT_MIN)
-    // Where each result is among the added events: a scan for a commit of a few, a map for more.
-    const addedAt = added.length > 8 ? new Map(added.map((e, i) => [e.seq, i])) : undefined
+    // Where each result is among the added events: the next one in the plan's order (an
+    // append's results name its events in order, as the same CID objects); else a scan for a
+    // commit of a few, a map for more.
+    let addedAt: Map<number, number> | undefined
     const indexOf = (seq: number): number | undefined => {
-      if (addedAt !== undefined) return addedAt.get(seq)
+      if (added.length > 8) {
+        addedAt ??= new Map(added.map((e, i) => [e.seq, i]))
+        return addedAt.get(seq)
+      }
       for (let i = 0; i < added.length; i++) if (added[i]!.seq === seq) return i
       return undefined
     }
-    const out: StoredEvent[] = []
-    for (const cid of plan.results) {
+    const results = plan.results
+    const out: StoredEvent[] = new Array(results.length)
+    let next = 0
+    for (let r = 0; r < results.length; r++) {
+      const cid = results[r]!
+      if (next < added.length && added[next]!.cid === cid) {
+        out[r] = storedAt(next++)
+        continue
+      }
       const seq = views.seqOf(cid)
       const i = indexOf(seq)
       // A retried meta.id resolves to an event stored earlier: read it back.
-      out.push(i !== undefined ? storedAt(i) : toStoredEvent(await this.events.load(seq), views.version(seq)))
+      out[r] = i !== undefined ? storedAt(i) : toStoredEvent(await this.events.load(seq), views.version(seq))
     }
     return out
   }
@@ -613,6 +635,12 @@ export class EventLog {
   #snapshot(min: number, always = false): void {
     if (this.#indexing.pending === 0) this.#snapshots.maybe(this.#heads, min, always)
   }
+}
+
+/** Whether events are in strictly ascending canonical order. */
+function inCanonicalOrder(events: readonly PlannedEvent[]): boolean {
+  for (let i = 1; i < events.length; i++) if (compareCidEvents(events[i - 1]!, events[i]!) >= 0) return false
+  return true
 }
 
 /** The log's paths that load on first use (on-demand.ts): import, export, verify. */

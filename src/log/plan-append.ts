@@ -1,9 +1,10 @@
+import { ByteArena } from '../block/arena.ts'
 import type { BlockLookup } from '../block/cid-map.ts'
 import type { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
 import type { Signer } from '../identity/interface.ts'
-import type { EventBlock, Stamp } from './event/interface.ts'
-import { encodeEvent } from './event/format.ts'
+import type { Stamp } from './event/interface.ts'
+import { encodeEvent, encodeOwnEvent, newEvent } from './event/format.ts'
 import { compareEvents } from './event/order.ts'
 import type { CommitPlan, Draft, PlannedEvent } from './plan.ts'
 import { assertExpectedVersion } from './rules/expected-version.ts'
@@ -39,20 +40,25 @@ export interface PlannedBefore {
 }
 
 /**
- * The stream's last event in canonical order: the later of the views' last one and the last
- * one the base brings (an import may bring events of the stream, e.g. `$objects` records).
- * The views' one comes from the event cache when it is there (decoding its CID from the
- * views' bytes costs more than the rest of the lookup).
+ * The stream's last event in canonical order: the later of the views' last one (`lastSeq`) and
+ * the last one the base brings (an import may bring events of the stream, e.g. `$objects`
+ * records). The views' one comes from the event cache when it is there (decoding its CID from
+ * the views' bytes costs more than the rest of the lookup).
  */
-function lastOfStream(views: LogViews, reader: EventReader, baseEvents: readonly PlannedEvent[], stream: string): CID | null {
-  const lastSeq = views.stream(stream)?.last()
-  const heldCid = (seq: number): CID => reader.cached(seq)?.cid ?? views.cid(seq)
+function lastOfStream(views: LogViews, reader: EventReader, baseEvents: readonly PlannedEvent[], stream: string, lastSeq: number | undefined): CID | null {
   let brought: PlannedEvent | undefined
   for (let i = baseEvents.length - 1; i >= 0 && brought === undefined; i--) if (baseEvents[i]!.event.stream === stream) brought = baseEvents[i]
-  if (brought === undefined) return lastSeq === undefined ? null : heldCid(lastSeq)
-  if (lastSeq === undefined) return brought.cid
-  const held = { cid: heldCid(lastSeq), ...views.stamp(lastSeq) }
-  return compareEvents(held, { cid: brought.cid, ts: brought.event.ts, tc: brought.event.tc }) > 0 ? held.cid : brought.cid
+  if (lastSeq === undefined) return brought === undefined ? null : brought.cid
+  const held = reader.cached(lastSeq)?.cid ?? views.cid(lastSeq)
+  if (brought === undefined) return held
+  const stamp = views.stamp(lastSeq)
+  return compareEvents({ cid: held, ts: stamp.ts, tc: stamp.tc }, { cid: brought.cid, ts: brought.event.ts, tc: brought.event.tc }) > 0 ? held : brought.cid
+}
+
+/** What a plan added to a stream so far: how many events, and the last. */
+interface Pending {
+  count: number
+  last: PlannedEvent
 }
 
 /**
@@ -69,8 +75,11 @@ export async function planAppend(views: LogViews, reader: EventReader, base: App
   const results: CID[] = []
   const fresh: PlannedEvent[] = []
   const blocks: BlockRecord[] = [...base.blocks]
-  const pendingByStream = new Map<string, PlannedEvent[]>()
+  const pendingByStream = new Map<string, Pending>()
   const pendingIds = new Map<string, PlannedEvent>()
+  const author = signer?.did
+  // A batch's event bytes share buffers (they are committed together); a single event's are its own.
+  const arena = drafts.length > 1 ? new ByteArena(drafts.length) : undefined
   let heads: readonly CID[] = base.heads
   let parentStamps: readonly Stamp[] =
     before?.stamps ??
@@ -79,41 +88,38 @@ export async function planAppend(views: LogViews, reader: EventReader, base: App
       return seq >= 0 ? views.stamp(seq) : base.events.find((e) => e.cid.equals(h))!.event
     })
   for (const draft of drafts) {
-    const id = draft.meta?.id
+    const { stream, meta } = draft
+    const id = meta?.id
     if (id !== undefined) {
-      const storedSeq = views.byId(draft.stream, id)
-      const key = `${draft.stream}\u0000${id}`
+      const storedSeq = views.byId(stream, id)
+      const key = `${stream}\u0000${id}`
       const prior = storedSeq >= 0 ? await reader.load(storedSeq) : (before?.ids.get(key) ?? pendingIds.get(key))
       if (prior !== undefined) {
         results.push(resolveRetry(prior, draft, id))
         continue
       }
     }
-    const pending = pendingByStream.get(draft.stream) ?? []
-    const earlier = before?.streams.get(draft.stream)
-    assertExpectedVersion(draft.stream, draft.expectedVersion, views.streamLength(draft.stream) + (earlier?.count ?? 0) + pending.length)
-    const prev = pending.at(-1)?.cid ?? earlier?.last ?? lastOfStream(views, reader, base.events, draft.stream)
+    const pending = pendingByStream.get(stream)
+    const earlier = before?.streams.get(stream)
+    // The stream's list in the views, looked up only when needed (once).
+    const list = draft.expectedVersion !== undefined || (pending === undefined && earlier === undefined) ? views.stream(stream) : undefined
+    if (draft.expectedVersion !== undefined) assertExpectedVersion(stream, draft.expectedVersion, (list?.length ?? 0) + (earlier?.count ?? 0) + (pending?.count ?? 0))
+    const prev = pending?.last.cid ?? earlier?.last ?? lastOfStream(views, reader, base.events, stream, list?.last())
     const stamp = nextStamp(parentStamps, now)
-    const event: EventBlock = {
-      v: 1,
-      stream: draft.stream,
-      type: draft.type,
-      ts: stamp.ts,
-      tc: stamp.tc,
-      prev,
-      parents: [...heads],
-      data: draft.data,
-      ...(draft.meta === undefined ? {} : { meta: draft.meta }),
-      ...(signer === undefined ? {} : { author: signer.did }),
-    }
-    const block = encodeEvent(event)
+    // The first event names the base's heads (copied: they are the log's); each next one the one before.
+    const parents = heads === base.heads ? [...heads] : (heads as CID[])
+    const event = newEvent(stream, draft.type, stamp.ts, stamp.tc, prev, parents, draft.data, meta, author)
+    const block = encodeOwnEvent(event, arena)
     blocks.push(block)
     const planned: PlannedEvent = { cid: block.cid, event, size: block.bytes.length, object: draft.object }
     fresh.push(planned)
     results.push(block.cid)
-    pending.push(planned)
-    pendingByStream.set(draft.stream, pending)
-    if (id !== undefined) pendingIds.set(`${draft.stream}\u0000${id}`, planned)
+    if (pending === undefined) pendingByStream.set(stream, { count: 1, last: planned })
+    else {
+      pending.count++
+      pending.last = planned
+    }
+    if (id !== undefined) pendingIds.set(`${stream}\u0000${id}`, planned)
     heads = [block.cid]
     parentStamps = [stamp]
   }
@@ -126,5 +132,5 @@ export async function planAppend(views: LogViews, reader: EventReader, base: App
     const renamed = (cid: CID): CID => (cid.equals(last.cid) ? block.cid : cid)
     return { blocks, events: [...base.events, ...fresh], heads: heads.map(renamed), results: results.map(renamed), verified: base.verified }
   }
-  return { blocks, events: [...base.events, ...fresh], heads, results, verified: base.verified }
+  return { blocks, events: base.events.length === 0 ? fresh : [...base.events, ...fresh], heads, results, verified: base.verified }
 }

@@ -13,7 +13,8 @@ import { expectDerivedBytes, expectDerivedName } from './derived.ts'
  */
 export class MemoryStorage implements StorageEngine {
   readonly kind: string = 'memory'
-  readonly #blocks = new CidMap<BlockRecord>()
+  /** Each block's bytes by its CID (not the records committed: a Block's decoded value stays out). */
+  readonly #blocks = new CidMap<Uint8Array>()
   /** Derived values, each a private copy: callers can neither change what is stored nor what they read. */
   readonly #derived = new Map<string, Uint8Array>()
   #heads: CID[] = []
@@ -21,7 +22,7 @@ export class MemoryStorage implements StorageEngine {
 
   async get(cid: CID): Promise<Uint8Array | undefined> {
     this.#open()
-    return this.#blocks.get(cid)?.bytes
+    return this.#blocks.get(cid)
   }
 
   /**
@@ -33,7 +34,7 @@ export class MemoryStorage implements StorageEngine {
   async getMany(cids: readonly CID[]): Promise<(Uint8Array | undefined)[]> {
     this.#open()
     const blocks = this.#blocks
-    return cids.map((cid) => blocks.get(cid)?.bytes)
+    return cids.map((cid) => blocks.get(cid))
   }
 
   async has(cid: CID): Promise<boolean> {
@@ -43,7 +44,7 @@ export class MemoryStorage implements StorageEngine {
 
   async *blocks(): AsyncIterable<BlockRecord> {
     this.#open()
-    yield* [...this.#blocks.values()]
+    yield* [...this.#blocks.entries()].map(([cid, bytes]) => ({ cid, bytes }))
   }
 
   async heads(): Promise<CID[]> {
@@ -53,7 +54,7 @@ export class MemoryStorage implements StorageEngine {
 
   async commit(batch: CommitBatch): Promise<void> {
     this.#open()
-    for (const block of batch.blocks) this.#blocks.set(block.cid, { cid: block.cid, bytes: block.bytes })
+    for (const block of batch.blocks) this.#blocks.set(block.cid, block.bytes)
     this.#heads = [...batch.heads]
   }
 
@@ -68,11 +69,11 @@ export class MemoryStorage implements StorageEngine {
     this.#open()
     let blocksRemoved = 0
     let bytesReclaimed = 0
-    for (const block of [...this.#blocks.values()]) {
-      if (live(block.cid)) continue
-      this.#blocks.delete(block.cid)
+    for (const [cid, bytes] of [...this.#blocks.entries()]) {
+      if (live(cid)) continue
+      this.#blocks.delete(cid)
       blocksRemoved++
-      bytesReclaimed += block.bytes.length
+      bytesReclaimed += bytes.length
     }
     return { blocksRemoved, bytesReclaimed }
   }

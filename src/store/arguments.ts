@@ -33,20 +33,33 @@ export const OBJECTS_KEYS: KnownKeys<ObjectsQuery> = { type: 1 }
 export const COMPACT_KEYS: KnownKeys<CompactOptions> = { minDeadRatio: 1 }
 export const PROGRESS_KEYS: KnownKeys<ProgressOptions> = { onProgress: 1, signal: 1 }
 
+const isStoredString = (v: unknown): v is string => typeof v === 'string' && v !== '' && v.charCodeAt(0) !== 0xfeff
+
+const nameOf = (at: string | number): string => (typeof at === 'number' ? `inputs[${at}]` : at)
+
+/** Whether `o` has no key but `keys` (or keys whose value is undefined), found without making its list of keys. */
+function knownKeysOnly(o: object, keys: Readonly<Record<string, 1>>): boolean {
+  for (const key in o) if (!Object.hasOwn(keys, key) && (o as Record<string, unknown>)[key] !== undefined) return false
+  return true
+}
+
 /**
  * An app's append input, checked: no key but those of `AppendInput`, its data and meta are IPLD
  * values, its stream is not a system stream. `options` are `append`'s (checked); without them
- * the input is an `appendMany` one, which may carry its own `expectedVersion`.
+ * the input is an `appendMany` one, which may carry its own `expectedVersion`. `at` names the
+ * input in errors: a name, or the index `i` of `inputs[i]`. Each check is made first without
+ * the argument's name, which is built only for the error.
  */
-export function checkAppendInput(input: unknown, name: string, options?: AppendOptions): Draft {
-  const o = expectObject(name, input, options === undefined ? BATCH_INPUT_KEYS : INPUT_KEYS)
+export function checkAppendInput(input: unknown, at: string | number, options?: AppendOptions): Draft {
+  const keys = options === undefined ? BATCH_INPUT_KEYS : INPUT_KEYS
+  const o = typeof input === 'object' && input !== null && !Array.isArray(input) && knownKeysOnly(input, keys) ? (input as Record<string, unknown>) : expectObject(nameOf(at), input, keys)
   const expectedVersion = (options ?? o).expectedVersion
-  const stream = expectStoredString(`${name}.stream`, o['stream'])
-  if (stream.startsWith('$')) throw new RangeError(`"${name}.stream" must not start with "$" (reserved for system streams), got ${JSON.stringify(stream)}`)
-  const type = expectStoredString(`${name}.type`, o['type'])
+  const stream = isStoredString(o['stream']) ? o['stream'] : expectStoredString(`${nameOf(at)}.stream`, o['stream'])
+  if (stream.startsWith('$')) throw new RangeError(`"${nameOf(at)}.stream" must not start with "$" (reserved for system streams), got ${JSON.stringify(stream)}`)
+  const type = isStoredString(o['type']) ? o['type'] : expectStoredString(`${nameOf(at)}.type`, o['type'])
   const data = o['data'] === undefined ? null : o['data']
   assertIpld(data, 'data')
-  const meta = checkInputMeta(o['meta'], `${name}.meta`)
+  const meta = o['meta'] === undefined ? undefined : checkInputMeta(o['meta'], `${nameOf(at)}.meta`)
   if (meta !== undefined) assertIpld(meta, 'meta')
   const expected = expectedVersion === undefined ? undefined : expectNonNegativeInteger('expectedVersion', expectedVersion)
   return { stream, type, data, meta, expectedVersion: expected }

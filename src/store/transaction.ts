@@ -75,7 +75,7 @@ export class TransactionBuilder {
     appendMany: (inputs) => {
       this.#check()
       if (!Array.isArray(inputs)) throw new TypeError('"inputs" expected an array of events')
-      const drafts = inputs.map((input, i) => checkAppendInput(input, `inputs[${i}]`))
+      const drafts = inputs.map((input, i) => checkAppendInput(input, i))
       for (const d of drafts) this.#append(d)
     },
     put: (value, options = {}) => {

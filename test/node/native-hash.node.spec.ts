@@ -6,7 +6,7 @@ import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { expect, test } from 'vitest'
 import { encodeValue } from '../../src/block/codec.ts'
-import { sha256Sync } from '../../src/block/hash.ts'
+import { sha256DigestSyncInto, sha256Sync } from '../../src/block/hash.ts'
 import '../../src/index.node.ts'
 
 test('the native sha2-256 installed by the Node entry gives the digests of @noble/hashes', () => {
@@ -15,6 +15,11 @@ test('the native sha2-256 installed by the Node entry gives the digests of @nobl
     const digest = sha256Sync(bytes).digest
     expect(digest.constructor).toBe(Uint8Array)
     expect([...digest]).toEqual([...nobleSha256(bytes)])
+    // The digest written into a CID's bytes (as a latin1 string, copied in) is the same.
+    const out = new Uint8Array(40).fill(0xee)
+    sha256DigestSyncInto(bytes, out, 3)
+    expect([...out.subarray(3, 35)]).toEqual([...nobleSha256(bytes)])
+    expect([...out.subarray(0, 3), ...out.subarray(35)]).toEqual(new Array(8).fill(0xee))
   }
   const value = { stream: 's', data: { memo: 'x'.repeat(200) } }
   expect(String(encodeValue(value).cid)).toBe(String(CID.createV1(dagCbor.code, Digest.create(0x12, nobleSha256(dagCbor.encode(value))))))

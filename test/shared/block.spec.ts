@@ -5,7 +5,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import * as raw from 'multiformats/codecs/raw'
 import fc from 'fast-check'
 import * as Digest from 'multiformats/hashes/digest'
-import { cidFromBytes, decodeBlock, encodeRaw, encodeValue, linksInValue, sha256Cid, verify, verifySync } from '../../src/block/codec.ts'
+import { cidFromBytes, decodeBlock, encodeRaw, encodeValue, hasLinks, linksIn, linksInValue, sha256Cid, verify, verifySync } from '../../src/block/codec.ts'
 import { sha256, sha256Sync } from '../../src/block/hash.ts'
 
 describe('block layer', () => {
@@ -27,7 +27,9 @@ describe('block layer', () => {
         expect([...got.multihash.bytes]).toEqual([...expected.multihash.bytes])
         expect(CID.asCID(got)).toBe(got)
         if (expected.version === 1 && expected.multihash.code === 0x12 && expected.code < 128) {
-          expect(sha256Cid(expected.code, expected.multihash.digest).equals(expected)).toBe(true)
+          const made = sha256Cid(expected.code, expected.multihash.digest)
+          expect(made.equals(expected)).toBe(true)
+          expect([made.version, made.code, made.multihash.code, made.multihash.size, [...made.multihash.bytes]]).toEqual([1, expected.code, 0x12, 32, [...expected.multihash.bytes]])
         }
       }),
       { numRuns: 300 },
@@ -108,5 +110,20 @@ describe('block layer', () => {
     const a = encodeValue({ a: 1 }).cid
     const b = encodeValue({ b: 1 }).cid
     expect([...linksInValue({ x: [a, { y: b }], z: 'c' })].map(String)).toEqual([a.toString(), b.toString()])
+  })
+
+  test('hasLinks answers whether linksIn finds a link', () => {
+    const a = encodeValue({ a: 1 }).cid
+    const value = fc.letrec((tie) => ({
+      v: fc.oneof({ depthSize: 'small' }, fc.constantFrom<unknown>(null, 1, 'x', new Uint8Array(2), a, { '/': a.bytes, bytes: a.bytes }), fc.array(tie('v'), { maxLength: 3 }), fc.dictionary(fc.string(), tie('v'), { maxKeys: 3 })),
+    })).v
+    fc.assert(
+      fc.property(value, (v) => {
+        expect(hasLinks(v)).toBe(linksIn(v).length > 0)
+      }),
+      { numRuns: 500 },
+    )
+    const inherited = Object.create({ link: a }) as object
+    expect([hasLinks(inherited), linksIn(inherited).length]).toEqual([false, 0])
   })
 })

@@ -20,6 +20,7 @@ import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, test } from 'vitest'
+import { ARENA_MAX, ByteArena } from '../../src/block/arena.ts'
 import { scanCanonical } from '../../src/block/canonical.ts'
 import { CidMap } from '../../src/block/cid-map.ts'
 import { cborNestsDeeperThan, decodeTrusted, isCanonicalDagCbor, linksIn, linksInValue, MAX_BLOCK_DEPTH } from '../../src/block/codec.ts'
@@ -377,6 +378,29 @@ describe('event envelope writer', () => {
     expect(hex(small)).toBe(hex(dagCbor.encode(envelopeOf({ ...base, data: 'x' }))))
     expect(big.buffer.byteLength).toBe(big.length)
     expect(small.buffer.byteLength).toBe(small.length)
+  })
+
+  test('with an arena, the same bytes as views into shared buffers sized for the blocks expected', () => {
+    const base: EventBlock = { v: 1, stream: 's', type: 't', ts: 1, tc: 0, prev: null, parents: [], data: null }
+    const events = Array.from({ length: 300 }, (_, i): EventBlock => ({ ...base, ts: i, data: { i, memo: 'm'.repeat(i % 7 === 0 ? 3000 : 200) } }))
+    const arena = new ByteArena(events.length)
+    const written = events.map((e) => writeEnvelope(e, arena)!)
+    events.forEach((e, i) => {
+      expect(hex(written[i]!)).toBe(hex(dagCbor.encode(envelopeOf(e))))
+    })
+    // Many blocks per buffer, none larger than ARENA_MAX unless one block is.
+    const buffers = new Set(written.map((b) => b.buffer))
+    expect(buffers.size).toBeLessThan(events.length / 10)
+    for (const b of buffers) expect(b.byteLength).toBeLessThanOrEqual(ARENA_MAX)
+    // The last buffer is sized for what was still expected, not a full MAX.
+    const last = new ByteArena(2)
+    const [x, y] = [writeEnvelope(events[1]!, last)!, writeEnvelope(events[2]!, last)!]
+    expect(x.buffer).toBe(y.buffer)
+    expect(x.buffer.byteLength).toBe(2 * x.length)
+    // A block larger than the rest of a buffer gets a buffer of its own size at least.
+    const one = new ByteArena(1)
+    const bigger = writeEnvelope({ ...base, data: 'z'.repeat(100_000) }, one)!
+    expect(bigger.buffer.byteLength).toBe(bigger.length)
   })
 })
 

@@ -133,6 +133,26 @@ for (const kind of kinds) {
         ])
         expect(batch[0]!.cid.equals(batch[1]!.cid)).toBe(true)
         expect(store.version('o')).toBe(2)
+        // A batch of new events with retries among them: each result is its own draft's event.
+        const mixed = await store.appendMany([
+          ...Array.from({ length: 6 }, (_, i) => ({ stream: `m${i}`, type: 'new', data: { i } })),
+          { stream: 'o', type: 'placed', data: { n: 1 }, meta: { id: 'req-1' } },
+          { stream: 'm0', type: 'new', data: { i: 6 }, meta: { id: 'req-3' } },
+          ...Array.from({ length: 4 }, (_, i) => ({ stream: `m${i}`, type: 'new', data: { i: 7 + i } })),
+          { stream: 'm0', type: 'new', data: { i: 6 }, meta: { id: 'req-3' } },
+          { stream: 'o', type: 'paid', meta: { id: 'req-2' } },
+        ])
+        expect(mixed.map((e) => [e.stream, e.version, (e.data as { i?: number } | null)?.i])).toEqual([
+          ...Array.from({ length: 6 }, (_, i) => [`m${i}`, 1, i]),
+          ['o', 1, undefined],
+          ['m0', 2, 6],
+          ...Array.from({ length: 4 }, (_, i) => [`m${i}`, i === 0 ? 3 : 2, 7 + i]),
+          ['m0', 2, 6],
+          ['o', 2, undefined],
+        ])
+        expect(mixed[6]!.cid.equals(first.cid)).toBe(true)
+        expect(mixed[13]!.cid.equals(batch[0]!.cid)).toBe(true)
+        expect(mixed[12]!.cid.equals(mixed[7]!.cid)).toBe(true)
         await store.close()
       } finally {
         await fx.dispose()

@@ -15,6 +15,7 @@
  * Its reader is envelope-read.ts.
  */
 import { CID } from 'multiformats/cid'
+import type { ByteArena } from '../../block/arena.ts'
 import { MAX_DEPTH } from '../../block/validate.ts'
 import type { EventBlock } from './interface.ts'
 
@@ -309,11 +310,12 @@ const K_PARENTS = keyBytes('parents')
  * fields (`v`, `stream`, `type`, `ts`, `tc`, `prev`, `parents`, `data`, and `meta`, `author`,
  * `sig` when not undefined; other keys of `event` are not read). `undefined` when a field holds
  * something this writer leaves to `@ipld/dag-cbor` (see `value`): the caller encodes with it.
+ * The bytes are an array of their own, or a view into `arena`.
  *
  * @example
  * const bytes = writeEnvelope(event) ?? dagCbor.encode(envelopeOf(event))
  */
-export function writeEnvelope(event: EventBlock): Uint8Array | undefined {
+export function writeEnvelope(event: EventBlock, arena?: ByteArena): Uint8Array | undefined {
   if (busy) return undefined // a getter in `data` that encodes an event: leave it to dag-cbor
   busy = true
   at = 0
@@ -349,7 +351,7 @@ export function writeEnvelope(event: EventBlock): Uint8Array | undefined {
     if (!value(event.stream, 0)) return undefined
     key(K_PARENTS)
     if (!value(event.parents, 0)) return undefined
-    return buf.slice(0, at)
+    return arena === undefined ? buf.slice(0, at) : arena.copy(buf, at)
   } catch {
     return undefined // a throwing getter: dag-cbor throws it again, and the caller reports it
   } finally {

@@ -1,6 +1,6 @@
 import { CID } from 'multiformats/cid'
-import { compareBytes, decodeTrusted, encodeChecked, sha256Cid, verify } from '../../block/codec.ts'
-import { sha256DigestSync } from '../../block/hash.ts'
+import type { ByteArena } from '../../block/arena.ts'
+import { compareBytes, decodeTrusted, encodeChecked, sha256BlockCid, verify } from '../../block/codec.ts'
 import { DAG_CBOR, type Block } from '../../block/interface.ts'
 import { CairnError } from '../../errors/cairn-error.ts'
 import { writeEnvelope } from './envelope.ts'
@@ -15,22 +15,30 @@ const META_STRINGS = ['id', 'correlation', 'causation'] as const
  * checked `data` and `meta` with assertIpld.
  */
 export function encodeEvent(event: EventBlock): Block<EventBlock> {
-  const value: Record<string, unknown> = {
-    v: 1,
-    stream: event.stream,
-    type: event.type,
-    ts: event.ts,
-    tc: event.tc,
-    prev: event.prev,
-    parents: event.parents,
-    data: event.data,
-  }
-  if (event.meta !== undefined) value['meta'] = event.meta
-  if (event.author !== undefined) value['author'] = event.author
-  if (event.sig !== undefined) value['sig'] = event.sig
-  const bytes = writeEnvelope(value as unknown as EventBlock)
-  if (bytes === undefined) return encodeChecked(value as unknown as EventBlock, 'event')
-  return { cid: sha256Cid(DAG_CBOR, sha256DigestSync(bytes)), bytes, value: value as unknown as EventBlock }
+  return encodeOwnEvent(newEvent(event.stream, event.type, event.ts, event.tc, event.prev, event.parents, event.data, event.meta, event.author, event.sig))
+}
+
+/**
+ * An event's map as the block holds it: its fields in the writer's order, `meta`, `author`,
+ * `sig` only when set, no other key (the value `encodeOwnEvent` takes as its own).
+ */
+export function newEvent(stream: string, type: string, ts: number, tc: number, prev: CID | null, parents: CID[], data: unknown, meta: EventMeta | undefined, author?: string, sig?: Uint8Array): EventBlock {
+  const value: EventBlock = { v: 1, stream, type, ts, tc, prev, parents, data }
+  if (meta !== undefined) value.meta = meta
+  if (author !== undefined) value.author = author
+  if (sig !== undefined) value.sig = sig
+  return value
+}
+
+/**
+ * `encodeEvent` for an event made by `newEvent`, which becomes the block's value as it is (no
+ * copy). The caller has checked `data` and `meta` with assertIpld. With `arena`, the bytes are
+ * a view into it.
+ */
+export function encodeOwnEvent(value: EventBlock, arena?: ByteArena): Block<EventBlock> {
+  const bytes = writeEnvelope(value, arena)
+  if (bytes === undefined) return encodeChecked(value, 'event')
+  return { cid: sha256BlockCid(DAG_CBOR, bytes), bytes, value }
 }
 
 function invalid(cid: CID | undefined, why: string): never {

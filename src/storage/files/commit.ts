@@ -70,7 +70,7 @@ async function newBlocks(batch: CommitBatch, locator: BlockLocator): Promise<Blo
       const candidates = await locator.candidates(c)
       if (candidates.length > 0 && (await locator.contains(c, candidates))) continue
     }
-    fresh.push({ cid, bytes: block.bytes })
+    fresh.push(cid === block.cid ? block : { cid, bytes: block.bytes })
   }
   return fresh
 }
