@@ -7,6 +7,7 @@
  * const store = await openStore({ path: './data' })
  */
 import * as crypto from 'node:crypto'
+import { useByteArenas } from './block/arena.ts'
 import { useSyncSha256 } from './block/hash.ts'
 import { openFileStorage } from './storage/files/engine.ts'
 import { createOpenStore, type OpenStore } from './store/open.ts'
@@ -31,6 +32,8 @@ useSyncSha256(
         out.set(crypto.createHash('sha256').update(bytes).digest(), at)
       },
 )
+
+useByteArenas()
 
 /**
  * Opens a store: `{ path }` (files), `{ memory: true }`, `{ blockstore }`, `{ storage }`, or `{ name }` where IndexedDB exists.

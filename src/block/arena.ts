@@ -39,3 +39,22 @@ export class ByteArena {
     return this.#buf.subarray(at, at + length)
   }
 }
+
+let arenas = false
+
+/**
+ * Turns batch arenas on (the Node/Deno entry does): there, one buffer per block costs more than
+ * the copy. A browser build leaves them off — IndexedDB stores a view's whole buffer, so its
+ * engine would copy each block out of the arena again — and does not ship the class.
+ */
+export function useByteArenas(): void {
+  arenas = true
+  makeArena = (expected) => new ByteArena(expected)
+}
+
+let makeArena: ((expected: number) => ByteArena) | undefined
+
+/** The arena for a batch of `blocks` blocks, or undefined (one block, or arenas off: each block its own bytes). */
+export function arenaFor(blocks: number): ByteArena | undefined {
+  return arenas && blocks > 1 ? makeArena!(blocks) : undefined
+}

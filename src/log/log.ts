@@ -6,7 +6,6 @@ import type { ByteSource } from '../car/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { ProgressPlan } from '../errors/progress.ts'
 import type { ProgressReporter } from '../errors/progress-reporter.ts'
-import { assertCompleteDag } from '../objects/complete.ts'
 import type { ImportedFile } from '../objects/unixfs.ts'
 
 /** A file chunked into blocks but not recorded yet: `release` once it is recorded or abandoned. */
@@ -197,6 +196,7 @@ export class EventLog {
       if (this.views.hasObject(block.cid, type)) return
       const visited = new Set<string>()
       for (const link of linksIn(value)) {
+        const { assertCompleteDag } = await completeDag()
         await assertCompleteDag(link, this.views, { storage: this.storage }, visited, `linked from the value ${block.cid}`, async () => {})
       }
       const draft = objectDraft(block.cid, type, block.bytes.length, { value })
@@ -311,6 +311,7 @@ export class EventLog {
       const visited = new Set<string>()
       for (const { cid, value } of work.values) {
         for (const link of linksIn(value)) {
+          const { assertCompleteDag } = await completeDag()
           await assertCompleteDag(link, this.views, { car: own, storage: this.storage }, visited, `linked from the value ${cid}`, async () => {})
         }
       }
@@ -641,6 +642,11 @@ export class EventLog {
 function inCanonicalOrder(events: readonly PlannedEvent[]): boolean {
   for (let i = 1; i < events.length; i++) if (compareCidEvents(events[i - 1]!, events[i]!) >= 0) return false
   return true
+}
+
+/** The completeness check of the DAGs a put value links to, loaded on the first value that links to anything. */
+function completeDag(): Promise<typeof import('../objects/complete.ts')> {
+  return import('../objects/complete.ts')
 }
 
 /** The log's paths that load on first use (on-demand.ts): import, export, verify. */

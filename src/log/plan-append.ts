@@ -1,4 +1,4 @@
-import { ByteArena } from '../block/arena.ts'
+import { arenaFor } from '../block/arena.ts'
 import type { BlockLookup } from '../block/cid-map.ts'
 import type { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
@@ -78,8 +78,8 @@ export async function planAppend(views: LogViews, reader: EventReader, base: App
   const pendingByStream = new Map<string, Pending>()
   const pendingIds = new Map<string, PlannedEvent>()
   const author = signer?.did
-  // A batch's event bytes share buffers (they are committed together); a single event's are its own.
-  const arena = drafts.length > 1 ? new ByteArena(drafts.length) : undefined
+  // A batch's event bytes share buffers where arenas are on (they are committed together).
+  const arena = arenaFor(drafts.length)
   let heads: readonly CID[] = base.heads
   let parentStamps: readonly Stamp[] =
     before?.stamps ??
