@@ -40,7 +40,8 @@ export class ByteArena {
   }
 }
 
-let arenas = false
+/** Makes a batch's arena, once an entry turned arenas on (useByteArenas). */
+let makeArena: ((expected: number) => ByteArena) | undefined
 
 /**
  * Turns batch arenas on (the Node/Deno entry does): there, one buffer per block costs more than
@@ -48,13 +49,10 @@ let arenas = false
  * engine would copy each block out of the arena again — and does not ship the class.
  */
 export function useByteArenas(): void {
-  arenas = true
   makeArena = (expected) => new ByteArena(expected)
 }
 
-let makeArena: ((expected: number) => ByteArena) | undefined
-
 /** The arena for a batch of `blocks` blocks, or undefined (one block, or arenas off: each block its own bytes). */
 export function arenaFor(blocks: number): ByteArena | undefined {
-  return arenas && blocks > 1 ? makeArena!(blocks) : undefined
+  return blocks > 1 ? makeArena?.(blocks) : undefined
 }

@@ -20,7 +20,7 @@ import { ChangeHub } from './changes.ts'
 import type { StoredEvent } from './event/interface.ts'
 import { OBJECTS_STREAM } from './event/object-record.ts'
 import { compareCidEvents, sortCids } from './event/order.ts'
-import { AppendQueue, GroupPlan, type WaitingAppend } from './group-commit.ts'
+import { AppendQueue, type WaitingAppend } from './group-commit.ts'
 import { syncHints } from './hints.ts'
 import { IndexingQueue } from './indexing.ts'
 import { Mutex } from '../storage/mutex.ts'
@@ -541,6 +541,8 @@ export class EventLog {
       }
       return
     }
+    // Loaded on the first group of two or more (appends that overlapped in time).
+    const { GroupPlan } = await import('./group-plan.ts')
     const group = new GroupPlan(this.#heads)
     const pasts: PendingPasts = new CidMap()
     const planned: WaitingAppend[] = []

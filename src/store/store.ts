@@ -25,7 +25,7 @@ import { type CompactOptions, type CompactReport, DERIVED_NAME, type StorageEngi
 import { APPEND_KEYS, CHANGES_KEYS, checkAppendInput, COMPACT_KEYS, cursorBounds, OBJECTS_KEYS, PAGE_KEYS, PROGRESS_KEYS, PUT_FILE_KEYS, PUT_KEYS, QUERY_KEYS, READ_KEYS, REDUCE_KEYS, REPLAY_KEYS, SUBSCRIBE_KEYS } from './arguments.ts'
 import type { ChangeListener, ChangesOptions, IndexStatus, Reducer, ReduceOptions, StoreStats, SubscribeOptions, VerifyOptions } from './interface.ts'
 import { expectAccessRules, type GrantOptions, normalizeExportOptions, normalizeStoreOptions, type ExportOptions, type ImportOptions, type ImportReport, type StoreOptions } from './options.ts'
-import { type Transaction, TransactionBuilder, type TransactionResult } from './transaction.ts'
+import type { Transaction, TransactionResult } from './transaction.ts'
 
 /**
  * A Cairn store: an event log and an object store over one storage engine.
@@ -482,6 +482,8 @@ export class CairnStore {
   async transaction<T>(body: (tx: Transaction) => Promise<T> | T): Promise<TransactionResult<T>> {
     this.#log.check()
     expectFunction('body', body)
+    // Loaded on first use: an app that never runs a transaction does not ship the builder.
+    const { TransactionBuilder } = await import('./transaction.ts')
     const builder = new TransactionBuilder(this.#log)
     let value: T
     try {

@@ -23,17 +23,21 @@ const TARGET = 40 * 1024
  * with progress and export roots, then 42.9 once the store's cold argument checks load on first use;
  * 2026-12-03: 43.05 once append inputs and the IndexedDB engine's options are checked for unknown
  * keys and bad values (a misspelt key used to be ignored silently), so the ratchet moved to 43.1;
- * 43.9 with the batched-append CPU work of the same day — checks that build names and paths only
- * for an error, CIDs hashed into their slab, one event object per draft, a batch's bytes in shared
- * buffers — which makes appendMany ~1.2–1.3× faster, so the ratchet moved up by that, once).
+ * 44.0 with the batched-append CPU work of the same day — checks that build names and paths only
+ * for an error, CIDs hashed into their slab, one event object per draft, the views' batch add —
+ * which makes appendMany ~1.2–1.3× faster; 43.8 once the transaction builder, the DAG-completeness
+ * check and the group-commit merge load on first use (the lazy builder splits this app into 13
+ * chunks, each gzipped alone, so it costs this app 0.4 KiB while it saves the other 0.3), so the
+ * ratchet moved to 43.8).
  */
-const BUDGET = 43.9 * 1024
+const BUDGET = 43.8 * 1024
 /**
- * The ceiling of the app without top-level await (40.0 KiB on 2026-12-02, with the envelope
- * writer; 39.5 once the store's cold argument checks load on first use; 39.8 with the unknown-key
- * checks of 2026-12-03; 40.5 with the batched-append CPU work the same day, 0.5 KiB over the target).
+ * The ceiling of the app without top-level await: the target (40.0 KiB on 2026-12-02, with the
+ * envelope writer; 39.5 once the store's cold argument checks load on first use; 39.8 with the
+ * unknown-key checks of 2026-12-03; 40.7 with the batched-append CPU work the same day, back to
+ * 39.9 — 40,902 bytes — once the cold parts named above load on first use).
  */
-const BUDGET_ASYNC = 40.5 * 1024
+const BUDGET_ASYNC = TARGET
 
 /** One chunk of Vite's build manifest (.vite/manifest.json). */
 interface ManifestChunk {
