@@ -138,8 +138,11 @@ export class LogViews {
   /** The event's version: its 1-based position in its stream now. */
   version(seq: number): number {
     const list = this.#lists.streamList(this.#events.streamId(seq))
+    const n = list.length
+    // The stream's last event (every event an append just added): no search.
+    if (n > 0 && list.at(n - 1) === seq) return n
     const compare = this.#events.compare
-    return firstIndex(list.length, (i) => compare(list.at(i), seq) >= 0) + 1
+    return firstIndex(n, (i) => compare(list.at(i), seq) >= 0) + 1
   }
 
   // ---- lists ----
