@@ -541,9 +541,9 @@ export class EventLog {
       }
       return
     }
-    // Loaded on the first group of two or more (appends that overlapped in time).
-    const { GroupPlan } = await import('./group-plan.ts')
-    const group = new GroupPlan(this.#heads)
+    // Loaded on the first group of two or more (appends that overlapped in time); no await after.
+    groupPlan ??= (await import('./group-plan.ts')).GroupPlan
+    const group = new groupPlan(this.#heads)
     const pasts: PendingPasts = new CidMap()
     const planned: WaitingAppend[] = []
     for (const caller of callers) {
@@ -645,6 +645,9 @@ function inCanonicalOrder(events: readonly PlannedEvent[]): boolean {
   for (let i = 1; i < events.length; i++) if (compareCidEvents(events[i - 1]!, events[i]!) >= 0) return false
   return true
 }
+
+/** The merge of a group of several appends' plans, once a group of two or more loaded it (see #commitGroup). */
+let groupPlan: typeof import('./group-plan.ts').GroupPlan | undefined
 
 /** The completeness check of the DAGs a put value links to, loaded on the first value that links to anything. */
 function completeDag(): Promise<typeof import('../objects/complete.ts')> {
