@@ -1,10 +1,50 @@
-// The merge of a group commit's plans (see group-commit.ts), loaded on the first group of two
-// or more callers: an app whose appends never overlap does not ship it.
+// A group commit's callers planned one by one (see group-commit.ts and EventLog's
+// #commitGroup), loaded on first use: only a group whose callers' rules must be applied to each
+// alone (a signed store's, one with access rules or gates) or that holds a refused caller needs it.
 import type { CID } from 'multiformats/cid'
 import type { BlockRecord } from '../block/interface.ts'
-import type { Stamp } from './event/interface.ts'
+import type { Stamp, StoredEvent } from './event/interface.ts'
+import type { WaitingAppend } from './group-commit.ts'
 import type { PlannedBefore } from './plan-append.ts'
 import type { CommitPlan, PlannedEvent } from './plan.ts'
+import type { PendingPasts } from './views/access-contexts.ts'
+
+/**
+ * Plans each caller's drafts on top of the callers before it (`plan`: its own rules, its own
+ * signature at the end of its own chain, its events admitted with the ones before as their
+ * past, through `pasts`), rejects a caller whose plan throws, applies the rest as one commit
+ * (`apply`) and resolves each caller with its own events; a failed commit fails them all.
+ */
+export async function commitOneByOne(
+  callers: readonly WaitingAppend[],
+  heads: readonly CID[],
+  plan: (heads: readonly CID[], drafts: WaitingAppend['drafts'], before: PlannedBefore | undefined, pasts: PendingPasts) => Promise<CommitPlan>,
+  apply: (plan: CommitPlan) => Promise<StoredEvent[]>,
+  pasts: PendingPasts,
+): Promise<void> {
+  const group = new GroupPlan(heads)
+  const planned: WaitingAppend[] = []
+  for (const caller of callers) {
+    try {
+      group.add(await plan(group.heads, caller.drafts, group.before, pasts))
+      planned.push(caller)
+    } catch (err) {
+      caller.reject(err)
+    }
+  }
+  if (planned.length === 0) return
+  let stored: StoredEvent[]
+  try {
+    stored = await apply(group.merged())
+  } catch (err) {
+    for (const caller of planned) caller.reject(err)
+    return
+  }
+  planned.forEach((caller, i) => {
+    const { from, to } = group.spans[i]!
+    caller.resolve(stored.slice(from, to))
+  })
+}
 
 /**
  * The plans of one group's appends, each made on top of the ones before it (see

@@ -520,52 +520,51 @@ export class EventLog {
    * events admitted in the context of the ones before), leaves out — rejecting it — a caller
    * whose plan throws, applies the rest as one storage commit, and resolves each caller with
    * its own events once that commit is durable. A failed commit fails every caller in it.
+   * Where no rule needs a caller planned alone, all drafts are planned at once (the same plan,
+   * a fraction of the work per caller); only when that plan throws are they planned one by one.
    */
   async #commitGroup(queued: WaitingAppend[]): Promise<void> {
     const callers = this.#appends.take(queued)
-    if (callers.length === 1) {
-      // A group of one (an append awaited alone): its plan is the commit's, with nothing
-      // planned before it to merge with or to admit it against.
-      const caller = callers[0]!
-      let plan: CommitPlan
+    // One plan for every caller's drafts, in order: a lone caller's, or a group's when no rule
+    // depends on a caller being planned alone (no signature ends each caller's chain, no access
+    // rule or gate judges its events). It is the plan the callers one by one would make — each
+    // caller's events on top of the ones before — bar the clock read once.
+    if (callers.length === 1 || (this.admission.rules.signer === undefined && !this.admission.active)) {
+      let plan: CommitPlan | undefined
       try {
-        plan = await this.#planAppend(this.#base(), caller.drafts)
+        const drafts = callers.flatMap((caller) => caller.drafts)
+        plan = await this.#planAppend(this.#base(), drafts)
       } catch (err) {
-        caller.reject(err)
+        // Some caller's drafts break a rule: nothing was written; a lone caller is refused, a
+        // group's callers are planned one by one below, so that only that caller is.
+        if (callers.length === 1) return callers[0]!.reject(err)
+      }
+      if (plan !== undefined) {
+        let stored: StoredEvent[]
+        try {
+          stored = await this.#apply(plan)
+        } catch (err) {
+          for (const caller of callers) caller.reject(err)
+          return
+        }
+        let at = 0
+        for (const caller of callers) {
+          const from = at
+          at += caller.drafts.length
+          caller.resolve(stored.slice(from, at))
+        }
         return
       }
-      try {
-        caller.resolve(await this.#apply(plan))
-      } catch (err) {
-        caller.reject(err)
-      }
-      return
     }
-    // Loaded on the first group of two or more (appends that overlapped in time); no await after.
-    groupPlan ??= (await import('./group-plan.ts')).GroupPlan
-    const group = new groupPlan(this.#heads)
-    const pasts: PendingPasts = new CidMap()
-    const planned: WaitingAppend[] = []
-    for (const caller of callers) {
-      try {
-        group.add(await this.#planAppend({ heads: group.heads, events: [], blocks: [] }, caller.drafts, 0, group.before, pasts))
-        planned.push(caller)
-      } catch (err) {
-        caller.reject(err)
-      }
-    }
-    if (planned.length === 0) return
-    let stored: StoredEvent[]
-    try {
-      stored = await this.#apply(group.merged())
-    } catch (err) {
-      for (const caller of planned) caller.reject(err)
-      return
-    }
-    planned.forEach((caller, i) => {
-      const { from, to } = group.spans[i]!
-      caller.resolve(stored.slice(from, to))
-    })
+    // Loaded on first use (a group of a signed store, or with rules, or with a refused caller); no await after.
+    commitOneByOne ??= (await import('./group-plan.ts')).commitOneByOne
+    await commitOneByOne(
+      callers,
+      this.#heads,
+      (heads, drafts, before, pasts) => this.#planAppend({ heads, events: [], blocks: [] }, drafts, 0, before, pasts),
+      (plan) => this.#apply(plan),
+      new CidMap(),
+    )
   }
 
   /**
@@ -646,8 +645,8 @@ function inCanonicalOrder(events: readonly PlannedEvent[]): boolean {
   return true
 }
 
-/** The merge of a group of several appends' plans, once a group of two or more loaded it (see #commitGroup). */
-let groupPlan: typeof import('./group-plan.ts').GroupPlan | undefined
+/** A group's callers planned one by one (group-plan.ts), once a group needed it (see #commitGroup). */
+let commitOneByOne: typeof import('./group-plan.ts').commitOneByOne | undefined
 
 /** The completeness check of the DAGs a put value links to, loaded on the first value that links to anything. */
 function completeDag(): Promise<typeof import('../objects/complete.ts')> {

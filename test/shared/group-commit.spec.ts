@@ -125,6 +125,30 @@ for (const kind of kinds) {
         await store.close()
       })
     })
+
+    test('a group no rule refuses is planned at once: expected versions, a retried meta.id and batches as if one by one', async () => {
+      await withFixture(kind, async (fx) => {
+        const { engine, commits } = counting(await fx.open())
+        const store = await open(engine)
+        await store.append({ stream: 'warm', type: 'up' })
+        const before = commits()
+        const a = store.append({ stream: 'acct', type: 'opened' }, { expectedVersion: 0 })
+        const b = store.appendMany([
+          { stream: 'acct', type: 'credited', data: 5, expectedVersion: 1 },
+          { stream: 'pay', type: 'sent', data: 1, meta: { id: 'p-1' } },
+        ])
+        const retry = store.append({ stream: 'pay', type: 'sent', data: 1, meta: { id: 'p-1' } })
+        const c = store.append({ stream: 'acct', type: 'closed' }, { expectedVersion: 2 })
+        const [ea, [eb, ep], er, ec] = await Promise.all([a, b, retry, c])
+        expect([ea!.version, eb!.version, ec!.version]).toEqual([1, 2, 3])
+        expect(String(er!.cid)).toBe(String(ep!.cid))
+        expect(commits() - before).toBe(1)
+        // Each caller's first event names the previous caller's last as its only parent: one chain.
+        expect(eb!.parents.map(String)).toEqual([String(ea!.cid)])
+        expect(ec!.parents.map(String)).toEqual([String(ep!.cid)])
+        await store.close()
+      })
+    })
   })
 }
 
