@@ -427,6 +427,9 @@ describe('files engine: index lookups', () => {
       const batch = Array.from({ length: 10_000 }, (_, j) => block(i + j))
       await s.commit({ blocks: batch, heads: [batch.at(-1)!.cid] })
     }
+    // A table write starts in the background once the tail reaches tableEvery; on a loaded or a
+    // fast machine the commits can outrun the first one: wait for it (bounded), before close.
+    for (let waited = 0; s.stats.tablesWritten === 0 && waited < 60_000; waited += 50) await new Promise((r) => setTimeout(r, 50))
     expect(s.stats.tablesWritten).toBeGreaterThanOrEqual(1)
     await s.close()
     s = await openFileStorage(dir)
