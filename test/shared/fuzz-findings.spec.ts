@@ -15,6 +15,24 @@ import { bytesOf, collect } from '../support/stores.ts'
 const hex = (s: string): Uint8Array => Uint8Array.from(s.match(/../g)!.map((b) => Number.parseInt(b, 16)))
 const open = (): Promise<CairnStore> => CairnStore.open(new MemoryStorage())
 
+/** A dag-cbor block made by the reference encoder (@ipld/dag-cbor, sha2-256), not Cairn's. */
+async function dagBlock(value: unknown): Promise<BlockRecord> {
+  const bytes = dagCbor.encode(value)
+  return { cid: CID.createV1(0x71, await sha256.digest(bytes)), bytes }
+}
+
+/** A CARv1 of `blocks` under `roots`, as given (no checks, any order). */
+function carOf(roots: CID[], blocks: BlockRecord[]): Promise<Uint8Array> {
+  return bytesOf(
+    writeCar(
+      roots,
+      (async function* (): AsyncGenerator<BlockRecord> {
+        yield* blocks
+      })(),
+    ),
+  )
+}
+
 async function refusedWith(store: CairnStore, car: Uint8Array, code: string): Promise<void> {
   const before = { heads: store.heads.map(String), stats: await store.stats() }
   const err = await store.import(car).then(
@@ -80,32 +98,19 @@ describe('fuzzer findings', () => {
   })
 
   test('F7: a foreign root the store already holds under a recorded object gets the bytes of its DAG the CAR carried, not 0', async () => {
-    const block = async (value: unknown): Promise<BlockRecord> => {
-      const bytes = dagCbor.encode(value)
-      return { cid: CID.createV1(0x71, await sha256.digest(bytes)), bytes }
-    }
-    const leaf = await block({ leaf: 1 })
-    const node = await block({ child: leaf.cid })
+    const leaf = await dagBlock({ leaf: 1 })
+    const node = await dagBlock({ child: leaf.cid })
     const a = await open()
     await a.put({ leaf: 1 }, { type: 'doc' })
     expect(String(await a.put({ child: leaf.cid }, { type: 'doc' }))).toBe(String(node.cid))
     const b = await open()
     await b.import(await bytesOf(a.export()))
-    const car = (roots: CID[], blocks: BlockRecord[]): Promise<Uint8Array> =>
-      bytesOf(
-        writeCar(
-          roots,
-          (async function* (): AsyncGenerator<BlockRecord> {
-            yield* blocks
-          })(),
-        ),
-      )
     const sizes = async (): Promise<Record<string, number>> => Object.fromEntries((await collect(b.objects({ type: 'car' }))).map((o) => [String(o.cid), o.size]))
     // The CAR carries the held block it names as its root: its bytes.
-    await b.import(await car([leaf.cid], [leaf]))
+    await b.import(await carOf([leaf.cid], [leaf]))
     expect(await sizes()).toEqual({ [String(leaf.cid)]: leaf.bytes.length })
     // The root is held and not carried; the CAR carries the block under it: that block's bytes.
-    await b.import(await car([node.cid], [leaf]))
+    await b.import(await carOf([node.cid], [leaf]))
     expect(await sizes()).toEqual({ [String(leaf.cid)]: leaf.bytes.length, [String(node.cid)]: leaf.bytes.length })
     expect(await b.verify()).toMatchObject({ dangling: [] })
   })
@@ -117,10 +122,6 @@ describe('fuzzer findings', () => {
         this.gets++
         return super.get(cid)
       }
-    }
-    const block = async (value: unknown): Promise<BlockRecord> => {
-      const bytes = dagCbor.encode(value)
-      return { cid: CID.createV1(0x71, await sha256.digest(bytes)), bytes }
     }
     const storage = new Counting()
     const b = await CairnStore.open(storage)
@@ -134,13 +135,13 @@ describe('fuzzer findings', () => {
       mids.push(await b.put({ m, leaves }, { type: 'mid' }))
     }
     const big = await b.put({ mids }, { type: 'big' })
-    const leafBlock = await block({ m: 0, l: 0 })
+    const leafBlock = await dagBlock({ m: 0, l: 0 })
     expect(String(leafBlock.cid)).toBe(String(leaf))
     const sizes = async (): Promise<Record<string, number>> => Object.fromEntries((await collect(b.objects({ type: 'car' }))).map((o) => [String(o.cid), o.size]))
     for (const carriesALeaf of [false, true]) {
       // 20 roots, each linking to the held object; the second CAR also carries one of its leaves.
       const roots: BlockRecord[] = []
-      for (let i = 0; i < 20; i++) roots.push(await block({ i, carriesALeaf, x: big }))
+      for (let i = 0; i < 20; i++) roots.push(await dagBlock({ i, carriesALeaf, x: big }))
       storage.gets = 0
       await b.import(
         await bytesOf(
@@ -163,13 +164,9 @@ describe('fuzzer findings', () => {
   })
 
   test('F7: the size counts a carried block under a recorded object reached through a stored block outside objects (an app link target)', async () => {
-    const block = async (value: unknown): Promise<BlockRecord> => {
-      const bytes = dagCbor.encode(value)
-      return { cid: CID.createV1(0x71, await sha256.digest(bytes)), bytes }
-    }
-    const leaf = await block({ leaf: 2 })
-    const node = await block({ child: leaf.cid })
-    const linked = await block({ node: node.cid })
+    const leaf = await dagBlock({ leaf: 2 })
+    const node = await dagBlock({ child: leaf.cid })
+    const linked = await dagBlock({ node: node.cid })
     // Store a: the object (node over leaf) and an event linking to `linked`, a block of no object.
     const storage = new MemoryStorage()
     const a = await CairnStore.open(storage)
@@ -177,22 +174,13 @@ describe('fuzzer findings', () => {
     await a.put({ child: leaf.cid }, { type: 'doc' })
     await a.append({ stream: 's', type: 'linking', data: { to: linked.cid } })
     const held = await collect(storage.blocks())
-    const writeAll = (roots: CID[], blocks: BlockRecord[]): Promise<Uint8Array> =>
-      bytesOf(
-        writeCar(
-          roots,
-          (async function* (): AsyncGenerator<BlockRecord> {
-            yield* blocks
-          })(),
-        ),
-      )
     const bStorage = new MemoryStorage()
     const b = await CairnStore.open(bStorage)
-    await b.import(await writeAll(a.heads, [...held, linked]))
+    await b.import(await carOf(a.heads, [...held, linked]))
     expect(await bStorage.has(linked.cid)).toBe(true)
     // A foreign root over `linked`, the CAR carrying the leaf again: root and leaf count.
-    const root = await block({ via: linked.cid })
-    await b.import(await writeAll([root.cid], [root, leaf]))
+    const root = await dagBlock({ via: linked.cid })
+    await b.import(await carOf([root.cid], [root, leaf]))
     const sizes = Object.fromEntries((await collect(b.objects({ type: 'car' }))).map((o) => [String(o.cid), o.size]))
     expect(sizes).toEqual({ [String(root.cid)]: root.bytes.length + leaf.bytes.length })
   })
