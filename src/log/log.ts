@@ -1,7 +1,7 @@
 import { CidMap } from '../block/cid-map.ts'
 import type { CID } from 'multiformats/cid'
 import type { Block, BlockRecord } from '../block/interface.ts'
-import { hasLinks, linksIn } from '../block/codec.ts'
+import { linksIn } from '../block/codec.ts'
 import type { ByteSource } from '../car/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { ProgressPlan } from '../errors/progress.ts'
@@ -18,15 +18,16 @@ import type { CompactOptions, CompactReport, StorageEngine } from '../storage/in
 import { Admission, type AccessCheckClass, type TrustRules } from './admission.ts'
 import { ChangeHub } from './changes.ts'
 import type { StoredEvent } from './event/interface.ts'
+import { reachesBeyondLog } from './event/links.ts'
 import { OBJECTS_STREAM } from './event/object-record.ts'
-import { compareCidEvents, sortCids } from './event/order.ts'
+import { sortCids } from './event/order.ts'
 import { AppendQueue, type WaitingAppend } from './group-commit.ts'
 import { syncHints } from './hints.ts'
 import { IndexingQueue } from './indexing.ts'
 import { Mutex } from '../storage/mutex.ts'
 import { planAppend, type AppendBase, type PlannedBefore } from './plan-append.ts'
 import type { StagingLimits } from './plan-import.ts'
-import { objectDraft, objectRecordOf, writesSomething, type CommitPlan, type Draft, type PlannedEvent, type UnitOfWork } from './plan.ts'
+import { objectDraft, objectRecordOf, writesSomething, type CommitPlan, type Draft, type UnitOfWork } from './plan.ts'
 import { SNAPSHOT_MIN, SnapshotScheduler } from './snapshots.ts'
 import type { VerifyReport } from './verify.ts'
 import { EventReader, toStoredEvent, type LoadedEvent } from './views/event-reader.ts'
@@ -580,24 +581,19 @@ export class EventLog {
     if (!durable && writesSomething(plan)) await this.storage.commit({ blocks: [...plan.blocks], heads: [...plan.heads] })
     // One merge per list for the whole commit, however far back an import's events land.
     const events = plan.events
-    const seqs = events.length > 0 ? views.addEvents(events) : []
-    // addEvents answers the new events' numbers in canonical order: the plan's own order when
-    // it added every event and the plan lists them in canonical order (as appends do).
-    const numbered = seqs.length === events.length && inCanonicalOrder(events)
+    // The events' numbers in the plan's order when the views can give them (an append's), else looked up.
+    const seqs = views.addEvents(events)
     const added: LoadedEvent[] = new Array(events.length)
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!
-      added[i] = { seq: numbered ? seqs[i]! : views.seqOf(e.cid), cid: e.cid, event: e.event }
+      added[i] = { seq: seqs?.[i] ?? views.seqOf(e.cid), cid: e.cid, event: e.event }
     }
     if (moves) this.#heads = [...plan.heads]
     for (const e of added) this.events.remember(e)
     // Access contexts follow the views; a failed read here is retried by the next check.
     await this.admission.catchUp().catch(() => {})
     // An event that records no object and links to nothing has nothing to index.
-    for (const e of events) {
-      const { stream, data, meta } = e.event
-      if (stream === OBJECTS_STREAM || hasLinks(data) || (meta !== undefined && hasLinks(meta))) this.#indexing.push(e.cid, e.event, e.object, plan.verified)
-    }
+    for (const e of events) if (e.event.stream === OBJECTS_STREAM || reachesBeyondLog(e.event)) this.#indexing.push(e.cid, e.event, e.object, plan.verified)
     await this.#indexing.run()
     // Each new event's public shape is built once, for subscribers, commit listeners and the caller.
     const stored: (StoredEvent | undefined)[] = new Array(added.length)
@@ -637,12 +633,6 @@ export class EventLog {
   #snapshot(min: number, always = false): void {
     if (this.#indexing.pending === 0) this.#snapshots.maybe(this.#heads, min, always)
   }
-}
-
-/** Whether events are in strictly ascending canonical order. */
-function inCanonicalOrder(events: readonly PlannedEvent[]): boolean {
-  for (let i = 1; i < events.length; i++) if (compareCidEvents(events[i - 1]!, events[i]!) >= 0) return false
-  return true
 }
 
 /** A group's callers planned one by one (group-plan.ts), once a group needed it (see #commitGroup). */

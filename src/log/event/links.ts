@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import { linksIn } from '../../block/codec.ts'
+import { hasLinks, linksIn } from '../../block/codec.ts'
 import type { EventBlock } from './interface.ts'
 import { OBJECTS_STREAM, OBJECT_PUT, type ObjectPutData } from './object-record.ts'
 
@@ -22,4 +22,10 @@ export function eventLinks(event: EventBlock): EventLinks {
   }
   const roots = linksIn(event.data)
   return { roots: event.meta === undefined ? roots : linksIn(event.meta, roots), object: false }
+}
+
+/** Whether `eventLinks(event)` names any root, found without collecting them (the per-commit check). */
+export function reachesBeyondLog(event: EventBlock): boolean {
+  if (event.stream === OBJECTS_STREAM) return event.type === OBJECT_PUT
+  return hasLinks(event.data) || (event.meta !== undefined && hasLinks(event.meta))
 }

@@ -203,7 +203,9 @@ export class LogViews {
   /**
    * Adds events (a commit's or an import's, in any order) at their canonical places; each
    * list is merged once per batch. Arrival numbers follow the batch's canonical order.
-   * Returns the arrival numbers of the new events, in canonical order. Each parent must be
+   * Returns each item's arrival number, in the order given, when the batch came in canonical
+   * order and every item was new (what a local commit gives); otherwise undefined, and the
+   * caller looks up the ones it needs (`seqOf`). Each parent must be
    * indexed or come earlier in the batch (canonical order is topological when children stamp
    * above parents); otherwise CAIRN_CORRUPT, with the views as they were.
    *
@@ -213,7 +215,7 @@ export class LogViews {
    * exactly when it is indexed or earlier in the batch (one lookup per parent, no set beside
    * it). A refused batch is taken out of the columns again before any list sees it.
    */
-  addEvents(items: readonly NewEvent[]): number[] {
+  addEvents(items: readonly NewEvent[]): number[] | undefined {
     let sorted = items
     for (let i = 1; i < items.length; i++) {
       if (compareCidEvents(items[i - 1]!, items[i]!) > 0) {
@@ -247,7 +249,7 @@ export class LogViews {
       bytes += item.size
       metas.push(event.meta)
     }
-    if (added.length === 0) return added
+    if (added.length === 0) return items.length === 0 ? added : undefined
     const at = lists.add(
       added,
       metas,
@@ -255,7 +257,7 @@ export class LogViews {
       (seq) => events.typeId(seq),
     )
     this.#hash.orderChanged(at)
-    return added
+    return sorted === items && added.length === items.length ? added : undefined
   }
 
   // ---- objects, referrers, containment ----
