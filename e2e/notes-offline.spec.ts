@@ -57,8 +57,14 @@ async function syncNow(page: Page): Promise<string> {
 
 /** Resolves once every image of the list has loaded its bytes (read from the store by `cat`). */
 async function imagesLoaded(page: Page): Promise<number[]> {
-  const widths = page.locator('#notes img.attachment').evaluateAll((imgs) => (imgs as HTMLImageElement[]).map((i) => (i.complete ? i.naturalWidth : 0)))
-  await expect.poll(() => widths.then((w) => w.every((n) => n > 0))).toBe(true)
+  // Each poll reads the images afresh (a promise made once would answer its first reading forever).
+  const widths = (): Promise<number[]> => page.locator('#notes img.attachment').evaluateAll((imgs) => (imgs as HTMLImageElement[]).map((i) => (i.complete ? i.naturalWidth : 0)))
+  await expect
+    .poll(async () => {
+      const w = await widths()
+      return w.length > 0 && w.every((n) => n > 0)
+    })
+    .toBe(true)
   return page.locator('#notes img.attachment').evaluateAll((imgs) => (imgs as HTMLImageElement[]).map((i) => i.naturalWidth))
 }
 
