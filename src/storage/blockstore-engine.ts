@@ -157,8 +157,26 @@ function decodeRecord(bytes: Uint8Array, slot: 0 | 1): BlockstoreHeadsRecord | u
   return equalBytes(expected, check) ? record : undefined
 }
 
-/** openBlockstoreStorage's work once its arguments are checked (see blockstore.ts). */
+/**
+ * TypeError/RangeError naming the option, before anything is read: a `concurrency` that is not
+ * a count would make a commit write no block but its heads. (Written here rather than with
+ * errors/arguments.ts, which the first-load chunk holds: importing it from this lazily loaded
+ * module makes the bundler split that chunk.)
+ */
+function checkOptions(options: unknown): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError('"options" expected an object')
+  const { concurrency, onClose, ...rest } = options as Record<string, unknown>
+  const unknown = Object.keys(rest).find((key) => rest[key] !== undefined)
+  if (unknown !== undefined) throw new TypeError(`"options.${unknown}" is an unknown key; the known keys are onClose, concurrency`)
+  if (concurrency !== undefined && (typeof concurrency !== 'number' || !Number.isSafeInteger(concurrency)))
+    throw new TypeError(`"options.concurrency" expected a positive integer, got ${typeof concurrency === 'number' ? concurrency : typeof concurrency}`)
+  if (concurrency !== undefined && concurrency < 1) throw new RangeError(`"options.concurrency" expected a positive integer, got ${concurrency}`)
+  if (onClose !== undefined && typeof onClose !== 'function') throw new TypeError(`"options.onClose" expected a function, got ${onClose === null ? 'null' : typeof onClose}`)
+}
+
+/** openBlockstoreStorage's work once the blockstore is checked (see blockstore.ts): the options, then the heads record. */
 export async function openBlockstoreEngine(blockstore: Blockstore, options: BlockstoreStorageOptions = {}): Promise<BlockstoreStorage> {
+  checkOptions(options)
   const slots: (Uint8Array | undefined)[] = []
   try {
     for (const slot of HEADS_SLOTS) slots.push(await readBlock(blockstore, slot))
@@ -206,7 +224,7 @@ export class BlockstoreStorage implements StorageEngine {
     this.#blockstore = blockstore
     this.#record = record
     this.#onClose = options.onClose
-    this.#concurrency = Math.max(1, options.concurrency ?? 16)
+    this.#concurrency = options.concurrency ?? 16
   }
 
   async get(cid: CID): Promise<Uint8Array | undefined> {

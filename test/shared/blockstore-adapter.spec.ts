@@ -211,4 +211,41 @@ describe('blockstore adapter', () => {
     await expect(listed(s)).rejects.toMatchObject({ code: 'CAIRN_CLOSED' })
     expect((await (await openBlockstoreStorage(bs)).heads()).map(String)).toEqual([a!.cid.toString()])
   })
+
+  test('bad options are argument errors, checked before the blockstore is read; a commit never names blocks it did not write', async () => {
+    const bs = new MemoryBlockstore()
+    const bad: [unknown, ErrorConstructor, RegExp][] = [
+      [null, TypeError, /"options" expected an object/],
+      [[], TypeError, /"options" expected an object/],
+      [{ concurency: 4 }, TypeError, /"options.concurency" is an unknown key/],
+      [{ concurrency: 'many' }, TypeError, /"options.concurrency" expected a positive integer/],
+      [{ concurrency: Number.NaN }, TypeError, /"options.concurrency" expected a positive integer/],
+      [{ concurrency: 2.5 }, TypeError, /"options.concurrency" expected a positive integer/],
+      [{ concurrency: 0 }, RangeError, /"options.concurrency" expected a positive integer/],
+      [{ onClose: 'close' }, TypeError, /"options.onClose" expected a function/],
+    ]
+    let reads = 0
+    const counting = new Proxy(bs, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target) as unknown
+        if (typeof v !== 'function') return v
+        return (...args: unknown[]) => {
+          reads++
+          return (v as (...a: unknown[]) => unknown).apply(target, args)
+        }
+      },
+    })
+    for (const [options, kind, message] of bad) {
+      const err = await openBlockstoreStorage(counting, options as never).catch((e: unknown) => e)
+      expect(err, JSON.stringify(options)).toBeInstanceOf(kind)
+      expect((err as Error).message).toMatch(message)
+    }
+    expect(reads).toBe(0)
+    // undefined values mean "the default", as everywhere else.
+    const s = await openBlockstoreStorage(bs, { concurrency: undefined, onClose: undefined })
+    const blocks = blocksOf(40, 'ok')
+    await s.commit({ blocks, heads: [blocks[39]!.cid] })
+    for (const b of blocks) expect(await bs.has(b.cid)).toBe(true)
+    await s.close()
+  })
 })
