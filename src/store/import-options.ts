@@ -1,7 +1,7 @@
 // `ImportOptions` checked, with their defaults: loaded with the store's other cold checks
 // (on-demand.ts) on the first `import`, and by the sync client and handler, which check the
 // `import` options they are given before any request.
-import { expectFunction, expectNonNegativeInteger, expectObject, expectString, type KnownKeys } from '../errors/arguments.ts'
+import { expectFunction, expectNonNegativeInteger, expectObject, expectStoredString, type KnownKeys } from '../errors/arguments.ts'
 import type { ProgressOptions } from '../errors/progress.ts'
 import type { ImportRules } from '../log/log.ts'
 import type { ImportOptions } from './options.ts'
@@ -36,6 +36,6 @@ export function normalizeImportOptions(options: ImportOptions, name = 'options')
     maxBytes: count('maxBytes'),
     maxStagedBytes: count('maxStagedBytes'),
     maxClockDrift: count('maxClockDrift'),
-    foreignType: o.foreignType === undefined ? IMPORT_DEFAULTS.foreignType : expectString(at('foreignType'), o.foreignType),
+    foreignType: o.foreignType === undefined ? IMPORT_DEFAULTS.foreignType : expectStoredString(at('foreignType'), o.foreignType),
   }
 }

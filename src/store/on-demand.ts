@@ -2,11 +2,12 @@
  * The store's argument checks that only cold paths need, as one chunk loaded on first use: an
  * app that opens, appends and reads never ships them. `import`'s options and their defaults
  * (import-options.ts, which the sync client and handler use too);
- * the `signer`, `access` and `gates` of a store opened with them; a grant's or a revocation's
+ * the `clock`, `signer`, `access` and `gates` of a store opened with them; a grant's or a revocation's
  * did:key; `replay`'s filter object. Each async method that needs them awaits this module before its checks, so an
  * argument mistake still rejects with the same TypeError/RangeError and changes nothing.
  */
 import { expectFunction, expectObject, expectOptionalBoolean, expectString, type KnownKeys } from '../errors/arguments.ts'
+import { checkedClock } from '../errors/clock.ts'
 import { isDidKey } from '../identity/did-key.ts'
 import { FILTER_KEYS } from '../log/event/filter.ts'
 import type { Signer } from '../identity/interface.ts'
@@ -16,6 +17,11 @@ import type { Gate } from '../log/rules/gates.ts'
 import type { GrantOptions } from './options.ts'
 
 export { IMPORT_DEFAULTS, normalizeImportOptions } from './import-options.ts'
+
+/** `StoreOptions.clock`, checked: a function, wrapped so that each of its readings is checked (see `checkedClock`). */
+export function expectClock(clock: unknown): () => number {
+  return checkedClock('clock', expectFunction<() => number>('clock', clock))
+}
 
 /** `StoreOptions.signer`, checked: an object with an Ed25519 did:key `did` and a `sign` function. */
 export function expectSigner(signer: unknown): Signer {

@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import { expectCids, expectFunction, expectObject, expectOptionalBoolean, type KnownKeys } from '../errors/arguments.ts'
+import { expectCids, expectObject, expectOptionalBoolean, type KnownKeys } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import { checkProgressOptions, type ProgressOptions } from '../errors/progress.ts'
 import type { Signer } from '../identity/interface.ts'
@@ -19,7 +19,12 @@ import type { Gate } from '../log/rules/gates.ts'
  * const store = await openStore({ path: './data', signer: me, requireSignatures: true, gates: [small] })
  */
 export interface StoreOptions {
-  /** Wall clock in ms for HLC stamps. Default `Date.now`. */
+  /**
+   * Wall clock in ms for HLC stamps, and for the clock-drift check of imports. Default
+   * `Date.now`. A reading that is not a time in ms from 0 to 2^53 - 1 (NaN, undefined, a
+   * negative number) fails the append or import that asked for it with a TypeError/RangeError
+   * naming `clock`, and writes nothing.
+   */
   clock?: () => number
   /**
    * Ignore the persisted index snapshot and rebuild the indexes from the blocks alone
@@ -56,14 +61,14 @@ export const STORE_DEFAULTS: Readonly<Required<Omit<StoreOptions, 'signer' | 'ac
 export const STORE_KEYS: KnownKeys<StoreOptions> = { clock: 1, rebuildIndex: 1, signer: 1, requireSignatures: 1, access: 1, gates: 1 }
 
 /**
- * Checks `StoreOptions` and applies the defaults. The checks of `signer`, `access` and `gates`
- * load with the store's other cold checks (on-demand.ts), only when one of them is given.
+ * Checks `StoreOptions` and applies the defaults. The checks of `clock`, `signer`, `access` and
+ * `gates` load with the store's other cold checks (on-demand.ts), only when one of them is given.
  */
 export async function normalizeStoreOptions(options: StoreOptions): Promise<LogOpenOptions> {
   expectObject('options', options, STORE_KEYS)
-  const trusted = options.signer === undefined && options.access === undefined && options.gates === undefined ? undefined : await import('./on-demand.ts')
+  const trusted = options.clock === undefined && options.signer === undefined && options.access === undefined && options.gates === undefined ? undefined : await import('./on-demand.ts')
   return {
-    clock: options.clock === undefined ? STORE_DEFAULTS.clock : expectFunction<() => number>('clock', options.clock),
+    clock: options.clock === undefined ? STORE_DEFAULTS.clock : trusted!.expectClock(options.clock),
     rebuildIndex: options.rebuildIndex === undefined ? STORE_DEFAULTS.rebuildIndex : expectOptionalBoolean('rebuildIndex', options.rebuildIndex),
     trust: {
       signer: options.signer === undefined ? undefined : trusted!.expectSigner(options.signer),

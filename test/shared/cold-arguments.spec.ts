@@ -43,6 +43,39 @@ describe('argument checks that load on first use', () => {
     await store.close()
   })
 
+  test('openStore clock: a reading that is not a time in ms fails the append or import naming "clock", with nothing written', async () => {
+    const source = await CairnStore.open(new MemoryStorage(), { clock: () => Date.now() + 10 * 24 * 3_600_000 })
+    await source.append({ stream: 's', type: 't' })
+    const ahead = await bytesOf(source.export()) // ten days ahead: past the default drift of a day
+    const cases: [unknown, ErrorConstructor, RegExp][] = [
+      [Number.NaN, TypeError, /^"clock" returned NaN, expected a time in ms/],
+      [undefined, TypeError, /^"clock" returned undefined/],
+      ['soon', TypeError, /^"clock" returned "soon"/],
+      [-5, RangeError, /^"clock" returned -5, expected a time in ms from 0 to 2\^53 - 1/],
+      [1e20, RangeError, /^"clock" returned 100000000000000000000/],
+    ]
+    for (const [reading, type, message] of cases) {
+      const store = await CairnStore.open(new MemoryStorage(), { clock: () => reading as number })
+      const before = await state(store)
+      // Before, the append wrote an event stamped ts -1 (or 1e20) that no replica could read back,
+      // and the import took the CAR stamped ten days ahead: NaN + drift compares false.
+      for (const write of [() => store.append({ stream: 's', type: 't' }), () => store.appendMany([{ stream: 's', type: 't' }]), () => store.put({ a: 1 }), () => store.import(ahead)]) {
+        const err = await errorOf(write())
+        expect(err, String(reading)).toBeInstanceOf(type)
+        expect(err.message).toMatch(message)
+        expect(await state(store)).toEqual(before)
+      }
+      await store.close()
+    }
+    // The control: a fractional reading, a Date or a numeric string stamps the ms, as before.
+    for (const reading of [1_700_000_000_000.7, new Date(1_700_000_000_000), '1700000000000']) {
+      const store = await CairnStore.open(new MemoryStorage(), { clock: () => reading as number })
+      expect((await store.append({ stream: 's', type: 't' })).ts).toBe(1_700_000_000_000)
+      await store.close()
+    }
+    await source.close()
+  })
+
   test('import options: each bad limit or foreignType rejects naming it, with the store unchanged', async () => {
     const source = await CairnStore.open(new MemoryStorage())
     await source.append({ stream: 's', type: 't' })
@@ -56,6 +89,9 @@ describe('argument checks that load on first use', () => {
       [{ maxStagedBytes: '1' }, TypeError, /^"maxStagedBytes" expected a non-negative integer/],
       [{ maxClockDrift: -5 }, RangeError, /^"maxClockDrift" expected a non-negative integer, got -5/],
       [{ foreignType: 7 }, TypeError, /"foreignType"/],
+      // A type starting with a byte order mark went into the object.put events of a foreign CAR's
+      // roots, which then read back as another value: no peer could import the log.
+      [{ foreignType: '\ufeffphoto' }, RangeError, /^"foreignType" must not start with U\+FEFF/],
       [{ onProgress: 'no' }, TypeError, /^"onProgress" expected a function/],
       [{ signal: {} }, TypeError, /^"signal" expected an AbortSignal/],
     ]

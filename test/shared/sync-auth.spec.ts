@@ -555,6 +555,26 @@ describe('signed sync through the handler', () => {
     expect((await handler(await later())).status).toBe(503)
   })
 
+  test('a `now` that reads NaN, undefined or a negative time fails the signed request (500, onError) instead of turning the time window and nonce check off', async () => {
+    const id = await createIdentity()
+    const server = await ruledServer(id)
+    const stale = await signed(id, 'GET', '/heads', null, { time: Date.now() - 60 * MINUTE })
+    for (const reading of [Number.NaN, undefined, -1]) {
+      const errors: unknown[] = []
+      const handler = createSyncHandler(server, { now: () => reading as number, onError: (e) => errors.push(e) })
+      // Before, a stale request (and its replay) was served: NaN compares false with the window.
+      for (let i = 0; i < 2; i++) expect((await handler(new Request(stale.url, { headers: stale.headers }))).status).toBe(500)
+      expect(errors.length).toBe(2)
+      expect(String(errors[0])).toMatch(/"now" returned/)
+    }
+    // A fractional reading, or a Date, is a time as before.
+    for (const now of [() => Date.now() + 0.5, () => new Date() as unknown as number]) {
+      const handler = createSyncHandler(server, { now })
+      expect((await handler(await signed(id, 'GET', '/heads', null))).status).toBe(200)
+      expect((await handler(new Request(stale.url, { headers: stale.headers }))).status).toBe(401)
+    }
+  })
+
   test('bad auth and cors options are argument errors', async () => {
     const server = await openStore()
     expect(() => createSyncHandler(server, { auth: { maxSkewMs: -1 } })).toThrow(RangeError)
@@ -563,6 +583,8 @@ describe('signed sync through the handler', () => {
     expect(() => createSyncHandler(server, { cors: { origins: ['not a url'] } })).toThrow(TypeError)
     expect(() => createSyncHandler(server, { cors: { origins: 'any' as never } })).toThrow(TypeError)
     expect(() => createSyncHandler(server, { cors: { origins: '*', headers: ['bad header'] } })).toThrow(TypeError)
+    // A foreign CAR pushed with this type would have written object.put events no peer can import.
+    expect(() => createSyncHandler(server, { import: { foreignType: '\ufeffcar' } })).toThrow(/^"import\.foreignType" must not start with U\+FEFF/)
     await expect(sync(server, URL_BASE, { signer: { did: 'nope' } as never })).rejects.toThrow(TypeError)
   })
 })

@@ -5,6 +5,7 @@ import type { CID } from 'multiformats/cid'
 import { CAR_MEDIA_TYPE } from '../../car/interface.ts'
 import type { ImportOptions } from '../../store/options.ts'
 import { CairnError, type CairnErrorCode } from '../../errors/cairn-error.ts'
+import { checkedClock } from '../../errors/clock.ts'
 import { expectFunction, expectNonNegativeInteger, expectObject, expectOptionalBoolean, expectPositiveInteger, type KnownKeys } from '../../errors/arguments.ts'
 import { verifySignature } from '../../identity/verify.ts'
 import type { CairnStore } from '../../store/store.ts'
@@ -58,7 +59,11 @@ export interface SyncHandlerOptions {
   auth?: SyncAuthOptions
   /** Lets browser apps on other origins sync: preflights answered, CORS headers on every answer. Default: no CORS. */
   cors?: SyncCorsOptions
-  /** The handler's clock in ms, against which request times are checked. Default `Date.now`. */
+  /**
+   * The handler's clock in ms, against which request times are checked. Default `Date.now`. A
+   * reading that is not a time in ms (NaN, undefined, a negative number) fails the signed
+   * request it was read for (500, and `onError`): it never turns the time window off.
+   */
   now?: () => number
   /** Called with any failure that is not a CairnError (answered 500 with a generic message). */
   onError?: (error: unknown, request: Request) => void
@@ -193,7 +198,7 @@ export function normalizeSyncHandlerOptions(options: SyncHandlerOptions): Normal
       canPush: hook('auth.canPush', auth.canPush),
     },
     cors: options.cors === undefined ? undefined : normalizeCors(options.cors),
-    now: options.now === undefined ? d.now : expectFunction<() => number>('now', options.now),
+    now: options.now === undefined ? d.now : checkedClock('now', expectFunction<() => number>('now', options.now)),
     onError: options.onError === undefined ? undefined : expectFunction('onError', options.onError),
   }
 }
