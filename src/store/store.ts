@@ -123,7 +123,8 @@ export class CairnStore {
   async appendMany<D = unknown>(inputs: readonly BatchAppendInput<D>[]): Promise<StoredEvent<D>[]> {
     this.#log.check()
     if (!Array.isArray(inputs)) throw new TypeError('"inputs" expected an array of events')
-    const drafts = inputs.map((input, i) => checkAppendInput(input, i))
+    // Array.from, not map: a hole in a sparse array is an undefined input (map would skip it).
+    const drafts = Array.from(inputs, (input, i) => checkAppendInput(input, i))
     if (drafts.length === 0) return []
     return (await this.#log.append(drafts)) as StoredEvent<D>[]
   }

@@ -75,7 +75,8 @@ export class TransactionBuilder {
     appendMany: (inputs) => {
       this.#check()
       if (!Array.isArray(inputs)) throw new TypeError('"inputs" expected an array of events')
-      const drafts = inputs.map((input, i) => checkAppendInput(input, i))
+      // Array.from, not map: a hole in a sparse array is an undefined input (map would skip it).
+      const drafts = Array.from(inputs, (input, i) => checkAppendInput(input, i))
       for (const d of drafts) this.#append(d)
     },
     put: (value, options = {}) => {

@@ -303,6 +303,18 @@ describe('options and filter objects: a key they do not know is a TypeError nami
     ]
     await refusedInTransactions(store, writes)
     expect(await state(store)).toEqual(before)
+    // A hole in a sparse array is an undefined input, not one to skip: appendMany appended the
+    // others (its events no longer lined up with the inputs), a transaction's threw "Cannot read
+    // properties of undefined".
+    const sparse: browserEntry.BatchAppendInput[] = new Array(2)
+    sparse[1] = { stream: 'cart-7', type: 'b' }
+    for (const attempt of [() => store.appendMany(sparse), () => store.transaction((tx) => tx.appendMany(sparse))]) {
+      const err = await errorOf(attempt())
+      expect(err).toBeInstanceOf(TypeError)
+      expect(err.message).toBe('"inputs[0]" expected an object, got undefined')
+    }
+    expect(await errorOf(store.appendMany(new Array(2)))).toBeInstanceOf(TypeError)
+    expect(await state(store)).toEqual(before)
     // The valid forms, and keys given as undefined.
     expect((await store.append({ stream: 'cart-7', type: 'item.added', data: 1, meta: { correlation: 'c' }, dat: undefined } as browserEntry.AppendInput, { expectedVersion: 4 })).data).toBe(1)
     await expect(store.appendMany([{ stream: 'cart-7', type: 'item.added', expectedVersion: 4 }])).rejects.toMatchObject({ code: 'CAIRN_VERSION_CONFLICT' })
