@@ -45,12 +45,14 @@ export async function loadDagPb(): Promise<void> {
 }
 
 /**
- * Wraps bytes as a raw block (CIDv1, codec raw, sha2-256).
+ * Wraps bytes as a raw block (CIDv1, codec raw, sha2-256). Anything but a Uint8Array (a string,
+ * an ArrayBuffer, an array of numbers) is a TypeError.
  *
  * @example
  * const { cid } = await encodeRaw(new TextEncoder().encode('hi'))   // bafkrei…: a CIDv1 with the raw codec
  */
 export async function encodeRaw(bytes: Uint8Array): Promise<Block<Uint8Array>> {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`"bytes" expected a Uint8Array, got ${bytes === null ? 'null' : typeof bytes}`)
   return { cid: sha256Cid(RAW, await sha256Digest(bytes)), bytes, value: bytes }
 }
 

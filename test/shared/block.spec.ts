@@ -62,6 +62,13 @@ describe('block layer', () => {
     }
   })
 
+  test('encodeRaw refuses anything but a Uint8Array (in Node a string made a block whose bytes were the string)', async () => {
+    for (const bad of ['hi', new ArrayBuffer(2), [1, 2], null, new Uint16Array(2)]) {
+      await expect(encodeRaw(bad as never), String(bad)).rejects.toThrow(/^"bytes" expected a Uint8Array, got (string|object|null)$/)
+    }
+    expect((await encodeRaw(new Uint8Array([1]))).bytes).toEqual(new Uint8Array([1]))
+  })
+
   test('verify refuses bytes that do not match, naming the CID', async () => {
     const block = encodeValue({ hello: 'world' })
     const bad = block.bytes.slice()
