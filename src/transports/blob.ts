@@ -5,6 +5,7 @@ import type { ExportOptions, ImportOptions, ImportReport } from '../store/option
 import { expectObject } from '../errors/arguments.ts'
 import type { CairnStore } from '../store/store.ts'
 import type { Progress } from '../errors/progress.ts'
+import { expectStore } from './store-argument.ts'
 
 /**
  * Collects `store.export(options)` into a Blob of type `application/vnd.ipld.car`.
@@ -18,6 +19,7 @@ import type { Progress } from '../errors/progress.ts'
  * const photo = await exportToBlob(store, { roots: [photoCid] }) // one file's DAG, rooted at it
  */
 export async function exportToBlob(store: CairnStore, options: ExportOptions = {}): Promise<Blob> {
+  expectStore(store)
   expectObject('options', options)
   // Export chunks are already ~64 KiB each (see writeCar).
   const parts: Uint8Array<ArrayBuffer>[] = []
@@ -34,6 +36,7 @@ export async function exportToBlob(store: CairnStore, options: ExportOptions = {
  * input.onchange = async () => { await importFromBlob(store, input.files![0]!) }
  */
 export async function importFromBlob(store: CairnStore, blob: Blob, options: ImportOptions = {}): Promise<ImportReport> {
+  expectStore(store)
   if (blob === null || typeof blob !== 'object' || typeof (blob as Partial<Blob>).stream !== 'function') {
     throw new TypeError('"blob" expected a Blob or File')
   }

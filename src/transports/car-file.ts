@@ -7,6 +7,7 @@ import { expectObject, expectString } from '../errors/arguments.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { CairnStore } from '../store/store.ts'
 import { withTotal } from './blob.ts'
+import { expectStore } from './store-argument.ts'
 
 /** Bytes asked for per read(2) on import. */
 const READ_BYTES = 1 << 20
@@ -33,6 +34,7 @@ function fsError(what: string, path: string, cause: unknown): CairnError {
  * await exportToFile(store, './photo.car', { roots: [photoCid] }) // `ipfs-car unpack photo.car` gives the file back
  */
 export async function exportToFile(store: CairnStore, path: string, options: ExportOptions = {}): Promise<{ bytes: number }> {
+  expectStore(store)
   expectString('path', path)
   expectObject('options', options)
   const car = store.export(options)
@@ -98,6 +100,7 @@ class FromExport {
  * const report = await importFromFile(store, './backup.car')
  */
 export async function importFromFile(store: CairnStore, path: string, options: ImportOptions = {}): Promise<ImportReport> {
+  expectStore(store)
   expectString('path', path)
   expectObject('options', options)
   let fh: FileHandle

@@ -195,6 +195,10 @@ describe('exportToFile / importFromFile', () => {
     expect(copy.heads).toEqual([])
 
     await expect(exportToFile(store, '' as string)).rejects.toThrow(TypeError)
+    // Without a store: a TypeError naming it, before any file is made.
+    await expect(exportToFile(null as never, join(dir, 'none.car'))).rejects.toThrow(/^"store" expected a CairnStore/)
+    await expect(importFromFile(undefined as never, join(dir, 'junk.car'))).rejects.toThrow(/^"store" expected a CairnStore/)
+    expect(await readdir(dir)).not.toContain('none.car.tmp')
     await expect(importFromFile(copy, 5 as unknown as string)).rejects.toThrow(TypeError)
   })
 })

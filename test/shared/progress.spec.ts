@@ -416,6 +416,13 @@ describe('argument checks', () => {
     await store.close()
   })
 
+  test('exportToBlob and importFromBlob without a store: a TypeError naming "store", not an untyped one from inside', async () => {
+    for (const store of [null, undefined, {}, 'store']) {
+      await expect(exportToBlob(store as never)).rejects.toThrow(/^"store" expected a CairnStore/)
+      await expect(importFromBlob(store as never, new Blob([]))).rejects.toThrow(/^"store" expected a CairnStore/)
+    }
+  })
+
   test('roots: not with since (TypeError), at least one (RangeError), CIDs only (TypeError)', async () => {
     const store = await CairnStore.open(new MemoryStorage())
     const cid = await store.put({ a: 1 })

@@ -586,6 +586,9 @@ describe('signed sync through the handler', () => {
     // A foreign CAR pushed with this type would have written object.put events no peer can import.
     expect(() => createSyncHandler(server, { import: { foreignType: '\ufeffcar' } })).toThrow(/^"import\.foreignType" must not start with U\+FEFF/)
     await expect(sync(server, URL_BASE, { signer: { did: 'nope' } as never })).rejects.toThrow(TypeError)
+    // A handler made for no store answered every request 500; sync threw an untyped TypeError.
+    expect(() => createSyncHandler(undefined as never)).toThrow(/^"store" expected a CairnStore/)
+    await expect(sync(null as never, URL_BASE, { fetch: fetchOf(createSyncHandler(server)) })).rejects.toThrow(/^"store" expected a CairnStore/)
   })
 })
 

@@ -9,6 +9,7 @@ import { expectFunction, expectObject, expectString, type KnownKeys } from '../.
 import { expectOptionalSignal } from '../../errors/progress.ts'
 import type { Signer } from '../../identity/interface.ts'
 import type { CairnStore } from '../../store/store.ts'
+import { expectStore } from '../store-argument.ts'
 import { counter, digesting, gatherBlob, guardedChunks, gunzip, gzipStream, iterableToStream, messageOf, responseBytes } from './body.ts'
 import {
   ACCEPT_ENCODING_HEADER,
@@ -149,6 +150,7 @@ const agreed = new WeakMap<CairnStore, Map<string, CID[]>>()
  * console.log(report.pulled.events, report.pushed.events, report.bytesReceived)
  */
 export async function sync(store: CairnStore, url: string, options: SyncOptions = {}): Promise<SyncReport> {
+  expectStore(store)
   expectString('url', url)
   const { fetch: doFetch, gzip, signal, headers: extraHeaders, import: importOptions, signer } = normalizeSyncOptions(options)
   const base = withoutTrailingSlashes(url)

@@ -9,6 +9,7 @@ import { checkedClock } from '../../errors/clock.ts'
 import { expectFunction, expectNonNegativeInteger, expectObject, expectOptionalBoolean, expectPositiveInteger, type KnownKeys } from '../../errors/arguments.ts'
 import { verifySignature } from '../../identity/verify.ts'
 import type { CairnStore } from '../../store/store.ts'
+import { expectStore } from '../store-argument.ts'
 import { digesting, guardedChunks, gunzip, gzipStream, iterableToStream, readLimited } from './body.ts'
 import {
   checkImportOptions,
@@ -293,6 +294,7 @@ function unauthenticated(message: string): CairnError {
  * createSyncHandler(store, { auth: { audience: 'https://sync.example.org' } })    // behind a proxy that changes the host
  */
 export function createSyncHandler(store: CairnStore, options: SyncHandlerOptions = {}): SyncHandler {
+  expectStore(store)
   const settings = normalizeSyncHandlerOptions(options)
   const base = settings.basePath
   const nonces = new NonceCache(settings.auth.maxNonces)
