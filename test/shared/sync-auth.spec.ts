@@ -588,6 +588,28 @@ describe('signed sync through the handler', () => {
     await expect(sync(server, URL_BASE, { signer: { did: 'nope' } as never })).rejects.toThrow(TypeError)
     // A handler made for no store answered every request 500; sync threw an untyped TypeError.
     expect(() => createSyncHandler(undefined as never)).toThrow(/^"store" expected a CairnStore/)
+    // gzip: 'no' turned gzip on; a Headers object was sent as no headers, an undefined value as "undefined".
+    expect(() => createSyncHandler(server, { gzip: 'no' as never })).toThrow(/^"gzip" expected a boolean, got string/)
+    const never = (async () => {
+      throw new Error('no request may be sent')
+    }) as typeof fetch
+    for (const [options, message] of [
+      [{ gzip: 'false' }, /^"gzip" expected a boolean, got string/],
+      [{ headers: new Headers({ authorization: 'Bearer t' }) }, /^"headers" expected a plain object of strings, got a Headers object/],
+      [{ headers: { authorization: undefined } }, /^"headers\.authorization" expected a string, got undefined/],
+      [{ headers: { 'x-n': 5 } }, /^"headers\.x-n" expected a string, got number/],
+    ] as [object, RegExp][]) {
+      await expect(sync(server, URL_BASE, { fetch: never, ...options })).rejects.toThrow(message)
+    }
+    // signRequest: a misspelt key would have signed the present time; no request at all threw untyped.
+    const me = await createIdentity()
+    const request = { method: 'GET', url: `${URL_BASE}/heads`, digest: EMPTY_BODY_DIGEST }
+    await expect(signRequest(me, { ...request, tiem: 5 } as never)).rejects.toThrow(/^"request\.tiem" is an unknown key/)
+    await expect(signRequest(me, undefined as never)).rejects.toThrow(/^"request" expected an object, got undefined/)
+    await expect(signRequest(me, { ...request, time: Number.NaN })).rejects.toThrow(/^"request\.time" expected a non-negative integer/)
+    await expect(signRequest(me, { ...request, method: undefined } as never)).rejects.toThrow(/^"request\.method" expected a non-empty string/)
+    await expect(signRequest({ did: me.did } as never, request)).rejects.toThrow(/^"signer\.sign" expected a function/)
+    expect(Object.keys(await signRequest(me, { ...request, time: 1, nonce: 'AAAAAAAAAAAAAAAAAAAAAA' }))).toHaveLength(5)
     await expect(sync(null as never, URL_BASE, { fetch: fetchOf(createSyncHandler(server)) })).rejects.toThrow(/^"store" expected a CairnStore/)
   })
 })

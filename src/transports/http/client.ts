@@ -5,7 +5,7 @@ import type { CID } from 'multiformats/cid'
 import { CAR_MEDIA_TYPE } from '../../car/interface.ts'
 import type { ImportOptions, ImportReport } from '../../store/options.ts'
 import { CairnError } from '../../errors/cairn-error.ts'
-import { expectFunction, expectObject, expectString, type KnownKeys } from '../../errors/arguments.ts'
+import { expectFunction, expectObject, expectOptionalBoolean, expectString, type KnownKeys } from '../../errors/arguments.ts'
 import { expectOptionalSignal } from '../../errors/progress.ts'
 import type { Signer } from '../../identity/interface.ts'
 import type { CairnStore } from '../../store/store.ts'
@@ -86,12 +86,23 @@ export function normalizeSyncOptions(options: SyncOptions): NormalizedSyncOption
   checkImportOptions(options.import)
   return {
     fetch: options.fetch === undefined ? SYNC_DEFAULTS.fetch : expectFunction<typeof fetch>('fetch', options.fetch),
-    gzip: options.gzip === undefined ? SYNC_DEFAULTS.gzip : options.gzip !== false,
+    gzip: options.gzip === undefined ? SYNC_DEFAULTS.gzip : expectOptionalBoolean('gzip', options.gzip),
     signal: expectOptionalSignal('signal', options.signal),
-    headers: options.headers === undefined ? SYNC_DEFAULTS.headers : (expectObject('headers', options.headers) as Record<string, string>),
+    headers: options.headers === undefined ? SYNC_DEFAULTS.headers : expectHeaders(options.headers),
     import: options.import,
     signer: options.signer === undefined ? undefined : expectSigner(options.signer),
   }
+}
+
+/**
+ * `headers`, checked: a plain object of strings. A `Headers` object (whose entries are not own
+ * keys) would have been sent as no headers at all, and an undefined value as "undefined".
+ */
+function expectHeaders(headers: unknown): Record<string, string> {
+  const h = expectObject('headers', headers)
+  if (typeof (h as unknown as Headers).forEach === 'function') throw new TypeError('"headers" expected a plain object of strings, got a Headers object: pass Object.fromEntries(headers)')
+  for (const [name, value] of Object.entries(h)) if (typeof value !== 'string') throw new TypeError(`"headers.${name}" expected a string, got ${value === null ? 'null' : typeof value}`)
+  return h as Record<string, string>
 }
 
 function expectSigner(signer: unknown): Signer {

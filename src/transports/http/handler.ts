@@ -181,7 +181,7 @@ export function normalizeSyncHandlerOptions(options: SyncHandlerOptions): Normal
   const d = SYNC_HANDLER_DEFAULTS
   const basePath = normalizeBasePath(options.basePath ?? d.basePath)
   const maxRequestBytes = options.maxRequestBytes === undefined ? d.maxRequestBytes : expectNonNegativeInteger('maxRequestBytes', options.maxRequestBytes)
-  const gzip = options.gzip === undefined ? d.gzip : options.gzip !== false
+  const gzip = options.gzip === undefined ? d.gzip : expectOptionalBoolean('gzip', options.gzip)
   const auth = expectObject('auth', options.auth ?? {}, AUTH_KEYS) as SyncAuthOptions
   checkImportOptions(options.import)
   const hook = (name: string, f: unknown): ((did: string) => boolean | Promise<boolean>) | undefined => (f === undefined ? undefined : expectFunction(name, f))

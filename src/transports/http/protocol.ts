@@ -23,6 +23,7 @@ import { CID } from 'multiformats/cid'
 import { compareBytes } from '../../block/codec.ts'
 import { sha256Stream } from '../../block/hash.ts'
 import type { Signer } from '../../identity/interface.ts'
+import { expectFunction, expectNonNegativeInteger, expectObject, expectString, type KnownKeys } from '../../errors/arguments.ts'
 import { CairnError, type CairnErrorCode } from '../../errors/cairn-error.ts'
 import { expectOptionalSignal } from '../../errors/progress.ts'
 import { normalizeImportOptions } from '../../store/import-options.ts'
@@ -333,7 +334,8 @@ export function originOf(url: string | URL): string | undefined {
  * The five headers that sign one request: `signer` signs {@link signingString} over the URL's
  * origin (the server meant), the method, the URL's path and query, the body's digest, the time
  * (default now) and a fresh random nonce (16 bytes unless given). Sign again for every attempt:
- * a server accepts each nonce once. A URL that is not http(s) is a TypeError.
+ * a server accepts each nonce once. A URL that is not http(s) is a TypeError, as is a key of
+ * `request` other than these (a misspelt `tiem` would sign the present time) or a bad value.
  *
  * @example
  * // A pull: its body is the dag-cbor of { heads, have } (the CIDs the client holds), as encodeValue writes it.
@@ -343,6 +345,14 @@ export function originOf(url: string | URL): string | undefined {
  * const car = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/cbor' }, body: body.slice() })   // slice: fetch's types want an ArrayBuffer-backed array
  */
 export async function signRequest(signer: Signer, request: { method: string; url: string | URL; digest: string; time?: number; nonce?: string }): Promise<Record<string, string>> {
+  const s = expectObject('signer', signer)
+  expectString('signer.did', s['did'])
+  expectFunction('signer.sign', s['sign'])
+  expectObject('request', request, SIGN_REQUEST_KEYS)
+  expectString('request.method', request.method)
+  expectString('request.digest', request.digest)
+  if (request.time !== undefined) expectNonNegativeInteger('request.time', request.time)
+  if (request.nonce !== undefined) expectString('request.nonce', request.nonce)
   const audience = originOf(request.url)
   if (audience === undefined) throw new TypeError(`"url" expected an http or https URL, got ${JSON.stringify(String(request.url))}`)
   const time = request.time ?? Date.now()
@@ -357,6 +367,9 @@ export async function signRequest(signer: Signer, request: { method: string; url
     [SIGNATURE_HEADER]: toBase64url(signature),
   }
 }
+
+/** The keys of {@link signRequest}'s request. */
+const SIGN_REQUEST_KEYS: KnownKeys<Parameters<typeof signRequest>[1]> = { method: 1, url: 1, digest: 1, time: 1, nonce: 1 }
 
 /** The signature headers of a request, read but not yet verified. */
 export interface SignatureClaim {
