@@ -10,6 +10,19 @@ const config: ReturnType<typeof defineConfig> = defineConfig({
   // Syncs and IndexedDB commits take longer than the default 5 s on a loaded machine.
   expect: { timeout: 20_000 },
   use: { baseURL: url, browserName: 'chromium', headless: true, launchOptions: chromiumLaunch },
+  // Screenshots are named by test file and name only, not by project (there is one browser).
+  snapshotPathTemplate: '{snapshotDir}/{testFileDir}/{testFileName}-snapshots/{arg}{-snapshotSuffix}{ext}',
+  projects: [
+    {
+      // These specs sync with the one sync server below and count what each sync pulls: another
+      // spec pushing to it between their syncs changes those counts (with two workers they failed
+      // 3 times in 4), so they run one at a time whatever the number of workers.
+      name: 'shared-sync-server',
+      testMatch: ['sync.spec.ts', 'notes-offline.spec.ts'],
+      workers: 1,
+    },
+    { name: 'independent', testIgnore: ['sync.spec.ts', 'notes-offline.spec.ts'] },
+  ],
   webServer: [
     {
       // The sync server the notes app reaches at /cairn through the Vite proxy.
