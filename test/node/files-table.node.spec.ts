@@ -100,7 +100,10 @@ describe('files engine: block table', () => {
     const blocks = blocksOf(1000, 'fold')
     let s = await openFileStorage(dir, { tableEvery: 128, tableOnClose: 100_000 })
     await commitAll(s, blocks, 50)
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    // The folds run in the background (a datasync and a table file each), one at a time: the
+    // last one may still be writing when the commits return. Wait for it (bounded, for a slow or
+    // loaded disk) rather than a fixed 50 ms, which a loaded machine outran.
+    for (let waited = 0; (s.stats.tablesWritten < 2 || s.stats.tailBlocks >= 200) && waited < 30_000; waited += 10) await new Promise((r) => setTimeout(r, 10))
     expect(s.stats.tablesWritten).toBeGreaterThanOrEqual(2)
     expect(s.stats.tableBlocks).toBeGreaterThan(0)
     expect(s.stats.tailBlocks).toBeLessThan(200)
