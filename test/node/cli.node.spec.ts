@@ -383,9 +383,13 @@ describe('cairn: progress and Ctrl-C', () => {
     })
     const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)))
     child.stdin.on('error', () => {})
-    // Half the CAR, then Ctrl-C while the import waits for the rest (which never comes).
-    child.stdin.write(car.subarray(0, car.length >> 1))
-    await new Promise((r) => setTimeout(r, 1500))
+    // Half the CAR, then Ctrl-C while the import waits for the rest (which never comes). The write
+    // completes once the child has read all but a pipe's worth of it, so by then the import runs and
+    // Ctrl-C is handled. (A fixed wait could end before the child had set up its handler: on a
+    // loaded machine the signal then killed it outright, exit code null.)
+    const half = car.subarray(0, car.length >> 1)
+    expect(half.length).toBeGreaterThan(4 * 65_536) // far more than a pipe holds
+    await new Promise<void>((resolve, reject) => child.stdin.write(half, (err) => (err ? reject(err) : resolve())))
     child.kill('SIGINT')
     expect(await exited).toBe(130)
     expect(stderr).toContain('interrupted')
