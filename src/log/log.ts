@@ -6,6 +6,7 @@ import type { ByteSource } from '../car/interface.ts'
 import { CairnError } from '../errors/cairn-error.ts'
 import type { ProgressPlan } from '../errors/progress.ts'
 import type { ProgressReporter } from '../errors/progress-reporter.ts'
+import type { DagSource } from '../objects/complete.ts'
 import type { ImportedFile } from '../objects/unixfs.ts'
 
 /** A file chunked into blocks but not recorded yet: `release` once it is recorded or abandoned. */
@@ -195,11 +196,7 @@ export class EventLog {
   putObject(block: Block<unknown>, type: string, value: unknown): Promise<void> {
     return this.#locked(async () => {
       if (this.views.hasObject(block.cid, type)) return
-      const visited = new Set<string>()
-      for (const link of linksIn(value)) {
-        const { assertCompleteDag } = await completeDag()
-        await assertCompleteDag(link, this.views, { storage: this.storage }, visited, `linked from the value ${block.cid}`, async () => {})
-      }
+      await this.#assertLinkedDags(block.cid, value, { storage: this.storage }, new Set())
       const draft = objectDraft(block.cid, type, block.bytes.length, { value })
       await this.#apply(await this.#planAppend({ ...this.#base(), blocks: [block] }, [draft]))
     })
@@ -310,12 +307,7 @@ export class EventLog {
     return this.#locked(async () => {
       const own = new CidMap<BlockRecord>(work.blocks.map((b) => [b.cid, b]))
       const visited = new Set<string>()
-      for (const { cid, value } of work.values) {
-        for (const link of linksIn(value)) {
-          const { assertCompleteDag } = await completeDag()
-          await assertCompleteDag(link, this.views, { car: own, storage: this.storage }, visited, `linked from the value ${cid}`, async () => {})
-        }
-      }
+      for (const { cid, value } of work.values) await this.#assertLinkedDags(cid, value, { car: own, storage: this.storage }, visited)
       const recorded = new Set<string>()
       const kept: Draft[] = []
       const keptAt: number[] = []
@@ -629,6 +621,19 @@ export class EventLog {
     return out
   }
 
+  /**
+   * Every DAG the value `cid` links to is stored whole (in `source`); `visited` carries the
+   * blocks seen across the values of one write. The check loads on the first value that links
+   * to anything, once.
+   */
+  async #assertLinkedDags(cid: CID, value: unknown, source: DagSource, visited: Set<string>): Promise<void> {
+    const links = linksIn(value)
+    if (links.length === 0) return
+    completeDag ??= await import('../objects/complete.ts')
+    const { assertCompleteDag } = completeDag
+    for (const link of links) await assertCompleteDag(link, this.views, source, visited, `linked from the value ${cid}`, async () => {})
+  }
+
   /** A snapshot, unless indexing is behind (a reopen must index those events from blocks). */
   #snapshot(min: number, always = false): void {
     if (this.#indexing.pending === 0) this.#snapshots.maybe(this.#heads, min, always)
@@ -638,10 +643,8 @@ export class EventLog {
 /** A group's callers planned one by one (group-plan.ts), once a group needed it (see #commitGroup). */
 let commitOneByOne: typeof import('./group-plan.ts').commitOneByOne | undefined
 
-/** The completeness check of the DAGs a put value links to, loaded on the first value that links to anything. */
-function completeDag(): Promise<typeof import('../objects/complete.ts')> {
-  return import('../objects/complete.ts')
-}
+/** The completeness check of the DAGs a put value links to (objects/complete.ts), once a value linked to anything. */
+let completeDag: typeof import('../objects/complete.ts') | undefined
 
 /** The log's paths that load on first use (on-demand.ts): import, export, verify. */
 function onDemand(): Promise<typeof import('./on-demand.ts')> {
