@@ -43,6 +43,13 @@ function knownKeysOnly(o: object, keys: Readonly<Record<string, 1>>): boolean {
   return true
 }
 
+/** `appendMany`'s inputs (the store's and a transaction's), each checked by checkAppendInput; a hole in a sparse array is an undefined input. */
+export function checkBatchInputs(inputs: unknown): Draft[] {
+  if (!Array.isArray(inputs)) throw new TypeError('"inputs" expected an array of events')
+  // Array.from, not map: map would skip a hole.
+  return Array.from(inputs, (input, i) => checkAppendInput(input, i))
+}
+
 /**
  * An app's append input, checked: no key but those of `AppendInput`, its data and meta are IPLD
  * values, its stream is not a system stream. `options` are `append`'s (checked); without them

@@ -22,7 +22,24 @@ import type { ObjectInfo, ObjectsQuery, PutFileOptions, PutOptions, Referrer } f
 import type { FileSource } from '../objects/unixfs.ts'
 import type { Projection, ProjectionSpec } from '../projections/interface.ts'
 import { type CompactOptions, type CompactReport, DERIVED_NAME, type StorageEngine } from '../storage/interface.ts'
-import { APPEND_KEYS, CHANGES_KEYS, checkAppendInput, COMPACT_KEYS, cursorBounds, OBJECTS_KEYS, PAGE_KEYS, PROGRESS_KEYS, PUT_FILE_KEYS, PUT_KEYS, QUERY_KEYS, READ_KEYS, REDUCE_KEYS, REPLAY_KEYS, SUBSCRIBE_KEYS } from './arguments.ts'
+import {
+  APPEND_KEYS,
+  CHANGES_KEYS,
+  checkAppendInput,
+  checkBatchInputs,
+  COMPACT_KEYS,
+  cursorBounds,
+  OBJECTS_KEYS,
+  PAGE_KEYS,
+  PROGRESS_KEYS,
+  PUT_FILE_KEYS,
+  PUT_KEYS,
+  QUERY_KEYS,
+  READ_KEYS,
+  REDUCE_KEYS,
+  REPLAY_KEYS,
+  SUBSCRIBE_KEYS,
+} from './arguments.ts'
 import type { ChangeListener, ChangesOptions, IndexStatus, Reducer, ReduceOptions, StoreStats, SubscribeOptions, VerifyOptions } from './interface.ts'
 import { expectAccessRules, type GrantOptions, normalizeExportOptions, normalizeStoreOptions, type ExportOptions, type ImportOptions, type ImportReport, type StoreOptions } from './options.ts'
 import type { Transaction, TransactionResult } from './transaction.ts'
@@ -122,9 +139,7 @@ export class CairnStore {
    */
   async appendMany<D = unknown>(inputs: readonly BatchAppendInput<D>[]): Promise<StoredEvent<D>[]> {
     this.#log.check()
-    if (!Array.isArray(inputs)) throw new TypeError('"inputs" expected an array of events')
-    // Array.from, not map: a hole in a sparse array is an undefined input (map would skip it).
-    const drafts = Array.from(inputs, (input, i) => checkAppendInput(input, i))
+    const drafts = checkBatchInputs(inputs)
     if (drafts.length === 0) return []
     return (await this.#log.append(drafts)) as StoredEvent<D>[]
   }

@@ -9,7 +9,7 @@ import type { EventLog } from '../log/log.ts'
 import { type Draft, objectDraft, type UnitOfWork } from '../log/plan.ts'
 import type { PutFileOptions, PutOptions } from '../objects/interface.ts'
 import type { FileSource } from '../objects/unixfs.ts'
-import { APPEND_KEYS, checkAppendInput, PUT_FILE_KEYS, PUT_KEYS } from './arguments.ts'
+import { APPEND_KEYS, checkAppendInput, checkBatchInputs, PUT_FILE_KEYS, PUT_KEYS } from './arguments.ts'
 
 /**
  * The writes of one `store.transaction`: gathered while its body runs, committed together when
@@ -74,9 +74,7 @@ export class TransactionBuilder {
     },
     appendMany: (inputs) => {
       this.#check()
-      if (!Array.isArray(inputs)) throw new TypeError('"inputs" expected an array of events')
-      // Array.from, not map: a hole in a sparse array is an undefined input (map would skip it).
-      const drafts = Array.from(inputs, (input, i) => checkAppendInput(input, i))
+      const drafts = checkBatchInputs(inputs)
       for (const d of drafts) this.#append(d)
     },
     put: (value, options = {}) => {

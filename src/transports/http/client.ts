@@ -22,6 +22,7 @@ import {
   decodePushAnswer,
   encodePullBody,
   errorOfAnswer,
+  expectSigner,
   signRequest,
   sortedCids,
   toBase64url,
@@ -103,14 +104,6 @@ function expectHeaders(headers: unknown): Record<string, string> {
   if (typeof (h as unknown as Headers).forEach === 'function') throw new TypeError('"headers" expected a plain object of strings, got a Headers object: pass Object.fromEntries(headers)')
   for (const [name, value] of Object.entries(h)) if (typeof value !== 'string') throw new TypeError(`"headers.${name}" expected a string, got ${value === null ? 'null' : typeof value}`)
   return h as Record<string, string>
-}
-
-function expectSigner(signer: unknown): Signer {
-  const s = expectObject('signer', signer) as unknown as Signer
-  if (typeof s.did !== 'string' || !s.did.startsWith('did:') || typeof s.sign !== 'function') {
-    throw new TypeError('"signer" expected { did: string, sign(bytes): Promise<Uint8Array> }')
-  }
-  return s
 }
 
 /**

@@ -345,9 +345,7 @@ export function originOf(url: string | URL): string | undefined {
  * const car = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/cbor' }, body: body.slice() })   // slice: fetch's types want an ArrayBuffer-backed array
  */
 export async function signRequest(signer: Signer, request: { method: string; url: string | URL; digest: string; time?: number; nonce?: string }): Promise<Record<string, string>> {
-  const s = expectObject('signer', signer)
-  expectString('signer.did', s['did'])
-  expectFunction('signer.sign', s['sign'])
+  expectSigner(signer)
   expectObject('request', request, SIGN_REQUEST_KEYS)
   expectString('request.method', request.method)
   expectString('request.digest', request.digest)
@@ -366,6 +364,15 @@ export async function signRequest(signer: Signer, request: { method: string; url
     [DIGEST_HEADER]: request.digest,
     [SIGNATURE_HEADER]: toBase64url(signature),
   }
+}
+
+/** A signer, checked (`signRequest`'s, `sync`'s): an object with a DID `did` and a `sign` function. */
+export function expectSigner(signer: unknown): Signer {
+  const s = expectObject('signer', signer)
+  const did = expectString('signer.did', s['did'])
+  if (!did.startsWith('did:')) throw new TypeError(`"signer.did" expected a DID, got ${JSON.stringify(did)}`)
+  expectFunction('signer.sign', s['sign'])
+  return signer as Signer
 }
 
 /** The keys of {@link signRequest}'s request. */
