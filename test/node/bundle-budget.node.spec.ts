@@ -84,7 +84,7 @@ async function measure(name: string, budget: number): Promise<{ gzip: number; ch
     }
     const kib = (n: number): string => `${(n / 1024).toFixed(1)} KiB`
     console.log(
-      `first load of ${name}: ${kib(gzip)} gzip (${kib(raw)} minified) in ${files.size} chunk(s) [${[...files].map(([f, s]) => `${f} ${kib(s.gzip)}`).join(', ')}]; ceiling ${kib(budget)}, target ${kib(TARGET)}${gzip <= TARGET ? ' (met)' : ` (${kib(gzip - TARGET)} over)`}; loaded later on use: ${[...lazy].map(([f, n]) => `${f} ${kib(n)}`).join(', ') || 'nothing'}`,
+      `first load of ${name}: ${kib(gzip)} gzip = ${gzip} bytes (${kib(raw)} minified) in ${files.size} chunk(s) [${[...files].map(([f, s]) => `${f} ${kib(s.gzip)}`).join(', ')}]; ceiling ${kib(budget)}, target ${kib(TARGET)}${gzip <= TARGET ? ' (met)' : ` (${kib(gzip - TARGET)} over)`}; loaded later on use: ${[...lazy].map(([f, n]) => `${f} ${kib(n)}`).join(', ') || 'nothing'}`,
     )
     return { gzip, chunks: files.size }
   } finally {
